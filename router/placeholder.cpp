@@ -1,1 +1,0 @@
-// placeholder so the router library has a translation unit until the analyzer lands
