@@ -1,0 +1,36 @@
+// Framing of typed messages: everything after the startup phase, in both directions.
+//
+// A message is `type:u8, length:i32 (counts itself, not the type), body`. next_frame() looks at the
+// front of a read buffer and says whether a whole message is there, without copying: the Frame views
+// into the caller's buffer. It never allocates and never waits for a body whose announced length is
+// already over the limit, so a hostile length cannot make the caller buffer gigabytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pgroute::wire {
+
+enum class Decode { NeedMore, Ready, Invalid };
+
+// Size of `type + length`, the smallest possible message.
+constexpr size_t kFrameHeaderSize = 5;
+
+struct Frame {
+  char type = 0;
+  std::string_view body;  // after type and length
+  size_t wire_size() const { return kFrameHeaderSize + body.size(); }
+};
+
+// Decodes one message from the front of `in`.
+//   Ready:    `out` views into `in`; consumed = out.wire_size().
+//   NeedMore: consumed = total bytes the message needs once the 5-byte header is complete (so the
+//             caller can size its read), else 5.
+//   Invalid:  length < 4, or length - 4 > max_body; decided from the header alone. consumed = 0 and
+//             `error` (if non-null) gets a sentence for the log / ErrorResponse.
+Decode next_frame(std::string_view in, uint32_t max_body, Frame& out, size_t& consumed,
+                  std::string* error = nullptr);
+
+}  // namespace pgroute::wire
