@@ -1,0 +1,125 @@
+#include "proxy_process.hpp"
+
+#include <csignal>
+#include <exception>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "pg_cluster.hpp"
+#include "test_watch.hpp"
+
+namespace pgroute::it {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A YAML double-quoted scalar.
+std::string quoted(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+std::string pgroute_binary() { return PGROUTE_BINARY; }
+
+std::string ProxyConfig::to_yaml(int listen_port) const {
+    std::ostringstream y;
+    y << "listen: {host: 127.0.0.1, port: " << listen_port << "}\n";
+    y << "threads: " << threads << "\n";
+    if (max_client_connections) y << "max_client_connections: " << *max_client_connections << "\n";
+    y << "backends:\n";
+    for (const auto& b : backends) {
+        y << "  " << b.alias << ": {url: " << quoted(b.url);
+        if (b.pool_size) y << ", pool_size: " << *b.pool_size;
+        y << "}\n";
+    }
+    if (!databases.empty()) {
+        y << "databases:\n";
+        for (const auto& [name, alias] : databases) y << "  " << name << ": " << alias << "\n";
+    }
+    y << "users:\n";
+    for (const auto& u : users) {
+        y << "  - {name: " << quoted(u.name);
+        if (u.password) y << ", password: " << quoted(*u.password);
+        if (u.auth) y << ", auth: " << *u.auth;
+        y << "}\n";
+    }
+    y << "pool: {mode: " << pool_mode << ", size: " << pool_size
+      << ", queue_timeout: " << queue_timeout << "}\n";
+    y << extra_yaml;
+    return y.str();
+}
+
+ProxyBackend& ProxyConfig::backend(const std::string& alias) {
+    for (auto& b : backends)
+        if (b.alias == alias) return b;
+    throw std::invalid_argument("no backend " + alias);
+}
+
+ProxyConfig default_proxy_config() {
+    ProxyConfig c;
+    c.backends = {{"default", first_cluster().url(kAppUser, kAppPassword), std::nullopt},
+                  {"analytics", second_cluster().url(kAppUser, kAppPassword), std::nullopt}};
+    c.databases = {{"app", "default"}, {"analytics", "analytics"}};
+    c.users = {{kProxyUser, kProxyPassword, std::nullopt},
+               {kProxyMd5User, kProxyMd5Password, "md5"},
+               {kProxyClearUser, kProxyClearPassword, "cleartext"},
+               {kProxyTrustUser, std::nullopt, "trust"}};
+    return c;
+}
+
+Proxy::Proxy(const ProxyConfig& config)
+    : dir_("proxy"),
+      port_(free_port()),
+      config_file_(dir_ / "pgroute.yaml"),
+      log_file_(dir_ / "pgroute.log") {
+    write_file(config_file_, config.to_yaml(port_));
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{pgroute_binary(), "--config", config_file_.string()}, log_file_);
+    const auto deadline = Clock::now() + 10s;
+    while (!port_accepts(port_)) {
+        if (!process_->running() || Clock::now() > deadline) {
+            const bool exited = !process_->running();
+            stop();
+            throw std::runtime_error(
+                std::string("pgroute ") + (exited ? "exited" : "did not listen within 10 s") +
+                " (port " + std::to_string(port_) + ")\n--- config ---\n" + read_file(config_file_) +
+                "--- log ---\n" + log_tail());
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+Proxy::~Proxy() {
+    if (current_test_has_failed() || std::uncaught_exceptions() > 0) {
+        std::cerr << "\n===== pgroute log (port " << port_ << ", last 60 lines) =====\n"
+                  << log_tail() << "===== end of pgroute log =====\n";
+    }
+    stop();
+}
+
+ConnParams Proxy::params(const std::string& user, const std::optional<std::string>& password,
+                         const std::string& dbname, const ConnParams& extra) const {
+    return tcp_params(port_, user, password, dbname, extra);
+}
+
+Conn Proxy::connect(const std::string& user, const std::optional<std::string>& password,
+                    const std::string& dbname, const ConnParams& extra) const {
+    return Conn(params(user, password, dbname, extra));
+}
+
+std::string Proxy::log_tail(std::size_t lines) const { return file_tail(log_file_, lines); }
+
+int Proxy::stop() {
+    if (!process_) return -1;
+    return process_->stop(SIGTERM, 5s);
+}
+
+}  // namespace pgroute::it

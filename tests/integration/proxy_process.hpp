@@ -1,0 +1,95 @@
+// The proxy under test: a real `pgroute` process with a generated YAML config, on a free port.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pg_conn.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+namespace pgroute::it {
+
+// Client-side users of default_proxy_config() (what clients type to log in to the proxy).
+inline constexpr const char* kProxyUser = "app";   // scram-sha-256
+inline constexpr const char* kProxyPassword = "secret";
+inline constexpr const char* kProxyMd5User = "md5c";
+inline constexpr const char* kProxyMd5Password = "m5";
+inline constexpr const char* kProxyClearUser = "clear";
+inline constexpr const char* kProxyClearPassword = "c";
+inline constexpr const char* kProxyTrustUser = "trusty";
+
+struct ProxyBackend {
+    std::string alias;
+    std::string url;
+    std::optional<int> pool_size;
+};
+
+struct ProxyUser {
+    std::string name;
+    std::optional<std::string> password;
+    std::optional<std::string> auth;  // scram-sha-256 (default) | md5 | cleartext | trust
+};
+
+// Mirrors the config file format; to_yaml() writes it.
+struct ProxyConfig {
+    int threads = 2;
+    std::optional<int> max_client_connections = 100;
+    std::vector<ProxyBackend> backends;
+    std::vector<std::pair<std::string, std::string>> databases;  // name -> alias; empty: omitted
+    std::vector<ProxyUser> users;
+    std::string pool_mode = "transaction";
+    int pool_size = 4;
+    std::string queue_timeout = "5s";
+    std::string extra_yaml;  // appended verbatim, for settings not modelled here
+
+    std::string to_yaml(int listen_port) const;
+    ProxyBackend& backend(const std::string& alias);  // throws if absent
+};
+
+// Backends `default` (first cluster, database app) and `analytics` (second cluster), both
+// logging in as app/apppass; databases app -> default, analytics -> analytics; the four users
+// above. Starts the shared clusters if needed.
+ProxyConfig default_proxy_config();
+
+// Path of the built pgroute binary (CMake's PGROUTE_BINARY).
+std::string pgroute_binary();
+
+class Proxy {
+public:
+    // Writes the config, starts pgroute and waits (10 s) until its port accepts connections;
+    // throws with the tail of its log if it does not.
+    explicit Proxy(const ProxyConfig& config);
+    // Stops it; prints the tail of its log to stderr if the current test has failed.
+    ~Proxy();
+    Proxy(const Proxy&) = delete;
+    Proxy& operator=(const Proxy&) = delete;
+
+    int port() const { return port_; }
+    const std::filesystem::path& config_file() const { return config_file_; }
+    bool running() { return process_ && process_->running(); }
+
+    ConnParams params(const std::string& user = kProxyUser,
+                      const std::optional<std::string>& password = std::string(kProxyPassword),
+                      const std::string& dbname = "app", const ConnParams& extra = {}) const;
+    Conn connect(const std::string& user = kProxyUser,
+                 const std::optional<std::string>& password = std::string(kProxyPassword),
+                 const std::string& dbname = "app", const ConnParams& extra = {}) const;
+
+    std::string log_tail(std::size_t lines = 60) const;
+    // SIGTERM, then SIGKILL if it has not exited after 5 s. Returns the raw wait status.
+    int stop();
+
+private:
+    TempDir dir_;
+    int port_;
+    std::filesystem::path config_file_;
+    std::filesystem::path log_file_;
+    std::unique_ptr<ChildProcess> process_;
+};
+
+}  // namespace pgroute::it
