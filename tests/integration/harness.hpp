@@ -11,3 +11,37 @@
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
 
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace pgroute::it {
+
+// Worker threads must not assert (a doctest REQUIRE throws on the wrong thread): they record
+// what went wrong here and the test checks the list after joining them.
+class ThreadErrors {
+public:
+    void add(std::string what) {
+        std::lock_guard lock(mutex_);
+        errors_.push_back(std::move(what));
+    }
+    std::vector<std::string> list() const {
+        std::lock_guard lock(mutex_);
+        return errors_;
+    }
+    // The first few, one per line, for a failure message.
+    std::string summary(std::size_t max = 5) const {
+        std::lock_guard lock(mutex_);
+        std::string s;
+        for (std::size_t i = 0; i < errors_.size() && i < max; ++i) s += errors_[i] + "\n";
+        if (errors_.size() > max) s += "... and " + std::to_string(errors_.size() - max) + " more\n";
+        return s;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<std::string> errors_;
+};
+
+}  // namespace pgroute::it

@@ -1,0 +1,126 @@
+// 1. Simple and extended query protocol through the proxy, including libpq pipeline mode.
+#include "harness.hpp"
+
+using namespace pgroute::it;
+
+TEST_CASE("proxy: simple queries, multi-statement batches and errors inside them") {
+    Proxy proxy(default_proxy_config());
+    Conn c = proxy.connect();
+
+    CHECK(c.scalar("SELECT 1") == "1");
+    c.exec("DROP TABLE IF EXISTS it_queries");
+    c.exec("CREATE TABLE it_queries (id int PRIMARY KEY, v text)");
+
+    auto batch = c.exec_batch("SELECT 1; SELECT 'two'; SELECT 3, 4");
+    REQUIRE(batch.size() == 3);
+    CHECK(batch[0].at(0, 0) == "1");
+    CHECK(batch[1].at(0, 0) == "two");
+    CHECK(batch[2].at(0, 1) == "4");
+
+    c.exec("BEGIN; INSERT INTO it_queries VALUES (1, 'a'); INSERT INTO it_queries VALUES (2, 'b'); COMMIT");
+    CHECK(c.scalar("SELECT count(*) FROM it_queries") == "2");
+    CHECK(c.transaction_status() == PQTRANS_IDLE);
+
+    // A batch is one implicit transaction: the error undoes the first INSERT as well.
+    PgError mid = expect_pg_error([&] {
+        c.exec_batch("INSERT INTO it_queries VALUES (10, 'x'); SELECT 1/0; "
+                     "INSERT INTO it_queries VALUES (11, 'y')");
+    });
+    INFO(mid.what());
+    CHECK(mid.sqlstate == "22012");
+    CHECK(c.transaction_status() == PQTRANS_IDLE);
+    CHECK(c.scalar("SELECT count(*) FROM it_queries WHERE id >= 10") == "0");
+    CHECK(c.scalar("SELECT 'still usable'") == "still usable");
+
+    // An error inside an explicit transaction: the block is failed (E) until ROLLBACK.
+    c.exec("BEGIN");
+    CHECK(expect_pg_error([&] { c.exec("SELECT 1/0"); }).sqlstate == "22012");
+    CHECK(c.transaction_status() == PQTRANS_INERROR);
+    CHECK(expect_pg_error([&] { c.exec("SELECT 1"); }).sqlstate == "25P02");
+    c.exec("ROLLBACK");
+    CHECK(c.transaction_status() == PQTRANS_IDLE);
+    CHECK(c.scalar("SELECT count(*) FROM it_queries") == "2");
+
+    // Statements that are not SELECTs keep their command tags.
+    CHECK(c.exec("UPDATE it_queries SET v = 'c' WHERE id = 2").command == "UPDATE 1");
+    CHECK(c.exec("DELETE FROM it_queries WHERE id = 1").command == "DELETE 1");
+}
+
+TEST_CASE("proxy: extended query protocol and libpq pipeline mode") {
+    Proxy proxy(default_proxy_config());
+    Conn c = proxy.connect();
+    c.exec("DROP TABLE IF EXISTS it_extended");
+    c.exec("CREATE TABLE it_extended (id int PRIMARY KEY, v text)");
+
+    Rows r = c.exec_params("SELECT $1::int + $2::int, $3::text, $4::text", {"2", "3", std::nullopt, "x y"});
+    REQUIRE(r.size() == 1);
+    CHECK(r.at(0, 0) == "5");
+    CHECK_FALSE(r.rows[0][1].has_value());
+    CHECK(r.at(0, 2) == "x y");
+    CHECK(c.exec_params("INSERT INTO it_extended VALUES ($1, $2)", {"1", "one"}).command == "INSERT 0 1");
+    CHECK(c.exec_params("SELECT v FROM it_extended WHERE id = $1", {"1"}).at(0, 0) == "one");
+    CHECK(expect_pg_error([&] { c.exec_params("SELECT 1/$1::int", {"0"}); }).sqlstate == "22012");
+    CHECK(c.exec_params("SELECT $1::int * 2", {"21"}).at(0, 0) == "42");
+
+    SUBCASE("several queries, one sync") {
+        REQUIRE(PQenterPipelineMode(c.raw()) == 1);
+        for (int i = 1; i <= 5; ++i) {
+            const std::string v = std::to_string(i);
+            const char* params[] = {v.c_str()};
+            REQUIRE(PQsendQueryParams(c.raw(), "SELECT $1::int * 10", 1, nullptr, params, nullptr,
+                                      nullptr, 0) == 1);
+        }
+        const char* ins[] = {"2", "two"};
+        REQUIRE(PQsendQueryParams(c.raw(), "INSERT INTO it_extended VALUES ($1, $2)", 2, nullptr,
+                                  ins, nullptr, nullptr, 0) == 1);
+        REQUIRE(PQpipelineSync(c.raw()) == 1);
+        for (int i = 1; i <= 5; ++i) {
+            ResultPtr res = c.next_result();
+            REQUIRE(res);
+            REQUIRE(PQresultStatus(res.get()) == PGRES_TUPLES_OK);
+            CHECK(std::string(PQgetvalue(res.get(), 0, 0)) == std::to_string(i * 10));
+            CHECK_FALSE(c.next_result());  // end of this query's results
+        }
+        ResultPtr insert = c.next_result();
+        REQUIRE(insert);
+        CHECK(PQresultStatus(insert.get()) == PGRES_COMMAND_OK);
+        CHECK_FALSE(c.next_result());
+        ResultPtr sync = c.next_result();
+        REQUIRE(sync);
+        CHECK(PQresultStatus(sync.get()) == PGRES_PIPELINE_SYNC);
+        REQUIRE(PQexitPipelineMode(c.raw()) == 1);
+        CHECK(c.scalar("SELECT v FROM it_extended WHERE id = 2") == "two");
+    }
+    SUBCASE("an error aborts the rest of the pipeline up to the sync, then all is well") {
+        REQUIRE(PQenterPipelineMode(c.raw()) == 1);
+        const char* q[] = {"SELECT 1", "SELECT 1/0", "SELECT 3"};
+        for (const char* sql : q)
+            REQUIRE(PQsendQueryParams(c.raw(), sql, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1);
+        REQUIRE(PQpipelineSync(c.raw()) == 1);
+        REQUIRE(PQsendQueryParams(c.raw(), "SELECT 4", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1);
+        REQUIRE(PQpipelineSync(c.raw()) == 1);
+
+        ExecStatusType expected[] = {PGRES_TUPLES_OK, PGRES_FATAL_ERROR, PGRES_PIPELINE_ABORTED};
+        for (ExecStatusType st : expected) {
+            ResultPtr res = c.next_result();
+            REQUIRE(res);
+            CHECK(PQresultStatus(res.get()) == st);
+            if (st == PGRES_FATAL_ERROR)
+                CHECK(std::string(PQresultErrorField(res.get(), PG_DIAG_SQLSTATE)) == "22012");
+            CHECK_FALSE(c.next_result());
+        }
+        ResultPtr sync = c.next_result();
+        REQUIRE(sync);
+        CHECK(PQresultStatus(sync.get()) == PGRES_PIPELINE_SYNC);
+        ResultPtr four = c.next_result();
+        REQUIRE(four);
+        REQUIRE(PQresultStatus(four.get()) == PGRES_TUPLES_OK);
+        CHECK(std::string(PQgetvalue(four.get(), 0, 0)) == "4");
+        CHECK_FALSE(c.next_result());
+        ResultPtr sync2 = c.next_result();
+        REQUIRE(sync2);
+        CHECK(PQresultStatus(sync2.get()) == PGRES_PIPELINE_SYNC);
+        REQUIRE(PQexitPipelineMode(c.raw()) == 1);
+        CHECK(c.scalar("SELECT 5") == "5");
+    }
+}
