@@ -1,0 +1,84 @@
+// The configuration snapshot: what pgroute.yaml says, validated and immutable once loaded.
+// Produced by load_file()/load_text() (loader.hpp); shared as std::shared_ptr<const Config>.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/password.hpp"
+
+namespace pgroute::config {
+
+using Duration = std::chrono::milliseconds;
+
+enum class PoolMode { Session, Transaction };
+
+struct Listen {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6432;
+};
+
+// One PostgreSQL server the proxy can route to, named by its alias (Django DATABASES style).
+struct Backend {
+  std::string alias, url;                  // url as written (after ${} expansion)
+  std::string host;                        // IPv6 without brackets
+  uint16_t port = 5432;
+  std::string user, password, dbname;      // user empty → client's user; dbname empty → server user
+  std::string sslmode = "disable";         // "disable" or "prefer"
+  int pool_size = 0;                       // 0 → pool.size
+
+  // url with the password replaced by "***": the only form of the url fit for logs and messages.
+  std::string masked_url() const;
+  // The role used on the server for a client logged in as client_user (empty user → the client's).
+  std::string login_user(std::string_view client_user) const;
+  // The server database for that client (empty dbname → the login user's name, like libpq).
+  std::string login_dbname(std::string_view client_user) const;
+};
+
+enum class AuthMethod { Trust, Cleartext, Md5, ScramSha256 };
+
+struct User {
+  std::string name, password;              // password: plaintext, SCRAM verifier or md5 hash
+  AuthMethod auth = AuthMethod::ScramSha256;
+  PasswordKind password_kind() const { return classify_password(password); }
+};
+
+struct Pool {
+  PoolMode mode = PoolMode::Transaction;
+  int size = 20;
+  Duration queue_timeout{5000}, connect_timeout{5000};
+  std::string reset_query = "DISCARD ALL";
+  int max_prepared_statements = 1000;
+};
+
+struct Config {
+  std::string source;                      // file path (for messages)
+  Listen listen;
+  int threads = 0;                         // 0 = one per CPU core
+  int max_client_connections = 10000;
+  uint32_t max_message_size = 64u << 20;
+  std::string default_alias = "default";
+  std::vector<Backend> backends;           // file order
+  bool databases_listed = false;           // `databases:` present in the file
+  std::map<std::string, std::string> databases;  // client database name → alias
+  std::vector<User> users;
+  Pool pool;
+
+  const Backend* backend(std::string_view alias) const;   // nullptr if unknown
+  const User* user(std::string_view name) const;          // nullptr if unknown
+  // Client database name → alias: with `databases:` listed, the name must be listed there or be an
+  // alias itself; without it, everything goes to default_alias. nullopt = unknown database.
+  std::optional<std::string> alias_for_database(std::string_view database) const;
+  int pool_size_for(const Backend& b) const { return b.pool_size > 0 ? b.pool_size : pool.size; }
+};
+
+// Spelling used in the file, for messages and the admin console.
+std::string_view to_string(PoolMode mode);
+std::string_view to_string(AuthMethod method);
+
+}  // namespace pgroute::config

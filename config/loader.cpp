@@ -1,0 +1,64 @@
+#include "config/loader.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/schema.hpp"
+#include "config/schema_reader.hpp"
+
+namespace pgroute::config {
+namespace {
+
+LoadResult failure(Problem problem) { return LoadResult{nullptr, {std::move(problem)}}; }
+
+Problem problem_at(const std::string& source, const YAML::Mark& mark, std::string message) {
+  if (mark.is_null()) return Problem{source, 0, 0, std::move(message)};
+  return Problem{source, mark.line + 1, mark.column + 1, std::move(message)};
+}
+
+}  // namespace
+
+LoadResult load_text(std::string_view yaml, const std::string& source_name, const EnvLookup& env) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return failure(problem_at(source_name, e.mark, "invalid YAML: " + e.msg));
+  }
+  if (documents.size() > 1)
+    return failure(problem_at(source_name, documents[1].Mark(),
+                              "expected one YAML document, found " +
+                                  std::to_string(documents.size())));
+
+  SchemaReader reader(source_name, env);
+  auto config = std::make_shared<Config>();
+  config->source = source_name;
+  try {
+    read_config(reader, documents.empty() ? YAML::Node() : documents[0], *config);
+  } catch (const YAML::Exception& e) {
+    // The walk only uses non-throwing accessors; this is a safety net, not a code path.
+    reader.report(e.mark, KeyPath(), "cannot read this value: " + e.msg);
+  }
+  if (reader.has_problems()) return LoadResult{nullptr, reader.take_problems()};
+  return LoadResult{std::move(config), {}};
+}
+
+LoadResult load_file(const std::string& path, const EnvLookup& env) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr)
+    return failure(Problem{path, 0, 0, std::string("cannot open: ") + std::strerror(errno)});
+  std::string text;
+  char buffer[16384];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
+  int read_error = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (read_error != 0)
+    return failure(Problem{path, 0, 0, std::string("cannot read: ") + std::strerror(read_error)});
+  return load_text(text, path, env);
+}
+
+}  // namespace pgroute::config

@@ -1,0 +1,29 @@
+// The pgroute.yaml schema: which keys exist, what their values may be, how sections refer to each
+// other. One reader per section; a new section is a new row in read_config's table.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/config.hpp"
+#include "config/schema_reader.hpp"
+
+namespace pgroute::config {
+
+// Reads the whole document into config; every problem goes to reader. Runs the deferred checks.
+void read_config(SchemaReader& reader, const YAML::Node& root, Config& config);
+
+void read_backends(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
+void read_users(SchemaReader& reader, const SchemaReader::Entry& section, std::vector<User>& users);
+
+// After the walk, reports "unknown alias" at mark unless config has a backend named alias.
+// Silent when config has no backends at all: that is reported once, on its own.
+void require_alias(SchemaReader& reader, const Config& config, std::string alias,
+                   const YAML::Mark& mark, const KeyPath& path);
+
+// "default, analytics": the aliases of config in file order, for messages.
+std::string known_aliases(const Config& config);
+
+}  // namespace pgroute::config

@@ -1,0 +1,90 @@
+// backends: alias -> {url, pool_size}, and references to aliases from other sections.
+#include <cctype>
+#include <limits>
+
+#include "config/backend_url.hpp"
+#include "config/schema.hpp"
+
+namespace pgroute::config {
+namespace {
+
+using Entry = SchemaReader::Entry;
+using Field = SchemaReader::Field;
+
+// Aliases appear in routing rules, metrics labels and log lines: keep them identifier-shaped.
+bool is_valid_alias(std::string_view alias) {
+  if (alias.empty()) return false;
+  auto first = static_cast<unsigned char>(alias[0]);
+  if (std::isalpha(first) == 0 && first != '_') return false;
+  for (char c : alias)
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_') return false;
+  return true;
+}
+
+void read_url(SchemaReader& r, const Entry& e, Backend& backend) {
+  auto url = r.text(e.value, e.path);
+  if (!url) return;
+  UrlParse parsed = parse_backend_url(*url);
+  if (!parsed.address) {
+    r.report(e.value.Mark(), e.path, parsed.error);
+    return;
+  }
+  BackendAddress& a = *parsed.address;
+  backend.url = std::move(*url);
+  backend.host = std::move(a.host);
+  backend.port = a.port;
+  backend.user = std::move(a.user);
+  backend.password = std::move(a.password);
+  backend.dbname = std::move(a.dbname);
+  backend.sslmode = std::move(a.sslmode);
+}
+
+void read_backend(SchemaReader& r, const Entry& entry, Backend& backend) {
+  const Field fields[] = {
+      {"url", [&](const Entry& e) { read_url(r, e, backend); }, true},
+      {"pool_size",
+       [&](const Entry& e) {
+         assign(backend.pool_size,
+                r.integer(e.value, e.path, 0, std::numeric_limits<int>::max()));
+       }},
+  };
+  r.read_fields(entry.value, entry.path, fields);
+}
+
+}  // namespace
+
+void read_backends(SchemaReader& r, const Entry& section, Config& config) {
+  if (!r.expect_map(section.value, section.path)) return;
+  if (section.value.size() == 0) {
+    r.report(section.value.Mark(), section.path, "at least one backend is required");
+    return;
+  }
+  r.for_each_entry(section.value, section.path, [&](const Entry& e) {
+    if (!is_valid_alias(e.key))
+      r.report(e.key_node.Mark(), section.path,
+               "invalid alias name \"" + e.key +
+                   "\" (letters, digits and _, not starting with a digit)");
+    // Kept even when broken, so that references to it do not add "unknown alias" noise.
+    Backend backend;
+    backend.alias = e.key;
+    if (r.has_value(e)) read_backend(r, e, backend);
+    config.backends.push_back(std::move(backend));
+  });
+}
+
+std::string known_aliases(const Config& config) {
+  std::string out;
+  for (const Backend& b : config.backends) out += (out.empty() ? "" : ", ") + b.alias;
+  return out;
+}
+
+void require_alias(SchemaReader& r, const Config& config, std::string alias,
+                   const YAML::Mark& mark, const KeyPath& path) {
+  r.defer([&r, &config, alias = std::move(alias), mark, path] {
+    if (config.backends.empty() || config.backend(alias) != nullptr) return;
+    r.report(mark, path,
+             "unknown alias \"" + alias + "\" (known: " + known_aliases(config) + ")");
+  });
+}
+
+}  // namespace pgroute::config

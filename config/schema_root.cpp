@@ -1,0 +1,118 @@
+// Top level of pgroute.yaml and its small sections (listen, pool, databases).
+#include <limits>
+#include <optional>
+
+#include "config/schema.hpp"
+
+namespace pgroute::config {
+namespace {
+
+using Entry = SchemaReader::Entry;
+using Field = SchemaReader::Field;
+
+constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+constexpr int64_t kMaxThreads = 1024;
+// Below 1kB even a startup packet may not fit; PostgreSQL itself refuses messages over 1GB.
+constexpr uint64_t kMinMessageSize = 1ull << 10;
+constexpr uint64_t kMaxMessageSize = 1ull << 30;
+
+constexpr std::array<Choice<PoolMode>, 2> kPoolModes = {
+    {{"session", PoolMode::Session}, {"transaction", PoolMode::Transaction}}};
+
+void read_listen(SchemaReader& r, const Entry& section, Listen& listen) {
+  const Field fields[] = {
+      {"host", [&](const Entry& e) { assign(listen.host, r.non_empty_text(e.value, e.path)); }},
+      {"port", [&](const Entry& e) { assign(listen.port, r.integer(e.value, e.path, 1, 65535)); }},
+  };
+  r.read_fields(section.value, section.path, fields);
+}
+
+void read_pool(SchemaReader& r, const Entry& section, Pool& pool) {
+  const Field fields[] = {
+      {"mode", [&](const Entry& e) { assign(pool.mode, r.choice(e.value, e.path, kPoolModes)); }},
+      {"size", [&](const Entry& e) { assign(pool.size, r.integer(e.value, e.path, 1, kIntMax)); }},
+      {"queue_timeout",
+       [&](const Entry& e) { assign(pool.queue_timeout, r.duration(e.value, e.path, Duration(1))); }},
+      {"connect_timeout",
+       [&](const Entry& e) {
+         assign(pool.connect_timeout, r.duration(e.value, e.path, Duration(1)));
+       }},
+      // May be empty: no reset between clients (fine when every client is the same application).
+      {"reset_query", [&](const Entry& e) { assign(pool.reset_query, r.text(e.value, e.path)); }},
+      {"max_prepared_statements",
+       [&](const Entry& e) {
+         assign(pool.max_prepared_statements, r.integer(e.value, e.path, 0, kIntMax));
+       }},
+  };
+  r.read_fields(section.value, section.path, fields);
+}
+
+void read_databases(SchemaReader& r, const Entry& section, Config& config) {
+  config.databases_listed = true;
+  r.for_each_entry(section.value, section.path, [&](const Entry& e) {
+    if (e.key.empty()) {
+      r.report(e.key_node.Mark(), section.path, "database names must not be empty");
+      return;
+    }
+    if (!r.has_value(e)) return;
+    auto alias = r.non_empty_text(e.value, e.path);
+    if (!alias) return;
+    config.databases[e.key] = *alias;
+    require_alias(r, config, *alias, e.value.Mark(), e.path);
+  });
+}
+
+}  // namespace
+
+void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
+  // Presence, not a successful read: "backends:" with no value is its own problem already.
+  const bool backends_given = root.IsMap() && root["backends"].IsDefined();
+  bool default_given = false;
+  YAML::Mark backends_mark = YAML::Mark::null_mark();
+  const Field fields[] = {
+      {"listen", [&](const Entry& e) { read_listen(r, e, config.listen); }},
+      {"threads",
+       [&](const Entry& e) { assign(config.threads, r.integer(e.value, e.path, 0, kMaxThreads)); }},
+      {"max_client_connections",
+       [&](const Entry& e) {
+         assign(config.max_client_connections, r.integer(e.value, e.path, 1, kIntMax));
+       }},
+      {"max_message_size",
+       [&](const Entry& e) {
+         assign(config.max_message_size,
+                r.byte_size(e.value, e.path, kMinMessageSize, kMaxMessageSize));
+       }},
+      {"default",
+       [&](const Entry& e) {
+         default_given = true;
+         if (auto alias = r.non_empty_text(e.value, e.path)) {
+           config.default_alias = *alias;
+           require_alias(r, config, *alias, e.value.Mark(), e.path);
+         }
+       }},
+      {"backends",
+       [&](const Entry& e) {
+         backends_mark = e.key_node.Mark();
+         read_backends(r, e, config);
+       }},
+      {"databases", [&](const Entry& e) { read_databases(r, e, config); }},
+      {"users", [&](const Entry& e) { read_users(r, e, config.users); }},
+      {"pool", [&](const Entry& e) { read_pool(r, e, config.pool); }},
+  };
+  // An empty file (or only comments) is an empty mapping: it then fails for lack of backends.
+  if (!root.IsNull()) r.read_fields(root, KeyPath(), fields);
+  if (root.IsNull() || (root.IsMap() && !backends_given))
+    r.report_unplaced(KeyPath().key("backends"), "at least one backend is required");
+  if (!default_given) {
+    // The implicit default alias "default" must exist too; point at the backends that lack it.
+    r.defer([&r, &config, backends_mark] {
+      if (config.backends.empty() || config.backend(config.default_alias)) return;
+      r.report(backends_mark, KeyPath().key("default"),
+               "no backend is named \"" + config.default_alias + "\" (known: " +
+                   known_aliases(config) + "); add one or set \"default:\" to one of them");
+    });
+  }
+  r.run_deferred();
+}
+
+}  // namespace pgroute::config
