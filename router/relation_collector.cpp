@@ -1,0 +1,222 @@
+#include "router/relation_collector.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+
+namespace pgroute::router {
+namespace {
+
+// Deeper trees than this are not walked; the analyzer then reports the statement as too complex.
+// The analyzer gives the walk a stack sized for the statement's length (see analyzer.cpp), so this
+// is a backstop, not the primary defence.
+constexpr int kMaxDepth = 20000;
+
+std::string str(const char* s) { return s ? std::string(s) : std::string(); }
+
+// Fields whose relations a statement writes to (DML targets, DDL subjects). Found once by name so
+// the walk can compare field descriptor pointers.
+bool is_written_target(const ProtobufCFieldDescriptor* field) {
+    struct Target { const ProtobufCMessageDescriptor* message; const char* field; };
+    static const std::vector<const ProtobufCFieldDescriptor*> fields = [] {
+        const std::array<Target, 18> targets{{
+            {&pg_query__insert_stmt__descriptor, "relation"},
+            {&pg_query__update_stmt__descriptor, "relation"},
+            {&pg_query__delete_stmt__descriptor, "relation"},
+            {&pg_query__merge_stmt__descriptor, "relation"},
+            {&pg_query__into_clause__descriptor, "rel"},
+            {&pg_query__create_stmt__descriptor, "relation"},
+            {&pg_query__view_stmt__descriptor, "view"},
+            {&pg_query__index_stmt__descriptor, "relation"},
+            {&pg_query__alter_table_stmt__descriptor, "relation"},
+            {&pg_query__rename_stmt__descriptor, "relation"},
+            {&pg_query__refresh_mat_view_stmt__descriptor, "relation"},
+            {&pg_query__create_trig_stmt__descriptor, "relation"},
+            {&pg_query__rule_stmt__descriptor, "relation"},
+            {&pg_query__create_policy_stmt__descriptor, "table"},
+            {&pg_query__alter_object_schema_stmt__descriptor, "relation"},
+            {&pg_query__truncate_stmt__descriptor, "relations"},
+            {&pg_query__create_seq_stmt__descriptor, "sequence"},
+            {&pg_query__alter_seq_stmt__descriptor, "sequence"},
+        }};
+        std::vector<const ProtobufCFieldDescriptor*> out;
+        for (const auto& t : targets)
+            if (auto* f = protobuf_c_message_descriptor_get_field_by_name(t.message, t.field)) out.push_back(f);
+        return out;
+    }();
+    return std::find(fields.begin(), fields.end(), field) != fields.end();
+}
+
+bool is_table_like(PgQuery__ObjectType type) {
+    return type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE || type == PG_QUERY__OBJECT_TYPE__OBJECT_VIEW ||
+           type == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW || type == PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE ||
+           type == PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE;
+}
+
+class RelationCollector {
+public:
+    StatementFacts facts;
+
+    void walk(const ProtobufCMessage* msg, int depth) {
+        if (!msg) return;
+        if (depth > kMaxDepth) {
+            facts.too_deep = true;
+            return;
+        }
+        const ProtobufCMessageDescriptor* d = msg->descriptor;
+        if (d == &pg_query__range_var__descriptor) {
+            add_table(reinterpret_cast<const PgQuery__RangeVar*>(msg), written_depth_ > 0);
+        } else if (d == &pg_query__param_ref__descriptor) {
+            facts.max_param = std::max(facts.max_param, reinterpret_cast<const PgQuery__ParamRef*>(msg)->number);
+        } else if (d == &pg_query__locking_clause__descriptor) {
+            // Its relation list names FROM items (often aliases), not tables: do not descend.
+            facts.locks_rows = true;
+        } else if (d == &pg_query__into_clause__descriptor) {
+            facts.creates_table = true;
+            walk_fields(msg, depth, nullptr);
+        } else if (d == &pg_query__select_stmt__descriptor) {
+            auto* s = reinterpret_cast<const PgQuery__SelectStmt*>(msg);
+            walk_with_ctes(msg, s->with_clause, &s->with_clause, depth);
+        } else if (d == &pg_query__insert_stmt__descriptor) {
+            facts.modifies_data = true;
+            auto* s = reinterpret_cast<const PgQuery__InsertStmt*>(msg);
+            walk_with_ctes(msg, s->with_clause, &s->with_clause, depth);
+        } else if (d == &pg_query__update_stmt__descriptor) {
+            facts.modifies_data = true;
+            auto* s = reinterpret_cast<const PgQuery__UpdateStmt*>(msg);
+            walk_with_ctes(msg, s->with_clause, &s->with_clause, depth);
+        } else if (d == &pg_query__delete_stmt__descriptor) {
+            facts.modifies_data = true;
+            auto* s = reinterpret_cast<const PgQuery__DeleteStmt*>(msg);
+            walk_with_ctes(msg, s->with_clause, &s->with_clause, depth);
+        } else if (d == &pg_query__merge_stmt__descriptor) {
+            facts.modifies_data = true;
+            auto* s = reinterpret_cast<const PgQuery__MergeStmt*>(msg);
+            walk_with_ctes(msg, s->with_clause, &s->with_clause, depth);
+        } else if (d == &pg_query__copy_stmt__descriptor) {
+            auto* s = reinterpret_cast<const PgQuery__CopyStmt*>(msg);
+            if (s->relation) add_table(s->relation, s->is_from);  // COPY FROM writes, COPY TO reads
+            walk_fields(msg, depth, &s->relation);
+        } else if (d == &pg_query__drop_stmt__descriptor) {
+            add_dropped(reinterpret_cast<const PgQuery__DropStmt*>(msg));
+        } else {
+            walk_fields(msg, depth, nullptr);
+        }
+    }
+
+private:
+    // CTE names visible at the current point, innermost scope last.
+    std::vector<std::vector<std::string>> cte_scopes_;
+    int written_depth_ = 0;
+
+    bool is_cte_name(const std::string& name) const {
+        for (const auto& scope : cte_scopes_)
+            if (std::find(scope.begin(), scope.end(), name) != scope.end()) return true;
+        return false;
+    }
+
+    void add_table(const PgQuery__RangeVar* rv, bool written) {
+        TableRef ref{str(rv->schemaname), str(rv->relname), written};
+        if (ref.name.empty()) return;
+        // An unqualified name that a WITH in scope defines is that CTE, not a table (DML targets
+        // always name tables, so they skip this check).
+        if (!written && ref.schema.empty() && is_cte_name(ref.name)) return;
+        merge_table(facts.tables, ref);
+    }
+
+    void add_dropped(const PgQuery__DropStmt* drop) {
+        if (!is_table_like(drop->remove_type)) return;
+        for (size_t i = 0; i < drop->n_objects; ++i) {
+            const PgQuery__Node* obj = drop->objects[i];
+            if (!obj || obj->node_case != PG_QUERY__NODE__NODE_LIST) continue;
+            std::vector<std::string> parts;
+            for (size_t j = 0; j < obj->list->n_items; ++j) {
+                const PgQuery__Node* item = obj->list->items[j];
+                if (item && item->node_case == PG_QUERY__NODE__NODE_STRING) parts.push_back(str(item->string->sval));
+            }
+            if (parts.empty()) continue;
+            TableRef ref{parts.size() >= 2 ? parts[parts.size() - 2] : "", parts.back(), true};
+            merge_table(facts.tables, ref);
+        }
+    }
+
+    // Non-recursive WITH: each CTE sees only the ones before it; the main statement sees all.
+    // WITH RECURSIVE: every CTE sees every name, itself included.
+    void walk_with_ctes(const ProtobufCMessage* msg, const PgQuery__WithClause* with, const void* with_field,
+                        int depth) {
+        if (!with) {
+            walk_fields(msg, depth, nullptr);
+            return;
+        }
+        size_t scope = cte_scopes_.size();
+        cte_scopes_.emplace_back();
+        auto cte_at = [&](size_t i) -> const PgQuery__CommonTableExpr* {
+            const PgQuery__Node* n = with->ctes[i];
+            return n && n->node_case == PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR ? n->common_table_expr : nullptr;
+        };
+        if (with->recursive)
+            for (size_t i = 0; i < with->n_ctes; ++i)
+                if (auto* cte = cte_at(i)) cte_scopes_[scope].push_back(str(cte->ctename));
+        for (size_t i = 0; i < with->n_ctes; ++i) {
+            auto* cte = cte_at(i);
+            if (!cte) continue;
+            walk(reinterpret_cast<const ProtobufCMessage*>(cte->ctequery), depth + 1);
+            if (!with->recursive) cte_scopes_[scope].push_back(str(cte->ctename));
+        }
+        walk_fields(msg, depth, with_field);
+        cte_scopes_.pop_back();
+    }
+
+    // Generic descent through every message-typed field, via protobuf-c's reflection: new statement
+    // types are covered without a case each. `skip` is the address of a field already handled.
+    void walk_fields(const ProtobufCMessage* msg, int depth, const void* skip) {
+        const ProtobufCMessageDescriptor* d = msg->descriptor;
+        const char* base = reinterpret_cast<const char*>(msg);
+        for (unsigned i = 0; i < d->n_fields; ++i) {
+            const ProtobufCFieldDescriptor& f = d->fields[i];
+            if (f.type != PROTOBUF_C_TYPE_MESSAGE) continue;
+            if (base + f.offset == skip) continue;
+            if (f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+                // Only the active member of a oneof may be read: the others share its storage.
+                uint32_t active;
+                std::memcpy(&active, base + f.quantifier_offset, sizeof active);
+                if (active != f.id) continue;
+            }
+            bool written = is_written_target(&f);
+            if (written) ++written_depth_;
+            if (f.label == PROTOBUF_C_LABEL_REPEATED) {
+                size_t n;
+                std::memcpy(&n, base + f.quantifier_offset, sizeof n);
+                ProtobufCMessage* const* items;
+                std::memcpy(&items, base + f.offset, sizeof items);
+                for (size_t j = 0; j < n && items; ++j) walk(items[j], depth + 1);
+            } else {
+                const ProtobufCMessage* child;
+                std::memcpy(&child, base + f.offset, sizeof child);
+                walk(child, depth + 1);
+            }
+            if (written) --written_depth_;
+        }
+    }
+};
+
+}  // namespace
+
+void merge_table(std::vector<TableRef>& tables, const TableRef& table) {
+    for (auto& t : tables) {
+        if (t.schema == table.schema && t.name == table.name) {
+            t.written = t.written || table.written;
+            return;
+        }
+    }
+    tables.push_back(table);
+}
+
+StatementFacts collect_relations(const PgQuery__Node* statement) {
+    RelationCollector collector;
+    collector.walk(reinterpret_cast<const ProtobufCMessage*>(statement), 0);
+    return std::move(collector.facts);
+}
+
+}  // namespace pgroute::router

@@ -1,0 +1,85 @@
+#pragma once
+// What the router needs to know about a SQL string: its kind, the tables it touches, the equality
+// predicates that can place it on a shard, and the routing hints it carries. Produced by analyze()
+// (analyzer.hpp), cached per SQL text (analysis_cache.hpp), consumed by routers (router.hpp).
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgroute::router {
+
+struct TableRef {
+    std::string schema;  // empty when the statement did not qualify the name
+    std::string name;
+    bool written = false;  // target of INSERT/UPDATE/DELETE/MERGE/COPY FROM/TRUNCATE or of DDL
+
+    bool operator==(const TableRef&) const = default;
+};
+
+enum class StatementKind {
+    Read,              // SELECT (without FOR UPDATE/SHARE, INTO or data-modifying CTEs), COPY ... TO, VALUES
+    Write,             // INSERT/UPDATE/DELETE/MERGE, SELECT ... FOR UPDATE, COPY FROM, TRUNCATE, LOCK, DO, CALL
+    Ddl,               // CREATE/ALTER/DROP/GRANT/..., SELECT INTO, and any statement type not listed here
+    TransactionBegin,  // BEGIN, START TRANSACTION
+    TransactionEnd,    // COMMIT, ROLLBACK, END, ABORT, PREPARE TRANSACTION
+    Savepoint,         // SAVEPOINT, RELEASE, ROLLBACK TO
+    Set,               // SET, RESET, SET TRANSACTION, SET CONSTRAINTS, DISCARD
+    Show,              // SHOW
+    Utility,           // LISTEN/NOTIFY, PREPARE/EXECUTE/DEALLOCATE, FETCH/CLOSE, VACUUM, CHECKPOINT, ...
+    Empty,             // no statement (empty string, only comments or semicolons)
+    Unparsed,          // PostgreSQL's grammar rejected it; Analysis::error says why
+};
+
+// How a multi-statement string is classified: the strongest kind wins
+// (Empty < TransactionBegin < TransactionEnd < Savepoint < Show < Set < Read < Utility < Write < Ddl < Unparsed).
+int kind_strength(StatementKind kind);
+std::string_view kind_name(StatementKind kind);
+// Kinds the router treats as writes (db_for_write): Write, Ddl, Utility and Unparsed.
+bool is_write_kind(StatementKind kind);
+
+// One `column = value` the statement constrains (WHERE equality, IN-list element, INSERT column value).
+struct KeyValue {
+    std::string column;
+    std::string table;   // resolved through FROM aliases; empty if unqualified with several FROM items
+    std::string schema;  // when the reference or the resolved table named one
+    std::optional<std::string> literal;  // text form of a constant ('abc' -> abc, 42 -> 42)
+    int param = 0;                       // $n, 1-based; 0 = not a parameter (-1: unknown expression)
+
+    bool is_null() const { return !literal && param == 0; }  // `= NULL` or an INSERTed NULL
+    bool operator==(const KeyValue&) const = default;
+};
+
+// A row of key_rows is one alternative the statement may touch: a conjunction of column = value.
+// Several rows are alternatives (IN-list elements, rows of a multi-row INSERT, statements of a
+// multi-statement string). A statement that touches tables but constrains nothing usable (no WHERE,
+// OR at the top level, INSERT ... SELECT, ...) contributes an empty row, so "every row names the key"
+// is exactly the test for "this statement can be placed by that key".
+using KeyRow = std::vector<KeyValue>;
+
+struct Analysis {
+    StatementKind kind = StatementKind::Empty;
+    std::vector<StatementKind> statement_kinds;  // one per statement, in order
+    std::string command;  // tag of the first statement of the strongest kind: "SELECT", "INSERT", "BEGIN", ...
+    std::vector<TableRef> tables;  // every table touched, once each; CTE names are not tables
+    std::vector<KeyRow> key_rows;
+    // Columns an UPDATE assigns (SET col = value), so a router can refuse moving a row between shards.
+    // param == -1: the new value is an expression we cannot evaluate.
+    std::vector<KeyValue> updated_columns;
+    std::optional<std::string> hint_shard_key;  // /* pgroute: shard_key=42 */
+    std::optional<std::string> hint_alias;      // /* pgroute: alias=shard_1 */
+    std::optional<std::string> set_shard_key;   // SET pgroute.shard_key = 42
+    bool resets_shard_key = false;              // RESET pgroute.shard_key, SET ... TO DEFAULT, RESET ALL
+    std::string error;                          // why the statement is Unparsed
+    // Unparsed because it was too long or too deeply nested to analyze safely (not a syntax error):
+    // the chain refuses it unless an alias hint names where it goes.
+    bool too_complex = false;
+    bool read_only = false;  // BEGIN / START TRANSACTION / SET TRANSACTION ... READ ONLY
+    bool begins_transaction = false;
+    bool ends_transaction = false;
+    int statement_count = 0;
+    int max_param = 0;  // highest $n referenced anywhere (0: none)
+};
+
+}  // namespace pgroute::router

@@ -1,0 +1,30 @@
+#pragma once
+// Decides the kind and command tag of one parsed statement, and picks up the statement-level facts the
+// session cares about (transaction boundaries, READ ONLY, SET pgroute.shard_key).
+
+#include <optional>
+#include <string>
+
+#include <pg_query/pg_query.pb-c.h>
+
+#include "router/relation_collector.hpp"
+#include "router/statement.hpp"
+
+namespace pgroute::router {
+
+struct Classification {
+    StatementKind kind = StatementKind::Ddl;
+    std::string command;  // "SELECT", "INSERT", "BEGIN", "CREATE TABLE", ...
+    bool begins_transaction = false;
+    bool ends_transaction = false;
+    bool read_only = false;
+    std::optional<std::string> set_shard_key;
+    bool resets_shard_key = false;
+};
+
+// The name of the configuration parameter SET/RESET use for the session's shard key.
+inline constexpr const char* kShardKeySetting = "pgroute.shard_key";
+
+Classification classify_statement(const PgQuery__Node* statement, const StatementFacts& facts);
+
+}  // namespace pgroute::router
