@@ -141,11 +141,16 @@ Analysis analyze(std::string_view sql) {
     Analysis a;
     // The C API wants a NUL-terminated string; PostgreSQL itself stops at an embedded NUL too.
     sql = sql.substr(0, sql.find('\0'));
-    if (sql.size() > kMaxAnalyzedBytes) {
-        mark_too_complex(a, "statement is too long to analyze (" + std::to_string(sql.size()) + " bytes)");
+    std::string text(sql);
+    if (text.size() > kMaxAnalyzedBytes) {
+        // Not parsed; its hints are still read (the scanner does not recurse), so an alias hint can
+        // route it.
+        mark_too_complex(a, "statement is too long to analyze (" + std::to_string(text.size()) + " bytes)");
+        Hints hints = scan_hints(text);
+        a.hint_shard_key = std::move(hints.shard_key);
+        a.hint_alias = std::move(hints.alias);
         return a;
     }
-    std::string text(sql);
     if (text.size() <= kInlineAnalyzeBytes) {
         analyze_text(text, a);
         return a;

@@ -1,0 +1,99 @@
+#include "router/router_chain.hpp"
+
+#include <algorithm>
+
+namespace pgroute::router {
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+    return out;
+}
+
+struct Placed {
+    const TableRef* table;
+    TablePlacement placement;
+    std::string by;  // router name, or "default"
+};
+
+}  // namespace
+
+RouterChain::RouterChain(std::string default_alias, std::vector<std::unique_ptr<Router>> routers,
+                         std::vector<std::string> known_aliases)
+    : default_alias_(std::move(default_alias)), routers_(std::move(routers)), known_aliases_(std::move(known_aliases)) {}
+
+RouteResult RouterChain::route(const RouteContext& ctx) const {
+    bool write = !ctx.analysis || is_write_kind(ctx.analysis->kind);
+    return route_as(ctx, write);
+}
+
+RouteResult RouterChain::route_as(const RouteContext& ctx, bool write) const {
+    if (ctx.analysis && ctx.analysis->hint_alias) {
+        const std::string& alias = *ctx.analysis->hint_alias;
+        if (!known_aliases_.empty() &&
+            std::find(known_aliases_.begin(), known_aliases_.end(), alias) == known_aliases_.end())
+            return RouteError{"42704", "pgroute: hint names unknown alias \"" + alias + "\"",
+                              "Known aliases: " + join(known_aliases_) + ".", "hint"};
+        return RouteDecision{alias, "hint", "/* pgroute: alias=" + alias + " */", {}, true};
+    }
+    if (ctx.analysis && ctx.analysis->too_complex)
+        return RouteError{"54001", "pgroute: statement is too complex to route: " + ctx.analysis->error,
+                          "Split it into smaller statements, or name the alias with /* pgroute: alias=<alias> */.",
+                          "chain"};
+    RouteDecision decision{default_alias_, "default", "no router had an opinion", {}, false};
+    if (ctx.analysis) {
+        for (const auto& router : routers_) {
+            Opinion opinion = write ? router->db_for_write(ctx) : router->db_for_read(ctx);
+            if (auto* error = std::get_if<RouteError>(&opinion)) return std::move(*error);
+            if (auto* d = std::get_if<RouteDecision>(&opinion)) {
+                decision = std::move(*d);
+                break;
+            }
+        }
+        if (!decision.statement_level)
+            if (auto error = check_relations(ctx)) return std::move(*error);
+    }
+    return decision;
+}
+
+std::optional<RouteError> RouterChain::check_relations(const RouteContext& ctx) const {
+    const auto& tables = ctx.analysis->tables;
+    if (tables.size() < 2) return std::nullopt;
+    std::vector<Placed> placed;
+    placed.reserve(tables.size());
+    for (const auto& table : tables) {
+        Placed p{&table, {{default_alias_}}, "default"};
+        for (const auto& router : routers_) {
+            if (auto placement = router->place_table(table, ctx)) {
+                p.placement = std::move(*placement);
+                p.by = std::string(router->name());
+                break;
+            }
+        }
+        placed.push_back(std::move(p));
+    }
+    for (size_t i = 0; i < placed.size(); ++i) {
+        for (size_t j = i + 1; j < placed.size(); ++j) {
+            const Placed& a = placed[i];
+            const Placed& b = placed[j];
+            if (a.placement.aliases == b.placement.aliases) continue;
+            std::string alias_a = join(a.placement.aliases), alias_b = join(b.placement.aliases);
+            std::optional<bool> allowed;
+            for (const auto& router : routers_) {
+                allowed = router->allow_relation(*a.table, alias_a, *b.table, alias_b);
+                if (allowed) break;
+            }
+            if (allowed.value_or(false)) continue;
+            return RouteError{
+                "0A000",
+                "pgroute: statement touches tables on different aliases: \"" + display_name(*a.table) +
+                    "\" is on " + alias_a + " (router " + a.by + ") but \"" + display_name(*b.table) + "\" is on " +
+                    alias_b + " (router " + b.by + ")",
+                "Query these tables separately, or route them to the same alias.", "chain"};
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace pgroute::router
