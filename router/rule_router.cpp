@@ -21,7 +21,10 @@ RuleRouter::RuleRouter(RuleRouterOptions options) : options_(std::move(options))
 RuleRouter::~RuleRouter() = default;
 
 std::unique_ptr<RuleRouter> RuleRouter::create(RuleRouterOptions options, std::string& error) {
-    if (options.alias.empty()) return error = "rule router: alias is required", nullptr;
+    if (options.alias.empty()) {
+        error = "rule router: alias is required";
+        return nullptr;
+    }
     std::unique_ptr<RuleRouter> router(new RuleRouter(std::move(options)));
     const std::string& pattern = router->options_.sql_regex;
     if (!pattern.empty()) {

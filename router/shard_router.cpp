@@ -32,8 +32,12 @@ ShardRouter::ShardRouter(ShardRouterOptions options)
 
 std::unique_ptr<ShardRouter> ShardRouter::create(ShardRouterOptions options, std::string& error) {
     const std::string who = "shard router for \"" + options.table + "\": ";
-    if (options.table.empty()) return error = "shard router: table is required", nullptr;
-    if (options.key.empty()) return error = who + "key is required", nullptr;
+    auto fail = [&](std::string message) -> std::unique_ptr<ShardRouter> {
+        error = std::move(message);
+        return nullptr;
+    };
+    if (options.table.empty()) return fail("shard router: table is required");
+    if (options.key.empty()) return fail(who + "key is required");
     std::unique_ptr<ShardRouter> router(new ShardRouter(std::move(options)));
     const ShardRouterOptions& o = router->options_;
     auto parse = [&](const std::string& text, std::optional<KeyDatum>& out) {
@@ -43,16 +47,16 @@ std::unique_ptr<ShardRouter> ShardRouter::create(ShardRouterOptions options, std
     };
     switch (o.method) {
         case ShardMethod::Hash:
-            if (o.shards.empty()) return error = who + "hash sharding needs at least one shard", nullptr;
+            if (o.shards.empty()) return fail(who + "hash sharding needs at least one shard");
             break;
         case ShardMethod::Range: {
-            if (o.ranges.empty()) return error = who + "range sharding needs at least one range", nullptr;
+            if (o.ranges.empty()) return fail(who + "range sharding needs at least one range");
             for (const auto& r : o.ranges) {
                 Range range{std::nullopt, std::nullopt, r.alias};
                 if (r.from && !parse(*r.from, range.from)) return nullptr;
                 if (r.to && !parse(*r.to, range.to)) return nullptr;
                 if (range.from && range.to && compare_keys(*range.from, *range.to) >= 0)
-                    return error = who + "range for " + r.alias + " is empty (from must be below to)", nullptr;
+                    return fail(who + "range for " + r.alias + " is empty (from must be below to)");
                 router->ranges_.push_back(std::move(range));
             }
             auto& ranges = router->ranges_;
@@ -64,20 +68,20 @@ std::unique_ptr<ShardRouter> ShardRouter::create(ShardRouterOptions options, std
                 const Range& prev = ranges[i - 1];
                 const Range& next = ranges[i];
                 if (!prev.to || !next.from || compare_keys(*prev.to, *next.from) > 0)
-                    return error = who + "ranges for " + prev.alias + " and " + next.alias + " overlap", nullptr;
+                    return fail(who + "ranges for " + prev.alias + " and " + next.alias + " overlap");
             }
             break;
         }
         case ShardMethod::List:
-            if (o.lists.empty()) return error = who + "list sharding needs at least one list", nullptr;
+            if (o.lists.empty()) return fail(who + "list sharding needs at least one list");
             for (const auto& list : o.lists) {
                 for (const auto& text : list.values) {
                     std::optional<KeyDatum> value;
                     if (!parse(text, value)) return nullptr;
                     for (const auto& seen : router->list_values_)
                         if (compare_keys(seen.value, *value) == 0)
-                            return error = who + "value \"" + text + "\" is listed for both " + seen.alias + " and " +
-                                           list.alias, nullptr;
+                            return fail(who + "value \"" + text + "\" is listed for both " + seen.alias +
+                                        " and " + list.alias);
                     router->list_values_.push_back({std::move(*value), list.alias});
                 }
             }
@@ -88,7 +92,8 @@ std::unique_ptr<ShardRouter> ShardRouter::create(ShardRouterOptions options, std
 
 std::vector<std::string> ShardRouter::all_aliases() const {
     std::vector<std::string> out;
-    for (const auto& s : options_.shards) add_unique(out, s);
+    if (options_.method == ShardMethod::Hash)
+        for (const auto& s : options_.shards) add_unique(out, s);
     for (const auto& r : ranges_) add_unique(out, r.alias);
     for (const auto& l : list_values_) add_unique(out, l.alias);
     if (options_.fallback_alias) add_unique(out, *options_.fallback_alias);
@@ -117,13 +122,12 @@ ShardRouter::Placement ShardRouter::place_value(const KeyDatum* value, std::stri
                       "hash remainder " + std::to_string(remainder) + " of " + std::to_string(modulus));
     }
     if (value) {
+        // Only the configured method's table is filled: ranges_ for Range, list_values_ for List.
         for (const auto& r : ranges_)
-            if (options_.method == ShardMethod::Range && (!r.from || compare_keys(*value, *r.from) >= 0) &&
-                (!r.to || compare_keys(*value, *r.to) < 0))
+            if ((!r.from || compare_keys(*value, *r.from) >= 0) && (!r.to || compare_keys(*value, *r.to) < 0))
                 return single(r.alias, "in range");
         for (const auto& l : list_values_)
-            if (options_.method == ShardMethod::List && compare_keys(*value, l.value) == 0)
-                return single(l.alias, "listed");
+            if (compare_keys(*value, l.value) == 0) return single(l.alias, "listed");
     }
     if (options_.fallback_alias) return single(*options_.fallback_alias, "no bound holds it, fallback");
     if (!value)
