@@ -38,35 +38,39 @@ void trampoline(unsigned high, unsigned low) {
     // Returning resumes uc_link, the caller.
 }
 
+// Kept apart from the mmap bookkeeping: getcontext() counts as "returns twice" for GCC, so the
+// function calling it holds no locals that change afterwards.
+[[gnu::noinline]] bool enter(Switch& s, char* stack, size_t size) {
+    if (getcontext(&s.callee) != 0) return false;
+    s.callee.uc_stack.ss_sp = stack;
+    s.callee.uc_stack.ss_size = size;
+    s.callee.uc_link = &s.caller;
+    const auto address = reinterpret_cast<uintptr_t>(&s);
+    makecontext(&s.callee, reinterpret_cast<void (*)()>(trampoline), 2, static_cast<unsigned>(address >> 32),
+                static_cast<unsigned>(address & 0xffffffffu));
+#ifdef PGROUTE_ASAN_FIBERS
+    void* fake_stack = nullptr;
+    __sanitizer_start_switch_fiber(&fake_stack, stack, size);
+#endif
+    const bool switched = swapcontext(&s.caller, &s.callee) == 0;
+#ifdef PGROUTE_ASAN_FIBERS
+    __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+    return switched;
+}
+
 }  // namespace
 
-bool run_on_private_stack(size_t bytes, void (*fn)(void*), void* arg) {
+bool run_on_private_stack(size_t requested, void (*fn)(void*), void* arg) {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    bytes = (bytes + page - 1) / page * page;
+    const size_t bytes = (requested + page - 1) / page * page;
     const size_t total = bytes + page;  // + guard page
     void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
                      -1, 0);
     if (mem == MAP_FAILED) return false;
-    bool ran = false;
-    if (mprotect(mem, page, PROT_NONE) == 0) {  // stacks grow down: the guard sits at the low end
-        Switch s{fn, arg, {}, {}};
-        if (getcontext(&s.callee) == 0) {
-            s.callee.uc_stack.ss_sp = static_cast<char*>(mem) + page;
-            s.callee.uc_stack.ss_size = bytes;
-            s.callee.uc_link = &s.caller;
-            auto address = reinterpret_cast<uintptr_t>(&s);
-            makecontext(&s.callee, reinterpret_cast<void (*)()>(trampoline), 2,
-                        static_cast<unsigned>(address >> 32), static_cast<unsigned>(address & 0xffffffffu));
-#ifdef PGROUTE_ASAN_FIBERS
-            void* fake_stack = nullptr;
-            __sanitizer_start_switch_fiber(&fake_stack, s.callee.uc_stack.ss_sp, bytes);
-#endif
-            ran = swapcontext(&s.caller, &s.callee) == 0;
-#ifdef PGROUTE_ASAN_FIBERS
-            __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
-#endif
-        }
-    }
+    Switch s{fn, arg, {}, {}};
+    // Stacks grow down: the guard page sits at the low end.
+    const bool ran = mprotect(mem, page, PROT_NONE) == 0 && enter(s, static_cast<char*>(mem) + page, bytes);
     munmap(mem, total);
     return ran;
 }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace pgroute::router {
 namespace {
@@ -15,12 +16,13 @@ constexpr int kMaxDepth = 20000;
 
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
 
-// Fields whose relations a statement writes to (DML targets, DDL subjects). Found once by name so
-// the walk can compare field descriptor pointers.
-bool is_written_target(const ProtobufCFieldDescriptor* field) {
+// Fields whose relations a statement writes to (DML targets, DDL subjects), found once by name. At
+// most one per message type, so the walk asks once per message rather than once per field.
+const ProtobufCFieldDescriptor* written_target_of(const ProtobufCMessageDescriptor* message) {
     struct Target { const ProtobufCMessageDescriptor* message; const char* field; };
-    static const std::vector<const ProtobufCFieldDescriptor*> fields = [] {
-        const std::array<Target, 18> targets{{
+    using Entry = std::pair<const ProtobufCMessageDescriptor*, const ProtobufCFieldDescriptor*>;
+    static const std::vector<Entry> targets = [] {
+        const std::array<Target, 18> names{{
             {&pg_query__insert_stmt__descriptor, "relation"},
             {&pg_query__update_stmt__descriptor, "relation"},
             {&pg_query__delete_stmt__descriptor, "relation"},
@@ -40,12 +42,14 @@ bool is_written_target(const ProtobufCFieldDescriptor* field) {
             {&pg_query__create_seq_stmt__descriptor, "sequence"},
             {&pg_query__alter_seq_stmt__descriptor, "sequence"},
         }};
-        std::vector<const ProtobufCFieldDescriptor*> out;
-        for (const auto& t : targets)
-            if (auto* f = protobuf_c_message_descriptor_get_field_by_name(t.message, t.field)) out.push_back(f);
+        std::vector<Entry> out;
+        for (const auto& t : names)
+            if (auto* f = protobuf_c_message_descriptor_get_field_by_name(t.message, t.field)) out.emplace_back(t.message, f);
         return out;
     }();
-    return std::find(fields.begin(), fields.end(), field) != fields.end();
+    for (const auto& [m, f] : targets)
+        if (m == message) return f;
+    return nullptr;
 }
 
 bool is_table_like(PgQuery__ObjectType type) {
@@ -173,6 +177,18 @@ private:
     void walk_fields(const ProtobufCMessage* msg, int depth, const void* skip) {
         const ProtobufCMessageDescriptor* d = msg->descriptor;
         const char* base = reinterpret_cast<const char*>(msg);
+        if (d == &pg_query__node__descriptor) {
+            // Node is a oneof over ~240 node types: look the active one up instead of scanning them all.
+            auto* node = reinterpret_cast<const PgQuery__Node*>(msg);
+            const ProtobufCFieldDescriptor* f = protobuf_c_message_descriptor_get_field(d, node->node_case);
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                const ProtobufCMessage* child;
+                std::memcpy(&child, base + f->offset, sizeof child);
+                walk(child, depth + 1);
+            }
+            return;
+        }
+        const ProtobufCFieldDescriptor* written_field = written_target_of(d);
         for (unsigned i = 0; i < d->n_fields; ++i) {
             const ProtobufCFieldDescriptor& f = d->fields[i];
             if (f.type != PROTOBUF_C_TYPE_MESSAGE) continue;
@@ -183,7 +199,7 @@ private:
                 std::memcpy(&active, base + f.quantifier_offset, sizeof active);
                 if (active != f.id) continue;
             }
-            bool written = is_written_target(&f);
+            const bool written = &f == written_field;
             if (written) ++written_depth_;
             if (f.label == PROTOBUF_C_LABEL_REPEATED) {
                 size_t n;

@@ -137,13 +137,15 @@ ShardRouter::Placement ShardRouter::place_value(const KeyDatum* value, std::stri
 }
 
 ShardRouter::Placement ShardRouter::place_text(std::string_view text, std::string_view source) const {
-    const std::string from = source.empty() ? "" : " (from " + std::string(source) + ")";
+    std::string from;
+    if (!source.empty()) from.append(" (from ").append(source).append(")");
     auto value = parse_key_text(options_.key_type, text);
-    if (!value)
-        return {Placement::Kind::Failed, {}, {},
-                error("22P02", "\"" + std::string(text) + "\"" + from + " is not a valid " +
-                                   std::string(key_type_name(options_.key_type)) + " for shard key " + options_.key,
-                      "")};
+    if (!value) {
+        std::string message;
+        message.append("\"").append(text).append("\"").append(from).append(" is not a valid ");
+        message.append(key_type_name(options_.key_type)).append(" for shard key ").append(options_.key);
+        return {Placement::Kind::Failed, {}, {}, error("22P02", std::move(message), "")};
+    }
     Placement p = place_value(&*value, key_to_string(*value));
     p.reason += from;
     return p;
@@ -169,7 +171,7 @@ ShardRouter::Placement ShardRouter::place(const RouteContext& ctx) const {
             p = place_text(*kv->literal, "");
         } else {
             BoundParam param = bound_param(ctx, kv->param);
-            const std::string shown = "$" + std::to_string(kv->param);
+            const std::string shown = std::string("$").append(std::to_string(kv->param));
             if (param.state == BoundParam::State::Unbound) {
                 missing = "shard key " + options_.key + " is " + shown + ", which has no bound value";
                 break;
