@@ -1,0 +1,56 @@
+// Maps the BackendKeyData the proxy gave each client to where that client's query is running right now.
+// Touched at login, logout, attach/detach and on CancelRequest; never per message.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace pgroute {
+
+// The server-side key of the connection currently serving a client (absent while it holds none).
+struct CancelTarget {
+  std::string host;
+  uint16_t port = 0;
+  int32_t pid = 0, secret = 0;
+};
+
+class CancelSlot {
+ public:
+  void set(CancelTarget t) {
+    std::lock_guard lock(mu_);
+    target_ = std::move(t);
+  }
+  void clear() {
+    std::lock_guard lock(mu_);
+    target_.reset();
+  }
+  std::optional<CancelTarget> get() const {
+    std::lock_guard lock(mu_);
+    return target_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::optional<CancelTarget> target_;
+};
+
+class CancelRegistry {
+ public:
+  struct Key { int32_t pid, secret; };
+  // Allocates a fresh random key (CSPRNG), unique among live clients.
+  Key add(std::shared_ptr<CancelSlot> slot);
+  void remove(int32_t pid);
+  // The slot for a key, if the key is live and the secret matches.
+  std::shared_ptr<CancelSlot> find(int32_t pid, int32_t secret) const;
+  size_t size() const;
+
+ private:
+  struct Entry { int32_t secret; std::weak_ptr<CancelSlot> slot; };
+  mutable std::mutex mu_;
+  std::unordered_map<int32_t, Entry> entries_;
+};
+
+}  // namespace pgroute

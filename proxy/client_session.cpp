@@ -1,0 +1,340 @@
+#include "proxy/client_session.hpp"
+
+#include <atomic>
+#include <cstdio>
+
+#include "proxy/frame_io.hpp"
+#include "proxy/log.hpp"
+#include "proxy/sql_quote.hpp"
+#include "proxy/worker.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/frontend.hpp"
+#include "proxy/wire/sqlstate.hpp"
+
+namespace pgroute {
+namespace {
+std::atomic<uint64_t> g_next_session_id{1};
+
+// The proxy-wide identity of a prepared statement: the same text and parameter types get the same
+// server-side name on every connection, so a statement prepared once can be reused by any client.
+uint64_t statement_id(std::string_view query, std::string_view param_types) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bit
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(query);
+  h ^= 0xff;
+  mix(param_types);
+  return h == 0 ? 1 : h;
+}
+
+std::string server_statement_name(uint64_t id) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "pgr_%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
+}  // namespace
+
+ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
+    : rt_(rt), worker_(worker), socket_(std::move(socket)), id_(g_next_session_id.fetch_add(1)) {}
+
+ClientSession::~ClientSession() {
+  if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
+  if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
+  worker_.sessions.erase(id_);
+}
+
+std::string ClientSession::describe() const {
+  std::string s = "client " + std::to_string(id_);
+  if (!user_.empty()) s += " (" + user_ + "@" + database_ + " -> alias \"" + alias_ + "\")";
+  return s;
+}
+
+void ClientSession::close_client() {
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+void ClientSession::request_shutdown() {
+  shutting_down_ = true;
+  if (server_) return;  // the pump ends the session when the transaction is over
+  send_error(wire::sqlstate::admin_shutdown, "pgroute is shutting down", "FATAL");
+  asio::co_spawn(
+      worker_.ctx,
+      [self = shared_from_this()]() -> awaitable<void> {
+        co_await self->out_.flush(self->socket_);
+        self->close_client();
+      },
+      asio::detached);
+}
+
+awaitable<void> ClientSession::run() {
+  auto self = shared_from_this();
+  worker_.sessions[id_] = self;
+  if (!co_await startup()) {
+    co_await out_.flush(socket_);
+    close_client();
+    co_return;
+  }
+  for (;;) {
+    wire::Frame f;
+    size_t need = 0;
+    std::string error;
+    wire::Decode d = wire::next_frame(in_.view(), max_message_, f, need, &error);
+    if (d == wire::Decode::Ready) {
+      bool keep_going = co_await handle_message(f);
+      in_.consume(f.wire_size());
+      if (!keep_going) break;
+      continue;
+    }
+    if (d == wire::Decode::Invalid) {
+      PGR_LOG(warn) << describe() << ": protocol violation: " << error;
+      co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: invalid message from client: " + error);
+      break;
+    }
+    // Everything complete is processed: send it on in one write, answer what the proxy answered itself.
+    if (!server_out_.empty() && server_) {
+      writing_to_server_ = true;
+      ServerConnection* conn = server_.get();
+      std::string werr;
+      bool ok = co_await write_all(conn->socket(), server_out_, werr);
+      writing_to_server_ = false;
+      server_out_.clear();
+      // A failed write surfaces in the pump as a read error; it owns the client-visible report.
+      if (!ok) conn->socket().cancel();
+      else if (may_detach()) conn->socket().cancel();  // the pump waits on a read: let it return the connection
+    }
+    server_out_.clear();
+    if (out_.queued() > 0 && !co_await out_.flush(socket_)) break;
+    in_.shrink_if_idle();
+    auto [space, len] = in_.prepare(need > in_.size() ? need - in_.size() : 8192);
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);
+    if (ec || n == 0) break;
+    in_.commit(n);
+  }
+  note_client_gone();
+  if (!server_) close_client();
+}
+
+void ClientSession::note_client_gone() {
+  client_gone_ = true;
+  // The pump owns the server connection's ending (return, roll back, or close); wake it.
+  if (server_ && pump_running_) server_->socket().cancel();
+}
+
+void ClientSession::send_error(std::string_view sqlstate, const std::string& message, std::string_view severity) {
+  wire::put_error(out_.buffer(), {.severity = severity, .sqlstate = sqlstate, .message = message});
+}
+
+awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, const std::string& message, std::string_view hint) {
+  wire::put_error(out_.buffer(), {.severity = "FATAL", .sqlstate = sqlstate, .message = message, .hint = hint});
+  co_await out_.flush(socket_);
+}
+
+void ClientSession::push(Pending p) { expect_.push(p); }
+
+// Proxy-made answers at the head of the queue go out now: everything before them has been answered.
+void ClientSession::emit_ready_synthetic() {
+  while (!expect_.empty() && is_synthetic(expect_.front().kind)) {
+    if (expect_.front().kind == Expect::SynthParseComplete) wire::put_parse_complete(out_.buffer());
+    else wire::put_close_complete(out_.buffer());
+    expect_.pop();
+  }
+}
+
+awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
+  if (skip_until_sync_) {
+    if (f.type == 'X') co_return false;
+    if (f.type != 'S') co_return true;
+    skip_until_sync_ = false;
+    if (!server_) {
+      wire::put_ready_for_query(out_.buffer(), 'I');
+      co_return true;
+    }
+  }
+  switch (f.type) {
+    case 'X': co_return false;
+    case 'H':  // Flush: only meaningful while something is outstanding on the server
+      if (server_ && (!expect_.empty() || unit_open_)) server_out_.append(raw_bytes(f));
+      co_return true;
+    case 'd': case 'c': case 'f':  // COPY data from the client belongs to the COPY in progress
+      if (server_ && !expect_.empty()) server_out_.append(raw_bytes(f));
+      co_return true;
+    case 'Q': case 'F': case 'P': case 'B': case 'D': case 'E': case 'C': case 'S': break;
+    default: {
+      std::string what = f.type >= 32 && f.type < 127 ? std::string("'") + f.type + "'" : std::to_string(int(f.type));
+      co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: unexpected message type " + what);
+      co_return false;
+    }
+  }
+  // Validate before borrowing a server: a malformed message must not reach (and kill) a pooled connection.
+  wire::ParseMsg parse;
+  wire::BindMsg bind;
+  wire::TargetMsg target;
+  wire::ExecuteMsg exec;
+  std::string_view sql;
+  bool valid = true;
+  switch (f.type) {
+    case 'Q': valid = wire::parse_query(f.body, sql); break;
+    case 'P': valid = wire::parse_parse(f.body, parse); break;
+    case 'B': valid = wire::parse_bind(f.body, bind); break;
+    case 'D': case 'C': valid = wire::parse_describe_or_close(f.body, target); break;
+    case 'E': valid = wire::parse_execute(f.body, exec); break;
+    default: break;
+  }
+  if (!valid) {
+    co_await send_fatal(wire::sqlstate::protocol_violation,
+                        std::string("pgroute: malformed message of type '") + f.type + "' from client");
+    co_return false;
+  }
+  if (!co_await ensure_attached()) {
+    // The error is queued; finish the unit the way the server would have.
+    if (f.type == 'Q' || f.type == 'F' || f.type == 'S') wire::put_ready_for_query(out_.buffer(), 'I');
+    else skip_until_sync_ = true;
+    co_return true;
+  }
+  switch (f.type) {
+    case 'Q': push({Expect::Query}); server_out_.append(raw_bytes(f)); break;
+    case 'F': push({Expect::FunctionCall}); server_out_.append(raw_bytes(f)); break;
+    case 'P':
+      unit_open_ = true;
+      if (parse.name.empty()) {
+        push({Expect::Parse});
+        server_out_.append(raw_bytes(f));
+        break;
+      } else {
+        uint64_t id = statement_id(parse.query, parse.param_types);
+        ClientStatement& st = statements_[std::string(parse.name)];
+        if (st.id != id) {
+          st.id = id;
+          st.server_name = server_statement_name(id);
+          st.parse.clear();
+          wire::put_parse(st.parse, st.server_name, parse.query, parse.num_params, parse.param_types);
+        }
+        if (server_->prepared.contains(id)) {
+          push({Expect::SynthParseComplete});
+        } else {
+          prepare_on_server(st);
+        }
+      }
+      break;
+    case 'B': {
+      unit_open_ = true;
+      auto it = bind.statement.empty() ? statements_.end() : statements_.find(std::string(bind.statement));
+      if (it == statements_.end()) {
+        server_out_.append(raw_bytes(f));
+      } else {
+        prepare_on_server(it->second);
+        wire::put_bind_renamed(server_out_, bind.portal, it->second.server_name, bind.after_statement);
+      }
+      push({Expect::Bind});
+      break;
+    }
+    case 'D': case 'C': {
+      unit_open_ = true;
+      auto it = (target.kind != 'S' || target.name.empty()) ? statements_.end()
+                                                             : statements_.find(std::string(target.name));
+      if (it == statements_.end()) {
+        server_out_.append(raw_bytes(f));
+        push({f.type == 'D' ? Expect::Describe : Expect::Close});
+      } else if (f.type == 'D') {
+        prepare_on_server(it->second);
+        wire::put_describe(server_out_, 'S', it->second.server_name);
+        push({Expect::Describe});
+      } else {
+        // The statement stays prepared on the server for other clients; only this client forgets it.
+        statements_.erase(it);
+        push({Expect::SynthCloseComplete});
+      }
+      break;
+    }
+    case 'E': unit_open_ = true; push({Expect::Execute}); server_out_.append(raw_bytes(f)); break;
+    case 'S': unit_open_ = false; push({Expect::Sync}); server_out_.append(raw_bytes(f)); break;
+  }
+  emit_ready_synthetic();
+  co_return true;
+}
+
+// Makes sure `st` exists on the current server connection, inserting a Parse (whose ParseComplete the
+// pump swallows) when this connection has not seen it. Bounded per connection: the oldest is closed.
+void ClientSession::prepare_on_server(const ClientStatement& st) {
+  ServerConnection& conn = *server_;
+  if (conn.prepared.contains(st.id)) return;
+  int limit = snap_->config->pool.max_prepared_statements;
+  while (limit > 0 && conn.prepared.size() >= static_cast<size_t>(limit)) {
+    uint64_t victim = conn.prepared.oldest();
+    conn.prepared.remove(victim);
+    wire::put_close(server_out_, 'S', server_statement_name(victim));
+    push({Expect::InjectedClose});
+  }
+  server_out_.append(st.parse);
+  conn.prepared.add(st.id);
+  push({Expect::InjectedParse, st.id});
+}
+
+bool ClientSession::pool_ready() {
+  if (pool_ && pool_generation_ == rt_.generation()) return true;
+  auto snap = rt_.snapshot();
+  const config::Backend* backend = snap->config->backend(alias_);
+  if (!backend) {
+    send_error(wire::sqlstate::connection_exception,
+               "pgroute: alias \"" + alias_ + "\" is no longer configured (removed by a reload)");
+    return false;
+  }
+  snap_ = snap;
+  pool_ = rt_.pool_for(*snap_, *backend, server_user_, server_password_);
+  pool_generation_ = snap_->generation;
+  return true;
+}
+
+awaitable<bool> ClientSession::ensure_attached() {
+  if (server_) co_return true;
+  if (!pool_ready()) co_return false;
+  auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
+  if (!checkout.conn) {
+    PGR_LOG(warn) << describe() << ": " << checkout.error;
+    send_error(checkout.sqlstate, checkout.error);
+    co_return false;
+  }
+  server_ = std::move(checkout.conn);
+  queue_session_parameters();
+  cancel_slot_->set({server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
+  pump_running_ = true;
+  asio::co_spawn(worker_.ctx, server_pump(shared_from_this()), asio::detached);
+  co_return true;
+}
+
+// SQL that brings a server connection's session parameters to what this client asked for.
+std::string ClientSession::session_parameter_sql(const ServerConnection& conn) const {
+  std::string sets, resets;
+  for (const auto& [name, value] : wanted_params_) {
+    auto it = conn.applied.find(name);
+    if (it != conn.applied.end() && it->second == value) continue;
+    sets += sets.empty() ? "SELECT " : ", ";
+    sets += "pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
+  }
+  for (const auto& [name, value] : conn.applied) {
+    bool wanted = false;
+    for (const auto& w : wanted_params_) wanted |= (w.first == name);
+    if (!wanted) resets += "RESET " + quote_ident(name) + ";";
+  }
+  if (!sets.empty()) sets += ";";
+  return sets + resets;
+}
+
+void ClientSession::queue_session_parameters() {
+  std::string sql = session_parameter_sql(*server_);
+  if (sql.empty()) return;
+  wire::put_query(server_out_, sql);
+  push({Expect::InjectedQuery});
+  server_->applied.clear();
+  for (const auto& [name, value] : wanted_params_) server_->applied[name] = value;
+}
+
+}  // namespace pgroute

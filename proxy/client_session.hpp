@@ -1,0 +1,121 @@
+// One client connection: startup and authentication, then a loop that reads the client's messages,
+// borrows a server connection for each transaction (or the whole session in session mode) and forwards.
+//
+// Two coroutines run per session on the same worker thread (so no locks between them):
+//  - the client loop (run) reads client messages, rewrites prepared-statement names, and writes to the
+//    server connection it holds, attaching one from the pool when a transaction starts;
+//  - the server pump reads that connection's responses, forwards them to the client, and gives the
+//    connection back when the server says the transaction is over (ReadyForQuery 'I', nothing pending).
+#pragma once
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/asio.hpp"
+#include "proxy/outbox.hpp"
+#include "proxy/read_buffer.hpp"
+#include "proxy/response_queue.hpp"
+#include "proxy/runtime.hpp"
+#include "proxy/wire/frame.hpp"
+
+namespace pgroute {
+
+struct Worker;
+
+// A named statement as the client knows it, and how to prepare it on any server connection.
+struct ClientStatement {
+  uint64_t id = 0;         // proxy-wide id of (query text, parameter types)
+  std::string server_name; // "pgr_<16 hex>"
+  std::string parse;       // a complete Parse message with server_name, ready to send
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(Runtime& rt, Worker& worker, tcp::socket socket);
+  ~ClientSession();
+
+  awaitable<void> run();
+  // Called on the session's worker thread when the proxy shuts down.
+  void request_shutdown();
+
+  uint64_t id() const { return id_; }
+
+ private:
+  // --- startup (client_startup.cpp)
+  awaitable<bool> startup();
+  awaitable<bool> authenticate(const config::User* user, const std::string& name);
+  awaitable<bool> read_password_message(wire::Frame& f);
+  awaitable<void> handle_cancel(int32_t pid, int32_t secret);
+  awaitable<bool> login_server();
+  awaitable<void> send_fatal(std::string_view sqlstate, const std::string& message, std::string_view hint = {});
+
+  // --- client loop (client_session.cpp)
+  awaitable<bool> handle_message(const wire::Frame& f);
+  awaitable<bool> ensure_attached();
+  bool pool_ready();
+  std::string session_parameter_sql(const ServerConnection& conn) const;
+  void queue_session_parameters();
+  bool rewrite_parse(const wire::Frame& f);
+  void prepare_on_server(const ClientStatement& st);
+  void push(Pending p);
+  void emit_ready_synthetic();
+  void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
+  void note_client_gone();
+
+  // --- server pump (server_pump.cpp)
+  awaitable<void> server_pump(std::shared_ptr<ClientSession> self);
+  bool process_server_frame(const wire::Frame& f);
+  bool may_detach() const;
+  awaitable<void> finish_server_on_client_exit();
+  struct QueryError { std::string sqlstate, message; };
+  awaitable<std::optional<QueryError>> run_internal_query(ServerConnection& conn, std::string_view sql);
+  awaitable<void> release_server(std::unique_ptr<ServerConnection> conn);
+  void server_lost(const std::string& why);
+  void close_client();
+
+  std::string describe() const;
+
+  Runtime& rt_;
+  Worker& worker_;
+  tcp::socket socket_;
+  uint64_t id_;
+  ReadBuffer in_;
+  Outbox out_;
+
+  // Identity and routing (fixed at startup).
+  std::shared_ptr<const Snapshot> snap_;
+  std::string user_, database_, alias_, application_name_;
+  std::string server_user_, server_password_;
+  std::shared_ptr<ServerPool> pool_;
+  uint64_t pool_generation_ = 0;
+  bool session_mode_ = false;
+  uint32_t max_message_ = 64u << 20;
+
+  // Session parameters the client asked for (startup packet, options -c, and its own later SETs of
+  // reported parameters); every server connection that serves it is brought to these values.
+  std::vector<std::pair<std::string, std::string>> wanted_params_;
+  std::unordered_map<std::string, std::string> client_view_;  // ParameterStatus values the client has seen
+
+  // Cancel key handed to the client, and where its query runs now.
+  std::shared_ptr<CancelSlot> cancel_slot_;
+  int32_t cancel_pid_ = 0;
+
+  // Prepared statements by the client's name.
+  std::unordered_map<std::string, ClientStatement> statements_;
+
+  // The borrowed server connection and the protocol state of what is in flight on it.
+  std::unique_ptr<ServerConnection> server_;
+  std::string server_out_;
+  ResponseQueue expect_;
+  bool unit_open_ = false;       // extended-protocol messages sent since the last Sync
+  bool skip_until_sync_ = false; // the proxy reported an error in this unit; drop until Sync
+  bool pump_running_ = false;
+  bool writing_to_server_ = false;
+  bool counted_ = false;          // counted in rt_.clients
+  bool client_gone_ = false;
+  bool shutting_down_ = false;
+  bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
+};
+
+}  // namespace pgroute

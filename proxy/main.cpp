@@ -1,0 +1,88 @@
+// pgroute: a PostgreSQL wire-protocol proxy that pools server connections per alias and routes queries.
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "config/loader.hpp"
+#include "proxy/log.hpp"
+#include "proxy/proxy_server.hpp"
+
+namespace {
+
+void usage(std::ostream& out) {
+  out << "usage: pgroute --config FILE     run the proxy\n"
+         "       pgroute --check FILE      validate a configuration file and exit\n"
+         "       pgroute --version\n"
+         "options: --log-level debug|info|warn|error\n";
+}
+
+int check(const std::string& path) {
+  auto result = pgroute::config::load_file(path);
+  for (const auto& p : result.problems) std::cerr << p.to_string() << "\n";
+  if (!result.problems.empty()) {
+    std::cerr << path << ": " << result.problems.size() << " problem(s) found\n";
+    return 1;
+  }
+  std::cout << path << ": OK (" << result.config->backends.size() << " backend alias(es), "
+            << result.config->users.size() << " user(s))\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path, check_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* what) -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "pgroute: " << a << " needs " << what << "\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--config" || a == "-c") config_path = value("a file");
+    else if (a == "--check") check_path = value("a file");
+    else if (a == "--version") {
+      std::cout << "pgroute 0.1.0\n";
+      return 0;
+    } else if (a == "--log-level") {
+      std::string l = value("a level");
+      using pgroute::log::Level;
+      if (l == "debug") pgroute::log::set_level(Level::debug);
+      else if (l == "info") pgroute::log::set_level(Level::info);
+      else if (l == "warn") pgroute::log::set_level(Level::warn);
+      else if (l == "error") pgroute::log::set_level(Level::error);
+      else {
+        std::cerr << "pgroute: unknown log level \"" << l << "\"\n";
+        return 2;
+      }
+    } else if (a == "--help" || a == "-h") {
+      usage(std::cout);
+      return 0;
+    } else {
+      std::cerr << "pgroute: unknown argument \"" << a << "\"\n";
+      usage(std::cerr);
+      return 2;
+    }
+  }
+  if (!check_path.empty()) return check(check_path);
+  if (config_path.empty()) {
+    usage(std::cerr);
+    return 2;
+  }
+  auto result = pgroute::config::load_file(config_path);
+  if (!result.problems.empty()) {
+    for (const auto& p : result.problems) PGR_LOG(error) << p.to_string();
+    PGR_LOG(error) << "pgroute: configuration has " << result.problems.size() << " problem(s); not starting";
+    return 1;
+  }
+  // A client that vanishes mid-write must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Signals are handled by the control loop; block them in every thread it starts.
+  sigset_t set;
+  sigemptyset(&set);
+  pgroute::ProxyServer server(config_path, result.config);
+  return server.run();
+}

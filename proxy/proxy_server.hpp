@@ -1,0 +1,35 @@
+// The running proxy: worker threads, listeners, signal handling, reload and graceful shutdown.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/asio.hpp"
+#include "proxy/runtime.hpp"
+#include "proxy/worker.hpp"
+
+namespace pgroute {
+
+class ProxyServer {
+ public:
+  ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg);
+  ~ProxyServer();
+  // Runs until SIGTERM/SIGINT and every client has left (or the shutdown timeout passed). Returns the exit code.
+  int run();
+
+ private:
+  bool listen(std::string& error);
+  awaitable<void> accept_loop(Worker& w, tcp::acceptor& acceptor);
+  awaitable<void> signal_loop();
+  void reload();
+  void begin_shutdown();
+
+  std::string config_path_;
+  std::unique_ptr<Runtime> rt_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;  // one per worker, SO_REUSEPORT
+  asio::io_context control_;                              // signals and shutdown timing
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace pgroute

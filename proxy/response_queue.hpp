@@ -1,0 +1,48 @@
+// What the proxy expects back from the server, in order, for what it has sent on behalf of a client.
+// Server responses are matched against the head: forwarded ones go to the client, those to messages the
+// proxy injected (a Parse a pooled connection lacked, a SET of session parameters) are swallowed, and
+// answers the proxy gives itself (ParseComplete for a statement already prepared) are emitted at their
+// exact place in the stream.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace pgroute {
+
+enum class Expect : uint8_t {
+  Parse, Bind, Describe, Execute, Close, Sync, Query, FunctionCall,  // forwarded client messages
+  SynthParseComplete, SynthCloseComplete,                           // answered by the proxy itself
+  InjectedParse, InjectedClose, InjectedQuery,                      // sent by the proxy, answer swallowed
+};
+
+inline bool is_synthetic(Expect e) { return e == Expect::SynthParseComplete || e == Expect::SynthCloseComplete; }
+
+struct Pending {
+  Expect kind;
+  uint64_t statement = 0;  // proxy statement id for Parse/InjectedParse: forgotten if the server skips it
+};
+
+// A FIFO that keeps its storage: allocation-free once warmed up.
+class ResponseQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  const Pending& front() const { return items_[head_]; }
+  void push(Pending p) { items_.push_back(p); }
+  void pop() {
+    if (++head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    }
+  }
+  void clear() {
+    items_.clear();
+    head_ = 0;
+  }
+
+ private:
+  std::vector<Pending> items_;
+  size_t head_ = 0;
+};
+
+}  // namespace pgroute

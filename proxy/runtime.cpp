@@ -1,0 +1,116 @@
+#include "proxy/runtime.hpp"
+
+#include "proxy/auth/md5.hpp"
+#include "proxy/auth/random.hpp"
+#include "proxy/log.hpp"
+
+namespace pgroute {
+
+std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation) {
+  auto snap = std::make_shared<Snapshot>();
+  for (const auto& u : cfg->users) {
+    if (u.auth != config::AuthMethod::ScramSha256 && u.auth != config::AuthMethod::Cleartext) continue;
+    if (auth::is_scram_verifier(u.password)) {
+      if (auto s = auth::parse_scram_verifier(u.password)) snap->scram.emplace(u.name, *s);
+    } else if (!auth::is_md5_hash(u.password)) {
+      // Plaintext password: derive a verifier once per load so logins cost one HMAC, not 4096.
+      std::string salt(16, '\0');
+      auth::random_bytes(salt.data(), salt.size());
+      snap->scram.emplace(u.name, auth::make_scram_secret(u.password, salt, 4096));
+    }
+  }
+  snap->config = std::move(cfg);
+  snap->generation = generation;
+  return snap;
+}
+
+namespace {
+PoolSettings settings_for(const config::Config& cfg, const config::Backend& b) {
+  PoolSettings s;
+  s.max_size = cfg.pool_size_for(b);
+  s.queue_timeout = cfg.pool.queue_timeout;
+  s.connect_timeout = cfg.pool.connect_timeout;
+  s.max_message = cfg.max_message_size;
+  return s;
+}
+std::string pool_key(const ServerEndpoint& ep, const PoolSettings& s) {
+  std::string k;
+  for (const std::string* part : {&ep.alias, &ep.host, &ep.user, &ep.password, &ep.dbname}) {
+    k += *part;
+    k.push_back('\0');
+  }
+  k += std::to_string(ep.port) + '/' + std::to_string(s.max_size) + '/' + std::to_string(s.queue_timeout.count()) +
+       '/' + std::to_string(s.connect_timeout.count()) + '/' + std::to_string(s.max_message);
+  return k;
+}
+ServerEndpoint endpoint_for(const config::Backend& b, const std::string& user, const std::string& password) {
+  ServerEndpoint ep;
+  ep.alias = b.alias;
+  ep.host = b.host;
+  ep.port = b.port;
+  ep.user = user;
+  ep.password = password;
+  ep.dbname = b.dbname.empty() ? user : b.dbname;
+  return ep;
+}
+}  // namespace
+
+void Runtime::install(std::shared_ptr<const config::Config> cfg) {
+  uint64_t gen = generation_.load() + 1;
+  auto snap = make_snapshot(cfg, gen);
+  // Retire pools the new config no longer describes; they close connections as clients return them.
+  std::vector<std::shared_ptr<ServerPool>> retired;
+  {
+    std::lock_guard lock(pools_mu_);
+    for (auto it = pools_.begin(); it != pools_.end();) {
+      const ServerEndpoint& ep = it->second->endpoint();
+      const config::Backend* b = cfg->backend(ep.alias);
+      bool keep = false;
+      if (b) {
+        std::string user = b->user.empty() ? ep.user : b->user;
+        std::string password = b->user.empty() ? ep.password : b->password;
+        if (b->user.empty()) {
+          const config::User* u = cfg->user(ep.user);
+          password = u ? u->password : "";
+        }
+        keep = pool_key(endpoint_for(*b, user, password), settings_for(*cfg, *b)) == it->first;
+      }
+      if (keep) {
+        ++it;
+      } else {
+        retired.push_back(it->second);
+        it = pools_.erase(it);
+      }
+    }
+  }
+  for (auto& p : retired) {
+    PGR_LOG(info) << "reload: draining pool for " << p->endpoint().describe() << " (backend or pool settings changed)";
+    p->retire();
+  }
+  snapshot_.store(std::move(snap));
+  generation_.store(gen, std::memory_order_release);
+}
+
+std::shared_ptr<ServerPool> Runtime::pool_for(const Snapshot& snap, const config::Backend& backend,
+                                              const std::string& user, const std::string& password) {
+  ServerEndpoint ep = endpoint_for(backend, user, password);
+  PoolSettings settings = settings_for(*snap.config, backend);
+  std::string key = pool_key(ep, settings);
+  std::lock_guard lock(pools_mu_);
+  auto& pool = pools_[key];
+  if (!pool) pool = std::make_shared<ServerPool>(std::make_shared<const ServerEndpoint>(ep), settings, workers_);
+  return pool;
+}
+
+std::vector<std::shared_ptr<ServerPool>> Runtime::pools() const {
+  std::lock_guard lock(pools_mu_);
+  std::vector<std::shared_ptr<ServerPool>> out;
+  for (auto& [k, p] : pools_) out.push_back(p);
+  return out;
+}
+
+void Runtime::close_all_pools(CloseReason why) {
+  for (auto& p : pools()) p->close_idle(why);
+}
+
+}  // namespace pgroute

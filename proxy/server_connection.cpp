@@ -1,0 +1,151 @@
+#include "proxy/server_connection.hpp"
+
+#include <netinet/tcp.h>
+
+#include <atomic>
+
+#include "proxy/auth/md5.hpp"
+#include "proxy/auth/scram.hpp"
+#include "proxy/frame_io.hpp"
+#include "proxy/wire/backend.hpp"
+#include "proxy/wire/builder.hpp"
+
+namespace pgroute {
+namespace {
+std::atomic<uint64_t> g_next_server_id{1};
+
+// Keepalives find peers that vanished without a FIN (NAT expiry, dead host) while a connection is pooled.
+void tune_socket(tcp::socket& s) {
+  boost::system::error_code ec;
+  s.set_option(tcp::no_delay(true), ec);
+  s.set_option(asio::socket_base::keep_alive(true), ec);
+  int fd = s.native_handle();
+  int idle = 60, interval = 10, count = 3;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+}  // namespace
+
+ServerConnection::ServerConnection(asio::io_context& ctx, int worker, std::shared_ptr<const ServerEndpoint> endpoint)
+    : socket_(ctx), worker_(worker), endpoint_(std::move(endpoint)), id_(g_next_server_id.fetch_add(1)) {
+  created = last_used = std::chrono::steady_clock::now();
+}
+
+void ServerConnection::rebind(asio::io_context& ctx, int worker) {
+  if (worker == worker_) return;
+  auto protocol = socket_.local_endpoint().protocol();
+  int fd = socket_.release();
+  socket_ = tcp::socket(ctx, protocol, fd);
+  worker_ = worker;
+}
+
+void ServerConnection::close() {
+  boost::system::error_code ec;
+  if (socket_.is_open()) {
+    // Tell the server we are leaving so it does not log an unexpected EOF.
+    std::string bye;
+    wire::put_terminate(bye);
+    socket_.non_blocking(true, ec);
+    socket_.write_some(asio::buffer(bye), ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+}
+
+awaitable<std::string> ServerConnection::open(std::chrono::milliseconds timeout, uint32_t max_message) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(socket_.get_executor(), timeout);
+  auto result = co_await (login(max_message) || timer.async_wait(use_nothrow));
+  if (result.index() == 1) {
+    close();
+    co_return "timed out after " + std::to_string(timeout.count()) + " ms connecting to " + endpoint_->host + ":" +
+        std::to_string(endpoint_->port);
+  }
+  std::string error = std::get<0>(std::move(result));
+  if (!error.empty()) close();
+  co_return error;
+}
+
+awaitable<std::string> ServerConnection::login(uint32_t max_message) {
+  const ServerEndpoint& ep = *endpoint_;
+  tcp::resolver resolver(socket_.get_executor());
+  auto [rec, results] = co_await resolver.async_resolve(ep.host, std::to_string(ep.port), use_nothrow);
+  if (rec) co_return "cannot resolve " + ep.host + ": " + rec.message();
+  auto [cec, connected] = co_await asio::async_connect(socket_, results, use_nothrow);
+  (void)connected;
+  if (cec) co_return "cannot connect to " + ep.host + ":" + std::to_string(ep.port) + ": " + cec.message();
+  tune_socket(socket_);
+
+  std::string out;
+  wire::put_startup(out, {{"user", ep.user}, {"database", ep.dbname.empty() ? ep.user : ep.dbname}});
+  std::string error;
+  if (!co_await write_all(socket_, out, error)) co_return "cannot send startup: " + error;
+
+  std::unique_ptr<auth::ScramClient> scram;
+  for (;;) {
+    wire::Frame f;
+    ReadStatus st = co_await read_frame(socket_, rbuf, max_message, f, error);
+    if (st != ReadStatus::ok) co_return "server closed the connection during login: " + error;
+    out.clear();
+    switch (f.type) {
+      case 'R': {
+        wire::AuthRequest req;
+        if (!wire::parse_auth_request(f.body, req)) co_return "malformed authentication request from server";
+        switch (req.code) {
+          case wire::kAuthOk: break;
+          case wire::kAuthCleartext: wire::put_password(out, ep.password); break;
+          case wire::kAuthMd5: {
+            if (req.data.size() != 4) co_return "malformed md5 salt from server";
+            wire::put_password(out, auth::md5_client_response(ep.user, ep.password, req.data.data()));
+            break;
+          }
+          case wire::kAuthSasl: {
+            bool has_scram = false;
+            for (auto m : wire::sasl_mechanisms(req.data)) has_scram |= (m == "SCRAM-SHA-256");
+            if (!has_scram) co_return "server offers no SASL mechanism pgroute supports (need SCRAM-SHA-256)";
+            scram = std::make_unique<auth::ScramClient>(ep.password);
+            wire::put_sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first());
+            break;
+          }
+          case wire::kAuthSaslContinue: {
+            if (!scram) co_return "unexpected SASL continue from server";
+            auto reply = scram->handle_server_first(req.data);
+            if (!reply) co_return "SCRAM exchange with server failed: " + scram->error();
+            wire::put_sasl_response(out, *reply);
+            break;
+          }
+          case wire::kAuthSaslFinal:
+            if (!scram || !scram->verify_server_final(req.data))
+              co_return "server's SCRAM signature did not verify" + (scram ? ": " + scram->error() : "");
+            break;
+          default:
+            co_return "server asks for authentication method " + std::to_string(req.code) +
+                " which pgroute does not support (use trust, password, md5 or scram-sha-256 in pg_hba.conf)";
+        }
+        break;
+      }
+      case 'E': {
+        wire::ErrorFields e;
+        wire::parse_error_fields(f.body, e);
+        co_return "server refused login: " + std::string(e.message) + " (SQLSTATE " + std::string(e.sqlstate) + ")";
+      }
+      case 'S': {
+        std::string_view name, value;
+        if (wire::parse_parameter_status(f.body, name, value)) reported[std::string(name)] = std::string(value);
+        break;
+      }
+      case 'K': wire::parse_backend_key_data(f.body, backend_pid, backend_secret); break;
+      case 'Z': {
+        wire::parse_ready_for_query(f.body, tx_status);
+        rbuf.consume(f.wire_size());
+        co_return "";
+      }
+      default: break;  // NoticeResponse, NegotiateProtocolVersion: nothing to do
+    }
+    rbuf.consume(f.wire_size());
+    if (!out.empty() && !co_await write_all(socket_, out, error)) co_return "cannot send authentication: " + error;
+  }
+}
+
+}  // namespace pgroute

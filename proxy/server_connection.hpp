@@ -1,0 +1,56 @@
+// One authenticated connection from the proxy to a PostgreSQL server, owned by a pool while idle and
+// by one client session while it serves a transaction (or a whole session in session mode).
+#pragma once
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "proxy/asio.hpp"
+#include "proxy/read_buffer.hpp"
+#include "proxy/server_prepared_set.hpp"
+
+namespace pgroute {
+
+// Where and as whom to log in. Shared by all connections of a pool.
+struct ServerEndpoint {
+  std::string alias, host;
+  uint16_t port = 5432;
+  std::string user, password, dbname;
+  std::string describe() const { return "alias \"" + alias + "\" (" + host + ":" + std::to_string(port) + ")"; }
+};
+
+class ServerConnection {
+ public:
+  ServerConnection(asio::io_context& ctx, int worker, std::shared_ptr<const ServerEndpoint> endpoint);
+
+  // Connects, authenticates and waits for the first ReadyForQuery. Returns "" on success, else why not.
+  awaitable<std::string> open(std::chrono::milliseconds timeout, uint32_t max_message);
+
+  // Moves the socket to another worker's io_context (only while no operation is pending on it).
+  void rebind(asio::io_context& ctx, int worker);
+  void close();
+
+  tcp::socket& socket() { return socket_; }
+  int worker() const { return worker_; }
+  const ServerEndpoint& endpoint() const { return *endpoint_; }
+  uint64_t id() const { return id_; }
+
+  int32_t backend_pid = 0, backend_secret = 0;
+  std::map<std::string, std::string, std::less<>> reported;  // ParameterStatus values the server announced
+  std::map<std::string, std::string, std::less<>> applied;   // session parameters set for the current client
+  ServerPreparedSet prepared;                                 // proxy names prepared on this connection
+  ReadBuffer rbuf{8 * 1024};                                  // bytes read from the server, kept with it
+  char tx_status = 'I';
+  std::chrono::steady_clock::time_point created, last_used;
+
+ private:
+  awaitable<std::string> login(uint32_t max_message);
+
+  tcp::socket socket_;
+  int worker_;
+  std::shared_ptr<const ServerEndpoint> endpoint_;
+  uint64_t id_;
+};
+
+}  // namespace pgroute

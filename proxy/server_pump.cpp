@@ -1,0 +1,266 @@
+// The server side of a session: forwards responses, keeps prepared-statement and parameter state true,
+// and decides when the borrowed connection goes back to its pool.
+#include <array>
+
+#include "proxy/client_session.hpp"
+#include "proxy/frame_io.hpp"
+#include "proxy/log.hpp"
+#include "proxy/worker.hpp"
+#include "proxy/wire/backend.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/sqlstate.hpp"
+
+namespace pgroute {
+namespace {
+
+std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
+
+// Which server message ends the response to each thing the proxy sent.
+bool completes(Expect kind, char type) {
+  switch (kind) {
+    case Expect::Parse: case Expect::InjectedParse: return type == '1' || type == 'E';
+    case Expect::Bind: return type == '2' || type == 'E';
+    case Expect::Describe: return type == 'T' || type == 'n' || type == 'E';
+    case Expect::Execute: return type == 'C' || type == 'I' || type == 's' || type == 'E';
+    case Expect::Close: case Expect::InjectedClose: return type == '3' || type == 'E';
+    case Expect::Sync: case Expect::Query: case Expect::FunctionCall: case Expect::InjectedQuery: return type == 'Z';
+    default: return false;
+  }
+}
+
+// After an error in an extended-protocol unit the server skips to the next Sync.
+bool is_extended(Expect kind) {
+  switch (kind) {
+    case Expect::Parse: case Expect::Bind: case Expect::Describe: case Expect::Execute: case Expect::Close:
+    case Expect::InjectedParse: case Expect::InjectedClose: return true;
+    default: return false;
+  }
+}
+
+// Reported parameters a client may change with SET; the proxy carries them to its next server connection.
+bool is_client_settable(std::string_view name) {
+  static constexpr std::array<std::string_view, 6> names = {"application_name", "client_encoding", "DateStyle",
+                                                            "IntervalStyle", "TimeZone",
+                                                            "standard_conforming_strings"};
+  for (auto n : names)
+    if (n == name) return true;
+  return false;
+}
+
+}  // namespace
+
+bool ClientSession::may_detach() const {
+  return server_ && expect_.empty() && !unit_open_ && !writing_to_server_ && server_->tx_status == 'I' &&
+         (!session_mode_ || shutting_down_);
+}
+
+// Returns false if the server sent something that makes the connection unusable.
+bool ClientSession::process_server_frame(const wire::Frame& f) {
+  ServerConnection& conn = *server_;
+  std::string& out = out_.buffer();
+  bool injected_head = !expect_.empty() && expect_.front().kind == Expect::InjectedQuery;
+  switch (f.type) {
+    case 'N': case 'A':  // asynchronous: notices and notifications go straight through
+      if (!injected_head) out.append(raw_bytes(f));
+      return true;
+    case 'S': {
+      std::string_view name, value;
+      if (!wire::parse_parameter_status(f.body, name, value)) return false;
+      conn.reported[std::string(name)] = std::string(value);
+      if (injected_head) return true;  // the client already believes these values
+      std::string key(name);
+      if (is_client_settable(name)) {
+        bool found = false;
+        for (auto& w : wanted_params_)
+          if (w.first == key) w.second = value, found = true;
+        if (!found) wanted_params_.emplace_back(key, value);
+        conn.applied[key] = std::string(value);
+      }
+      auto it = client_view_.find(key);
+      if (it == client_view_.end() || it->second != value) {
+        client_view_[key] = std::string(value);
+        out.append(raw_bytes(f));
+      }
+      return true;
+    }
+    default: break;
+  }
+  emit_ready_synthetic();
+  if (expect_.empty()) {
+    // Nothing was asked: a server closing the session says so with an ErrorResponse (FATAL).
+    out.append(raw_bytes(f));
+    return f.type != 'E';
+  }
+  const Pending head = expect_.front();
+  bool swallow = head.kind == Expect::InjectedQuery || head.kind == Expect::InjectedClose ||
+                 (head.kind == Expect::InjectedParse && f.type == '1');
+  if (head.kind == Expect::InjectedQuery && f.type == 'E') {
+    wire::ErrorFields e;
+    wire::parse_error_fields(f.body, e);
+    PGR_LOG(warn) << describe() << ": setting session parameters on " << conn.endpoint().describe()
+                  << " failed: " << e.message;
+  }
+  if (!swallow) out.append(raw_bytes(f));
+  if (f.type == 'Z') {
+    char status = 'I';
+    wire::parse_ready_for_query(f.body, status);
+    conn.tx_status = status;
+  } else if (f.type == 'C' && !swallow) {
+    std::string_view tag;
+    wire::parse_command_tag(f.body, tag);
+    if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") {
+      conn.prepared.clear();
+      statements_.clear();
+      conn.applied.clear();
+    } else if (tag == "SET" || tag == "RESET" || tag == "DISCARD") {
+      dirty_session_state_ = true;
+    }
+  }
+  if (!completes(head.kind, f.type)) return true;
+  expect_.pop();
+  if (f.type == 'E' && (head.kind == Expect::Parse || head.kind == Expect::InjectedParse) && head.statement)
+    conn.prepared.remove(head.statement);
+  if (f.type == 'E' && is_extended(head.kind)) {
+    // The server now ignores everything up to Sync: so must we, and statements it skipped were not prepared.
+    while (!expect_.empty() && expect_.front().kind != Expect::Sync && expect_.front().kind != Expect::Query) {
+      const Pending& p = expect_.front();
+      if ((p.kind == Expect::Parse || p.kind == Expect::InjectedParse) && p.statement) conn.prepared.remove(p.statement);
+      expect_.pop();
+    }
+  }
+  emit_ready_synthetic();
+  return true;
+}
+
+awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<ClientSession> self) {
+  ServerConnection* conn = server_.get();
+  for (;;) {
+    for (;;) {
+      wire::Frame f;
+      size_t need = 0;
+      std::string error;
+      wire::Decode d = wire::next_frame(conn->rbuf.view(), max_message_, f, need, &error);
+      if (d == wire::Decode::NeedMore) break;
+      if (d == wire::Decode::Invalid || !process_server_frame(f)) {
+        server_lost(d == wire::Decode::Invalid ? "invalid message from server: " + error
+                                               : "the server ended the session");
+        co_await out_.flush(socket_);
+        close_client();
+        co_return;
+      }
+      conn->rbuf.consume(f.wire_size());
+    }
+    if (may_detach()) {
+      // Return the connection before writing to the client: the server is idle, another client may use it.
+      auto done = std::move(server_);
+      pump_running_ = false;
+      co_await release_server(std::move(done));
+      bool ok = co_await out_.flush(socket_);
+      if (shutting_down_ || !ok) {
+        if (ok) co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
+        close_client();
+      }
+      co_return;
+    }
+    if (!out_.buffer().empty() && !co_await out_.flush(socket_)) client_gone_ = true;
+    if (client_gone_) {
+      co_await finish_server_on_client_exit();
+      co_return;
+    }
+    if (may_detach()) continue;  // the client loop finished writing while we flushed
+    auto [space, len] = conn->rbuf.prepare(8192);
+    auto [ec, n] = co_await conn->socket().async_read_some(asio::buffer(space, len), use_nothrow);
+    if (ec == asio::error::operation_aborted) continue;  // the client loop wants us to look again
+    if (ec || n == 0) {
+      server_lost(ec ? ec.message() : "the server closed the connection");
+      co_await out_.flush(socket_);
+      close_client();
+      co_return;
+    }
+    conn->rbuf.commit(n);
+  }
+}
+
+// The server went away under a client. Nothing may be replayed; the client learns which alias failed.
+void ClientSession::server_lost(const std::string& why) {
+  auto conn = std::move(server_);
+  pump_running_ = false;
+  cancel_slot_->clear();
+  std::string where = conn->endpoint().describe();
+  PGR_LOG(warn) << describe() << ": lost server connection to " << where << ": " << why;
+  send_error(wire::sqlstate::connection_failure,
+             "pgroute: lost the server connection to " + where + " while serving this client: " + why, "FATAL");
+  pool_->discard(std::move(conn), CloseReason::server_error);
+  expect_.clear();
+}
+
+// Gives a connection back, first undoing what the client left on it that the proxy cannot track.
+awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> conn) {
+  cancel_slot_->clear();
+  auto pool = pool_;
+  if (dirty_session_state_ || session_mode_) {
+    std::string sql = session_mode_ ? snap_->config->pool.reset_query : std::string("RESET ALL");
+    dirty_session_state_ = false;
+    auto err = co_await run_internal_query(*conn, sql);
+    if (err) {
+      PGR_LOG(warn) << describe() << ": reset (" << sql << ") failed on " << conn->endpoint().describe() << ": "
+                    << err->message;
+      pool->discard(std::move(conn), CloseReason::server_error);
+      co_return;
+    }
+    conn->applied.clear();
+    if (session_mode_) conn->prepared.clear();
+  }
+  pool->release(std::move(conn));
+}
+
+awaitable<void> ClientSession::finish_server_on_client_exit() {
+  auto conn = std::move(server_);
+  pump_running_ = false;
+  cancel_slot_->clear();
+  close_client();
+  bool idle_between_units = expect_.empty() && !unit_open_ && !writing_to_server_;
+  if (idle_between_units && conn->tx_status != 'I') {
+    // Left inside a transaction: roll it back so the connection is clean for the next client.
+    auto err = co_await run_internal_query(*conn, "ROLLBACK");
+    if (err || conn->tx_status != 'I') {
+      pool_->discard(std::move(conn), CloseReason::client_gone);
+      co_return;
+    }
+  }
+  if (!idle_between_units) {
+    // A query is running or a unit is half sent: the connection's state is unknown. Close it.
+    pool_->discard(std::move(conn), CloseReason::client_gone);
+    co_return;
+  }
+  co_await release_server(std::move(conn));
+}
+
+awaitable<std::optional<ClientSession::QueryError>> ClientSession::run_internal_query(ServerConnection& conn,
+                                                                                     std::string_view sql) {
+  std::string msg;
+  wire::put_query(msg, sql);
+  std::string error;
+  if (!co_await write_all(conn.socket(), msg, error)) co_return QueryError{"08006", "write failed: " + error};
+  std::optional<QueryError> result;
+  for (;;) {
+    wire::Frame f;
+    ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
+    if (st != ReadStatus::ok) co_return QueryError{"08006", "server connection lost: " + error};
+    if (f.type == 'E' && !result) {
+      wire::ErrorFields e;
+      wire::parse_error_fields(f.body, e);
+      result = QueryError{std::string(e.sqlstate), std::string(e.message)};
+    } else if (f.type == 'S') {
+      std::string_view name, value;
+      if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
+    } else if (f.type == 'Z') {
+      wire::parse_ready_for_query(f.body, conn.tx_status);
+      conn.rbuf.consume(f.wire_size());
+      co_return result;
+    }
+    conn.rbuf.consume(f.wire_size());
+  }
+}
+
+}  // namespace pgroute

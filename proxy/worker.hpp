@@ -1,0 +1,23 @@
+// One thread running one io_context. Sessions accepted here stay here; their server connections are
+// rebound to this io_context at checkout, so all of a session's I/O completes on one thread.
+#pragma once
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+#include "proxy/asio.hpp"
+
+namespace pgroute {
+
+class ClientSession;
+
+struct Worker {
+  explicit Worker(int i) : index(i), ctx(1) {}
+  int index;
+  asio::io_context ctx;
+  std::thread thread;
+  // Live sessions, touched only on this worker's thread (for shutdown).
+  std::unordered_map<uint64_t, std::weak_ptr<ClientSession>> sessions;
+};
+
+}  // namespace pgroute
