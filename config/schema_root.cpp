@@ -104,9 +104,13 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
   if (root.IsNull() || (root.IsMap() && !backends_given))
     r.report_unplaced(KeyPath().key("backends"), "at least one backend is required");
   if (!default_given) {
-    // The implicit default alias "default" must exist too; point at the backends that lack it.
+    // The implicit default alias is "default" (or the only backend); point at the backends that lack it.
     r.defer([&r, &config, backends_mark] {
       if (config.backends.empty() || config.backend(config.default_alias)) return;
+      if (config.backends.size() == 1) {  // a lone backend is unambiguously the default
+        config.default_alias = config.backends.front().alias;
+        return;
+      }
       r.report(backends_mark, KeyPath().key("default"),
                "no backend is named \"" + config.default_alias + "\" (known: " +
                    known_aliases(config) + "); add one or set \"default:\" to one of them");

@@ -217,11 +217,9 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
           st.parse.clear();
           wire::put_parse(st.parse, st.server_name, parse.query, parse.num_params, parse.param_types);
         }
-        if (server_->prepared.contains(id)) {
-          push({Expect::SynthParseComplete});
-        } else {
-          prepare_on_server(st);
-        }
+        // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
+        prepare_on_server(st);
+        push({Expect::SynthParseComplete});
       }
       break;
     case 'B': {

@@ -133,6 +133,9 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
 }
 
 awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<ClientSession> self) {
+  // co_spawn starts us inline (dispatch): yield first so the client loop queues and starts writing
+  // what made it attach, or we would see an idle connection with nothing asked and hand it back.
+  co_await asio::post(worker_.ctx, asio::use_awaitable);
   ServerConnection* conn = server_.get();
   for (;;) {
     for (;;) {

@@ -256,3 +256,10 @@ TEST_CASE("problem: rendering with and without a position") {
   CHECK(Problem{"f.yaml", 3, 9, "pool.size: bad"}.to_string() == "f.yaml:3:9: pool.size: bad");
   CHECK(Problem{"f.yaml", 0, 0, "backends: missing"}.to_string() == "f.yaml: backends: missing");
 }
+
+TEST_CASE("loader: a lone backend is the default alias even when not named default") {
+  auto c = config_of("backends:\n  main: {url: \"postgresql://h1\"}\n");
+  CHECK(c->default_alias == "main");
+  REQUIRE(c->alias_for_database("anything"));
+  CHECK(*c->alias_for_database("anything") == "main");
+}

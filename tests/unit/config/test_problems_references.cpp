@@ -68,10 +68,11 @@ backends:
   default: {url: "postgresql://h1"}
   analytics: {url: "postgresql://h2"}
 )")) == Lines{"pgroute.yaml:1:10: default: unknown alias \"main\" (known: default, analytics)"});
-  // Without "default:", an alias named default must exist.
-  CHECK(problems_of("backends:\n  main: {url: \"postgresql://h1\"}\n") ==
-        Lines{"pgroute.yaml:1:1: default: no backend is named \"default\" (known: main); "
+  // Without "default:", an alias named default must exist, unless there is only one backend.
+  CHECK(problems_of("backends:\n  main: {url: \"postgresql://h1\"}\n  other: {url: \"postgresql://h2\"}\n") ==
+        Lines{"pgroute.yaml:1:1: default: no backend is named \"default\" (known: main, other); "
               "add one or set \"default:\" to one of them"});
+  CHECK(problems_of("backends:\n  main: {url: \"postgresql://h1\"}\n").empty());
   // A backend with a broken url still counts as defined: one problem, not two.
   CHECK(problems_of("default: main\nbackends:\n  main: {url: \"http://h\"}\n") ==
         Lines{"pgroute.yaml:3:15: backends.main.url: must start with postgresql:// or postgres://"});
