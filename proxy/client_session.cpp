@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdio>
 
+#include "proxy/auth/md5.hpp"
+#include "proxy/auth/scram.hpp"
 #include "proxy/frame_io.hpp"
 #include "proxy/log.hpp"
 #include "proxy/sql_quote.hpp"
@@ -41,7 +43,11 @@ std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.
 }  // namespace
 
 ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
-    : rt_(rt), worker_(worker), socket_(std::move(socket)), id_(g_next_session_id.fetch_add(1)) {}
+    : rt_(rt),
+      worker_(worker),
+      socket_(std::move(socket)),
+      id_(g_next_session_id.fetch_add(1)),
+      idle_signal_(worker.ctx, asio::steady_timer::time_point::max()) {}
 
 ClientSession::~ClientSession() {
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
@@ -99,17 +105,7 @@ awaitable<void> ClientSession::run() {
       break;
     }
     // Everything complete is processed: send it on in one write, answer what the proxy answered itself.
-    if (!server_out_.empty() && server_) {
-      writing_to_server_ = true;
-      ServerConnection* conn = server_.get();
-      std::string werr;
-      bool ok = co_await write_all(conn->socket(), server_out_, werr);
-      writing_to_server_ = false;
-      server_out_.clear();
-      // A failed write surfaces in the pump as a read error; it owns the client-visible report.
-      if (!ok) conn->socket().cancel();
-      else if (may_detach()) conn->socket().cancel();  // the pump waits on a read: let it return the connection
-    }
+    co_await flush_to_server();
     server_out_.clear();
     if (out_.queued() > 0 && !co_await out_.flush(socket_)) break;
     in_.shrink_if_idle();
@@ -142,8 +138,14 @@ void ClientSession::push(Pending p) { expect_.push(p); }
 // Proxy-made answers at the head of the queue go out now: everything before them has been answered.
 void ClientSession::emit_ready_synthetic() {
   while (!expect_.empty() && is_synthetic(expect_.front().kind)) {
-    if (expect_.front().kind == Expect::SynthParseComplete) wire::put_parse_complete(out_.buffer());
-    else wire::put_close_complete(out_.buffer());
+    switch (expect_.front().kind) {
+      case Expect::SynthParseComplete: wire::put_parse_complete(out_.buffer()); break;
+      case Expect::SynthCloseComplete: wire::put_close_complete(out_.buffer()); break;
+      default:
+        out_.buffer() += synth_errors_.front();
+        synth_errors_.pop_front();
+        break;
+    }
     expect_.pop();
   }
 }
@@ -153,10 +155,17 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     if (f.type == 'X') co_return false;
     if (f.type != 'S') co_return true;
     skip_until_sync_ = false;
-    if (!server_) {
-      wire::put_ready_for_query(out_.buffer(), 'I');
+    bool forward = forward_sync_after_skip_ && server_;
+    forward_sync_after_skip_ = false;
+    if (!forward) {
+      wire::put_ready_for_query(out_.buffer(), client_tx_status());
       co_return true;
     }
+    // The server saw this unit's first messages: its Sync closes the unit (and answers ReadyForQuery).
+    unit_open_ = false;
+    push({Expect::Sync});
+    server_out_.append(raw_bytes(f));
+    co_return true;
   }
   switch (f.type) {
     case 'X': co_return false;
@@ -193,9 +202,19 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
                         std::string("pgroute: malformed message of type '") + f.type + "' from client");
     co_return false;
   }
+  // A reload changes the rules for the next unit; one already attached finishes on its alias.
+  if (!server_ && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
+  if (routing_active()) {
+    Step step = co_await route_message(f, sql, parse, bind);
+    if (step == Step::stop) co_return false;
+    if (step == Step::done) {
+      emit_ready_synthetic();
+      co_return true;
+    }
+  }
   if (!co_await ensure_attached()) {
     // The error is queued; finish the unit the way the server would have.
-    if (f.type == 'Q' || f.type == 'F' || f.type == 'S') wire::put_ready_for_query(out_.buffer(), 'I');
+    if (f.type == 'Q' || f.type == 'F' || f.type == 'S') wire::put_ready_for_query(out_.buffer(), client_tx_status());
     else skip_until_sync_ = true;
     co_return true;
   }
@@ -209,14 +228,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
         server_out_.append(raw_bytes(f));
         break;
       } else {
-        uint64_t id = statement_id(parse.query, parse.param_types);
-        ClientStatement& st = statements_[std::string(parse.name)];
-        if (st.id != id) {
-          st.id = id;
-          st.server_name = server_statement_name(id);
-          st.parse.clear();
-          wire::put_parse(st.parse, st.server_name, parse.query, parse.num_params, parse.param_types);
-        }
+        ClientStatement& st = remember_parse(parse);
         // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
         prepare_on_server(st);
         push({Expect::SynthParseComplete});
@@ -259,6 +271,19 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   co_return true;
 }
 
+// Records a named Parse as the client's statement (the server sees it when a connection needs it).
+ClientStatement& ClientSession::remember_parse(const wire::ParseMsg& parse) {
+  uint64_t id = statement_id(parse.query, parse.param_types);
+  ClientStatement& st = statements_[std::string(parse.name)];
+  if (st.id != id) {
+    st.id = id;
+    st.server_name = server_statement_name(id);
+    st.parse.clear();
+    wire::put_parse(st.parse, st.server_name, parse.query, parse.num_params, parse.param_types);
+  }
+  return st;
+}
+
 // Makes sure `st` exists on the current server connection, inserting a Parse (whose ParseComplete the
 // pump swallows) when this connection has not seen it. Bounded per connection: the oldest is closed.
 void ClientSession::prepare_on_server(const ClientStatement& st) {
@@ -276,24 +301,46 @@ void ClientSession::prepare_on_server(const ClientStatement& st) {
   push({Expect::InjectedParse, st.id});
 }
 
-bool ClientSession::pool_ready() {
-  if (pool_ && pool_generation_ == rt_.generation()) return true;
-  auto snap = rt_.snapshot();
-  const config::Backend* backend = snap->config->backend(alias_);
+// Points pool_ at `alias`'s pool, refreshing the snapshot (and pools) after a reload.
+bool ClientSession::pool_ready(const std::string& alias) {
+  uint64_t generation = rt_.generation();
+  if (snap_->generation != generation) snap_ = rt_.snapshot();
+  auto it = pools_.find(alias);
+  if (it != pools_.end() && it->second.generation == snap_->generation) {
+    pool_ = it->second.pool;
+    return true;
+  }
+  const config::Backend* backend = snap_->config->backend(alias);
   if (!backend) {
     send_error(wire::sqlstate::connection_exception,
-               "pgroute: alias \"" + alias_ + "\" is no longer configured (removed by a reload)");
+               "pgroute: alias \"" + alias + "\" is not configured (removed by a reload?)");
     return false;
   }
-  snap_ = snap;
-  pool_ = rt_.pool_for(*snap_, *backend, server_user_, server_password_);
-  pool_generation_ = snap_->generation;
+  std::string user = server_user_, password = server_password_;
+  if (!backend->user.empty()) {
+    user = backend->user;
+    password = backend->password;
+  } else if (alias != alias_) {
+    // Logging in as the client elsewhere too: its configured password must be plaintext.
+    const config::User* u = snap_->config->user(user_);
+    if (!u || auth::is_scram_verifier(u->password) || auth::is_md5_hash(u->password)) {
+      send_error(wire::sqlstate::invalid_authorization,
+                 "pgroute cannot log in to alias \"" + alias + "\" as \"" + user_ +
+                     "\": its url names no user and this user's password is not stored in plaintext");
+      return false;
+    }
+    user = u->name;
+    password = u->password;
+  }
+  pool_ = rt_.pool_for(*snap_, *backend, user, password);
+  pools_[alias] = {pool_, snap_->generation};
   return true;
 }
 
 awaitable<bool> ClientSession::ensure_attached() {
   if (server_) co_return true;
-  if (!pool_ready()) co_return false;
+  if (unit_alias_.empty()) unit_alias_ = alias_;
+  if (!pool_ready(unit_alias_)) co_return false;
   auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
   if (!checkout.conn) {
     PGR_LOG(warn) << describe() << ": " << checkout.error;
@@ -302,6 +349,12 @@ awaitable<bool> ClientSession::ensure_attached() {
   }
   server_ = std::move(checkout.conn);
   queue_session_parameters();
+  if (pending_begin_) {
+    // The client's BEGIN, answered by the proxy when it came, now opens the transaction on this server.
+    wire::put_query(server_out_, *pending_begin_);
+    push({Expect::InjectedQuery});
+    pending_begin_.reset();
+  }
   cancel_slot_->set({server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
   pump_running_ = true;
   asio::co_spawn(worker_.ctx, server_pump(shared_from_this()), asio::detached);
@@ -324,6 +377,21 @@ std::string ClientSession::session_parameter_sql(const ServerConnection& conn) c
   }
   if (!sets.empty()) sets += ";";
   return sets + resets;
+}
+
+// Sends what is queued for the server now (the pump forwards the answers).
+awaitable<bool> ClientSession::flush_to_server() {
+  if (server_out_.empty() || !server_) co_return true;
+  writing_to_server_ = true;
+  ServerConnection* conn = server_.get();
+  std::string werr;
+  bool ok = co_await write_all(conn->socket(), server_out_, werr);
+  writing_to_server_ = false;
+  server_out_.clear();
+  // A failed write surfaces in the pump as a read error; it owns the client-visible report.
+  if (!ok) conn->socket().cancel();
+  else if (may_detach()) conn->socket().cancel();  // the pump waits on a read: let it return the connection
+  co_return ok;
 }
 
 void ClientSession::queue_session_parameters() {

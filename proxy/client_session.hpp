@@ -7,7 +7,11 @@
 //  - the server pump reads that connection's responses, forwards them to the client, and gives the
 //    connection back when the server says the transaction is over (ReadyForQuery 'I', nothing pending).
 #pragma once
+#include <chrono>
+#include <deque>
 #include <memory>
+#include <optional>
+#include <variant>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +22,8 @@
 #include "proxy/response_queue.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/wire/frame.hpp"
+#include "proxy/wire/frontend.hpp"
+#include "router/router.hpp"
 
 namespace pgroute {
 
@@ -28,6 +34,7 @@ struct ClientStatement {
   uint64_t id = 0;         // proxy-wide id of (query text, parameter types)
   std::string server_name; // "pgr_<16 hex>"
   std::string parse;       // a complete Parse message with server_name, ready to send
+  std::shared_ptr<const router::Analysis> analysis;  // when routing is on: analysed once, routed per Bind
 };
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
@@ -53,11 +60,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // --- client loop (client_session.cpp)
   awaitable<bool> handle_message(const wire::Frame& f);
   awaitable<bool> ensure_attached();
-  bool pool_ready();
+  bool pool_ready(const std::string& alias);
+  awaitable<bool> flush_to_server();
   std::string session_parameter_sql(const ServerConnection& conn) const;
   void queue_session_parameters();
   bool rewrite_parse(const wire::Frame& f);
   void prepare_on_server(const ClientStatement& st);
+  ClientStatement& remember_parse(const wire::ParseMsg& parse);
   void push(Pending p);
   void emit_ready_synthetic();
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
@@ -76,6 +85,27 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   std::string describe() const;
 
+  // --- routing (client_routing.cpp)
+  enum class Step { forward, done, stop };
+  bool routing_active() const { return snap_ && snap_->chain && !session_mode_; }
+  awaitable<Step> route_message(const wire::Frame& f, std::string_view sql, const wire::ParseMsg& parse,
+                                const wire::BindMsg& bind);
+  awaitable<Step> route_query(std::string_view sql);
+  awaitable<Step> route_bind(const wire::Frame& f, const wire::BindMsg& bind);
+  awaitable<Step> release_held(const std::string& alias);
+  bool answer_held_unit();
+  std::shared_ptr<const router::Analysis> analyze(std::string_view sql);
+  const router::Analysis* analysis_of_statement(std::string_view name) const;
+  std::variant<router::RouteDecision, router::RouteError> route(const router::Analysis& a, std::string_view sql,
+                                                                const wire::BindParams* params);
+  bool answer_locally(const router::Analysis& a, char& status_after);
+  void note_routed(const router::Analysis& a);
+  char client_tx_status() const;
+  awaitable<void> wait_server_idle();
+  std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
+  void queue_route_error(const router::RouteError& e);
+  void hold(const wire::Frame& f);
+
   Runtime& rt_;
   Worker& worker_;
   tcp::socket socket_;
@@ -87,8 +117,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::shared_ptr<const Snapshot> snap_;
   std::string user_, database_, alias_, application_name_;
   std::string server_user_, server_password_;
-  std::shared_ptr<ServerPool> pool_;
-  uint64_t pool_generation_ = 0;
+  std::shared_ptr<ServerPool> pool_;  // the pool of the attached server connection
+  struct AliasPool {
+    std::shared_ptr<ServerPool> pool;
+    uint64_t generation = 0;
+  };
+  std::unordered_map<std::string, AliasPool> pools_;  // by alias, as this client logs in to each
   bool session_mode_ = false;
   uint32_t max_message_ = 64u << 20;
 
@@ -103,6 +137,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // Prepared statements by the client's name.
   std::unordered_map<std::string, ClientStatement> statements_;
+
+  // Routing state. unit_alias_: where the next attach goes. held_: extended-protocol messages kept
+  // (not yet sent anywhere) until a Bind, Flush or Sync decides the alias of their unit.
+  std::string unit_alias_;
+  std::string held_;
+  std::shared_ptr<const router::Analysis> unnamed_analysis_;
+  std::optional<std::string> pending_begin_;  // BEGIN answered by the proxy, sent with the first statement
+  std::optional<std::string> shard_key_;      // SET pgroute.shard_key
+  bool shard_key_for_transaction_ = false;    // set inside a transaction: forgotten when it ends
+  std::optional<std::chrono::steady_clock::time_point> last_write_;
+  std::deque<std::string> synth_errors_;      // ErrorResponses queued behind in-flight answers
+  asio::steady_timer idle_signal_;            // cancelled by the pump when nothing is outstanding
+  bool forward_sync_after_skip_ = false;      // skip_until_sync_ with a server attached: the Sync goes on
 
   // The borrowed server connection and the protocol state of what is in flight on it.
   std::unique_ptr<ServerConnection> server_;

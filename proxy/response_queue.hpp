@@ -11,11 +11,13 @@ namespace pgroute {
 
 enum class Expect : uint8_t {
   Parse, Bind, Describe, Execute, Close, Sync, Query, FunctionCall,  // forwarded client messages
-  SynthParseComplete, SynthCloseComplete,                           // answered by the proxy itself
+  SynthParseComplete, SynthCloseComplete, SynthError,               // answered by the proxy itself
   InjectedParse, InjectedClose, InjectedQuery,                      // sent by the proxy, answer swallowed
 };
 
-inline bool is_synthetic(Expect e) { return e == Expect::SynthParseComplete || e == Expect::SynthCloseComplete; }
+inline bool is_synthetic(Expect e) {
+  return e == Expect::SynthParseComplete || e == Expect::SynthCloseComplete || e == Expect::SynthError;
+}
 
 struct Pending {
   Expect kind;

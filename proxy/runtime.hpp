@@ -12,6 +12,7 @@
 #include "proxy/auth/scram.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/server_pool.hpp"
+#include "router/router_chain.hpp"
 
 namespace pgroute {
 
@@ -20,6 +21,7 @@ struct Snapshot {
   std::shared_ptr<const config::Config> config;
   uint64_t generation = 0;
   std::unordered_map<std::string, auth::ScramSecret> scram;  // user name -> secret (scram-sha-256 users)
+  std::shared_ptr<const router::RouterChain> chain;           // null: routing off (no routers configured)
 };
 std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation);
 

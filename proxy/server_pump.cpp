@@ -105,6 +105,10 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     char status = 'I';
     wire::parse_ready_for_query(f.body, status);
     conn.tx_status = status;
+    if (status == 'I' && !swallow && shard_key_for_transaction_) {
+      shard_key_.reset();  // SET pgroute.shard_key inside a transaction lasts until it ends
+      shard_key_for_transaction_ = false;
+    }
   } else if (f.type == 'C' && !swallow) {
     std::string_view tag;
     wire::parse_command_tag(f.body, tag);
@@ -129,6 +133,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     }
   }
   emit_ready_synthetic();
+  if (expect_.empty()) idle_signal_.cancel();  // a client waiting for this connection to go quiet
   return true;
 }
 
@@ -157,6 +162,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       // Return the connection before writing to the client: the server is idle, another client may use it.
       auto done = std::move(server_);
       pump_running_ = false;
+      idle_signal_.cancel();
       co_await release_server(std::move(done));
       bool ok = co_await out_.flush(socket_);
       if (shutting_down_ || !ok) {
@@ -188,6 +194,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
 void ClientSession::server_lost(const std::string& why) {
   auto conn = std::move(server_);
   pump_running_ = false;
+  idle_signal_.cancel();
   cancel_slot_->clear();
   std::string where = conn->endpoint().describe();
   PGR_LOG(warn) << describe() << ": lost server connection to " << where << ": " << why;
@@ -195,6 +202,7 @@ void ClientSession::server_lost(const std::string& why) {
              "pgroute: lost the server connection to " + where + " while serving this client: " + why, "FATAL");
   pool_->discard(std::move(conn), CloseReason::server_error);
   expect_.clear();
+  synth_errors_.clear();
 }
 
 // Gives a connection back, first undoing what the client left on it that the proxy cannot track.

@@ -6,18 +6,21 @@
 #include <unordered_map>
 
 #include "proxy/asio.hpp"
+#include "router/analysis_cache.hpp"
 
 namespace pgroute {
 
 class ClientSession;
 
 struct Worker {
-  explicit Worker(int i) : index(i), ctx(1) {}
+  explicit Worker(int i, size_t cache_entries = 10000) : index(i), ctx(1), analyses(cache_entries) {}
   int index;
   asio::io_context ctx;
   std::thread thread;
   // Live sessions, touched only on this worker's thread (for shutdown).
   std::unordered_map<uint64_t, std::weak_ptr<ClientSession>> sessions;
+  // Statement analyses for routing, per thread so a lookup takes no lock.
+  router::AnalysisCache analyses;
 };
 
 }  // namespace pgroute

@@ -1,0 +1,382 @@
+// Routing inside a session: which alias runs the client's next unit of work, and the proxy's own
+// answers for what needs no server yet (a deferred BEGIN, SET pgroute.shard_key).
+//
+// A transaction runs on one alias. A simple Query is routed when it arrives. Extended-protocol messages
+// arriving while no server is attached are held until a Bind (whose statement and parameter values
+// decide), a Flush or a Sync; then they go, in order, to the chosen alias. Once attached, each Bind is
+// checked against the alias in use: inside a transaction another alias is refused (0A000), never split.
+#include <string>
+
+#include "proxy/client_session.hpp"
+#include "proxy/log.hpp"
+#include "proxy/worker.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/frame.hpp"
+#include "proxy/wire/sqlstate.hpp"
+
+namespace pgroute {
+namespace {
+
+void put_command_complete(std::string& out, std::string_view tag) {
+  std::string body(tag);
+  body.push_back('\0');
+  wire::put_message(out, 'C', body);
+}
+
+// Statements the proxy can answer without a server while none is attached.
+bool answerable(const router::Analysis& a, bool begin_pending) {
+  if (a.statement_count != 1) return false;
+  if (a.set_shard_key) return true;
+  if (!begin_pending) return a.kind == router::StatementKind::TransactionBegin;
+  return a.kind == router::StatementKind::TransactionEnd && !a.begins_transaction &&
+         (a.command == "COMMIT" || a.command == "ROLLBACK");
+}
+
+}  // namespace
+
+char ClientSession::client_tx_status() const {
+  if (server_) return server_->tx_status;
+  return pending_begin_ ? 'T' : 'I';
+}
+
+std::shared_ptr<const router::Analysis> ClientSession::analyze(std::string_view sql) {
+  return worker_.analyses.get(sql);
+}
+
+const router::Analysis* ClientSession::analysis_of_statement(std::string_view name) const {
+  if (name.empty()) return unnamed_analysis_.get();
+  auto it = statements_.find(std::string(name));
+  return it == statements_.end() ? nullptr : it->second.analysis.get();
+}
+
+std::variant<router::RouteDecision, router::RouteError> ClientSession::route(const router::Analysis& a,
+                                                                             std::string_view sql,
+                                                                             const wire::BindParams* params) {
+  router::RouteContext ctx;
+  ctx.analysis = &a;
+  if (params) {
+    ctx.params = params->values;
+    ctx.param_formats = params->formats;
+  }
+  ctx.sql = sql;
+  ctx.user = user_;
+  ctx.database = database_;
+  ctx.application_name = application_name_;
+  ctx.in_transaction = client_tx_status() != 'I';
+  if (shard_key_) ctx.session_shard_key = *shard_key_;
+  auto result = snap_->chain->route(ctx);
+  if (auto* d = std::get_if<router::RouteDecision>(&result)) {
+    // "No router had an opinion": the client's own database decides (its alias), not the global default.
+    if (d->router == "default" && d->scatter.empty()) d->alias = alias_;
+    if (!d->scatter.empty())
+      return router::RouteError{std::string(wire::sqlstate::feature_not_supported),
+                                "pgroute: router \"" + d->router + "\" would send this statement to every shard (" +
+                                    d->reason + "); reading from several aliases at once is not supported yet",
+                                "Add the shard key to the WHERE clause, or a /* pgroute: shard_key=... */ hint.",
+                                d->router};
+    return std::move(*d);
+  }
+  return std::move(std::get<router::RouteError>(result));
+}
+
+void ClientSession::note_routed(const router::Analysis& a) {
+  if (router::is_write_kind(a.kind)) last_write_ = std::chrono::steady_clock::now();
+}
+
+std::string ClientSession::affinity_error(const std::string& alias, const router::RouteDecision& d) const {
+  return "pgroute: this transaction runs on alias \"" + alias + "\" but the statement routes to alias \"" + d.alias +
+         "\" (router " + d.router + ": " + d.reason + "); a transaction cannot span aliases";
+}
+
+void ClientSession::queue_route_error(const router::RouteError& e) {
+  PGR_LOG(info) << describe() << ": refused by router " << e.router << ": " << e.message;
+  wire::put_error(out_.buffer(), {.severity = "ERROR", .sqlstate = e.sqlstate, .message = e.message, .hint = e.hint});
+}
+
+// Sends what is queued and waits until the attached server has answered everything asked of it.
+awaitable<void> ClientSession::wait_server_idle() {
+  if (!co_await flush_to_server()) co_return;
+  while (server_ && !expect_.empty() && !client_gone_) {
+    idle_signal_.expires_at(asio::steady_timer::time_point::max());
+    co_await idle_signal_.async_wait(use_nothrow);
+  }
+}
+
+// Statements the proxy answers itself. Updates the session state; status_after is the transaction
+// status the client is in afterwards.
+bool ClientSession::answer_locally(const router::Analysis& a, char& status_after) {
+  if (a.statement_count != 1) return false;
+  if (a.set_shard_key) {
+    shard_key_ = *a.set_shard_key;
+    shard_key_for_transaction_ = client_tx_status() != 'I';
+    put_command_complete(out_.buffer(), "SET");
+    status_after = client_tx_status();
+    return true;
+  }
+  if (server_) return false;
+  if (!pending_begin_ && a.kind == router::StatementKind::TransactionBegin) {
+    status_after = 'T';
+    return true;  // the caller records the text
+  }
+  if (pending_begin_ && a.kind == router::StatementKind::TransactionEnd && !a.begins_transaction &&
+      (a.command == "COMMIT" || a.command == "ROLLBACK")) {
+    pending_begin_.reset();
+    if (shard_key_for_transaction_) shard_key_.reset();
+    put_command_complete(out_.buffer(), a.command);
+    status_after = 'I';
+    return true;
+  }
+  return false;
+}
+
+awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f, std::string_view sql,
+                                                            const wire::ParseMsg& parse, const wire::BindMsg& bind) {
+  switch (f.type) {
+    case 'Q': co_return co_await route_query(sql);
+    case 'P': {
+      auto analysis = analyze(parse.query);
+      if (parse.name.empty()) unnamed_analysis_ = std::move(analysis);
+      else statements_[std::string(parse.name)].analysis = std::move(analysis);
+      break;
+    }
+    case 'B': co_return co_await route_bind(f, bind);
+    default: break;
+  }
+  if (server_) co_return Step::forward;
+  switch (f.type) {
+    case 'P': case 'D': case 'C': case 'E':
+      hold(f);
+      co_return Step::done;
+    case 'H':
+      if (held_.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
+      co_return co_await release_held(unit_alias_.empty() ? alias_ : unit_alias_);
+    case 'S':
+      if (answer_held_unit()) co_return Step::done;
+      if (held_.empty()) {
+        wire::put_ready_for_query(out_.buffer(), client_tx_status());  // nothing for a server to do
+        co_return Step::done;
+      }
+      co_return co_await release_held(alias_);
+    default:
+      unit_alias_ = alias_;  // FunctionCall: the client's own alias
+      co_return Step::forward;
+  }
+}
+
+awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) {
+  auto analysis = analyze(sql);
+  const router::Analysis& a = *analysis;
+  if (server_ && !expect_.empty() && answerable(a, pending_begin_.has_value())) co_await wait_server_idle();
+  char status = 'I';
+  if (answer_locally(a, status)) {
+    if (a.kind == router::StatementKind::TransactionBegin && !a.set_shard_key) {
+      pending_begin_ = std::string(sql);
+      put_command_complete(out_.buffer(), a.command.empty() ? "BEGIN" : a.command);
+    }
+    wire::put_ready_for_query(out_.buffer(), status);
+    co_return Step::done;
+  }
+  if (a.resets_shard_key) shard_key_.reset();
+  auto routed = route(a, sql, nullptr);
+  if (auto* e = std::get_if<router::RouteError>(&routed)) {
+    if (server_) co_await wait_server_idle();
+    queue_route_error(*e);
+    wire::put_ready_for_query(out_.buffer(), client_tx_status());
+    co_return Step::done;
+  }
+  auto& d = std::get<router::RouteDecision>(routed);
+  if (server_ && server_->endpoint().alias != d.alias) {
+    co_await wait_server_idle();  // a pipelined earlier query may still hold the connection
+    if (server_ && server_->endpoint().alias != d.alias) {
+      std::string current = server_->endpoint().alias;
+      PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
+      wire::put_error(out_.buffer(), {.severity = "ERROR",
+                                      .sqlstate = wire::sqlstate::feature_not_supported,
+                                      .message = affinity_error(current, d),
+                                      .hint = "Commit first, or route these tables to the same alias."});
+      wire::put_ready_for_query(out_.buffer(), client_tx_status());
+      co_return Step::done;
+    }
+  }
+  if (client_gone_) co_return Step::stop;
+  note_routed(a);
+  unit_alias_ = d.alias;
+  co_return Step::forward;
+}
+
+awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, const wire::BindMsg& bind) {
+  const router::Analysis* a = analysis_of_statement(bind.statement);
+  if (!a) {
+    // Unknown statement: let the server report it (on the attached or the client's own alias).
+    if (server_) co_return Step::forward;
+    hold(f);
+    co_return Step::done;
+  }
+  if (a->set_shard_key && a->statement_count == 1) {
+    shard_key_ = *a->set_shard_key;
+    shard_key_for_transaction_ = client_tx_status() != 'I';
+  }
+  // Statements that do not choose an alias: transaction control, SET, SHOW, empty.
+  bool decides = a->kind != router::StatementKind::TransactionBegin &&
+                 a->kind != router::StatementKind::TransactionEnd && a->kind != router::StatementKind::Savepoint &&
+                 a->kind != router::StatementKind::Set && a->kind != router::StatementKind::Show &&
+                 a->kind != router::StatementKind::Empty;
+  if (!decides) {
+    if (server_) co_return Step::forward;
+    hold(f);
+    co_return Step::done;
+  }
+  wire::BindParams params;
+  if (!wire::parse_bind_params(bind.after_statement, params)) {
+    co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: malformed Bind message from client");
+    co_return Step::stop;
+  }
+  std::string_view sql;  // the rule router's regex looks at the text; held in the statement's Parse
+  auto routed = route(*a, sql, &params);
+  if (auto* e = std::get_if<router::RouteError>(&routed)) {
+    held_.clear();
+    if (server_) {
+      // Earlier messages of this unit are on the server: the error takes its place behind their answers.
+      std::string bytes;
+      wire::put_error(bytes, {.severity = "ERROR", .sqlstate = e->sqlstate, .message = e->message, .hint = e->hint});
+      PGR_LOG(info) << describe() << ": refused by router " << e->router << ": " << e->message;
+      synth_errors_.push_back(std::move(bytes));
+      push({Expect::SynthError});
+      forward_sync_after_skip_ = true;
+    } else {
+      queue_route_error(*e);
+    }
+    skip_until_sync_ = true;
+    co_return Step::done;
+  }
+  auto& d = std::get<router::RouteDecision>(routed);
+  if (server_) {
+    if (server_->endpoint().alias == d.alias) {
+      note_routed(*a);
+      co_return Step::forward;
+    }
+    std::string bytes;
+    std::string current = server_->endpoint().alias;
+    PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
+    wire::put_error(bytes, {.severity = "ERROR",
+                            .sqlstate = wire::sqlstate::feature_not_supported,
+                            .message = affinity_error(current, d),
+                            .hint = "Commit first (and wait for the results of earlier statements), or route these "
+                                    "tables to the same alias."});
+    synth_errors_.push_back(std::move(bytes));
+    push({Expect::SynthError});
+    forward_sync_after_skip_ = true;
+    skip_until_sync_ = true;
+    co_return Step::done;
+  }
+  note_routed(*a);
+  Step step = co_await release_held(d.alias);
+  co_return step;
+}
+
+// Keeps an extended-protocol message until its unit's alias is known.
+void ClientSession::hold(const wire::Frame& f) {
+  held_.append(f.body.data() - 5, f.wire_size());
+}
+
+// Attaches to `alias` and replays the held messages; the caller then handles the current one.
+awaitable<ClientSession::Step> ClientSession::release_held(const std::string& alias) {
+  unit_alias_ = alias;
+  std::string held = std::move(held_);
+  held_.clear();
+  if (!co_await ensure_attached()) {
+    skip_until_sync_ = true;
+    co_return Step::done;
+  }
+  std::string_view rest = held;
+  while (!rest.empty()) {
+    wire::Frame f;
+    size_t need = 0;
+    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
+    if (!co_await handle_message(f)) co_return Step::stop;
+    rest.remove_prefix(f.wire_size());
+  }
+  co_return Step::forward;
+}
+
+// A held unit that only opens a transaction, sets the shard key or ends a transaction nothing ran in:
+// answered by the proxy, message by message, as the server would have. Called at Sync with no server.
+bool ClientSession::answer_held_unit() {
+  if (held_.empty() || server_) return false;
+  // First pass: is every Execute one the proxy may answer?
+  bool begin_pending = pending_begin_.has_value();
+  std::string_view rest = held_;
+  std::vector<const router::Analysis*> portal_of;  // the unnamed portal's statement, per Bind
+  const router::Analysis* portal = nullptr;
+  while (!rest.empty()) {
+    wire::Frame f;
+    size_t need = 0;
+    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) return false;
+    rest.remove_prefix(f.wire_size());
+    if (f.type == 'B') {
+      wire::BindMsg b;
+      if (!wire::parse_bind(f.body, b) || !b.portal.empty()) return false;
+      portal = analysis_of_statement(b.statement);
+      if (!portal) return false;
+    } else if (f.type == 'E') {
+      if (!portal || !answerable(*portal, begin_pending)) return false;
+      if (portal->kind == router::StatementKind::TransactionBegin) begin_pending = true;
+      else if (portal->kind == router::StatementKind::TransactionEnd) begin_pending = false;
+    } else if (f.type == 'D') {
+      wire::TargetMsg t;
+      if (!wire::parse_describe_or_close(f.body, t) || t.kind != 'P') return false;
+    } else if (f.type != 'P') {
+      return false;
+    }
+  }
+  // Second pass: answer.
+  std::string& out = out_.buffer();
+  rest = held_;
+  std::string begin_sql;
+  while (!rest.empty()) {
+    wire::Frame f;
+    size_t need = 0;
+    wire::next_frame(rest, max_message_, f, need, nullptr);
+    rest.remove_prefix(f.wire_size());
+    switch (f.type) {
+      case 'P': {
+        wire::ParseMsg p;
+        wire::parse_parse(f.body, p);
+        if (p.name.empty()) begin_sql = std::string(p.query);
+        else remember_parse(p);
+        wire::put_parse_complete(out);
+        break;
+      }
+      case 'B': {
+        wire::BindMsg b;
+        wire::parse_bind(f.body, b);
+        portal = analysis_of_statement(b.statement);
+        if (!b.statement.empty()) {
+          auto it = statements_.find(std::string(b.statement));
+          begin_sql.clear();
+          // The Parse message holds the text; keep a simple-query form of it for the server later.
+          wire::ParseMsg p;
+          std::string_view body(it->second.parse.data() + 5, it->second.parse.size() - 5);
+          if (wire::parse_parse(body, p)) begin_sql = std::string(p.query);
+        }
+        wire::put_bind_complete(out);
+        break;
+      }
+      case 'D': wire::put_message(out, 'n', {}); break;  // a portal of a utility statement: NoData
+      case 'E': {
+        char status = 'I';
+        answer_locally(*portal, status);
+        if (portal->kind == router::StatementKind::TransactionBegin && !portal->set_shard_key) {
+          pending_begin_ = begin_sql;
+          put_command_complete(out, portal->command.empty() ? "BEGIN" : portal->command);
+        }
+        break;
+      }
+    }
+  }
+  held_.clear();
+  wire::put_ready_for_query(out, client_tx_status());
+  return true;
+}
+
+}  // namespace pgroute
