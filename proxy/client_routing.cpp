@@ -306,8 +306,8 @@ bool ClientSession::answer_held_unit() {
   // First pass: is every Execute one the proxy may answer?
   bool begin_pending = pending_begin_.has_value();
   std::string_view rest = held_;
-  std::vector<const router::Analysis*> portal_of;  // the unnamed portal's statement, per Bind
   const router::Analysis* portal = nullptr;
+  int executes = 0;
   while (!rest.empty()) {
     wire::Frame f;
     size_t need = 0;
@@ -320,6 +320,7 @@ bool ClientSession::answer_held_unit() {
       if (!portal) return false;
     } else if (f.type == 'E') {
       if (!portal || !answerable(*portal, begin_pending)) return false;
+      ++executes;
       if (portal->kind == router::StatementKind::TransactionBegin) begin_pending = true;
       else if (portal->kind == router::StatementKind::TransactionEnd) begin_pending = false;
     } else if (f.type == 'D') {
@@ -329,6 +330,7 @@ bool ClientSession::answer_held_unit() {
       return false;
     }
   }
+  if (executes == 0) return false;  // a Parse alone is for a server to check
   // Second pass: answer.
   std::string& out = out_.buffer();
   rest = held_;

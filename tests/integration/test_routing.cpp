@@ -1,0 +1,252 @@
+// Issue 4: statements reach the alias the router chain names — by model (tables) and by shard key
+// (literals, bind parameters, hints, SET pgroute.shard_key) — checked by connecting to each cluster
+// directly, with satisfies_hash_partition() confirming every shard placement.
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "harness.hpp"
+
+using namespace pgroute::it;
+
+namespace {
+
+constexpr const char* kPython = "/usr/bin/python3";
+
+// Four aliases on four clusters: default (first), users (second), shard_0 and shard_1 (private).
+PgCluster& shard_cluster(int i) {
+    static PgCluster shard0("shard0");
+    static PgCluster shard1("shard1");
+    return i == 0 ? shard0 : shard1;
+}
+
+// The same tables everywhere, so a misrouted statement succeeds on the wrong cluster and the checks
+// below catch it (rather than an error hiding where it went). hp is a hash-partitioned table used
+// only for satisfies_hash_partition().
+void create_schema(PgCluster& c) {
+    Conn su = c.superuser(kAppDatabase);
+    su.exec(
+        "DROP TABLE IF EXISTS events, auth_user, votes, hp CASCADE;"
+        "CREATE TABLE events (user_id bigint, payload text);"
+        "CREATE TABLE auth_user (id int, name text);"
+        "CREATE TABLE votes (id int);"
+        "CREATE TABLE hp (user_id bigint) PARTITION BY HASH (user_id);"
+        "GRANT ALL ON events, auth_user, votes, hp TO app;");
+}
+
+ProxyConfig routing_config() {
+    ProxyConfig cfg = default_proxy_config();
+    cfg.backends = {{"default", first_cluster().url(kAppUser, kAppPassword), std::nullopt},
+                    {"users", second_cluster().url(kAppUser, kAppPassword), std::nullopt},
+                    {"shard_0", shard_cluster(0).url(kAppUser, kAppPassword), std::nullopt},
+                    {"shard_1", shard_cluster(1).url(kAppUser, kAppPassword), std::nullopt}};
+    cfg.databases = {{"app", "default"}};
+    cfg.extra_yaml = R"(
+routers:
+  - type: model
+    tables: {"auth_*": users, "public.votes": users}
+  - type: shard
+    table: events
+    key: user_id
+    key_type: bigint
+    method: hash
+    shards: [shard_0, shard_1]
+    without_key: error
+)";
+    return cfg;
+}
+
+struct Fixture {
+    Fixture() {
+        for (PgCluster* c : {&first_cluster(), &second_cluster(), &shard_cluster(0), &shard_cluster(1)})
+            create_schema(*c);
+    }
+};
+
+// user_id -> shard index, read from the shards themselves; fails if a row sits on a shard
+// PostgreSQL's own hash partitioning would not put it on, or on a non-shard cluster.
+std::map<long, int> placements(const std::string& payload) {
+    std::map<long, int> where;
+    for (int i = 0; i < 2; ++i) {
+        Conn su = shard_cluster(i).superuser(kAppDatabase);
+        Rows rows = su.exec("SELECT user_id, satisfies_hash_partition('hp'::regclass, 2, " + std::to_string(i) +
+                            ", user_id) FROM events WHERE payload = '" + payload + "'");
+        for (size_t r = 0; r < rows.size(); ++r) {
+            INFO("user_id " << rows.at(r, 0) << " on shard_" << i);
+            CHECK(rows.at(r, 1) == "t");
+            where[std::stol(rows.at(r, 0))] = i;
+        }
+    }
+    for (PgCluster* c : {&first_cluster(), &second_cluster()}) {
+        Conn su = c->superuser(kAppDatabase);
+        CHECK(su.scalar("SELECT count(*) FROM events WHERE payload = '" + payload + "'") == "0");
+    }
+    return where;
+}
+
+}  // namespace
+
+TEST_CASE("routing: shard key from literals and bind parameters lands where PostgreSQL's hash puts it") {
+    Fixture fx;
+    Proxy proxy(routing_config());
+    Conn c = proxy.connect();
+    for (int id = 1; id <= 40; ++id)
+        c.exec("INSERT INTO events (user_id, payload) VALUES (" + std::to_string(id) + ", 'literal')");
+    for (int id = 41; id <= 80; ++id)
+        c.exec_params("INSERT INTO events (user_id, payload) VALUES ($1, 'bind')", {std::to_string(id)});
+    c.prepare("ins", "INSERT INTO events (payload, user_id) VALUES ('prepared', $1)", 1);
+    for (int id = 81; id <= 120; ++id) c.exec_prepared("ins", {std::to_string(id)});
+
+    auto literal = placements("literal");
+    auto bind = placements("bind");
+    auto prepared = placements("prepared");
+    CHECK(literal.size() == 40);
+    CHECK(bind.size() == 40);
+    CHECK(prepared.size() == 40);
+    std::set<int> used;
+    for (auto& m : {literal, bind, prepared})
+        for (auto& [id, shard] : m) used.insert(shard);
+    CHECK(used.size() == 2);  // both shards got rows
+
+    // Reads by key find each row through the proxy; UPDATE/DELETE by key reach the right shard.
+    for (long id : {3L, 44L, 97L}) {
+        CHECK(c.exec_params("SELECT count(*) FROM events WHERE user_id = $1", {std::to_string(id)}).at(0, 0) == "1");
+        CHECK(c.scalar("SELECT count(*) FROM events WHERE user_id = " + std::to_string(id)) == "1");
+    }
+    c.exec("UPDATE events SET payload = 'updated' WHERE user_id = 5");
+    c.exec_params("DELETE FROM events WHERE user_id = $1", {"6"});
+    auto updated = placements("updated");
+    CHECK(updated.size() == 1);
+    CHECK(updated.at(5) == literal.at(5));
+    CHECK(c.scalar("SELECT count(*) FROM events WHERE user_id = 6") == "0");
+    // A multi-row INSERT with keys on one shard goes there; one spanning shards is refused.
+    long a = -1, b = -1;
+    for (auto& [id, shard] : literal) (shard == 0 ? a : b) = id;
+    REQUIRE(a > 0);
+    REQUIRE(b > 0);
+    PgError span = expect_pg_error([&] {
+        c.exec("INSERT INTO events VALUES (" + std::to_string(a) + ", 'multi'), (" + std::to_string(b) + ", 'multi')");
+    });
+    CHECK(span.sqlstate == "0A000");
+    CHECK(span.message.find("shard_0") != std::string::npos);
+    CHECK(span.message.find("shard_1") != std::string::npos);
+    CHECK(c.scalar("SELECT 'still usable'") == "still usable");
+}
+
+TEST_CASE("routing: model router, cross-alias joins, missing keys and transaction affinity") {
+    Fixture fx;
+    Proxy proxy(routing_config());
+    Conn c = proxy.connect();
+    c.exec("INSERT INTO auth_user VALUES (1, 'ann')");
+    c.exec_params("INSERT INTO votes VALUES ($1)", {"7"});
+    CHECK(second_cluster().superuser(kAppDatabase).scalar("SELECT count(*) FROM auth_user") == "1");
+    CHECK(second_cluster().superuser(kAppDatabase).scalar("SELECT count(*) FROM votes") == "1");
+    CHECK(first_cluster().superuser(kAppDatabase).scalar("SELECT count(*) FROM auth_user") == "0");
+    CHECK(c.scalar("SELECT name FROM auth_user WHERE id = 1") == "ann");
+    // Tables no router claims stay on the client's alias.
+    CHECK(c.scalar("SELECT inet_server_port()") == std::to_string(first_cluster().port()));
+
+    PgError join = expect_pg_error([&] { c.exec("SELECT * FROM auth_user u JOIN events e ON e.user_id = u.id"); });
+    CHECK(join.sqlstate == "0A000");
+    CHECK(join.message.find("auth_user") != std::string::npos);
+    CHECK(join.message.find("users") != std::string::npos);
+    CHECK(join.message.find("events") != std::string::npos);
+
+    PgError nokey = expect_pg_error([&] { c.exec("SELECT count(*) FROM events"); });
+    CHECK(nokey.sqlstate == "0A000");
+    CHECK(nokey.message.find("events") != std::string::npos);
+    CHECK(nokey.message.find("shard") != std::string::npos);
+
+    // BEGIN is answered by the proxy; the first statement decides the alias; another alias is refused.
+    c.exec("BEGIN");
+    CHECK(c.transaction_status() == PQTRANS_INTRANS);
+    c.exec("INSERT INTO auth_user VALUES (2, 'bob')");
+    PgError affinity = expect_pg_error([&] { c.exec("INSERT INTO events VALUES (1, 'affinity')"); });
+    CHECK(affinity.sqlstate == "0A000");
+    CHECK(affinity.message.find("\"users\"") != std::string::npos);
+    CHECK(affinity.message.find("shard_") != std::string::npos);
+    c.exec("COMMIT");
+    CHECK(second_cluster().superuser(kAppDatabase).scalar("SELECT count(*) FROM auth_user") == "2");
+    CHECK(placements("affinity").empty());
+    // An empty transaction needs no server at all; ROLLBACK discards what ran on the chosen alias.
+    c.exec("BEGIN");
+    c.exec("COMMIT");
+    c.exec("BEGIN");
+    c.exec("INSERT INTO auth_user VALUES (3, 'carl')");
+    c.exec("ROLLBACK");
+    CHECK(second_cluster().superuser(kAppDatabase).scalar("SELECT count(*) FROM auth_user") == "2");
+    CHECK(c.transaction_status() == PQTRANS_IDLE);
+}
+
+TEST_CASE("routing: hints and SET pgroute.shard_key place statements that carry no key") {
+    Fixture fx;
+    Proxy proxy(routing_config());
+    Conn c = proxy.connect();
+    for (int id = 1; id <= 20; ++id)
+        c.exec("INSERT INTO events VALUES (" + std::to_string(id) + ", 'hinted')");
+    auto where = placements("hinted");
+    REQUIRE(where.size() == 20);
+    const std::string port0 = std::to_string(shard_cluster(0).port()), port1 = std::to_string(shard_cluster(1).port());
+
+    CHECK(c.scalar("/* pgroute: alias=shard_1 */ SELECT inet_server_port()") == port1);
+    CHECK(c.scalar("/* pgroute: alias=shard_0 */ SELECT inet_server_port()") == port0);
+    PgError unknown = expect_pg_error([&] { c.exec("/* pgroute: alias=nowhere */ SELECT 1"); });
+    CHECK(unknown.message.find("nowhere") != std::string::npos);
+    for (auto& [id, shard] : where) {
+        const std::string port = shard == 0 ? port0 : port1;
+        CHECK(c.scalar("/* pgroute: shard_key=" + std::to_string(id) +
+                       " */ SELECT inet_server_port() FROM events LIMIT 1") == port);
+        c.exec("BEGIN");
+        c.exec("SET pgroute.shard_key = " + std::to_string(id));
+        CHECK(c.scalar("SELECT inet_server_port() FROM events LIMIT 1") == port);
+        c.exec("COMMIT");
+    }
+    // The key set inside a transaction is gone after it.
+    PgError after = expect_pg_error([&] { c.exec("SELECT count(*) FROM events"); });
+    CHECK(after.sqlstate == "0A000");
+}
+
+TEST_CASE("routing: pgbench -M extended custom script and psycopg server-side binding") {
+    Fixture fx;
+    Proxy proxy(routing_config());
+    TempDir dir("pgbench-script");
+    const auto script = dir / "insert.sql";
+    {
+        std::ofstream out(script);
+        out << "\\set uid random(1, 1000000)\n"
+               "INSERT INTO events (user_id, payload) VALUES (:uid, 'pgbench');\n"
+               "SELECT count(*) FROM events WHERE user_id = :uid;\n";
+    }
+    RunResult r = run({pg_bin("pgbench"), "-n", "-h", "127.0.0.1", "-p", std::to_string(proxy.port()), "-U",
+                       kProxyUser, "-M", "extended", "-c", "4", "-j", "2", "-t", "50", "-f", script.string(), "app"},
+                      {.timeout = 60s, .env = {{"PGPASSWORD", kProxyPassword}}});
+    INFO(r.describe());
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("error") == std::string::npos);
+    const size_t distinct_keys = placements("pgbench").size();
+    // Random keys may repeat; every row is on its shard and there are 200 rows in all.
+    long total = 0;
+    for (int i = 0; i < 2; ++i)
+        total += std::stol(shard_cluster(i).superuser(kAppDatabase).scalar(
+            "SELECT count(*) FROM events WHERE payload = 'pgbench'"));
+    CHECK(total == 200);
+    CHECK(distinct_keys > 150);
+
+    const std::string py = R"PY(
+import sys, psycopg
+with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", password="secret",
+                     dbname="app", prepare_threshold=0) as conn:
+    for uid in range(1000, 1030):
+        conn.execute("INSERT INTO events (user_id, payload) VALUES (%s, 'psycopg')", (uid,))
+        conn.commit()
+    n = sum(conn.execute("SELECT count(*) FROM events WHERE user_id = %s", (uid,)).fetchone()[0]
+            for uid in range(1000, 1030))
+    conn.commit()
+    print("found", n)
+)PY";
+    RunResult p = run({kPython, "-c", py, std::to_string(proxy.port())}, {.timeout = 60s});
+    INFO(p.describe());
+    CHECK(p.exit_code == 0);
+    CHECK(p.out == "found 30\n");
+    CHECK(placements("psycopg").size() == 30);
+}
