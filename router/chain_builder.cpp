@@ -1,6 +1,7 @@
 #include "router/chain_builder.hpp"
 
 #include "router/model_router.hpp"
+#include "router/plugin_router.hpp"
 #include "router/replicas_router.hpp"
 #include "router/rule_router.hpp"
 #include "router/shard_router.hpp"
@@ -31,6 +32,7 @@ ShardMethod method_of(config::ShardMethod method) {
 // One overload per router type; each returns nullptr and sets error on failure.
 struct Build {
     std::string& error;
+    const std::vector<std::string>& aliases;
 
     std::unique_ptr<Router> operator()(const config::ModelRouterSpec& spec) const {
         ModelRouterOptions options;
@@ -74,28 +76,27 @@ struct Build {
     }
 
     std::unique_ptr<Router> operator()(const config::PluginRouterSpec& spec) const {
-        error = "plugin router \"" + spec.path + "\": plugins are not supported by this build";
-        return nullptr;
+        return PluginRouter::load(spec.path, spec.options_json, aliases, error);
     }
 };
 
 }  // namespace
 
 std::shared_ptr<const RouterChain> build_router_chain(const config::Config& cfg, std::string& error) {
+    std::vector<std::string> aliases;
+    aliases.reserve(cfg.backends.size());
+    for (const auto& backend : cfg.backends) aliases.push_back(backend.alias);
     std::vector<std::unique_ptr<Router>> routers;
     routers.reserve(cfg.routers.size());
     for (const auto& spec : cfg.routers) {
         std::string why;
-        std::unique_ptr<Router> router = std::visit(Build{why}, spec.settings);
+        std::unique_ptr<Router> router = std::visit(Build{why, aliases}, spec.settings);
         if (!router) {
             error = spec.where + ": " + (why.empty() ? "cannot build this router" : why);
             return nullptr;
         }
         routers.push_back(std::move(router));
     }
-    std::vector<std::string> aliases;
-    aliases.reserve(cfg.backends.size());
-    for (const auto& backend : cfg.backends) aliases.push_back(backend.alias);
     return std::make_shared<const RouterChain>(cfg.default_alias, std::move(routers), std::move(aliases));
 }
 
