@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/password.hpp"
+#include "config/router_spec.hpp"
 
 namespace pgroute::config {
 
@@ -68,6 +69,8 @@ struct Config {
   std::map<std::string, std::string> databases;  // client database name → alias
   std::vector<User> users;
   Pool pool;
+  std::vector<RouterSpec> routers;         // `routers:` in order; empty = everything to default_alias
+  int routing_cache_size = 10000;          // statement analyses cached per worker thread
 
   const Backend* backend(std::string_view alias) const;   // nullptr if unknown
   const User* user(std::string_view name) const;          // nullptr if unknown

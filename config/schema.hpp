@@ -16,6 +16,9 @@ namespace pgroute::config {
 void read_config(SchemaReader& reader, const YAML::Node& root, Config& config);
 
 void read_backends(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
+void read_routers(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
+void read_shard_router(SchemaReader& reader, const YAML::Node& item, const KeyPath& path,
+                       const Config& config, ShardRouterSpec& spec);
 void read_users(SchemaReader& reader, const SchemaReader::Entry& section, std::vector<User>& users);
 
 // After the walk, reports "unknown alias" at mark unless config has a backend named alias.

@@ -45,6 +45,8 @@ class SchemaReader {
 
   SchemaReader(std::string source, EnvLookup env);
 
+  const std::string& source() const { return source_; }
+
   // --- problems -------------------------------------------------------------------------------
   void report(const YAML::Mark& mark, const KeyPath& path, std::string_view message);
   void report_unplaced(const KeyPath& path, std::string_view message);

@@ -1,4 +1,4 @@
-// Top level of pgroute.yaml and its small sections (listen, pool, databases).
+// Top level of pgroute.yaml and its small sections (listen, pool, databases, routing_cache_size).
 #include <limits>
 #include <optional>
 
@@ -15,6 +15,8 @@ constexpr int64_t kMaxThreads = 1024;
 // Below 1kB even a startup packet may not fit; PostgreSQL itself refuses messages over 1GB.
 constexpr uint64_t kMinMessageSize = 1ull << 10;
 constexpr uint64_t kMaxMessageSize = 1ull << 30;
+// Per worker; an entry costs about a statement's text plus its analysis.
+constexpr int64_t kMaxRoutingCacheSize = 10'000'000;
 
 constexpr std::array<Choice<PoolMode>, 2> kPoolModes = {
     {{"session", PoolMode::Session}, {"transaction", PoolMode::Transaction}}};
@@ -98,6 +100,11 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
       {"databases", [&](const Entry& e) { read_databases(r, e, config); }},
       {"users", [&](const Entry& e) { read_users(r, e, config.users); }},
       {"pool", [&](const Entry& e) { read_pool(r, e, config.pool); }},
+      {"routers", [&](const Entry& e) { read_routers(r, e, config); }},
+      {"routing_cache_size",
+       [&](const Entry& e) {
+         assign(config.routing_cache_size, r.integer(e.value, e.path, 1, kMaxRoutingCacheSize));
+       }},
   };
   // An empty file (or only comments) is an empty mapping: it then fails for lack of backends.
   if (!root.IsNull()) r.read_fields(root, KeyPath(), fields);

@@ -3,7 +3,9 @@
 // database) that should run it, refuses it, or has no opinion (Django's DATABASE_ROUTERS). Routers are
 // immutable once built (they live in a config snapshot shared by threads), hence const methods.
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -25,6 +27,12 @@ struct RouteContext {
     std::string_view user, database, application_name;
     bool in_transaction = false;
     std::optional<std::string_view> session_shard_key;  // SET pgroute.shard_key value in effect
+    // When this client's last write ended (a statement routed with db_for_write that succeeded), for
+    // ReplicasRouter's read_your_writes window; nullopt = it has not written. The session keeps it.
+    std::optional<std::chrono::steady_clock::time_point> last_write;
+    // Whether an alias is up, for routers choosing among several (replicas); null = all are healthy.
+    // Called on the route path: it must be cheap (an atomic flag per alias) and must not block.
+    const std::function<bool(std::string_view alias)>* alias_healthy = nullptr;
 };
 
 struct RouteDecision {

@@ -1,0 +1,51 @@
+#pragma once
+// Spreads reads over replicas of the primary (weighted), keeps everything else on the primary:
+//   - writes (db_for_write) and every non-read statement (SET, SHOW, BEGIN, ...);
+//   - anything inside an explicit transaction (the transaction must run on one server);
+//   - reads within read_your_writes of this client's last write, so it never reads the row it just
+//     wrote from a replica that has not replayed it yet.
+// Unhealthy replicas (RouteContext::alias_healthy) are skipped; with none left, reads go to the primary.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "router/router.hpp"
+
+namespace pgroute::router {
+
+struct ReplicaOption {
+    std::string alias;
+    int weight = 1;  // > 0: share of reads relative to the other replicas
+};
+
+struct ReplicasRouterOptions {
+    std::string primary;
+    std::vector<ReplicaOption> replicas;
+    std::chrono::milliseconds read_your_writes{0};
+};
+
+class ReplicasRouter final : public Router {
+public:
+    // Fails (nullptr + error) without a primary, without replicas, or on a weight <= 0.
+    static std::unique_ptr<ReplicasRouter> create(ReplicasRouterOptions options, std::string& error);
+
+    std::string_view name() const override { return name_; }
+    Opinion db_for_read(const RouteContext& ctx) const override;
+    Opinion db_for_write(const RouteContext& ctx) const override;
+
+    // The replica a read goes to for a random draw in [0, 2^64), or nullptr when none is healthy.
+    // Exposed so tests can check the weighting without statistics.
+    const ReplicaOption* pick(uint64_t draw, const RouteContext& ctx) const;
+
+private:
+    explicit ReplicasRouter(ReplicasRouterOptions options);
+    RouteDecision to_primary(const char* why) const;
+
+    ReplicasRouterOptions options_;
+    std::string name_;
+    uint64_t total_weight_ = 0;
+};
+
+}  // namespace pgroute::router
