@@ -32,6 +32,14 @@ bool answerable(const router::Analysis& a, bool begin_pending) {
          (a.command == "COMMIT" || a.command == "ROLLBACK");
 }
 
+// Statements that do not choose an alias (transaction control, SET, SHOW, empty): they run where the
+// transaction already is, or on the client's own alias.
+bool chooses_alias(const router::Analysis& a) {
+  using K = router::StatementKind;
+  return a.kind != K::TransactionBegin && a.kind != K::TransactionEnd && a.kind != K::Savepoint && a.kind != K::Set &&
+         a.kind != K::Show && a.kind != K::Empty;
+}
+
 }  // namespace
 
 char ClientSession::client_tx_status() const {
@@ -64,6 +72,7 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   ctx.application_name = application_name_;
   ctx.in_transaction = client_tx_status() != 'I';
   if (shard_key_) ctx.session_shard_key = *shard_key_;
+  ctx.last_write = last_write_;
   auto result = snap_->chain->route(ctx);
   if (auto* d = std::get_if<router::RouteDecision>(&result)) {
     // "No router had an opinion": the client's own database decides (its alias), not the global default.
@@ -95,10 +104,11 @@ void ClientSession::queue_route_error(const router::RouteError& e) {
 
 // Sends what is queued and waits until the attached server has answered everything asked of it.
 awaitable<void> ClientSession::wait_server_idle() {
-  if (!co_await flush_to_server()) co_return;
-  while (server_ && !expect_.empty() && !client_gone_) {
+  bool written = co_await flush_to_server();
+  while (written && server_ && !expect_.empty() && !client_gone_) {
     idle_signal_.expires_at(asio::steady_timer::time_point::max());
-    co_await idle_signal_.async_wait(use_nothrow);
+    auto [ec] = co_await idle_signal_.async_wait(use_nothrow);
+    (void)ec;  // cancelled is the signal
   }
 }
 
@@ -149,13 +159,16 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
       co_return Step::done;
     case 'H':
       if (held_.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
-      co_return co_await release_held(unit_alias_.empty() ? alias_ : unit_alias_);
+      defer_begin_ = !held_has_execute();
+      co_return co_await release_held(alias_);
     case 'S':
       if (answer_held_unit()) co_return Step::done;
       if (held_.empty()) {
         wire::put_ready_for_query(out_.buffer(), client_tx_status());  // nothing for a server to do
         co_return Step::done;
       }
+      // Preparing or describing only (no Execute) does not choose the transaction's alias yet.
+      defer_begin_ = !held_has_execute();
       co_return co_await release_held(alias_);
     default:
       unit_alias_ = alias_;  // FunctionCall: the client's own alias
@@ -177,6 +190,10 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
     co_return Step::done;
   }
   if (a.resets_shard_key) shard_key_.reset();
+  if (!chooses_alias(a) && !a.hint_alias) {
+    if (!server_) unit_alias_ = alias_;
+    co_return Step::forward;
+  }
   auto routed = route(a, sql, nullptr);
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
     if (server_) co_await wait_server_idle();
@@ -216,12 +233,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     shard_key_ = *a->set_shard_key;
     shard_key_for_transaction_ = client_tx_status() != 'I';
   }
-  // Statements that do not choose an alias: transaction control, SET, SHOW, empty.
-  bool decides = a->kind != router::StatementKind::TransactionBegin &&
-                 a->kind != router::StatementKind::TransactionEnd && a->kind != router::StatementKind::Savepoint &&
-                 a->kind != router::StatementKind::Set && a->kind != router::StatementKind::Show &&
-                 a->kind != router::StatementKind::Empty;
-  if (!decides) {
+  if (!chooses_alias(*a) && !a->hint_alias) {
     if (server_) co_return Step::forward;
     hold(f);
     co_return Step::done;
@@ -272,6 +284,18 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
   note_routed(*a);
   Step step = co_await release_held(d.alias);
   co_return step;
+}
+
+bool ClientSession::held_has_execute() const {
+  std::string_view rest = held_;
+  while (!rest.empty()) {
+    wire::Frame f;
+    size_t need = 0;
+    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) return true;
+    if (f.type == 'E') return true;
+    rest.remove_prefix(f.wire_size());
+  }
+  return false;
 }
 
 // Keeps an extended-protocol message until its unit's alias is known.

@@ -339,6 +339,8 @@ bool ClientSession::pool_ready(const std::string& alias) {
 
 awaitable<bool> ClientSession::ensure_attached() {
   if (server_) co_return true;
+  const bool defer = defer_begin_;
+  defer_begin_ = false;
   if (unit_alias_.empty()) unit_alias_ = alias_;
   if (!pool_ready(unit_alias_)) co_return false;
   auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
@@ -349,7 +351,7 @@ awaitable<bool> ClientSession::ensure_attached() {
   }
   server_ = std::move(checkout.conn);
   queue_session_parameters();
-  if (pending_begin_) {
+  if (pending_begin_ && !defer) {
     // The client's BEGIN, answered by the proxy when it came, now opens the transaction on this server.
     wire::put_query(server_out_, *pending_begin_);
     push({Expect::InjectedQuery});

@@ -105,6 +105,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
   void queue_route_error(const router::RouteError& e);
   void hold(const wire::Frame& f);
+  bool held_has_execute() const;
 
   Runtime& rt_;
   Worker& worker_;
@@ -149,7 +150,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::chrono::steady_clock::time_point> last_write_;
   std::deque<std::string> synth_errors_;      // ErrorResponses queued behind in-flight answers
   asio::steady_timer idle_signal_;            // cancelled by the pump when nothing is outstanding
-  bool forward_sync_after_skip_ = false;      // skip_until_sync_ with a server attached: the Sync goes on
+  bool forward_sync_after_skip_ = false;
+  bool defer_begin_ = false;  // this attach is for a unit that executes nothing: keep the BEGIN pending      // skip_until_sync_ with a server attached: the Sync goes on
 
   // The borrowed server connection and the protocol state of what is in flight on it.
   std::unique_ptr<ServerConnection> server_;

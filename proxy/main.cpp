@@ -7,6 +7,7 @@
 #include "config/loader.hpp"
 #include "proxy/log.hpp"
 #include "proxy/proxy_server.hpp"
+#include "proxy/runtime.hpp"
 
 namespace {
 
@@ -22,6 +23,13 @@ int check(const std::string& path) {
   for (const auto& p : result.problems) std::cerr << p.to_string() << "\n";
   if (!result.problems.empty()) {
     std::cerr << path << ": " << result.problems.size() << " problem(s) found\n";
+    return 1;
+  }
+  // What only fails when routers are built (a plugin that does not load) is a problem too.
+  std::string chain_error;
+  pgroute::chain_for(*result.config, chain_error);
+  if (!chain_error.empty()) {
+    std::cerr << chain_error << "\n" << path << ": 1 problem(s) found\n";
     return 1;
   }
   std::cout << path << ": OK (" << result.config->backends.size() << " backend alias(es), "
@@ -78,11 +86,18 @@ int main(int argc, char** argv) {
     PGR_LOG(error) << "pgroute: configuration has " << result.problems.size() << " problem(s); not starting";
     return 1;
   }
+  std::string chain_error;
+  auto chain = pgroute::chain_for(*result.config, chain_error);
+  if (!chain_error.empty()) {
+    PGR_LOG(error) << chain_error;
+    PGR_LOG(error) << "pgroute: the router chain cannot be built; not starting";
+    return 1;
+  }
   // A client that vanishes mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   // Signals are handled by the control loop; block them in every thread it starts.
   sigset_t set;
   sigemptyset(&set);
-  pgroute::ProxyServer server(config_path, result.config);
+  pgroute::ProxyServer server(config_path, result.config, std::move(chain));
   return server.run();
 }

@@ -12,12 +12,14 @@ namespace {
 constexpr auto kShutdownTimeout = std::chrono::seconds(30);
 }
 
-ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg)
+ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg,
+                         std::shared_ptr<const router::RouterChain> chain)
     : config_path_(std::move(config_path)) {
   int threads = cfg->threads > 0 ? cfg->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   rt_ = std::make_unique<Runtime>(threads);
-  rt_->install(std::move(cfg));
-  for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(i));
+  size_t cache = static_cast<size_t>(std::max(1, cfg->routing_cache_size));
+  rt_->install(std::move(cfg), std::move(chain));
+  for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(i, cache));
 }
 
 ProxyServer::~ProxyServer() = default;
@@ -81,7 +83,14 @@ void ProxyServer::reload() {
   if (result.config->listen.host != old_listen.host || result.config->listen.port != old_listen.port)
     PGR_LOG(warn) << "reload: listen address changes need a restart; keeping " << old_listen.host << ":"
                   << old_listen.port;
-  rt_->install(result.config);
+  std::string chain_error;
+  auto chain = chain_for(*result.config, chain_error);
+  if (!chain_error.empty()) {
+    PGR_LOG(error) << "reload rejected: " << chain_error;
+    PGR_LOG(error) << "reload rejected: keeping the previous configuration";
+    return;
+  }
+  rt_->install(result.config, std::move(chain));
   PGR_LOG(info) << "reload: configuration " << config_path_ << " applied (generation " << rt_->generation() << ")";
 }
 

@@ -12,7 +12,8 @@ namespace pgroute {
 
 class ProxyServer {
  public:
-  ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg);
+  ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg,
+              std::shared_ptr<const router::RouterChain> chain);
   ~ProxyServer();
   // Runs until SIGTERM/SIGINT and every client has left (or the shutdown timeout passed). Returns the exit code.
   int run();

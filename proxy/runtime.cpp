@@ -3,11 +3,20 @@
 #include "proxy/auth/md5.hpp"
 #include "proxy/auth/random.hpp"
 #include "proxy/log.hpp"
+#include "router/chain_builder.hpp"
 
 namespace pgroute {
 
-std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation) {
+std::shared_ptr<const router::RouterChain> chain_for(const config::Config& cfg, std::string& error) {
+  error.clear();
+  if (cfg.routers.empty()) return nullptr;
+  return router::build_router_chain(cfg, error);
+}
+
+std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,
+                                              std::shared_ptr<const router::RouterChain> chain) {
   auto snap = std::make_shared<Snapshot>();
+  snap->chain = std::move(chain);
   for (const auto& u : cfg->users) {
     if (u.auth != config::AuthMethod::ScramSha256 && u.auth != config::AuthMethod::Cleartext) continue;
     if (auth::is_scram_verifier(u.password)) {
@@ -55,9 +64,9 @@ ServerEndpoint endpoint_for(const config::Backend& b, const std::string& user, c
 }
 }  // namespace
 
-void Runtime::install(std::shared_ptr<const config::Config> cfg) {
+void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain) {
   uint64_t gen = generation_.load() + 1;
-  auto snap = make_snapshot(cfg, gen);
+  auto snap = make_snapshot(cfg, gen, std::move(chain));
   // Retire pools the new config no longer describes; they close connections as clients return them.
   std::vector<std::shared_ptr<ServerPool>> retired;
   {

@@ -23,7 +23,11 @@ struct Snapshot {
   std::unordered_map<std::string, auth::ScramSecret> scram;  // user name -> secret (scram-sha-256 users)
   std::shared_ptr<const router::RouterChain> chain;           // null: routing off (no routers configured)
 };
-std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation);
+std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,
+                                              std::shared_ptr<const router::RouterChain> chain);
+// The router chain a config asks for: null when it has no `routers:` (routing off, nothing parsed) or
+// when building fails (then `error` says why, pointing into the file).
+std::shared_ptr<const router::RouterChain> chain_for(const config::Config& cfg, std::string& error);
 
 class Runtime {
  public:
@@ -32,7 +36,7 @@ class Runtime {
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // Installs a new snapshot; pools whose backend or settings changed are retired (they drain).
-  void install(std::shared_ptr<const config::Config> cfg);
+  void install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain);
 
   // The pool that logs in to `backend` as `user`/`password` (from the URL, or the client's own).
   std::shared_ptr<ServerPool> pool_for(const Snapshot& snap, const config::Backend& backend, const std::string& user,

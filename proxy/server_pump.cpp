@@ -100,7 +100,11 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     PGR_LOG(warn) << describe() << ": setting session parameters on " << conn.endpoint().describe()
                   << " failed: " << e.message;
   }
-  if (!swallow) out.append(raw_bytes(f));
+  if (!swallow) {
+    // A BEGIN the proxy answered is still pending (this unit only prepared): the client is in a transaction.
+    if (f.type == 'Z' && pending_begin_) wire::put_ready_for_query(out, 'T');
+    else out.append(raw_bytes(f));
+  }
   if (f.type == 'Z') {
     char status = 'I';
     wire::parse_ready_for_query(f.body, status);
