@@ -139,7 +139,7 @@ void read_rule(SchemaReader& r, const YAML::Node& item, const KeyPath& path, con
              {"database",
               [&](const Entry& e) { assign(spec.database, r.non_empty_text(e.value, e.path)); }},
              {"application_name",
-              [&](const Entry& e) { assign(spec.application_name, r.text(e.value, e.path)); }},
+              [&](const Entry& e) { assign(spec.application_name, r.non_empty_text(e.value, e.path)); }},
              {"kind", [&](const Entry& e) { assign(spec.kind, r.choice(e.value, e.path, kRuleKinds)); }},
              {"sql", [&](const Entry& e) { read_sql_regex(r, e, spec.sql); }},
          };

@@ -143,8 +143,8 @@ void read_alias_list(SchemaReader& r, const Entry& e, const Config& config, std:
 }
 
 void read_patterns(SchemaReader& r, const Entry& e, std::vector<std::string>& out) {
-  if (e.value.IsScalar()) {
-    assign(out.emplace_back(), r.non_empty_text(e.value, e.path));
+  if (e.value.IsScalar()) {  // "colocated: countries" is a list of one
+    if (auto pattern = r.non_empty_text(e.value, e.path)) out.push_back(*pattern);
     return;
   }
   r.for_each_item(e.value, e.path, [&](const YAML::Node& node, const KeyPath& path) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/loader.hpp"
+#include "proxy/explain_command.hpp"
 #include "proxy/log.hpp"
 #include "proxy/proxy_server.hpp"
 #include "proxy/runtime.hpp"
@@ -14,6 +15,7 @@ namespace {
 void usage(std::ostream& out) {
   out << "usage: pgroute --config FILE     run the proxy\n"
          "       pgroute --check FILE      validate a configuration file and exit\n"
+         "       pgroute explain --config FILE \"SQL\" [--param N=VALUE ...]   where SQL would be routed\n"
          "       pgroute --version\n"
          "options: --log-level debug|info|warn|error\n";
 }
@@ -40,6 +42,8 @@ int check(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "explain") == 0)
+    return pgroute::explain_command(argc - 2, argv + 2, std::cout, std::cerr);
   std::string config_path, check_path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

@@ -5,6 +5,8 @@
 //   - reads within read_your_writes of this client's last write, so it never reads the row it just
 //     wrote from a replica that has not replayed it yet.
 // Unhealthy replicas (RouteContext::alias_healthy) are skipped; with none left, reads go to the primary.
+// It has an opinion on every statement, so routers after it in the chain are never asked: list it after
+// the routers that place tables (model, shard).
 
 #include <chrono>
 #include <memory>
