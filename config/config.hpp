@@ -24,6 +24,18 @@ struct Listen {
   uint16_t port = 6432;
 };
 
+// How pooled server connections are kept, aged and checked. Set globally under `pool:` and
+// overridable per backend with the same key names. nullopt = "off".
+struct Lifecycle {
+  int min_size = 0;                                          // kept open (and logged in) while the alias is up
+  std::optional<Duration> max_lifetime = Duration(3600000);  // ±10% jitter per connection
+  std::optional<Duration> idle_timeout = Duration(600000);
+  std::optional<Duration> check_after = Duration(5000);      // idle longer → round trip before use; 0 = always
+  std::optional<Duration> recycle_margin = Duration(2000);   // close this long before the server's own timeout
+  Duration health_check_interval{5000};
+  Duration connect_retry_initial{250}, connect_retry_max{10000};  // back-off bounds after a failed connect
+};
+
 // One PostgreSQL server the proxy can route to, named by its alias (Django DATABASES style).
 struct Backend {
   std::string alias, url;                  // url as written (after ${} expansion)
@@ -32,6 +44,7 @@ struct Backend {
   std::string user, password, dbname;      // user empty → client's user; dbname empty → server user
   std::string sslmode = "disable";         // "disable" or "prefer"
   int pool_size = 0;                       // 0 → pool.size
+  Lifecycle lifecycle;                     // pool.lifecycle with this backend's own keys applied (loader)
 
   // url with the password replaced by "***": the only form of the url fit for logs and messages.
   std::string masked_url() const;
@@ -55,6 +68,7 @@ struct Pool {
   Duration queue_timeout{5000}, connect_timeout{5000};
   std::string reset_query = "DISCARD ALL";
   int max_prepared_statements = 1000;
+  Lifecycle lifecycle;                     // defaults for every backend
 };
 
 struct Config {

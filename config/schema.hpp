@@ -21,6 +21,12 @@ void read_shard_router(SchemaReader& reader, const YAML::Node& item, const KeyPa
                        const Config& config, ShardRouterSpec& spec);
 void read_users(SchemaReader& reader, const SchemaReader::Entry& section, std::vector<User>& users);
 
+// The connection lifecycle keys (min_size, max_lifetime, ...) as Fields that write into l; shared by
+// `pool:` and the backend mappings.
+std::vector<SchemaReader::Field> lifecycle_fields(SchemaReader& reader, Lifecycle& l);
+// Reports at the min_size entry when min_size > size.
+void check_min_size(SchemaReader& reader, const SchemaReader::Entry& min_size_entry, int min_size, int size);
+
 // After the walk, reports "unknown alias" at mark unless config has a backend named alias.
 // Silent when config has no backends at all: that is reported once, on its own.
 void require_alias(SchemaReader& reader, const Config& config, std::string alias,

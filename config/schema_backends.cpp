@@ -1,4 +1,4 @@
-// backends: alias -> {url, pool_size}, and references to aliases from other sections.
+// backends: alias -> {url, pool_size, lifecycle keys}, and references to aliases from other sections.
 #include <cctype>
 #include <limits>
 
@@ -39,8 +39,11 @@ void read_url(SchemaReader& r, const Entry& e, Backend& backend) {
   backend.sslmode = std::move(a.sslmode);
 }
 
-void read_backend(SchemaReader& r, const Entry& entry, Backend& backend) {
-  const Field fields[] = {
+// Lifecycle keys of a backend override pool.lifecycle, which may be written further down the file:
+// they are applied after the walk, onto a copy of the global values.
+void read_backend(SchemaReader& r, const Entry& entry, Backend& backend, Config& config, size_t index) {
+  std::vector<Entry> overrides;
+  std::vector<Field> fields = {
       {"url", [&](const Entry& e) { read_url(r, e, backend); }, true},
       {"pool_size",
        [&](const Entry& e) {
@@ -48,7 +51,22 @@ void read_backend(SchemaReader& r, const Entry& entry, Backend& backend) {
                 r.integer(e.value, e.path, 0, std::numeric_limits<int>::max()));
        }},
   };
+  Lifecycle scratch;  // only the keys matter here; values are read in the deferred step
+  for (Field& f : lifecycle_fields(r, scratch))
+    fields.push_back({f.key, [&overrides](const Entry& e) { overrides.push_back(e); }});
   r.read_fields(entry.value, entry.path, fields);
+  r.defer([&r, &config, index, overrides = std::move(overrides)] {
+    Backend& b = config.backends[index];
+    b.lifecycle = config.pool.lifecycle;
+    auto lifecycle = lifecycle_fields(r, b.lifecycle);
+    for (const Entry& e : overrides) {
+      for (const Field& f : lifecycle)
+        if (f.key == e.key) f.read(e);
+      if (e.key == "min_size") check_min_size(r, e, b.lifecycle.min_size, config.pool_size_for(b));
+    }
+    // Inherited from pool: a backend with a smaller pool keeps at most its size warm.
+    b.lifecycle.min_size = std::min(b.lifecycle.min_size, config.pool_size_for(b));
+  });
 }
 
 }  // namespace
@@ -67,7 +85,7 @@ void read_backends(SchemaReader& r, const Entry& section, Config& config) {
     // Kept even when broken, so that references to it do not add "unknown alias" noise.
     Backend backend;
     backend.alias = e.key;
-    if (r.has_value(e)) read_backend(r, e, backend);
+    if (r.has_value(e)) read_backend(r, e, backend, config, config.backends.size());
     config.backends.push_back(std::move(backend));
   });
 }

@@ -30,7 +30,8 @@ void read_listen(SchemaReader& r, const Entry& section, Listen& listen) {
 }
 
 void read_pool(SchemaReader& r, const Entry& section, Pool& pool) {
-  const Field fields[] = {
+  std::optional<Entry> min_size_entry;
+  std::vector<Field> fields = {
       {"mode", [&](const Entry& e) { assign(pool.mode, r.choice(e.value, e.path, kPoolModes)); }},
       {"size", [&](const Entry& e) { assign(pool.size, r.integer(e.value, e.path, 1, kIntMax)); }},
       {"queue_timeout",
@@ -46,7 +47,17 @@ void read_pool(SchemaReader& r, const Entry& section, Pool& pool) {
          assign(pool.max_prepared_statements, r.integer(e.value, e.path, 0, kIntMax));
        }},
   };
+  for (Field& f : lifecycle_fields(r, pool.lifecycle)) {
+    if (f.key == "min_size") {
+      f.read = [&min_size_entry, read = f.read](const Entry& e) {
+        min_size_entry = e;
+        read(e);
+      };
+    }
+    fields.push_back(std::move(f));
+  }
   r.read_fields(section.value, section.path, fields);
+  if (min_size_entry) check_min_size(r, *min_size_entry, pool.lifecycle.min_size, pool.size);
 }
 
 void read_databases(SchemaReader& r, const Entry& section, Config& config) {

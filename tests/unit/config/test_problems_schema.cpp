@@ -26,7 +26,8 @@ backends:
 
   CHECK(problems_of(kBackendLine + "pool: {mode: session, timeout: 5s}\n") ==
         Lines{"pgroute.yaml:2:23: pool: unknown key \"timeout\" (known keys: mode, size, "
-              "queue_timeout, connect_timeout, reset_query, max_prepared_statements)"});
+              "queue_timeout, connect_timeout, reset_query, max_prepared_statements, min_size, max_lifetime, "
+              "idle_timeout, check_after, recycle_margin, health_check_interval, connect_retry)"});
 }
 
 TEST_CASE("problems: unknown key far from every known key lists them") {
