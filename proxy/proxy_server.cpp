@@ -98,6 +98,7 @@ void ProxyServer::begin_shutdown() {
   if (stopping_.exchange(true)) return;
   PGR_LOG(info) << "shutting down: no new clients; waiting for " << rt_->clients.load() << " client(s) to finish";
   rt_->shutting_down = true;
+  rt_->stop_maintenance();
   for (size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];
     asio::post(w.ctx, [&w, acc = acceptors_[i].get()] {
@@ -142,6 +143,9 @@ int ProxyServer::run() {
   for (size_t i = 0; i < workers_.size(); ++i)
     asio::co_spawn(workers_[i]->ctx, accept_loop(*workers_[i], *acceptors_[i]), asio::detached);
   asio::co_spawn(control_, signal_loop(), asio::detached);
+  std::vector<asio::io_context*> contexts;
+  for (auto& w : workers_) contexts.push_back(&w->ctx);
+  rt_->attach_workers(std::move(contexts));  // pool maintenance starts once the workers run
   for (auto& w : workers_) {
     w->thread = std::thread([&w] {
       auto guard = asio::make_work_guard(w->ctx);

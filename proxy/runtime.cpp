@@ -40,17 +40,17 @@ PoolSettings settings_for(const config::Config& cfg, const config::Backend& b) {
   s.queue_timeout = cfg.pool.queue_timeout;
   s.connect_timeout = cfg.pool.connect_timeout;
   s.max_message = cfg.max_message_size;
+  s.life = b.lifecycle;
   return s;
 }
-std::string pool_key(const ServerEndpoint& ep, const PoolSettings& s) {
+// Settings are not part of the key: a reload that only changes them keeps the pool and its connections.
+std::string pool_key(const ServerEndpoint& ep) {
   std::string k;
   for (const std::string* part : {&ep.alias, &ep.host, &ep.user, &ep.password, &ep.dbname}) {
     k += *part;
     k.push_back('\0');
   }
-  k += std::to_string(ep.port) + '/' + std::to_string(s.max_size) + '/' + std::to_string(s.queue_timeout.count()) +
-       '/' + std::to_string(s.connect_timeout.count()) + '/' + std::to_string(s.max_message);
-  return k;
+  return k + std::to_string(ep.port);
 }
 ServerEndpoint endpoint_for(const config::Backend& b, const std::string& user, const std::string& password) {
   ServerEndpoint ep;
@@ -67,7 +67,15 @@ ServerEndpoint endpoint_for(const config::Backend& b, const std::string& user, c
 void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain) {
   uint64_t gen = generation_.load() + 1;
   auto snap = make_snapshot(cfg, gen, std::move(chain));
-  // Retire pools the new config no longer describes; they close connections as clients return them.
+  // Health flags outlive reloads for aliases that stay, so a router keeps its view.
+  auto old_health = health_.load();
+  auto health = std::make_shared<HealthMap>();
+  for (const auto& b : cfg->backends) {
+    auto it = old_health->find(b.alias);
+    (*health)[b.alias] = it != old_health->end() ? it->second : std::make_shared<AliasHealth>();
+  }
+  health_.store(std::move(health));
+
   std::vector<std::shared_ptr<ServerPool>> retired;
   {
     std::lock_guard lock(pools_mu_);
@@ -76,38 +84,78 @@ void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr
       const config::Backend* b = cfg->backend(ep.alias);
       bool keep = false;
       if (b) {
+        // A pool of clients' own logins keeps its user; a fixed login must still be the URL's.
         std::string user = b->user.empty() ? ep.user : b->user;
         std::string password = b->user.empty() ? ep.password : b->password;
-        if (b->user.empty()) {
-          const config::User* u = cfg->user(ep.user);
-          password = u ? u->password : "";
-        }
-        keep = pool_key(endpoint_for(*b, user, password), settings_for(*cfg, *b)) == it->first;
+        keep = pool_key(endpoint_for(*b, user, password)) == it->first;
       }
       if (keep) {
+        it->second->apply(settings_for(*cfg, *b));
         ++it;
       } else {
         retired.push_back(it->second);
         it = pools_.erase(it);
       }
     }
+    if (!contexts_.empty())
+      for (const auto& b : cfg->backends)
+        if (!b.user.empty()) pool_for_locked(*cfg, b, b.user, b.password);
   }
   for (auto& p : retired) {
-    PGR_LOG(info) << "reload: draining pool for " << p->endpoint().describe() << " (backend or pool settings changed)";
+    PGR_LOG(info) << "reload: draining pool for " << p->endpoint().describe() << " as " << p->endpoint().user
+                  << " (backend address or login changed, or alias removed)";
     p->retire();
   }
   snapshot_.store(std::move(snap));
   generation_.store(gen, std::memory_order_release);
 }
 
+void Runtime::attach_workers(std::vector<asio::io_context*> contexts) {
+  auto snap = snapshot();
+  std::lock_guard lock(pools_mu_);
+  contexts_ = std::move(contexts);
+  for (auto& [key, pool] : pools_) {
+    size_t i = next_context_++ % contexts_.size();
+    pool->start_maintenance(*contexts_[i], static_cast<int>(i));
+  }
+  for (const auto& b : snap->config->backends)
+    if (!b.user.empty()) pool_for_locked(*snap->config, b, b.user, b.password);
+}
+
+std::shared_ptr<AliasHealth> Runtime::health_of(std::string_view alias) const {
+  auto map = health_.load();
+  auto it = map->find(alias);
+  return it != map->end() ? it->second : std::make_shared<AliasHealth>();
+}
+
+bool Runtime::alias_healthy(std::string_view alias) const {
+  auto map = health_.load();
+  auto it = map->find(alias);
+  return it != map->end() && it->second->healthy.load(std::memory_order_relaxed);
+}
+
+void Runtime::stop_maintenance() {
+  for (auto& p : pools()) p->stop_maintenance();
+}
+
 std::shared_ptr<ServerPool> Runtime::pool_for(const Snapshot& snap, const config::Backend& backend,
                                               const std::string& user, const std::string& password) {
-  ServerEndpoint ep = endpoint_for(backend, user, password);
-  PoolSettings settings = settings_for(*snap.config, backend);
-  std::string key = pool_key(ep, settings);
   std::lock_guard lock(pools_mu_);
-  auto& pool = pools_[key];
-  if (!pool) pool = std::make_shared<ServerPool>(std::make_shared<const ServerEndpoint>(ep), settings, workers_);
+  return pool_for_locked(*snap.config, backend, user, password);
+}
+
+std::shared_ptr<ServerPool> Runtime::pool_for_locked(const config::Config& cfg, const config::Backend& backend,
+                                                     const std::string& user, const std::string& password) {
+  ServerEndpoint ep = endpoint_for(backend, user, password);
+  auto& pool = pools_[pool_key(ep)];
+  if (!pool) {
+    pool = std::make_shared<ServerPool>(std::make_shared<const ServerEndpoint>(ep), settings_for(cfg, backend),
+                                        workers_, health_of(backend.alias));
+    if (!contexts_.empty()) {
+      size_t i = next_context_++ % contexts_.size();
+      pool->start_maintenance(*contexts_[i], static_cast<int>(i));
+    }
+  }
   return pool;
 }
 

@@ -6,7 +6,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "config/config.hpp"
 #include "proxy/auth/scram.hpp"
@@ -35,8 +37,18 @@ class Runtime {
 
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  // Installs a new snapshot; pools whose backend or settings changed are retired (they drain).
+  // Installs a new snapshot. Pools keep their connections when only pool settings changed (the new
+  // settings apply); pools whose backend address, database or login changed, or whose alias is gone,
+  // are retired: idle connections close now, lent ones when they come back.
   void install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain);
+  // The workers' io_contexts, where pools run their maintenance. Starts it for existing pools and opens
+  // pools with a fixed server login (user in the backend URL) at once, so min_size is warm before clients.
+  void attach_workers(std::vector<asio::io_context*> contexts);
+  // Whether the alias's backend answered its last connection attempt (pool or health probe). false for
+  // an unknown alias. No mutex (one atomic load of the alias map): for routers and metrics.
+  bool alias_healthy(std::string_view alias) const;
+  // Shutdown: pools stop warming up and probing.
+  void stop_maintenance();
 
   // The pool that logs in to `backend` as `user`/`password` (from the URL, or the client's own).
   std::shared_ptr<ServerPool> pool_for(const Snapshot& snap, const config::Backend& backend, const std::string& user,
@@ -50,11 +62,19 @@ class Runtime {
   std::atomic<bool> shutting_down{false};
 
  private:
+  std::shared_ptr<ServerPool> pool_for_locked(const config::Config& cfg, const config::Backend& backend,
+                                              const std::string& user, const std::string& password);
+  std::shared_ptr<AliasHealth> health_of(std::string_view alias) const;
+
   int workers_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::atomic<uint64_t> generation_{0};
   mutable std::mutex pools_mu_;
-  std::map<std::string, std::shared_ptr<ServerPool>> pools_;  // key: endpoint + settings fingerprint
+  std::map<std::string, std::shared_ptr<ServerPool>> pools_;  // key: endpoint (alias, address, login)
+  std::vector<asio::io_context*> contexts_;                   // under pools_mu_
+  size_t next_context_ = 0;                                   // round-robin home for new pools' maintenance
+  using HealthMap = std::map<std::string, std::shared_ptr<AliasHealth>, std::less<>>;
+  std::atomic<std::shared_ptr<const HealthMap>> health_{std::make_shared<const HealthMap>()};
 };
 
 }  // namespace pgroute

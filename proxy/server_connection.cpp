@@ -2,17 +2,27 @@
 
 #include <netinet/tcp.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <random>
 
 #include "proxy/auth/md5.hpp"
 #include "proxy/auth/scram.hpp"
 #include "proxy/frame_io.hpp"
+#include "proxy/log.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
 
 namespace pgroute {
 namespace {
 std::atomic<uint64_t> g_next_server_id{1};
+
+// Spreads lifetimes over ±10% so connections opened together do not all expire together.
+double lifetime_jitter() {
+  thread_local std::minstd_rand gen{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.9, 1.1)(gen);
+}
 
 // Keepalives find peers that vanished without a FIN (NAT expiry, dead host) while a connection is pooled.
 void tune_socket(tcp::socket& s) {
@@ -30,6 +40,7 @@ void tune_socket(tcp::socket& s) {
 ServerConnection::ServerConnection(asio::io_context& ctx, int worker, std::shared_ptr<const ServerEndpoint> endpoint)
     : socket_(ctx), worker_(worker), endpoint_(std::move(endpoint)), id_(g_next_server_id.fetch_add(1)) {
   created = last_used = std::chrono::steady_clock::now();
+  lifetime_share = lifetime_jitter();
 }
 
 void ServerConnection::rebind(asio::io_context& ctx, int worker) {
@@ -56,7 +67,7 @@ void ServerConnection::close() {
 awaitable<std::string> ServerConnection::open(std::chrono::milliseconds timeout, uint32_t max_message) {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer timer(socket_.get_executor(), timeout);
-  auto result = co_await (login(max_message) || timer.async_wait(use_nothrow));
+  auto result = co_await (login_and_learn(max_message) || timer.async_wait(use_nothrow));
   if (result.index() == 1) {
     close();
     co_return "timed out after " + std::to_string(timeout.count()) + " ms connecting to " + endpoint_->host + ":" +
@@ -65,6 +76,86 @@ awaitable<std::string> ServerConnection::open(std::chrono::milliseconds timeout,
   std::string error = std::get<0>(std::move(result));
   if (!error.empty()) close();
   co_return error;
+}
+
+awaitable<std::string> ServerConnection::login_and_learn(uint32_t max_message) {
+  std::string error = co_await login(max_message);
+  if (!error.empty()) co_return error;
+  created = last_used = std::chrono::steady_clock::now();
+  co_return co_await learn_server_timeouts(max_message);
+}
+
+// A refused settings query (an unusual server) leaves the timeouts unknown; only a lost connection fails.
+awaitable<std::string> ServerConnection::learn_server_timeouts(uint32_t max_message) {
+  std::string out, error;
+  wire::put_query(out, kServerTimeoutsQuery);
+  if (!co_await write_all(socket_, out, error)) co_return "cannot send the settings query: " + error;
+  bool refused = false;
+  for (;;) {
+    wire::Frame f;
+    if (co_await read_frame(socket_, rbuf, max_message, f, error) != ReadStatus::ok)
+      co_return "server closed the connection after login: " + error;
+    if (f.type == 'D') {
+      apply_server_timeout_row(f.body, server_timeouts);
+    } else if (f.type == 'E') {
+      refused = true;
+    } else if (f.type == 'Z') {
+      wire::parse_ready_for_query(f.body, tx_status);
+      rbuf.consume(f.wire_size());
+      break;
+    }
+    rbuf.consume(f.wire_size());
+  }
+  server_timeouts.known = !refused;
+  if (refused) PGR_LOG(warn) << endpoint_->describe() << ": cannot read the server's timeout settings";
+  co_return "";
+}
+
+ServerConnection::IdleState ServerConnection::peek_idle() {
+  if (!socket_.is_open()) return IdleState::closed;
+  if (!rbuf.empty()) return IdleState::has_data;
+  char byte;
+  ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return IdleState::has_data;
+  if (n == 0) return IdleState::closed;
+  return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? IdleState::quiet : IdleState::closed;
+}
+
+awaitable<std::string> ServerConnection::ping(std::chrono::milliseconds timeout, uint32_t max_message) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(socket_.get_executor(), timeout);
+  auto result = co_await (ping_exchange(max_message) || timer.async_wait(use_nothrow));
+  if (result.index() == 1) co_return "no answer to the check within " + std::to_string(timeout.count()) + " ms";
+  co_return std::get<0>(std::move(result));
+}
+
+// Whatever arrived while idle (a FATAL before the server hung up, a notice) is read first; an error
+// anywhere means the session is not fit for a client.
+awaitable<std::string> ServerConnection::ping_exchange(uint32_t max_message) {
+  std::string out, error;
+  wire::put_query(out, "");
+  if (!co_await write_all(socket_, out, error)) co_return "write failed: " + error;
+  std::string server_error;
+  for (;;) {
+    wire::Frame f;
+    if (co_await read_frame(socket_, rbuf, max_message, f, error) != ReadStatus::ok)
+      co_return "server closed the connection" + (server_error.empty() ? "" : " (" + server_error + ")");
+    if (f.type == 'E') {
+      wire::ErrorFields e;
+      wire::parse_error_fields(f.body, e);
+      server_error = std::string(e.message) + " (SQLSTATE " + std::string(e.sqlstate) + ")";
+    } else if (f.type == 'S') {
+      std::string_view name, value;
+      if (wire::parse_parameter_status(f.body, name, value)) reported[std::string(name)] = std::string(value);
+    } else if (f.type == 'Z') {
+      wire::parse_ready_for_query(f.body, tx_status);
+      rbuf.consume(f.wire_size());
+      if (!server_error.empty()) co_return server_error;
+      if (tx_status != 'I') co_return std::string("session is not idle");
+      co_return "";
+    }
+    rbuf.consume(f.wire_size());
+  }
 }
 
 awaitable<std::string> ServerConnection::login(uint32_t max_message) {

@@ -9,6 +9,7 @@
 #include "proxy/asio.hpp"
 #include "proxy/read_buffer.hpp"
 #include "proxy/server_prepared_set.hpp"
+#include "proxy/server_timeouts.hpp"
 
 namespace pgroute {
 
@@ -24,8 +25,16 @@ class ServerConnection {
  public:
   ServerConnection(asio::io_context& ctx, int worker, std::shared_ptr<const ServerEndpoint> endpoint);
 
-  // Connects, authenticates and waits for the first ReadyForQuery. Returns "" on success, else why not.
+  // Connects, authenticates, waits for the first ReadyForQuery and learns the server's timeouts, all
+  // within `timeout`. Returns "" on success, else why not.
   awaitable<std::string> open(std::chrono::milliseconds timeout, uint32_t max_message);
+
+  // What an idle connection's socket says without a round trip.
+  enum class IdleState { quiet, closed, has_data };
+  IdleState peek_idle();
+  // A cheap round trip (empty Query → EmptyQueryResponse + ReadyForQuery 'I'). "" if the server answered
+  // as an idle healthy session would within `timeout`, else why not (the connection is then unusable).
+  awaitable<std::string> ping(std::chrono::milliseconds timeout, uint32_t max_message);
 
   // Moves the socket to another worker's io_context (only while no operation is pending on it).
   void rebind(asio::io_context& ctx, int worker);
@@ -43,9 +52,14 @@ class ServerConnection {
   ReadBuffer rbuf{8 * 1024};                                  // bytes read from the server, kept with it
   char tx_status = 'I';
   std::chrono::steady_clock::time_point created, last_used;
+  ServerTimeouts server_timeouts;  // learned by open()
+  double lifetime_share = 1.0;     // this connection's jittered fraction of max_lifetime (0.9–1.1)
 
  private:
   awaitable<std::string> login(uint32_t max_message);
+  awaitable<std::string> login_and_learn(uint32_t max_message);
+  awaitable<std::string> learn_server_timeouts(uint32_t max_message);
+  awaitable<std::string> ping_exchange(uint32_t max_message);
 
   tcp::socket socket_;
   int worker_;

@@ -1,82 +1,185 @@
 #include "proxy/server_pool.hpp"
 
+#include <algorithm>
+
 #include "proxy/log.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
+namespace {
+// A pre-use check is a single empty query: a server slower than this is not one to hand a client.
+constexpr std::chrono::milliseconds kMaxCheckTimeout{2000};
+}  // namespace
 
-// A client waiting for a connection. The releasing thread fills `conn` (or sets `may_open`) under the pool
-// lock and then cancels the timer on the waiter's own executor, which wakes the waiting coroutine.
+// A client waiting for a connection. The releasing thread fills `conn` (or sets `may_open`, or `error`
+// when the backend went down) under the pool lock and then cancels the timer on the waiter's own
+// executor, which wakes the waiting coroutine.
 struct ServerPool::Waiter {
   explicit Waiter(asio::any_io_executor ex) : timer(ex) {}
   asio::steady_timer timer;
   std::unique_ptr<ServerConnection> conn;
   bool may_open = false;
   bool done = false;
+  std::string error;
 };
 
-ServerPool::ServerPool(std::shared_ptr<const ServerEndpoint> endpoint, PoolSettings settings, int workers)
-    : endpoint_(std::move(endpoint)), settings_(settings), idle_(static_cast<size_t>(workers)) {}
+ServerPool::ServerPool(std::shared_ptr<const ServerEndpoint> endpoint, PoolSettings settings, int workers,
+                       std::shared_ptr<AliasHealth> health)
+    : endpoint_(std::move(endpoint)),
+      health_(std::move(health)),
+      settings_(std::move(settings)),
+      idle_(static_cast<size_t>(workers)) {}
 
 ServerPool::~ServerPool() { close_idle(CloseReason::shutdown); }
 
+PoolSettings ServerPool::settings() const {
+  std::lock_guard lock(mu_);
+  return settings_;
+}
+
+void ServerPool::apply(const PoolSettings& settings) {
+  std::lock_guard lock(mu_);
+  settings_ = settings;
+  // A larger pool lets waiters open connections now rather than at the next return.
+  while (!waiters_.empty() && total_ < settings_.max_size) wake_one_locked(nullptr);
+}
+
+ServerPool::Expiry ServerPool::idle_expiry(const ServerConnection& conn, const config::Lifecycle& life) {
+  Expiry e{Clock::time_point::max(), CloseReason::idle};
+  auto consider = [&e](Clock::time_point at, CloseReason why) {
+    if (at < e.at) e = {at, why};
+  };
+  if (life.max_lifetime)
+    consider(conn.created + std::chrono::duration_cast<Clock::duration>(*life.max_lifetime * conn.lifetime_share),
+             CloseReason::lifetime);
+  if (life.idle_timeout) consider(conn.last_used + *life.idle_timeout, CloseReason::idle);
+  auto server_idle = conn.server_timeouts.idle_session;
+  if (life.recycle_margin && server_idle.count() > 0) {
+    // A margin as large as the server's timeout would make the connection useless: keep half then.
+    auto keep = std::max<std::chrono::milliseconds>(server_idle - *life.recycle_margin, server_idle / 2);
+    consider(conn.last_used + keep, CloseReason::server_timeout_margin);
+  }
+  return e;
+}
+
+awaitable<bool> ServerPool::fit_for_use(ServerConnection& conn, const PoolSettings& s, CloseReason& why) {
+  auto now = Clock::now();
+  Expiry expiry = idle_expiry(conn, s.life);
+  if (expiry.at <= now) {
+    why = expiry.why;
+    co_return false;
+  }
+  auto state = conn.peek_idle();
+  if (state == ServerConnection::IdleState::closed) {
+    PGR_LOG(info) << "server connection " << conn.id() << " to " << endpoint_->describe()
+                  << " was closed by the server while pooled; using another";
+    why = CloseReason::failed_check;
+    co_return false;
+  }
+  bool check = state == ServerConnection::IdleState::has_data ||
+               (s.life.check_after && now - conn.last_used >= *s.life.check_after);
+  if (!check) co_return true;
+  counters_.checks.fetch_add(1, std::memory_order_relaxed);
+  std::string error = co_await conn.ping(std::min(s.connect_timeout, kMaxCheckTimeout), s.max_message);
+  if (error.empty()) co_return true;
+  PGR_LOG(info) << "server connection " << conn.id() << " to " << endpoint_->describe()
+                << " failed its pre-use check (" << error << "); using another";
+  why = CloseReason::failed_check;
+  co_return false;
+}
+
+std::unique_ptr<ServerConnection> ServerPool::pop_idle_locked(int worker) {
+  if (idle_count_ == 0) return nullptr;
+  auto* stack = &idle_[static_cast<size_t>(worker)];
+  if (stack->empty()) {
+    for (auto& s : idle_)
+      if (!s.empty()) stack = &s;
+  }
+  auto conn = std::move(stack->back());
+  stack->pop_back();
+  --idle_count_;
+  return conn;
+}
+
 awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int worker) {
   counters_.checkouts.fetch_add(1, std::memory_order_relaxed);
-  std::shared_ptr<Waiter> waiter;
-  {
-    std::unique_lock lock(mu_);
-    if (idle_count_ > 0) {
-      auto* stack = &idle_[static_cast<size_t>(worker)];
-      if (stack->empty()) {
-        for (auto& s : idle_)
-          if (!s.empty()) stack = &s;
+  std::optional<Clock::time_point> give_up_at;
+  bool counted_wait = false;
+  // Each pass takes an idle connection (closing unfit ones), opens one, or waits; it ends at the
+  // queue timeout, a fast failure, or a fit connection.
+  for (;;) {
+    std::unique_ptr<ServerConnection> conn;
+    std::shared_ptr<Waiter> waiter;
+    bool may_open = false;
+    std::string refusal;
+    PoolSettings s;
+    {
+      std::lock_guard lock(mu_);
+      s = settings_;
+      auto now = Clock::now();
+      if (!give_up_at) give_up_at = now + s.queue_timeout;
+      conn = pop_idle_locked(worker);
+      if (!conn) {
+        if (now < down_until_) {
+          refusal = down_message_locked(now);
+        } else if (total_ < s.max_size) {
+          ++total_;
+          may_open = true;
+        } else if (now < *give_up_at) {
+          waiter = std::make_shared<Waiter>(ctx.get_executor());
+          waiter->timer.expires_at(*give_up_at);
+          waiters_.push_back(waiter);
+        }
       }
-      auto conn = std::move(stack->back());
-      stack->pop_back();
-      --idle_count_;
-      lock.unlock();
-      conn->rebind(ctx, worker);
-      co_return Checkout{std::move(conn), {}, {}};
     }
-    if (total_ < settings_.max_size) {
-      ++total_;
-      lock.unlock();
-      co_return co_await open_new(ctx, worker);
+    if (waiter) {
+      if (!std::exchange(counted_wait, true)) counters_.waits.fetch_add(1, std::memory_order_relaxed);
+      co_await waiter->timer.async_wait(use_nothrow);
+      std::lock_guard lock(mu_);
+      waiter->done = true;
+      if (waiter->conn) {
+        conn = std::move(waiter->conn);
+      } else if (waiter->may_open) {
+        may_open = true;  // the slot was reserved for us by discard()
+      } else if (!waiter->error.empty()) {
+        refusal = waiter->error;
+      } else {
+        std::erase(waiters_, waiter);
+      }
     }
-    waiter = std::make_shared<Waiter>(ctx.get_executor());
-    waiter->timer.expires_after(settings_.queue_timeout);
-    waiters_.push_back(waiter);
-  }
-  counters_.waits.fetch_add(1, std::memory_order_relaxed);
-  co_await waiter->timer.async_wait(use_nothrow);
-  std::unique_lock lock(mu_);
-  waiter->done = true;
-  if (waiter->conn) {
-    auto conn = std::move(waiter->conn);
-    lock.unlock();
+    if (!refusal.empty()) {
+      counters_.fast_failures.fetch_add(1, std::memory_order_relaxed);
+      co_return Checkout{nullptr, std::string(wire::sqlstate::cannot_connect), refusal};
+    }
+    if (may_open) co_return co_await open_new(ctx, worker);
+    if (!conn) {
+      counters_.wait_timeouts.fetch_add(1, std::memory_order_relaxed);
+      co_return Checkout{nullptr, std::string(wire::sqlstate::too_many_connections),
+                         "pgroute: no server connection for alias \"" + endpoint_->alias + "\" became free within " +
+                             std::to_string(s.queue_timeout.count()) + " ms (pool size " +
+                             std::to_string(s.max_size) + ", all in use)"};
+    }
     conn->rebind(ctx, worker);
-    co_return Checkout{std::move(conn), {}, {}};
+    CloseReason why = CloseReason::failed_check;
+    if (co_await fit_for_use(*conn, s, why)) co_return Checkout{std::move(conn), {}, {}};
+    discard(std::move(conn), why);
   }
-  if (waiter->may_open) {
-    lock.unlock();
-    co_return co_await open_new(ctx, worker);  // the slot was reserved for us by discard()
-  }
-  std::erase(waiters_, waiter);
-  lock.unlock();
-  counters_.wait_timeouts.fetch_add(1, std::memory_order_relaxed);
-  co_return Checkout{nullptr, std::string(wire::sqlstate::too_many_connections),
-                     "pgroute: no server connection for alias \"" + endpoint_->alias + "\" became free within " +
-                         std::to_string(settings_.queue_timeout.count()) + " ms (pool size " +
-                         std::to_string(settings_.max_size) + ", all in use)"};
 }
 
 awaitable<ServerPool::Checkout> ServerPool::open_new(asio::io_context& ctx, int worker) {
+  PoolSettings s = settings();
   auto conn = std::make_unique<ServerConnection>(ctx, worker, endpoint_);
-  std::string error = co_await conn->open(settings_.connect_timeout, settings_.max_message);
+  std::string error = co_await conn->open(s.connect_timeout, s.max_message);
   if (error.empty()) {
     counters_.connects.fetch_add(1, std::memory_order_relaxed);
+    const auto& t = conn->server_timeouts;
     PGR_LOG(debug) << "server connection " << conn->id() << " opened to " << endpoint_->describe() << " as "
-                   << endpoint_->user << " (backend pid " << conn->backend_pid << ")";
+                   << endpoint_->user << " (backend pid " << conn->backend_pid
+                   << "; server idle_session_timeout " << t.idle_session.count()
+                   << " ms, idle_in_transaction_session_timeout " << t.idle_in_transaction.count()
+                   << " ms, tcp_keepalives_idle " << t.tcp_keepalives_idle.count() << " ms, statement_timeout "
+                   << t.statement.count() << " ms)";
+    connect_succeeded();
     co_return Checkout{std::move(conn), {}, {}};
   }
   counters_.connect_failures.fetch_add(1, std::memory_order_relaxed);
@@ -85,10 +188,45 @@ awaitable<ServerPool::Checkout> ServerPool::open_new(asio::io_context& ctx, int 
   {
     std::lock_guard lock(mu_);
     --total_;
-    wake_one_locked(nullptr);
+    connect_failed_locked(error);
   }
   co_return Checkout{nullptr, std::string(wire::sqlstate::cannot_connect),
                      "pgroute: cannot connect to backend " + endpoint_->describe() + ": " + error};
+}
+
+void ServerPool::connect_succeeded() {
+  {
+    std::lock_guard lock(mu_);
+    backoff_ = std::chrono::milliseconds(0);
+    down_until_ = {};
+    last_error_.clear();
+  }
+  if (!health_->healthy.exchange(true)) PGR_LOG(info) << endpoint_->describe() << " is up again";
+}
+
+// Caller holds mu_. Starts (or lengthens) the back-off window and fails every waiter at once.
+std::string ServerPool::connect_failed_locked(const std::string& error) {
+  const auto& life = settings_.life;
+  backoff_ = backoff_.count() == 0 ? life.connect_retry_initial : std::min(backoff_ * 2, life.connect_retry_max);
+  auto now = Clock::now();
+  down_until_ = now + backoff_;
+  last_error_ = error;
+  if (health_->healthy.exchange(false))
+    PGR_LOG(warn) << endpoint_->describe() << " is down: " << error << "; clients fail fast until it answers";
+  std::string message = down_message_locked(now);
+  for (auto& w : waiters_) {
+    if (w->done) continue;
+    w->error = message;
+    asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+  }
+  waiters_.clear();
+  return message;
+}
+
+std::string ServerPool::down_message_locked(Clock::time_point now) const {
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(down_until_ - now).count();
+  return "pgroute: backend of " + endpoint_->describe() + " is down (last connection attempt: " + last_error_ +
+         "); next attempt in " + std::to_string(std::max<int64_t>(wait, 0)) + " ms";
 }
 
 // Caller holds mu_. Gives `conn` (or, when null, the right to open one) to the oldest live waiter.
@@ -113,7 +251,7 @@ void ServerPool::wake_one_locked(std::unique_ptr<ServerConnection> conn) {
   if (conn) {
     if (retired_) {
       --total_;
-      counters_.closes[static_cast<int>(CloseReason::reload)].fetch_add(1, std::memory_order_relaxed);
+      count_close(*conn, CloseReason::reload);
       conn->close();
       return;
     }
@@ -123,19 +261,33 @@ void ServerPool::wake_one_locked(std::unique_ptr<ServerConnection> conn) {
 }
 
 void ServerPool::release(std::unique_ptr<ServerConnection> conn) {
-  conn->last_used = std::chrono::steady_clock::now();
+  auto now = Clock::now();
+  conn->last_used = now;
   std::lock_guard lock(mu_);
+  // Past its lifetime: close it now, while nobody uses it (the idle limits cannot have passed yet).
+  Expiry expiry = idle_expiry(*conn, settings_.life);
+  if (expiry.at <= now && !retired_) {
+    --total_;
+    count_close(*conn, expiry.why);
+    conn->close();
+    wake_one_locked(nullptr);
+    return;
+  }
   wake_one_locked(std::move(conn));
 }
 
 void ServerPool::discard(std::unique_ptr<ServerConnection> conn, CloseReason why) {
-  counters_.closes[static_cast<int>(why)].fetch_add(1, std::memory_order_relaxed);
-  PGR_LOG(debug) << "server connection " << conn->id() << " to " << endpoint_->describe() << " closed ("
-                 << close_reason_name(why) << ")";
+  count_close(*conn, why);
   conn->close();
   std::lock_guard lock(mu_);
   --total_;
   wake_one_locked(nullptr);
+}
+
+void ServerPool::count_close(const ServerConnection& conn, CloseReason why) {
+  counters_.closes[static_cast<int>(why)].fetch_add(1, std::memory_order_relaxed);
+  PGR_LOG(debug) << "server connection " << conn.id() << " to " << endpoint_->describe() << " closed ("
+                 << close_reason_name(why) << ")";
 }
 
 void ServerPool::retire() {
@@ -158,7 +310,7 @@ void ServerPool::close_idle(CloseReason why) {
     idle_count_ = 0;
   }
   for (auto& c : doomed) {
-    counters_.closes[static_cast<int>(why)].fetch_add(1, std::memory_order_relaxed);
+    count_close(*c, why);
     c->close();
   }
 }

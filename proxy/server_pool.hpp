@@ -1,6 +1,10 @@
 // Server connections for one (alias, server user) pair, shared by all worker threads.
 // The lock is taken only at checkout and return, never per message. Idle connections are kept per worker
 // so a checkout usually finds one already registered with the caller's io_context.
+// acquire() hands out only connections that are alive and fresh: idle ones past their lifetime, idle
+// limit or the server's own idle timeout (minus recycle_margin) are closed, and one idle longer than
+// check_after gets a round trip first. A maintenance loop on one worker sweeps, keeps min_size warm and
+// probes the backend's health.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -10,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/close_reason.hpp"
 #include "proxy/server_connection.hpp"
@@ -21,55 +26,99 @@ struct PoolSettings {
   std::chrono::milliseconds queue_timeout{5000};
   std::chrono::milliseconds connect_timeout{5000};
   uint32_t max_message = 64u << 20;
+  config::Lifecycle life;
 };
 
 struct PoolCounters {
   std::atomic<uint64_t> checkouts{0}, waits{0}, wait_timeouts{0}, connects{0}, connect_failures{0};
+  std::atomic<uint64_t> fast_failures{0};  // refused at once: the backend is down (back-off window)
+  std::atomic<uint64_t> checks{0};         // pre-use round trips
+  std::atomic<uint64_t> health_probes{0};  // connects made only to learn whether the backend is up
   std::atomic<uint64_t> closes[kCloseReasonCount] = {};
+};
+
+// Whether an alias's backend answers, shared by the alias's pools; read without locks.
+struct AliasHealth {
+  std::atomic<bool> healthy{true};
 };
 
 class ServerPool : public std::enable_shared_from_this<ServerPool> {
  public:
-  ServerPool(std::shared_ptr<const ServerEndpoint> endpoint, PoolSettings settings, int workers);
+  ServerPool(std::shared_ptr<const ServerEndpoint> endpoint, PoolSettings settings, int workers,
+             std::shared_ptr<AliasHealth> health = std::make_shared<AliasHealth>());
   ~ServerPool();
 
   struct Checkout {
     std::unique_ptr<ServerConnection> conn;  // null on failure
     std::string sqlstate, error;             // why not, naming the alias
   };
-  // Takes an idle connection, opens a new one while under max_size, or waits up to queue_timeout.
+  // Takes a fit idle connection, opens a new one while under max_size, or waits up to queue_timeout.
+  // Fails at once (08001) while the backend is down, with the last connect error.
   awaitable<Checkout> acquire(asio::io_context& ctx, int worker);
 
   // Returns a healthy idle connection (ReadyForQuery 'I' already seen); hands it to a waiter if any.
+  // A connection past its lifetime is closed instead.
   void release(std::unique_ptr<ServerConnection> conn);
   // Closes a connection that must not be reused, and lets a waiter open a replacement.
   void discard(std::unique_ptr<ServerConnection> conn, CloseReason why);
 
+  // Reload with the same backend: new size, timeouts and lifecycle apply from now on.
+  void apply(const PoolSettings& settings);
   // A retired pool (its backend changed on reload) closes connections as they come back.
   void retire();
   void close_idle(CloseReason why);
+  // Starts the periodic sweep / min_size warm-up / health probe on ctx (a worker's io_context).
+  void start_maintenance(asio::io_context& ctx, int worker);
+  // No more warm-ups or probes (shutdown); the loop ends at its next tick.
+  void stop_maintenance();
 
   const ServerEndpoint& endpoint() const { return *endpoint_; }
   std::shared_ptr<const ServerEndpoint> endpoint_ptr() const { return endpoint_; }
-  const PoolSettings& settings() const { return settings_; }
+  PoolSettings settings() const;
   PoolCounters& counters() { return counters_; }
+  bool healthy() const { return health_->healthy.load(std::memory_order_relaxed); }
   struct Snapshot { int total, idle, waiting, max_size; };
   Snapshot snapshot();
 
  private:
   struct Waiter;
+  using Clock = std::chrono::steady_clock;
+  struct Expiry {
+    Clock::time_point at;
+    CloseReason why;
+  };
+
   awaitable<Checkout> open_new(asio::io_context& ctx, int worker);
+  // Expiry check, dead-peer peek and (idle > check_after) round trip. false: close it for `why`.
+  awaitable<bool> fit_for_use(ServerConnection& conn, const PoolSettings& s, CloseReason& why);
+  static Expiry idle_expiry(const ServerConnection& conn, const config::Lifecycle& life);
+  std::unique_ptr<ServerConnection> pop_idle_locked(int worker);
   void wake_one_locked(std::unique_ptr<ServerConnection> conn);
+  void count_close(const ServerConnection& conn, CloseReason why);
+  void connect_succeeded();
+  std::string connect_failed_locked(const std::string& error);  // returns the message for clients
+  std::string down_message_locked(Clock::time_point now) const;
+
+  static awaitable<void> maintain(std::weak_ptr<ServerPool> weak, asio::io_context& ctx, int worker);
+  void sweep();
+  awaitable<void> warm_up(asio::io_context& ctx, int worker);
+  awaitable<void> probe(asio::io_context& ctx, int worker);
 
   std::shared_ptr<const ServerEndpoint> endpoint_;
-  PoolSettings settings_;
+  std::shared_ptr<AliasHealth> health_;
   PoolCounters counters_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  PoolSettings settings_;
   std::vector<std::vector<std::unique_ptr<ServerConnection>>> idle_;  // per worker, used as a stack
   int idle_count_ = 0;
   int total_ = 0;  // open + opening
   bool retired_ = false;
+  bool maintenance_started_ = false, maintenance_stopped_ = false;
   std::deque<std::shared_ptr<Waiter>> waiters_;
+  // Connect back-off: after a failure no client waits on a new attempt until down_until_.
+  std::chrono::milliseconds backoff_{0};
+  Clock::time_point down_until_{}, last_probe_{};
+  std::string last_error_;
 };
 
 }  // namespace pgroute
