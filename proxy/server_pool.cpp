@@ -120,14 +120,17 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
       if (!give_up_at) give_up_at = now + s.queue_timeout;
       conn = pop_idle_locked(worker);
       if (!conn) {
-        if (now < down_until_) {
+        // While the backend is down: fail now if the next attempt is beyond our queue time, else wait
+        // for it (a returned connection may still come first) and then try ourselves.
+        bool down = now < down_until_;
+        if (down && down_until_ >= *give_up_at) {
           refusal = down_message_locked(now);
-        } else if (total_ < s.max_size) {
+        } else if (!down && total_ < s.max_size) {
           ++total_;
           may_open = true;
         } else if (now < *give_up_at) {
           waiter = std::make_shared<Waiter>(ctx.get_executor());
-          waiter->timer.expires_at(*give_up_at);
+          waiter->timer.expires_at(down ? down_until_ : *give_up_at);
           waiters_.push_back(waiter);
         }
       }
@@ -145,6 +148,7 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
         refusal = waiter->error;
       } else {
         std::erase(waiters_, waiter);
+        if (Clock::now() < *give_up_at) continue;  // the back-off window ended: look again
       }
     }
     if (!refusal.empty()) {

@@ -1,6 +1,7 @@
 #include "proxy_process.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <sstream>
@@ -38,6 +39,7 @@ std::string ProxyConfig::to_yaml(int listen_port) const {
     for (const auto& b : backends) {
         y << "  " << b.alias << ": {url: " << quoted(b.url);
         if (b.pool_size) y << ", pool_size: " << *b.pool_size;
+        if (!b.extra.empty()) y << ", " << b.extra;
         y << "}\n";
     }
     if (!databases.empty()) {
@@ -52,7 +54,7 @@ std::string ProxyConfig::to_yaml(int listen_port) const {
         y << "}\n";
     }
     y << "pool: {mode: " << pool_mode << ", size: " << pool_size
-      << ", queue_timeout: " << queue_timeout << "}\n";
+      << ", queue_timeout: " << queue_timeout << (pool_extra.empty() ? "" : ", " + pool_extra) << "}\n";
     y << extra_yaml;
     return y.str();
 }
@@ -81,8 +83,10 @@ Proxy::Proxy(const ProxyConfig& config)
       config_file_(dir_ / "pgroute.yaml"),
       log_file_(dir_ / "pgroute.log") {
     write_file(config_file_, config.to_yaml(port_));
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{pgroute_binary(), "--config", config_file_.string()}, log_file_);
+    std::vector<std::string> argv{pgroute_binary(), "--config", config_file_.string()};
+    // PGROUTE_TEST_LOG_LEVEL=debug: the proxy's own log in more detail when chasing a failure.
+    if (const char* level = std::getenv("PGROUTE_TEST_LOG_LEVEL")) argv.insert(argv.end(), {"--log-level", level});
+    process_ = std::make_unique<ChildProcess>(argv, log_file_);
     const auto deadline = Clock::now() + 10s;
     while (!port_accepts(port_)) {
         if (!process_->running() || Clock::now() > deadline) {
@@ -116,6 +120,17 @@ Conn Proxy::connect(const std::string& user, const std::optional<std::string>& p
 }
 
 std::string Proxy::log_tail(std::size_t lines) const { return file_tail(log_file_, lines); }
+
+void Proxy::write_config(const ProxyConfig& config) { write_file(config_file_, config.to_yaml(port_)); }
+
+void Proxy::signal(int sig) {
+    if (process_) process_->signal(sig);
+}
+
+std::optional<int> Proxy::wait_exit(std::chrono::milliseconds timeout) {
+    if (!process_ || !process_->wait_exit(timeout)) return std::nullopt;
+    return process_->exit_status();
+}
 
 int Proxy::stop() {
     if (!process_) return -1;

@@ -27,6 +27,7 @@ struct ProxyBackend {
     std::string alias;
     std::string url;
     std::optional<int> pool_size;
+    std::string extra;  // more keys of the backend's flow mapping, e.g. "min_size: 2, idle_timeout: 1s"
 };
 
 struct ProxyUser {
@@ -45,6 +46,7 @@ struct ProxyConfig {
     std::string pool_mode = "transaction";
     int pool_size = 4;
     std::string queue_timeout = "5s";
+    std::string pool_extra;  // more keys of the pool flow mapping, e.g. "check_after: 0, recycle_margin: off"
     std::string extra_yaml;  // appended verbatim, for settings not modelled here
 
     std::string to_yaml(int listen_port) const;
@@ -83,6 +85,12 @@ public:
     std::string log_tail(std::size_t lines = 60) const;
     // SIGTERM, then SIGKILL if it has not exited after 5 s. Returns the raw wait status.
     int stop();
+    // Sends a signal without waiting (SIGHUP: reload; SIGTERM: graceful shutdown).
+    void signal(int sig);
+    // The raw wait status once it has exited within `timeout`; nullopt if it is still running.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+    // Rewrites the config file (for a reload).
+    void write_config(const ProxyConfig& config);
 
 private:
     TempDir dir_;
