@@ -44,24 +44,6 @@ void ServerPool::apply(const PoolSettings& settings) {
   while (!waiters_.empty() && total_ < settings_.max_size) wake_one_locked(nullptr);
 }
 
-ServerPool::Expiry ServerPool::idle_expiry(const ServerConnection& conn, const config::Lifecycle& life) {
-  Expiry e{Clock::time_point::max(), CloseReason::idle};
-  auto consider = [&e](Clock::time_point at, CloseReason why) {
-    if (at < e.at) e = {at, why};
-  };
-  if (life.max_lifetime)
-    consider(conn.created + std::chrono::duration_cast<Clock::duration>(*life.max_lifetime * conn.lifetime_share),
-             CloseReason::lifetime);
-  if (life.idle_timeout) consider(conn.last_used + *life.idle_timeout, CloseReason::idle);
-  auto server_idle = conn.server_timeouts.idle_session;
-  if (life.recycle_margin && server_idle.count() > 0) {
-    // A margin as large as the server's timeout would make the connection useless: keep half then.
-    auto keep = std::max<std::chrono::milliseconds>(server_idle - *life.recycle_margin, server_idle / 2);
-    consider(conn.last_used + keep, CloseReason::server_timeout_margin);
-  }
-  return e;
-}
-
 awaitable<bool> ServerPool::fit_for_use(ServerConnection& conn, const PoolSettings& s, CloseReason& why) {
   auto now = Clock::now();
   Expiry expiry = idle_expiry(conn, s.life);

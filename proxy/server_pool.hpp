@@ -17,6 +17,7 @@
 #include "config/config.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/close_reason.hpp"
+#include "proxy/connection_expiry.hpp"
 #include "proxy/server_connection.hpp"
 
 namespace pgroute {
@@ -83,15 +84,10 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
  private:
   struct Waiter;
   using Clock = std::chrono::steady_clock;
-  struct Expiry {
-    Clock::time_point at;
-    CloseReason why;
-  };
 
   awaitable<Checkout> open_new(asio::io_context& ctx, int worker);
   // Expiry check, dead-peer peek and (idle > check_after) round trip. false: close it for `why`.
   awaitable<bool> fit_for_use(ServerConnection& conn, const PoolSettings& s, CloseReason& why);
-  static Expiry idle_expiry(const ServerConnection& conn, const config::Lifecycle& life);
   std::unique_ptr<ServerConnection> pop_idle_locked(int worker);
   void wake_one_locked(std::unique_ptr<ServerConnection> conn);
   void count_close(const ServerConnection& conn, CloseReason why);
