@@ -51,19 +51,19 @@ void ServerPool::sweep() {
     std::lock_guard lock(mu_);
     auto now = Clock::now();
     for (auto& stack : idle_) {
-      std::erase_if(stack, [&](std::unique_ptr<ServerConnection>& c) {
+      std::vector<std::unique_ptr<ServerConnection>> kept;
+      for (auto& c : stack) {
         Expiry e = idle_expiry(*c, settings_.life);
         if (e.at <= now) {
           doomed.emplace_back(std::move(c), e.why);
-          return true;
-        }
-        // The server hung up (restart, pg_terminate_backend, its own timeout): nothing to check.
-        if (c->peek_idle() == ServerConnection::IdleState::closed) {
+        } else if (c->peek_idle() == ServerConnection::IdleState::closed) {
+          // The server hung up (restart, pg_terminate_backend, its own timeout): nothing to check.
           doomed.emplace_back(std::move(c), CloseReason::server_error);
-          return true;
+        } else {
+          kept.push_back(std::move(c));
         }
-        return false;
-      });
+      }
+      stack = std::move(kept);
     }
     idle_count_ -= static_cast<int>(doomed.size());
     total_ -= static_cast<int>(doomed.size());
