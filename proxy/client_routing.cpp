@@ -73,7 +73,7 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   ctx.in_transaction = client_tx_status() != 'I';
   if (shard_key_) ctx.session_shard_key = *shard_key_;
   ctx.last_write = last_write_;
-  ctx.alias_healthy = &alias_healthy_;
+  ctx.alias_healthy = &rt_.alias_health;
   auto result = snap_->chain->route(ctx);
   if (auto* d = std::get_if<router::RouteDecision>(&result)) {
     // "No router had an opinion": the client's own database decides (its alias), not the global default.

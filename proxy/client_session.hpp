@@ -9,7 +9,6 @@
 #pragma once
 #include <chrono>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -149,8 +148,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::string> shard_key_;      // SET pgroute.shard_key
   bool shard_key_for_transaction_ = false;    // set inside a transaction: forgotten when it ends
   std::optional<std::chrono::steady_clock::time_point> last_write_;
-  // For the replicas router: which aliases answer (the runtime's health view).
-  std::function<bool(std::string_view)> alias_healthy_ = [this](std::string_view a) { return rt_.alias_healthy(a); };
   std::deque<std::string> synth_errors_;      // ErrorResponses queued behind in-flight answers
   asio::steady_timer idle_signal_;            // cancelled by the pump when nothing is outstanding
   bool forward_sync_after_skip_ = false;

@@ -2,6 +2,7 @@
 // Sessions read the snapshot once per transaction (a relaxed generation check first), never per message.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,8 @@ class Runtime {
   // Whether the alias's backend answered its last connection attempt (pool or health probe). false for
   // an unknown alias. No mutex (one atomic load of the alias map): for routers and metrics.
   bool alias_healthy(std::string_view alias) const;
+  // alias_healthy as the function routers take (RouteContext::alias_healthy).
+  const std::function<bool(std::string_view)> alias_health{[this](std::string_view a) { return alias_healthy(a); }};
   // Shutdown: pools stop warming up and probing.
   void stop_maintenance();
 

@@ -254,6 +254,39 @@ TEST_CASE("lifecycle: reload applies pool settings keeping connections, and drai
     CHECK(eventually([&] { return su.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid) == "0"; }));
 }
 
+TEST_CASE("lifecycle: an alias whose server is down is unhealthy: the replicas router skips it until it is back") {
+    ProxyConfig cfg = default_proxy_config();
+    cfg.backends = {{"primary", first_cluster().url(kAppUser, kAppPassword), std::nullopt},
+                    {"lc", lifecycle_cluster().url(kAppUser, kAppPassword), std::nullopt}};
+    cfg.databases = {{"app", "primary"}};
+    cfg.pool_extra = "health_check_interval: 200ms, connect_retry: {initial: 100ms, max: 300ms}";
+    cfg.extra_yaml = "default: primary\nrouters:\n  - {type: replicas, primary: primary, replicas: [lc]}\n";
+    Proxy proxy(cfg);
+    const std::string primary_port = std::to_string(first_cluster().port());
+    const std::string replica_port = std::to_string(lifecycle_cluster().port());
+    Conn c = proxy.connect();
+    // Reads go where the router sends them; a read routed to the dead replica before its health
+    // flips fails (that is the moment the pool learns it), which the loop tolerates.
+    auto read_port = [&]() -> std::string {
+        try {
+            return c.scalar("SELECT inet_server_port()");
+        } catch (const PgError& e) {
+            return std::string("error ") + e.sqlstate;
+        }
+    };
+    CHECK(read_port() == replica_port);
+
+    lifecycle_cluster().stop(Shutdown::fast);
+    REQUIRE(eventually([&] { return read_port() == primary_port; }));
+    for (int i = 0; i < 5; ++i) CHECK(read_port() == primary_port);  // stays out of rotation
+
+    lifecycle_cluster().start();
+    CHECK(eventually([&] { return read_port() == replica_port; }));  // re-admitted by the health probe
+    const std::string log = proxy.log_tail(400);
+    CHECK(log.find("alias \"lc\"") != std::string::npos);
+    CHECK(log.find("is up again") != std::string::npos);
+}
+
 TEST_CASE("lifecycle: SIGTERM with a transaction in flight: it commits, then the proxy exits 0") {
     Proxy proxy(lifecycle_config());
     Conn c = proxy.connect();
