@@ -8,6 +8,7 @@
 #include <string>
 
 #include "proxy/client_session.hpp"
+#include "proxy/literal_normalizer.hpp"
 #include "proxy/log.hpp"
 #include "proxy/worker.hpp"
 #include "proxy/wire/builder.hpp"
@@ -177,8 +178,27 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
   }
 }
 
+// The analysis of a simple query: of its text with constants made parameters when that parses (one
+// cache entry for all "... WHERE id = <n>"), with the constants in literal_params_; else of the text.
+std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string_view sql,
+                                                                    const wire::BindParams*& params) {
+  params = nullptr;
+  if (normalize_literals(sql, normalized_)) {
+    auto analysis = analyze(normalized_.text);
+    if (analysis->kind != router::StatementKind::Unparsed) {
+      literal_params_.formats.clear();
+      literal_params_.values.clear();
+      for (const auto& v : normalized_.literals) literal_params_.values.emplace_back(v);
+      params = &literal_params_;
+      return analysis;
+    }
+  }
+  return analyze(sql);
+}
+
 awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) {
-  auto analysis = analyze(sql);
+  const wire::BindParams* literals = nullptr;
+  auto analysis = analyze_query(sql, literals);
   const router::Analysis& a = *analysis;
   if (server_ && !expect_.empty() && answerable(a, pending_begin_.has_value())) co_await wait_server_idle();
   char status = 'I';
@@ -195,7 +215,7 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
     if (!server_) unit_alias_ = alias_;
     co_return Step::forward;
   }
-  auto routed = route(a, sql, nullptr);
+  auto routed = route(a, sql, literals);
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
     if (server_) co_await wait_server_idle();
     queue_route_error(*e);

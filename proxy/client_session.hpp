@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "proxy/asio.hpp"
+#include "proxy/literal_normalizer.hpp"
 #include "proxy/outbox.hpp"
 #include "proxy/read_buffer.hpp"
 #include "proxy/response_queue.hpp"
@@ -95,6 +96,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<Step> release_held(const std::string& alias);
   bool answer_held_unit();
   std::shared_ptr<const router::Analysis> analyze(std::string_view sql);
+  std::shared_ptr<const router::Analysis> analyze_query(std::string_view sql, const wire::BindParams*& params);
   const router::Analysis* analysis_of_statement(std::string_view name) const;
   std::variant<router::RouteDecision, router::RouteError> route(const router::Analysis& a, std::string_view sql,
                                                                 const wire::BindParams* params);
@@ -148,7 +150,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::string> shard_key_;      // SET pgroute.shard_key
   bool shard_key_for_transaction_ = false;    // set inside a transaction: forgotten when it ends
   std::optional<std::chrono::steady_clock::time_point> last_write_;
-  std::deque<std::string> synth_errors_;      // ErrorResponses queued behind in-flight answers
+  std::deque<std::string> synth_errors_;
+  NormalizedSql normalized_;          // reused per simple query (literal_normalizer.hpp)
+  wire::BindParams literal_params_;   // its constants, viewed as text parameters      // ErrorResponses queued behind in-flight answers
   asio::steady_timer idle_signal_;            // cancelled by the pump when nothing is outstanding
   bool forward_sync_after_skip_ = false;
   bool defer_begin_ = false;  // this attach is for a unit that executes nothing: keep the BEGIN pending      // skip_until_sync_ with a server attached: the Sync goes on
