@@ -45,28 +45,30 @@ def _field(pattern, text, cast=float):
     return cast(m.group(1)) if m else None
 
 
-def run_pgbench(port, mode, clients, duration, proxy_stat=None, jobs=2, extra_args=()):
+def run_pgbench(port, mode, clients, duration, proxy_stat=None, jobs=2, extra_args=(), log_parent=None):
     """Returns a dict: tps, lat_avg_ms, p99_ms, transactions, failed, error (None when clean),
     cpu_s and rss (when proxy_stat is given)."""
     jobs = max(1, min(jobs, clients))
-    log_dir = tempfile.mkdtemp(prefix="pgbench-log-")
+    log_dir = tempfile.mkdtemp(prefix="pgbench-log-", dir=log_parent)
     prefix = os.path.join(log_dir, "tx")
     cmd = [PGBENCH, "-n", "-S", "-M", mode, "-c", str(clients), "-j", str(jobs), "-T", str(duration),
            "--log", f"--log-prefix={prefix}", *extra_args]
-    cpu_before = proxy_stat.cpu_seconds() if proxy_stat else None
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=client_env(port),
-                           timeout=duration + 180, start_new_session=True)
-        stdout, stderr, rc = p.stdout, p.stderr, p.returncode
-    except subprocess.TimeoutExpired as e:
-        stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        stderr, rc = "pgbench timed out", -1
-    result = {"mode": mode, "clients": clients, "duration": duration}
-    if proxy_stat:
-        result["cpu_s"] = proxy_stat.cpu_seconds() - cpu_before
-        result["rss"] = proxy_stat.rss_bytes()
-    latencies = read_latencies_us(prefix)
-    shutil.rmtree(log_dir, ignore_errors=True)
+        cpu_before = proxy_stat.cpu_seconds() if proxy_stat else None
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, env=client_env(port),
+                               timeout=duration + 180, start_new_session=True)
+            stdout, stderr, rc = p.stdout, p.stderr, p.returncode
+        except subprocess.TimeoutExpired as e:
+            stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            stderr, rc = "pgbench timed out", -1
+        result = {"mode": mode, "clients": clients, "duration": duration}
+        if proxy_stat:
+            result["cpu_s"] = proxy_stat.cpu_seconds() - cpu_before
+            result["rss"] = proxy_stat.rss_bytes()
+        latencies = read_latencies_us(prefix)
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)
     result["transactions"] = _field(r"^number of transactions actually processed: (\d+)", stdout, int) or 0
     result["failed"] = _field(r"^number of failed transactions: (\d+)", stdout, int) or 0
     result["tps"] = _field(r"^tps = ([\d.]+)", stdout)

@@ -139,6 +139,8 @@ class Cleanup:
         if self._done:
             return
         self._done = True
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):   # a second Ctrl-C must not cut it short
+            signal.signal(sig, signal.SIG_IGN)
         while self._actions:
             description, action = self._actions.pop()
             try:

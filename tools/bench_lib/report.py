@@ -149,7 +149,8 @@ def chart(path, summary, modes, clients_list, targets):
             ax.set_title(f"pgbench -S -M {mode}")
             ax.set_ylim(bottom=0)
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize="small")
+            if ax.lines:
+                ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

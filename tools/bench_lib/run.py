@@ -126,7 +126,8 @@ class Bench:
         """PgBouncer before 1.21 cannot run -M prepared in transaction mode: try it, mark n/a."""
         if "pgbouncer" not in self.ports or "prepared" not in self.a.modes:
             return
-        r = run_pgbench(self.ports["pgbouncer"], "prepared", 2 * self.a.pool_size, 3, jobs=self.a.jobs)
+        r = run_pgbench(self.ports["pgbouncer"], "prepared", 2 * self.a.pool_size, 3, jobs=self.a.jobs,
+                        log_parent=self.work)
         if r["error"]:
             reason = f"{PgBouncer.version()} cannot (transaction mode): {r['error'][:120]}"
             self.skipped[("pgbouncer", "prepared")] = reason
@@ -138,7 +139,7 @@ class Bench:
         if proxy is not None and proxy.proc.poll() is not None:
             raise BenchError(f"{target} exited ({proxy.proc.returncode}):\n{proxy.log_tail()}")
         return run_pgbench(self.ports[target], mode, clients, duration,
-                           proxy.stat() if proxy else None, jobs=self.a.jobs)
+                           proxy.stat() if proxy else None, jobs=self.a.jobs, log_parent=self.work)
 
     def rounds(self):
         a = self.a
