@@ -77,7 +77,9 @@ def run_pgbench(port, mode, clients, duration, proxy_stat=None, jobs=2, extra_ar
     p99 = percentile(latencies, 99)
     result["p99_ms"] = p99 / 1000.0 if p99 is not None else None
     aborted = [l for l in stderr.splitlines() if "aborted" in l or "error" in l.lower() or "fatal" in l.lower()]
-    if rc != 0 or result["failed"] or result["tps"] is None:
+    if rc == 0 and not result["transactions"]:
+        result["error"] = f"no transaction completed in {duration} s (clients still connecting? raise --duration)"
+    elif rc != 0 or result["failed"] or result["tps"] is None:
         first = aborted[0] if aborted else (stderr.strip().splitlines() or [f"exit status {rc}"])[0]
         result["error"] = f"pgbench exit {rc}: {first.strip()[:300]}"
     else:

@@ -77,6 +77,8 @@ class Bench:
         build_dir = os.path.join(self.repo, "build-bench")
         if a.skip_build:
             self.binary = os.path.join(build_dir, "pgroute")
+            if not os.access(self.binary, os.X_OK):
+                raise BenchError(f"--skip-build: {self.binary} does not exist; run without --skip-build once")
         else:
             self.binary = setup.build_release(self.repo, build_dir, max(1, min(2, os.cpu_count() or 1)))
         nofile = raise_nofile(max(65536, a.idle_connections + a.many_clients + 4096))
