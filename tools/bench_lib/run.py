@@ -108,7 +108,7 @@ class Bench:
             problem = proxy.check()
             if problem:
                 # Until `routers:` is parsed (issue #4), pgroute rejects it as an unknown key.
-                first = problem.splitlines()[0].split(" (known keys")[0]
+                first = problem.splitlines()[0].split(" (known keys")[0].replace(proxy.config_file, "pgroute.yaml")
                 self.skipped[(target, None)] = "config rejected by pgroute --check: " + first[-200:]
                 log(f"{target}: n/a — pgroute --check rejects the config:\n{problem}")
                 self.routing = "n/a — " + self.skipped[(target, None)]
