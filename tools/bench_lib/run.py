@@ -151,9 +151,12 @@ class Bench:
         total = a.rounds * len(a.modes) * len(a.clients) * len(self.targets)
         done = 0
         for rnd in range(1, a.rounds + 1):
+            # Targets alternate innermost, and who goes first rotates per round: drift hits all alike.
+            shift = (rnd - 1) % len(self.targets)
+            order = self.targets[shift:] + self.targets[:shift]
             for mode in a.modes:
                 for clients in a.clients:
-                    for target in self.targets:   # alternate targets innermost: drift hits all alike
+                    for target in order:
                         if (target, mode) in self.skipped:
                             continue
                         done += 1
