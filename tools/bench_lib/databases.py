@@ -62,8 +62,9 @@ def verify_routing(cluster, proxy_port, keys=range(1, 9)):
         expected = "shard_0" if in_0 else "shard_1"
         for alias, db in [("default", DATABASE), ("shard_0", shard0), ("shard_1", ROUTED_DATABASES["shard_1"])]:
             found = len(rows(db, f"SELECT 1 FROM {SHARD_TABLE} WHERE {SHARD_KEY} = {k}"))
-            if found != (1 if alias == expected else 0):
-                misplaced.append(f"key {k}: {found} row(s) on {alias} (expected on {expected})")
+            want = 1 if alias == expected else 0
+            if found != want:
+                misplaced.append(f"key {k}: {found} row(s) on {alias}, expected {want} (it belongs on {expected})")
     users_db = ROUTED_DATABASES[MODEL_ALIAS]
     if len(rows(users_db, f"SELECT 1 FROM {USERS_TABLE}")) != 1 or rows(DATABASE, f"SELECT 1 FROM {USERS_TABLE}"):
         misplaced.append(f"{USERS_TABLE} row not (only) on alias {MODEL_ALIAS}")

@@ -168,6 +168,10 @@ def chart(path, summary, modes, clients_list, targets):
 
 def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_list):
     targets = [t for t in TARGETS if t in meta["targets"]]
+    routed_ran = any(t == "pgroute-routed" for (_m, _c, t) in summary)
+    unverified = ("> pgroute-routed ran but its routing was **not verified** (see \"Routing chain\" above): "
+                  "its figures may be those of a proxy that does not consult the chain.\n"
+                  if routed_ran and not meta.get("routing_ok") else "")
     md = [f"# pgroute benchmark {meta['timestamp']}", "",
           "Machine: " + meta["machine"], "",
           "Versions: " + meta["versions"], "",
@@ -179,10 +183,10 @@ def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_lis
           "Medians over rounds of runs without errors. Added latency = latency average minus direct's. "
           "Proxy CPU = utime+stime of the proxy process (all threads) across the run, from /proc/PID/stat.", "",
           case_table(summary, skipped, modes, clients_list, targets), "",
-          "## Routing on vs off", "", routing_table(summary), "",
+          "## Routing on vs off", "", unverified, routing_table(summary), "",
           "## Many clients", "", many_table(many, summary) if many else "not run", "",
           "## Idle connections", "", idle_table(idle) if idle else "not run", "",
-          "## Targets", "", targets_table(summary, many, idle, clients_list), ""]
+          "## Targets", "", unverified, targets_table(summary, many, idle, clients_list), ""]
     md_path = os.path.join(out_dir, "results.md")
     with open(md_path, "w") as f:
         f.write("\n".join(md))

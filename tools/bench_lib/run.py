@@ -67,7 +67,7 @@ class Bench:
         self.ports, self.procs = {}, {}   # target -> port; target -> Pooler
         self.skipped = {}                  # (target, mode or None) -> reason
         self.runs, self.many, self.idle = [], [], []
-        self.routing = "not run"
+        self.routing, self.routing_ok = "not run", False
 
     # ---- setup -------------------------------------------------------------------------------
     def start(self):
@@ -118,7 +118,7 @@ class Bench:
             proxy.start(self.cleanup)
             self._add(target, proxy)
             if routed:
-                ok, self.routing = databases.verify_routing(self.cluster, proxy.port)
+                self.routing_ok, self.routing = databases.verify_routing(self.cluster, proxy.port)
                 log(f"routing chain: {self.routing}")
                 databases.scrub(self.cluster)
         self.targets = [t for t in a.targets if t in self.ports]
@@ -222,7 +222,7 @@ class Bench:
                          f"pgbench -S -j {a.jobs}, scale {a.scale}; pool size {a.pool_size} (both poolers, "
                          f"transaction mode, md5 client auth); pgroute threads {a.pgroute_threads or 'one per core'}; "
                          "pgbench, proxies and PostgreSQL share this machine"),
-            "routing": self.routing, "targets": a.targets,
+            "routing": self.routing, "routing_ok": self.routing_ok, "targets": a.targets,
             "caveat": ("2 shared cores; other work (compilers) may run at the same time: treat single runs "
                        "as noisy and compare ratios within one run" + (" — --quick smoke run" if a.quick else "")),
         }
