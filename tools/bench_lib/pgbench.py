@@ -81,7 +81,8 @@ def run_pgbench(port, mode, clients, duration, proxy_stat=None, jobs=2, extra_ar
         result["error"] = f"no transaction completed in {duration} s (clients still connecting? raise --duration)"
     elif rc != 0 or result["failed"] or result["tps"] is None:
         first = aborted[0] if aborted else (stderr.strip().splitlines() or [f"exit status {rc}"])[0]
-        result["error"] = f"pgbench exit {rc}: {first.strip()[:300]}"
+        first = re.sub(r"^(pgbench: error: )+", "", first.strip())
+        result["error"] = f"pgbench exit {rc}: {first[:300]}"
     else:
         result["error"] = None
     return result
