@@ -1,0 +1,1 @@
+"""Helpers of tools/bench: PostgreSQL, PgBouncer and pgroute side by side under pgbench."""

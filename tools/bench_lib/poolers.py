@@ -1,0 +1,161 @@
+"""The two poolers under test, each a child process with a generated configuration.
+
+Both pool `pool_size` server connections per (database, user) in transaction mode, authenticate
+clients with md5 against the same user/password, and reach PostgreSQL over TCP as `bench` (trust).
+"""
+import os
+import subprocess
+
+from .procs import BenchError, ProcStat, chown_to_pg, free_port, log, pg_user_kwargs, run, wait_for_port
+
+USER, PASSWORD, DATABASE = "bench", "benchpw", "bench"
+# Aliases only the routed configuration's routers send to (the pgbench tables stay on `default`).
+ROUTED_DATABASES = {"users": "bench_users", "shard_0": "bench_shard_0", "shard_1": "bench_shard_1"}
+MODEL_PATTERN, MODEL_ALIAS = "bench_users_*", "users"
+SHARD_TABLE, SHARD_KEY = "bench_events", "user_id"
+
+
+class Pooler:
+    """A running proxy: its port, the process (for /proc) and its log."""
+
+    name = "?"
+    port = 0
+    log_file = ""
+    proc = None
+
+    def stat(self):
+        return ProcStat(self.proc.pid)
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_file, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def _start(self, cmd, cleanup, **kwargs):
+        out = open(self.log_file, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True, **kwargs)
+        out.close()
+        cleanup.add_process(f"stop {self.name}", self.proc)
+        try:
+            wait_for_port(self.port, self.proc, what=self.name)
+        except BenchError as e:
+            raise BenchError(f"{e}\n--- {self.log_file} ---\n{self.log_tail()}") from None
+        log(f"{self.name} on 127.0.0.1:{self.port} (pid {self.proc.pid})")
+
+
+class PgBouncer(Pooler):
+    def __init__(self, work_dir, pg_port, pool_size, max_clients, name="pgbouncer"):
+        self.name = name
+        self.dir = os.path.join(work_dir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        chown_to_pg(self.dir)
+        self.port = free_port()
+        self.log_file = os.path.join(self.dir, "pgbouncer.log")
+        self.pg_port, self.pool_size, self.max_clients = pg_port, pool_size, max_clients
+
+    @staticmethod
+    def version():
+        p = run(["pgbouncer", "--version"], check=False)
+        first = (p.stdout or p.stderr).splitlines()
+        return first[0].strip() if first else "pgbouncer (unknown version)"
+
+    def start(self, cleanup):
+        auth_file = os.path.join(self.dir, "userlist.txt")
+        with open(auth_file, "w") as f:
+            f.write(f'"{USER}" "{PASSWORD}"\n')
+        ini = os.path.join(self.dir, "pgbouncer.ini")
+        with open(ini, "w") as f:
+            f.write(f"""[databases]
+{DATABASE} = host=127.0.0.1 port={self.pg_port} dbname={DATABASE} user={USER}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = md5
+auth_file = {auth_file}
+pool_mode = transaction
+default_pool_size = {self.pool_size}
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = {self.max_clients}
+query_wait_timeout = 30
+log_connections = 0
+log_disconnections = 0
+ignore_startup_parameters = extra_float_digits
+""")
+        for path in (auth_file, ini):
+            chown_to_pg(path)
+        # It refuses to run as root: run it as `postgres`, in the foreground so its pid is ours;
+        # it logs to stderr, which goes to pgbouncer.log.
+        self._start(["pgbouncer", ini], cleanup, **pg_user_kwargs())
+
+
+def routers_yaml():
+    """The `routers:` section of issue #4: a model and a shard router the pgbench tables miss."""
+    return f"""routers:
+  - type: model
+    tables: {{"{MODEL_PATTERN}": {MODEL_ALIAS}}}
+  - type: shard
+    table: {SHARD_TABLE}
+    key: {SHARD_KEY}
+    key_type: bigint
+    method: hash
+    shards: [shard_0, shard_1]
+    without_key: error
+"""
+
+
+class Pgroute(Pooler):
+    def __init__(self, work_dir, binary, pg_port, pool_size, max_clients, threads, routed, name):
+        self.name = name
+        self.dir = os.path.join(work_dir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.log_file = os.path.join(self.dir, "pgroute.log")
+        self.config_file = os.path.join(self.dir, "pgroute.yaml")
+        self.binary, self.pg_port, self.pool_size = binary, pg_port, pool_size
+        self.max_clients, self.threads, self.routed = max_clients, threads, routed
+
+    def config_text(self):
+        url = lambda db: f"postgresql://{USER}@127.0.0.1:{self.pg_port}/{db}"  # noqa: E731
+        backends = "".join(f"  {alias}:\n    url: \"{url(db)}\"\n" for alias, db in ROUTED_DATABASES.items())
+        text = f"""# Written by tools/bench ({'routing chain on' if self.routed else 'routing off'}).
+listen:
+  host: 127.0.0.1
+  port: {self.port}
+threads: {self.threads}
+max_client_connections: {self.max_clients}
+default: default
+backends:
+  default:
+    url: "{url(DATABASE)}"
+{backends}users:
+  - name: {USER}
+    password: {PASSWORD}
+    auth: md5
+pool:
+  mode: transaction
+  size: {self.pool_size}
+  queue_timeout: 30s
+  connect_timeout: 5s
+"""
+        return text + (routers_yaml() if self.routed else "")
+
+    def check(self):
+        """Writes the config and asks `pgroute --check`; returns None if accepted, else why not."""
+        with open(self.config_file, "w") as f:
+            f.write(self.config_text())
+        p = run([self.binary, "--check", self.config_file], check=False)
+        if p.returncode == 0:
+            return None
+        return (p.stderr or p.stdout).strip() or f"pgroute --check exited with {p.returncode}"
+
+    def start(self, cleanup):
+        problem = self.check()
+        if problem:
+            raise BenchError(f"{self.name}: configuration rejected:\n{problem}")
+        self._start([self.binary, "--config", self.config_file, "--log-level", "warn"], cleanup)

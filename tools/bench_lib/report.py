@@ -1,0 +1,198 @@
+"""Markdown report and PNG chart of a benchmark run."""
+import os
+
+from .summary import PGROUTES, PROXIES, TARGETS, routing_cost
+
+
+def _f(value, fmt="{:.0f}", none="–"):
+    return none if value is None else fmt.format(value)
+
+
+def _mib(b):
+    return None if b is None else b / 2**20
+
+
+def case_table(summary, skipped, modes, clients_list, targets):
+    lines = ["| mode | clients | target | tps (median) | lat avg ms | lat p99 ms | added lat µs | "
+             "× PgBouncer | × direct | proxy CPU s/10k tx | proxy µs/tx | proxy RSS MiB | runs ok | notes |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for mode in modes:
+        for clients in clients_list:
+            for target in targets:
+                f = summary.get((mode, clients, target))
+                if f is None:
+                    reason = skipped.get((target, mode)) or skipped.get((target, None)) or "not run"
+                    lines.append(f"| {mode} | {clients} | {target} | n/a |  |  |  |  |  |  |  |  |  | {reason} |")
+                    continue
+                cpu = f["cpu_s_per_10k"]
+                note = "; ".join(sorted(set(f["errors"])))[:200]
+                lines.append(
+                    f"| {mode} | {clients} | {target} | {_f(f['tps'])} | {_f(f['lat_avg_ms'], '{:.3f}')} | "
+                    f"{_f(f['p99_ms'], '{:.3f}')} | {_f(f['added_lat_us'], '{:+.0f}')} | "
+                    f"{_f(f['x_pgbouncer'], '{:.2f}')} | {_f(f['x_direct'], '{:.2f}')} | "
+                    f"{_f(cpu, '{:.3f}')} | {_f(None if cpu is None else cpu * 100, '{:.1f}')} | "
+                    f"{_f(_mib(f['rss']), '{:.1f}')} | {f['clean_runs']}/{f['runs']} | {note} |")
+    return "\n".join(lines)
+
+
+def _mode_order(item):
+    (mode, clients), _ = item
+    return (["simple", "extended", "prepared"].index(mode), clients)
+
+
+def routing_table(summary):
+    cost = routing_cost(summary)
+    if not cost:
+        return "Routing on vs off: not measured (pgroute-routed or pgroute-plain did not run)."
+    lines = ["| mode | clients | tps routed / plain | CPU per tx routed / plain |", "|---|---:|---:|---:|"]
+    for (mode, clients), (tps, cpu) in sorted(cost.items(), key=_mode_order):
+        lines.append(f"| {mode} | {clients} | {_f(tps, '{:.2f}')} | {_f(cpu, '{:.2f}')} |")
+    return "\n".join(lines)
+
+
+def _check(ok):
+    return "–" if ok is None else ("met" if ok else "**not met**")
+
+
+def targets_table(summary, many, idle, clients_list):
+    """The targets of issue #6, judged on this run's medians (not asserted by any test)."""
+    rows = []
+    # The targets are about routing on; until pgroute-routed runs, judge pgroute-plain (labelled so).
+    ran = {t for (_m, _c, t) in summary}
+    pgr = "pgroute-routed" if "pgroute-routed" in ran else "pgroute-plain"
+
+    def get(mode, clients, target, key):
+        f = summary.get((mode, clients, target))
+        return None if f is None else f.get(key)
+
+    for c in clients_list:
+        r_cpu, b_cpu = get("simple", c, pgr, "cpu_s_per_10k"), get("simple", c, "pgbouncer", "cpu_s_per_10k")
+        if r_cpu is not None and b_cpu:
+            rows.append((f"CPU/tx, simple, {pgr}, {c} clients ≤ PgBouncer (aim 0.8×)",
+                         f"{r_cpu * 100:.1f} vs {b_cpu * 100:.1f} µs ({r_cpu / b_cpu:.2f}×)", r_cpu <= b_cpu))
+        x = get("simple", c, pgr, "x_pgbouncer")
+        if x is not None:
+            need = 1.1 if c >= 64 else 1.0
+            rows.append((f"tps, simple, {pgr}, {c} clients ≥ {need}× PgBouncer", f"{x:.2f}×", x >= need))
+        x = get("prepared", c, pgr, "x_direct")
+        if x is not None:
+            rows.append((f"tps, prepared, {pgr}, {c} clients ≥ 0.6× direct", f"{x:.2f}×", x >= 0.6))
+        added = get("simple", c, pgr, "added_lat_us")
+        if c == 1 and added is not None:
+            rows.append((f"added latency, 1 client, simple, {pgr} ≤ 25 µs", f"{added:+.0f} µs", added <= 25))
+    for (mode, c), (tps, cpu) in sorted(routing_cost(summary).items(), key=_mode_order):
+        if mode == "simple" and tps is not None and cpu is not None:
+            rows.append((f"routing on/off, simple, {c} clients: tps ≥ 0.9×, CPU/tx ≤ 1.1×",
+                         f"{tps:.2f}× tps, {cpu:.2f}× CPU", tps >= 0.9 and cpu <= 1.1))
+    for res in idle:
+        if res["target"].startswith("pgroute"):
+            ok = res["connected"] == res["connections"] == res["answered"] and res["rss_per_conn"] <= 2048
+            rows.append((f"idle: {res['connections']} held, ≤ 2 KiB RSS each ({res['target']})",
+                         f"{res['rss_per_conn']:.0f} B/conn, {res['answered']}/{res['connections']} answered", ok))
+    for m in many:
+        if m["target"].startswith("pgroute"):
+            ref = get("simple", 64, m["target"], "tps")
+            ok = None if ref is None or m["tps"] is None else (not m["error"] and m["tps"] >= 0.9 * ref)
+            rows.append((f"{m['clients']} clients on {m['pool_size']} server connections ({m['target']}): "
+                         "no errors, tps within 10% of 64 clients",
+                         f"{_f(m['tps'])} tps vs {_f(ref)}; {m['error'] or 'no errors'}", ok))
+    if not rows:
+        return "No target of issue #6 applies to the cases run (they need pgroute-routed, PgBouncer, direct)."
+    lines = ["| target (issue #6) | this run | verdict |", "|---|---|---|"]
+    lines += [f"| {name} | {value} | {_check(ok)} |" for name, value, ok in rows]
+    return "\n".join(lines)
+
+
+def many_table(many, summary):
+    lines = ["| target | clients | server conns | tps | × its 64-client tps | lat avg ms | lat p99 ms | "
+             "proxy CPU s/10k tx | proxy RSS MiB | result |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for m in many:
+        ref = (summary.get(("simple", 64, m["target"])) or {}).get("tps")
+        cpu = m["cpu_s"] / m["transactions"] * 10000 if m.get("cpu_s") is not None and m["transactions"] else None
+        lines.append(f"| {m['target']} | {m['clients']} | {m['pool_size']} | {_f(m['tps'])} | "
+                     f"{_f(m['tps'] / ref if ref and m['tps'] else None, '{:.2f}')} | "
+                     f"{_f(m['lat_avg_ms'], '{:.3f}')} | {_f(m['p99_ms'], '{:.3f}')} | {_f(cpu, '{:.3f}')} | "
+                     f"{_f(_mib(m.get('rss')), '{:.1f}')} | {m['error'] or 'no errors'} |")
+    return "\n".join(lines)
+
+
+def idle_table(idle):
+    lines = ["| target | connections | connected | answered SELECT 1 | connect time s | RSS before MiB | "
+             "RSS held MiB | RSS per connection | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in idle:
+        lines.append(f"| {r['target']} | {r['connections']} | {r['connected']} | {r['answered']} | "
+                     f"{r['connect_s']:.1f} | {_mib(r['rss_before']):.1f} | {_mib(r['rss_held']):.1f} | "
+                     f"{r['rss_per_conn']:.0f} B | {'; '.join(r['errors']) or 'none'} |")
+    return "\n".join(lines)
+
+
+COLORS = {"direct": "tab:gray", "pgbouncer": "tab:blue", "pgroute-routed": "tab:red", "pgroute-plain": "tab:orange"}
+
+
+def chart(path, summary, modes, clients_list, targets):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(modes), figsize=(5 * len(modes), 8), squeeze=False)
+    for col, mode in enumerate(modes):
+        for row, (key, label, who) in enumerate([("tps", "tps (median)", targets),
+                                                 ("cpu_us", "proxy CPU µs per transaction", PROXIES)]):
+            ax = axes[row][col]
+            for target in [t for t in targets if t in who]:
+                xs, ys = [], []
+                for c in clients_list:
+                    f = summary.get((mode, c, target))
+                    if not f:
+                        continue
+                    v = f["tps"] if key == "tps" else (None if f["cpu_s_per_10k"] is None else f["cpu_s_per_10k"] * 100)
+                    if v is not None:
+                        xs.append(c)
+                        ys.append(v)
+                if xs:
+                    ax.plot(xs, ys, marker="o", label=target, color=COLORS.get(target))
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(clients_list)
+            ax.set_xticklabels([str(c) for c in clients_list])
+            ax.set_xlabel("pgbench clients")
+            ax.set_ylabel(label)
+            ax.set_title(f"pgbench -S -M {mode}")
+            ax.set_ylim(bottom=0)
+            ax.grid(True, alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_list):
+    targets = [t for t in TARGETS if t in meta["targets"]]
+    routed_ran = any(t == "pgroute-routed" for (_m, _c, t) in summary)
+    unverified = ("> pgroute-routed ran but its routing was **not verified** (see \"Routing chain\" above): "
+                  "its figures may be those of a proxy that does not consult the chain.\n"
+                  if routed_ran and not meta.get("routing_ok") else "")
+    md = [f"# pgroute benchmark {meta['timestamp']}", "",
+          "Machine: " + meta["machine"], "",
+          "Versions: " + meta["versions"], "",
+          "Settings: " + meta["settings"], "",
+          "Routing chain (pgroute-routed): " + meta["routing"], "",
+          "> Caveat: " + meta["caveat"], "",
+          "![chart](bench.png)", "",
+          "## pgbench -S", "",
+          "Medians over rounds of runs without errors. Added latency = latency average minus direct's. "
+          "Proxy CPU = utime+stime of the proxy process (all threads) across the run, from /proc/PID/stat.", "",
+          case_table(summary, skipped, modes, clients_list, targets), "",
+          "## Routing on vs off", "", unverified, routing_table(summary), "",
+          "## Many clients", "", many_table(many, summary) if many else "not run", "",
+          "## Idle connections", "", idle_table(idle) if idle else "not run", "",
+          "## Targets", "", unverified, targets_table(summary, many, idle, clients_list), ""]
+    md_path = os.path.join(out_dir, "results.md")
+    with open(md_path, "w") as f:
+        f.write("\n".join(md))
+    try:
+        chart(os.path.join(out_dir, "bench.png"), summary, modes, clients_list, targets)
+    except ImportError as e:   # python3-matplotlib missing: the Markdown report still stands
+        with open(md_path, "a") as f:
+            f.write(f"\n(no chart: {e}; install python3-matplotlib)\n")
+    return md_path

@@ -1,0 +1,279 @@
+"""tools/bench: the whole benchmark in one run (see the README section "Benchmark")."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import databases, report, setup
+from .idle import run_idle_test
+from .pgbench import run_pgbench
+from .poolers import PgBouncer, Pgroute
+from .postgres import Cluster
+from .procs import BenchError, Cleanup, chown_to_pg, free_port, log, raise_nofile
+from .summary import TARGETS, summarize
+
+QUICK = {"rounds": 1, "duration": 5, "clients": "16,64", "modes": "simple,prepared",
+         "idle_connections": 2000, "many_clients": 1000}
+FULL = {"rounds": 3, "duration": 15, "clients": "4,16,64,256", "modes": "simple,extended,prepared",
+        "idle_connections": 10000, "many_clients": 1000}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="tools/bench", description=(
+        "pgbench -S against direct PostgreSQL, PgBouncer and pgroute (routing on and off), "
+        "plus idle-connection and many-clients tests; writes results/bench-<timestamp>/."))
+    p.add_argument("--quick", action="store_true", help="smoke test: 1 round of 5 s runs, fewer cases")
+    p.add_argument("--duration", type=int, help="seconds per pgbench run (15; quick 5)")
+    p.add_argument("--rounds", type=int, help="rounds over all cases (3; quick 1)")
+    p.add_argument("--clients", help="client counts (4,16,64,256; quick 16,64)")
+    p.add_argument("--modes", help="pgbench -M modes (simple,extended,prepared; quick simple,prepared)")
+    p.add_argument("--only", help=f"targets to run, of {','.join(TARGETS)} (default: all)")
+    p.add_argument("--scale", type=int, default=10, help="pgbench -i scale (10)")
+    p.add_argument("--pool-size", type=int, default=20, help="server connections per pool (20)")
+    p.add_argument("--pgroute-threads", type=int, default=0, help="pgroute `threads:` (0 = one per core)")
+    p.add_argument("--jobs", type=int, default=2, help="pgbench -j (2)")
+    p.add_argument("--idle-connections", type=int, help="idle-connection test size (10000; quick 2000; 0 = skip)")
+    p.add_argument("--many-clients", type=int, help="many-clients test size (1000; 0 = skip)")
+    p.add_argument("--skip-build", action="store_true", help="use build-bench/pgroute as it is")
+    p.add_argument("--skip-install", action="store_true", help="do not run tools/setup / apt-get")
+    p.add_argument("--out", help="results folder (default results/bench-<timestamp>)")
+    a = p.parse_args(argv)
+    base = QUICK if a.quick else FULL
+    for key, value in base.items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
+    a.clients = [int(c) for c in str(a.clients).split(",") if c]
+    a.modes = [m for m in str(a.modes).split(",") if m]
+    for m in a.modes:
+        if m not in ("simple", "extended", "prepared"):
+            p.error(f"unknown mode {m!r}")
+    a.targets = TARGETS if not a.only else [t for t in a.only.split(",") if t]
+    for t in a.targets:
+        if t not in TARGETS:
+            p.error(f"unknown target {t!r} (known: {', '.join(TARGETS)})")
+    return a
+
+
+class Bench:
+    def __init__(self, args, repo):
+        self.a, self.repo = args, repo
+        self.cleanup = Cleanup()
+        self.stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.out = args.out or os.path.join(repo, "results", f"bench-{self.stamp}")
+        self.ports, self.procs = {}, {}   # target -> port; target -> Pooler
+        self.skipped = {}                  # (target, mode or None) -> reason
+        self.runs, self.many, self.idle = [], [], []
+        self.routing, self.routing_ok = "not run", False
+
+    # ---- setup -------------------------------------------------------------------------------
+    def start(self):
+        a = self.a
+        if not a.skip_install:
+            setup.install_packages(self.repo)
+        build_dir = os.path.join(self.repo, "build-bench")
+        if a.skip_build:
+            self.binary = os.path.join(build_dir, "pgroute")
+            if not os.access(self.binary, os.X_OK):
+                raise BenchError(f"--skip-build: {self.binary} does not exist; run without --skip-build once")
+        else:
+            self.binary = setup.build_release(self.repo, build_dir, max(1, min(2, os.cpu_count() or 1)))
+        nofile = raise_nofile(max(65536, a.idle_connections + a.many_clients + 4096))
+        log(f"RLIMIT_NOFILE {nofile}")
+        if nofile < a.idle_connections + 500:
+            fit = max(0, nofile - 500)
+            log(f"open-file limit {nofile} is too low for {a.idle_connections} idle connections: testing {fit} "
+                "(raise `ulimit -Hn` for more)")
+            a.idle_connections = fit
+        self.work = tempfile.mkdtemp(prefix="pgroute-bench-")
+        os.chmod(self.work, 0o755)
+        chown_to_pg(self.work)   # initdb creates the data directory in it as `postgres`
+        self.cleanup.add_dir(self.work)
+        max_conn = max(a.clients) + 6 * a.pool_size + 50
+        self.cluster = Cluster(self.work, free_port(), max_conn, self.cleanup)
+        self.cluster.start()
+        databases.create(self.cluster, a.scale)
+        self.ports["direct"] = self.cluster.port
+        max_clients = max(a.many_clients, max(a.clients)) + 200
+        if "pgbouncer" in a.targets:
+            b = PgBouncer(self.work, self.cluster.port, a.pool_size, max_clients)
+            b.start(self.cleanup)
+            self._add("pgbouncer", b)
+        for target, routed in (("pgroute-routed", True), ("pgroute-plain", False)):
+            if target not in a.targets:
+                continue
+            proxy = Pgroute(self.work, self.binary, self.cluster.port, a.pool_size, max_clients,
+                            a.pgroute_threads, routed, target)
+            problem = proxy.check()
+            if problem:
+                # Until `routers:` is parsed (issue #4), pgroute rejects it as an unknown key.
+                first = problem.splitlines()[0].split(" (known keys")[0].replace(proxy.config_file, "pgroute.yaml")
+                self.skipped[(target, None)] = "config rejected by pgroute --check: " + first[-200:]
+                log(f"{target}: n/a — pgroute --check rejects the config:\n{problem}")
+                self.routing = "n/a — " + self.skipped[(target, None)]
+                continue
+            proxy.start(self.cleanup)
+            self._add(target, proxy)
+            if routed:
+                self.routing_ok, self.routing = databases.verify_routing(self.cluster, proxy.port)
+                log(f"routing chain: {self.routing}")
+                databases.scrub(self.cluster)
+        self.targets = [t for t in a.targets if t in self.ports]
+
+    def _add(self, target, proxy):
+        self.ports[target], self.procs[target] = proxy.port, proxy
+
+    def probe_pgbouncer_prepared(self):
+        """PgBouncer before 1.21 cannot run -M prepared in transaction mode: try it, mark n/a."""
+        if "pgbouncer" not in self.ports or "prepared" not in self.a.modes:
+            return
+        r = run_pgbench(self.ports["pgbouncer"], "prepared", 2 * self.a.pool_size, 3, jobs=self.a.jobs,
+                        log_parent=self.work)
+        if r["error"]:
+            reason = f"{PgBouncer.version()} cannot (transaction mode): {r['error'][:120]}"
+            self.skipped[("pgbouncer", "prepared")] = reason
+            log(f"pgbouncer -M prepared: n/a — {reason}")
+
+    # ---- runs --------------------------------------------------------------------------------
+    def one(self, target, mode, clients, duration):
+        proxy = self.procs.get(target)
+        if proxy is not None and proxy.proc.poll() is not None:
+            raise BenchError(f"{target} exited ({proxy.proc.returncode}):\n{proxy.log_tail()}")
+        return run_pgbench(self.ports[target], mode, clients, duration,
+                           proxy.stat() if proxy else None, jobs=self.a.jobs, log_parent=self.work)
+
+    def rounds(self):
+        a = self.a
+        log("warm-up")
+        for t in self.targets:
+            self.one(t, "simple", 16, 2)
+        total = a.rounds * len(a.modes) * len(a.clients) * len(self.targets)
+        done = 0
+        for rnd in range(1, a.rounds + 1):
+            # Targets alternate innermost, and who goes first rotates per round: drift hits all alike.
+            shift = (rnd - 1) % len(self.targets)
+            order = self.targets[shift:] + self.targets[:shift]
+            for mode in a.modes:
+                for clients in a.clients:
+                    for target in order:
+                        if (target, mode) in self.skipped:
+                            continue
+                        done += 1
+                        r = self.one(target, mode, clients, a.duration)
+                        r.update(target=target, round=rnd)
+                        self.runs.append(r)
+                        cpu = (f", CPU {r['cpu_s'] / r['transactions'] * 1e6:.1f} µs/tx"
+                               if r.get("cpu_s") is not None and r["transactions"] else "")
+                        log(f"[{done}/{total}] round {rnd} {mode:8} c={clients:<4} {target:15} "
+                            f"tps {r['tps'] or 0:9.0f}{cpu}{'  ERROR ' + r['error'] if r['error'] else ''}")
+
+    def many_clients(self):
+        a = self.a
+        if a.many_clients <= 0:
+            return
+        targets = [t for t in ("pgbouncer", "pgroute-routed", "pgroute-plain") if t in self.procs]
+        for target in targets:
+            r = self.one(target, "simple", a.many_clients, a.duration)
+            r.update(target=target, pool_size=a.pool_size)
+            self.many.append(r)
+            log(f"many clients: {target} c={a.many_clients} tps {r['tps'] or 0:.0f} {r['error'] or 'no errors'}")
+
+    def idle_connections(self):
+        a = self.a
+        if a.idle_connections <= 0:
+            return
+        # Fresh proxies, so that RSS is not what the benchmark runs left behind.
+        fresh = []
+        if "pgbouncer" in self.procs:
+            fresh.append(PgBouncer(self.work, self.cluster.port, a.pool_size, a.idle_connections + 200,
+                                   name="pgbouncer-idle"))
+        for target in ("pgroute-routed", "pgroute-plain"):
+            if target in self.procs:
+                p = self.procs[target]
+                fresh.append(Pgroute(self.work, self.binary, self.cluster.port, a.pool_size,
+                                     a.idle_connections + 200, a.pgroute_threads, p.routed, target + "-idle"))
+                break   # one pgroute is enough: routed if it runs, else plain
+        for proxy in fresh:
+            proxy.start(self.cleanup)
+            res = run_idle_test(proxy.port, a.idle_connections, proxy.stat())
+            res["target"] = proxy.name
+            self.idle.append(res)
+            log(f"idle: {proxy.name}: {res['rss_per_conn']:.0f} B RSS per connection, "
+                f"{res['answered']}/{res['connections']} answered SELECT 1")
+            proxy.proc.terminate()
+            try:
+                proxy.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proxy.proc.kill()
+
+    # ---- output ------------------------------------------------------------------------------
+    def write(self):
+        a = self.a
+        os.makedirs(self.out, exist_ok=True)
+        summary = summarize(self.runs, self.skipped)
+        versions = [PgBouncer.version(), "PostgreSQL " + self.cluster.psql("SHOW server_version"),
+                    f"pgroute {setup.git_revision(self.repo)} (Release build)"]
+        meta = {
+            "timestamp": self.stamp, "machine": setup.describe_machine(), "versions": ", ".join(versions),
+            "settings": (f"{a.rounds} round(s) × {a.duration} s per run; clients {a.clients}; modes {a.modes}; "
+                         f"pgbench -S -j {a.jobs}, scale {a.scale}; pool size {a.pool_size} (both poolers, "
+                         f"transaction mode, md5 client auth); pgroute threads {a.pgroute_threads or 'one per core'}; "
+                         "pgbench, proxies and PostgreSQL share this machine"),
+            "routing": self.routing, "routing_ok": self.routing_ok, "targets": a.targets,
+            "caveat": ("2 shared cores; other work (compilers) may run at the same time: treat single runs "
+                       "as noisy and compare ratios within one run" + (" — --quick smoke run" if a.quick else "")),
+        }
+        md = report.write_report(self.out, meta, summary, {k: v for k, v in self.skipped.items()},
+                                 self.many, self.idle, a.modes, a.clients)
+        with open(os.path.join(self.out, "results.json"), "w") as f:
+            json.dump({"meta": meta, "runs": self.runs, "many": self.many, "idle": self.idle,
+                       "skipped": {f"{t}/{m or '*'}": r for (t, m), r in self.skipped.items()}}, f, indent=1)
+        self.save_logs()
+        return md
+
+    def save_logs(self):
+        logs = os.path.join(self.out, "logs")
+        os.makedirs(logs, exist_ok=True)
+        for root, _dirs, files in os.walk(self.work):
+            for name in files:
+                if name.endswith(".log"):
+                    src = os.path.join(root, name)
+                    dst = os.path.join(logs, os.path.relpath(src, self.work).replace(os.sep, "_"))
+                    with open(src, "rb") as f:
+                        f.seek(max(0, os.path.getsize(src) - 200_000))
+                        data = f.read()
+                    with open(dst, "wb") as f:
+                        f.write(data)
+
+
+def main(argv, repo):
+    args = parse_args(argv)
+    bench = Bench(args, repo)
+    bench.cleanup.install_signal_handlers()
+    try:
+        bench.start()
+        bench.probe_pgbouncer_prepared()
+        bench.rounds()
+        bench.many_clients()
+        bench.idle_connections()
+        md = bench.write()
+        print(open(md).read())
+        log(f"results in {bench.out}")
+        return 0
+    except BenchError as e:
+        print(f"tools/bench: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tools/bench: interrupted; cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        if bench.runs and not os.path.exists(os.path.join(bench.out, "results.md")):
+            try:
+                bench.write()
+                log(f"partial results in {bench.out}")
+            except Exception as e:  # noqa: BLE001 — best effort on the way out
+                print(f"tools/bench: could not write partial results: {e}", file=sys.stderr)
+        bench.cleanup.run()

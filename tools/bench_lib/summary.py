@@ -1,0 +1,64 @@
+"""Reduces the runs of all rounds to one figure set per (mode, clients, target)."""
+import statistics
+
+TARGETS = ["direct", "pgbouncer", "pgroute-routed", "pgroute-plain"]
+PROXIES = ["pgbouncer", "pgroute-routed", "pgroute-plain"]
+PGROUTES = ["pgroute-routed", "pgroute-plain"]
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def summarize(runs, skipped):
+    """runs: dicts with target/mode/clients/round and pgbench figures.
+    skipped: {(target, mode): reason}. Returns {(mode, clients, target): figures}."""
+    cases = {}
+    for r in runs:
+        cases.setdefault((r["mode"], r["clients"], r["target"]), []).append(r)
+    out = {}
+    for key, rs in cases.items():
+        clean = [r for r in rs if not r["error"]]
+        per_10k = [r["cpu_s"] / r["transactions"] * 10000 for r in clean
+                   if r.get("cpu_s") is not None and r["transactions"]]
+        out[key] = {
+            "runs": len(rs), "clean_runs": len(clean),
+            "tps": _median([r["tps"] for r in clean]),
+            "tps_all": [r["tps"] for r in rs],
+            "lat_avg_ms": _median([r["lat_avg_ms"] for r in clean]),
+            "p99_ms": _median([r["p99_ms"] for r in clean]),
+            "cpu_s_per_10k": _median(per_10k),
+            "rss": max((r["rss"] for r in rs if r.get("rss")), default=None),
+            "errors": [r["error"] for r in rs if r["error"]],
+        }
+    for (mode, clients, target), f in out.items():
+        direct = out.get((mode, clients, "direct"), {})
+        bouncer = out.get((mode, clients, "pgbouncer"), {})
+        f["x_direct"] = _ratio(f["tps"], direct.get("tps")) if target != "direct" else None
+        f["x_pgbouncer"] = _ratio(f["tps"], bouncer.get("tps")) if target in PGROUTES else None
+        if target != "direct" and f["lat_avg_ms"] is not None and direct.get("lat_avg_ms") is not None:
+            f["added_lat_us"] = (f["lat_avg_ms"] - direct["lat_avg_ms"]) * 1000
+        else:
+            f["added_lat_us"] = None
+    for (target, mode), reason in skipped.items():
+        for key in [k for k in out if k[0] == mode and k[2] == target]:
+            out[key]["skipped"] = reason
+    return out
+
+
+def routing_cost(summary):
+    """{(mode, clients): (tps routed/plain, cpu routed/plain)} where both ran."""
+    out = {}
+    for (mode, clients, target), f in summary.items():
+        if target != "pgroute-routed":
+            continue
+        plain = summary.get((mode, clients, "pgroute-plain"))
+        if plain:
+            out[(mode, clients)] = (_ratio(f["tps"], plain["tps"]),
+                                    _ratio(f["cpu_s_per_10k"], plain["cpu_s_per_10k"]))
+    return out
