@@ -62,3 +62,63 @@ TEST_CASE("metrics: a scrape after traffic holds the pgroute families and passes
     INFO(check.describe());
     CHECK(check.exit_code == 0);
 }
+
+TEST_CASE("metrics: the endpoint keeps answering while the proxy drains after SIGTERM") {
+    const int metrics_port = free_port();
+    Proxy proxy(metrics_config(metrics_port));
+    Conn c = proxy.connect();
+    c.exec("BEGIN");
+    CHECK(c.scalar("SELECT 41 + 1") == "42");
+    CHECK(sample_value(scrape(metrics_port), "pgroute_shutting_down") == 0);
+    proxy.signal(SIGTERM);
+    // The open transaction keeps the proxy draining; the scrape must still answer, and say so.
+    std::optional<double> shutting_down;
+    for (int i = 0; i < 100 && shutting_down != 1.0; ++i) {
+        shutting_down = sample_value(scrape(metrics_port), "pgroute_shutting_down");
+        if (shutting_down != 1.0) std::this_thread::sleep_for(20ms);  // the signal is handled asynchronously
+    }
+    CHECK(shutting_down == 1.0);
+    CHECK(proxy.running());
+    const std::string during = scrape(metrics_port);
+    CHECK(sample_value(during, R"(pgroute_server_connections{alias="default",state="active"})") == 1);
+    CHECK(c.scalar("SELECT 7") == "7");
+    c.exec("COMMIT");
+    CHECK(proxy.wait_exit(10s));
+    CHECK_FALSE(http_get(metrics_port, "/metrics", 1s).has_value());
+}
+
+TEST_CASE("metrics: a real Prometheus server scrapes pgroute and answers a query") {
+    const int metrics_port = free_port();
+    Proxy proxy(metrics_config(metrics_port));
+    traffic(proxy);
+    TempDir dir("prometheus");
+    const int web_port = free_port();
+    write_file(dir / "prometheus.yml",
+               "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+               "scrape_configs:\n"
+               "  - job_name: pgroute\n"
+               "    static_configs: [{targets: [\"127.0.0.1:" + std::to_string(metrics_port) + "\"]}]\n");
+    ChildProcess prometheus({"prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
+                             "--storage.tsdb.path=" + (dir / "data").string(),
+                             "--web.listen-address=127.0.0.1:" + std::to_string(web_port)},
+                            dir / "prometheus.log");
+    // Prometheus offers no "scraped" event: ask its query API until the first scrape is in (bounded).
+    const std::regex value_re(R"re("value":\[[0-9.]+,"([0-9.e+-]+)"\])re");
+    std::optional<double> value;
+    std::string last;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!value && std::chrono::steady_clock::now() < deadline && prometheus.running()) {
+        auto r = http_get(web_port, "/api/v1/query?query=sum%28pgroute_queries_total%7Balias%3D%22default%22%7D%29", 2s);
+        std::smatch m;
+        if (r && r->status == 200 && std::regex_search(r->body, m, value_re)) value = std::stod(m[1].str());
+        else {
+            if (r) last = r->body;
+            std::this_thread::sleep_for(200ms);
+        }
+    }
+    INFO("last answer: " << last);
+    INFO("prometheus log: " << file_tail(dir / "prometheus.log", 20));
+    REQUIRE(value.has_value());
+    CHECK(*value == 6);
+    prometheus.stop(SIGTERM, 5s);
+}
