@@ -19,6 +19,7 @@
 #include "proxy/asio.hpp"
 #include "proxy/close_reason.hpp"
 #include "proxy/connection_expiry.hpp"
+#include "proxy/metrics/atomic_histogram.hpp"
 #include "proxy/server_connection.hpp"
 
 namespace pgroute {
@@ -37,6 +38,7 @@ struct PoolCounters {
   std::atomic<uint64_t> checks{0};         // pre-use round trips
   std::atomic<uint64_t> health_probes{0};  // connects made only to learn whether the backend is up
   std::atomic<uint64_t> closes[kCloseReasonCount] = {};
+  metrics::AtomicHistogram wait_time;       // checkouts that queued: how long (served or timed out)
 };
 
 // Whether an alias's backend answers, shared by the alias's pools; read without locks.

@@ -60,6 +60,7 @@ struct AliasPools {
   double active = 0, idle = 0, waiting = 0, max_size = 0;
   uint64_t checkouts = 0, waits = 0, wait_timeouts = 0, connects = 0, connect_failures = 0;
   uint64_t closes[kCloseReasonCount] = {};
+  LatencyHistogram wait_time;
 };
 
 }  // namespace
@@ -87,6 +88,7 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
     a.connects += c.connects.load(relaxed);
     a.connect_failures += c.connect_failures.load(relaxed);
     for (int i = 0; i < kCloseReasonCount; ++i) a.closes[i] += c.closes[i].load(relaxed);
+    c.wait_time.add_to(a.wait_time);
   }
 
   // Clients: in transaction pooling a client holding a server connection is active, one queued for a
@@ -111,6 +113,11 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
   auto& cf = fs.family("pgroute_server_connect_failures_total", "Server connections that failed to open.",
                        MetricType::Counter);
   auto& cc = fs.family("pgroute_server_closes_total", "Server connections closed, by reason.", MetricType::Counter);
+  auto& pwh = fs.family("pgroute_pool_wait_seconds", "Time checkouts spent queued for a server connection.",
+                        MetricType::Histogram);
+  auto& up = fs.family("pgroute_backend_up",
+                       "0 while the alias's backend is down (its last connect failed; clients fail fast), else 1.",
+                       MetricType::Gauge);
   auto& pa = fs.family("pgroute_alias_paused", "1 while the alias is paused from the admin console.",
                        MetricType::Gauge);
   for (auto& [alias, a] : by_alias) {
@@ -127,6 +134,8 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
       Families::add(cc, {{"alias", alias}, {"reason", std::string(close_reason_name(static_cast<CloseReason>(i)))}},
                     static_cast<double>(a.closes[i]));
     Families::add(pa, {{"alias", alias}}, rt_.pauses.gate(alias)->paused() ? 1 : 0);
+    Families::add_histogram(pwh, {{"alias", alias}}, a.wait_time);
+    Families::add(up, {{"alias", alias}}, rt_.alias_healthy(alias) ? 1 : 0);
   }
 
   // Configuration.

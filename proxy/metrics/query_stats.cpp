@@ -1,5 +1,7 @@
 #include "proxy/metrics/query_stats.hpp"
 
+#include "proxy/metrics/atomic_histogram.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <deque>
@@ -12,29 +14,10 @@ namespace {
 
 constexpr auto relaxed = std::memory_order_relaxed;
 
-struct HistogramCell {
-  std::array<std::atomic<uint64_t>, kLatencyBounds.size() + 1> buckets{};
-  std::atomic<uint64_t> count{0}, sum_ns{0};
-
-  void observe(std::chrono::nanoseconds latency) {
-    double seconds = std::chrono::duration<double>(latency).count();
-    size_t i = 0;
-    while (i < kLatencyBounds.size() && seconds > kLatencyBounds[i]) ++i;
-    buckets[i].fetch_add(1, relaxed);
-    count.fetch_add(1, relaxed);
-    sum_ns.fetch_add(static_cast<uint64_t>(std::max<int64_t>(0, latency.count())), relaxed);
-  }
-  void add_to(LatencyHistogram& h) const {
-    for (size_t i = 0; i < buckets.size(); ++i) h.buckets[i] += buckets[i].load(relaxed);
-    h.count += count.load(relaxed);
-    h.sum_seconds += static_cast<double>(sum_ns.load(relaxed)) / 1e9;
-  }
-};
-
 struct QueryCell {
   std::string alias, router, kind;  // fixed at creation
   std::atomic<uint64_t> rows{0};
-  HistogramCell latency;
+  AtomicHistogram latency;
 };
 
 struct StatementCell {

@@ -24,12 +24,15 @@ std::string scrape(int port) {
     return r->body;
 }
 
-void traffic(Proxy& proxy) {
+// 5 simple queries and one extended unit on `default`, one simple query on `analytics`; the
+// connections stay open (as clients) until the caller drops them.
+std::pair<Conn, Conn> traffic(Proxy& proxy) {
     Conn c = proxy.connect();
     for (int i = 0; i < 5; ++i) CHECK(c.scalar("SELECT " + std::to_string(i)) == std::to_string(i));
     CHECK(c.exec_params("SELECT generate_series(1, $1::int)", {"3"}).size() == 3);
     Conn analytics = proxy.connect(kProxyUser, kProxyPassword, "analytics");
     CHECK(analytics.scalar("SELECT 1") == "1");
+    return {std::move(c), std::move(analytics)};
 }
 
 }  // namespace
@@ -37,7 +40,7 @@ void traffic(Proxy& proxy) {
 TEST_CASE("metrics: a scrape after traffic holds the pgroute families and passes promtool") {
     const int metrics_port = free_port();
     Proxy proxy(metrics_config(metrics_port));
-    traffic(proxy);
+    auto clients = traffic(proxy);
     const std::string body = scrape(metrics_port);
     INFO(body.substr(0, 4000));
     // 5 simple queries and one extended unit on `default` (the startup's internal query is not counted).
@@ -50,6 +53,9 @@ TEST_CASE("metrics: a scrape after traffic holds the pgroute families and passes
     CHECK(sample_value(body, R"(pgroute_pool_checkouts_total{alias="default"})") >= 6);
     CHECK(sample_value(body, R"(pgroute_server_closes_total{alias="default",reason="connect_failed"})") == 0);
     CHECK(sample_value(body, R"(pgroute_config_reloads_total{result="ok"})") == 0);
+    CHECK(sample_value(body, R"(pgroute_backend_up{alias="default"})") == 1);
+    CHECK(sample_value(body, R"(pgroute_pool_wait_seconds_count{alias="default"})") == 0);
+    CHECK(sample_value(body, R"(pgroute_clients{state="idle"})") == 2);
     CHECK(sample_value(body, "pgroute_client_bytes_received_total") > 0);
     CHECK(sample_value(body, "pgroute_client_bytes_sent_total") > 0);
     CHECK(sample_value(body, "process_resident_memory_bytes") > 0);
@@ -90,7 +96,7 @@ TEST_CASE("metrics: the endpoint keeps answering while the proxy drains after SI
 TEST_CASE("metrics: a real Prometheus server scrapes pgroute and answers a query") {
     const int metrics_port = free_port();
     Proxy proxy(metrics_config(metrics_port));
-    traffic(proxy);
+    auto clients = traffic(proxy);
     TempDir dir("prometheus");
     const int web_port = free_port();
     write_file(dir / "prometheus.yml",
@@ -121,4 +127,43 @@ TEST_CASE("metrics: a real Prometheus server scrapes pgroute and answers a query
     REQUIRE(value.has_value());
     CHECK(*value == 6);
     prometheus.stop(SIGTERM, 5s);
+}
+
+TEST_CASE("metrics: pool waits, backend health and connect failures by alias") {
+    const int metrics_port = free_port();
+    ProxyConfig cfg = metrics_config(metrics_port);
+    cfg.backend("default").pool_size = 1;
+    cfg.backends.push_back({"dead", "postgresql://app:x@127.0.0.1:" + std::to_string(free_port()) + "/app", 1});
+    cfg.databases.emplace_back("dead", "dead");
+    Proxy proxy(cfg);
+    Conn holder = proxy.connect();
+    Conn waiter = proxy.connect();
+    holder.exec("BEGIN");
+    CHECK(holder.scalar("SELECT 1") == "1");
+    REQUIRE(PQsendQuery(waiter.raw(), "SELECT 2") == 1);
+    // The waiter queues for the only connection: wait until the pool says so, then free it.
+    std::optional<double> waiting;
+    for (int i = 0; i < 200 && waiting != 1.0; ++i) {
+        waiting = sample_value(scrape(metrics_port), R"(pgroute_pool_waiting_clients{alias="default"})");
+        if (waiting != 1.0) std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(waiting == 1.0);
+    holder.exec("COMMIT");
+    auto r = waiter.next_result();
+    REQUIRE(r != nullptr);
+    CHECK(std::string(PQgetvalue(r.get(), 0, 0)) == "2");
+    while (waiter.next_result()) {
+    }
+    CHECK(expect_pg_error([&] { proxy.connect(kProxyUser, kProxyPassword, "dead"); }).sqlstate == "08001");
+
+    const std::string body = scrape(metrics_port);
+    INFO(body.substr(0, 3000));
+    CHECK(sample_value(body, R"(pgroute_pool_wait_seconds_count{alias="default"})") == 1);
+    CHECK(sample_value(body, R"(pgroute_pool_waits_total{alias="default"})") == 1);
+    CHECK(sample_value(body, R"(pgroute_pool_wait_seconds_bucket{alias="default",le="+Inf"})") == 1);
+    CHECK(sample_value(body, R"(pgroute_backend_up{alias="default"})") == 1);
+    CHECK(sample_value(body, R"(pgroute_backend_up{alias="dead"})") == 0);
+    CHECK(sample_value(body, R"(pgroute_server_connect_failures_total{alias="dead"})") == 1);
+    CHECK(sample_value(body, R"(pgroute_server_closes_total{alias="dead",reason="connect_failed"})") == 1);
+    CHECK(sample_value(body, R"(pgroute_backend_up{alias="analytics"})") == 1);  // not known to be down
 }
