@@ -1,6 +1,8 @@
 // Prometheus metrics: a live scrape after traffic passes promtool, a real Prometheus server scrapes
 // pgroute and answers a query, and the endpoint keeps answering while the proxy drains.
+#include <cctype>
 #include <csignal>
+#include <cstdio>
 #include <regex>
 #include <thread>
 
@@ -35,6 +37,34 @@ std::pair<Conn, Conn> traffic(Proxy& proxy) {
     return {std::move(c), std::move(analytics)};
 }
 
+// Every PromQL expression of the Grafana dashboard, with its template variables filled in.
+std::vector<std::string> dashboard_expressions() {
+    const std::string json = read_file(std::string(PGROUTE_SOURCE_DIR) + "/tools/grafana/pgroute-dashboard.json");
+    const std::regex expr_re(R"re("expr": "((?:[^"\\]|\\.)*)")re");
+    std::vector<std::string> out;
+    for (std::sregex_iterator it(json.begin(), json.end(), expr_re), end; it != end; ++it) {
+        std::string e = std::regex_replace((*it)[1].str(), std::regex(R"(\\(.))"), "$1");
+        e = std::regex_replace(e, std::regex(R"(\$__rate_interval)"), "1m");
+        e = std::regex_replace(e, std::regex(R"(\$__range)"), "5m");
+        e = std::regex_replace(e, std::regex(R"(\$(instance|alias|job))"), ".*");
+        out.push_back(e);
+    }
+    return out;
+}
+
+std::string url_encode(const std::string& s) {
+    std::string out;
+    char buf[4];
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '_' || c == '-' || c == '.') out += static_cast<char>(c);
+        else {
+            std::snprintf(buf, sizeof buf, "%%%02X", c);
+            out += buf;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 TEST_CASE("metrics: a scrape after traffic holds the pgroute families and passes promtool") {
@@ -63,7 +93,15 @@ TEST_CASE("metrics: a scrape after traffic holds the pgroute families and passes
     CHECK(sample_value(body, "process_start_time_seconds") > 1.7e9);
     CHECK(std::regex_search(body, std::regex(R"(pgroute_config_info\{hash="[0-9a-f]{16}"\} 1)")));
 
-    TempDir dir("promtool");
+    // Every pgroute family the Grafana dashboard plots is one the proxy exports.
+    const std::regex name_re(R"(pgroute_[a-z_]+)");
+    for (const std::string& e : dashboard_expressions()) {
+        for (std::sregex_iterator it(e.begin(), e.end(), name_re), end; it != end; ++it) {
+            std::string family = std::regex_replace(it->str(), std::regex("_(bucket|count|sum)$"), "");
+            INFO("dashboard uses " << it->str());
+            CHECK(body.find("# TYPE " + family + " ") != std::string::npos);
+        }
+    }
     RunResult check = run({"promtool", "check", "metrics"}, {.timeout = 20s, .stdin_data = body});
     INFO(check.describe());
     CHECK(check.exit_code == 0);
@@ -126,6 +164,16 @@ TEST_CASE("metrics: a real Prometheus server scrapes pgroute and answers a query
     INFO("prometheus log: " << file_tail(dir / "prometheus.log", 20));
     REQUIRE(value.has_value());
     CHECK(*value == 6);
+    // The dashboard's expressions are valid PromQL over what was scraped.
+    const auto exprs = dashboard_expressions();
+    CHECK(exprs.size() >= 15);
+    for (const std::string& e : exprs) {
+        auto r = http_get(web_port, "/api/v1/query?query=" + url_encode(e), 5s);
+        INFO(e << " -> " << (r ? r->body : std::string("no answer")));
+        REQUIRE(r.has_value());
+        CHECK(r->status == 200);
+        CHECK(r->body.find("\"status\":\"success\"") != std::string::npos);
+    }
     prometheus.stop(SIGTERM, 5s);
 }
 
