@@ -107,7 +107,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::variant<router::RouteDecision, router::RouteError> route(const router::Analysis& a, std::string_view sql,
                                                                 const wire::BindParams* params);
   bool answer_locally(const router::Analysis& a, char& status_after);
-  void note_routed(const router::Analysis& a);
+  void note_routed(const router::Analysis& a, const std::string& router);
   char client_tx_status() const;
   awaitable<void> wait_server_idle();
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
@@ -177,6 +177,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
   bool admin_ = false;                // an admin console session
   uint64_t unit_rows_ = 0;            // rows reported by CommandComplete since the last ReadyForQuery
+  std::string unit_router_;           // router that placed the unit's statement ("" = not routed)
+  std::string_view unit_kind_;        // its statement kind (router::kind_name)
 };
 
 }  // namespace pgroute

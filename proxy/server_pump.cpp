@@ -136,10 +136,12 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   expect_.pop();
   if (f.type == 'Z' && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
-    std::string_view kind = head.kind == Expect::Query ? "simple" : head.kind == Expect::Sync ? "extended" : "function";
-    metrics::record_query(worker_.index, alias_, "none", kind, std::chrono::steady_clock::now() - head.queued,
-                          unit_rows_);
+    std::string_view kind = !unit_kind_.empty() ? unit_kind_ : head.kind == Expect::FunctionCall ? "function" : "other";
+    metrics::record_query(worker_.index, conn.endpoint().alias, unit_router_.empty() ? "none" : unit_router_, kind,
+                          std::chrono::steady_clock::now() - head.queued, unit_rows_);
     unit_rows_ = 0;
+    unit_router_.clear();
+    unit_kind_ = {};
   }
   if (f.type == 'E' && (head.kind == Expect::Parse || head.kind == Expect::InjectedParse) && head.statement)
     conn.prepared.remove(head.statement);

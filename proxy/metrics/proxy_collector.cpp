@@ -174,9 +174,10 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
     Families::add_histogram(qd, {{"alias", alias}}, hr.first);
     Families::add(qr, {{"alias", alias}}, static_cast<double>(hr.second));
   }
-  auto& re = fs.family("pgroute_routing_errors_total", "Statements the router could not place, by reason.",
+  auto& re = fs.family("pgroute_routing_errors_total", "Statements the router chain refused, by router and SQLSTATE.",
                        MetricType::Counter);
-  for (auto& [reason, n] : q.routing_errors) Families::add(re, {{"reason", reason}}, static_cast<double>(n));
+  for (auto& [key, n] : q.routing_errors)
+    Families::add(re, {{"router", key.first}, {"sqlstate", key.second}}, static_cast<double>(n));
   auto& pcache = fs.family("pgroute_parse_cache_total", "Statement analysis cache lookups.", MetricType::Counter);
   Families::add(pcache, {{"result", "hit"}}, static_cast<double>(q.cache_hits));
   Families::add(pcache, {{"result", "miss"}}, static_cast<double>(q.cache_misses));

@@ -27,7 +27,7 @@ struct StatementCell {
 };
 
 struct ErrorCell {
-  std::string reason;
+  std::string router, sqlstate;
   std::atomic<uint64_t> count{0};
 };
 
@@ -125,10 +125,11 @@ void record_statement(int worker, uint64_t fingerprint, std::string_view normali
   cell->total_ns.fetch_add(static_cast<uint64_t>(std::max<int64_t>(0, latency.count())), relaxed);
 }
 
-void record_routing_error(int worker, std::string_view reason) {
+void record_routing_error(int worker, std::string_view router, std::string_view sqlstate) {
   Shard* s = shard(worker);
   if (!s) return;
-  auto it = s->error_index.find(std::string(reason));
+  std::string key = query_key(router, sqlstate, {});
+  auto it = s->error_index.find(key);
   ErrorCell* cell = nullptr;
   if (it != s->error_index.end()) {
     cell = it->second;
@@ -139,8 +140,9 @@ void record_routing_error(int worker, std::string_view reason) {
     }
     std::lock_guard lock(s->mu);
     cell = &s->errors.emplace_back();
-    cell->reason = reason;
-    s->error_index.emplace(std::string(reason), cell);
+    cell->router = router;
+    cell->sqlstate = sqlstate;
+    s->error_index.emplace(std::move(key), cell);
   }
   cell->count.fetch_add(1, relaxed);
 }
@@ -202,7 +204,7 @@ Published publish(size_t top_statements) {
       st.rows += c.rows.load(relaxed);
       st.total_seconds += static_cast<double>(c.total_ns.load(relaxed)) / 1e9;
     }
-    for (const ErrorCell& c : s->errors) out.routing_errors[c.reason] += c.count.load(relaxed);
+    for (const ErrorCell& c : s->errors) out.routing_errors[{c.router, c.sqlstate}] += c.count.load(relaxed);
   }
   for (auto& [k, q] : queries) out.queries.push_back(std::move(q));
   for (auto& [k, st] : statements) out.statements.push_back(std::move(st));

@@ -34,7 +34,8 @@ void record_query(int worker, std::string_view alias, std::string_view router, s
 // Per-statement statistics by normalized-query fingerprint (pg_stat_statements style).
 void record_statement(int worker, uint64_t fingerprint, std::string_view normalized_query,
                       std::chrono::nanoseconds latency, uint64_t rows);
-void record_routing_error(int worker, std::string_view reason);
+// A statement the router chain refused: which router, and the SQLSTATE the client got.
+void record_routing_error(int worker, std::string_view router, std::string_view sqlstate);
 void record_cache(int worker, bool hit);
 // Bytes between clients and the proxy. Uses the shard bound to the calling thread (no-op elsewhere).
 void bind_worker_thread(int worker);
@@ -64,7 +65,7 @@ struct StatementSeries {
 struct Published {
   std::vector<QuerySeries> queries;          // merged across workers, sorted by labels
   std::vector<StatementSeries> statements;   // top N by total time
-  std::map<std::string, uint64_t> routing_errors;
+  std::map<std::pair<std::string, std::string>, uint64_t> routing_errors;  // (router, sqlstate) -> count
   uint64_t cache_hits = 0, cache_misses = 0, bytes_in = 0, bytes_out = 0, dropped = 0;
 };
 Published publish(size_t top_statements);

@@ -62,9 +62,9 @@ TEST_CASE("query stats: top statements by total time, label limits counted as dr
 
 TEST_CASE("query stats: routing errors, cache and bytes") {
   reset_for_tests();
-  record_routing_error(0, "no_shard_key");
-  record_routing_error(1, "no_shard_key");
-  record_routing_error(1, "cross_shard");
+  record_routing_error(0, "shards", "0A000");
+  record_routing_error(1, "shards", "0A000");
+  record_routing_error(1, "rules", "42501");
   record_cache(0, true);
   record_cache(0, true);
   record_cache(1, false);
@@ -73,7 +73,8 @@ TEST_CASE("query stats: routing errors, cache and bytes") {
   record_client_bytes_in(100);
   record_client_bytes_out(7);
   Published p = publish(0);
-  CHECK(p.routing_errors == std::map<std::string, uint64_t>{{"cross_shard", 1}, {"no_shard_key", 2}});
+  using Key = std::pair<std::string, std::string>;
+  CHECK(p.routing_errors == std::map<Key, uint64_t>{{{"rules", "42501"}, 1}, {{"shards", "0A000"}, 2}});
   CHECK(p.cache_hits == 2);
   CHECK(p.cache_misses == 1);
   CHECK(p.bytes_in == 100);
