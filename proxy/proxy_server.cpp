@@ -102,7 +102,9 @@ std::string ProxyServer::reload() {
   if (!chain_error.empty()) {
     PGR_LOG(error) << "reload rejected: " << chain_error;
     PGR_LOG(error) << "reload rejected: keeping the previous configuration";
-    return;
+    rt_->reloads_failed.fetch_add(1);
+    service::notify_ready("reload rejected; previous configuration kept");
+    return chain_error;
   }
   rt_->install(result.config, std::move(chain));
   PGR_LOG(info) << "reload: configuration " << config_path_ << " applied (generation " << rt_->generation() << ")";

@@ -136,7 +136,11 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   expect_.pop();
   if (f.type == 'Z' && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
-    std::string_view kind = !unit_kind_.empty() ? unit_kind_ : head.kind == Expect::FunctionCall ? "function" : "other";
+    // kind: the statement kind when the router analysed it, else the protocol unit (routing off).
+    std::string_view kind = !unit_kind_.empty()               ? unit_kind_
+                            : head.kind == Expect::Query        ? std::string_view("simple")
+                            : head.kind == Expect::Sync         ? std::string_view("extended")
+                                                                : std::string_view("function");
     metrics::record_query(worker_.index, conn.endpoint().alias, unit_router_.empty() ? "none" : unit_router_, kind,
                           std::chrono::steady_clock::now() - head.queued, unit_rows_);
     unit_rows_ = 0;

@@ -163,7 +163,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       break;
     }
     case admin::Verb::ExplainRoute:
-      admin::put_table(out, admin::explain_route(cfg, cmd->argument), "EXPLAIN");
+      admin::put_table(out, admin::explain_route(*snap, user_, cmd->argument), "EXPLAIN");
       break;
     case admin::Verb::Reload: {
       if (!rt_.control) {

@@ -6,6 +6,7 @@
 
 #include "proxy/metrics/query_stats.hpp"
 #include "proxy/wire/builder.hpp"
+#include "router/analyzer.hpp"
 
 namespace pgroute::admin {
 namespace {
@@ -85,10 +86,54 @@ Table show_backends(Runtime& rt, const config::Config& cfg) {
   return t;
 }
 
+namespace {
+std::string join(const std::vector<std::string>& parts, std::string_view sep = ", ") {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : std::string(sep)) + p;
+  return out;
+}
+
+// One line saying what a configured router does (no secrets: plugin options are not shown).
+std::string describe_router(const config::RouterSpec& spec) {
+  struct Describe {
+    std::string operator()(const config::ModelRouterSpec& m) const {
+      std::vector<std::string> parts;
+      for (auto& [pattern, alias] : m.tables) parts.push_back(pattern + " -> " + alias);
+      return join(parts);
+    }
+    std::string operator()(const config::ShardRouterSpec& s) const {
+      std::vector<std::string> shards = s.shards;
+      for (auto& r : s.ranges) shards.push_back(r.alias);
+      for (auto& l : s.lists) shards.push_back(l.alias);
+      return s.table + " by " + s.key + " (" + std::string(config::to_string(s.key_type)) + ", " +
+             std::string(config::to_string(s.method)) + ") -> " + join(shards);
+    }
+    std::string operator()(const config::ReplicasRouterSpec& r) const {
+      std::vector<std::string> replicas;
+      for (auto& rep : r.replicas) replicas.push_back(rep.alias + "*" + std::to_string(rep.weight));
+      return "writes -> " + r.primary + ", reads -> " + join(replicas);
+    }
+    std::string operator()(const config::RuleRouterSpec& r) const {
+      std::vector<std::string> match;
+      if (!r.user.empty()) match.push_back("user " + r.user);
+      if (!r.database.empty()) match.push_back("database " + r.database);
+      if (!r.application_name.empty()) match.push_back("application_name " + r.application_name);
+      if (r.kind != config::RuleKindSpec::Any) match.push_back(r.kind == config::RuleKindSpec::Read ? "reads" : "writes");
+      if (!r.sql.empty()) match.push_back("sql ~ " + r.sql);
+      return (match.empty() ? std::string("everything") : join(match, " and ")) + " -> " + r.alias;
+    }
+    std::string operator()(const config::PluginRouterSpec& p) const { return "plugin " + p.path; }
+  };
+  return std::visit(Describe{}, spec.settings);
+}
+}  // namespace
+
 Table show_routes(const config::Config& cfg) {
-  // The router chain is not configurable yet: what decides today is the database name and the default.
+  // The router chain in order, then what decides when no router has an opinion.
   Table t{{"position", "router", "match", "alias"}, {}};
   int position = 1;
+  for (const auto& spec : cfg.routers)
+    t.rows.push_back({str(position++), std::string(spec.type_name()), describe_router(spec), ""});
   for (auto& [database, alias] : cfg.databases) t.rows.push_back({str(position++), "database", database, alias});
   t.rows.push_back({str(position), "default", cfg.databases_listed ? "database named like an alias" : "*",
                     cfg.databases_listed ? "(that alias)" : cfg.default_alias});
@@ -160,10 +205,31 @@ Table show_statements() {
   return t;
 }
 
-Table explain_route(const config::Config& cfg, std::string_view sql) {
-  (void)sql;  // nothing inspects the statement until the router chain is configured
-  return Table{{"alias", "router", "reason"},
-               {{cfg.default_alias, "none", "routing not configured: every statement goes to the default alias"}}};
+Table explain_route(const Snapshot& snap, std::string_view user, std::string_view sql) {
+  Table t{{"alias", "router", "reason"}, {}};
+  const config::Config& cfg = *snap.config;
+  if (!snap.chain) {
+    t.rows.push_back({cfg.default_alias, "none",
+                      "routing not configured: each client's database decides its alias (default \"" +
+                          cfg.default_alias + "\")"});
+    return t;
+  }
+  router::Analysis analysis = router::analyze(sql);
+  router::RouteContext ctx;
+  ctx.analysis = &analysis;
+  ctx.sql = sql;
+  ctx.user = user;
+  auto result = snap.chain->route(ctx);
+  if (auto* d = std::get_if<router::RouteDecision>(&result)) {
+    std::string alias = d->scatter.empty() ? d->alias : "every shard: " + join(d->scatter);
+    std::string reason = d->reason;
+    if (d->router == "default") reason += " (a client's own database alias when it names one)";
+    t.rows.push_back({alias, d->router, reason});
+  } else {
+    const auto& e = std::get<router::RouteError>(result);
+    t.rows.push_back({"", e.router, "refused (" + e.sqlstate + "): " + e.message});
+  }
+  return t;
 }
 
 }  // namespace pgroute::admin

@@ -25,6 +25,7 @@ Table show_routes(const config::Config& cfg);
 Table show_config(const Snapshot& snap);
 Table show_stats(Runtime& rt);
 Table show_statements();
-Table explain_route(const config::Config& cfg, std::string_view sql);
+// What the router chain would decide for `sql` sent by `user` outside a transaction.
+Table explain_route(const Snapshot& snap, std::string_view user, std::string_view sql);
 
 }  // namespace pgroute::admin

@@ -155,3 +155,58 @@ TEST_CASE("admin: RELOAD applies a good file and reports a bad one; SHUTDOWN sto
     CHECK(admin(proxy, "SHUTDOWN").empty());
     CHECK(proxy.wait_exit(10s));
 }
+
+TEST_CASE("admin and metrics with a router chain: SHOW ROUTES, EXPLAIN ROUTE, queries by router, refusals") {
+    const int metrics_port = free_port();
+    ProxyConfig cfg = admin_config();
+    cfg.metrics_port = metrics_port;
+    cfg.extra_yaml = R"(
+routers:
+  - type: rule
+    match: {sql: "marker_analytics"}
+    alias: analytics
+  - type: shard
+    table: events
+    key: user_id
+    key_type: bigint
+    method: hash
+    shards: [default, analytics]
+    without_key: error
+)";
+    Proxy proxy(cfg);
+    const std::string routes = admin(proxy, "SHOW ROUTES");
+    CHECK(has_row(routes, R"(1\|rule\|sql ~ marker_analytics -> analytics\|)"));
+    CHECK(has_row(routes, R"(2\|shard\|events by user_id \(int8, hash\) -> default, analytics\|)"));
+    const std::string to_analytics = admin(proxy, "EXPLAIN ROUTE 'SELECT ''marker_analytics'''");
+    const std::string to_default = admin(proxy, "EXPLAIN ROUTE 'SELECT 1'");
+    const std::string refused = admin(proxy, "EXPLAIN ROUTE 'SELECT * FROM events'");
+    INFO(to_analytics << "---\n" << to_default << "---\n" << refused);
+    CHECK(has_row(to_analytics, R"re(analytics\|rule\(analytics\)\|SQL matches /marker_analytics/)re"));
+    CHECK(has_row(to_default, R"(default\|default\|.+)"));
+    CHECK(has_row(refused, R"re(\|shard\(events\)\|refused \(0A000\): .*no shard key user_id.*)re"));
+
+    Conn app = proxy.connect();
+    CHECK(app.scalar("SELECT 1") == "1");
+    CHECK(app.scalar("SELECT 2") == "2");
+    CHECK(app.scalar("SELECT inet_server_port() /* marker_analytics */") == std::to_string(second_cluster().port()));
+    CHECK_FALSE(expect_pg_error([&] { app.exec("SELECT * FROM events"); }).sqlstate.empty());
+    CHECK(app.scalar("SELECT 3") == "3");  // the session goes on after a refusal
+
+    auto scrape = http_get(metrics_port, "/metrics");
+    REQUIRE(scrape.has_value());
+    const std::string& body = scrape->body;
+    std::string interesting;
+    for (const std::regex re(R"((^|\n)(pgroute_(queries|routing_errors)_total\{[^\n]*))"); auto& m :
+         std::vector<std::smatch>(std::sregex_iterator(body.begin(), body.end(), re), std::sregex_iterator()))
+        interesting += m[2].str() + "\n";
+    INFO(interesting);
+    CHECK(sample_value(body, R"(pgroute_queries_total{alias="default",router="default",kind="read"})") == 3);
+    CHECK(sample_value(body, R"s(pgroute_queries_total{alias="analytics",router="rule(analytics)",kind="read"})s") == 1);
+    CHECK(sample_value(body, R"s(pgroute_routing_errors_total{router="shard(events)",sqlstate="0A000"})s") == 1);
+    auto hits = sample_value(body, R"(pgroute_parse_cache_total{result="hit"})");
+    auto misses = sample_value(body, R"(pgroute_parse_cache_total{result="miss"})");
+    REQUIRE(hits.has_value());
+    REQUIRE(misses.has_value());
+    CHECK(*misses >= 5);   // five distinct statements
+    CHECK(*hits + *misses >= 5);
+}
