@@ -26,6 +26,12 @@ const User* Config::user(std::string_view name) const {
   return nullptr;
 }
 
+bool Config::is_admin(std::string_view name) const {
+  for (const std::string& u : admin.users)
+    if (u == name) return true;
+  return false;
+}
+
 std::optional<std::string> Config::alias_for_database(std::string_view database) const {
   if (!databases_listed) return default_alias;
   if (auto it = databases.find(std::string(database)); it != databases.end()) return it->second;

@@ -71,8 +71,20 @@ struct Pool {
   Lifecycle lifecycle;                     // defaults for every backend
 };
 
+// `metrics: {listen: "127.0.0.1:9930"}`: the Prometheus endpoint; absent = no endpoint.
+struct Metrics {
+  std::string host = "127.0.0.1";          // IPv6 without brackets
+  uint16_t port = 9930;
+};
+
+// `admin: {users: [ops]}`: who may use the admin console (virtual database "pgroute").
+struct Admin {
+  std::vector<std::string> users;          // each a name from `users`
+};
+
 struct Config {
   std::string source;                      // file path (for messages)
+  uint64_t content_hash = 0;               // FNV-1a of the file text as loaded (metrics, SHOW CONFIG)
   Listen listen;
   int threads = 0;                         // 0 = one per CPU core
   int max_client_connections = 10000;
@@ -85,7 +97,10 @@ struct Config {
   Pool pool;
   std::vector<RouterSpec> routers;         // `routers:` in order; empty = everything to default_alias
   int routing_cache_size = 10000;          // statement analyses cached per worker thread
+  std::optional<Metrics> metrics;
+  Admin admin;
 
+  bool is_admin(std::string_view user) const;
   const Backend* backend(std::string_view alias) const;   // nullptr if unknown
   const User* user(std::string_view name) const;          // nullptr if unknown
   // Client database name → alias: with `databases:` listed, the name must be listed there or be an

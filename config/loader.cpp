@@ -36,6 +36,8 @@ LoadResult load_text(std::string_view yaml, const std::string& source_name, cons
   SchemaReader reader(source_name, env);
   auto config = std::make_shared<Config>();
   config->source = source_name;
+  config->content_hash = 1469598103934665603ull;  // FNV-1a, 64 bit: tells operators which file is live
+  for (unsigned char c : yaml) config->content_hash = (config->content_hash ^ c) * 1099511628211ull;
   try {
     read_config(reader, documents.empty() ? YAML::Node() : documents[0], *config);
   } catch (const YAML::Exception& e) {

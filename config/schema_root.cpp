@@ -116,6 +116,8 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
        [&](const Entry& e) {
          assign(config.routing_cache_size, r.integer(e.value, e.path, 1, kMaxRoutingCacheSize));
        }},
+      {"metrics", [&](const Entry& e) { read_metrics(r, e, config); }},
+      {"admin", [&](const Entry& e) { read_admin(r, e, config); }},
   };
   // An empty file (or only comments) is an empty mapping: it then fails for lack of backends.
   if (!root.IsNull()) r.read_fields(root, KeyPath(), fields);

@@ -10,6 +10,7 @@
 #include "proxy/client_session.hpp"
 #include "proxy/literal_normalizer.hpp"
 #include "proxy/log.hpp"
+#include "proxy/metrics/query_stats.hpp"
 #include "proxy/worker.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/frame.hpp"
@@ -49,7 +50,10 @@ char ClientSession::client_tx_status() const {
 }
 
 std::shared_ptr<const router::Analysis> ClientSession::analyze(std::string_view sql) {
-  return worker_.analyses.get(sql);
+  uint64_t hits = worker_.analyses.hits();
+  auto analysis = worker_.analyses.get(sql);
+  metrics::record_cache(worker_.index, worker_.analyses.hits() != hits);
+  return analysis;
 }
 
 const router::Analysis* ClientSession::analysis_of_statement(std::string_view name) const {
@@ -90,8 +94,11 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   return std::move(std::get<router::RouteError>(result));
 }
 
-void ClientSession::note_routed(const router::Analysis& a) {
+void ClientSession::note_routed(const router::Analysis& a, const std::string& router) {
   if (router::is_write_kind(a.kind)) last_write_ = std::chrono::steady_clock::now();
+  // Labels of this unit's pgroute_queries_total sample, recorded when its ReadyForQuery arrives.
+  unit_router_ = router;
+  unit_kind_ = router::kind_name(a.kind);
 }
 
 std::string ClientSession::affinity_error(const std::string& alias, const router::RouteDecision& d) const {
@@ -101,6 +108,7 @@ std::string ClientSession::affinity_error(const std::string& alias, const router
 
 void ClientSession::queue_route_error(const router::RouteError& e) {
   PGR_LOG(info) << describe() << ": refused by router " << e.router << ": " << e.message;
+  metrics::record_routing_error(worker_.index, e.router, e.sqlstate);
   wire::put_error(out_.buffer(), {.severity = "ERROR", .sqlstate = e.sqlstate, .message = e.message, .hint = e.hint});
 }
 
@@ -237,7 +245,7 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
     }
   }
   if (client_gone_) co_return Step::stop;
-  note_routed(a);
+  note_routed(a, d.router);
   unit_alias_ = d.alias;
   co_return Step::forward;
 }
@@ -273,6 +281,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
       std::string bytes;
       wire::put_error(bytes, {.severity = "ERROR", .sqlstate = e->sqlstate, .message = e->message, .hint = e->hint});
       PGR_LOG(info) << describe() << ": refused by router " << e->router << ": " << e->message;
+      metrics::record_routing_error(worker_.index, e->router, e->sqlstate);
       synth_errors_.push_back(std::move(bytes));
       push({Expect::SynthError});
       forward_sync_after_skip_ = true;
@@ -285,7 +294,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
   auto& d = std::get<router::RouteDecision>(routed);
   if (server_) {
     if (server_->endpoint().alias == d.alias) {
-      note_routed(*a);
+      note_routed(*a, d.router);
       co_return Step::forward;
     }
     std::string bytes;
@@ -302,7 +311,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     skip_until_sync_ = true;
     co_return Step::done;
   }
-  note_routed(*a);
+  note_routed(*a, d.router);
   Step step = co_await release_held(d.alias);
   co_return step;
 }

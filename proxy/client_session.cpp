@@ -7,6 +7,7 @@
 #include "proxy/auth/scram.hpp"
 #include "proxy/frame_io.hpp"
 #include "proxy/log.hpp"
+#include "proxy/metrics/query_stats.hpp"
 #include "proxy/sql_quote.hpp"
 #include "proxy/worker.hpp"
 #include "proxy/wire/builder.hpp"
@@ -112,6 +113,7 @@ awaitable<void> ClientSession::run() {
     auto [space, len] = in_.prepare(need > in_.size() ? need - in_.size() : 8192);
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);
     if (ec || n == 0) break;
+    metrics::record_client_bytes_in(n);
     in_.commit(n);
   }
   note_client_gone();

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/admin/client_info.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/literal_normalizer.hpp"
 #include "proxy/outbox.hpp"
@@ -48,6 +49,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void request_shutdown();
 
   uint64_t id() const { return id_; }
+  // For SHOW CLIENTS; call on the session's worker thread.
+  admin::ClientInfo info() const;
 
  private:
   // --- startup (client_startup.cpp)
@@ -57,6 +60,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<void> handle_cancel(int32_t pid, int32_t secret);
   awaitable<bool> login_server();
   awaitable<void> send_fatal(std::string_view sqlstate, const std::string& message, std::string_view hint = {});
+
+  // --- admin console on the virtual database "pgroute" (admin/console_session.cpp)
+  awaitable<void> run_admin_console();
+  awaitable<bool> run_admin_command(std::string_view sql);
 
   // --- client loop (client_session.cpp)
   awaitable<bool> handle_message(const wire::Frame& f);
@@ -101,7 +108,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::variant<router::RouteDecision, router::RouteError> route(const router::Analysis& a, std::string_view sql,
                                                                 const wire::BindParams* params);
   bool answer_locally(const router::Analysis& a, char& status_after);
-  void note_routed(const router::Analysis& a);
+  void note_routed(const router::Analysis& a, const std::string& router);
   char client_tx_status() const;
   awaitable<void> wait_server_idle();
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
@@ -169,6 +176,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool client_gone_ = false;
   bool shutting_down_ = false;
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
+  bool admin_ = false;                // an admin console session
+  uint64_t unit_rows_ = 0;            // rows reported by CommandComplete since the last ReadyForQuery
+  std::string unit_router_;           // router that placed the unit's statement ("" = not routed)
+  std::string_view unit_kind_;        // its statement kind (router::kind_name)
 };
 
 }  // namespace pgroute

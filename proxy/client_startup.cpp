@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "proxy/admin/control.hpp"
 #include "proxy/auth/md5.hpp"
 #include "proxy/auth/random.hpp"
 #include "proxy/auth/scram.hpp"
@@ -142,6 +143,10 @@ awaitable<bool> ClientSession::startup() {
   }
   if (rt_.shutting_down.load()) {
     co_await send_fatal("57P03", "pgroute is shutting down");
+    co_return false;
+  }
+  if (database_ == admin::kDatabase) {  // the admin console, for admin users only (after a normal login)
+    if (co_await authenticate(cfg.user(user_), user_)) co_await run_admin_console();
     co_return false;
   }
   auto alias = cfg.alias_for_database(database_);

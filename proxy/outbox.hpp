@@ -5,6 +5,7 @@
 #include <string>
 
 #include "proxy/asio.hpp"
+#include "proxy/metrics/query_stats.hpp"
 
 namespace pgroute {
 
@@ -21,7 +22,7 @@ class Outbox {
     while (!pending_.empty() && !failed_) {
       inflight_.swap(pending_);
       auto [ec, n] = co_await asio::async_write(sock, asio::buffer(inflight_), use_nothrow);
-      (void)n;
+      metrics::record_client_bytes_out(n);
       inflight_.clear();
       if (ec) failed_ = true;
     }

@@ -6,6 +6,8 @@
 #include "config/loader.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/log.hpp"
+#include "proxy/metrics/query_stats.hpp"
+#include "proxy/service_notify.hpp"
 
 namespace pgroute {
 namespace {
@@ -72,13 +74,25 @@ awaitable<void> ProxyServer::accept_loop(Worker& w, tcp::acceptor& acceptor) {
   }
 }
 
-void ProxyServer::reload() {
+std::string ProxyServer::reload() {
+  service::notify_reloading();
   auto result = config::load_file(config_path_);
   if (!result.problems.empty()) {
-    for (auto& p : result.problems) PGR_LOG(error) << "reload rejected: " << p.to_string();
+    std::string problems;
+    for (auto& p : result.problems) {
+      PGR_LOG(error) << "reload rejected: " << p.to_string();
+      problems += (problems.empty() ? "" : "\n") + p.to_string();
+    }
     PGR_LOG(error) << "reload rejected: keeping the previous configuration";
-    return;
+    rt_->reloads_failed.fetch_add(1);
+    service::notify_ready("reload rejected; previous configuration kept");
+    return problems;
   }
+  const auto& old_metrics = rt_->snapshot()->config->metrics;
+  const auto& new_metrics = result.config->metrics;
+  if (old_metrics.has_value() != new_metrics.has_value() ||
+      (old_metrics && (old_metrics->host != new_metrics->host || old_metrics->port != new_metrics->port)))
+    PGR_LOG(warn) << "reload: metrics.listen changes need a restart; keeping the current endpoint";
   const auto& old_listen = rt_->snapshot()->config->listen;
   if (result.config->listen.host != old_listen.host || result.config->listen.port != old_listen.port)
     PGR_LOG(warn) << "reload: listen address changes need a restart; keeping " << old_listen.host << ":"
@@ -88,17 +102,24 @@ void ProxyServer::reload() {
   if (!chain_error.empty()) {
     PGR_LOG(error) << "reload rejected: " << chain_error;
     PGR_LOG(error) << "reload rejected: keeping the previous configuration";
-    return;
+    rt_->reloads_failed.fetch_add(1);
+    service::notify_ready("reload rejected; previous configuration kept");
+    return chain_error;
   }
   rt_->install(result.config, std::move(chain));
   PGR_LOG(info) << "reload: configuration " << config_path_ << " applied (generation " << rt_->generation() << ")";
+  rt_->reloads_ok.fetch_add(1);
+  service::notify_ready("configuration generation " + std::to_string(rt_->generation()));
+  return {};
 }
 
 void ProxyServer::begin_shutdown() {
   if (stopping_.exchange(true)) return;
   PGR_LOG(info) << "shutting down: no new clients; waiting for " << rt_->clients.load() << " client(s) to finish";
+  service::notify_stopping();
   rt_->shutting_down = true;
   rt_->stop_maintenance();
+  rt_->pauses.resume_all();  // paused transactions must be able to finish or fail
   for (size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];
     asio::post(w.ctx, [&w, acc = acceptors_[i].get()] {
@@ -140,6 +161,17 @@ int ProxyServer::run() {
     return 1;
   }
   const auto& cfg = *rt_->snapshot()->config;
+  if (cfg.metrics) {
+    metrics_ = metrics::Endpoint::start(*rt_, *cfg.metrics, error);
+    if (!metrics_) {
+      PGR_LOG(error) << error;
+      return 1;
+    }
+    PGR_LOG(info) << "metrics on http://" << cfg.metrics->host << ":" << metrics_->port() << "/metrics";
+  }
+  admin_control_.reset(new admin::Control{control_, [this] { return reload(); }, {}});
+  for (auto& w : workers_) admin_control_->workers.push_back(w.get());
+  rt_->control = admin_control_.get();
   for (size_t i = 0; i < workers_.size(); ++i)
     asio::co_spawn(workers_[i]->ctx, accept_loop(*workers_[i], *acceptors_[i]), asio::detached);
   asio::co_spawn(control_, signal_loop(), asio::detached);
@@ -148,6 +180,7 @@ int ProxyServer::run() {
   rt_->attach_workers(std::move(contexts));  // pool maintenance starts once the workers run
   for (auto& w : workers_) {
     w->thread = std::thread([&w] {
+      metrics::bind_worker_thread(w->index);
       auto guard = asio::make_work_guard(w->ctx);
       w->ctx.run();
     });
@@ -155,6 +188,7 @@ int ProxyServer::run() {
   PGR_LOG(info) << "pgroute listening on " << cfg.listen.host << ":" << cfg.listen.port << " with "
                 << workers_.size() << " worker thread(s), " << cfg.backends.size() << " backend alias(es), pool mode "
                 << (cfg.pool.mode == config::PoolMode::Session ? "session" : "transaction");
+  service::notify_ready("listening on " + cfg.listen.host + ":" + std::to_string(cfg.listen.port));
   control_.run();
   for (auto& w : workers_) w->thread.join();
   rt_->close_all_pools(CloseReason::shutdown);

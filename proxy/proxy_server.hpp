@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "proxy/admin/control.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/metrics/endpoint.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/worker.hpp"
 
@@ -22,7 +24,7 @@ class ProxyServer {
   bool listen(std::string& error);
   awaitable<void> accept_loop(Worker& w, tcp::acceptor& acceptor);
   awaitable<void> signal_loop();
-  void reload();
+  std::string reload();  // "" = applied; otherwise the problems (the old configuration stays)
   void begin_shutdown();
 
   std::string config_path_;
@@ -31,6 +33,8 @@ class ProxyServer {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;  // one per worker, SO_REUSEPORT
   asio::io_context control_;                              // signals and shutdown timing
   std::atomic<bool> stopping_{false};
+  std::unique_ptr<admin::Control> admin_control_;
+  std::unique_ptr<metrics::Endpoint> metrics_;            // after rt_: destroyed first
 };
 
 }  // namespace pgroute

@@ -4,6 +4,7 @@
 // answers the proxy gives itself (ParseComplete for a statement already prepared) are emitted at their
 // exact place in the stream.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -22,6 +23,7 @@ inline bool is_synthetic(Expect e) {
 struct Pending {
   Expect kind;
   uint64_t statement = 0;  // proxy statement id for Parse/InjectedParse: forgotten if the server skips it
+  std::chrono::steady_clock::time_point queued{};  // Query/Sync/FunctionCall: start of the unit (metrics)
 };
 
 // A FIFO that keeps its storage: allocation-free once warmed up.
@@ -30,7 +32,11 @@ class ResponseQueue {
   bool empty() const { return head_ == items_.size(); }
   size_t size() const { return items_.size() - head_; }
   const Pending& front() const { return items_[head_]; }
-  void push(Pending p) { items_.push_back(p); }
+  void push(Pending p) {
+    if (p.kind == Expect::Query || p.kind == Expect::Sync || p.kind == Expect::FunctionCall)
+      p.queued = std::chrono::steady_clock::now();
+    items_.push_back(p);
+  }
   void pop() {
     if (++head_ == items_.size()) {
       items_.clear();

@@ -151,6 +151,7 @@ std::shared_ptr<ServerPool> Runtime::pool_for_locked(const config::Config& cfg, 
   if (!pool) {
     pool = std::make_shared<ServerPool>(std::make_shared<const ServerEndpoint>(ep), settings_for(cfg, backend),
                                         workers_, health_of(backend.alias));
+    pool->set_pause_gate(pauses.gate(ep.alias));
     if (!contexts_.empty()) {
       size_t i = next_context_++ % contexts_.size();
       pool->start_maintenance(*contexts_[i], static_cast<int>(i));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/admin/pause_gate.hpp"
 #include "proxy/auth/scram.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/server_pool.hpp"
@@ -19,10 +20,15 @@
 
 namespace pgroute {
 
+namespace admin {
+struct Control;
+}
+
 // One loaded configuration plus what is derived from it once (SCRAM secrets of plaintext passwords).
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   uint64_t generation = 0;
+  std::chrono::system_clock::time_point loaded_at = std::chrono::system_clock::now();
   std::unordered_map<std::string, auth::ScramSecret> scram;  // user name -> secret (scram-sha-256 users)
   std::shared_ptr<const router::RouterChain> chain;           // null: routing off (no routers configured)
 };
@@ -63,6 +69,10 @@ class Runtime {
   CancelRegistry cancels;
   std::atomic<int> clients{0};
   std::atomic<bool> shutting_down{false};
+  // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.
+  admin::PauseRegistry pauses;
+  std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
+  admin::Control* control = nullptr;  // set by ProxyServer before any client is accepted
 
  private:
   std::shared_ptr<ServerPool> pool_for_locked(const config::Config& cfg, const config::Backend& backend,

@@ -84,9 +84,18 @@ std::unique_ptr<ServerConnection> ServerPool::pop_idle_locked(int worker) {
 }
 
 awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int worker) {
+  if (pause_gate_) co_await pause_gate_->wait(ctx.get_executor());
   counters_.checkouts.fetch_add(1, std::memory_order_relaxed);
   std::optional<Clock::time_point> give_up_at;
   bool counted_wait = false;
+  // How long a checkout that queued waited in all, however it ends (pgroute_pool_wait_seconds).
+  struct WaitTimer {
+    PoolCounters& counters;
+    std::optional<Clock::time_point> since;
+    ~WaitTimer() {
+      if (since) counters.wait_time.observe(Clock::now() - *since);
+    }
+  } wait_timer{counters_, std::nullopt};
   // Each pass takes an idle connection (closing unfit ones), opens one, or waits; it ends at the
   // queue timeout, a fast failure, or a fit connection.
   for (;;) {
@@ -118,7 +127,10 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
       }
     }
     if (waiter) {
-      if (!std::exchange(counted_wait, true)) counters_.waits.fetch_add(1, std::memory_order_relaxed);
+      if (!std::exchange(counted_wait, true)) {
+        counters_.waits.fetch_add(1, std::memory_order_relaxed);
+        wait_timer.since = Clock::now();
+      }
       co_await waiter->timer.async_wait(use_nothrow);
       std::lock_guard lock(mu_);
       waiter->done = true;

@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "proxy/admin/pause_gate.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/close_reason.hpp"
 #include "proxy/connection_expiry.hpp"
+#include "proxy/metrics/atomic_histogram.hpp"
 #include "proxy/server_connection.hpp"
 
 namespace pgroute {
@@ -36,6 +38,7 @@ struct PoolCounters {
   std::atomic<uint64_t> checks{0};         // pre-use round trips
   std::atomic<uint64_t> health_probes{0};  // connects made only to learn whether the backend is up
   std::atomic<uint64_t> closes[kCloseReasonCount] = {};
+  metrics::AtomicHistogram wait_time;       // checkouts that queued: how long (served or timed out)
 };
 
 // Whether an alias's backend answers, shared by the alias's pools; read without locks.
@@ -56,6 +59,9 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // Takes a fit idle connection, opens a new one while under max_size, or waits up to queue_timeout.
   // Fails at once (08001) while the backend is down, with the last connect error.
   awaitable<Checkout> acquire(asio::io_context& ctx, int worker);
+
+  // PAUSE of the alias: acquire() waits while the gate is closed. Set once, before the pool is shared.
+  void set_pause_gate(std::shared_ptr<admin::PauseGate> gate) { pause_gate_ = std::move(gate); }
 
   // Returns a healthy idle connection (ReadyForQuery 'I' already seen); hands it to a waiter if any.
   // A connection past its lifetime is closed instead.
@@ -115,6 +121,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   std::chrono::milliseconds backoff_{0};
   Clock::time_point down_until_{}, last_probe_{};
   std::string last_error_;
+  std::shared_ptr<admin::PauseGate> pause_gate_;
 };
 
 }  // namespace pgroute

@@ -5,6 +5,7 @@
 #include "proxy/client_session.hpp"
 #include "proxy/frame_io.hpp"
 #include "proxy/log.hpp"
+#include "proxy/metrics/query_stats.hpp"
 #include "proxy/worker.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
@@ -38,6 +39,12 @@ bool is_extended(Expect kind) {
 }
 
 // Reported parameters a client may change with SET; the proxy carries them to its next server connection.
+std::string_view tag_of(const wire::Frame& f) {
+  std::string_view tag;
+  wire::parse_command_tag(f.body, tag);
+  return tag;
+}
+
 bool is_client_settable(std::string_view name) {
   static constexpr std::array<std::string_view, 6> names = {"application_name", "client_encoding", "DateStyle",
                                                             "IntervalStyle", "TimeZone",
@@ -124,8 +131,22 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
       dirty_session_state_ = true;
     }
   }
+  if (f.type == 'C' && !swallow) unit_rows_ += metrics::rows_from_command_tag(tag_of(f));
   if (!completes(head.kind, f.type)) return true;
   expect_.pop();
+  if (f.type == 'Z' && head.queued != std::chrono::steady_clock::time_point{}) {
+    // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
+    // kind: the statement kind when the router analysed it, else the protocol unit (routing off).
+    std::string_view kind = !unit_kind_.empty()               ? unit_kind_
+                            : head.kind == Expect::Query        ? std::string_view("simple")
+                            : head.kind == Expect::Sync         ? std::string_view("extended")
+                                                                : std::string_view("function");
+    metrics::record_query(worker_.index, conn.endpoint().alias, unit_router_.empty() ? "none" : unit_router_, kind,
+                          std::chrono::steady_clock::now() - head.queued, unit_rows_);
+    unit_rows_ = 0;
+    unit_router_.clear();
+    unit_kind_ = {};
+  }
   if (f.type == 'E' && (head.kind == Expect::Parse || head.kind == Expect::InjectedParse) && head.statement)
     conn.prepared.remove(head.statement);
   if (f.type == 'E' && is_extended(head.kind)) {

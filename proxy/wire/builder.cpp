@@ -111,6 +111,25 @@ void put_ready_for_query(std::string& out, char status) {
   MessageWriter(out, backend::kReadyForQuery).u8(static_cast<uint8_t>(status)).finish();
 }
 
+void put_row_description_text(std::string& out, const std::vector<std::string_view>& columns) {
+  constexpr int32_t kTextOid = 25;
+  MessageWriter w(out, backend::kRowDescription);
+  w.i16(static_cast<int16_t>(columns.size()));
+  for (std::string_view name : columns) w.cstring(name).i32(0).i16(0).i32(kTextOid).i16(-1).i32(-1).i16(0);
+  w.finish();
+}
+
+void put_data_row(std::string& out, const std::vector<std::string>& values) {
+  MessageWriter w(out, backend::kDataRow);
+  w.i16(static_cast<int16_t>(values.size()));
+  for (const std::string& v : values) w.i32(static_cast<int32_t>(v.size())).bytes(v);
+  w.finish();
+}
+
+void put_command_complete(std::string& out, std::string_view tag) {
+  MessageWriter(out, backend::kCommandComplete).cstring(tag).finish();
+}
+
 void put_parse_complete(std::string& out) { put_message(out, backend::kParseComplete, {}); }
 void put_bind_complete(std::string& out) { put_message(out, backend::kBindComplete, {}); }
 void put_close_complete(std::string& out) { put_message(out, backend::kCloseComplete, {}); }

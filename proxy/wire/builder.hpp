@@ -57,6 +57,11 @@ void put_auth_sasl(std::string& out, std::initializer_list<std::string_view> mec
 void put_parameter_status(std::string& out, std::string_view name, std::string_view value);
 void put_backend_key_data(std::string& out, int32_t pid, int32_t secret);
 void put_ready_for_query(std::string& out, char status);
+// A result set of text columns (type text, format text), as the admin console answers: RowDescription,
+// DataRow per row (nullopt = NULL), CommandComplete with `tag` ("SHOW", "SELECT 3", ...).
+void put_row_description_text(std::string& out, const std::vector<std::string_view>& columns);
+void put_data_row(std::string& out, const std::vector<std::string>& values);
+void put_command_complete(std::string& out, std::string_view tag);
 void put_parse_complete(std::string& out);
 void put_bind_complete(std::string& out);
 void put_close_complete(std::string& out);

@@ -20,6 +20,8 @@ constexpr std::string_view invalid_password = "28P01";
 constexpr std::string_view invalid_catalog_name = "3D000";
 // Class 42: syntax error or access rule violation
 constexpr std::string_view syntax_error = "42601";
+constexpr std::string_view insufficient_privilege = "42501";
+constexpr std::string_view undefined_object = "42704";
 constexpr std::string_view duplicate_prepared_statement = "42P05";
 // Class 53 / 54: resources and limits
 constexpr std::string_view too_many_connections = "53300";
@@ -33,6 +35,7 @@ constexpr std::string_view cannot_connect_now = "57P03";
 constexpr std::string_view active_sql_transaction = "25001";
 constexpr std::string_view in_failed_sql_transaction = "25P02";
 // Class XX: internal error
+constexpr std::string_view config_file_error = "F0000";
 constexpr std::string_view internal_error = "XX000";
 
 }  // namespace pgroute::wire::sqlstate

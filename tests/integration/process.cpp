@@ -219,10 +219,11 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
 }
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
-                           const std::filesystem::path& log_file, RunAs as)
+                           const std::filesystem::path& log_file, RunAs as,
+                           const std::vector<std::pair<std::string, std::string>>& env)
     : log_file_(log_file) {
     ignore_sigpipe_once();
-    ExecImage image(argv, {});
+    ExecImage image(argv, env);
     const Identity id = as == RunAs::postgres_user ? postgres_identity() : Identity{};
     const int log_fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -57,7 +57,7 @@ bool running_as_root();
 class ChildProcess {
 public:
     ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log_file,
-                 RunAs as = RunAs::self);
+                 RunAs as = RunAs::self, const std::vector<std::pair<std::string, std::string>>& env = {});
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;

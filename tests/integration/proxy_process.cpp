@@ -55,6 +55,12 @@ std::string ProxyConfig::to_yaml(int listen_port) const {
     }
     y << "pool: {mode: " << pool_mode << ", size: " << pool_size
       << ", queue_timeout: " << queue_timeout << (pool_extra.empty() ? "" : ", " + pool_extra) << "}\n";
+    if (metrics_port) y << "metrics: {listen: \"127.0.0.1:" << *metrics_port << "\"}\n";
+    if (!admin_users.empty()) {
+        y << "admin: {users: [";
+        for (std::size_t i = 0; i < admin_users.size(); ++i) y << (i ? ", " : "") << quoted(admin_users[i]);
+        y << "]}\n";
+    }
     y << extra_yaml;
     return y.str();
 }
@@ -77,7 +83,7 @@ ProxyConfig default_proxy_config() {
     return c;
 }
 
-Proxy::Proxy(const ProxyConfig& config)
+Proxy::Proxy(const ProxyConfig& config, const std::vector<std::pair<std::string, std::string>>& env)
     : dir_("proxy"),
       port_(free_port()),
       config_file_(dir_ / "pgroute.yaml"),
@@ -86,7 +92,7 @@ Proxy::Proxy(const ProxyConfig& config)
     std::vector<std::string> argv{pgroute_binary(), "--config", config_file_.string()};
     // PGROUTE_TEST_LOG_LEVEL=debug: the proxy's own log in more detail when chasing a failure.
     if (const char* level = std::getenv("PGROUTE_TEST_LOG_LEVEL")) argv.insert(argv.end(), {"--log-level", level});
-    process_ = std::make_unique<ChildProcess>(argv, log_file_);
+    process_ = std::make_unique<ChildProcess>(argv, log_file_, RunAs::self, env);
     const auto deadline = Clock::now() + 10s;
     while (!port_accepts(port_)) {
         if (!process_->running() || Clock::now() > deadline) {

@@ -47,6 +47,8 @@ struct ProxyConfig {
     int pool_size = 4;
     std::string queue_timeout = "5s";
     std::string pool_extra;  // more keys of the pool flow mapping, e.g. "check_after: 0, recycle_margin: off"
+    std::optional<int> metrics_port;       // metrics: {listen: 127.0.0.1:PORT}
+    std::vector<std::string> admin_users;  // admin: {users: [...]}; each must be in `users`
     std::string extra_yaml;  // appended verbatim, for settings not modelled here
 
     std::string to_yaml(int listen_port) const;
@@ -65,7 +67,8 @@ class Proxy {
 public:
     // Writes the config, starts pgroute and waits (10 s) until its port accepts connections;
     // throws with the tail of its log if it does not.
-    explicit Proxy(const ProxyConfig& config);
+    // `env` is added to pgroute's environment (NOTIFY_SOCKET for the sd_notify test).
+    explicit Proxy(const ProxyConfig& config, const std::vector<std::pair<std::string, std::string>>& env = {});
     // Stops it; prints the tail of its log to stderr if the current test has failed.
     ~Proxy();
     Proxy(const Proxy&) = delete;

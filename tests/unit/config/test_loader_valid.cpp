@@ -204,21 +204,29 @@ TEST_CASE("loader: the example file loads with its fallbacks and with overrides"
   CHECK(c.alias_for_database("analytics") == std::optional<std::string>("analytics"));
   CHECK(c.alias_for_database("app") == std::optional<std::string>("default"));
   CHECK_FALSE(c.alias_for_database("postgres").has_value());
-  REQUIRE(c.users.size() == 1);
+  REQUIRE(c.users.size() == 2);
   CHECK(c.users[0].name == "app");
   CHECK(c.users[0].password == "app");
+  CHECK(c.users[1].name == "ops");
+  CHECK(c.is_admin("ops"));
+  REQUIRE(c.metrics.has_value());
+  CHECK(c.metrics->port == 9930);
   CHECK(c.pool.mode == PoolMode::Transaction);
 
   LoadResult o = load_file(example_file().string(),
                            fake_env({{"PGROUTE_PORT", "7000"}, {"APP_DB_PASSWORD", "dbpw"},
                                      {"PGROUTE_DEFAULT_PORT", "6001"},
-                                     {"PGROUTE_ANALYTICS_PORT", "6002"}, {"APP_PASSWORD", "clientpw"}}));
+                                     {"PGROUTE_ANALYTICS_PORT", "6002"}, {"APP_PASSWORD", "clientpw"},
+                                     {"PGROUTE_METRICS_LISTEN", "0.0.0.0:9187"}}));
   REQUIRE(o.config != nullptr);
   CHECK(o.config->listen.port == 7000);
   CHECK(o.config->backends[0].password == "dbpw");
   CHECK(o.config->backends[0].port == 6001);
   CHECK(o.config->backends[1].port == 6002);
   CHECK(o.config->users[0].password == "clientpw");
+  REQUIRE(o.config->metrics.has_value());
+  CHECK(o.config->metrics->host == "0.0.0.0");
+  CHECK(o.config->metrics->port == 9187);
 }
 
 TEST_CASE("loader: load_file reads a file and names it in Config::source") {

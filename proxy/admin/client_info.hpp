@@ -1,0 +1,15 @@
+// One client as SHOW CLIENTS lists it; read on the session's own worker thread.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace pgroute::admin {
+
+struct ClientInfo {
+  uint64_t id = 0;
+  int worker = 0;
+  std::string user, database, alias, application_name, address;
+  std::string state;  // "login", "idle", "active" (holds a server connection) or "admin"
+};
+
+}  // namespace pgroute::admin
