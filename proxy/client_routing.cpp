@@ -193,7 +193,8 @@ std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string
   params = nullptr;
   if (normalize_literals(sql, normalized_)) {
     auto analysis = analyze(normalized_.text);
-    if (analysis->kind != router::StatementKind::Unparsed) {
+    // SET/SHOW/transaction control keep their constants: SET pgroute.shard_key needs its value.
+    if (analysis->kind != router::StatementKind::Unparsed && chooses_alias(*analysis)) {
       literal_params_.formats.clear();
       literal_params_.values.clear();
       for (const auto& v : normalized_.literals) literal_params_.values.emplace_back(v);

@@ -207,6 +207,7 @@ routers:
     auto misses = sample_value(body, R"(pgroute_parse_cache_total{result="miss"})");
     REQUIRE(hits.has_value());
     REQUIRE(misses.has_value());
-    CHECK(*misses >= 5);   // five distinct statements
-    CHECK(*hits + *misses >= 5);
+    // SELECT 1/2/3 share one shape (constants become parameters): one miss, then hits.
+    CHECK(*misses >= 3);  // three distinct shapes
+    CHECK(*hits >= 2);
 }
