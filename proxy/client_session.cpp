@@ -221,11 +221,16 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     co_return true;
   }
   switch (f.type) {
-    case 'Q': push({Expect::Query}); server_out_.append(raw_bytes(f)); break;
+    case 'Q':
+      note_statement(sql, true);
+      push({Expect::Query});
+      server_out_.append(raw_bytes(f));
+      break;
     case 'F': push({Expect::FunctionCall}); server_out_.append(raw_bytes(f)); break;
     case 'P':
       unit_open_ = true;
       if (parse.name.empty()) {
+        unnamed_query_.assign(parse.query);
         push({Expect::Parse});
         server_out_.append(raw_bytes(f));
         break;
@@ -240,8 +245,12 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       unit_open_ = true;
       auto it = bind.statement.empty() ? statements_.end() : statements_.find(std::string(bind.statement));
       if (it == statements_.end()) {
+        if (bind.statement.empty()) note_statement(unnamed_query_, false);
         server_out_.append(raw_bytes(f));
       } else {
+        wire::ParseMsg p;
+        std::string_view body(it->second.parse.data() + 5, it->second.parse.size() - 5);
+        if (wire::parse_parse(body, p)) note_statement(p.query, false);
         prepare_on_server(it->second);
         wire::put_bind_renamed(server_out_, bind.portal, it->second.server_name, bind.after_statement);
       }
@@ -271,6 +280,14 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   }
   emit_ready_synthetic();
   co_return true;
+}
+
+// The statement a unit's statistics are kept under (the first of the unit): its text, constants
+// replaced by $n for simple queries so "... id = 1" and "... id = 2" count as one statement.
+void ClientSession::note_statement(std::string_view sql, bool simple) {
+  if (!unit_statement_.empty()) return;
+  if (simple && normalize_literals(sql, normalized_)) unit_statement_.assign(normalized_.text);
+  else unit_statement_.assign(sql);
 }
 
 // Records a named Parse as the client's statement (the server sees it when a connection needs it).

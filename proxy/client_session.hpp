@@ -75,6 +75,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool rewrite_parse(const wire::Frame& f);
   void prepare_on_server(const ClientStatement& st);
   ClientStatement& remember_parse(const wire::ParseMsg& parse);
+  void note_statement(std::string_view sql, bool simple);
   void push(Pending p);
   void emit_ready_synthetic();
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
@@ -178,6 +179,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
   bool admin_ = false;                // an admin console session
   uint64_t unit_rows_ = 0;            // rows reported by CommandComplete since the last ReadyForQuery
+  std::string unit_statement_;        // the unit's statement text for per-statement statistics
+  std::string unnamed_query_;         // text of the last unnamed Parse
   std::string unit_router_;           // router that placed the unit's statement ("" = not routed)
   std::string_view unit_kind_;        // its statement kind (router::kind_name)
 };

@@ -1,6 +1,7 @@
 // The server side of a session: forwards responses, keeps prepared-statement and parameter state true,
 // and decides when the borrowed connection goes back to its pool.
 #include <array>
+#include <functional>
 
 #include "proxy/client_session.hpp"
 #include "proxy/frame_io.hpp"
@@ -143,6 +144,11 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
                                                                 : std::string_view("function");
     metrics::record_query(worker_.index, conn.endpoint().alias, unit_router_.empty() ? "none" : unit_router_, kind,
                           std::chrono::steady_clock::now() - head.queued, unit_rows_);
+    if (!unit_statement_.empty()) {
+      metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit_statement_), unit_statement_,
+                                std::chrono::steady_clock::now() - head.queued, unit_rows_);
+      unit_statement_.clear();
+    }
     unit_rows_ = 0;
     unit_router_.clear();
     unit_kind_ = {};
@@ -228,6 +234,7 @@ void ClientSession::server_lost(const std::string& why) {
   pool_->discard(std::move(conn), CloseReason::server_error);
   expect_.clear();
   synth_errors_.clear();
+  unit_statement_.clear();
 }
 
 // Gives a connection back, first undoing what the client left on it that the proxy cannot track.

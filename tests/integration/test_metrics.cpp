@@ -211,7 +211,8 @@ TEST_CASE("metrics: pool waits, backend health and connect failures by alias") {
     CHECK(sample_value(body, R"(pgroute_pool_wait_seconds_bucket{alias="default",le="+Inf"})") == 1);
     CHECK(sample_value(body, R"(pgroute_backend_up{alias="default"})") == 1);
     CHECK(sample_value(body, R"(pgroute_backend_up{alias="dead"})") == 0);
-    CHECK(sample_value(body, R"(pgroute_server_connect_failures_total{alias="dead"})") == 1);
-    CHECK(sample_value(body, R"(pgroute_server_closes_total{alias="dead",reason="connect_failed"})") == 1);
+    // At least the client's attempt; the pool's health probe may have failed once more meanwhile.
+    CHECK(sample_value(body, R"(pgroute_server_connect_failures_total{alias="dead"})").value_or(0) >= 1);
+    CHECK(sample_value(body, R"(pgroute_server_closes_total{alias="dead",reason="connect_failed"})").value_or(0) >= 1);
     CHECK(sample_value(body, R"(pgroute_backend_up{alias="analytics"})") == 1);  // not known to be down
 }
