@@ -109,6 +109,17 @@ awaitable<void> ClientSession::run() {
     co_await flush_to_server();
     server_out_.clear();
     if (out_.queued() > 0 && !co_await out_.flush(socket_)) break;
+    if (in_.empty()) {
+      // Nothing buffered: the client is waiting for us or idle. Wait for readability first (a read now
+      // would only fail with EAGAIN, a wasted system call per message), and between transactions hold
+      // no buffer while waiting: a client may stay quiet for hours.
+      if (!server_) {
+        in_.release();
+        out_.release();
+      }
+      auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
+      if (wec) break;
+    }
     in_.shrink_if_idle();
     auto [space, len] = in_.prepare(need > in_.size() ? need - in_.size() : 8192);
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);

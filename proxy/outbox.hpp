@@ -12,6 +12,13 @@ namespace pgroute {
 class Outbox {
  public:
   std::string& buffer() { return pending_; }
+  // Frees the storage while nothing is queued or being written.
+  void release() {
+    if (!writing_ && pending_.empty()) {
+      std::string().swap(pending_);
+      std::string().swap(inflight_);
+    }
+  }
   bool writing() const { return writing_; }
   size_t queued() const { return pending_.size(); }
 

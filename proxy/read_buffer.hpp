@@ -9,7 +9,8 @@ namespace pgroute {
 
 class ReadBuffer {
  public:
-  explicit ReadBuffer(size_t initial = 16 * 1024) : data_(initial) {}
+  // Storage is allocated by the first prepare(), so an idle owner can hold none (release()).
+  ReadBuffer() = default;
 
   std::string_view view() const { return {data_.data() + begin_, end_ - begin_}; }
   size_t size() const { return end_ - begin_; }
@@ -33,6 +34,14 @@ class ReadBuffer {
     return {data_.data() + end_, data_.size() - end_};
   }
   void commit(size_t n) { end_ += n; }
+
+  // Frees the storage while nothing is buffered (an idle client connection then costs no buffer).
+  void release() {
+    if (empty()) {
+      std::vector<char>().swap(data_);
+      begin_ = end_ = 0;
+    }
+  }
 
   // Give memory back after an unusually large message.
   void shrink_if_idle(size_t keep = 64 * 1024) {

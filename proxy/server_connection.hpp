@@ -49,7 +49,7 @@ class ServerConnection {
   std::map<std::string, std::string, std::less<>> reported;  // ParameterStatus values the server announced
   std::map<std::string, std::string, std::less<>> applied;   // session parameters set for the current client
   ServerPreparedSet prepared;                                 // proxy names prepared on this connection
-  ReadBuffer rbuf{8 * 1024};                                  // bytes read from the server, kept with it
+  ReadBuffer rbuf;                                  // bytes read from the server, kept with it
   char tx_status = 'I';
   std::chrono::steady_clock::time_point created, last_used;
   ServerTimeouts server_timeouts;  // learned by open()
