@@ -1,6 +1,7 @@
 // Issue 4, operations side of routing: the replicas router against a real streaming standby, the
 // example plugin routing through the proxy, and routing rules reloaded (valid and broken) while
 // clients keep running queries.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <thread>
