@@ -41,6 +41,34 @@ PgCluster::PgCluster(const std::string& name, const std::vector<std::string>& ex
         {.timeout = 120s, .as = RunAs::postgres_user, .cwd = dir_.path()});
     if (init.exit_code != 0) throw std::runtime_error("initdb failed: " + init.describe());
 
+    append_conf(extra_conf);
+
+    // First match wins: the three method-specific users before the catch-all.
+    write_file(data_dir() / "pg_hba.conf",
+               "local all all trust\n"
+               "local replication postgres trust\n"  // pg_basebackup of a standby
+               "host all trust_user 127.0.0.1/32 trust\n"
+               "host all clear_user 127.0.0.1/32 password\n"
+               "host all md5_user 127.0.0.1/32 md5\n"
+               "host all all 127.0.0.1/32 scram-sha-256\n");
+    chown_to_postgres(data_dir() / "pg_hba.conf");
+    start();
+    create_roles();
+}
+
+PgCluster::PgCluster(const std::string& name, StandbyOf of)
+    : name_(name), dir_(name, /*owned_by_postgres=*/true), port_(free_port()) {
+    const RunResult backup = run({pg_bin("pg_basebackup"), "-D", data_dir().string(), "-h",
+                                  of.primary.socket_dir().string(), "-p", std::to_string(of.primary.port()),
+                                  "-U", "postgres", "-R", "--checkpoint=fast", "--no-sync"},
+                                 {.timeout = 120s, .as = RunAs::postgres_user, .cwd = dir_.path()});
+    if (backup.exit_code != 0) throw std::runtime_error("pg_basebackup failed: " + backup.describe());
+    // The copied postgresql.conf carries the primary's port and socket directory; later lines win.
+    append_conf({"hot_standby = on"});
+    start();
+}
+
+void PgCluster::append_conf(const std::vector<std::string>& extra_conf) {
     std::string conf = "\n# pgroute integration tests\n";
     conf += "listen_addresses = '127.0.0.1'\n";
     conf += "port = " + std::to_string(port_) + "\n";
@@ -53,17 +81,6 @@ PgCluster::PgCluster(const std::string& name, const std::vector<std::string>& ex
     conf += "synchronize_seqscans = off\n";
     for (const auto& line : extra_conf) conf += line + "\n";
     append_file(data_dir() / "postgresql.conf", conf);
-
-    // First match wins: the three method-specific users before the catch-all.
-    write_file(data_dir() / "pg_hba.conf",
-               "local all all trust\n"
-               "host all trust_user 127.0.0.1/32 trust\n"
-               "host all clear_user 127.0.0.1/32 password\n"
-               "host all md5_user 127.0.0.1/32 md5\n"
-               "host all all 127.0.0.1/32 scram-sha-256\n");
-    chown_to_postgres(data_dir() / "pg_hba.conf");
-    start();
-    create_roles();
 }
 
 PgCluster::~PgCluster() {

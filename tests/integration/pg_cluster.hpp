@@ -26,10 +26,18 @@ inline constexpr const char* kAppDatabase = "app";
 
 enum class Shutdown { smart, fast, immediate };
 
+// Selects the PgCluster constructor that clones a running primary into a streaming standby.
+struct StandbyOf {
+    const class PgCluster& primary;
+};
+
 class PgCluster {
 public:
     // initdb, configuration, start, roles and the `app` database.
     explicit PgCluster(const std::string& name, const std::vector<std::string>& extra_conf = {});
+    // A hot standby of `of.primary` (pg_basebackup -R over its Unix socket), started and accepting
+    // read-only connections; roles and databases are the primary's.
+    PgCluster(const std::string& name, StandbyOf of);
     ~PgCluster();
     PgCluster(const PgCluster&) = delete;
     PgCluster& operator=(const PgCluster&) = delete;
@@ -56,6 +64,7 @@ public:
 
 private:
     void create_roles();
+    void append_conf(const std::vector<std::string>& lines);
 
     std::string name_;
     TempDir dir_;
