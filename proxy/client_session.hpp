@@ -158,9 +158,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::string> shard_key_;      // SET pgroute.shard_key
   bool shard_key_for_transaction_ = false;    // set inside a transaction: forgotten when it ends
   std::optional<std::chrono::steady_clock::time_point> last_write_;
-  std::deque<std::string> synth_errors_;
+  std::deque<std::string> synth_errors_;  // ErrorResponses queued behind in-flight answers
   NormalizedSql normalized_;          // reused per simple query (literal_normalizer.hpp)
-  wire::BindParams literal_params_;   // its constants, viewed as text parameters      // ErrorResponses queued behind in-flight answers
+  wire::BindParams literal_params_;   // its constants, viewed as text parameters
   asio::steady_timer idle_signal_;            // cancelled by the pump when nothing is outstanding
   bool forward_sync_after_skip_ = false;
   bool defer_begin_ = false;  // this attach is for a unit that executes nothing: keep the BEGIN pending      // skip_until_sync_ with a server attached: the Sync goes on
