@@ -268,7 +268,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     hold(f);
     co_return Step::done;
   }
-  wire::BindParams params;
+  wire::BindParams& params = literal_params_;  // reused: no allocation per Bind
   if (!wire::parse_bind_params(bind.after_statement, params)) {
     co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: malformed Bind message from client");
     co_return Step::stop;
