@@ -191,7 +191,8 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
 std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string_view sql,
                                                                     const wire::BindParams*& params) {
   params = nullptr;
-  if (normalize_literals(sql, normalized_)) {
+  normalized_current_ = normalize_literals(sql, normalized_);
+  if (normalized_current_) {
     auto analysis = analyze(normalized_.text);
     // SET/SHOW/transaction control keep their constants: SET pgroute.shard_key needs its value.
     if (analysis->kind != router::StatementKind::Unparsed && chooses_alias(*analysis)) {

@@ -1,6 +1,7 @@
 #include "proxy/client_session.hpp"
 
 #include <atomic>
+#include <utility>
 #include <cstdio>
 
 #include "proxy/auth/md5.hpp"
@@ -215,6 +216,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
                         std::string("pgroute: malformed message of type '") + f.type + "' from client");
     co_return false;
   }
+  normalized_current_ = false;
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
   if (!server_ && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
   if (routing_active()) {
@@ -297,7 +299,8 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
 // replaced by $n for simple queries so "... id = 1" and "... id = 2" count as one statement.
 void ClientSession::note_statement(std::string_view sql, bool simple) {
   if (!unit_statement_.empty()) return;
-  if (simple && normalize_literals(sql, normalized_)) unit_statement_.assign(normalized_.text);
+  if (simple && (normalized_current_ || normalize_literals(sql, normalized_)) && !normalized_.literals.empty())
+    unit_statement_.assign(normalized_.text);
   else unit_statement_.assign(sql);
 }
 
@@ -368,11 +371,13 @@ bool ClientSession::pool_ready(const std::string& alias) {
 }
 
 awaitable<bool> ClientSession::ensure_attached() {
+  // One-shot: a choice made for a unit that found a connection attached must not steer a later attach.
+  std::string alias = std::exchange(unit_alias_, {});
   if (server_) co_return true;
   const bool defer = defer_begin_;
   defer_begin_ = false;
-  if (unit_alias_.empty()) unit_alias_ = alias_;
-  if (!pool_ready(unit_alias_)) co_return false;
+  if (alias.empty()) alias = alias_;
+  if (!pool_ready(alias)) co_return false;
   auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
   if (!checkout.conn) {
     PGR_LOG(warn) << describe() << ": " << checkout.error;

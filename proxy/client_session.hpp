@@ -72,7 +72,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> flush_to_server();
   std::string session_parameter_sql(const ServerConnection& conn) const;
   void queue_session_parameters();
-  bool rewrite_parse(const wire::Frame& f);
   void prepare_on_server(const ClientStatement& st);
   ClientStatement& remember_parse(const wire::ParseMsg& parse);
   void note_statement(std::string_view sql, bool simple);
@@ -149,7 +148,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Prepared statements by the client's name.
   std::unordered_map<std::string, ClientStatement> statements_;
 
-  // Routing state. unit_alias_: where the next attach goes. held_: extended-protocol messages kept
+  // Routing state. unit_alias_: where the next attach goes (read and cleared by ensure_attached; empty =
+  // the client's own alias). held_: extended-protocol messages kept
   // (not yet sent anywhere) until a Bind, Flush or Sync decides the alias of their unit.
   std::string unit_alias_;
   std::string held_;
@@ -160,6 +160,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::chrono::steady_clock::time_point> last_write_;
   std::deque<std::string> synth_errors_;  // ErrorResponses queued behind in-flight answers
   NormalizedSql normalized_;          // reused per simple query (literal_normalizer.hpp)
+  bool normalized_current_ = false;   // normalized_ holds the message being handled (routing made it)
   wire::BindParams literal_params_;   // its constants, viewed as text parameters
   asio::steady_timer idle_signal_;            // cancelled by the pump when nothing is outstanding
   bool forward_sync_after_skip_ = false;

@@ -285,7 +285,6 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
 // The first checkout: applies the client's startup parameters so the ParameterStatus values it is told
 // are exactly what the server reports for them. In session mode the connection stays attached.
 awaitable<bool> ClientSession::login_server() {
-  unit_alias_ = alias_;
   if (!pool_ready(alias_)) {
     co_await send_fatal(wire::sqlstate::connection_exception, "pgroute: alias \"" + alias_ + "\" is not configured");
     co_return false;
