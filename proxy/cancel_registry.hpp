@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace pgroute {
 
@@ -17,24 +17,30 @@ struct CancelTarget {
   int32_t pid = 0, secret = 0;
 };
 
+// Where a client's query runs now: one server connection, several during a read across shards, or
+// none between transactions.
 class CancelSlot {
  public:
   void set(CancelTarget t) {
     std::lock_guard lock(mu_);
-    target_ = std::move(t);
+    targets_.assign(1, std::move(t));
+  }
+  void set_all(std::vector<CancelTarget> targets) {
+    std::lock_guard lock(mu_);
+    targets_ = std::move(targets);
   }
   void clear() {
     std::lock_guard lock(mu_);
-    target_.reset();
+    targets_.clear();
   }
-  std::optional<CancelTarget> get() const {
+  std::vector<CancelTarget> get() const {
     std::lock_guard lock(mu_);
-    return target_;
+    return targets_;
   }
 
  private:
   mutable std::mutex mu_;
-  std::optional<CancelTarget> target_;
+  std::vector<CancelTarget> targets_;
 };
 
 class CancelRegistry {

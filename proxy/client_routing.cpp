@@ -83,13 +83,7 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   if (auto* d = std::get_if<router::RouteDecision>(&result)) {
     // "No router had an opinion": the client's own database decides (its alias), not the global default.
     if (d->router == "default" && d->scatter.empty()) d->alias = alias_;
-    if (!d->scatter.empty())
-      return router::RouteError{std::string(wire::sqlstate::feature_not_supported),
-                                "pgroute: router \"" + d->router + "\" would send this statement to every shard (" +
-                                    d->reason + "); reading from several aliases at once is not supported yet",
-                                "Add the shard key to the WHERE clause, or a /* pgroute: shard_key=... */ hint.",
-                                d->router};
-    return std::move(*d);
+    return std::move(*d);  // with scatter set: every shard (client_scatter.cpp)
   }
   return std::move(std::get<router::RouteError>(result));
 }
@@ -151,6 +145,10 @@ bool ClientSession::answer_locally(const router::Analysis& a, char& status_after
 
 awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f, std::string_view sql,
                                                             const wire::ParseMsg& parse, const wire::BindMsg& bind) {
+  // A held read across shards whose unit the client ends without Sync or Flush: it runs first.
+  if (scatter_ && (f.type == 'Q' || f.type == 'F')) {
+    if (co_await scatter_held(false) == Step::stop) co_return Step::stop;
+  }
   switch (f.type) {
     case 'Q': co_return co_await route_query(sql);
     case 'P': {
@@ -168,10 +166,12 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
       hold(f);
       co_return Step::done;
     case 'H':
+      if (scatter_) co_return co_await scatter_held(false);
       if (held_.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
       defer_begin_ = !held_has_execute();
       co_return co_await release_held(alias_);
     case 'S':
+      if (scatter_) co_return co_await scatter_held(true);
       if (answer_held_unit()) co_return Step::done;
       if (held_.empty()) {
         wire::put_ready_for_query(out_.buffer(), client_tx_status());  // nothing for a server to do
@@ -233,6 +233,7 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
     co_return Step::done;
   }
   auto& d = std::get<router::RouteDecision>(routed);
+  if (!d.scatter.empty()) co_return co_await scatter_query(sql, a, d);
   if (server_ && server_->endpoint().alias != d.alias) {
     co_await wait_server_idle();  // a pipelined earlier query may still hold the connection
     if (server_ && server_->endpoint().alias != d.alias) {
@@ -253,6 +254,10 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
 }
 
 awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, const wire::BindMsg& bind) {
+  if (scatter_) {
+    hold(f);  // a second Bind in a unit spread over shards: refused at its Sync
+    co_return Step::done;
+  }
   const router::Analysis* a = analysis_of_statement(bind.statement);
   if (!a) {
     // Unknown statement: let the server report it (on the attached or the client's own alias).
@@ -276,6 +281,15 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
   }
   std::string_view sql;  // the rule router's regex looks at the text; held in the statement's Parse
   auto routed = route(*a, sql, &params);
+  if (auto* d = std::get_if<router::RouteDecision>(&routed); d && !d->scatter.empty()) {
+    if (auto refusal = scatter_refusal(*a, *d)) {
+      routed = std::move(*refusal);
+    } else {
+      hold(f);
+      scatter_ = std::make_unique<ScatterUnit>(ScatterUnit{std::move(*d), statement_text(bind.statement)});
+      co_return Step::done;
+    }
+  }
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
     held_.clear();
     if (server_) {

@@ -71,7 +71,7 @@ void ClientSession::close_client() {
 
 void ClientSession::request_shutdown() {
   shutting_down_ = true;
-  if (server_) return;  // the pump ends the session when the transaction is over
+  if (server_ || scattering_) return;  // the pump (or the read across shards) ends the session when done
   send_error(wire::sqlstate::admin_shutdown, "pgroute is shutting down", "FATAL");
   asio::co_spawn(
       worker_.ctx,
@@ -317,22 +317,24 @@ ClientStatement& ClientSession::remember_parse(const wire::ParseMsg& parse) {
   return st;
 }
 
-// Makes sure `st` exists on the current server connection, inserting a Parse (whose ParseComplete the
-// pump swallows) when this connection has not seen it. Bounded per connection: the oldest is closed.
-void ClientSession::prepare_on_server(const ClientStatement& st) {
-  ServerConnection& conn = *server_;
+// Makes sure `st` exists on `conn`, queueing a Parse (whose ParseComplete is swallowed) when the
+// connection has not seen it. Bounded per connection: the oldest is closed.
+void ClientSession::prepare_on(ServerConnection& conn, std::string& out, ResponseQueue& expect,
+                               const ClientStatement& st) {
   if (conn.prepared.contains(st.id)) return;
   int limit = snap_->config->pool.max_prepared_statements;
   while (limit > 0 && conn.prepared.size() >= static_cast<size_t>(limit)) {
     uint64_t victim = conn.prepared.oldest();
     conn.prepared.remove(victim);
-    wire::put_close(server_out_, 'S', server_statement_name(victim));
-    push({Expect::InjectedClose});
+    wire::put_close(out, 'S', server_statement_name(victim));
+    expect.push({Expect::InjectedClose});
   }
-  server_out_.append(st.parse);
+  out.append(st.parse);
   conn.prepared.add(st.id);
-  push({Expect::InjectedParse, st.id});
+  expect.push({Expect::InjectedParse, st.id});
 }
+
+void ClientSession::prepare_on_server(const ClientStatement& st) { prepare_on(*server_, server_out_, expect_, st); }
 
 // Points pool_ at `alias`'s pool, refreshing the snapshot (and pools) after a reload.
 bool ClientSession::pool_ready(const std::string& alias) {
@@ -385,7 +387,7 @@ awaitable<bool> ClientSession::ensure_attached() {
     co_return false;
   }
   server_ = std::move(checkout.conn);
-  queue_session_parameters();
+  queue_session_parameters(*server_, server_out_, expect_);
   if (pending_begin_ && !defer) {
     // The client's BEGIN, answered by the proxy when it came, now opens the transaction on this server.
     wire::put_query(server_out_, *pending_begin_);
@@ -431,13 +433,14 @@ awaitable<bool> ClientSession::flush_to_server() {
   co_return ok;
 }
 
-void ClientSession::queue_session_parameters() {
-  std::string sql = session_parameter_sql(*server_);
+// Brings `conn`'s session parameters to this client's, with a query whose answers are swallowed.
+void ClientSession::queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect) {
+  std::string sql = session_parameter_sql(conn);
   if (sql.empty()) return;
-  wire::put_query(server_out_, sql);
-  push({Expect::InjectedQuery});
-  server_->applied.clear();
-  for (const auto& [name, value] : wanted_params_) server_->applied[name] = value;
+  wire::put_query(out, sql);
+  expect.push({Expect::InjectedQuery});
+  conn.applied.clear();
+  for (const auto& [name, value] : wanted_params_) conn.applied[name] = value;
 }
 
 }  // namespace pgroute

@@ -58,6 +58,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> authenticate(const config::User* user, const std::string& name);
   awaitable<bool> read_password_message(wire::Frame& f);
   awaitable<void> handle_cancel(int32_t pid, int32_t secret);
+  awaitable<void> forward_cancel(const CancelTarget& target);
   awaitable<bool> login_server();
   awaitable<void> send_fatal(std::string_view sqlstate, const std::string& message, std::string_view hint = {});
 
@@ -71,7 +72,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool pool_ready(const std::string& alias);
   awaitable<bool> flush_to_server();
   std::string session_parameter_sql(const ServerConnection& conn) const;
-  void queue_session_parameters();
+  void queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect);
+  void prepare_on(ServerConnection& conn, std::string& out, ResponseQueue& expect, const ClientStatement& st);
   void prepare_on_server(const ClientStatement& st);
   ClientStatement& remember_parse(const wire::ParseMsg& parse);
   void note_statement(std::string_view sql, bool simple);
@@ -116,6 +118,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void hold(const wire::Frame& f);
   bool held_has_execute() const;
 
+  // --- reads across shards: a router's scatter decision (client_scatter.cpp)
+  std::optional<router::RouteError> scatter_refusal(const router::Analysis& a, const router::RouteDecision& d) const;
+  awaitable<Step> scatter_query(std::string_view sql, const router::Analysis& a, const router::RouteDecision& d);
+  awaitable<Step> scatter_held(bool at_sync);
+  awaitable<void> run_scatter(const router::RouteDecision& d, std::string_view statement, std::string_view unit,
+                              bool simple, bool ready_for_query);
+  std::string statement_text(std::string_view name) const;
+  void build_scatter_unit(ServerConnection& conn, std::string_view held, std::string& bytes, ResponseQueue& expect);
+
   Runtime& rt_;
   Worker& worker_;
   tcp::socket socket_;
@@ -153,6 +164,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // (not yet sent anywhere) until a Bind, Flush or Sync decides the alias of their unit.
   std::string unit_alias_;
   std::string held_;
+  // A Bind the router spreads over several shards: its unit is held until Sync (or Flush) and then run
+  // on every shard (client_scatter.cpp). Null otherwise: most sessions never scatter.
+  struct ScatterUnit {
+    router::RouteDecision decision;
+    std::string statement;  // its text, for per-statement statistics
+  };
+  std::unique_ptr<ScatterUnit> scatter_;
+  bool scattering_ = false;  // a read across shards is running: shutdown waits for it like for a server
   std::shared_ptr<const router::Analysis> unnamed_analysis_;
   std::optional<std::string> pending_begin_;  // BEGIN answered by the proxy, sent with the first statement
   std::optional<std::string> shard_key_;      // SET pgroute.shard_key
@@ -163,8 +182,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool normalized_current_ = false;   // normalized_ holds the message being handled (routing made it)
   wire::BindParams literal_params_;   // its constants, viewed as text parameters
   asio::steady_timer idle_signal_;            // cancelled by the pump when nothing is outstanding
-  bool forward_sync_after_skip_ = false;
-  bool defer_begin_ = false;  // this attach is for a unit that executes nothing: keep the BEGIN pending      // skip_until_sync_ with a server attached: the Sync goes on
+  bool forward_sync_after_skip_ = false;  // skip_until_sync_ with a server attached: the Sync goes on
+  bool defer_begin_ = false;  // this attach is for a unit that executes nothing: keep the BEGIN pending
 
   // The borrowed server connection and the protocol state of what is in flight on it.
   std::unique_ptr<ServerConnection> server_;

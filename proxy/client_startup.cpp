@@ -324,25 +324,27 @@ awaitable<bool> ClientSession::login_server() {
 awaitable<void> ClientSession::handle_cancel(int32_t pid, int32_t secret) {
   auto slot = rt_.cancels.find(pid, secret);
   if (!slot) co_return;  // unknown keys are ignored silently, as PostgreSQL does
-  auto target = slot->get();
-  if (!target) co_return;  // the client has no query running
+  for (const CancelTarget& target : slot->get()) co_await forward_cancel(target);  // none: nothing running
+}
+
+awaitable<void> ClientSession::forward_cancel(const CancelTarget& target) {
   using namespace asio::experimental::awaitable_operators;
   tcp::socket sock(worker_.ctx);
   auto send = [&]() -> awaitable<void> {
     tcp::resolver resolver(worker_.ctx);
-    auto [rec, results] = co_await resolver.async_resolve(target->host, std::to_string(target->port), use_nothrow);
+    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow);
     if (rec) co_return;
     auto [cec, ep] = co_await asio::async_connect(sock, results, use_nothrow);
     (void)ep;
     if (cec) co_return;
     std::string msg, error;
-    wire::put_cancel_request(msg, target->pid, target->secret);
+    wire::put_cancel_request(msg, target.pid, target.secret);
     co_await write_all(sock, msg, error);
   };
   asio::steady_timer timer(worker_.ctx, std::chrono::seconds(5));
   co_await (send() || timer.async_wait(use_nothrow));
-  PGR_LOG(info) << "forwarded cancel request to " << target->host << ":" << target->port << " backend pid "
-                << target->pid;
+  PGR_LOG(info) << "forwarded cancel request to " << target.host << ":" << target.port << " backend pid "
+                << target.pid;
 }
 
 }  // namespace pgroute

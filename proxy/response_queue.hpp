@@ -20,6 +20,28 @@ inline bool is_synthetic(Expect e) {
   return e == Expect::SynthParseComplete || e == Expect::SynthCloseComplete || e == Expect::SynthError;
 }
 
+// Which server message ends the response to each thing the proxy sent.
+inline bool completes(Expect kind, char type) {
+  switch (kind) {
+    case Expect::Parse: case Expect::InjectedParse: return type == '1' || type == 'E';
+    case Expect::Bind: return type == '2' || type == 'E';
+    case Expect::Describe: return type == 'T' || type == 'n' || type == 'E';
+    case Expect::Execute: return type == 'C' || type == 'I' || type == 's' || type == 'E';
+    case Expect::Close: case Expect::InjectedClose: return type == '3' || type == 'E';
+    case Expect::Sync: case Expect::Query: case Expect::FunctionCall: case Expect::InjectedQuery: return type == 'Z';
+    default: return false;
+  }
+}
+
+// After an error in an extended-protocol unit the server skips to the next Sync.
+inline bool is_extended(Expect kind) {
+  switch (kind) {
+    case Expect::Parse: case Expect::Bind: case Expect::Describe: case Expect::Execute: case Expect::Close:
+    case Expect::InjectedParse: case Expect::InjectedClose: return true;
+    default: return false;
+  }
+}
+
 struct Pending {
   Expect kind;
   uint64_t statement = 0;  // proxy statement id for Parse/InjectedParse: forgotten if the server skips it

@@ -17,28 +17,6 @@ namespace {
 
 std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
 
-// Which server message ends the response to each thing the proxy sent.
-bool completes(Expect kind, char type) {
-  switch (kind) {
-    case Expect::Parse: case Expect::InjectedParse: return type == '1' || type == 'E';
-    case Expect::Bind: return type == '2' || type == 'E';
-    case Expect::Describe: return type == 'T' || type == 'n' || type == 'E';
-    case Expect::Execute: return type == 'C' || type == 'I' || type == 's' || type == 'E';
-    case Expect::Close: case Expect::InjectedClose: return type == '3' || type == 'E';
-    case Expect::Sync: case Expect::Query: case Expect::FunctionCall: case Expect::InjectedQuery: return type == 'Z';
-    default: return false;
-  }
-}
-
-// After an error in an extended-protocol unit the server skips to the next Sync.
-bool is_extended(Expect kind) {
-  switch (kind) {
-    case Expect::Parse: case Expect::Bind: case Expect::Describe: case Expect::Execute: case Expect::Close:
-    case Expect::InjectedParse: case Expect::InjectedClose: return true;
-    default: return false;
-  }
-}
-
 // Reported parameters a client may change with SET; the proxy carries them to its next server connection.
 std::string_view tag_of(const wire::Frame& f) {
   std::string_view tag;

@@ -80,6 +80,9 @@ struct Analysis {
     bool ends_transaction = false;
     int statement_count = 0;
     int max_param = 0;  // highest $n referenced anywhere (0: none)
+    // Clauses of a top-level SELECT that shape its whole result ("ORDER BY", "LIMIT", "OFFSET"): rows
+    // merged from several shards would not honour them.
+    std::vector<std::string> result_clauses;
 };
 
 }  // namespace pgroute::router

@@ -145,7 +145,15 @@ Classification classify_statement(const PgQuery__Node* n, const StatementFacts& 
     Classification out;
     if (!n) return {StatementKind::Empty, ""};
     switch (n->node_case) {
-        case PG_QUERY__NODE__NODE_SELECT_STMT: return {kind_of_query(facts), facts.creates_table ? "SELECT INTO" : "SELECT"};
+        case PG_QUERY__NODE__NODE_SELECT_STMT: {
+            out.kind = kind_of_query(facts);
+            out.command = facts.creates_table ? "SELECT INTO" : "SELECT";
+            const PgQuery__SelectStmt* s = n->select_stmt;
+            if (s->n_sort_clause > 0) out.result_clauses.push_back("ORDER BY");
+            if (s->limit_count) out.result_clauses.push_back("LIMIT");
+            if (s->limit_offset) out.result_clauses.push_back("OFFSET");
+            return out;
+        }
         case PG_QUERY__NODE__NODE_INSERT_STMT: return {StatementKind::Write, "INSERT"};
         case PG_QUERY__NODE__NODE_UPDATE_STMT: return {StatementKind::Write, "UPDATE"};
         case PG_QUERY__NODE__NODE_DELETE_STMT: return {StatementKind::Write, "DELETE"};

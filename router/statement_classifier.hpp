@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <pg_query/pg_query.pb-c.h>
 
@@ -20,6 +21,7 @@ struct Classification {
     bool read_only = false;
     std::optional<std::string> set_shard_key;
     bool resets_shard_key = false;
+    std::vector<std::string> result_clauses;  // Analysis::result_clauses of this statement
 };
 
 // The name of the configuration parameter SET/RESET use for the session's shard key.

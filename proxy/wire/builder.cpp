@@ -87,6 +87,32 @@ void put_error_fields(std::string& out, char type, const ErrorInfo& e) {
 void put_error(std::string& out, const ErrorInfo& e) { put_error_fields(out, backend::kErrorResponse, e); }
 void put_notice(std::string& out, const ErrorInfo& e) { put_error_fields(out, backend::kNoticeResponse, e); }
 
+bool put_error_with_prefix(std::string& out, std::string_view body, std::string_view prefix) {
+  size_t start = out.size();
+  MessageWriter w(out, backend::kErrorResponse);
+  while (!body.empty() && body.front() != '\0') {
+    char field = body.front();
+    size_t end = body.find('\0', 1);
+    if (end == std::string_view::npos) {
+      w.finish();
+      out.resize(start);
+      return false;
+    }
+    std::string_view value = body.substr(1, end - 1);
+    w.u8(static_cast<uint8_t>(field));
+    if (field == 'M') w.bytes(prefix);
+    w.cstring(value);
+    body.remove_prefix(end + 1);
+  }
+  w.u8(0);
+  w.finish();
+  if (body.empty()) {  // the list must end with its terminator
+    out.resize(start);
+    return false;
+  }
+  return true;
+}
+
 void put_auth(std::string& out, int32_t code, std::string_view data) {
   MessageWriter(out, backend::kAuthentication).i32(code).bytes(data).finish();
 }

@@ -43,6 +43,9 @@ struct ErrorInfo {
 };
 void put_error(std::string& out, const ErrorInfo& e);   // 'E' with fields S, V, C, M, [D], [H]
 void put_notice(std::string& out, const ErrorInfo& e);  // 'N', same fields
+// A server's ErrorResponse (its body) again, every field kept, with `prefix` put before its message (M):
+// how the proxy says which server an error came from. false if the body is not a field list.
+bool put_error_with_prefix(std::string& out, std::string_view body, std::string_view prefix);
 
 enum AuthCode : int32_t {
   kAuthOk = 0,

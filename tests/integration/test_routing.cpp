@@ -1,9 +1,12 @@
 // Issue 4: statements reach the alias the router chain names — by model (tables) and by shard key
 // (literals, bind parameters, hints, SET pgroute.shard_key) — checked by connecting to each cluster
 // directly, with satisfies_hash_partition() confirming every shard placement.
+#include <chrono>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -12,6 +15,8 @@ using namespace pgroute::it;
 namespace {
 
 constexpr const char* kPython = "/usr/bin/python3";
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 // Four aliases on four clusters: default (first), users (second), shard_0 and shard_1 (private).
 PgCluster& shard_cluster(int i) {
@@ -251,4 +256,110 @@ with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", passwo
     CHECK(p.exit_code == 0);
     CHECK(p.out == "found 30\n");
     CHECK(placements("psycopg").size() == 30);
+}
+
+TEST_CASE("routing: without_key: all reads every shard and merges the rows; what it cannot merge is refused") {
+    Fixture fx;
+    ProxyConfig cfg = routing_config();
+    const std::string error_line = "without_key: error";
+    cfg.extra_yaml.replace(cfg.extra_yaml.find(error_line), error_line.size(), "without_key: all");
+    Proxy proxy(cfg);
+    Conn c = proxy.connect();
+    for (int id = 1; id <= 40; ++id)
+        c.exec("INSERT INTO events (user_id, payload) VALUES (" + std::to_string(id) + ", 'spread')");
+    auto where = placements("spread");
+    REQUIRE(where.size() == 40);
+    long on_shard_1 = -1;
+    for (auto& [id, shard] : where)
+        if (shard == 1) on_shard_1 = id;
+    REQUIRE(on_shard_1 > 0);
+
+    auto ids = [](const Rows& rows) {
+        std::set<long> out;
+        for (size_t r = 0; r < rows.size(); ++r) out.insert(std::stol(rows.at(r, 0)));
+        return out;
+    };
+    std::set<long> all;
+    for (long id = 1; id <= 40; ++id) all.insert(id);
+
+    // Simple protocol: every row once, one CommandComplete counting them all.
+    Rows simple = c.exec("SELECT user_id, payload FROM events WHERE payload = 'spread'");
+    CHECK(simple.size() == 40);
+    CHECK(ids(simple) == all);
+    CHECK(simple.command == "SELECT 40");
+    CHECK(simple.columns == std::vector<std::string>{"user_id", "payload"});
+    // UNION ALL semantics: an aggregate gives one row per shard.
+    Rows counts = c.exec("SELECT count(*) FROM events WHERE payload = 'spread'");
+    REQUIRE(counts.size() == 2);
+    CHECK(std::stol(counts.at(0, 0)) + std::stol(counts.at(1, 0)) == 40);
+    // Extended protocol, unnamed and named statements, run twice (the second time already prepared).
+    CHECK(ids(c.exec_params("SELECT user_id FROM events WHERE payload = $1", {"spread"})) == all);
+    c.prepare("spread_read", "SELECT user_id FROM events WHERE payload = $1 AND user_id > $2", 2);
+    for (int round = 0; round < 2; ++round) {
+        Rows named = c.exec_prepared("spread_read", {"spread", "30"});
+        CHECK(named.size() == 10);
+        CHECK(named.command == "SELECT 10");
+    }
+    // An empty result from every shard still completes.
+    CHECK(c.exec("SELECT user_id FROM events WHERE payload = 'nothing'").command == "SELECT 0");
+
+    // An error on one shard reaches the client naming that alias; the session and pools carry on.
+    PgError div = expect_pg_error(
+        [&] { c.exec("SELECT 1 / (user_id - " + std::to_string(on_shard_1) + ") FROM events WHERE payload = 'spread'"); });
+    CHECK(div.sqlstate == "22012");
+    CHECK(div.message.find("alias \"shard_1\"") != std::string::npos);
+    PgError div_bind = expect_pg_error([&] {
+        c.exec_params("SELECT 1 / (user_id - $1) FROM events WHERE payload = 'spread'", {std::to_string(on_shard_1)});
+    });
+    CHECK(div_bind.sqlstate == "22012");
+    // pool_size is 4 per alias: leaked connections would make these wait and time out.
+    for (int i = 0; i < 10; ++i) CHECK(c.exec("SELECT user_id FROM events WHERE payload = 'spread'").size() == 40);
+
+    // Refused with 0A000 naming the router: ORDER BY / LIMIT, inside a transaction, writes, non-SELECT.
+    for (const char* sql : {"SELECT user_id FROM events ORDER BY user_id", "SELECT user_id FROM events LIMIT 3"}) {
+        PgError e = expect_pg_error([&] { c.exec(sql); });
+        CHECK(e.sqlstate == "0A000");
+        CHECK(e.message.find("every shard") != std::string::npos);
+        CHECK((e.message.find("ORDER BY") != std::string::npos || e.message.find("LIMIT") != std::string::npos));
+    }
+    c.exec("BEGIN");
+    PgError in_tx = expect_pg_error([&] { c.exec("SELECT count(*) FROM events"); });
+    CHECK(in_tx.sqlstate == "0A000");
+    CHECK(in_tx.message.find("transaction") != std::string::npos);
+    c.exec("ROLLBACK");
+    PgError write = expect_pg_error([&] { c.exec("UPDATE events SET payload = 'x'"); });
+    CHECK(write.sqlstate == "0A000");
+    PgError explain = expect_pg_error([&] { c.exec("EXPLAIN SELECT * FROM events"); });
+    CHECK(explain.sqlstate == "0A000");
+    CHECK(placements("x").empty());
+
+    // Cancel reaches every shard the read runs on.
+    c.exec("INSERT INTO events (user_id, payload) VALUES (" + std::to_string(on_shard_1) + ", 'sleep')");
+    for (auto& [id, shard] : where)
+        if (shard == 0) {
+            c.exec("INSERT INTO events (user_id, payload) VALUES (" + std::to_string(id) + ", 'sleep')");
+            break;
+        }
+    REQUIRE(PQsendQuery(c.raw(), "SELECT pg_sleep(20) FROM events WHERE payload = 'sleep'") == 1);
+    auto sleeping = [](int shard) {
+        return shard_cluster(shard).superuser(kAppDatabase).scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%' AND state = 'active'");
+    };
+    const auto deadline = Clock::now() + 5s;
+    while ((sleeping(0) != "1" || sleeping(1) != "1") && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    REQUIRE(sleeping(0) == "1");
+    REQUIRE(sleeping(1) == "1");
+    std::unique_ptr<PGcancel, decltype(&PQfreeCancel)> cancel(PQgetCancel(c.raw()), PQfreeCancel);
+    char errbuf[256] = {};
+    const auto cancelled_at = Clock::now();
+    REQUIRE(PQcancel(cancel.get(), errbuf, sizeof errbuf) == 1);
+    ResultPtr r = c.next_result();
+    REQUIRE(r);
+    CHECK(std::string(PQresultErrorField(r.get(), PG_DIAG_SQLSTATE)) == "57014");
+    while (c.next_result()) {
+    }
+    CHECK(Clock::now() - cancelled_at < 2s);
+    CHECK(sleeping(0) == "0");
+    CHECK(sleeping(1) == "0");
+    CHECK(c.exec("SELECT user_id FROM events WHERE payload = 'spread'").size() == 40);
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "router/analyzer.hpp"
 #include "router/key_extractor.hpp"
@@ -83,6 +84,18 @@ TEST_CASE("SET pgroute.shard_key and its resets") {
     Analysis last = analyze("SET pgroute.shard_key = 1; RESET pgroute.shard_key; SET pgroute.shard_key = 2");
     CHECK(last.set_shard_key == "2");
     CHECK_FALSE(last.resets_shard_key);
+}
+
+TEST_CASE("result clauses of a top-level SELECT: what a merge of shards could not honour") {
+    using V = std::vector<std::string>;
+    CHECK(analyze("SELECT * FROM events WHERE x > 1").result_clauses.empty());
+    CHECK(analyze("SELECT * FROM events ORDER BY id").result_clauses == V{"ORDER BY"});
+    CHECK(analyze("SELECT * FROM events LIMIT 5 OFFSET 10").result_clauses == V{"LIMIT", "OFFSET"});
+    CHECK(analyze("SELECT * FROM events FETCH FIRST 3 ROWS ONLY").result_clauses == V{"LIMIT"});
+    CHECK(analyze("SELECT a FROM x UNION ALL SELECT a FROM y ORDER BY 1").result_clauses == V{"ORDER BY"});
+    // Inside a subquery or a window they shape only part of the statement: each shard applies them.
+    CHECK(analyze("SELECT * FROM (SELECT * FROM events ORDER BY id LIMIT 3) s").result_clauses.empty());
+    CHECK(analyze("SELECT row_number() OVER (ORDER BY id) FROM events").result_clauses.empty());
 }
 
 TEST_CASE("comment hints are read from real comments only") {

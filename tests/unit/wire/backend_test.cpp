@@ -174,3 +174,20 @@ TEST_CASE("NegotiateProtocolVersion carries major 3 and the minor, then the unkn
   CHECK(m.newest_version == ((3 << 16) | 2));
   CHECK(m.unsupported_options.empty());
 }
+
+TEST_CASE("put_error_with_prefix keeps every field and prefixes only the message") {
+  // A server error with fields the proxy does not model (position P, routine R) must survive as sent.
+  const std::string server_body = raw("SERROR\0VERROR\0C22012\0Mdivision by zero\0P8\0Rint4div\0\0");
+  std::string wire;
+  REQUIRE(put_error_with_prefix(wire, server_body, "alias \"shard_1\": "));
+  CHECK(only_body(wire, 'E') == raw("SERROR\0VERROR\0C22012\0Malias \"shard_1\": division by zero\0P8\0Rint4div\0\0"));
+  ErrorFields e;
+  REQUIRE(parse_error_fields(only_body(wire, 'E'), e));
+  CHECK(e.sqlstate == "22012");
+  // A body without its terminator, or with an unterminated field, writes nothing.
+  std::string bad;
+  CHECK_FALSE(put_error_with_prefix(bad, raw("SERROR\0Mhalf"), "x: "));
+  CHECK_FALSE(put_error_with_prefix(bad, raw("SERROR\0"), "x: "));
+  CHECK_FALSE(put_error_with_prefix(bad, "", "x: "));
+  CHECK(bad.empty());
+}

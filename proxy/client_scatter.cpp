@@ -1,0 +1,345 @@
+// Reads across shards: a shard router with `without_key: all` answers a SELECT that names no shard key
+// with every shard. The session borrows one connection per shard (in alias order, so two clients doing
+// this never wait on each other's connections), sends each the same statement, and merges the answers
+// (scatter_merge.hpp) as rows of one result, UNION ALL style.
+//
+// Only a single plain SELECT outside a transaction is spread: a transaction runs on one alias, and
+// ORDER BY / LIMIT / OFFSET would not hold for the merged rows, so those are refused with 0A000.
+// A simple Query runs at once. In the extended protocol the deciding Bind is held with the rest of its
+// unit until the client's Sync (or Flush), then the whole unit runs on each shard.
+#include <algorithm>
+#include <functional>
+#include <string>
+
+#include "proxy/client_session.hpp"
+#include "proxy/frame_io.hpp"
+#include "proxy/log.hpp"
+#include "proxy/metrics/query_stats.hpp"
+#include "proxy/scatter_merge.hpp"
+#include "proxy/worker.hpp"
+#include "proxy/wire/backend.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/sqlstate.hpp"
+
+namespace pgroute {
+namespace {
+
+std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// Client output is flushed while rows arrive once this much is queued: a large read is streamed,
+// not collected.
+constexpr size_t kStreamChunk = 64 * 1024;
+
+}  // namespace
+
+std::optional<router::RouteError> ClientSession::scatter_refusal(const router::Analysis& a,
+                                                                 const router::RouteDecision& d) const {
+  std::string what = "pgroute: router \"" + d.router + "\" would read every shard (" + join(d.scatter) + ") for this " +
+                     (a.command.empty() ? std::string("statement") : a.command) + " (" + d.reason + "), but ";
+  auto refuse = [&](const std::string& why, const std::string& hint) {
+    return router::RouteError{std::string(wire::sqlstate::feature_not_supported), what + why, hint, d.router};
+  };
+  const std::string narrow = "Add the shard key (WHERE key = ...), a /* pgroute: shard_key=... */ comment, or "
+                             "SET pgroute.shard_key.";
+  if (client_tx_status() != 'I')
+    return refuse("it runs inside a transaction, and a transaction stays on one alias",
+                  "Run it outside the transaction, or narrow it to one shard: " + narrow);
+  if (server_)
+    return refuse("earlier messages of its unit already run on alias \"" + server_->endpoint().alias + "\"",
+                  "Send Sync before it, or narrow it to one shard: " + narrow);
+  if (a.statement_count != 1 || a.kind != router::StatementKind::Read || a.command != "SELECT")
+    return refuse("only a single plain SELECT can be spread over shards", narrow);
+  if (!a.result_clauses.empty()) {
+    std::string clauses;
+    for (const auto& c : a.result_clauses) clauses += (clauses.empty() ? "" : ", ") + c;
+    return refuse("its " + clauses + " would not hold for rows merged from several shards",
+                  "Drop " + clauses + " and sort or cut the rows in the application, or narrow it to one shard: " +
+                      narrow);
+  }
+  return std::nullopt;
+}
+
+awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql, const router::Analysis& a,
+                                                            const router::RouteDecision& d) {
+  if (server_) co_await wait_server_idle();  // a pipelined earlier query may still hold a connection
+  if (client_gone_) co_return Step::stop;
+  if (auto refusal = scatter_refusal(a, d)) {
+    queue_route_error(*refusal);
+    wire::put_ready_for_query(out_.buffer(), client_tx_status());
+    co_return Step::done;
+  }
+  std::string query;
+  wire::put_query(query, sql);
+  std::string_view statement = normalized_current_ && !normalized_.literals.empty() ? std::string_view(normalized_.text)
+                                                                                    : sql;
+  co_await run_scatter(d, statement, query, true, true);
+  co_return client_gone_ ? Step::stop : Step::done;
+}
+
+// The text of the client's statement `name` ("" = unnamed): from a Parse held in this unit, else from
+// the statement the client prepared earlier.
+std::string ClientSession::statement_text(std::string_view name) const {
+  std::string text;
+  for (std::string_view rest = held_; !rest.empty();) {
+    wire::Frame f;
+    size_t need = 0;
+    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
+    rest.remove_prefix(f.wire_size());
+    wire::ParseMsg p;
+    if (f.type == 'P' && wire::parse_parse(f.body, p) && p.name == name) text.assign(p.query);
+  }
+  if (!text.empty() || name.empty()) return text;
+  auto it = statements_.find(std::string(name));
+  wire::ParseMsg p;
+  if (it != statements_.end() && it->second.parse.size() > 5 &&
+      wire::parse_parse(std::string_view(it->second.parse).substr(5), p))
+    text.assign(p.query);
+  return text;
+}
+
+// Runs the held unit of a spreading Bind: at the client's Sync (answered with ReadyForQuery) or Flush.
+awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
+  auto unit = std::move(scatter_);
+  std::string held = std::move(held_);
+  held_.clear();
+  // The unit must be the read alone: one Bind, one Execute of all its rows, then Sync.
+  int binds = 0, executes = 0;
+  bool execute_last = false, all_rows = true;
+  for (std::string_view rest = held; !rest.empty();) {
+    wire::Frame f;
+    size_t need = 0;
+    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
+    rest.remove_prefix(f.wire_size());
+    binds += f.type == 'B';
+    executes += f.type == 'E';
+    execute_last = f.type == 'E';
+    if (f.type == 'E') {
+      wire::ExecuteMsg e;
+      all_rows = all_rows && wire::parse_execute(f.body, e) && e.max_rows == 0;
+    }
+  }
+  std::string problem;
+  if (binds != 1 || executes != 1 || !execute_last)
+    problem = "its unit must be one Bind and one Execute followed by Sync (this one has " + std::to_string(binds) +
+              " Bind(s) and " + std::to_string(executes) + " Execute(s))";
+  else if (!all_rows)
+    problem = "its Execute asks for a limited number of rows (a portal cannot be resumed across shards)";
+  if (!problem.empty()) {
+    const auto& d = unit->decision;
+    queue_route_error({std::string(wire::sqlstate::feature_not_supported),
+                       "pgroute: router \"" + d.router + "\" would read every shard (" + join(d.scatter) +
+                           ") for this statement (" + d.reason + "), but " + problem,
+                       "Execute the statement alone with max_rows 0, or narrow it to one shard.", d.router});
+    if (at_sync) wire::put_ready_for_query(out_.buffer(), client_tx_status());
+    else skip_until_sync_ = true;
+    co_return Step::done;
+  }
+  co_await run_scatter(unit->decision, unit->statement, held, false, at_sync);
+  co_return client_gone_ ? Step::stop : Step::done;
+}
+
+// The held extended-protocol unit as `conn` must see it: client statement names turned into the proxy's
+// (prepared first where the connection lacks them), then our own Sync. `expect` lists the answers.
+void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view held, std::string& bytes,
+                                       ResponseQueue& expect) {
+  auto named = [this](std::string_view name) {
+    return name.empty() ? statements_.end() : statements_.find(std::string(name));
+  };
+  for (std::string_view rest = held; !rest.empty();) {
+    wire::Frame f;
+    size_t need = 0;
+    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
+    rest.remove_prefix(f.wire_size());
+    switch (f.type) {
+      case 'P': {
+        wire::ParseMsg p;
+        wire::parse_parse(f.body, p);
+        if (p.name.empty()) {
+          bytes.append(raw_bytes(f));
+          expect.push({Expect::Parse});
+        } else {
+          prepare_on(conn, bytes, expect, remember_parse(p));
+          expect.push({Expect::SynthParseComplete});
+        }
+        break;
+      }
+      case 'B': {
+        wire::BindMsg b;
+        wire::parse_bind(f.body, b);
+        auto it = named(b.statement);
+        if (it == statements_.end()) {
+          bytes.append(raw_bytes(f));
+        } else {
+          prepare_on(conn, bytes, expect, it->second);
+          wire::put_bind_renamed(bytes, b.portal, it->second.server_name, b.after_statement);
+        }
+        expect.push({Expect::Bind});
+        break;
+      }
+      case 'D': case 'C': {
+        wire::TargetMsg t;
+        wire::parse_describe_or_close(f.body, t);
+        auto it = t.kind == 'S' ? named(t.name) : statements_.end();
+        if (it == statements_.end()) {
+          bytes.append(raw_bytes(f));
+          expect.push({f.type == 'D' ? Expect::Describe : Expect::Close});
+        } else if (f.type == 'D') {
+          prepare_on(conn, bytes, expect, it->second);
+          wire::put_describe(bytes, 'S', it->second.server_name);
+          expect.push({Expect::Describe});
+        } else {
+          expect.push({Expect::SynthCloseComplete});  // forgotten by the client below, kept on the server
+        }
+        break;
+      }
+      case 'E': bytes.append(raw_bytes(f)); expect.push({Expect::Execute}); break;
+      default: break;
+    }
+  }
+  wire::put_sync(bytes);
+  expect.push({Expect::Sync});
+}
+
+awaitable<void> ClientSession::run_scatter(const router::RouteDecision& d, std::string_view statement,
+                                           std::string_view unit, bool simple, bool ready_for_query) {
+  const auto started = std::chrono::steady_clock::now();
+  struct Shard {
+    std::string alias;
+    std::shared_ptr<ServerPool> pool;
+    std::unique_ptr<ServerConnection> conn;
+    bool broken = false;
+    std::string why;
+  };
+  // One acquisition order for everyone: two clients spreading reads never hold what the other waits for.
+  std::vector<std::string> aliases = d.scatter;
+  std::sort(aliases.begin(), aliases.end());
+  std::vector<Shard> shards;
+  scattering_ = true;
+  bool acquired = true;
+  for (const auto& alias : aliases) {
+    if (!pool_ready(alias)) {
+      acquired = false;
+      break;
+    }
+    auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
+    if (!checkout.conn) {
+      PGR_LOG(warn) << describe() << ": reading every shard for router " << d.router << ": " << checkout.error;
+      send_error(checkout.sqlstate, checkout.error + " (router \"" + d.router + "\" reads every shard: " +
+                                        join(d.scatter) + ")");
+      acquired = false;
+      break;
+    }
+    shards.push_back({alias, pool_, std::move(checkout.conn)});
+  }
+  if (!acquired) {
+    for (auto& s : shards) s.pool->release(std::move(s.conn));
+    scattering_ = false;
+    if (ready_for_query) wire::put_ready_for_query(out_.buffer(), client_tx_status());
+    else skip_until_sync_ = true;
+    co_return;
+  }
+
+  // Send every shard its unit first, so they work in parallel; then read them in order.
+  std::vector<ResponseQueue> expected(shards.size());
+  std::vector<CancelTarget> targets;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    ServerConnection& conn = *shards[i].conn;
+    std::string bytes;
+    queue_session_parameters(conn, bytes, expected[i]);
+    if (simple) {
+      bytes.append(unit);
+      expected[i].push({Expect::Query});
+    } else {
+      build_scatter_unit(conn, unit, bytes, expected[i]);
+    }
+    targets.push_back({conn.endpoint().host, conn.endpoint().port, conn.backend_pid, conn.backend_secret});
+    std::string error;
+    if (!co_await write_all(conn.socket(), bytes, error)) {
+      shards[i].broken = true;
+      shards[i].why = "write failed: " + error;
+    }
+  }
+  cancel_slot_->set_all(std::move(targets));
+
+  ScatterMerge merge(out_.buffer());
+  for (auto& shard : shards) {
+    ServerConnection& conn = *shard.conn;
+    uint64_t rows_before = merge.rows();
+    merge.begin_shard(shard.alias, std::move(expected[&shard - shards.data()]), &conn.prepared);
+    while (!shard.broken && !client_gone_) {
+      wire::Frame f;
+      std::string error;
+      ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
+      if (st != ReadStatus::ok) {
+        shard.broken = true;
+        shard.why = error.empty() ? "the server closed the connection" : error;
+        break;
+      }
+      if (f.type == 'S') {
+        std::string_view name, value;
+        if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
+      } else if (f.type == 'Z') {
+        wire::parse_ready_for_query(f.body, conn.tx_status);
+      }
+      auto fed = merge.feed(f);
+      conn.rbuf.consume(f.wire_size());
+      if (fed == ScatterMerge::Fed::done) break;
+      if (fed == ScatterMerge::Fed::unexpected) {
+        shard.broken = true;
+        shard.why = "unexpected message '" + std::string(1, f.type) + "' from the server";
+        break;
+      }
+      if (out_.queued() >= kStreamChunk && !co_await out_.flush(socket_)) client_gone_ = true;
+    }
+    if (shard.broken) {
+      PGR_LOG(warn) << describe() << ": reading every shard: " << conn.endpoint().describe() << ": " << shard.why;
+      merge.lost(shard.why);
+    }
+    if (!merge.injected_error().empty())
+      PGR_LOG(warn) << describe() << ": setting session parameters on " << conn.endpoint().describe()
+                    << " failed: " << merge.injected_error();
+    if (!shard.broken && !client_gone_)
+      metrics::record_query(worker_.index, shard.alias, d.router, "read", std::chrono::steady_clock::now() - started,
+                            merge.rows() - rows_before);
+  }
+  cancel_slot_->clear();
+  merge.finish(ready_for_query);
+  if (merge.failed() && !ready_for_query) skip_until_sync_ = true;  // the rest of the unit is skipped
+
+  // Connections go back only if they answered everything and are idle; otherwise their state is unknown.
+  for (auto& shard : shards) {
+    if (shard.broken) shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
+    else if (client_gone_) shard.pool->discard(std::move(shard.conn), CloseReason::client_gone);
+    else if (shard.conn->tx_status != 'I') shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
+    else shard.pool->release(std::move(shard.conn));
+  }
+  if (!simple) {
+    // A Close of a named statement in the unit: the client forgets it (the servers keep it for others).
+    for (std::string_view rest = unit; !rest.empty();) {
+      wire::Frame f;
+      size_t need = 0;
+      if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
+      rest.remove_prefix(f.wire_size());
+      wire::TargetMsg t;
+      if (f.type == 'C' && wire::parse_describe_or_close(f.body, t) && t.kind == 'S' && !t.name.empty())
+        statements_.erase(std::string(t.name));
+    }
+  }
+  if (!statement.empty() && !client_gone_)
+    metrics::record_statement(worker_.index, std::hash<std::string_view>{}(statement), statement,
+                              std::chrono::steady_clock::now() - started, merge.rows());
+  scattering_ = false;
+  if (shutting_down_ && !client_gone_) {
+    co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
+    client_gone_ = true;
+    close_client();
+  }
+}
+
+}  // namespace pgroute

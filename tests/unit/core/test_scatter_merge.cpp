@@ -1,0 +1,172 @@
+// ScatterMerge: the answers of several shards to one read become the one answer the client expects.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "proxy/scatter_merge.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/frame.hpp"
+
+using namespace pgroute;
+
+namespace {
+
+// Feeds every message in `server` to the merge; returns the last result.
+ScatterMerge::Fed feed_all(ScatterMerge& m, const std::string& server) {
+  std::string_view rest = server;
+  ScatterMerge::Fed last = ScatterMerge::Fed::more;
+  while (!rest.empty()) {
+    wire::Frame f;
+    size_t need = 0;
+    REQUIRE(wire::next_frame(rest, 1 << 20, f, need, nullptr) == wire::Decode::Ready);
+    last = m.feed(f);
+    rest.remove_prefix(f.wire_size());
+  }
+  return last;
+}
+
+std::vector<char> types(const std::string& client) {
+  std::vector<char> out;
+  std::string_view rest = client;
+  while (!rest.empty()) {
+    wire::Frame f;
+    size_t need = 0;
+    REQUIRE(wire::next_frame(rest, 1 << 20, f, need, nullptr) == wire::Decode::Ready);
+    out.push_back(f.type);
+    rest.remove_prefix(f.wire_size());
+  }
+  return out;
+}
+
+ResponseQueue queue(std::initializer_list<Expect> kinds) {
+  ResponseQueue q;
+  for (Expect k : kinds) q.push({k});
+  return q;
+}
+
+std::string simple_answer(const std::vector<std::string>& ids) {
+  std::string s;
+  wire::put_row_description_text(s, {"id"});
+  for (const auto& id : ids) wire::put_data_row(s, {id});
+  wire::put_command_complete(s, "SELECT " + std::to_string(ids.size()));
+  wire::put_ready_for_query(s, 'I');
+  return s;
+}
+
+std::string error_body(std::string_view sqlstate, std::string_view message) {
+  std::string e;
+  wire::put_error(e, {.severity = "ERROR", .sqlstate = sqlstate, .message = message});
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("simple query: one RowDescription, every shard's rows, one CommandComplete with the total") {
+  std::string out;
+  ScatterMerge m(out);
+  m.begin_shard("shard_0", queue({Expect::Query}), nullptr);
+  CHECK(feed_all(m, simple_answer({"1", "2"})) == ScatterMerge::Fed::done);
+  m.begin_shard("shard_1", queue({Expect::Query}), nullptr);
+  CHECK(feed_all(m, simple_answer({"3"})) == ScatterMerge::Fed::done);
+  m.finish(true);
+  CHECK(types(out) == std::vector<char>{'T', 'D', 'D', 'D', 'C', 'Z'});
+  CHECK(out.find(std::string("SELECT 3\0", 9)) != std::string::npos);
+  CHECK_FALSE(m.failed());
+  CHECK(m.rows() == 3);
+}
+
+TEST_CASE("injected session parameters are swallowed; extended answers come from the first shard only") {
+  std::string out;
+  ScatterMerge m(out);
+  ServerPreparedSet prepared;
+  prepared.add(7);
+  auto expected = [] {
+    ResponseQueue q;
+    q.push({Expect::InjectedQuery});
+    q.push({Expect::InjectedParse, 7});
+    q.push({Expect::SynthParseComplete});
+    q.push({Expect::Bind});
+    q.push({Expect::Describe});
+    q.push({Expect::Execute});
+    q.push({Expect::Sync});
+    return q;
+  };
+  auto shard = [](const std::vector<std::string>& ids) {
+    std::string s;
+    wire::put_row_description_text(s, {"set_config"});
+    wire::put_data_row(s, {"x"});
+    wire::put_command_complete(s, "SELECT 1");
+    wire::put_ready_for_query(s, 'I');  // the injected query is over
+    wire::put_parse_complete(s);       // injected Parse: swallowed
+    wire::put_bind_complete(s);
+    wire::put_row_description_text(s, {"id"});
+    for (const auto& id : ids) wire::put_data_row(s, {id});
+    wire::put_command_complete(s, "SELECT " + std::to_string(ids.size()));
+    wire::put_ready_for_query(s, 'I');
+    return s;
+  };
+  m.begin_shard("shard_0", expected(), &prepared);
+  CHECK(feed_all(m, shard({"1"})) == ScatterMerge::Fed::done);
+  m.begin_shard("shard_1", expected(), &prepared);
+  CHECK(feed_all(m, shard({"2", "3"})) == ScatterMerge::Fed::done);
+  m.finish(false);  // ended by a Flush: no ReadyForQuery yet
+  CHECK(types(out) == std::vector<char>{'1', '2', 'T', 'D', 'D', 'D', 'C'});
+  CHECK(m.rows() == 3);
+  CHECK(prepared.contains(7));
+}
+
+TEST_CASE("an error on a later shard stops the rows, names the alias, and forgets a failed Parse") {
+  std::string out;
+  ScatterMerge m(out);
+  m.begin_shard("shard_0", queue({Expect::Query}), nullptr);
+  feed_all(m, simple_answer({"1"}));
+  ServerPreparedSet prepared;
+  prepared.add(9);
+  ResponseQueue q;
+  q.push({Expect::InjectedParse, 9});
+  q.push({Expect::SynthParseComplete});
+  q.push({Expect::Bind});
+  q.push({Expect::Execute});
+  q.push({Expect::Sync});
+  m.begin_shard("shard_1", std::move(q), &prepared);
+  std::string answer = error_body("42P01", "relation \"events\" does not exist");
+  wire::put_ready_for_query(answer, 'I');
+  CHECK(feed_all(m, answer) == ScatterMerge::Fed::done);
+  m.begin_shard("shard_2", queue({Expect::Query}), nullptr);
+  CHECK(feed_all(m, simple_answer({"5", "6"})) == ScatterMerge::Fed::done);
+  m.finish(true);
+  CHECK(types(out) == std::vector<char>{'T', 'D', 'E', 'Z'});
+  CHECK(out.find("alias \"shard_1\": relation \"events\" does not exist") != std::string::npos);
+  CHECK(m.failed());
+  CHECK_FALSE(prepared.contains(9));
+}
+
+TEST_CASE("a lost shard is reported once; an unasked message is flagged") {
+  std::string out;
+  ScatterMerge m(out);
+  m.begin_shard("shard_0", queue({Expect::Query}), nullptr);
+  m.lost("connection reset by peer");
+  m.begin_shard("shard_1", queue({Expect::Query}), nullptr);
+  m.lost("again");
+  m.finish(true);
+  CHECK(types(out) == std::vector<char>{'E', 'Z'});
+  CHECK(out.find("alias \"shard_0\"") != std::string::npos);
+  CHECK(out.find("again") == std::string::npos);
+
+  std::string out2;
+  ScatterMerge extra(out2);
+  extra.begin_shard("shard_0", queue({Expect::Query}), nullptr);
+  std::string answer = simple_answer({"1"});
+  wire::put_bind_complete(answer);  // after the ReadyForQuery: nothing asked for it
+  std::string_view rest = answer;
+  ScatterMerge::Fed last = ScatterMerge::Fed::more;
+  while (!rest.empty()) {
+    wire::Frame f;
+    size_t need = 0;
+    REQUIRE(wire::next_frame(rest, 1 << 20, f, need, nullptr) == wire::Decode::Ready);
+    last = extra.feed(f);
+    rest.remove_prefix(f.wire_size());
+  }
+  CHECK(last == ScatterMerge::Fed::unexpected);
+}
