@@ -20,6 +20,7 @@
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/sqlstate.hpp"
+#include "router/scatter_rules.hpp"
 
 namespace pgroute {
 namespace {
@@ -40,28 +41,12 @@ constexpr size_t kStreamChunk = 64 * 1024;
 
 std::optional<router::RouteError> ClientSession::scatter_refusal(const router::Analysis& a,
                                                                  const router::RouteDecision& d) const {
-  std::string what = "pgroute: router \"" + d.router + "\" would read every shard (" + join(d.scatter) + ") for this " +
-                     (a.command.empty() ? std::string("statement") : a.command) + " (" + d.reason + "), but ";
-  auto refuse = [&](const std::string& why, const std::string& hint) {
-    return router::RouteError{std::string(wire::sqlstate::feature_not_supported), what + why, hint, d.router};
-  };
-  const std::string narrow = "Add the shard key (WHERE key = ...), a /* pgroute: shard_key=... */ comment, or "
-                             "SET pgroute.shard_key.";
-  if (client_tx_status() != 'I')
-    return refuse("it runs inside a transaction, and a transaction stays on one alias",
-                  "Run it outside the transaction, or narrow it to one shard: " + narrow);
+  if (auto refusal = router::scatter_refusal(a, d, client_tx_status() != 'I')) return refusal;
   if (server_)
-    return refuse("earlier messages of its unit already run on alias \"" + server_->endpoint().alias + "\"",
-                  "Send Sync before it, or narrow it to one shard: " + narrow);
-  if (a.statement_count != 1 || a.kind != router::StatementKind::Read || a.command != "SELECT")
-    return refuse("only a single plain SELECT can be spread over shards", narrow);
-  if (!a.result_clauses.empty()) {
-    std::string clauses;
-    for (const auto& c : a.result_clauses) clauses += (clauses.empty() ? "" : ", ") + c;
-    return refuse("its " + clauses + " would not hold for rows merged from several shards",
-                  "Drop " + clauses + " and sort or cut the rows in the application, or narrow it to one shard: " +
-                      narrow);
-  }
+    return router::RouteError{std::string(wire::sqlstate::feature_not_supported),
+                              router::scatter_refusal_prefix(&a, d) + "earlier messages of its unit already run on alias \"" +
+                                  server_->endpoint().alias + "\"",
+                              "Send Sync before it, or narrow it to one shard.", d.router};
   return std::nullopt;
 }
 
@@ -132,9 +117,7 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
     problem = "its Execute asks for a limited number of rows (a portal cannot be resumed across shards)";
   if (!problem.empty()) {
     const auto& d = unit->decision;
-    queue_route_error({std::string(wire::sqlstate::feature_not_supported),
-                       "pgroute: router \"" + d.router + "\" would read every shard (" + join(d.scatter) +
-                           ") for this statement (" + d.reason + "), but " + problem,
+    queue_route_error({std::string(wire::sqlstate::feature_not_supported), router::scatter_refusal_prefix(nullptr, d) + problem,
                        "Execute the statement alone with max_rows 0, or narrow it to one shard.", d.router});
     if (at_sync) wire::put_ready_for_query(out_.buffer(), client_tx_status());
     else skip_until_sync_ = true;

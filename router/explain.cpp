@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "router/analyzer.hpp"
+#include "router/scatter_rules.hpp"
 
 namespace pgroute::router {
 namespace {
@@ -83,6 +84,8 @@ Explanation explain(const config::Config& cfg, const RouterChain& chain, std::st
     if (session.shard_key) t += "session: pgroute.shard_key=" + *session.shard_key + "\n";
 
     RouteResult result = chain.route(ctx);
+    if (auto* d = std::get_if<RouteDecision>(&result); d && !d->scatter.empty())
+        if (auto refusal = scatter_refusal(analysis, *d, ctx.in_transaction)) result = std::move(*refusal);
     if (auto* d = std::get_if<RouteDecision>(&result)) {
         out.routed = true;
         if (d->scatter.empty()) {

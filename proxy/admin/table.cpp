@@ -7,6 +7,7 @@
 #include "proxy/metrics/query_stats.hpp"
 #include "proxy/wire/builder.hpp"
 #include "router/analyzer.hpp"
+#include "router/scatter_rules.hpp"
 
 namespace pgroute::admin {
 namespace {
@@ -220,6 +221,8 @@ Table explain_route(const Snapshot& snap, std::string_view user, std::string_vie
   ctx.sql = sql;
   ctx.user = user;
   auto result = snap.chain->route(ctx);
+  if (auto* d = std::get_if<router::RouteDecision>(&result); d && !d->scatter.empty())
+    if (auto refusal = router::scatter_refusal(analysis, *d, false)) result = std::move(*refusal);
   if (auto* d = std::get_if<router::RouteDecision>(&result)) {
     std::string alias = d->scatter.empty() ? d->alias : "every shard: " + join(d->scatter);
     std::string reason = d->reason;

@@ -1,0 +1,43 @@
+#include "router/scatter_rules.hpp"
+
+#include <string>
+
+namespace pgroute::router {
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+constexpr const char* kNarrow =
+    "Add the shard key (WHERE key = ...), a /* pgroute: shard_key=... */ comment, or SET pgroute.shard_key.";
+
+}  // namespace
+
+std::string scatter_refusal_prefix(const Analysis* a, const RouteDecision& d) {
+    std::string what = a && !a->command.empty() ? a->command : std::string("statement");
+    return "pgroute: router \"" + d.router + "\" would read every shard (" + join(d.scatter) + ") for this " + what +
+           " (" + d.reason + "), but ";
+}
+
+std::optional<RouteError> scatter_refusal(const Analysis& a, const RouteDecision& d, bool in_transaction) {
+    auto refuse = [&](const std::string& why, const std::string& hint) {
+        return RouteError{"0A000", scatter_refusal_prefix(&a, d) + why, hint, d.router};
+    };
+    if (in_transaction)
+        return refuse("it runs inside a transaction, and a transaction stays on one alias",
+                      std::string("Run it outside the transaction, or narrow it to one shard. ") + kNarrow);
+    if (a.statement_count != 1 || a.kind != StatementKind::Read || a.command != "SELECT")
+        return refuse("only a single plain SELECT can be spread over shards", kNarrow);
+    if (!a.result_clauses.empty()) {
+        std::string clauses = join(a.result_clauses);
+        return refuse("its " + clauses + " would not hold for rows merged from several shards",
+                      "Drop " + clauses + " and sort or cut the rows in the application, or narrow it to one shard. " +
+                          kNarrow);
+    }
+    return std::nullopt;
+}
+
+}  // namespace pgroute::router
