@@ -233,7 +233,7 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
     co_return Step::done;
   }
   auto& d = std::get<router::RouteDecision>(routed);
-  if (!d.scatter.empty()) co_return co_await scatter_query(sql, a, d);
+  if (!d.scatter.empty()) co_return co_await scatter_query(sql, a, d, literals);
   if (server_ && server_->endpoint().alias != d.alias) {
     co_await wait_server_idle();  // a pipelined earlier query may still hold the connection
     if (server_ && server_->endpoint().alias != d.alias) {
@@ -286,7 +286,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
       routed = std::move(*refusal);
     } else {
       hold(f);
-      scatter_ = std::make_unique<ScatterUnit>(ScatterUnit{std::move(*d), statement_text(bind.statement)});
+      scatter_ = std::make_unique<ScatterUnit>(scatter_unit(std::move(*d), *a, statement_text(bind.statement), &params));
       co_return Step::done;
     }
   }

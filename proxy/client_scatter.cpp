@@ -8,6 +8,7 @@
 // A simple Query runs at once. In the extended protocol the deciding Bind is held with the rest of its
 // unit until the client's Sync (or Flush), then the whole unit runs on each shard.
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <string>
 
@@ -15,6 +16,7 @@
 #include "proxy/frame_io.hpp"
 #include "proxy/log.hpp"
 #include "proxy/metrics/query_stats.hpp"
+#include "proxy/row_order.hpp"
 #include "proxy/scatter_merge.hpp"
 #include "proxy/worker.hpp"
 #include "proxy/wire/backend.hpp"
@@ -50,8 +52,50 @@ std::optional<router::RouteError> ClientSession::scatter_refusal(const router::A
   return std::nullopt;
 }
 
+namespace {
+
+// The limit a LIMIT clause names: a constant, or a parameter's value (text, or binary int4/int8).
+// nullopt: none (LIMIT ALL, NULL) or not a usable count (the shards then report the problem).
+std::optional<uint64_t> limit_value(const router::KeyValue& v, const wire::BindParams* params) {
+  std::string_view text;
+  if (v.literal) {
+    text = *v.literal;
+  } else if (v.param > 0 && params && static_cast<size_t>(v.param) <= params->values.size()) {
+    const auto& value = params->values[v.param - 1];
+    if (!value) return std::nullopt;
+    size_t i = static_cast<size_t>(v.param - 1);
+    int16_t format = params->formats.empty() ? 0 : params->formats.size() == 1 ? params->formats[0]
+                                                : i < params->formats.size() ? params->formats[i] : 0;
+    if (format == 1) {
+      if (value->size() != 4 && value->size() != 8) return std::nullopt;
+      int64_t n = 0;
+      for (unsigned char ch : *value) n = (n << 8) | ch;
+      if (value->size() == 4) n = static_cast<int32_t>(static_cast<uint32_t>(n));
+      if (n < 0) return std::nullopt;
+      return static_cast<uint64_t>(n);
+    }
+    text = *value;
+  } else {
+    return std::nullopt;
+  }
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+ClientSession::ScatterUnit ClientSession::scatter_unit(router::RouteDecision d, const router::Analysis& a,
+                                                       std::string statement, const wire::BindParams* params) const {
+  ScatterUnit unit{std::move(d), std::move(statement), a.result_order, std::nullopt};
+  if (unit.order && unit.order->limit) unit.limit = limit_value(*unit.order->limit, params);
+  return unit;
+}
+
 awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql, const router::Analysis& a,
-                                                            const router::RouteDecision& d) {
+                                                            const router::RouteDecision& d,
+                                                            const wire::BindParams* literals) {
   if (server_) co_await wait_server_idle();  // a pipelined earlier query may still hold a connection
   if (client_gone_) co_return Step::stop;
   if (auto refusal = scatter_refusal(a, d)) {
@@ -61,9 +105,9 @@ awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql
   }
   std::string query;
   wire::put_query(query, sql);
-  std::string_view statement = normalized_current_ && !normalized_.literals.empty() ? std::string_view(normalized_.text)
-                                                                                    : sql;
-  co_await run_scatter(d, statement, query, true, true);
+  std::string statement(normalized_current_ && !normalized_.literals.empty() ? std::string_view(normalized_.text) : sql);
+  ScatterUnit unit = scatter_unit(d, a, std::move(statement), literals);
+  co_await run_scatter(unit, query, true, true);
   co_return client_gone_ ? Step::stop : Step::done;
 }
 
@@ -123,14 +167,15 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
     else skip_until_sync_ = true;
     co_return Step::done;
   }
-  co_await run_scatter(unit->decision, unit->statement, held, false, at_sync);
+  co_await run_scatter(*unit, held, false, at_sync);
   co_return client_gone_ ? Step::stop : Step::done;
 }
 
 // The held extended-protocol unit as `conn` must see it: client statement names turned into the proxy's
-// (prepared first where the connection lacks them), then our own Sync. `expect` lists the answers.
-void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view held, std::string& bytes,
-                                       ResponseQueue& expect) {
+// (prepared first where the connection lacks them), a Describe of the portal when the merge orders rows
+// (`describe`), then our own Sync. `expect` lists the answers.
+void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view held, bool describe,
+                                       std::string& bytes, ResponseQueue& expect) {
   auto named = [this](std::string_view name) {
     return name.empty() ? statements_.end() : statements_.find(std::string(name));
   };
@@ -181,7 +226,16 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
         }
         break;
       }
-      case 'E': bytes.append(raw_bytes(f)); expect.push({Expect::Execute}); break;
+      case 'E': {
+        wire::ExecuteMsg e;
+        if (describe && wire::parse_execute(f.body, e)) {
+          wire::put_describe(bytes, 'P', e.portal);  // the merge needs the row types
+          expect.push({Expect::InjectedDescribe});
+        }
+        bytes.append(raw_bytes(f));
+        expect.push({Expect::Execute});
+        break;
+      }
       default: break;
     }
   }
@@ -189,20 +243,67 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
   expect.push({Expect::Sync});
 }
 
-awaitable<void> ClientSession::run_scatter(const router::RouteDecision& d, std::string_view statement,
-                                           std::string_view unit, bool simple, bool ready_for_query) {
+// One shard of a read across shards: its connection, and the row it offers next to an ordered merge.
+struct ClientSession::ScatterShard {
+  std::string alias;
+  std::shared_ptr<ServerPool> pool;
+  std::unique_ptr<ServerConnection> conn;
+  size_t index = 0;        // in the merge
+  bool finished = false;   // its ReadyForQuery arrived
+  bool broken = false;     // its connection failed or misbehaved: closed, not returned
+  std::string why;
+  std::string row;         // ordered merge: the shard's next DataRow (whole message)
+  bool has_row = false;
+};
+
+// Reads `shard`'s answers into the merge until it offers a row (true) or it is finished or broken.
+awaitable<bool> ClientSession::read_scatter_shard(ScatterShard& shard, ScatterMerge& merge) {
+  ServerConnection& conn = *shard.conn;
+  shard.has_row = false;
+  while (!shard.finished && !shard.broken && !client_gone_) {
+    wire::Frame f;
+    std::string error;
+    ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
+    if (st != ReadStatus::ok) {
+      shard.broken = true;
+      shard.why = error.empty() ? "the server closed the connection" : error;
+      break;
+    }
+    if (f.type == 'S') {
+      std::string_view name, value;
+      if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
+    } else if (f.type == 'Z') {
+      wire::parse_ready_for_query(f.body, conn.tx_status);
+    }
+    auto fed = merge.feed(shard.index, f);
+    if (fed == ScatterMerge::Fed::row) shard.row.assign(raw_bytes(f));
+    conn.rbuf.consume(f.wire_size());
+    if (fed == ScatterMerge::Fed::done) shard.finished = true;
+    if (fed == ScatterMerge::Fed::unexpected) {
+      shard.broken = true;
+      shard.why = "unexpected message '" + std::string(1, f.type) + "' from the server";
+    }
+    if (fed == ScatterMerge::Fed::row) {
+      shard.has_row = true;
+      co_return true;
+    }
+    if (out_.queued() >= kStreamChunk && !co_await out_.flush(socket_)) client_gone_ = true;
+  }
+  if (shard.broken) {
+    PGR_LOG(warn) << describe() << ": reading every shard: " << conn.endpoint().describe() << ": " << shard.why;
+    merge.fail(shard.index, wire::sqlstate::connection_failure, "lost its connection: " + shard.why);
+  }
+  co_return false;
+}
+
+awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_view bytes, bool simple,
+                                           bool ready_for_query) {
   const auto started = std::chrono::steady_clock::now();
-  struct Shard {
-    std::string alias;
-    std::shared_ptr<ServerPool> pool;
-    std::unique_ptr<ServerConnection> conn;
-    bool broken = false;
-    std::string why;
-  };
+  const router::RouteDecision& d = unit.decision;
   // One acquisition order for everyone: two clients spreading reads never hold what the other waits for.
   std::vector<std::string> aliases = d.scatter;
   std::sort(aliases.begin(), aliases.end());
-  std::vector<Shard> shards;
+  std::vector<ScatterShard> shards;
   scattering_ = true;
   bool acquired = true;
   for (const auto& alias : aliases) {
@@ -218,7 +319,11 @@ awaitable<void> ClientSession::run_scatter(const router::RouteDecision& d, std::
       acquired = false;
       break;
     }
-    shards.push_back({alias, pool_, std::move(checkout.conn)});
+    ScatterShard shard;
+    shard.alias = alias;
+    shard.pool = pool_;
+    shard.conn = std::move(checkout.conn);
+    shards.push_back(std::move(shard));
   }
   if (!acquired) {
     for (auto& s : shards) s.pool->release(std::move(s.conn));
@@ -228,83 +333,87 @@ awaitable<void> ClientSession::run_scatter(const router::RouteDecision& d, std::
     co_return;
   }
 
-  // Send every shard its unit first, so they work in parallel; then read them in order.
-  std::vector<ResponseQueue> expected(shards.size());
+  // Send every shard its unit first, so they work in parallel; then read their answers.
+  const bool ordered = unit.order && !unit.order->keys.empty();
+  ScatterMerge merge(out_.buffer());
+  if (unit.limit) merge.set_limit(*unit.limit);
+  if (ordered) merge.hold_rows();
   std::vector<CancelTarget> targets;
-  for (size_t i = 0; i < shards.size(); ++i) {
-    ServerConnection& conn = *shards[i].conn;
-    std::string bytes;
-    queue_session_parameters(conn, bytes, expected[i]);
+  for (auto& shard : shards) {
+    ServerConnection& conn = *shard.conn;
+    std::string out;
+    ResponseQueue expected;
+    queue_session_parameters(conn, out, expected);
     if (simple) {
-      bytes.append(unit);
-      expected[i].push({Expect::Query});
+      out.append(bytes);
+      expected.push({Expect::Query});
     } else {
-      build_scatter_unit(conn, unit, bytes, expected[i]);
+      build_scatter_unit(conn, bytes, ordered, out, expected);
     }
+    shard.index = merge.add_shard(shard.alias, std::move(expected), &conn.prepared);
     targets.push_back({conn.endpoint().host, conn.endpoint().port, conn.backend_pid, conn.backend_secret});
     std::string error;
-    if (!co_await write_all(conn.socket(), bytes, error)) {
-      shards[i].broken = true;
-      shards[i].why = "write failed: " + error;
+    if (!co_await write_all(conn.socket(), out, error)) {
+      shard.broken = true;
+      shard.why = "write failed: " + error;
     }
   }
   cancel_slot_->set_all(std::move(targets));
 
-  ScatterMerge merge(out_.buffer());
-  for (auto& shard : shards) {
-    ServerConnection& conn = *shard.conn;
-    uint64_t rows_before = merge.rows();
-    merge.begin_shard(shard.alias, std::move(expected[&shard - shards.data()]), &conn.prepared);
-    while (!shard.broken && !client_gone_) {
-      wire::Frame f;
-      std::string error;
-      ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
-      if (st != ReadStatus::ok) {
-        shard.broken = true;
-        shard.why = error.empty() ? "the server closed the connection" : error;
+  if (!ordered) {
+    for (auto& shard : shards) {
+      uint64_t rows_before = merge.rows();
+      co_await read_scatter_shard(shard, merge);
+      if (shard.finished && !client_gone_)
+        metrics::record_query(worker_.index, shard.alias, d.router, "read", std::chrono::steady_clock::now() - started,
+                              merge.rows() - rows_before);
+    }
+  } else {
+    // Every shard sorted its rows: repeatedly forward the smallest offered row (ties: shard order).
+    for (auto& shard : shards) co_await read_scatter_shard(shard, merge);
+    RowOrder order;
+    if (!merge.failed()) {
+      std::string problem = order.prepare(merge.row_description(), unit.order->keys,
+                                          shards.front().conn->reported["DateStyle"].starts_with("ISO"));
+      if (!problem.empty()) merge.fail(0, wire::sqlstate::feature_not_supported, problem);
+    }
+    for (;;) {
+      ScatterShard* next = nullptr;
+      auto body = [](const ScatterShard& s) { return std::string_view(s.row).substr(5); };  // after type, length
+      for (auto& shard : shards)
+        if (shard.has_row && (!next || order.before(body(shard), body(*next)))) next = &shard;
+      if (!next) break;
+      merge.emit_row(next->row);
+      if (!merge.wants_rows()) {
+        // The limit is reached (or an error ended the read): the rest is read and dropped.
+        for (auto& shard : shards)
+          while (shard.has_row) co_await read_scatter_shard(shard, merge);
         break;
       }
-      if (f.type == 'S') {
-        std::string_view name, value;
-        if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
-      } else if (f.type == 'Z') {
-        wire::parse_ready_for_query(f.body, conn.tx_status);
-      }
-      auto fed = merge.feed(f);
-      conn.rbuf.consume(f.wire_size());
-      if (fed == ScatterMerge::Fed::done) break;
-      if (fed == ScatterMerge::Fed::unexpected) {
-        shard.broken = true;
-        shard.why = "unexpected message '" + std::string(1, f.type) + "' from the server";
-        break;
-      }
-      if (out_.queued() >= kStreamChunk && !co_await out_.flush(socket_)) client_gone_ = true;
+      co_await read_scatter_shard(*next, merge);
     }
-    if (shard.broken) {
-      PGR_LOG(warn) << describe() << ": reading every shard: " << conn.endpoint().describe() << ": " << shard.why;
-      merge.lost(shard.why);
-    }
-    if (!merge.injected_error().empty())
-      PGR_LOG(warn) << describe() << ": setting session parameters on " << conn.endpoint().describe()
-                    << " failed: " << merge.injected_error();
-    if (!shard.broken && !client_gone_)
-      metrics::record_query(worker_.index, shard.alias, d.router, "read", std::chrono::steady_clock::now() - started,
-                            merge.rows() - rows_before);
+    for (auto& shard : shards)
+      if (shard.finished && !client_gone_)
+        metrics::record_query(worker_.index, shard.alias, d.router, "read", std::chrono::steady_clock::now() - started,
+                              0);
   }
   cancel_slot_->clear();
+  if (!merge.injected_error().empty())
+    PGR_LOG(warn) << describe() << ": setting session parameters for a read across shards failed: "
+                  << merge.injected_error();
   merge.finish(ready_for_query);
   if (merge.failed() && !ready_for_query) skip_until_sync_ = true;  // the rest of the unit is skipped
 
   // Connections go back only if they answered everything and are idle; otherwise their state is unknown.
   for (auto& shard : shards) {
     if (shard.broken) shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
-    else if (client_gone_) shard.pool->discard(std::move(shard.conn), CloseReason::client_gone);
+    else if (!shard.finished) shard.pool->discard(std::move(shard.conn), CloseReason::client_gone);
     else if (shard.conn->tx_status != 'I') shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
     else shard.pool->release(std::move(shard.conn));
   }
   if (!simple) {
     // A Close of a named statement in the unit: the client forgets it (the servers keep it for others).
-    for (std::string_view rest = unit; !rest.empty();) {
+    for (std::string_view rest = bytes; !rest.empty();) {
       wire::Frame f;
       size_t need = 0;
       if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
@@ -314,8 +423,8 @@ awaitable<void> ClientSession::run_scatter(const router::RouteDecision& d, std::
         statements_.erase(std::string(t.name));
     }
   }
-  if (!statement.empty() && !client_gone_)
-    metrics::record_statement(worker_.index, std::hash<std::string_view>{}(statement), statement,
+  if (!unit.statement.empty() && !client_gone_)
+    metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit.statement), unit.statement,
                               std::chrono::steady_clock::now() - started, merge.rows());
   scattering_ = false;
   if (shutting_down_ && !client_gone_) {

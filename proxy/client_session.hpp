@@ -23,8 +23,10 @@
 #include "proxy/read_buffer.hpp"
 #include "proxy/response_queue.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/scatter_merge.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/frontend.hpp"
+#include "router/result_order.hpp"
 #include "router/router.hpp"
 
 namespace pgroute {
@@ -119,13 +121,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool held_has_execute() const;
 
   // --- reads across shards: a router's scatter decision (client_scatter.cpp)
+  struct ScatterUnit {
+    router::RouteDecision decision;
+    std::string statement;                             // its text, for per-statement statistics
+    std::shared_ptr<const router::ResultOrder> order;  // a top-level ORDER BY / LIMIT to redo; null: none
+    std::optional<uint64_t> limit;                     // that LIMIT's value
+  };
+  struct ScatterShard;
   std::optional<router::RouteError> scatter_refusal(const router::Analysis& a, const router::RouteDecision& d) const;
-  awaitable<Step> scatter_query(std::string_view sql, const router::Analysis& a, const router::RouteDecision& d);
+  ScatterUnit scatter_unit(router::RouteDecision d, const router::Analysis& a, std::string statement,
+                           const wire::BindParams* params) const;
+  awaitable<Step> scatter_query(std::string_view sql, const router::Analysis& a, const router::RouteDecision& d,
+                                const wire::BindParams* literals);
   awaitable<Step> scatter_held(bool at_sync);
-  awaitable<void> run_scatter(const router::RouteDecision& d, std::string_view statement, std::string_view unit,
-                              bool simple, bool ready_for_query);
+  awaitable<void> run_scatter(const ScatterUnit& unit, std::string_view bytes, bool simple, bool ready_for_query);
+  awaitable<bool> read_scatter_shard(ScatterShard& shard, ScatterMerge& merge);
   std::string statement_text(std::string_view name) const;
-  void build_scatter_unit(ServerConnection& conn, std::string_view held, std::string& bytes, ResponseQueue& expect);
+  void build_scatter_unit(ServerConnection& conn, std::string_view held, bool describe, std::string& bytes,
+                          ResponseQueue& expect);
 
   Runtime& rt_;
   Worker& worker_;
@@ -166,10 +179,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string held_;
   // A Bind the router spreads over several shards: its unit is held until Sync (or Flush) and then run
   // on every shard (client_scatter.cpp). Null otherwise: most sessions never scatter.
-  struct ScatterUnit {
-    router::RouteDecision decision;
-    std::string statement;  // its text, for per-statement statistics
-  };
   std::unique_ptr<ScatterUnit> scatter_;
   bool scattering_ = false;  // a read across shards is running: shutdown waits for it like for a server
   std::shared_ptr<const router::Analysis> unnamed_analysis_;

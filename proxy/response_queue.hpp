@@ -14,6 +14,7 @@ enum class Expect : uint8_t {
   Parse, Bind, Describe, Execute, Close, Sync, Query, FunctionCall,  // forwarded client messages
   SynthParseComplete, SynthCloseComplete, SynthError,               // answered by the proxy itself
   InjectedParse, InjectedClose, InjectedQuery,                      // sent by the proxy, answer swallowed
+  InjectedDescribe,  // a read across shards learns its row types (client_scatter.cpp)
 };
 
 inline bool is_synthetic(Expect e) {
@@ -25,7 +26,7 @@ inline bool completes(Expect kind, char type) {
   switch (kind) {
     case Expect::Parse: case Expect::InjectedParse: return type == '1' || type == 'E';
     case Expect::Bind: return type == '2' || type == 'E';
-    case Expect::Describe: return type == 'T' || type == 'n' || type == 'E';
+    case Expect::Describe: case Expect::InjectedDescribe: return type == 'T' || type == 'n' || type == 'E';
     case Expect::Execute: return type == 'C' || type == 'I' || type == 's' || type == 'E';
     case Expect::Close: case Expect::InjectedClose: return type == '3' || type == 'E';
     case Expect::Sync: case Expect::Query: case Expect::FunctionCall: case Expect::InjectedQuery: return type == 'Z';
@@ -37,7 +38,7 @@ inline bool completes(Expect kind, char type) {
 inline bool is_extended(Expect kind) {
   switch (kind) {
     case Expect::Parse: case Expect::Bind: case Expect::Describe: case Expect::Execute: case Expect::Close:
-    case Expect::InjectedParse: case Expect::InjectedClose: return true;
+    case Expect::InjectedParse: case Expect::InjectedClose: case Expect::InjectedDescribe: return true;
     default: return false;
   }
 }

@@ -73,6 +73,7 @@ void add_statement(const PgQuery__Node* stmt, Analysis& a) {
     a.ends_transaction = a.ends_transaction || c.ends_transaction;
     a.read_only = a.read_only || c.read_only;
     for (auto& clause : c.result_clauses) a.result_clauses.push_back(std::move(clause));
+    if (c.result_order) a.result_order = std::move(c.result_order);
     if (c.set_shard_key) {
         a.set_shard_key = c.set_shard_key;
         a.resets_shard_key = false;

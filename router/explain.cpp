@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "router/analyzer.hpp"
+#include "router/result_order.hpp"
 #include "router/scatter_rules.hpp"
 
 namespace pgroute::router {
@@ -93,7 +94,9 @@ Explanation explain(const config::Config& cfg, const RouterChain& chain, std::st
         } else {
             t += "aliases: ";
             for (size_t i = 0; i < d->scatter.size(); ++i) t += (i ? ", " : "") + d->scatter[i];
-            t += " (run on each, rows merged)\n";
+            bool redo = analysis.result_order && (!analysis.result_order->keys.empty() || analysis.result_order->limit);
+            t += redo ? " (run on each, rows merged; ORDER BY and LIMIT redone on the merged rows)\n"
+                      : " (run on each, rows merged)\n";
         }
         t += "router: " + d->router + "\n";
         t += "reason: " + d->reason + "\n";

@@ -322,4 +322,6 @@ std::vector<KeyRow> extract_key_rows(const PgQuery__Node* statement) {
     }
 }
 
+bool constant_or_param(const PgQuery__Node* node, KeyValue& out) { return value_of(node, out); }
+
 }  // namespace pgroute::router

@@ -24,4 +24,8 @@ std::vector<KeyRow> extract_key_rows(const PgQuery__Node* statement);
 // an expression whose value we cannot know). Empty for other statements.
 std::vector<KeyValue> extract_updated_columns(const PgQuery__Node* statement);
 
+// A constant or a parameter, looked through casts, into out.literal / out.param (NULL: neither set).
+// false for any other expression.
+bool constant_or_param(const PgQuery__Node* node, KeyValue& out);
+
 }  // namespace pgroute::router

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "router/result_order.hpp"
+
 namespace pgroute::router {
 namespace {
 
@@ -31,11 +33,11 @@ std::optional<RouteError> scatter_refusal(const Analysis& a, const RouteDecision
                       std::string("Run it outside the transaction, or narrow it to one shard. ") + kNarrow);
     if (a.statement_count != 1 || a.kind != StatementKind::Read || a.command != "SELECT")
         return refuse("only a single plain SELECT can be spread over shards", kNarrow);
-    if (!a.result_clauses.empty()) {
-        std::string clauses = join(a.result_clauses);
-        return refuse("its " + clauses + " would not hold for rows merged from several shards",
-                      "Drop " + clauses + " and sort or cut the rows in the application, or narrow it to one shard. " +
-                          kNarrow);
+    if (!a.result_clauses.empty() && (!a.result_order || !a.result_order->unmergeable.empty())) {
+        std::string what = a.result_order ? a.result_order->unmergeable : join(a.result_clauses);
+        return refuse("its " + what + " cannot be redone on rows merged from several shards",
+                      std::string("Order by output columns (by name or position) and limit by a constant or parameter, or sort "
+                                  "and cut the rows in the application, or narrow it to one shard. ") + kNarrow);
     }
     return std::nullopt;
 }

@@ -1,7 +1,8 @@
 #pragma once
 // Which reads may run on several shards at once (a router's RouteDecision::scatter): the proxy merges
-// their rows UNION ALL style, so only a single plain SELECT outside a transaction, with no top-level
-// ORDER BY / LIMIT / OFFSET (those would hold per shard only). Shared by the proxy and `pgroute explain`.
+// their rows UNION ALL style, so only a single plain SELECT outside a transaction, whose top-level
+// ORDER BY / LIMIT it can redo on the merged rows (result_order.hpp). Shared by the proxy, the admin
+// console and `pgroute explain`.
 
 #include <optional>
 

@@ -3,12 +3,15 @@
 // predicates that can place it on a shard, and the routing hints it carries. Produced by analyze()
 // (analyzer.hpp), cached per SQL text (analysis_cache.hpp), consumed by routers (router.hpp).
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace pgroute::router {
+
+struct ResultOrder;  // result_order.hpp
 
 struct TableRef {
     std::string schema;  // empty when the statement did not qualify the name
@@ -81,8 +84,9 @@ struct Analysis {
     int statement_count = 0;
     int max_param = 0;  // highest $n referenced anywhere (0: none)
     // Clauses of a top-level SELECT that shape its whole result ("ORDER BY", "LIMIT", "OFFSET"): rows
-    // merged from several shards would not honour them.
+    // merged from several shards must be ordered and cut again (result_order.hpp).
     std::vector<std::string> result_clauses;
+    std::shared_ptr<const ResultOrder> result_order;  // set with result_clauses
 };
 
 }  // namespace pgroute::router

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <utility>
 
+#include "router/result_order.hpp"
+
 namespace pgroute::router {
 namespace {
 
@@ -152,6 +154,7 @@ Classification classify_statement(const PgQuery__Node* n, const StatementFacts& 
             if (s->n_sort_clause > 0) out.result_clauses.push_back("ORDER BY");
             if (s->limit_count) out.result_clauses.push_back("LIMIT");
             if (s->limit_offset) out.result_clauses.push_back("OFFSET");
+            if (!out.result_clauses.empty()) out.result_order = std::make_shared<ResultOrder>(read_result_order(s));
             return out;
         }
         case PG_QUERY__NODE__NODE_INSERT_STMT: return {StatementKind::Write, "INSERT"};

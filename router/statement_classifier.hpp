@@ -2,6 +2,7 @@
 // Decides the kind and command tag of one parsed statement, and picks up the statement-level facts the
 // session cares about (transaction boundaries, READ ONLY, SET pgroute.shard_key).
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ struct Classification {
     std::optional<std::string> set_shard_key;
     bool resets_shard_key = false;
     std::vector<std::string> result_clauses;  // Analysis::result_clauses of this statement
+    std::shared_ptr<const ResultOrder> result_order;
 };
 
 // The name of the configuration parameter SET/RESET use for the session's shard key.

@@ -10,6 +10,7 @@
 
 #include "router/analyzer.hpp"
 #include "router/key_extractor.hpp"
+#include "router/result_order.hpp"
 
 using namespace pgroute::router;
 
@@ -96,6 +97,33 @@ TEST_CASE("result clauses of a top-level SELECT: what a merge of shards could no
     // Inside a subquery or a window they shape only part of the statement: each shard applies them.
     CHECK(analyze("SELECT * FROM (SELECT * FROM events ORDER BY id LIMIT 3) s").result_clauses.empty());
     CHECK(analyze("SELECT row_number() OVER (ORDER BY id) FROM events").result_clauses.empty());
+}
+
+TEST_CASE("result order: what a merge of sorted shards can redo, and why not otherwise") {
+    auto order = [](const char* sql) {
+        Analysis a = analyze(sql);
+        REQUIRE(a.result_order);
+        return *a.result_order;
+    };
+    ResultOrder o = order("SELECT * FROM events ORDER BY user_id DESC, 2 NULLS FIRST, e.name COLLATE \"C\" LIMIT 10");
+    CHECK(o.unmergeable.empty());
+    REQUIRE(o.keys.size() == 3);
+    CHECK(o.keys[0] == SortKey{0, "user_id", true, true, false});
+    CHECK(o.keys[1] == SortKey{2, "", false, true, false});
+    CHECK(o.keys[2] == SortKey{0, "name", false, false, true});
+    REQUIRE(o.limit);
+    CHECK(o.limit->literal == "10");
+    CHECK(order("SELECT id FROM events ORDER BY id LIMIT $2").limit->param == 2);
+    CHECK_FALSE(order("SELECT id FROM events ORDER BY id LIMIT ALL").limit);
+    CHECK(order("SELECT id FROM events FETCH FIRST 3 ROWS ONLY").limit->literal == "3");
+    // Not mergeable, with the reason.
+    CHECK(order("SELECT id FROM events ORDER BY lower(name)").unmergeable.find("expression") != std::string::npos);
+    CHECK(order("SELECT id FROM events ORDER BY id OFFSET 5").unmergeable.find("OFFSET") != std::string::npos);
+    CHECK(order("SELECT id FROM events ORDER BY id LIMIT 2 + 2").unmergeable.find("LIMIT") != std::string::npos);
+    CHECK(order("SELECT id FROM events ORDER BY name COLLATE \"de_DE\"").unmergeable.find("de_DE") != std::string::npos);
+    CHECK(order("SELECT id FROM events ORDER BY id FETCH FIRST 2 ROWS WITH TIES").unmergeable.find("TIES") !=
+          std::string::npos);
+    CHECK(order("SELECT id FROM events ORDER BY id USING <").unmergeable.find("USING") != std::string::npos);
 }
 
 TEST_CASE("comment hints are read from real comments only") {
