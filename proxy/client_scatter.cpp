@@ -35,9 +35,44 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+bool iso_dates(const ServerConnection& conn) {
+  auto it = conn.reported.find("DateStyle");
+  return it != conn.reported.end() && it->second.starts_with("ISO");
+}
+
 // Client output is flushed while rows arrive once this much is queued: a large read is streamed,
 // not collected.
 constexpr size_t kStreamChunk = 64 * 1024;
+
+// The limit a LIMIT clause names: a constant, or a parameter's value (text, or binary int4/int8).
+// nullopt: none (LIMIT ALL, NULL) or not a usable count (the shards then report the problem).
+std::optional<uint64_t> limit_value(const router::KeyValue& v, const wire::BindParams* params) {
+  std::string_view text;
+  if (v.literal) {
+    text = *v.literal;
+  } else if (v.param > 0 && params) {
+    router::RouteContext ctx;
+    ctx.params = params->values;
+    ctx.param_formats = params->formats;
+    router::BoundParam p = router::bound_param(ctx, v.param);
+    if (p.state == router::BoundParam::State::Binary) {
+      if (p.bytes.size() != 4 && p.bytes.size() != 8) return std::nullopt;
+      int64_t n = 0;
+      for (unsigned char ch : p.bytes) n = (n << 8) | ch;
+      if (p.bytes.size() == 4) n = static_cast<int32_t>(static_cast<uint32_t>(n));
+      if (n < 0) return std::nullopt;
+      return static_cast<uint64_t>(n);
+    }
+    if (p.state != router::BoundParam::State::Text) return std::nullopt;  // NULL: no limit
+    text = p.bytes;
+  } else {
+    return std::nullopt;
+  }
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return n;
+}
 
 }  // namespace
 
@@ -51,40 +86,6 @@ std::optional<router::RouteError> ClientSession::scatter_refusal(const router::A
                               "Send Sync before it, or narrow it to one shard.", d.router};
   return std::nullopt;
 }
-
-namespace {
-
-// The limit a LIMIT clause names: a constant, or a parameter's value (text, or binary int4/int8).
-// nullopt: none (LIMIT ALL, NULL) or not a usable count (the shards then report the problem).
-std::optional<uint64_t> limit_value(const router::KeyValue& v, const wire::BindParams* params) {
-  std::string_view text;
-  if (v.literal) {
-    text = *v.literal;
-  } else if (v.param > 0 && params && static_cast<size_t>(v.param) <= params->values.size()) {
-    const auto& value = params->values[v.param - 1];
-    if (!value) return std::nullopt;
-    size_t i = static_cast<size_t>(v.param - 1);
-    int16_t format = params->formats.empty() ? 0 : params->formats.size() == 1 ? params->formats[0]
-                                                : i < params->formats.size() ? params->formats[i] : 0;
-    if (format == 1) {
-      if (value->size() != 4 && value->size() != 8) return std::nullopt;
-      int64_t n = 0;
-      for (unsigned char ch : *value) n = (n << 8) | ch;
-      if (value->size() == 4) n = static_cast<int32_t>(static_cast<uint32_t>(n));
-      if (n < 0) return std::nullopt;
-      return static_cast<uint64_t>(n);
-    }
-    text = *value;
-  } else {
-    return std::nullopt;
-  }
-  uint64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return n;
-}
-
-}  // namespace
 
 ClientSession::ScatterUnit ClientSession::scatter_unit(router::RouteDecision d, const router::Analysis& a,
                                                        std::string statement, const wire::BindParams* params) const {
@@ -374,7 +375,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
     RowOrder order;
     if (!merge.failed()) {
       std::string problem = order.prepare(merge.row_description(), unit.order->keys,
-                                          shards.front().conn->reported["DateStyle"].starts_with("ISO"));
+                                          iso_dates(*shards.front().conn));
       if (!problem.empty()) merge.fail(0, wire::sqlstate::feature_not_supported, problem);
     }
     for (;;) {
