@@ -44,7 +44,7 @@ bool iso_dates(const ServerConnection& conn) {
 // not collected.
 constexpr size_t kStreamChunk = 64 * 1024;
 
-// The limit a LIMIT clause names: a constant, or a parameter's value (text, or binary int4/int8).
+// The limit a LIMIT clause names: a constant, or a parameter's value (text, or binary int2/int4/int8).
 // nullopt: none (LIMIT ALL, NULL) or not a usable count (the shards then report the problem).
 std::optional<uint64_t> limit_value(const router::KeyValue& v, const wire::BindParams* params) {
   std::string_view text;
@@ -56,12 +56,12 @@ std::optional<uint64_t> limit_value(const router::KeyValue& v, const wire::BindP
     ctx.param_formats = params->formats;
     router::BoundParam p = router::bound_param(ctx, v.param);
     if (p.state == router::BoundParam::State::Binary) {
-      if (p.bytes.size() != 4 && p.bytes.size() != 8) return std::nullopt;
-      int64_t n = 0;
+      // int2, int4 or int8, big-endian: a negative one (its top bit set) is no usable count.
+      if (p.bytes.size() != 2 && p.bytes.size() != 4 && p.bytes.size() != 8) return std::nullopt;
+      if (static_cast<unsigned char>(p.bytes[0]) & 0x80) return std::nullopt;
+      uint64_t n = 0;
       for (unsigned char ch : p.bytes) n = (n << 8) | ch;
-      if (p.bytes.size() == 4) n = static_cast<int32_t>(static_cast<uint32_t>(n));
-      if (n < 0) return std::nullopt;
-      return static_cast<uint64_t>(n);
+      return n;
     }
     if (p.state != router::BoundParam::State::Text) return std::nullopt;  // NULL: no limit
     text = p.bytes;

@@ -335,6 +335,20 @@ TEST_CASE("routing: without_key: all reads every shard and merges the rows; what
     CHECK(by_text.at(0, 1) == "39");
     CHECK(by_text.at(1, 1) == "36");
 
+    // psycopg, server-side prepared, text and binary parameters and results.
+    const std::string py = R"PY(
+import sys, psycopg
+with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", password="secret", dbname="app",
+                     autocommit=True, prepare_threshold=0) as conn:
+    q = "SELECT user_id FROM events WHERE payload = %s ORDER BY user_id DESC LIMIT %s"
+    for binary in (False, True, True):
+        print([r[0] for r in conn.execute(q, ("spread", 3), binary=binary).fetchall()])
+)PY";
+    RunResult p = run({kPython, "-c", py, std::to_string(proxy.port())}, {.timeout = 60s});
+    INFO(p.describe());
+    CHECK(p.exit_code == 0);
+    CHECK(p.out == "[40, 39, 38]\n[40, 39, 38]\n[40, 39, 38]\n");
+
     // Refused with 0A000 naming the router: orders the proxy cannot redo, inside a transaction, writes,
     // anything but SELECT.
     for (const char* sql : {"SELECT user_id FROM events ORDER BY lower(payload)", "SELECT user_id FROM events OFFSET 3",
