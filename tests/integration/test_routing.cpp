@@ -400,3 +400,28 @@ with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", passwo
     CHECK(sleeping(1) == "0");
     CHECK(c.exec("SELECT user_id FROM events WHERE payload = 'spread'").size() == 40);
 }
+
+TEST_CASE("routing: a read across shards with a shard down fails at once naming it, and holds no connection") {
+    Fixture fx;
+    ProxyConfig cfg = routing_config();
+    cfg.backends.push_back(
+        {"zz_down", "postgresql://app:apppass@127.0.0.1:" + std::to_string(free_port()) + "/app", std::nullopt});
+    cfg.pool_size = 1;  // a connection kept by a failed read would make the next one wait and time out
+    cfg.queue_timeout = "500ms";  // below the first back-off: a down shard fails the read at once
+    const std::string shards = "shards: [shard_0, shard_1]", error_line = "without_key: error";
+    cfg.extra_yaml.replace(cfg.extra_yaml.find(shards), shards.size(), "shards: [shard_0, shard_1, zz_down]");
+    cfg.extra_yaml.replace(cfg.extra_yaml.find(error_line), error_line.size(), "without_key: all");
+    Proxy proxy(cfg);
+    Conn c = proxy.connect();
+    for (int i = 0; i < 3; ++i) {
+        const auto started = Clock::now();
+        PgError down = expect_pg_error([&] { c.exec("SELECT count(*) FROM events"); });
+        CHECK(down.sqlstate.substr(0, 2) == "08");
+        CHECK(down.message.find("zz_down") != std::string::npos);
+        CHECK(down.message.find("every shard") != std::string::npos);
+        CHECK(Clock::now() - started < 1500ms);
+    }
+    // shard_0 and shard_1 were taken first (alias order) and given back: their only connection is free.
+    CHECK(c.scalar("/* pgroute: alias=shard_0 */ SELECT inet_server_port()") == std::to_string(shard_cluster(0).port()));
+    CHECK(c.scalar("/* pgroute: alias=shard_1 */ SELECT inet_server_port()") == std::to_string(shard_cluster(1).port()));
+}
