@@ -29,12 +29,6 @@ namespace {
 
 std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
 bool iso_dates(const ServerConnection& conn) {
   auto it = conn.reported.find("DateStyle");
   return it != conn.reported.end() && it->second.starts_with("ISO");
@@ -116,14 +110,11 @@ awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql
 // the statement the client prepared earlier.
 std::string ClientSession::statement_text(std::string_view name) const {
   std::string text;
-  for (std::string_view rest = held_; !rest.empty();) {
-    wire::Frame f;
-    size_t need = 0;
-    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
-    rest.remove_prefix(f.wire_size());
+  wire::for_each_frame(held_, max_message_, [&](const wire::Frame& f) {
     wire::ParseMsg p;
     if (f.type == 'P' && wire::parse_parse(f.body, p) && p.name == name) text.assign(p.query);
-  }
+    return true;
+  });
   if (!text.empty() || name.empty()) return text;
   auto it = statements_.find(std::string(name));
   wire::ParseMsg p;
@@ -141,11 +132,7 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
   // The unit must be the read alone: one Bind, one Execute of all its rows, then Sync.
   int binds = 0, executes = 0;
   bool execute_last = false, all_rows = true;
-  for (std::string_view rest = held; !rest.empty();) {
-    wire::Frame f;
-    size_t need = 0;
-    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
-    rest.remove_prefix(f.wire_size());
+  wire::for_each_frame(held, max_message_, [&](const wire::Frame& f) {
     binds += f.type == 'B';
     executes += f.type == 'E';
     execute_last = f.type == 'E';
@@ -153,7 +140,8 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
       wire::ExecuteMsg e;
       all_rows = all_rows && wire::parse_execute(f.body, e) && e.max_rows == 0;
     }
-  }
+    return true;
+  });
   std::string problem;
   if (binds != 1 || executes != 1 || !execute_last)
     problem = "its unit must be one Bind and one Execute followed by Sync (this one has " + std::to_string(binds) +
@@ -180,11 +168,7 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
   auto named = [this](std::string_view name) {
     return name.empty() ? statements_.end() : statements_.find(std::string(name));
   };
-  for (std::string_view rest = held; !rest.empty();) {
-    wire::Frame f;
-    size_t need = 0;
-    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
-    rest.remove_prefix(f.wire_size());
+  wire::for_each_frame(held, max_message_, [&](const wire::Frame& f) {
     switch (f.type) {
       case 'P': {
         wire::ParseMsg p;
@@ -239,7 +223,8 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
       }
       default: break;
     }
-  }
+    return true;
+  });
   wire::put_sync(bytes);
   expect.push({Expect::Sync});
 }
@@ -316,7 +301,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
     if (!checkout.conn) {
       PGR_LOG(warn) << describe() << ": reading every shard for router " << d.router << ": " << checkout.error;
       send_error(checkout.sqlstate, checkout.error + " (router \"" + d.router + "\" reads every shard: " +
-                                        join(d.scatter) + ")");
+                                        router::join(d.scatter) + ")");
       acquired = false;
       break;
     }
@@ -414,15 +399,12 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   }
   if (!simple) {
     // A Close of a named statement in the unit: the client forgets it (the servers keep it for others).
-    for (std::string_view rest = bytes; !rest.empty();) {
-      wire::Frame f;
-      size_t need = 0;
-      if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
-      rest.remove_prefix(f.wire_size());
+    wire::for_each_frame(bytes, max_message_, [&](const wire::Frame& f) {
       wire::TargetMsg t;
       if (f.type == 'C' && wire::parse_describe_or_close(f.body, t) && t.kind == 'S' && !t.name.empty())
         statements_.erase(std::string(t.name));
-    }
+      return true;
+    });
   }
   if (!unit.statement.empty() && !client_gone_)
     metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit.statement), unit.statement,

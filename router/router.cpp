@@ -14,6 +14,12 @@ BoundParam bound_param(const RouteContext& ctx, int n) {
     return {format == 1 ? BoundParam::State::Binary : BoundParam::State::Text, *value};
 }
 
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+    return out;
+}
+
 std::string display_name(const TableRef& table) {
     return table.schema.empty() ? table.name : table.schema + "." + table.name;
 }

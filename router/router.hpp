@@ -99,4 +99,7 @@ BoundParam bound_param(const RouteContext& ctx, int n);
 // "name" or "schema.name" for messages.
 std::string display_name(const TableRef& table);
 
+// "a, b, c": aliases or tables listed in a message.
+std::string join(const std::vector<std::string>& items);
+
 }  // namespace pgroute::router

@@ -5,12 +5,6 @@
 namespace pgroute::router {
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-    return out;
-}
-
 struct Placed {
     const TableRef* table;
     TablePlacement placement;

@@ -7,12 +7,6 @@
 namespace pgroute::router {
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
-    return out;
-}
-
 constexpr const char* kNarrow =
     "Add the shard key (WHERE key = ...), a /* pgroute: shard_key=... */ comment, or SET pgroute.shard_key.";
 

@@ -7,12 +7,6 @@
 namespace pgroute::router {
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-    return out;
-}
-
 void add_unique(std::vector<std::string>& items, const std::string& item) {
     if (std::find(items.begin(), items.end(), item) == items.end()) items.push_back(item);
 }

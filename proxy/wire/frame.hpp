@@ -33,4 +33,17 @@ struct Frame {
 Decode next_frame(std::string_view in, uint32_t max_body, Frame& out, size_t& consumed,
                   std::string* error = nullptr);
 
+// Calls fn(frame) for each whole message at the front of `in`, in order, until fn returns false or no
+// whole message is left. For buffers the proxy filled itself (held messages), already validated.
+template <typename Fn>
+void for_each_frame(std::string_view in, uint32_t max_body, Fn&& fn) {
+  while (!in.empty()) {
+    Frame f;
+    size_t need = 0;
+    if (next_frame(in, max_body, f, need) != Decode::Ready) return;
+    in.remove_prefix(f.wire_size());
+    if (!fn(f)) return;
+  }
+}
+
 }  // namespace pgroute::wire

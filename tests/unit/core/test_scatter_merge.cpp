@@ -159,16 +159,7 @@ TEST_CASE("a failed shard is reported once; an unasked message is flagged") {
   extra.add_shard("shard_0", queue({Expect::Query}), nullptr);
   std::string answer = simple_answer({"1"});
   wire::put_bind_complete(answer);  // after the ReadyForQuery: nothing asked for it
-  std::string_view rest = answer;
-  ScatterMerge::Fed last = ScatterMerge::Fed::more;
-  while (!rest.empty()) {
-    wire::Frame f;
-    size_t need = 0;
-    REQUIRE(wire::next_frame(rest, 1 << 20, f, need, nullptr) == wire::Decode::Ready);
-    last = extra.feed(0, f);
-    rest.remove_prefix(f.wire_size());
-  }
-  CHECK(last == ScatterMerge::Fed::unexpected);
+  CHECK(feed_all(extra, 0, answer) == ScatterMerge::Fed::unexpected);
 }
 
 TEST_CASE("LIMIT cuts the merged rows; held rows come back to the caller for an ordered merge") {
