@@ -82,6 +82,11 @@ struct Admin {
   std::vector<std::string> users;          // each a name from `users`
 };
 
+// `reload: {watch: true}`: whether a change of the file itself triggers a reload (SIGHUP always does).
+struct Reload {
+  bool watch = true;
+};
+
 struct Config {
   std::string source;                      // file path (for messages)
   uint64_t content_hash = 0;               // FNV-1a of the file text as loaded (metrics, SHOW CONFIG)
@@ -99,6 +104,7 @@ struct Config {
   int routing_cache_size = 10000;          // statement analyses cached per worker thread
   std::optional<Metrics> metrics;
   Admin admin;
+  Reload reload;
 
   bool is_admin(std::string_view user) const;
   const Backend* backend(std::string_view alias) const;   // nullptr if unknown

@@ -21,6 +21,25 @@ Problem problem_at(const std::string& source, const YAML::Mark& mark, std::strin
 
 }  // namespace
 
+uint64_t content_hash(std::string_view text) {
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a, 64 bit: tells operators which file is live
+  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+std::optional<Problem> read_text_file(const std::string& path, std::string& text) {
+  text.clear();
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return Problem{path, 0, 0, std::string("cannot open: ") + std::strerror(errno)};
+  char buffer[16384];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
+  int read_error = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (read_error != 0) return Problem{path, 0, 0, std::string("cannot read: ") + std::strerror(read_error)};
+  return std::nullopt;
+}
+
 LoadResult load_text(std::string_view yaml, const std::string& source_name, const EnvLookup& env) {
   std::vector<YAML::Node> documents;
   try {
@@ -36,8 +55,7 @@ LoadResult load_text(std::string_view yaml, const std::string& source_name, cons
   SchemaReader reader(source_name, env);
   auto config = std::make_shared<Config>();
   config->source = source_name;
-  config->content_hash = 1469598103934665603ull;  // FNV-1a, 64 bit: tells operators which file is live
-  for (unsigned char c : yaml) config->content_hash = (config->content_hash ^ c) * 1099511628211ull;
+  config->content_hash = content_hash(yaml);
   try {
     read_config(reader, documents.empty() ? YAML::Node() : documents[0], *config);
   } catch (const YAML::Exception& e) {
@@ -49,17 +67,8 @@ LoadResult load_text(std::string_view yaml, const std::string& source_name, cons
 }
 
 LoadResult load_file(const std::string& path, const EnvLookup& env) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr)
-    return failure(Problem{path, 0, 0, std::string("cannot open: ") + std::strerror(errno)});
   std::string text;
-  char buffer[16384];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-  int read_error = std::ferror(file) ? errno : 0;
-  std::fclose(file);
-  if (read_error != 0)
-    return failure(Problem{path, 0, 0, std::string("cannot read: ") + std::strerror(read_error)});
+  if (auto problem = read_text_file(path, text)) return failure(std::move(*problem));
   return load_text(text, path, env);
 }
 

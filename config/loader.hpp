@@ -3,7 +3,9 @@
 // keeping the previous snapshot on a failed reload is the caller's decision.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +20,11 @@ struct LoadResult {
   std::shared_ptr<const Config> config;    // null iff problems is non-empty
   std::vector<Problem> problems;
 };
+
+// FNV-1a (64 bit) of the file text: Config::content_hash, and how the file watcher tells a real change.
+uint64_t content_hash(std::string_view text);
+// The whole file into text; an unreadable file is one problem without a position.
+std::optional<Problem> read_text_file(const std::string& path, std::string& text);
 
 // An unreadable file is one problem without a position.
 LoadResult load_file(const std::string& path, const EnvLookup& env = process_env);

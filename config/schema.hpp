@@ -19,9 +19,10 @@ void read_backends(SchemaReader& reader, const SchemaReader::Entry& section, Con
 void read_routers(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_shard_router(SchemaReader& reader, const YAML::Node& item, const KeyPath& path,
                        const Config& config, ShardRouterSpec& spec);
-// metrics: and admin: (schema_ops.cpp). read_admin defers its check that each user exists.
+// metrics:, admin: and reload: (schema_ops.cpp). read_admin defers its check that each user exists.
 void read_metrics(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_admin(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
+void read_reload(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_users(SchemaReader& reader, const SchemaReader::Entry& section, std::vector<User>& users);
 
 // The connection lifecycle keys (min_size, max_lifetime, ...) as Fields that write into l; shared by

@@ -1,4 +1,5 @@
-// metrics: and admin: — what an operator turns on: the Prometheus endpoint and the admin console.
+// metrics:, admin: and reload: — what an operator turns on: the Prometheus endpoint, the admin console
+// and reloading when the file changes.
 #include <arpa/inet.h>
 
 #include <charconv>
@@ -92,6 +93,13 @@ void read_admin(SchemaReader& r, const Entry& section, Config& config) {
            });
          });
        }},
+  };
+  r.read_fields(section.value, section.path, fields);
+}
+
+void read_reload(SchemaReader& r, const Entry& section, Config& config) {
+  const Field fields[] = {
+      {"watch", [&](const Entry& e) { assign(config.reload.watch, r.boolean(e.value, e.path)); }},
   };
   r.read_fields(section.value, section.path, fields);
 }

@@ -239,6 +239,11 @@ std::optional<uint64_t> SchemaReader::byte_size(const YAML::Node& node, const Ke
   return value;
 }
 
+std::optional<bool> SchemaReader::boolean(const YAML::Node& node, const KeyPath& path) {
+  static constexpr std::array<Choice<bool>, 2> kBooleans = {{{"true", true}, {"false", false}}};
+  return choice(node, path, kBooleans);
+}
+
 std::optional<size_t> SchemaReader::choice_index(const YAML::Node& node, const KeyPath& path,
                                                  std::span<const std::string_view> names) {
   auto value = text(node, path);

@@ -84,6 +84,8 @@ class SchemaReader {
   std::optional<Duration> duration(const YAML::Node& node, const KeyPath& path, Duration min);
   std::optional<uint64_t> byte_size(const YAML::Node& node, const KeyPath& path, uint64_t min,
                                     uint64_t max);
+  // true or false (YAML 1.2 core spelling; yes/no/on/off are refused as ambiguous).
+  std::optional<bool> boolean(const YAML::Node& node, const KeyPath& path);
   template <class E, size_t N>
   std::optional<E> choice(const YAML::Node& node, const KeyPath& path,
                           const std::array<Choice<E>, N>& choices) {

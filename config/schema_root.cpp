@@ -118,6 +118,7 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
        }},
       {"metrics", [&](const Entry& e) { read_metrics(r, e, config); }},
       {"admin", [&](const Entry& e) { read_admin(r, e, config); }},
+      {"reload", [&](const Entry& e) { read_reload(r, e, config); }},
   };
   // An empty file (or only comments) is an empty mapping: it then fails for lack of backends.
   if (!root.IsNull()) r.read_fields(root, KeyPath(), fields);

@@ -1,6 +1,7 @@
 #include "proxy/proxy_server.hpp"
 
 #include <boost/asio/signal_set.hpp>
+#include <filesystem>
 #include <thread>
 
 #include "config/loader.hpp"
@@ -76,7 +77,10 @@ awaitable<void> ProxyServer::accept_loop(Worker& w, tcp::acceptor& acceptor) {
 
 std::string ProxyServer::reload() {
   service::notify_reloading();
-  auto result = config::load_file(config_path_);
+  return apply(config::load_file(config_path_));
+}
+
+std::string ProxyServer::apply(const config::LoadResult& result) {
   if (!result.problems.empty()) {
     std::string problems;
     for (auto& p : result.problems) {
@@ -119,6 +123,9 @@ void ProxyServer::begin_shutdown() {
   service::notify_stopping();
   rt_->shutting_down = true;
   rt_->stop_maintenance();
+  asio::post(control_, [this] {
+    if (watcher_) watcher_->stop();  // its pending read would keep control_.run() from returning
+  });
   rt_->pauses.resume_all();  // paused transactions must be able to finish or fail
   for (size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];
@@ -129,6 +136,45 @@ void ProxyServer::begin_shutdown() {
         if (auto s = weak.lock()) s->request_shutdown();
     });
   }
+}
+
+void ProxyServer::start_watching() {
+  const bool wanted = rt_->snapshot()->config->reload.watch;
+  // Started even when `reload.watch` is false, so a reload that turns it on takes effect at once.
+  watcher_ = std::make_unique<ConfigWatcher>(control_, config_path_, [this] { reload_if_changed(); });
+  std::string error;
+  if (!watcher_->start(error)) {
+    if (wanted) PGR_LOG(warn) << "reload: cannot watch " << config_path_ << " (" << error << "); SIGHUP still reloads";
+    watcher_.reset();
+    return;
+  }
+  if (wanted) PGR_LOG(info) << "reload: watching " << watcher_->path() << " for changes";
+}
+
+void ProxyServer::reload_if_changed() {
+  if (stopping_) return;
+  const auto live = rt_->snapshot()->config;
+  if (!live->reload.watch) return;  // turned off: only SIGHUP and the admin RELOAD reload
+  std::string text;
+  if (auto problem = config::read_text_file(config_path_, text)) {
+    std::error_code ec;
+    if (!std::filesystem::exists(config_path_, ec)) {
+      // Deleted, or between the steps of a replacement: the new file's arrival is another event.
+      PGR_LOG(warn) << "reload: " << config_path_ << " is gone; keeping the current configuration";
+      return;
+    }
+    PGR_LOG(info) << "reload: " << config_path_ << " changed";
+    service::notify_reloading();
+    apply(config::LoadResult{nullptr, {std::move(*problem)}});
+    return;
+  }
+  if (config::content_hash(text) == live->content_hash) {
+    PGR_LOG(info) << "reload: " << config_path_ << " was saved, but its content is the one in force; nothing to do";
+    return;
+  }
+  PGR_LOG(info) << "reload: " << config_path_ << " changed";
+  service::notify_reloading();
+  apply(config::load_text(text, config_path_));
 }
 
 awaitable<void> ProxyServer::signal_loop() {
@@ -175,6 +221,7 @@ int ProxyServer::run() {
   for (size_t i = 0; i < workers_.size(); ++i)
     asio::co_spawn(workers_[i]->ctx, accept_loop(*workers_[i], *acceptors_[i]), asio::detached);
   asio::co_spawn(control_, signal_loop(), asio::detached);
+  start_watching();
   std::vector<asio::io_context*> contexts;
   for (auto& w : workers_) contexts.push_back(&w->ctx);
   rt_->attach_workers(std::move(contexts));  // pool maintenance starts once the workers run

@@ -4,8 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "config/loader.hpp"
 #include "proxy/admin/control.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/config_watcher.hpp"
 #include "proxy/metrics/endpoint.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/worker.hpp"
@@ -25,13 +27,18 @@ class ProxyServer {
   awaitable<void> accept_loop(Worker& w, tcp::acceptor& acceptor);
   awaitable<void> signal_loop();
   std::string reload();  // "" = applied; otherwise the problems (the old configuration stays)
+  // What a load produced: installed, or rejected with its problems logged (the old configuration stays).
+  std::string apply(const config::LoadResult& result);
+  void start_watching();
+  void reload_if_changed();  // the watcher's callback: reloads unless the content is the live one
   void begin_shutdown();
 
   std::string config_path_;
   std::unique_ptr<Runtime> rt_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;  // one per worker, SO_REUSEPORT
-  asio::io_context control_;                              // signals and shutdown timing
+  asio::io_context control_;                              // signals, shutdown timing, the file watcher
+  std::unique_ptr<ConfigWatcher> watcher_;                // after control_: destroyed first; used on control_
   std::atomic<bool> stopping_{false};
   std::unique_ptr<admin::Control> admin_control_;
   std::unique_ptr<metrics::Endpoint> metrics_;            // after rt_: destroyed first

@@ -163,7 +163,8 @@ Table show_config(const Snapshot& snap) {
            {"pool.reset_query", c.pool.reset_query},
            {"pool.max_prepared_statements", str(c.pool.max_prepared_statements)},
            {"metrics.listen", c.metrics ? c.metrics->host + ":" + str(int(c.metrics->port)) : "off"},
-           {"admin.users", admins}}};
+           {"admin.users", admins},
+           {"reload.watch", c.reload.watch ? "true" : "false"}}};
   return t;
 }
 

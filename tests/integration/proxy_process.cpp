@@ -61,6 +61,7 @@ std::string ProxyConfig::to_yaml(int listen_port) const {
         for (std::size_t i = 0; i < admin_users.size(); ++i) y << (i ? ", " : "") << quoted(admin_users[i]);
         y << "]}\n";
     }
+    if (!watch_config) y << "reload: {watch: false}\n";
     y << extra_yaml;
     return y.str();
 }

@@ -49,6 +49,9 @@ struct ProxyConfig {
     std::string pool_extra;  // more keys of the pool flow mapping, e.g. "check_after: 0, recycle_margin: off"
     std::optional<int> metrics_port;       // metrics: {listen: 127.0.0.1:PORT}
     std::vector<std::string> admin_users;  // admin: {users: [...]}; each must be in `users`
+    // reload: {watch: ...}. Off by default here: tests that rewrite the file and send SIGHUP count
+    // generations, and a watcher reload racing the signal would add one.
+    bool watch_config = false;
     std::string extra_yaml;  // appended verbatim, for settings not modelled here
 
     std::string to_yaml(int listen_port) const;

@@ -75,3 +75,22 @@ TEST_CASE("ops config: admin users must exist") {
   CHECK(problems_of(kBase + "admin: {user: [ops]}\n") ==
         Lines{"pgroute.yaml:5:9: admin: unknown key \"user\" (did you mean \"users\"?)"});
 }
+
+TEST_CASE("ops config: reload.watch is on unless turned off") {
+  CHECK(config_of(kBase)->reload.watch);
+  CHECK(config_of(kBase + "reload: {watch: true}\n")->reload.watch);
+  CHECK_FALSE(config_of(kBase + "reload:\n  watch: false\n")->reload.watch);
+  CHECK(config_of(kBase + "reload: {}\n")->reload.watch);
+}
+
+TEST_CASE("ops config: bad reload sections are placed") {
+  CHECK(problems_of(kBase + "reload: {watch: yes}\n") ==
+        Lines{"pgroute.yaml:5:17: reload.watch: unknown value \"yes\" (allowed: true, false)"});
+  CHECK(problems_of(kBase + "reload: {wach: false}\n") ==
+        Lines{"pgroute.yaml:5:10: reload: unknown key \"wach\" (did you mean \"watch\"?)"});
+  CHECK(problems_of(kBase + "reload: {watch: [true]}\n") ==
+        Lines{"pgroute.yaml:5:17: reload.watch: expected a scalar value, got a sequence"});
+  auto scalar = problems_of(kBase + "reload: true\n");
+  REQUIRE(scalar.size() == 1);
+  CHECK(scalar[0].starts_with("pgroute.yaml:5:9: reload: expected a mapping"));
+}

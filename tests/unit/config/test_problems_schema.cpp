@@ -34,7 +34,7 @@ TEST_CASE("problems: unknown key far from every known key lists them") {
   CHECK(problems_of(kBackendLine + "colour: red\n") ==
         Lines{"pgroute.yaml:2:1: unknown key \"colour\" (known keys: listen, threads, "
               "max_client_connections, max_message_size, default, backends, databases, users, pool, "
-              "routers, routing_cache_size, metrics, admin)"});
+              "routers, routing_cache_size, metrics, admin, reload)"});
 }
 
 TEST_CASE("problems: unknown key in a list item, in file order with the item's own problem") {
