@@ -107,7 +107,13 @@ TEST_CASE("reload watch: a changed file is reloaded without SIGHUP; a broken one
     CHECK(rw_items_port() == first_port);
     CHECK(generation() == 2);
 
-    // (3) Fixed by another rename: applied.
+    // Deleted: nothing to load, nothing counted, the rules stay.
+    std::filesystem::remove(proxy.config_file());
+    REQUIRE(eventually([&] { return proxy.log_tail(100).find(path + " is gone") != std::string::npos; }));
+    CHECK(failed_reloads() == 1);
+    CHECK(rw_items_port() == first_port);
+
+    // (3) Fixed by a rename into place: applied.
     replace_by_rename(proxy.config_file(), watched_config("analytics", metrics_port).to_yaml(proxy.port()));
     REQUIRE(eventually([&] { return rw_items_port() == second_port; }));
     CHECK(ok_reloads() == 2);
