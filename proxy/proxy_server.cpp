@@ -6,6 +6,7 @@
 
 #include "config/loader.hpp"
 #include "proxy/client_session.hpp"
+#include "proxy/config_watcher.hpp"
 #include "proxy/log.hpp"
 #include "proxy/metrics/query_stats.hpp"
 #include "proxy/service_notify.hpp"
@@ -178,9 +179,8 @@ void ProxyServer::reload_if_changed() {
 }
 
 awaitable<void> ProxyServer::signal_loop() {
-  asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
   for (;;) {
-    auto [ec, sig] = co_await signals.async_wait(use_nothrow);
+    auto [ec, sig] = co_await signals_->async_wait(use_nothrow);
     if (ec) co_return;
     if (sig == SIGHUP) {
       reload();
@@ -220,6 +220,9 @@ int ProxyServer::run() {
   rt_->control = admin_control_.get();
   for (size_t i = 0; i < workers_.size(); ++i)
     asio::co_spawn(workers_[i]->ctx, accept_loop(*workers_[i], *acceptors_[i]), asio::detached);
+  // Handlers are installed now, not when control_ first runs: a SIGHUP right after READY must be a
+  // reload, not the default action (terminate). Signals that arrive early wait in the set.
+  signals_ = std::make_unique<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
   asio::co_spawn(control_, signal_loop(), asio::detached);
   start_watching();
   std::vector<asio::io_context*> contexts;

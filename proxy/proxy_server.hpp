@@ -1,18 +1,21 @@
 // The running proxy: worker threads, listeners, signal handling, reload and graceful shutdown.
 #pragma once
+#include <boost/asio/signal_set.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "config/loader.hpp"
 #include "proxy/admin/control.hpp"
 #include "proxy/asio.hpp"
-#include "proxy/config_watcher.hpp"
 #include "proxy/metrics/endpoint.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/worker.hpp"
 
 namespace pgroute {
+namespace config {
+struct LoadResult;
+}
+class ConfigWatcher;
 
 class ProxyServer {
  public:
@@ -38,6 +41,7 @@ class ProxyServer {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;  // one per worker, SO_REUSEPORT
   asio::io_context control_;                              // signals, shutdown timing, the file watcher
+  std::unique_ptr<asio::signal_set> signals_;             // on control_, installed before READY
   std::unique_ptr<ConfigWatcher> watcher_;                // after control_: destroyed first; used on control_
   std::atomic<bool> stopping_{false};
   std::unique_ptr<admin::Control> admin_control_;
