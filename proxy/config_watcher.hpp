@@ -35,7 +35,8 @@ class ConfigWatcher {
   ConfigWatcher& operator=(const ConfigWatcher&) = delete;
 
   // Starts watching. false (with the reason) when inotify is unavailable or the directory cannot be
-  // watched; the caller logs it and goes on without (SIGHUP still reloads).
+  // watched; the caller logs it and goes on without (SIGHUP still reloads). true with an error: a
+  // link target's directory could not be watched (the file's own directory is).
   bool start(std::string& error);
   // No more callbacks: closes the inotify descriptor and cancels a pending settle, so the watcher
   // leaves no work behind on ctx (ctx.run() can return). Call on ctx's thread; idempotent.

@@ -149,7 +149,9 @@ void ProxyServer::start_watching() {
     watcher_.reset();
     return;
   }
-  if (wanted) PGR_LOG(info) << "reload: watching " << watcher_->path() << " for changes";
+  if (!wanted) return;
+  PGR_LOG(info) << "reload: watching " << watcher_->path() << " for changes";
+  if (!error.empty()) PGR_LOG(warn) << "reload: " << error << " (changes made there are not noticed)";
 }
 
 void ProxyServer::reload_if_changed() {
