@@ -1,6 +1,8 @@
 #include "proxy/client_session.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <utility>
 #include <cstdio>
 
@@ -132,6 +134,16 @@ awaitable<void> ClientSession::run() {
   if (!server_) close_client();
 }
 
+bool ClientSession::client_view_changes(std::string_view name, std::string_view value) {
+  uint64_t key = std::hash<std::string_view>{}(name), seen = std::hash<std::string_view>{}(value);
+  for (auto& [k, v] : client_view_) {
+    if (k != key) continue;
+    return std::exchange(v, seen) != seen;
+  }
+  client_view_.emplace_back(key, seen);
+  return true;
+}
+
 void ClientSession::note_client_gone() {
   client_gone_ = true;
   // The pump owns the server connection's ending (return, roll back, or close); wake it.
@@ -157,7 +169,7 @@ void ClientSession::emit_ready_synthetic() {
       case Expect::SynthCloseComplete: wire::put_close_complete(out_.buffer()); break;
       default:
         out_.buffer() += synth_errors_.front();
-        synth_errors_.pop_front();
+        synth_errors_.erase(synth_errors_.begin());
         break;
     }
     expect_.pop();
@@ -340,7 +352,7 @@ void ClientSession::prepare_on_server(const ClientStatement& st) { prepare_on(*s
 bool ClientSession::pool_ready(const std::string& alias) {
   uint64_t generation = rt_.generation();
   if (snap_->generation != generation) snap_ = rt_.snapshot();
-  auto it = pools_.find(alias);
+  auto it = std::find_if(pools_.begin(), pools_.end(), [&](const auto& p) { return p.first == alias; });
   if (it != pools_.end() && it->second.generation == snap_->generation) {
     pool_ = it->second.pool;
     return true;
@@ -368,7 +380,8 @@ bool ClientSession::pool_ready(const std::string& alias) {
     password = u->password;
   }
   pool_ = rt_.pool_for(*snap_, *backend, user, password);
-  pools_[alias] = {pool_, snap_->generation};
+  if (it != pools_.end()) it->second = {pool_, snap_->generation};
+  else pools_.emplace_back(alias, AliasPool{pool_, snap_->generation});
   return true;
 }
 

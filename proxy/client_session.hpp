@@ -8,7 +8,6 @@
 //    connection back when the server says the transaction is over (ReadyForQuery 'I', nothing pending).
 #pragma once
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -83,6 +82,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void emit_ready_synthetic();
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
   void note_client_gone();
+  // Records a ParameterStatus value for the client; true if it differs from what the client has seen.
+  bool client_view_changes(std::string_view name, std::string_view value);
 
   // --- server pump (server_pump.cpp)
   awaitable<void> server_pump(std::shared_ptr<ClientSession> self);
@@ -156,14 +157,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::shared_ptr<ServerPool> pool;
     uint64_t generation = 0;
   };
-  std::unordered_map<std::string, AliasPool> pools_;  // by alias, as this client logs in to each
+  std::vector<std::pair<std::string, AliasPool>> pools_;  // by alias, as this client logs in to each (few)
   bool session_mode_ = false;
   uint32_t max_message_ = 64u << 20;
 
   // Session parameters the client asked for (startup packet, options -c, and its own later SETs of
   // reported parameters); every server connection that serves it is brought to these values.
   std::vector<std::pair<std::string, std::string>> wanted_params_;
-  std::unordered_map<std::string, std::string> client_view_;  // ParameterStatus values the client has seen
+  // ParameterStatus values the client has seen, as (hash of name, hash of value): an idle client holds
+  // a dozen of them, and whole strings would cost more than the rest of the session.
+  std::vector<std::pair<uint64_t, uint64_t>> client_view_;
 
   // Cancel key handed to the client, and where its query runs now.
   std::shared_ptr<CancelSlot> cancel_slot_;
@@ -186,7 +189,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::string> shard_key_;      // SET pgroute.shard_key
   bool shard_key_for_transaction_ = false;    // set inside a transaction: forgotten when it ends
   std::optional<std::chrono::steady_clock::time_point> last_write_;
-  std::deque<std::string> synth_errors_;  // ErrorResponses queued behind in-flight answers
+  std::vector<std::string> synth_errors_;  // ErrorResponses queued behind in-flight answers (a vector:
+                                          // an empty std::deque already holds ~600 bytes)
   NormalizedSql normalized_;          // reused per simple query (literal_normalizer.hpp)
   bool normalized_current_ = false;   // normalized_ holds the message being handled (routing made it)
   wire::BindParams literal_params_;   // its constants, viewed as text parameters

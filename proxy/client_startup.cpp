@@ -307,7 +307,7 @@ awaitable<bool> ClientSession::login_server() {
     for (auto& [name, value] : wanted_params_) server_->applied[name] = value;
   }
   for (auto& [name, value] : server_->reported) {
-    client_view_[name] = value;
+    client_view_changes(name, value);
     wire::put_parameter_status(out_.buffer(), name, value);
   }
   if (session_mode_) {

@@ -62,11 +62,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
         if (!found) wanted_params_.emplace_back(key, value);
         conn.applied[key] = std::string(value);
       }
-      auto it = client_view_.find(key);
-      if (it == client_view_.end() || it->second != value) {
-        client_view_[key] = std::string(value);
-        out.append(raw_bytes(f));
-      }
+      if (client_view_changes(name, value)) out.append(raw_bytes(f));
       return true;
     }
     default: break;
