@@ -44,6 +44,10 @@ std::string server_statement_name(uint64_t id) {
 }
 
 std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
+
+// Read sizes: a read while messages are streaming in, and the read a client waits on between them.
+constexpr size_t kReadSize = 8192;
+constexpr size_t kWaitReadSize = 256;
 }  // namespace
 
 ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
@@ -112,21 +116,19 @@ awaitable<void> ClientSession::run() {
     co_await flush_to_server();
     server_out_.clear();
     if (out_.queued() > 0 && !co_await out_.flush(socket_)) break;
-    if (in_.empty()) {
-      // Nothing buffered: the client is waiting for us or idle. Wait for readability first (a read now
-      // would only fail with EAGAIN, a wasted system call per message), and between transactions hold
-      // no buffer while waiting: a client may stay quiet for hours.
-      if (!server_) {
-        in_.release();
-        out_.release();
-      }
-      auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
-      if (wec) break;
+    size_t want = std::max(kReadSize, need > in_.size() ? need - in_.size() : 0);
+    if (in_.empty() && !last_read_filled_) {
+      // Nothing buffered: the client is waiting for us or idle, maybe for hours. The read is queued
+      // now (on io_uring it costs no system call of its own), into a small buffer: most messages
+      // fit, a longer one takes a second read. Between transactions no output buffer is held either.
+      if (!server_) out_.release();
+      in_.shrink_to(kWaitReadSize);
+      want = kWaitReadSize;
     }
-    in_.shrink_if_idle();
-    auto [space, len] = in_.prepare(need > in_.size() ? need - in_.size() : 8192);
+    auto [space, len] = in_.prepare(want);
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);
     if (ec || n == 0) break;
+    last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
     metrics::record_client_bytes_in(n);
     in_.commit(n);
   }

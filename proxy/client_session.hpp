@@ -205,6 +205,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool unit_open_ = false;       // extended-protocol messages sent since the last Sync
   bool skip_until_sync_ = false; // the proxy reported an error in this unit; drop until Sync
   bool pump_running_ = false;
+  bool last_read_filled_ = false;  // the last client read filled its buffer: more is likely waiting
   bool writing_to_server_ = false;
   bool counted_ = false;          // counted in rt_.clients
   bool client_gone_ = false;

@@ -43,6 +43,12 @@ class ReadBuffer {
     }
   }
 
+  // Frees the storage while nothing is buffered and it holds more than `cap` bytes: the next
+  // prepare() then allocates only what it is asked for.
+  void shrink_to(size_t cap) {
+    if (empty() && data_.size() > cap) release();
+  }
+
   // Give memory back after an unusually large message.
   void shrink_if_idle(size_t keep = 64 * 1024) {
     if (empty() && data_.size() > keep) {

@@ -182,18 +182,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       co_return;
     }
     if (may_detach()) continue;  // the client loop finished writing while we flushed
-    if (conn->rbuf.empty()) {
-      // The server is still working on what it was sent: wait for readability rather than try a read
-      // that fails with EAGAIN (one system call saved per response).
-      auto [wec] = co_await conn->socket().async_wait(tcp::socket::wait_read, use_nothrow);
-      if (wec == asio::error::operation_aborted) continue;  // the client loop wants us to look again
-      if (wec) {
-        server_lost(wec.message());
-        co_await out_.flush(socket_);
-        close_client();
-        co_return;
-      }
-    }
+    // The read is queued (io_uring) rather than tried: no wait-then-read pair per response.
     auto [space, len] = conn->rbuf.prepare(8192);
     auto [ec, n] = co_await conn->socket().async_read_some(asio::buffer(space, len), use_nothrow);
     if (ec == asio::error::operation_aborted) continue;  // the client loop wants us to look again
