@@ -1,6 +1,7 @@
 // pgroute: a PostgreSQL wire-protocol proxy that pools server connections per alias and routes queries.
 #include <csignal>
 #include <cstring>
+#include <exception>
 #include <iostream>
 #include <string>
 
@@ -102,6 +103,12 @@ int main(int argc, char** argv) {
   // Signals are handled by the control loop; block them in every thread it starts.
   sigset_t set;
   sigemptyset(&set);
-  pgroute::ProxyServer server(config_path, result.config, std::move(chain));
-  return server.run();
+  try {
+    pgroute::ProxyServer server(config_path, result.config, std::move(chain));
+    return server.run();
+  } catch (const std::exception& e) {
+    // E.g. io_uring refused by a seccomp profile: say so rather than abort (README: PGROUTE_IO_URING).
+    PGR_LOG(error) << "pgroute: cannot start: " << e.what();
+    return 1;
+  }
 }
