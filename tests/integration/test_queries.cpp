@@ -46,6 +46,19 @@ TEST_CASE("proxy: simple queries, multi-statement batches and errors inside them
     CHECK(c.exec("DELETE FROM it_queries WHERE id = 1").command == "DELETE 1");
 }
 
+// The proxy waits for a client's next message with a small read (256 bytes) and reads on at full size
+// when it fills: messages just around and far beyond that size must arrive whole.
+TEST_CASE("proxy: queries longer than the proxy's waiting read arrive whole") {
+    Proxy proxy(default_proxy_config());
+    Conn c = proxy.connect();
+    for (size_t n : {200u, 232u, 233u, 234u, 500u, 8168u, 8169u, 8170u, 70000u, 300000u}) {
+        std::string sql = "SELECT length('" + std::string(n, 'x') + "')";
+        INFO("literal of " << n << " bytes, query message of " << sql.size() + 6 << " bytes (233: exactly 256)");
+        CHECK(c.scalar(sql) == std::to_string(n));
+        CHECK(c.scalar("SELECT 'next'") == "next");
+    }
+}
+
 TEST_CASE("proxy: extended query protocol and libpq pipeline mode") {
     Proxy proxy(default_proxy_config());
     Conn c = proxy.connect();
