@@ -7,6 +7,7 @@
 
 #include "config/loader.hpp"
 #include "proxy/explain_command.hpp"
+#include "proxy/io_backend.hpp"
 #include "proxy/log.hpp"
 #include "proxy/proxy_server.hpp"
 #include "proxy/runtime.hpp"
@@ -85,6 +86,10 @@ int main(int argc, char** argv) {
     usage(std::cerr);
     return 2;
   }
+  if (auto refusal = pgroute::ensure_io_backend(argv)) {
+    PGR_LOG(error) << "pgroute: cannot start: " << *refusal;
+    return 1;
+  }
   auto result = pgroute::config::load_file(config_path);
   if (!result.problems.empty()) {
     for (const auto& p : result.problems) PGR_LOG(error) << p.to_string();
@@ -107,7 +112,7 @@ int main(int argc, char** argv) {
     pgroute::ProxyServer server(config_path, result.config, std::move(chain));
     return server.run();
   } catch (const std::exception& e) {
-    // E.g. io_uring refused by a seccomp profile: say so rather than abort (README: PGROUTE_IO_URING).
+    // Whatever the event loop or the listeners refuse at start: say so rather than abort.
     PGR_LOG(error) << "pgroute: cannot start: " << e.what();
     return 1;
   }
