@@ -19,6 +19,26 @@ namespace pgroute {
 
 const char* io_backend_name() { return "io_uring"; }
 
+}  // namespace pgroute
+
+// Asio (1.81) sets up each io_context's ring with io_uring_queue_init(entries, ring, 0). This
+// definition is found before liburing's, so the rings ask for cooperative task running: a completion
+// is processed when its thread next enters the kernel (Asio's next wait or peek: liburing enters when
+// the ring flags pending task work) instead of the kernel interrupting the thread to run it. Kernels
+// before 5.19 refuse the flags; the ring is then set up as Asio asked.
+extern "C" int io_uring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags) {
+  struct io_uring_params p;
+  std::memset(&p, 0, sizeof p);
+  p.flags = flags | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  int rc = io_uring_queue_init_params(entries, ring, &p);
+  if (rc != -EINVAL) return rc;
+  std::memset(&p, 0, sizeof p);
+  p.flags = flags;
+  return io_uring_queue_init_params(entries, ring, &p);
+}
+
+namespace pgroute {
+
 namespace {
 
 // Why this process cannot run on io_uring ("" = it can): a ring is set up and torn down, as Asio will.
