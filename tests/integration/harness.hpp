@@ -11,12 +11,24 @@
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
 
-
+#include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pgroute::it {
+
+// Polls `pred` (every 20 ms) until it holds or `within` has passed; its last answer. For effects with
+// no event to wait on (a reload applied, a server's view of its sessions).
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds within = std::chrono::seconds(5)) {
+    for (auto deadline = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < deadline;) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return pred();
+}
 
 // Worker threads must not assert (a doctest REQUIRE throws on the wrong thread): they record
 // what went wrong here and the test checks the list after joining them.

@@ -71,14 +71,6 @@ std::set<std::string> idle_rounds(Proxy& proxy, int rounds) {
     return pids;
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds within = 5s) {
-    for (auto deadline = Clock::now() + within; Clock::now() < deadline;) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return pred();
-}
 
 std::string backend_start(Conn& c) {
     return c.scalar("SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()");

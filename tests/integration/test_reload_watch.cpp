@@ -16,14 +16,6 @@ using namespace pgroute::it;
 namespace {
 using Clock = std::chrono::steady_clock;
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds within = 5s) {
-    for (auto deadline = Clock::now() + within; Clock::now() < deadline;) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return pred();
-}
 
 // rw_items (one row on each cluster) routed to `alias` by a model router; the file is watched.
 ProxyConfig watched_config(const std::string& alias, int metrics_port) {

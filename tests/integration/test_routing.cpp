@@ -382,10 +382,7 @@ with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", passwo
         return shard_cluster(shard).superuser(kAppDatabase).scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%' AND state = 'active'");
     };
-    const auto deadline = Clock::now() + 5s;
-    while ((sleeping(0) != "1" || sleeping(1) != "1") && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
-    REQUIRE(sleeping(0) == "1");
-    REQUIRE(sleeping(1) == "1");
+    REQUIRE(eventually([&] { return sleeping(0) == "1" && sleeping(1) == "1"; }));
     std::unique_ptr<PGcancel, decltype(&PQfreeCancel)> cancel(PQgetCancel(c.raw()), PQfreeCancel);
     char errbuf[256] = {};
     const auto cancelled_at = Clock::now();

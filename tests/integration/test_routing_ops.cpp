@@ -13,14 +13,6 @@ using namespace pgroute::it;
 namespace {
 using Clock = std::chrono::steady_clock;
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds within = 5s) {
-    for (auto deadline = Clock::now() + within; Clock::now() < deadline;) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return pred();
-}
 
 // The value of a one-value query, or "error SQLSTATE" (for loops that tolerate a failure window).
 std::string scalar_or_error(Conn& c, const std::string& sql) {
