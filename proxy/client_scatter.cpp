@@ -324,7 +324,13 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   ScatterMerge merge(out_.buffer());
   if (unit.limit) merge.set_limit(*unit.limit);
   if (ordered) merge.hold_rows();
+  // A cancel request may come as soon as the first shard has the statement: every target is known first.
   std::vector<CancelTarget> targets;
+  for (auto& shard : shards) {
+    const ServerConnection& conn = *shard.conn;
+    targets.push_back({conn.endpoint().host, conn.endpoint().port, conn.backend_pid, conn.backend_secret});
+  }
+  cancel_slot_->set_all(std::move(targets));
   for (auto& shard : shards) {
     ServerConnection& conn = *shard.conn;
     std::string out;
@@ -337,14 +343,12 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
       build_scatter_unit(conn, bytes, ordered, out, expected);
     }
     shard.index = merge.add_shard(shard.alias, std::move(expected), &conn.prepared);
-    targets.push_back({conn.endpoint().host, conn.endpoint().port, conn.backend_pid, conn.backend_secret});
     std::string error;
     if (!co_await write_all(conn.socket(), out, error)) {
       shard.broken = true;
       shard.why = "write failed: " + error;
     }
   }
-  cancel_slot_->set_all(std::move(targets));
 
   if (!ordered) {
     for (auto& shard : shards) {
