@@ -286,7 +286,8 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
       routed = std::move(*refusal);
     } else {
       hold(f);
-      scatter_ = std::make_unique<ScatterUnit>(scatter_unit(std::move(*d), *a, statement_text(bind.statement), &params));
+      scatter_ = std::make_unique<ScatterUnit>(
+          scatter_unit(std::move(*d), *a, statement_text(bind.statement), &params));
       co_return Step::done;
     }
   }

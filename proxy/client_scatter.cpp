@@ -75,7 +75,8 @@ std::optional<router::RouteError> ClientSession::scatter_refusal(const router::A
   if (auto refusal = router::scatter_refusal(a, d, client_tx_status() != 'I')) return refusal;
   if (server_)
     return router::RouteError{std::string(wire::sqlstate::feature_not_supported),
-                              router::scatter_refusal_prefix(&a, d) + "earlier messages of its unit already run on alias \"" +
+                              router::scatter_refusal_prefix(&a, d) +
+                                  "earlier messages of its unit already run on alias \"" +
                                   server_->endpoint().alias + "\"",
                               "Send Sync before it, or narrow it to one shard.", d.router};
   return std::nullopt;
@@ -100,7 +101,8 @@ awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql
   }
   std::string query;
   wire::put_query(query, sql);
-  std::string statement(normalized_current_ && !normalized_.literals.empty() ? std::string_view(normalized_.text) : sql);
+  const bool normalized = normalized_current_ && !normalized_.literals.empty();
+  std::string statement(normalized ? std::string_view(normalized_.text) : sql);
   ScatterUnit unit = scatter_unit(d, a, std::move(statement), literals);
   co_await run_scatter(unit, query, true, true);
   co_return client_gone_ ? Step::stop : Step::done;
@@ -150,7 +152,8 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
     problem = "its Execute asks for a limited number of rows (a portal cannot be resumed across shards)";
   if (!problem.empty()) {
     const auto& d = unit->decision;
-    queue_route_error({std::string(wire::sqlstate::feature_not_supported), router::scatter_refusal_prefix(nullptr, d) + problem,
+    queue_route_error({std::string(wire::sqlstate::feature_not_supported),
+                       router::scatter_refusal_prefix(nullptr, d) + problem,
                        "Execute the statement alone with max_rows 0, or narrow it to one shard.", d.router});
     if (at_sync) wire::put_ready_for_query(out_.buffer(), client_tx_status());
     else skip_until_sync_ = true;
