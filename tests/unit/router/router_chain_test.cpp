@@ -170,6 +170,13 @@ TEST_CASE("statements too complex to analyse are refused unless hinted") {
     CHECK(decision(chain.route(Statement("SELEC 1").context())).alias == "default");
 }
 
+TEST_CASE("a statement that does not parse goes where its hint or a rule says, else to default") {
+    RouterChain chain = chain_of(list(rule({.sql_regex = "^\\s*selec ", .alias = "catalog"}), model()));
+    CHECK(decision(chain.route(Statement("SELEC * FROM auth_user").context())).alias == "catalog");
+    CHECK(decision(chain.route(Statement("/* pgroute: alias=users */ SELEC 1 FROM").context())).alias == "users");
+    CHECK(decision(chain.route(Statement("INSRT INTO auth_user").context())).alias == "default");
+}
+
 TEST_CASE("route() picks read or write by kind") {
     struct Recorder final : Router {
         std::string_view name() const override { return "recorder"; }
