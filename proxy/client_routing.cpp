@@ -168,7 +168,7 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
     case 'H':
       if (scatter_) co_return co_await scatter_held(false);
       if (held_.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
-      defer_begin_ = !held_has_execute();
+      // No deferred BEGIN here: the unit goes on after a Flush, and its Execute must run in the transaction.
       co_return co_await release_held(alias_);
     case 'S':
       if (scatter_) co_return co_await scatter_held(true);
@@ -334,15 +334,9 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
 }
 
 bool ClientSession::held_has_execute() const {
-  std::string_view rest = held_;
-  while (!rest.empty()) {
-    wire::Frame f;
-    size_t need = 0;
-    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) return true;
-    if (f.type == 'E') return true;
-    rest.remove_prefix(f.wire_size());
-  }
-  return false;
+  bool execute = false;
+  wire::for_each_frame(held_, max_message_, [&](const wire::Frame& f) { return !(execute = f.type == 'E'); });
+  return execute;
 }
 
 // Keeps an extended-protocol message until its unit's alias is known.

@@ -242,6 +242,7 @@ struct ClientSession::ScatterShard {
   bool broken = false;     // its connection failed or misbehaved: closed, not returned
   std::string why;
   std::string row;         // ordered merge: the shard's next DataRow (whole message)
+  uint64_t rows = 0;       // ordered merge: its rows the client got
   bool has_row = false;
 };
 
@@ -376,7 +377,11 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
       for (auto& shard : shards)
         if (shard.has_row && (!next || order.before(body(shard), body(*next)))) next = &shard;
       if (!next) break;
+      uint64_t rows_before = merge.rows();
       merge.emit_row(next->row);
+      next->rows += merge.rows() - rows_before;
+      // Streamed, not collected: most frames are rows here, so read_scatter_shard rarely flushes.
+      if (out_.queued() >= kStreamChunk && !co_await out_.flush(socket_)) client_gone_ = true;
       if (!merge.wants_rows()) {
         // The limit is reached (or an error ended the read): the rest is read and dropped.
         for (auto& shard : shards)
@@ -388,7 +393,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
     for (auto& shard : shards)
       if (shard.finished && !client_gone_)
         metrics::record_query(worker_.index, shard.alias, d.router, "read", std::chrono::steady_clock::now() - started,
-                              0);
+                              shard.rows);
   }
   cancel_slot_->clear();
   if (!merge.injected_error().empty())

@@ -197,7 +197,9 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   }
   switch (f.type) {
     case 'X': co_return false;
-    case 'H':  // Flush: only meaningful while something is outstanding on the server
+    case 'H':  // Flush: only meaningful while something is outstanding on the server...
+      // ...or held by routing, which must now send it on (client_routing.cpp).
+      if (!server_ && routing_active() && (!held_.empty() || scatter_)) break;
       if (server_ && (!expect_.empty() || unit_open_)) server_out_.append(raw_bytes(f));
       co_return true;
     case 'd': case 'c': case 'f':  // COPY data from the client belongs to the COPY in progress
@@ -304,6 +306,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     }
     case 'E': unit_open_ = true; push({Expect::Execute}); server_out_.append(raw_bytes(f)); break;
     case 'S': unit_open_ = false; push({Expect::Sync}); server_out_.append(raw_bytes(f)); break;
+    case 'H': server_out_.append(raw_bytes(f)); break;  // after a held unit was released
   }
   emit_ready_synthetic();
   co_return true;

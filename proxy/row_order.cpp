@@ -107,8 +107,9 @@ double binary_float(std::string_view v) {
 }
 
 double text_float(std::string_view v) {
-  std::string s(v);
-  return std::strtod(s.c_str(), nullptr);  // also "Infinity", "-Infinity", "NaN"
+  double d = 0;
+  std::from_chars(v.data(), v.data() + v.size(), d);  // also "Infinity", "-Infinity", "NaN"
+  return d;
 }
 
 // PostgreSQL sorts NaN above every other value, and NaN equal to NaN.
@@ -174,7 +175,8 @@ std::string RowOrder::prepare(std::string_view row_description, const std::vecto
     bool binary = f.format == 1;
     Type type;
     switch (f.type) {
-      case 20: case 21: case 23: case 26: type = Type::integer; break;    // int8, int2, int4, oid
+      case 20: case 21: case 23: type = Type::integer; break;  // int8, int2, int4
+      case 26: type = binary ? Type::bytes : Type::integer; break;  // oid: unsigned, big-endian in binary
       case 700: case 701: type = Type::floating; break;                    // float4, float8
       case 1700:                                                          // numeric
         if (binary) return "ORDER BY " + std::string(f.name) + ": numeric in binary format is not merged";

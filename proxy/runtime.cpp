@@ -83,11 +83,12 @@ void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr
       const ServerEndpoint& ep = it->second->endpoint();
       const config::Backend* b = cfg->backend(ep.alias);
       bool keep = false;
-      if (b) {
-        // A pool of clients' own logins keeps its user; a fixed login must still be the URL's.
-        std::string user = b->user.empty() ? ep.user : b->user;
-        std::string password = b->user.empty() ? ep.password : b->password;
-        keep = pool_key(endpoint_for(*b, user, password)) == it->first;
+      if (b && b->user.empty()) {
+        // Clients log in as themselves: the user must still exist with the password the pool uses.
+        const config::User* u = cfg->user(ep.user);
+        keep = u && u->password == ep.password && pool_key(endpoint_for(*b, ep.user, ep.password)) == it->first;
+      } else if (b) {
+        keep = pool_key(endpoint_for(*b, b->user, b->password)) == it->first;  // still the URL's login
       }
       if (keep) {
         it->second->apply(settings_for(*cfg, *b));

@@ -100,7 +100,9 @@ ScatterMerge::Fed ScatterMerge::feed(size_t shard, const wire::Frame& f) {
       expect.pop();
       return expect.empty() ? Fed::done : Fed::unexpected;
     case 'T':
-      if (shard == 0 && row_description_.empty() && head.kind != Expect::InjectedQuery)
+      // The portal's (its result formats), not a prepared statement's Describe, which is always text.
+      if (shard == 0 && row_description_.empty() &&
+          (head.kind == Expect::InjectedDescribe || head.kind == Expect::Query))
         row_description_.assign(f.body);
       break;
     default: break;

@@ -84,7 +84,7 @@ std::unique_ptr<ServerConnection> ServerPool::pop_idle_locked(int worker) {
 }
 
 awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int worker) {
-  if (pause_gate_) co_await pause_gate_->wait(ctx.get_executor());
+  if (pause_gate_ && pause_gate_->paused()) co_await pause_gate_->wait(ctx.get_executor());
   counters_.checkouts.fetch_add(1, std::memory_order_relaxed);
   std::optional<Clock::time_point> give_up_at;
   bool counted_wait = false;

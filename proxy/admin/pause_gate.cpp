@@ -18,11 +18,6 @@ void PauseGate::resume() {
   for (auto& t : wake) asio::post(t->get_executor(), [t] { t->cancel(); });
 }
 
-bool PauseGate::paused() const {
-  std::lock_guard lock(mu_);
-  return paused_;
-}
-
 awaitable<void> PauseGate::wait(asio::any_io_executor ex) {
   for (;;) {
     auto timer = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());

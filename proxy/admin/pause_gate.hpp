@@ -1,6 +1,7 @@
 // PAUSE / RESUME of an alias: new transactions on a paused alias wait (without a timeout, as in
 // PgBouncer) until it is resumed. Transactions already running finish normally.
 #pragma once
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,13 +16,14 @@ class PauseGate {
  public:
   void pause();
   void resume();  // wakes every waiter
-  bool paused() const;
-  // Returns at once unless paused; otherwise when resumed. `ex` is the waiting coroutine's executor.
+  // Lock-free: checked on every checkout before anything waits.
+  bool paused() const { return paused_.load(std::memory_order_acquire); }
+  // Returns when resumed (at once if not paused). `ex` is the waiting coroutine's executor.
   awaitable<void> wait(asio::any_io_executor ex);
 
  private:
   mutable std::mutex mu_;
-  bool paused_ = false;
+  std::atomic<bool> paused_{false};  // written under mu_, so waiters_ and the flag agree
   std::vector<std::shared_ptr<asio::steady_timer>> waiters_;
 };
 

@@ -11,13 +11,25 @@
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <stdexcept>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace pgroute::it {
+
+// 1-based line and column of the first `needle` in `text`, as "LINE:COL" (how problems point into files).
+inline std::string position_of(const std::string& text, const std::string& needle) {
+    const size_t at = text.find(needle);
+    if (at == std::string::npos) throw std::logic_error(needle + " not in the text");
+    const size_t newline = text.rfind('\n', at);
+    const size_t line_start = newline == std::string::npos ? 0 : newline + 1;
+    const long line = std::count(text.begin(), text.begin() + static_cast<long>(at), '\n') + 1;
+    return std::to_string(line) + ":" + std::to_string(at - line_start + 1);
+}
 
 // Polls `pred` (every 20 ms) until it holds or `within` has passed; its last answer. For effects with
 // no event to wait on (a reload applied, a server's view of its sessions).

@@ -30,14 +30,6 @@ ProxyConfig watched_config(const std::string& alias, int metrics_port) {
 }
 
 // 1-based "LINE:COL" of the first `needle` in `text`.
-std::string position_of(const std::string& text, const std::string& needle) {
-    const size_t at = text.find(needle);
-    if (at == std::string::npos) throw std::logic_error(needle + " not in the text");
-    const size_t line_start = text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
-    const long line = std::count(text.begin(), text.begin() + static_cast<long>(at), '\n') + 1;
-    return std::to_string(line) + ":" + std::to_string(at - line_start + 1);
-}
-
 // How editors save: write a temporary beside the file, then rename it over the file.
 void replace_by_rename(const std::filesystem::path& file, const std::string& text) {
     const std::filesystem::path temporary = file.string() + ".tmp";

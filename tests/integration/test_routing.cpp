@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "http_get.hpp"
 
 using namespace pgroute::it;
 
@@ -141,7 +142,18 @@ TEST_CASE("routing: shard key from literals and bind parameters lands where Post
 
 TEST_CASE("routing: model router, cross-alias joins, missing keys and transaction affinity") {
     Fixture fx;
-    Proxy proxy(routing_config());
+    ProxyConfig cfg = routing_config();
+    cfg.metrics_port = free_port();
+    Proxy proxy(cfg);
+    auto checkouts = [&] {
+        auto scrape = http_get(*cfg.metrics_port, "/metrics");
+        REQUIRE(scrape.has_value());
+        double total = 0;
+        for (const char* alias : {"default", "users", "shard_0", "shard_1"})
+            total += sample_value(scrape->body, std::string("pgroute_pool_checkouts_total{alias=\"") + alias + "\"}")
+                         .value_or(0);
+        return total;
+    };
     Conn c = proxy.connect();
     c.exec("INSERT INTO auth_user VALUES (1, 'ann')");
     c.exec_params("INSERT INTO votes VALUES ($1)", {"7"});
@@ -175,8 +187,10 @@ TEST_CASE("routing: model router, cross-alias joins, missing keys and transactio
     CHECK(second_cluster().superuser(kAppDatabase).scalar("SELECT count(*) FROM auth_user") == "2");
     CHECK(placements("affinity").empty());
     // An empty transaction needs no server at all; ROLLBACK discards what ran on the chosen alias.
+    const double before_empty = checkouts();
     c.exec("BEGIN");
     c.exec("COMMIT");
+    CHECK(checkouts() == before_empty);
     c.exec("BEGIN");
     c.exec("INSERT INTO auth_user VALUES (3, 'carl')");
     c.exec("ROLLBACK");
@@ -210,6 +224,13 @@ TEST_CASE("routing: hints and SET pgroute.shard_key place statements that carry 
     // The key set inside a transaction is gone after it.
     PgError after = expect_pg_error([&] { c.exec("SELECT count(*) FROM events"); });
     CHECK(after.sqlstate == "0A000");
+    // Outside a transaction it lasts until RESET.
+    const auto& [some_id, some_shard] = *where.begin();
+    c.exec("SET pgroute.shard_key = " + std::to_string(some_id));
+    for (int i = 0; i < 2; ++i)
+        CHECK(c.scalar("SELECT inet_server_port() FROM events LIMIT 1") == (some_shard == 0 ? port0 : port1));
+    c.exec("RESET pgroute.shard_key");
+    CHECK(expect_pg_error([&] { c.exec("SELECT count(*) FROM events"); }).sqlstate == "0A000");
 }
 
 TEST_CASE("routing: pgbench -M extended custom script and psycopg server-side binding") {
@@ -421,4 +442,42 @@ TEST_CASE("routing: a read across shards with a shard down fails at once naming 
     // shard_0 and shard_1 were taken first (alias order) and given back: their only connection is free.
     CHECK(c.scalar("/* pgroute: alias=shard_0 */ SELECT inet_server_port()") == std::to_string(shard_cluster(0).port()));
     CHECK(c.scalar("/* pgroute: alias=shard_1 */ SELECT inet_server_port()") == std::to_string(shard_cluster(1).port()));
+}
+
+TEST_CASE("routing: a deferred BEGIN reaches the server when a unit is flushed before its Execute") {
+    Fixture fx;
+    first_cluster().superuser(kAppDatabase).exec(
+        "DROP TABLE IF EXISTS flushed; CREATE TABLE flushed (id int); GRANT ALL ON flushed TO app;");
+    Proxy proxy(routing_config());
+    RawClient raw(proxy.port());
+    raw.startup_trust(kProxyTrustUser, "app");
+    auto message = [](char type, const std::string& body) {
+        std::string m(1, type);
+        put_u32(m, static_cast<std::uint32_t>(body.size() + 4));
+        return m + body;
+    };
+    const std::string zero16("\0\0", 2), zero32("\0\0\0\0", 4);
+    auto expect = [&](std::initializer_list<char> types) {
+        std::string seen;
+        for (size_t i = 0; i < types.size(); ++i) {
+            auto m = raw.read_message();
+            REQUIRE(m);
+            seen += m->type;
+            if (m->type == 'Z') seen += m->body;
+        }
+        return seen;
+    };
+    REQUIRE(raw.send(query_message("BEGIN")));
+    CHECK(expect({'C', 'Z'}) == "CZT");
+    // Parse + Describe, then Flush: the client waits for the description before it binds.
+    REQUIRE(raw.send(message('P', std::string("\0INSERT INTO flushed VALUES (1)\0", 32) + zero16) +
+                     message('D', std::string("S\0", 2)) + message('H', "")));
+    CHECK(expect({'1', 't', 'n'}) == "1tn");
+    REQUIRE(raw.send(message('B', std::string("\0\0", 2) + zero16 + zero16 + zero16) +
+                     message('E', std::string("\0", 1) + zero32) + message('S', "")));
+    CHECK(expect({'2', 'C', 'Z'}) == "2CZT");
+    REQUIRE(raw.send(query_message("ROLLBACK")));
+    CHECK(expect({'C', 'Z'}) == "CZI");
+    // Rolled back with the transaction: it ran inside it, not in autocommit.
+    CHECK(first_cluster().superuser(kAppDatabase).scalar("SELECT count(*) FROM flushed") == "0");
 }

@@ -25,15 +25,6 @@ std::string scalar_or_error(Conn& c, const std::string& sql) {
 
 std::string port_of(const PgCluster& c) { return std::to_string(c.port()); }
 
-// 1-based line and column of the first `needle` in `text`, as "LINE:COL".
-std::string position_of(const std::string& text, const std::string& needle) {
-    const size_t at = text.find(needle);
-    if (at == std::string::npos) throw std::logic_error(needle + " not in the text");
-    const size_t line_start = text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
-    const long line = std::count(text.begin(), text.begin() + static_cast<long>(at), '\n') + 1;
-    return std::to_string(line) + ":" + std::to_string(at - line_start + 1);
-}
-
 }  // namespace
 
 TEST_CASE("routing ops: replicas router with a streaming standby, read_your_writes, failover to the primary") {

@@ -83,6 +83,10 @@ TEST_CASE("several keys, positions, binary integers and floats") {
   CHECK(o.before(row({be32(-1), "1"}), row({be32(1), "1"})));  // signed
   CHECK(o.before(row({be32(2), "2.5"}), row({be32(2), "1e-3"})));
   CHECK(o.before(row({be32(2), "NaN"}), row({be32(2), "Infinity"})));  // NaN above all, descending first
+  // oid is unsigned: in binary, 3000000000 sorts after 5.
+  RowOrder oids;
+  REQUIRE(oids.prepare(description({{"o", 26, 1}}), {by("o")}, true).empty());
+  CHECK(oids.before(row({be32(5)}), row({be32(static_cast<int32_t>(3000000000u))})));
 }
 
 TEST_CASE("numeric text compares by value; text needs COLLATE C; unknown columns and types are refused") {
