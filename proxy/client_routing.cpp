@@ -341,7 +341,7 @@ bool ClientSession::held_has_execute() const {
 
 // Keeps an extended-protocol message until its unit's alias is known.
 void ClientSession::hold(const wire::Frame& f) {
-  held_.append(f.body.data() - 5, f.wire_size());
+  held_.append(f.bytes());
 }
 
 // Attaches to `alias` and replays the held messages; the caller then handles the current one.

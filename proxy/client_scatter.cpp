@@ -27,8 +27,6 @@
 namespace pgroute {
 namespace {
 
-std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
-
 bool iso_dates(const ServerConnection& conn) {
   auto it = conn.reported.find("DateStyle");
   return it != conn.reported.end() && it->second.starts_with("ISO");
@@ -177,7 +175,7 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
         wire::ParseMsg p;
         wire::parse_parse(f.body, p);
         if (p.name.empty()) {
-          bytes.append(raw_bytes(f));
+          bytes.append(f.bytes());
           expect.push({Expect::Parse});
         } else {
           prepare_on(conn, bytes, expect, remember_parse(p));
@@ -190,7 +188,7 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
         wire::parse_bind(f.body, b);
         auto it = named(b.statement);
         if (it == statements_.end()) {
-          bytes.append(raw_bytes(f));
+          bytes.append(f.bytes());
         } else {
           prepare_on(conn, bytes, expect, it->second);
           wire::put_bind_renamed(bytes, b.portal, it->second.server_name, b.after_statement);
@@ -203,7 +201,7 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
         wire::parse_describe_or_close(f.body, t);
         auto it = t.kind == 'S' ? named(t.name) : statements_.end();
         if (it == statements_.end()) {
-          bytes.append(raw_bytes(f));
+          bytes.append(f.bytes());
           expect.push({f.type == 'D' ? Expect::Describe : Expect::Close});
         } else if (f.type == 'D') {
           prepare_on(conn, bytes, expect, it->second);
@@ -220,7 +218,7 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
           wire::put_describe(bytes, 'P', e.portal);  // the merge needs the row types
           expect.push({Expect::InjectedDescribe});
         }
-        bytes.append(raw_bytes(f));
+        bytes.append(f.bytes());
         expect.push({Expect::Execute});
         break;
       }
@@ -266,7 +264,7 @@ awaitable<bool> ClientSession::read_scatter_shard(ScatterShard& shard, ScatterMe
       wire::parse_ready_for_query(f.body, conn.tx_status);
     }
     auto fed = merge.feed(shard.index, f);
-    if (fed == ScatterMerge::Fed::row) shard.row.assign(raw_bytes(f));
+    if (fed == ScatterMerge::Fed::row) shard.row.assign(f.bytes());
     conn.rbuf.consume(f.wire_size());
     if (fed == ScatterMerge::Fed::done) shard.finished = true;
     if (fed == ScatterMerge::Fed::unexpected) {

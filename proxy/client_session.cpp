@@ -43,8 +43,6 @@ std::string server_statement_name(uint64_t id) {
   return buf;
 }
 
-std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
-
 // Read sizes: a read while messages are streaming in, and the read a client waits on between them.
 constexpr size_t kReadSize = 8192;
 constexpr size_t kWaitReadSize = 256;
@@ -192,7 +190,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     // The server saw this unit's first messages: its Sync closes the unit (and answers ReadyForQuery).
     unit_open_ = false;
     push({Expect::Sync});
-    server_out_.append(raw_bytes(f));
+    server_out_.append(f.bytes());
     co_return true;
   }
   switch (f.type) {
@@ -200,10 +198,10 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case 'H':  // Flush: only meaningful while something is outstanding on the server...
       // ...or held by routing, which must now send it on (client_routing.cpp).
       if (!server_ && routing_active() && (!held_.empty() || scatter_)) break;
-      if (server_ && (!expect_.empty() || unit_open_)) server_out_.append(raw_bytes(f));
+      if (server_ && (!expect_.empty() || unit_open_)) server_out_.append(f.bytes());
       co_return true;
     case 'd': case 'c': case 'f':  // COPY data from the client belongs to the COPY in progress
-      if (server_ && !expect_.empty()) server_out_.append(raw_bytes(f));
+      if (server_ && !expect_.empty()) server_out_.append(f.bytes());
       co_return true;
     case 'Q': case 'F': case 'P': case 'B': case 'D': case 'E': case 'C': case 'S': break;
     default: {
@@ -253,15 +251,15 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case 'Q':
       note_statement(sql, true);
       push({Expect::Query});
-      server_out_.append(raw_bytes(f));
+      server_out_.append(f.bytes());
       break;
-    case 'F': push({Expect::FunctionCall}); server_out_.append(raw_bytes(f)); break;
+    case 'F': push({Expect::FunctionCall}); server_out_.append(f.bytes()); break;
     case 'P':
       unit_open_ = true;
       if (parse.name.empty()) {
         unnamed_query_.assign(parse.query);
         push({Expect::Parse});
-        server_out_.append(raw_bytes(f));
+        server_out_.append(f.bytes());
         break;
       } else {
         ClientStatement& st = remember_parse(parse);
@@ -275,7 +273,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       auto it = bind.statement.empty() ? statements_.end() : statements_.find(std::string(bind.statement));
       if (it == statements_.end()) {
         if (bind.statement.empty()) note_statement(unnamed_query_, false);
-        server_out_.append(raw_bytes(f));
+        server_out_.append(f.bytes());
       } else {
         wire::ParseMsg p;
         std::string_view body(it->second.parse.data() + 5, it->second.parse.size() - 5);
@@ -291,7 +289,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       auto it = (target.kind != 'S' || target.name.empty()) ? statements_.end()
                                                              : statements_.find(std::string(target.name));
       if (it == statements_.end()) {
-        server_out_.append(raw_bytes(f));
+        server_out_.append(f.bytes());
         push({f.type == 'D' ? Expect::Describe : Expect::Close});
       } else if (f.type == 'D') {
         prepare_on_server(it->second);
@@ -304,9 +302,9 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       }
       break;
     }
-    case 'E': unit_open_ = true; push({Expect::Execute}); server_out_.append(raw_bytes(f)); break;
-    case 'S': unit_open_ = false; push({Expect::Sync}); server_out_.append(raw_bytes(f)); break;
-    case 'H': server_out_.append(raw_bytes(f)); break;  // after a held unit was released
+    case 'E': unit_open_ = true; push({Expect::Execute}); server_out_.append(f.bytes()); break;
+    case 'S': unit_open_ = false; push({Expect::Sync}); server_out_.append(f.bytes()); break;
+    case 'H': server_out_.append(f.bytes()); break;  // after a held unit was released
   }
   emit_ready_synthetic();
   co_return true;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "proxy/server_prepared_set.hpp"
+
 namespace pgroute {
 
 enum class Expect : uint8_t {
@@ -75,5 +77,16 @@ class ResponseQueue {
   std::vector<Pending> items_;
   size_t head_ = 0;
 };
+
+// After an ErrorResponse in an extended-protocol unit the server skips to the next Sync (or the simple
+// Query): drops what it skipped from `expect`, and forgets statements whose Parse it skipped.
+inline void skip_to_sync(ResponseQueue& expect, ServerPreparedSet* prepared) {
+  while (!expect.empty() && expect.front().kind != Expect::Sync && expect.front().kind != Expect::Query) {
+    const Pending& p = expect.front();
+    if ((p.kind == Expect::Parse || p.kind == Expect::InjectedParse) && p.statement && prepared)
+      prepared->remove(p.statement);
+    expect.pop();
+  }
+}
 
 }  // namespace pgroute

@@ -7,8 +7,6 @@
 namespace pgroute {
 namespace {
 
-std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
-
 bool yields_rows(Expect kind) { return kind == Expect::Execute || kind == Expect::Query; }
 
 // Answers to what the proxy sent on its own account: the client never sees them.
@@ -50,7 +48,7 @@ ScatterMerge::Fed ScatterMerge::feed(size_t shard, const wire::Frame& f) {
   ResponseQueue& expect = shards_[shard].expect;
   const bool injected_head = !expect.empty() && expect.front().kind == Expect::InjectedQuery;
   if (f.type == 'N' || f.type == 'A') {  // notices and notifications go through, from every shard
-    if (!injected_head) out_.append(raw_bytes(f));
+    if (!injected_head) out_.append(f.bytes());
     return Fed::more;
   }
   if (f.type == 'S') return Fed::more;  // ParameterStatus: the caller keeps the connection's view
@@ -67,17 +65,12 @@ ScatterMerge::Fed ScatterMerge::feed(size_t shard, const wire::Frame& f) {
       }
       report_error(shard, f.body);
       // The server skips to the Sync: so do we, and a statement it did not prepare is not prepared.
-      while (!expect.empty() && expect.front().kind != Expect::Sync && expect.front().kind != Expect::Query) {
-        const Pending& p = expect.front();
-        if ((p.kind == Expect::Parse || p.kind == Expect::InjectedParse) && p.statement && shards_[shard].prepared)
-          shards_[shard].prepared->remove(p.statement);
-        expect.pop();
-      }
+      skip_to_sync(expect, shards_[shard].prepared);
       return Fed::more;
     case 'D':
       if (!yields_rows(head.kind)) return Fed::unexpected;
       if (hold_rows_) return Fed::row;
-      emit_row(raw_bytes(f));
+      emit_row(f.bytes());
       return Fed::more;
     case 'C':
       if (yields_rows(head.kind)) {
@@ -108,7 +101,7 @@ ScatterMerge::Fed ScatterMerge::feed(size_t shard, const wire::Frame& f) {
     default: break;
   }
   if (head.kind == Expect::InjectedQuery) return Fed::more;  // its CommandComplete, RowDescription, ...
-  if (shard == 0 && !failed_ && !swallowed(head.kind, f.type)) out_.append(raw_bytes(f));
+  if (shard == 0 && !failed_ && !swallowed(head.kind, f.type)) out_.append(f.bytes());
   if (completes(head.kind, f.type)) expect.pop();
   return Fed::more;
 }

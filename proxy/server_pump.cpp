@@ -15,8 +15,6 @@
 namespace pgroute {
 namespace {
 
-std::string_view raw_bytes(const wire::Frame& f) { return {f.body.data() - 5, f.wire_size()}; }
-
 // Reported parameters a client may change with SET; the proxy carries them to its next server connection.
 std::string_view tag_of(const wire::Frame& f) {
   std::string_view tag;
@@ -47,7 +45,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   bool injected_head = !expect_.empty() && expect_.front().kind == Expect::InjectedQuery;
   switch (f.type) {
     case 'N': case 'A':  // asynchronous: notices and notifications go straight through
-      if (!injected_head) out.append(raw_bytes(f));
+      if (!injected_head) out.append(f.bytes());
       return true;
     case 'S': {
       std::string_view name, value;
@@ -62,7 +60,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
         if (!found) wanted_params_.emplace_back(key, value);
         conn.applied[key] = std::string(value);
       }
-      if (client_view_changes(name, value)) out.append(raw_bytes(f));
+      if (client_view_changes(name, value)) out.append(f.bytes());
       return true;
     }
     default: break;
@@ -70,7 +68,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   emit_ready_synthetic();
   if (expect_.empty()) {
     // Nothing was asked: a server closing the session says so with an ErrorResponse (FATAL).
-    out.append(raw_bytes(f));
+    out.append(f.bytes());
     return f.type != 'E';
   }
   const Pending head = expect_.front();
@@ -85,7 +83,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   if (!swallow) {
     // A BEGIN the proxy answered is still pending (this unit only prepared): the client is in a transaction.
     if (f.type == 'Z' && pending_begin_) wire::put_ready_for_query(out, 'T');
-    else out.append(raw_bytes(f));
+    else out.append(f.bytes());
   }
   if (f.type == 'Z') {
     char status = 'I';
@@ -130,12 +128,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   if (f.type == 'E' && (head.kind == Expect::Parse || head.kind == Expect::InjectedParse) && head.statement)
     conn.prepared.remove(head.statement);
   if (f.type == 'E' && is_extended(head.kind)) {
-    // The server now ignores everything up to Sync: so must we, and statements it skipped were not prepared.
-    while (!expect_.empty() && expect_.front().kind != Expect::Sync && expect_.front().kind != Expect::Query) {
-      const Pending& p = expect_.front();
-      if ((p.kind == Expect::Parse || p.kind == Expect::InjectedParse) && p.statement) conn.prepared.remove(p.statement);
-      expect_.pop();
-    }
+    skip_to_sync(expect_, &conn.prepared);  // the server now ignores everything up to Sync: so must we
   }
   emit_ready_synthetic();
   if (expect_.empty()) idle_signal_.cancel();  // a client waiting for this connection to go quiet

@@ -22,6 +22,9 @@ struct Frame {
   char type = 0;
   std::string_view body;  // after type and length
   size_t wire_size() const { return kFrameHeaderSize + body.size(); }
+  // The whole message as it came (type, length, body), for forwarding without re-encoding. Only for a
+  // Frame that next_frame() cut from a buffer, whose header precedes the body.
+  std::string_view bytes() const { return {body.data() - kFrameHeaderSize, wire_size()}; }
 };
 
 // Decodes one message from the front of `in`.

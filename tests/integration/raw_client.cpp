@@ -74,12 +74,17 @@ std::string cancel_request(std::uint32_t pid, std::uint32_t key) {
     return msg;
 }
 
-std::string query_message(std::string_view sql) {
-    std::string msg = "Q";
-    put_u32(msg, static_cast<std::uint32_t>(sql.size() + 1 + 4));
-    msg += sql;
-    msg += '\0';
+std::string typed_message(char type, std::string_view body) {
+    std::string msg(1, type);
+    put_u32(msg, static_cast<std::uint32_t>(body.size() + 4));
+    msg += body;
     return msg;
+}
+
+std::string query_message(std::string_view sql) {
+    std::string body(sql);
+    body += '\0';
+    return typed_message('Q', body);
 }
 
 std::string terminate_message() {

@@ -33,6 +33,8 @@ std::string startup_message(const std::vector<std::pair<std::string, std::string
                             std::uint32_t version = kProtocol3);
 std::string cancel_request(std::uint32_t pid, std::uint32_t key);
 std::string query_message(std::string_view sql);
+// Any typed frontend message: type, length, body (the body as it goes on the wire).
+std::string typed_message(char type, std::string_view body);
 std::string terminate_message();
 void put_u32(std::string& out, std::uint32_t v);
 std::uint32_t get_u32(std::string_view in);

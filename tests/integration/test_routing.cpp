@@ -62,6 +62,14 @@ routers:
     return cfg;
 }
 
+// The same, with reads of events that name no key spread over the shards.
+ProxyConfig scatter_config() {
+    ProxyConfig cfg = routing_config();
+    const std::string error_line = "without_key: error";
+    cfg.extra_yaml.replace(cfg.extra_yaml.find(error_line), error_line.size(), "without_key: all");
+    return cfg;
+}
+
 struct Fixture {
     Fixture() {
         for (PgCluster* c : {&first_cluster(), &second_cluster(), &shard_cluster(0), &shard_cluster(1)})
@@ -281,9 +289,7 @@ with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", passwo
 
 TEST_CASE("routing: without_key: all reads every shard and merges the rows; what it cannot merge is refused") {
     Fixture fx;
-    ProxyConfig cfg = routing_config();
-    const std::string error_line = "without_key: error";
-    cfg.extra_yaml.replace(cfg.extra_yaml.find(error_line), error_line.size(), "without_key: all");
+    ProxyConfig cfg = scatter_config();
     Proxy proxy(cfg);
     Conn c = proxy.connect();
     for (int id = 1; id <= 40; ++id)
@@ -421,14 +427,13 @@ with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", passwo
 
 TEST_CASE("routing: a read across shards with a shard down fails at once naming it, and holds no connection") {
     Fixture fx;
-    ProxyConfig cfg = routing_config();
+    ProxyConfig cfg = scatter_config();
     cfg.backends.push_back(
         {"zz_down", "postgresql://app:apppass@127.0.0.1:" + std::to_string(free_port()) + "/app", std::nullopt});
     cfg.pool_size = 1;  // a connection kept by a failed read would make the next one wait and time out
     cfg.queue_timeout = "500ms";  // below the first back-off: a down shard fails the read at once
-    const std::string shards = "shards: [shard_0, shard_1]", error_line = "without_key: error";
+    const std::string shards = "shards: [shard_0, shard_1]";
     cfg.extra_yaml.replace(cfg.extra_yaml.find(shards), shards.size(), "shards: [shard_0, shard_1, zz_down]");
-    cfg.extra_yaml.replace(cfg.extra_yaml.find(error_line), error_line.size(), "without_key: all");
     Proxy proxy(cfg);
     Conn c = proxy.connect();
     for (int i = 0; i < 3; ++i) {
@@ -451,11 +456,6 @@ TEST_CASE("routing: a deferred BEGIN reaches the server when a unit is flushed b
     Proxy proxy(routing_config());
     RawClient raw(proxy.port());
     raw.startup_trust(kProxyTrustUser, "app");
-    auto message = [](char type, const std::string& body) {
-        std::string m(1, type);
-        put_u32(m, static_cast<std::uint32_t>(body.size() + 4));
-        return m + body;
-    };
     const std::string zero16("\0\0", 2), zero32("\0\0\0\0", 4);
     auto expect = [&](std::initializer_list<char> types) {
         std::string seen;
@@ -470,14 +470,43 @@ TEST_CASE("routing: a deferred BEGIN reaches the server when a unit is flushed b
     REQUIRE(raw.send(query_message("BEGIN")));
     CHECK(expect({'C', 'Z'}) == "CZT");
     // Parse + Describe, then Flush: the client waits for the description before it binds.
-    REQUIRE(raw.send(message('P', std::string("\0INSERT INTO flushed VALUES (1)\0", 32) + zero16) +
-                     message('D', std::string("S\0", 2)) + message('H', "")));
+    REQUIRE(raw.send(typed_message('P', std::string("\0INSERT INTO flushed VALUES (1)\0", 32) + zero16) +
+                     typed_message('D', std::string("S\0", 2)) + typed_message('H', "")));
     CHECK(expect({'1', 't', 'n'}) == "1tn");
-    REQUIRE(raw.send(message('B', std::string("\0\0", 2) + zero16 + zero16 + zero16) +
-                     message('E', std::string("\0", 1) + zero32) + message('S', "")));
+    REQUIRE(raw.send(typed_message('B', std::string("\0\0", 2) + zero16 + zero16 + zero16) +
+                     typed_message('E', std::string("\0", 1) + zero32) + typed_message('S', "")));
     CHECK(expect({'2', 'C', 'Z'}) == "2CZT");
     REQUIRE(raw.send(query_message("ROLLBACK")));
     CHECK(expect({'C', 'Z'}) == "CZI");
     // Rolled back with the transaction: it ran inside it, not in autocommit.
     CHECK(first_cluster().superuser(kAppDatabase).scalar("SELECT count(*) FROM flushed") == "0");
+}
+
+TEST_CASE("routing: a read across shards refuses an Execute with a row limit, and the session goes on") {
+    Fixture fx;
+    ProxyConfig cfg = scatter_config();
+    Proxy proxy(cfg);
+    RawClient raw(proxy.port());
+    raw.startup_trust(kProxyTrustUser, "app");
+    const std::string zero16("\0\0", 2);
+    const std::string five("\0\0\0\5", 4);
+    REQUIRE(raw.send(typed_message('P', std::string("\0SELECT user_id FROM events\0", 28) + zero16) +
+                     typed_message('B', std::string("\0\0", 2) + zero16 + zero16 + zero16) +
+                     typed_message('E', std::string("\0", 1) + five) + typed_message('S', "")));
+    auto error = raw.read_message();
+    REQUIRE(error);
+    REQUIRE(error->type == 'E');
+    auto fields = error_fields(error->body);
+    CHECK(fields['C'] == "0A000");
+    CHECK(fields['M'].find("limited number of rows") != std::string::npos);
+    auto ready = raw.read_message();
+    REQUIRE(ready);
+    CHECK(ready->type == 'Z');
+    REQUIRE(raw.send(query_message("SELECT 1")));
+    std::string seen;
+    for (auto m = raw.read_message(); m; m = raw.read_message()) {
+        seen += m->type;
+        if (m->type == 'Z') break;
+    }
+    CHECK(seen == "TDCZ");
 }
