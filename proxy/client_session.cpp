@@ -94,6 +94,28 @@ awaitable<void> ClientSession::run() {
     close_client();
     co_return;
   }
+  co_await serve(false);
+}
+
+// Parks an idle client: its coroutine frames and buffers are freed and only a readiness wait on the
+// socket is left, whose handler starts serve() again. Idle clients are most connections of a pooler,
+// and the frames and buffers were most of what one cost.
+void ClientSession::park() {
+  in_.release();
+  out_.release();
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
+    // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
+    asio::co_spawn(self->worker_.ctx, self->serve(true), asio::detached);
+  });
+}
+
+bool ClientSession::may_park() const {
+  return !server_ && !pump_running_ && !scattering_ && !writing_to_server_ && !out_.writing() &&
+         out_.queued() == 0 && in_.empty() && !client_gone_ && !shutting_down_;
+}
+
+awaitable<void> ClientSession::serve(bool readable) {
+  auto self = shared_from_this();
   for (;;) {
     wire::Frame f;
     size_t need = 0;
@@ -116,10 +138,14 @@ awaitable<void> ClientSession::run() {
     if (out_.queued() > 0 && !co_await out_.flush(socket_)) break;
     size_t want = std::max(kReadSize, need > in_.size() ? need - in_.size() : 0);
     if (in_.empty() && !last_read_filled_) {
-      // Nothing buffered: the client is waiting for us or idle, maybe for hours. The read is queued
-      // now (on io_uring it costs no system call of its own), into a small buffer: most messages
-      // fit, a longer one takes a second read. Between transactions no output buffer is held either.
-      if (!server_) out_.release();
+      // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
+      if (!std::exchange(readable, false) && may_park()) {
+        park();
+        co_return;
+      }
+      // A server is attached: the answer is coming and the client's next message soon after. The
+      // read is queued now (on io_uring it costs no system call of its own), into a small buffer:
+      // most messages fit, a longer one takes a second read.
       in_.shrink_to(kWaitReadSize);
       want = kWaitReadSize;
     }

@@ -45,6 +45,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientSession(Runtime& rt, Worker& worker, tcp::socket socket);
   ~ClientSession();
 
+  // Startup, then serve().
   awaitable<void> run();
   // Called on the session's worker thread when the proxy shuts down.
   void request_shutdown();
@@ -68,6 +69,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> run_admin_command(std::string_view sql);
 
   // --- client loop (client_session.cpp)
+  // Reads and handles the client's messages until it leaves, or until it is idle: then it parks.
+  // `readable`: woken from park(), so the first read goes ahead without waiting.
+  awaitable<void> serve(bool readable);
+  bool may_park() const;
+  void park();
   awaitable<bool> handle_message(const wire::Frame& f);
   awaitable<bool> ensure_attached();
   bool pool_ready(const std::string& alias);
