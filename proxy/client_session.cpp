@@ -21,6 +21,7 @@ namespace pgroute {
 namespace {
 std::atomic<uint64_t> g_next_session_id{1};
 
+
 // The proxy-wide identity of a prepared statement: the same text and parameter types get the same
 // server-side name on every connection, so a statement prepared once can be reused by any client.
 uint64_t statement_id(std::string_view query, std::string_view param_types) {
@@ -58,6 +59,7 @@ ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
 ClientSession::~ClientSession() {
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
   if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
+  if (parked_) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
   worker_.sessions.erase(id_);
 }
 
@@ -103,6 +105,8 @@ awaitable<void> ClientSession::run() {
 void ClientSession::park() {
   in_.release();
   out_.release();
+  parked_ = true;
+  rt_.clients_parked.fetch_add(1, std::memory_order_relaxed);
   socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
     // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
     asio::co_spawn(self->worker_.ctx, self->serve(true), asio::detached);
@@ -114,8 +118,17 @@ bool ClientSession::may_park() const {
          out_.queued() == 0 && in_.empty() && !client_gone_ && !shutting_down_;
 }
 
+bool ClientSession::park_if_idle(uint32_t tick) {
+  if (idle_read_since_ == kNotIdle || tick - idle_read_since_ < 2 || !may_park()) return false;
+  park_requested_ = true;
+  boost::system::error_code ec;
+  socket_.cancel(ec);  // the read ends with operation_aborted; no data is lost
+  return true;
+}
+
 awaitable<void> ClientSession::serve(bool readable) {
   auto self = shared_from_this();
+  if (std::exchange(parked_, false)) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
   for (;;) {
     wire::Frame f;
     size_t need = 0;
@@ -150,7 +163,13 @@ awaitable<void> ClientSession::serve(bool readable) {
       want = kWaitReadSize;
     }
     auto [space, len] = in_.prepare(want);
+    idle_read_since_ = in_.empty() ? worker_.park_tick : kNotIdle;
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);
+    idle_read_since_ = kNotIdle;
+    if (std::exchange(park_requested_, false) && ec == asio::error::operation_aborted && may_park()) {
+      park();  // park_if_idle() cancelled the read of a client that stayed idle
+      co_return;
+    }
     if (ec || n == 0) break;
     last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
     metrics::record_client_bytes_in(n);

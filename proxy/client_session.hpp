@@ -50,6 +50,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Called on the session's worker thread when the proxy shuts down.
   void request_shutdown();
 
+  // Parks the session if it has waited in a read with nothing in flight since before the previous
+  // tick of its worker's park sweep (so for at least one sweep period); true if it does. Call on the
+  // worker thread.
+  bool park_if_idle(uint32_t tick);
+
   uint64_t id() const { return id_; }
   // For SHOW CLIENTS; call on the session's worker thread.
   admin::ClientInfo info() const;
@@ -211,6 +216,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool unit_open_ = false;       // extended-protocol messages sent since the last Sync
   bool skip_until_sync_ = false; // the proxy reported an error in this unit; drop until Sync
   bool pump_running_ = false;
+  static constexpr uint32_t kNotIdle = ~0u;
+  uint32_t idle_read_since_ = kNotIdle;  // worker park tick when a read began with nothing buffered
+  bool park_requested_ = false;          // park_if_idle() cancelled that read
+  bool parked_ = false;                  // park() ran; serve() has not resumed yet
   bool last_read_filled_ = false;  // the last client read filled its buffer: more is likely waiting
   bool writing_to_server_ = false;
   bool counted_ = false;          // counted in rt_.clients

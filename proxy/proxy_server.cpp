@@ -15,6 +15,7 @@
 namespace pgroute {
 namespace {
 constexpr auto kShutdownTimeout = std::chrono::seconds(30);
+constexpr auto kParkSweepPeriod = std::chrono::seconds(2);
 }
 
 ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg,
@@ -74,6 +75,20 @@ awaitable<void> ProxyServer::accept_loop(Worker& w, tcp::acceptor& acceptor) {
     sock.set_option(tcp::no_delay(true), ignore);
     auto session = std::make_shared<ClientSession>(*rt_, w, std::move(sock));
     asio::co_spawn(w.ctx, session->run(), asio::detached);
+  }
+}
+
+// A client that waits in a read after its transaction holds that read's coroutine frames and buffer;
+// parking it frees them. Not done at the end of every transaction (cancelling a read costs more than
+// a transaction's other work): only for clients still idle a sweep period later.
+awaitable<void> ProxyServer::park_sweep(Worker& w) {
+  asio::steady_timer t(w.ctx);
+  while (!stopping_) {
+    t.expires_after(kParkSweepPeriod);
+    co_await t.async_wait(use_nothrow);
+    ++w.park_tick;
+    for (auto& [id, weak] : w.sessions)
+      if (auto s = weak.lock()) s->park_if_idle(w.park_tick);
   }
 }
 
@@ -223,6 +238,7 @@ int ProxyServer::run() {
   rt_->control = admin_control_.get();
   for (size_t i = 0; i < workers_.size(); ++i)
     asio::co_spawn(workers_[i]->ctx, accept_loop(*workers_[i], *acceptors_[i]), asio::detached);
+  for (auto& w : workers_) asio::co_spawn(w->ctx, park_sweep(*w), asio::detached);
   // Handlers are installed now, not when control_ first runs: a SIGHUP right after READY must be a
   // reload, not the default action (terminate). Signals that arrive early wait in the set.
   signals_ = std::make_unique<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);

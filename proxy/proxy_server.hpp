@@ -29,6 +29,7 @@ class ProxyServer {
   bool listen(std::string& error);
   awaitable<void> accept_loop(Worker& w, tcp::acceptor& acceptor);
   awaitable<void> signal_loop();
+  awaitable<void> park_sweep(Worker& w);
   std::string reload();  // "" = applied; otherwise the problems (the old configuration stays)
   // What a load produced: installed, or rejected with its problems logged (the old configuration stays).
   std::string apply(const config::LoadResult& result);

@@ -68,6 +68,7 @@ class Runtime {
   int workers() const { return workers_; }
   CancelRegistry cancels;
   std::atomic<int> clients{0};
+  std::atomic<int> clients_parked{0};  // idle clients holding no buffers or coroutine frames
   std::atomic<bool> shutting_down{false};
   // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.
   admin::PauseRegistry pauses;

@@ -19,6 +19,8 @@ struct Worker {
   std::thread thread;
   // Live sessions, touched only on this worker's thread (for shutdown).
   std::unordered_map<uint64_t, std::weak_ptr<ClientSession>> sessions;
+  // Advanced by the park sweep (ProxyServer::park_sweep): sessions idle across two ticks are parked.
+  uint32_t park_tick = 0;
   // Statement analyses for routing, per thread so a lookup takes no lock.
   router::AnalysisCache analyses;
 };

@@ -99,6 +99,10 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
   Families::add(cl, {{"state", "active"}}, std::min(active, clients));
   Families::add(cl, {{"state", "waiting"}}, std::min(waiting, clients));
   Families::add(cl, {{"state", "idle"}}, std::max(0.0, clients - active - waiting));
+  Families::add(fs.family("pgroute_clients_parked",
+                          "Idle clients parked: no read buffer or coroutine frames held (a part of the idle ones).",
+                          MetricType::Gauge),
+                {}, rt_.clients_parked.load(relaxed));
   Families::add(fs.family("pgroute_clients_max", "max_client_connections.", MetricType::Gauge), {},
                 cfg.max_client_connections);
 

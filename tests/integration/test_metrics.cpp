@@ -216,3 +216,32 @@ TEST_CASE("metrics: pool waits, backend health and connect failures by alias") {
     CHECK(sample_value(body, R"(pgroute_server_closes_total{alias="dead",reason="connect_failed"})").value_or(0) >= 1);
     CHECK(sample_value(body, R"(pgroute_backend_up{alias="analytics"})") == 1);  // not known to be down
 }
+
+TEST_CASE("metrics: idle clients are parked and answer when they come back; a client in a transaction is not") {
+    const int metrics_port = free_port();
+    Proxy proxy(metrics_config(metrics_port));
+    auto parked = [&] { return sample_value(scrape(metrics_port), "pgroute_clients_parked").value_or(-1); };
+    // A fresh login waits for its first query parked.
+    std::vector<Conn> fresh;
+    for (int i = 0; i < 20; ++i) fresh.push_back(proxy.connect());
+    CHECK(eventually([&] { return parked() == 20; }));
+    // A client that ran a query waits in a read until the park sweep finds it idle (2 to 4 s).
+    Conn after_query = proxy.connect();
+    CHECK(after_query.scalar("SELECT 1") == "1");
+    Conn in_tx = proxy.connect();
+    in_tx.exec("BEGIN");
+    CHECK(in_tx.scalar("SELECT 2") == "2");
+    CHECK(eventually([&] { return parked() == 21; }, 8s));
+    // The transaction holds its server connection: never parked, and it goes on where it was.
+    std::this_thread::sleep_for(2500ms);  // another sweep
+    CHECK(parked() == 21);
+    CHECK(in_tx.scalar("SELECT 3") == "3");
+    in_tx.exec("COMMIT");
+    // Every parked client answers, with its session intact.
+    for (int i = 0; i < 20; ++i) CHECK(fresh[i].scalar("SELECT " + std::to_string(i)) == std::to_string(i));
+    CHECK(after_query.scalar("SELECT current_user") == "app");
+    // They park again when idle, and a client that leaves while parked is gone from the count.
+    CHECK(eventually([&] { return parked() == 22; }, 8s));
+    fresh.clear();
+    CHECK(eventually([&] { return parked() == 2; }));
+}
