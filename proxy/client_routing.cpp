@@ -46,7 +46,7 @@ bool chooses_alias(const router::Analysis& a) {
 
 char ClientSession::client_tx_status() const {
   if (server_) return server_->tx_status;
-  return pending_begin_ ? 'T' : 'I';
+  return u().pending_begin ? 'T' : 'I';
 }
 
 std::shared_ptr<const router::Analysis> ClientSession::analyze(std::string_view sql) {
@@ -91,8 +91,8 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
 void ClientSession::note_routed(const router::Analysis& a, const std::string& router) {
   if (router::is_write_kind(a.kind)) last_write_ = std::chrono::steady_clock::now();
   // Labels of this unit's pgroute_queries_total sample, recorded when its ReadyForQuery arrives.
-  unit_router_ = router;
-  unit_kind_ = router::kind_name(a.kind);
+  u().unit_router = router;
+  u().unit_kind = router::kind_name(a.kind);
 }
 
 std::string ClientSession::affinity_error(const std::string& alias, const router::RouteDecision& d) const {
@@ -103,15 +103,16 @@ std::string ClientSession::affinity_error(const std::string& alias, const router
 void ClientSession::queue_route_error(const router::RouteError& e) {
   PGR_LOG(info) << describe() << ": refused by router " << e.router << ": " << e.message;
   metrics::record_routing_error(worker_.index, e.router, e.sqlstate);
-  wire::put_error(out_.buffer(), {.severity = "ERROR", .sqlstate = e.sqlstate, .message = e.message, .hint = e.hint});
+  wire::put_error(u().out.buffer(), {.severity = "ERROR", .sqlstate = e.sqlstate, .message = e.message, .hint = e.hint});
 }
 
 // Sends what is queued and waits until the attached server has answered everything asked of it.
 awaitable<void> ClientSession::wait_server_idle() {
   bool written = co_await flush_to_server();
-  while (written && server_ && !expect_.empty() && !client_gone_) {
-    idle_signal_.expires_at(asio::steady_timer::time_point::max());
-    auto [ec] = co_await idle_signal_.async_wait(use_nothrow);
+  while (written && server_ && !u().expect.empty() && !client_gone_) {
+    if (!idle_signal_) idle_signal_ = std::make_unique<asio::steady_timer>(worker_.ctx);
+    idle_signal_->expires_at(asio::steady_timer::time_point::max());
+    auto [ec] = co_await idle_signal_->async_wait(use_nothrow);
     (void)ec;  // cancelled is the signal
   }
 }
@@ -123,20 +124,20 @@ bool ClientSession::answer_locally(const router::Analysis& a, char& status_after
   if (a.set_shard_key) {
     shard_key_ = *a.set_shard_key;
     shard_key_for_transaction_ = client_tx_status() != 'I';
-    put_command_complete(out_.buffer(), "SET");
+    put_command_complete(u().out.buffer(), "SET");
     status_after = client_tx_status();
     return true;
   }
   if (server_) return false;
-  if (!pending_begin_ && a.kind == router::StatementKind::TransactionBegin) {
+  if (!u().pending_begin && a.kind == router::StatementKind::TransactionBegin) {
     status_after = 'T';
     return true;  // the caller records the text
   }
-  if (pending_begin_ && a.kind == router::StatementKind::TransactionEnd && !a.begins_transaction &&
+  if (u().pending_begin && a.kind == router::StatementKind::TransactionEnd && !a.begins_transaction &&
       (a.command == "COMMIT" || a.command == "ROLLBACK")) {
-    pending_begin_.reset();
+    u().pending_begin.reset();
     if (shard_key_for_transaction_) shard_key_.reset();
-    put_command_complete(out_.buffer(), a.command);
+    put_command_complete(u().out.buffer(), a.command);
     status_after = 'I';
     return true;
   }
@@ -167,39 +168,39 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
       co_return Step::done;
     case 'H':
       if (scatter_) co_return co_await scatter_held(false);
-      if (held_.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
+      if (u().held.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
       // No deferred BEGIN here: the unit goes on after a Flush, and its Execute must run in the transaction.
       co_return co_await release_held(alias_);
     case 'S':
       if (scatter_) co_return co_await scatter_held(true);
       if (answer_held_unit()) co_return Step::done;
-      if (held_.empty()) {
-        wire::put_ready_for_query(out_.buffer(), client_tx_status());  // nothing for a server to do
+      if (u().held.empty()) {
+        wire::put_ready_for_query(u().out.buffer(), client_tx_status());  // nothing for a server to do
         co_return Step::done;
       }
       // Preparing or describing only (no Execute) does not choose the transaction's alias yet.
       defer_begin_ = !held_has_execute();
       co_return co_await release_held(alias_);
     default:
-      unit_alias_ = alias_;  // FunctionCall: the client's own alias
+      u().unit_alias = alias_;  // FunctionCall: the client's own alias
       co_return Step::forward;
   }
 }
 
 // The analysis of a simple query: of its text with constants made parameters when that parses (one
-// cache entry for all "... WHERE id = <n>"), with the constants in literal_params_; else of the text.
+// cache entry for all "... WHERE id = <n>"), with the constants in literal_params; else of the text.
 std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string_view sql,
                                                                     const wire::BindParams*& params) {
   params = nullptr;
-  normalized_current_ = normalize_literals(sql, normalized_);
-  if (normalized_current_) {
-    auto analysis = analyze(normalized_.text);
+  u().normalized_current = normalize_literals(sql, u().normalized);
+  if (u().normalized_current) {
+    auto analysis = analyze(u().normalized.text);
     // SET/SHOW/transaction control keep their constants: SET pgroute.shard_key needs its value.
     if (analysis->kind != router::StatementKind::Unparsed && chooses_alias(*analysis)) {
-      literal_params_.formats.clear();
-      literal_params_.values.clear();
-      for (const auto& v : normalized_.literals) literal_params_.values.emplace_back(v);
-      params = &literal_params_;
+      u().literal_params.formats.clear();
+      u().literal_params.values.clear();
+      for (const auto& v : u().normalized.literals) u().literal_params.values.emplace_back(v);
+      params = &u().literal_params;
       return analysis;
     }
   }
@@ -210,26 +211,26 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
   const wire::BindParams* literals = nullptr;
   auto analysis = analyze_query(sql, literals);
   const router::Analysis& a = *analysis;
-  if (server_ && !expect_.empty() && answerable(a, pending_begin_.has_value())) co_await wait_server_idle();
+  if (server_ && !u().expect.empty() && answerable(a, u().pending_begin.has_value())) co_await wait_server_idle();
   char status = 'I';
   if (answer_locally(a, status)) {
     if (a.kind == router::StatementKind::TransactionBegin && !a.set_shard_key) {
-      pending_begin_ = std::string(sql);
-      put_command_complete(out_.buffer(), a.command.empty() ? "BEGIN" : a.command);
+      u().pending_begin = std::string(sql);
+      put_command_complete(u().out.buffer(), a.command.empty() ? "BEGIN" : a.command);
     }
-    wire::put_ready_for_query(out_.buffer(), status);
+    wire::put_ready_for_query(u().out.buffer(), status);
     co_return Step::done;
   }
   if (a.resets_shard_key) shard_key_.reset();
   if (!chooses_alias(a) && !a.hint_alias) {
-    if (!server_) unit_alias_ = alias_;
+    if (!server_) u().unit_alias = alias_;
     co_return Step::forward;
   }
   auto routed = route(a, sql, literals);
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
     if (server_) co_await wait_server_idle();
     queue_route_error(*e);
-    wire::put_ready_for_query(out_.buffer(), client_tx_status());
+    wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     co_return Step::done;
   }
   auto& d = std::get<router::RouteDecision>(routed);
@@ -239,17 +240,17 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
     if (server_ && server_->endpoint().alias != d.alias) {
       std::string current = server_->endpoint().alias;
       PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
-      wire::put_error(out_.buffer(), {.severity = "ERROR",
+      wire::put_error(u().out.buffer(), {.severity = "ERROR",
                                       .sqlstate = wire::sqlstate::feature_not_supported,
                                       .message = affinity_error(current, d),
                                       .hint = "Commit first, or route these tables to the same alias."});
-      wire::put_ready_for_query(out_.buffer(), client_tx_status());
+      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
       co_return Step::done;
     }
   }
   if (client_gone_) co_return Step::stop;
   note_routed(a, d.router);
-  unit_alias_ = d.alias;
+  u().unit_alias = d.alias;
   co_return Step::forward;
 }
 
@@ -274,7 +275,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     hold(f);
     co_return Step::done;
   }
-  wire::BindParams& params = literal_params_;  // reused: no allocation per Bind
+  wire::BindParams& params = u().literal_params;  // reused: no allocation per Bind
   if (!wire::parse_bind_params(bind.after_statement, params)) {
     co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: malformed Bind message from client");
     co_return Step::stop;
@@ -292,14 +293,14 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     }
   }
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
-    held_.clear();
+    u().held.clear();
     if (server_) {
       // Earlier messages of this unit are on the server: the error takes its place behind their answers.
       std::string bytes;
       wire::put_error(bytes, {.severity = "ERROR", .sqlstate = e->sqlstate, .message = e->message, .hint = e->hint});
       PGR_LOG(info) << describe() << ": refused by router " << e->router << ": " << e->message;
       metrics::record_routing_error(worker_.index, e->router, e->sqlstate);
-      synth_errors_.push_back(std::move(bytes));
+      u().synth_errors.push_back(std::move(bytes));
       push({Expect::SynthError});
       forward_sync_after_skip_ = true;
     } else {
@@ -322,7 +323,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
                             .message = affinity_error(current, d),
                             .hint = "Commit first (and wait for the results of earlier statements), or route these "
                                     "tables to the same alias."});
-    synth_errors_.push_back(std::move(bytes));
+    u().synth_errors.push_back(std::move(bytes));
     push({Expect::SynthError});
     forward_sync_after_skip_ = true;
     skip_until_sync_ = true;
@@ -335,20 +336,20 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
 
 bool ClientSession::held_has_execute() const {
   bool execute = false;
-  wire::for_each_frame(held_, max_message_, [&](const wire::Frame& f) { return !(execute = f.type == 'E'); });
+  wire::for_each_frame(u().held, max_message_, [&](const wire::Frame& f) { return !(execute = f.type == 'E'); });
   return execute;
 }
 
 // Keeps an extended-protocol message until its unit's alias is known.
 void ClientSession::hold(const wire::Frame& f) {
-  held_.append(f.bytes());
+  u().held.append(f.bytes());
 }
 
 // Attaches to `alias` and replays the held messages; the caller then handles the current one.
 awaitable<ClientSession::Step> ClientSession::release_held(const std::string& alias) {
-  unit_alias_ = alias;
-  std::string held = std::move(held_);
-  held_.clear();
+  u().unit_alias = alias;
+  std::string held = std::move(u().held);
+  u().held.clear();
   if (!co_await ensure_attached()) {
     skip_until_sync_ = true;
     co_return Step::done;
@@ -367,10 +368,10 @@ awaitable<ClientSession::Step> ClientSession::release_held(const std::string& al
 // A held unit that only opens a transaction, sets the shard key or ends a transaction nothing ran in:
 // answered by the proxy, message by message, as the server would have. Called at Sync with no server.
 bool ClientSession::answer_held_unit() {
-  if (held_.empty() || server_) return false;
+  if (u().held.empty() || server_) return false;
   // First pass: is every Execute one the proxy may answer?
-  bool begin_pending = pending_begin_.has_value();
-  std::string_view rest = held_;
+  bool begin_pending = u().pending_begin.has_value();
+  std::string_view rest = u().held;
   const router::Analysis* portal = nullptr;
   int executes = 0;
   while (!rest.empty()) {
@@ -397,8 +398,8 @@ bool ClientSession::answer_held_unit() {
   }
   if (executes == 0) return false;  // a Parse alone is for a server to check
   // Second pass: answer.
-  std::string& out = out_.buffer();
-  rest = held_;
+  std::string& out = u().out.buffer();
+  rest = u().held;
   std::string begin_sql;
   while (!rest.empty()) {
     wire::Frame f;
@@ -434,14 +435,14 @@ bool ClientSession::answer_held_unit() {
         char status = 'I';
         answer_locally(*portal, status);
         if (portal->kind == router::StatementKind::TransactionBegin && !portal->set_shard_key) {
-          pending_begin_ = begin_sql;
+          u().pending_begin = begin_sql;
           put_command_complete(out, portal->command.empty() ? "BEGIN" : portal->command);
         }
         break;
       }
     }
   }
-  held_.clear();
+  u().held.clear();
   wire::put_ready_for_query(out, client_tx_status());
   return true;
 }

@@ -94,13 +94,13 @@ awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql
   if (client_gone_) co_return Step::stop;
   if (auto refusal = scatter_refusal(a, d)) {
     queue_route_error(*refusal);
-    wire::put_ready_for_query(out_.buffer(), client_tx_status());
+    wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     co_return Step::done;
   }
   std::string query;
   wire::put_query(query, sql);
-  const bool normalized = normalized_current_ && !normalized_.literals.empty();
-  std::string statement(normalized ? std::string_view(normalized_.text) : sql);
+  const bool normalized = u().normalized_current && !u().normalized.literals.empty();
+  std::string statement(normalized ? std::string_view(u().normalized.text) : sql);
   ScatterUnit unit = scatter_unit(d, a, std::move(statement), literals);
   co_await run_scatter(unit, query, true, true);
   co_return client_gone_ ? Step::stop : Step::done;
@@ -110,7 +110,7 @@ awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql
 // the statement the client prepared earlier.
 std::string ClientSession::statement_text(std::string_view name) const {
   std::string text;
-  wire::for_each_frame(held_, max_message_, [&](const wire::Frame& f) {
+  wire::for_each_frame(u().held, max_message_, [&](const wire::Frame& f) {
     wire::ParseMsg p;
     if (f.type == 'P' && wire::parse_parse(f.body, p) && p.name == name) text.assign(p.query);
     return true;
@@ -127,8 +127,8 @@ std::string ClientSession::statement_text(std::string_view name) const {
 // Runs the held unit of a spreading Bind: at the client's Sync (answered with ReadyForQuery) or Flush.
 awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
   auto unit = std::move(scatter_);
-  std::string held = std::move(held_);
-  held_.clear();
+  std::string held = std::move(u().held);
+  u().held.clear();
   // The unit must be the read alone: one Bind, one Execute of all its rows, then Sync.
   int binds = 0, executes = 0;
   bool execute_last = false, all_rows = true;
@@ -153,7 +153,7 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
     queue_route_error({std::string(wire::sqlstate::feature_not_supported),
                        router::scatter_refusal_prefix(nullptr, d) + problem,
                        "Execute the statement alone with max_rows 0, or narrow it to one shard.", d.router});
-    if (at_sync) wire::put_ready_for_query(out_.buffer(), client_tx_status());
+    if (at_sync) wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     else skip_until_sync_ = true;
     co_return Step::done;
   }
@@ -275,7 +275,7 @@ awaitable<bool> ClientSession::read_scatter_shard(ScatterShard& shard, ScatterMe
       shard.has_row = true;
       co_return true;
     }
-    if (out_.queued() >= kStreamChunk && !co_await out_.flush(socket_)) client_gone_ = true;
+    if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) client_gone_ = true;
   }
   if (shard.broken) {
     PGR_LOG(warn) << describe() << ": reading every shard: " << conn.endpoint().describe() << ": " << shard.why;
@@ -316,14 +316,14 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   if (!acquired) {
     for (auto& s : shards) s.pool->release(std::move(s.conn));
     scattering_ = false;
-    if (ready_for_query) wire::put_ready_for_query(out_.buffer(), client_tx_status());
+    if (ready_for_query) wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     else skip_until_sync_ = true;
     co_return;
   }
 
   // Send every shard its unit first, so they work in parallel; then read their answers.
   const bool ordered = unit.order && !unit.order->keys.empty();
-  ScatterMerge merge(out_.buffer());
+  ScatterMerge merge(u().out.buffer());
   if (unit.limit) merge.set_limit(*unit.limit);
   if (ordered) merge.hold_rows();
   // A cancel request may come as soon as the first shard has the statement: every target is known first.
@@ -379,7 +379,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
       merge.emit_row(next->row);
       next->rows += merge.rows() - rows_before;
       // Streamed, not collected: most frames are rows here, so read_scatter_shard rarely flushes.
-      if (out_.queued() >= kStreamChunk && !co_await out_.flush(socket_)) client_gone_ = true;
+      if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) client_gone_ = true;
       if (!merge.wants_rows()) {
         // The limit is reached (or an error ended the read): the rest is read and dropped.
         for (auto& shard : shards)

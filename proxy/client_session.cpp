@@ -53,8 +53,7 @@ ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
     : rt_(rt),
       worker_(worker),
       socket_(std::move(socket)),
-      id_(g_next_session_id.fetch_add(1)),
-      idle_signal_(worker.ctx, asio::steady_timer::time_point::max()) {}
+      id_(g_next_session_id.fetch_add(1)) {}
 
 ClientSession::~ClientSession() {
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
@@ -82,7 +81,7 @@ void ClientSession::request_shutdown() {
   asio::co_spawn(
       worker_.ctx,
       [self = shared_from_this()]() -> awaitable<void> {
-        co_await self->out_.flush(self->socket_);
+        co_await self->u().out.flush(self->socket_);
         self->close_client();
       },
       asio::detached);
@@ -92,7 +91,7 @@ awaitable<void> ClientSession::run() {
   auto self = shared_from_this();
   worker_.sessions[id_] = self;
   if (!co_await startup()) {
-    co_await out_.flush(socket_);
+    co_await u().out.flush(socket_);
     close_client();
     co_return;
   }
@@ -102,9 +101,22 @@ awaitable<void> ClientSession::run() {
 // Parks an idle client: its coroutine frames and buffers are freed and only a readiness wait on the
 // socket is left, whose handler starts serve() again. Idle clients are most connections of a pooler,
 // and the frames and buffers were most of what one cost.
+const ClientSession::UnitState& ClientSession::u() const {
+  static const UnitState none;
+  return unit_ ? *unit_ : none;
+}
+
+bool ClientSession::unit_idle() const {
+  if (!unit_) return true;
+  const UnitState& s = *unit_;
+  return s.held.empty() && !s.pending_begin && s.synth_errors.empty() && s.expect.empty() && s.unit_alias.empty();
+}
+
 void ClientSession::park() {
-  in_.release();
-  out_.release();
+  u().in.release();
+  u().out.release();
+  if (unit_idle()) unit_.reset();
+  client_view_.shrink_to_fit();  // grown one by one at login; no-op once it fits
   parked_ = true;
   rt_.clients_parked.fetch_add(1, std::memory_order_relaxed);
   socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
@@ -114,8 +126,8 @@ void ClientSession::park() {
 }
 
 bool ClientSession::may_park() const {
-  return !server_ && !pump_running_ && !scattering_ && !writing_to_server_ && !out_.writing() &&
-         out_.queued() == 0 && in_.empty() && !client_gone_ && !shutting_down_;
+  return !server_ && !pump_running_ && !scattering_ && !writing_to_server_ && !u().out.writing() &&
+         u().out.queued() == 0 && u().in.empty() && !client_gone_ && !shutting_down_;
 }
 
 bool ClientSession::park_if_idle(uint32_t tick) {
@@ -133,10 +145,10 @@ awaitable<void> ClientSession::serve(bool readable) {
     wire::Frame f;
     size_t need = 0;
     std::string error;
-    wire::Decode d = wire::next_frame(in_.view(), max_message_, f, need, &error);
+    wire::Decode d = wire::next_frame(u().in.view(), max_message_, f, need, &error);
     if (d == wire::Decode::Ready) {
       bool keep_going = co_await handle_message(f);
-      in_.consume(f.wire_size());
+      u().in.consume(f.wire_size());
       if (!keep_going) break;
       continue;
     }
@@ -147,10 +159,10 @@ awaitable<void> ClientSession::serve(bool readable) {
     }
     // Everything complete is processed: send it on in one write, answer what the proxy answered itself.
     co_await flush_to_server();
-    server_out_.clear();
-    if (out_.queued() > 0 && !co_await out_.flush(socket_)) break;
-    size_t want = std::max(kReadSize, need > in_.size() ? need - in_.size() : 0);
-    if (in_.empty() && !last_read_filled_) {
+    u().server_out.clear();
+    if (u().out.queued() > 0 && !co_await u().out.flush(socket_)) break;
+    size_t want = std::max(kReadSize, need > u().in.size() ? need - u().in.size() : 0);
+    if (u().in.empty() && !last_read_filled_) {
       // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
       if (!std::exchange(readable, false) && may_park()) {
         park();
@@ -159,11 +171,11 @@ awaitable<void> ClientSession::serve(bool readable) {
       // A server is attached: the answer is coming and the client's next message soon after. The
       // read is queued now (on io_uring it costs no system call of its own), into a small buffer:
       // most messages fit, a longer one takes a second read.
-      in_.shrink_to(kWaitReadSize);
+      u().in.shrink_to(kWaitReadSize);
       want = kWaitReadSize;
     }
-    auto [space, len] = in_.prepare(want);
-    idle_read_since_ = in_.empty() ? worker_.park_tick : kNotIdle;
+    auto [space, len] = u().in.prepare(want);
+    idle_read_since_ = u().in.empty() ? worker_.park_tick : kNotIdle;
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);
     idle_read_since_ = kNotIdle;
     if (std::exchange(park_requested_, false) && ec == asio::error::operation_aborted && may_park()) {
@@ -173,14 +185,15 @@ awaitable<void> ClientSession::serve(bool readable) {
     if (ec || n == 0) break;
     last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
     metrics::record_client_bytes_in(n);
-    in_.commit(n);
+    u().in.commit(n);
   }
   note_client_gone();
   if (!server_) close_client();
 }
 
 bool ClientSession::client_view_changes(std::string_view name, std::string_view value) {
-  uint64_t key = std::hash<std::string_view>{}(name), seen = std::hash<std::string_view>{}(value);
+  auto key = static_cast<uint32_t>(std::hash<std::string_view>{}(name));
+  auto seen = static_cast<uint32_t>(std::hash<std::string_view>{}(value));
   for (auto& [k, v] : client_view_) {
     if (k != key) continue;
     return std::exchange(v, seen) != seen;
@@ -196,28 +209,28 @@ void ClientSession::note_client_gone() {
 }
 
 void ClientSession::send_error(std::string_view sqlstate, const std::string& message, std::string_view severity) {
-  wire::put_error(out_.buffer(), {.severity = severity, .sqlstate = sqlstate, .message = message});
+  wire::put_error(u().out.buffer(), {.severity = severity, .sqlstate = sqlstate, .message = message});
 }
 
 awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, const std::string& message, std::string_view hint) {
-  wire::put_error(out_.buffer(), {.severity = "FATAL", .sqlstate = sqlstate, .message = message, .hint = hint});
-  co_await out_.flush(socket_);
+  wire::put_error(u().out.buffer(), {.severity = "FATAL", .sqlstate = sqlstate, .message = message, .hint = hint});
+  co_await u().out.flush(socket_);
 }
 
-void ClientSession::push(Pending p) { expect_.push(p); }
+void ClientSession::push(Pending p) { u().expect.push(p); }
 
 // Proxy-made answers at the head of the queue go out now: everything before them has been answered.
 void ClientSession::emit_ready_synthetic() {
-  while (!expect_.empty() && is_synthetic(expect_.front().kind)) {
-    switch (expect_.front().kind) {
-      case Expect::SynthParseComplete: wire::put_parse_complete(out_.buffer()); break;
-      case Expect::SynthCloseComplete: wire::put_close_complete(out_.buffer()); break;
+  while (!u().expect.empty() && is_synthetic(u().expect.front().kind)) {
+    switch (u().expect.front().kind) {
+      case Expect::SynthParseComplete: wire::put_parse_complete(u().out.buffer()); break;
+      case Expect::SynthCloseComplete: wire::put_close_complete(u().out.buffer()); break;
       default:
-        out_.buffer() += synth_errors_.front();
-        synth_errors_.erase(synth_errors_.begin());
+        u().out.buffer() += u().synth_errors.front();
+        u().synth_errors.erase(u().synth_errors.begin());
         break;
     }
-    expect_.pop();
+    u().expect.pop();
   }
 }
 
@@ -229,24 +242,24 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     bool forward = forward_sync_after_skip_ && server_;
     forward_sync_after_skip_ = false;
     if (!forward) {
-      wire::put_ready_for_query(out_.buffer(), client_tx_status());
+      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
       co_return true;
     }
     // The server saw this unit's first messages: its Sync closes the unit (and answers ReadyForQuery).
     unit_open_ = false;
     push({Expect::Sync});
-    server_out_.append(f.bytes());
+    u().server_out.append(f.bytes());
     co_return true;
   }
   switch (f.type) {
     case 'X': co_return false;
     case 'H':  // Flush: only meaningful while something is outstanding on the server...
       // ...or held by routing, which must now send it on (client_routing.cpp).
-      if (!server_ && routing_active() && (!held_.empty() || scatter_)) break;
-      if (server_ && (!expect_.empty() || unit_open_)) server_out_.append(f.bytes());
+      if (!server_ && routing_active() && (!u().held.empty() || scatter_)) break;
+      if (server_ && (!u().expect.empty() || unit_open_)) u().server_out.append(f.bytes());
       co_return true;
     case 'd': case 'c': case 'f':  // COPY data from the client belongs to the COPY in progress
-      if (server_ && !expect_.empty()) server_out_.append(f.bytes());
+      if (server_ && !u().expect.empty()) u().server_out.append(f.bytes());
       co_return true;
     case 'Q': case 'F': case 'P': case 'B': case 'D': case 'E': case 'C': case 'S': break;
     default: {
@@ -275,7 +288,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
                         std::string("pgroute: malformed message of type '") + f.type + "' from client");
     co_return false;
   }
-  normalized_current_ = false;
+  u().normalized_current = false;
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
   if (!server_ && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
   if (routing_active()) {
@@ -288,7 +301,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   }
   if (!co_await ensure_attached()) {
     // The error is queued; finish the unit the way the server would have.
-    if (f.type == 'Q' || f.type == 'F' || f.type == 'S') wire::put_ready_for_query(out_.buffer(), client_tx_status());
+    if (f.type == 'Q' || f.type == 'F' || f.type == 'S') wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     else skip_until_sync_ = true;
     co_return true;
   }
@@ -296,15 +309,15 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case 'Q':
       note_statement(sql, true);
       push({Expect::Query});
-      server_out_.append(f.bytes());
+      u().server_out.append(f.bytes());
       break;
-    case 'F': push({Expect::FunctionCall}); server_out_.append(f.bytes()); break;
+    case 'F': push({Expect::FunctionCall}); u().server_out.append(f.bytes()); break;
     case 'P':
       unit_open_ = true;
       if (parse.name.empty()) {
         unnamed_query_.assign(parse.query);
         push({Expect::Parse});
-        server_out_.append(f.bytes());
+        u().server_out.append(f.bytes());
         break;
       } else {
         ClientStatement& st = remember_parse(parse);
@@ -318,13 +331,13 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       auto it = bind.statement.empty() ? statements_.end() : statements_.find(std::string(bind.statement));
       if (it == statements_.end()) {
         if (bind.statement.empty()) note_statement(unnamed_query_, false);
-        server_out_.append(f.bytes());
+        u().server_out.append(f.bytes());
       } else {
         wire::ParseMsg p;
         std::string_view body(it->second.parse.data() + 5, it->second.parse.size() - 5);
         if (wire::parse_parse(body, p)) note_statement(p.query, false);
         prepare_on_server(it->second);
-        wire::put_bind_renamed(server_out_, bind.portal, it->second.server_name, bind.after_statement);
+        wire::put_bind_renamed(u().server_out, bind.portal, it->second.server_name, bind.after_statement);
       }
       push({Expect::Bind});
       break;
@@ -334,11 +347,11 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       auto it = (target.kind != 'S' || target.name.empty()) ? statements_.end()
                                                              : statements_.find(std::string(target.name));
       if (it == statements_.end()) {
-        server_out_.append(f.bytes());
+        u().server_out.append(f.bytes());
         push({f.type == 'D' ? Expect::Describe : Expect::Close});
       } else if (f.type == 'D') {
         prepare_on_server(it->second);
-        wire::put_describe(server_out_, 'S', it->second.server_name);
+        wire::put_describe(u().server_out, 'S', it->second.server_name);
         push({Expect::Describe});
       } else {
         // The statement stays prepared on the server for other clients; only this client forgets it.
@@ -347,9 +360,9 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       }
       break;
     }
-    case 'E': unit_open_ = true; push({Expect::Execute}); server_out_.append(f.bytes()); break;
-    case 'S': unit_open_ = false; push({Expect::Sync}); server_out_.append(f.bytes()); break;
-    case 'H': server_out_.append(f.bytes()); break;  // after a held unit was released
+    case 'E': unit_open_ = true; push({Expect::Execute}); u().server_out.append(f.bytes()); break;
+    case 'S': unit_open_ = false; push({Expect::Sync}); u().server_out.append(f.bytes()); break;
+    case 'H': u().server_out.append(f.bytes()); break;  // after a held unit was released
   }
   emit_ready_synthetic();
   co_return true;
@@ -358,10 +371,10 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
 // The statement a unit's statistics are kept under (the first of the unit): its text, constants
 // replaced by $n for simple queries so "... id = 1" and "... id = 2" count as one statement.
 void ClientSession::note_statement(std::string_view sql, bool simple) {
-  if (!unit_statement_.empty()) return;
-  if (simple && (normalized_current_ || normalize_literals(sql, normalized_)) && !normalized_.literals.empty())
-    unit_statement_.assign(normalized_.text);
-  else unit_statement_.assign(sql);
+  if (!u().unit_statement.empty()) return;
+  if (simple && (u().normalized_current || normalize_literals(sql, u().normalized)) && !u().normalized.literals.empty())
+    u().unit_statement.assign(u().normalized.text);
+  else u().unit_statement.assign(sql);
 }
 
 // Records a named Parse as the client's statement (the server sees it when a connection needs it).
@@ -394,7 +407,7 @@ void ClientSession::prepare_on(ServerConnection& conn, std::string& out, Respons
   expect.push({Expect::InjectedParse, st.id});
 }
 
-void ClientSession::prepare_on_server(const ClientStatement& st) { prepare_on(*server_, server_out_, expect_, st); }
+void ClientSession::prepare_on_server(const ClientStatement& st) { prepare_on(*server_, u().server_out, u().expect, st); }
 
 // Points pool_ at `alias`'s pool, refreshing the snapshot (and pools) after a reload.
 bool ClientSession::pool_ready(const std::string& alias) {
@@ -435,7 +448,7 @@ bool ClientSession::pool_ready(const std::string& alias) {
 
 awaitable<bool> ClientSession::ensure_attached() {
   // One-shot: a choice made for a unit that found a connection attached must not steer a later attach.
-  std::string alias = std::exchange(unit_alias_, {});
+  std::string alias = std::exchange(u().unit_alias, {});
   if (server_) co_return true;
   const bool defer = defer_begin_;
   defer_begin_ = false;
@@ -448,12 +461,12 @@ awaitable<bool> ClientSession::ensure_attached() {
     co_return false;
   }
   server_ = std::move(checkout.conn);
-  queue_session_parameters(*server_, server_out_, expect_);
-  if (pending_begin_ && !defer) {
+  queue_session_parameters(*server_, u().server_out, u().expect);
+  if (u().pending_begin && !defer) {
     // The client's BEGIN, answered by the proxy when it came, now opens the transaction on this server.
-    wire::put_query(server_out_, *pending_begin_);
+    wire::put_query(u().server_out, *u().pending_begin);
     push({Expect::InjectedQuery});
-    pending_begin_.reset();
+    u().pending_begin.reset();
   }
   cancel_slot_->set({server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
   pump_running_ = true;
@@ -481,13 +494,13 @@ std::string ClientSession::session_parameter_sql(const ServerConnection& conn) c
 
 // Sends what is queued for the server now (the pump forwards the answers).
 awaitable<bool> ClientSession::flush_to_server() {
-  if (server_out_.empty() || !server_) co_return true;
+  if (u().server_out.empty() || !server_) co_return true;
   writing_to_server_ = true;
   ServerConnection* conn = server_.get();
   std::string werr;
-  bool ok = co_await write_all(conn->socket(), server_out_, werr);
+  bool ok = co_await write_all(conn->socket(), u().server_out, werr);
   writing_to_server_ = false;
-  server_out_.clear();
+  u().server_out.clear();
   // A failed write surfaces in the pump as a read error; it owns the client-visible report.
   if (!ok) conn->socket().cancel();
   else if (may_detach()) conn->socket().cancel();  // the pump waits on a read: let it return the connection

@@ -156,8 +156,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Worker& worker_;
   tcp::socket socket_;
   uint64_t id_;
-  ReadBuffer in_;
-  Outbox out_;
 
   // Identity and routing (fixed at startup).
   std::shared_ptr<const Snapshot> snap_;
@@ -177,7 +175,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<std::pair<std::string, std::string>> wanted_params_;
   // ParameterStatus values the client has seen, as (hash of name, hash of value): an idle client holds
   // a dozen of them, and whole strings would cost more than the rest of the session.
-  std::vector<std::pair<uint64_t, uint64_t>> client_view_;
+  // 32-bit hashes: a changed value taken for the old one (one chance in 2^32) skips one ParameterStatus.
+  std::vector<std::pair<uint32_t, uint32_t>> client_view_;
 
   // Cancel key handed to the client, and where its query runs now.
   std::shared_ptr<CancelSlot> cancel_slot_;
@@ -186,33 +185,56 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Prepared statements by the client's name.
   std::unordered_map<std::string, ClientStatement> statements_;
 
-  // Routing state. unit_alias_: where the next attach goes (read and cleared by ensure_attached; empty =
-  // the client's own alias). held_: extended-protocol messages kept
-  // (not yet sent anywhere) until a Bind, Flush or Sync decides the alias of their unit.
-  std::string unit_alias_;
-  std::string held_;
+  // What the session needs while it has messages in hand or answers to wait for. Allocated by the
+  // first message and freed when the session parks with none of it in use (unit_idle()): an idle
+  // client then costs only the fields outside it.
+  struct UnitState {
+    // The client's bytes both ways. Routing: where the next attach goes (read and cleared by ensure_attached; empty = the client's
+    // own alias), and extended-protocol messages kept (not yet sent anywhere) until a Bind, Flush or
+    // Sync decides the alias of their unit.
+    ReadBuffer in;  // from the client
+    Outbox out;     // to the client
+    std::string unit_alias;
+    std::string held;
+    std::optional<std::string> pending_begin;  // BEGIN answered by the proxy, sent with the first statement
+    std::vector<std::string> synth_errors;    // ErrorResponses queued behind in-flight answers (a vector:
+                                              // an empty std::deque already holds ~600 bytes)
+    NormalizedSql normalized;           // reused per simple query (literal_normalizer.hpp)
+    bool normalized_current = false;    // normalized holds the message being handled (routing made it)
+    wire::BindParams literal_params;    // its constants, viewed as text parameters
+    // Messages for the attached server connection, and the answers expected from it.
+    std::string server_out;
+    ResponseQueue expect;
+    // Statistics of the unit in flight.
+    uint64_t unit_rows = 0;             // rows reported by CommandComplete since the last ReadyForQuery
+    std::string unit_statement;         // the unit's statement text for per-statement statistics
+    std::string unit_router;            // router that placed the unit's statement ("" = not routed)
+    std::string_view unit_kind;         // its statement kind (router::kind_name)
+  };
+  std::unique_ptr<UnitState> unit_;
+  UnitState& u() {
+    if (!unit_) unit_ = std::make_unique<UnitState>();
+    return *unit_;
+  }
+  const UnitState& u() const;
+  // Nothing in the unit state is needed between transactions: it can be freed.
+  bool unit_idle() const;
+  // Cancelled by the pump when nothing is outstanding; made by the first wait (routing waits rarely).
+  std::unique_ptr<asio::steady_timer> idle_signal_;
+
   // A Bind the router spreads over several shards: its unit is held until Sync (or Flush) and then run
   // on every shard (client_scatter.cpp). Null otherwise: most sessions never scatter.
   std::unique_ptr<ScatterUnit> scatter_;
   bool scattering_ = false;  // a read across shards is running: shutdown waits for it like for a server
   std::shared_ptr<const router::Analysis> unnamed_analysis_;
-  std::optional<std::string> pending_begin_;  // BEGIN answered by the proxy, sent with the first statement
   std::optional<std::string> shard_key_;      // SET pgroute.shard_key
   bool shard_key_for_transaction_ = false;    // set inside a transaction: forgotten when it ends
   std::optional<std::chrono::steady_clock::time_point> last_write_;
-  std::vector<std::string> synth_errors_;  // ErrorResponses queued behind in-flight answers (a vector:
-                                          // an empty std::deque already holds ~600 bytes)
-  NormalizedSql normalized_;          // reused per simple query (literal_normalizer.hpp)
-  bool normalized_current_ = false;   // normalized_ holds the message being handled (routing made it)
-  wire::BindParams literal_params_;   // its constants, viewed as text parameters
-  asio::steady_timer idle_signal_;            // cancelled by the pump when nothing is outstanding
   bool forward_sync_after_skip_ = false;  // skip_until_sync_ with a server attached: the Sync goes on
   bool defer_begin_ = false;  // this attach is for a unit that executes nothing: keep the BEGIN pending
 
   // The borrowed server connection and the protocol state of what is in flight on it.
   std::unique_ptr<ServerConnection> server_;
-  std::string server_out_;
-  ResponseQueue expect_;
   bool unit_open_ = false;       // extended-protocol messages sent since the last Sync
   bool skip_until_sync_ = false; // the proxy reported an error in this unit; drop until Sync
   bool pump_running_ = false;
@@ -227,11 +249,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool shutting_down_ = false;
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
   bool admin_ = false;                // an admin console session
-  uint64_t unit_rows_ = 0;            // rows reported by CommandComplete since the last ReadyForQuery
-  std::string unit_statement_;        // the unit's statement text for per-statement statistics
   std::string unnamed_query_;         // text of the last unnamed Parse
-  std::string unit_router_;           // router that placed the unit's statement ("" = not routed)
-  std::string_view unit_kind_;        // its statement kind (router::kind_name)
 };
 
 }  // namespace pgroute

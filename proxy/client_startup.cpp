@@ -72,20 +72,20 @@ awaitable<bool> ClientSession::startup() {
   for (int round = 0;; ++round) {
     size_t consumed = 0;
     std::string error;
-    ReadStatus st = co_await read_startup(socket_, in_, kMaxStartupPacket, pkt, consumed, error);
+    ReadStatus st = co_await read_startup(socket_, u().in, kMaxStartupPacket, pkt, consumed, error);
     if (st == ReadStatus::closed) co_return false;
     if (st == ReadStatus::invalid) {
-      bool version = in_.size() >= 8 && (wire::get_u32(in_.view().data() + 4) >> 16) != 3 &&
-                     (wire::get_u32(in_.view().data() + 4) >> 16) != 1234;
+      bool version = u().in.size() >= 8 && (wire::get_u32(u().in.view().data() + 4) >> 16) != 3 &&
+                     (wire::get_u32(u().in.view().data() + 4) >> 16) != 1234;
       PGR_LOG(info) << describe() << ": rejected startup packet: " << error;
       co_await send_fatal(version ? wire::sqlstate::feature_not_supported : wire::sqlstate::protocol_violation,
                           "pgroute: " + error);
       co_return false;
     }
-    in_.consume(consumed);
+    u().in.consume(consumed);
     if (pkt.kind == wire::StartupKind::SslRequest || pkt.kind == wire::StartupKind::GssEncRequest) {
       // Bytes sent before our answer cannot belong to a negotiated session (CVE-2021-23222 class).
-      if (!in_.empty() || round > 2) {
+      if (!u().in.empty() || round > 2) {
         co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: unexpected data after encryption request");
         co_return false;
       }
@@ -126,7 +126,7 @@ awaitable<bool> ClientSession::startup() {
     }
   }
   int minor = pkt.protocol & 0xffff;
-  if (minor > 0 || !unsupported.empty()) wire::put_negotiate_protocol_version(out_.buffer(), 0, unsupported);
+  if (minor > 0 || !unsupported.empty()) wire::put_negotiate_protocol_version(u().out.buffer(), 0, unsupported);
   if (user_.empty()) {
     co_await send_fatal(wire::sqlstate::invalid_authorization, "no PostgreSQL user name specified in startup packet");
     co_return false;
@@ -182,17 +182,17 @@ awaitable<bool> ClientSession::startup() {
   auto key = rt_.cancels.add(cancel_slot_);
   cancel_pid_ = key.pid;
   if (!co_await login_server()) co_return false;
-  wire::put_backend_key_data(out_.buffer(), key.pid, key.secret);
-  wire::put_ready_for_query(out_.buffer(), 'I');
+  wire::put_backend_key_data(u().out.buffer(), key.pid, key.secret);
+  wire::put_ready_for_query(u().out.buffer(), 'I');
   PGR_LOG(debug) << describe() << ": logged in";
-  co_return co_await out_.flush(socket_);
+  co_return co_await u().out.flush(socket_);
 }
 
 // Reads the client's next authentication message ('p'); the caller consumes it.
 awaitable<bool> ClientSession::read_password_message(wire::Frame& f) {
   std::string error;
-  co_await out_.flush(socket_);
-  ReadStatus st = co_await read_frame(socket_, in_, kMaxAuthMessage, f, error);
+  co_await u().out.flush(socket_);
+  ReadStatus st = co_await read_frame(socket_, u().in, kMaxAuthMessage, f, error);
   if (st == ReadStatus::ok && f.type == 'p') co_return true;
   if (st != ReadStatus::closed) {
     std::string what = st == ReadStatus::invalid ? error : std::string("expected a password message");
@@ -211,7 +211,7 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
   switch (method) {
     case config::AuthMethod::Trust: ok = user != nullptr; break;
     case config::AuthMethod::Cleartext: {
-      wire::put_auth(out_.buffer(), wire::kAuthCleartext);
+      wire::put_auth(u().out.buffer(), wire::kAuthCleartext);
       if (!co_await read_password_message(f)) co_return false;
       std::string_view given(f.body.data(), f.body.empty() ? 0 : f.body.size() - 1);
       if (user) {
@@ -222,17 +222,17 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
                it->second.stored_key;
         else ok = given == secret;
       }
-      in_.consume(f.wire_size());
+      u().in.consume(f.wire_size());
       break;
     }
     case config::AuthMethod::Md5: {
       char salt[4];
       auth::random_bytes(salt, sizeof salt);
-      wire::put_auth(out_.buffer(), wire::kAuthMd5, std::string_view(salt, 4));
+      wire::put_auth(u().out.buffer(), wire::kAuthMd5, std::string_view(salt, 4));
       if (!co_await read_password_message(f)) co_return false;
       std::string_view given(f.body.data(), f.body.empty() ? 0 : f.body.size() - 1);
       ok = user && auth::md5_verify(given, name, secret, salt);
-      in_.consume(f.wire_size());
+      u().in.consume(f.wire_size());
       break;
     }
     case config::AuthMethod::ScramSha256: {
@@ -246,7 +246,7 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
         scram_secret = auth::make_scram_secret(salt, salt, 4096);  // a secret nobody knows
       }
       auth::ScramServer server(scram_secret);
-      wire::put_auth_sasl(out_.buffer(), {"SCRAM-SHA-256"});
+      wire::put_auth_sasl(u().out.buffer(), {"SCRAM-SHA-256"});
       if (!co_await read_password_message(f)) co_return false;
       wire::BodyReader r(f.body);
       std::string_view mechanism, data;
@@ -257,17 +257,17 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
         co_return false;
       }
       auto first = server.handle_client_first(data);
-      in_.consume(f.wire_size());
+      u().in.consume(f.wire_size());
       if (!first) {
         co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: SCRAM: " + server.error());
         co_return false;
       }
-      wire::put_auth(out_.buffer(), wire::kAuthSaslContinue, *first);
+      wire::put_auth(u().out.buffer(), wire::kAuthSaslContinue, *first);
       if (!co_await read_password_message(f)) co_return false;
       auto final_msg = server.handle_client_final(f.body);
-      in_.consume(f.wire_size());
+      u().in.consume(f.wire_size());
       if (final_msg && user) {
-        wire::put_auth(out_.buffer(), wire::kAuthSaslFinal, *final_msg);
+        wire::put_auth(u().out.buffer(), wire::kAuthSaslFinal, *final_msg);
         ok = true;
       }
       break;
@@ -278,7 +278,7 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
     co_await send_fatal(wire::sqlstate::invalid_password, "password authentication failed for user \"" + name + "\"");
     co_return false;
   }
-  wire::put_auth(out_.buffer(), wire::kAuthOk);
+  wire::put_auth(u().out.buffer(), wire::kAuthOk);
   co_return true;
 }
 
@@ -308,7 +308,7 @@ awaitable<bool> ClientSession::login_server() {
   }
   for (auto& [name, value] : server_->reported) {
     client_view_changes(name, value);
-    wire::put_parameter_status(out_.buffer(), name, value);
+    wire::put_parameter_status(u().out.buffer(), name, value);
   }
   if (session_mode_) {
     cancel_slot_->set({server_->endpoint().host, server_->endpoint().port, server_->backend_pid,

@@ -34,15 +34,15 @@ bool is_client_settable(std::string_view name) {
 }  // namespace
 
 bool ClientSession::may_detach() const {
-  return server_ && expect_.empty() && !unit_open_ && !writing_to_server_ && server_->tx_status == 'I' &&
+  return server_ && u().expect.empty() && !unit_open_ && !writing_to_server_ && server_->tx_status == 'I' &&
          (!session_mode_ || shutting_down_);
 }
 
 // Returns false if the server sent something that makes the connection unusable.
 bool ClientSession::process_server_frame(const wire::Frame& f) {
   ServerConnection& conn = *server_;
-  std::string& out = out_.buffer();
-  bool injected_head = !expect_.empty() && expect_.front().kind == Expect::InjectedQuery;
+  std::string& out = u().out.buffer();
+  bool injected_head = !u().expect.empty() && u().expect.front().kind == Expect::InjectedQuery;
   switch (f.type) {
     case 'N': case 'A':  // asynchronous: notices and notifications go straight through
       if (!injected_head) out.append(f.bytes());
@@ -66,12 +66,12 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     default: break;
   }
   emit_ready_synthetic();
-  if (expect_.empty()) {
+  if (u().expect.empty()) {
     // Nothing was asked: a server closing the session says so with an ErrorResponse (FATAL).
     out.append(f.bytes());
     return f.type != 'E';
   }
-  const Pending head = expect_.front();
+  const Pending head = u().expect.front();
   bool swallow = head.kind == Expect::InjectedQuery || head.kind == Expect::InjectedClose ||
                  (head.kind == Expect::InjectedParse && f.type == '1');
   if (head.kind == Expect::InjectedQuery && f.type == 'E') {
@@ -82,7 +82,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   }
   if (!swallow) {
     // A BEGIN the proxy answered is still pending (this unit only prepared): the client is in a transaction.
-    if (f.type == 'Z' && pending_begin_) wire::put_ready_for_query(out, 'T');
+    if (f.type == 'Z' && u().pending_begin) wire::put_ready_for_query(out, 'T');
     else out.append(f.bytes());
   }
   if (f.type == 'Z') {
@@ -104,34 +104,34 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
       dirty_session_state_ = true;
     }
   }
-  if (f.type == 'C' && !swallow) unit_rows_ += metrics::rows_from_command_tag(tag_of(f));
+  if (f.type == 'C' && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
   if (!completes(head.kind, f.type)) return true;
-  expect_.pop();
+  u().expect.pop();
   if (f.type == 'Z' && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
     // kind: the statement kind when the router analysed it, else the protocol unit (routing off).
-    std::string_view kind = !unit_kind_.empty()               ? unit_kind_
+    std::string_view kind = !u().unit_kind.empty()               ? u().unit_kind
                             : head.kind == Expect::Query        ? std::string_view("simple")
                             : head.kind == Expect::Sync         ? std::string_view("extended")
                                                                 : std::string_view("function");
-    metrics::record_query(worker_.index, conn.endpoint().alias, unit_router_.empty() ? "none" : unit_router_, kind,
-                          std::chrono::steady_clock::now() - head.queued, unit_rows_);
-    if (!unit_statement_.empty()) {
-      metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit_statement_), unit_statement_,
-                                std::chrono::steady_clock::now() - head.queued, unit_rows_);
-      unit_statement_.clear();
+    metrics::record_query(worker_.index, conn.endpoint().alias, u().unit_router.empty() ? "none" : u().unit_router, kind,
+                          std::chrono::steady_clock::now() - head.queued, u().unit_rows);
+    if (!u().unit_statement.empty()) {
+      metrics::record_statement(worker_.index, std::hash<std::string_view>{}(u().unit_statement), u().unit_statement,
+                                std::chrono::steady_clock::now() - head.queued, u().unit_rows);
+      u().unit_statement.clear();
     }
-    unit_rows_ = 0;
-    unit_router_.clear();
-    unit_kind_ = {};
+    u().unit_rows = 0;
+    u().unit_router.clear();
+    u().unit_kind = {};
   }
   if (f.type == 'E' && (head.kind == Expect::Parse || head.kind == Expect::InjectedParse) && head.statement)
     conn.prepared.remove(head.statement);
   if (f.type == 'E' && is_extended(head.kind)) {
-    skip_to_sync(expect_, &conn.prepared);  // the server now ignores everything up to Sync: so must we
+    skip_to_sync(u().expect, &conn.prepared);  // the server now ignores everything up to Sync: so must we
   }
   emit_ready_synthetic();
-  if (expect_.empty()) idle_signal_.cancel();  // a client waiting for this connection to go quiet
+  if (u().expect.empty() && idle_signal_) idle_signal_->cancel();  // a client waiting for this connection to go quiet
   return true;
 }
 
@@ -150,7 +150,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       if (d == wire::Decode::Invalid || !process_server_frame(f)) {
         server_lost(d == wire::Decode::Invalid ? "invalid message from server: " + error
                                                : "the server ended the session");
-        co_await out_.flush(socket_);
+        co_await u().out.flush(socket_);
         close_client();
         co_return;
       }
@@ -160,16 +160,16 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       // Return the connection before writing to the client: the server is idle, another client may use it.
       auto done = std::move(server_);
       pump_running_ = false;
-      idle_signal_.cancel();
+      if (idle_signal_) idle_signal_->cancel();
       co_await release_server(std::move(done));
-      bool ok = co_await out_.flush(socket_);
+      bool ok = co_await u().out.flush(socket_);
       if (shutting_down_ || !ok) {
         if (ok) co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
         close_client();
       }
       co_return;
     }
-    if (!out_.buffer().empty() && !co_await out_.flush(socket_)) client_gone_ = true;
+    if (!u().out.buffer().empty() && !co_await u().out.flush(socket_)) client_gone_ = true;
     if (client_gone_) {
       co_await finish_server_on_client_exit();
       co_return;
@@ -181,7 +181,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
     if (ec == asio::error::operation_aborted) continue;  // the client loop wants us to look again
     if (ec || n == 0) {
       server_lost(ec ? ec.message() : "the server closed the connection");
-      co_await out_.flush(socket_);
+      co_await u().out.flush(socket_);
       close_client();
       co_return;
     }
@@ -193,16 +193,16 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
 void ClientSession::server_lost(const std::string& why) {
   auto conn = std::move(server_);
   pump_running_ = false;
-  idle_signal_.cancel();
+  if (idle_signal_) idle_signal_->cancel();
   cancel_slot_->clear();
   std::string where = conn->endpoint().describe();
   PGR_LOG(warn) << describe() << ": lost server connection to " << where << ": " << why;
   send_error(wire::sqlstate::connection_failure,
              "pgroute: lost the server connection to " + where + " while serving this client: " + why, "FATAL");
   pool_->discard(std::move(conn), CloseReason::server_error);
-  expect_.clear();
-  synth_errors_.clear();
-  unit_statement_.clear();
+  u().expect.clear();
+  u().synth_errors.clear();
+  u().unit_statement.clear();
 }
 
 // Gives a connection back, first undoing what the client left on it that the proxy cannot track.
@@ -230,7 +230,7 @@ awaitable<void> ClientSession::finish_server_on_client_exit() {
   pump_running_ = false;
   cancel_slot_->clear();
   close_client();
-  bool idle_between_units = expect_.empty() && !unit_open_ && !writing_to_server_;
+  bool idle_between_units = u().expect.empty() && !unit_open_ && !writing_to_server_;
   if (idle_between_units && conn->tx_status != 'I') {
     // Left inside a transaction: roll it back so the connection is clean for the next client.
     auto err = co_await run_internal_query(*conn, "ROLLBACK");

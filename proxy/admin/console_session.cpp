@@ -65,7 +65,7 @@ awaitable<void> ClientSession::run_admin_console() {
   }
   admin_ = true;
   PGR_LOG(info) << "client " << id_ << ": admin console opened by \"" << user_ << "\"";
-  std::string& out = out_.buffer();
+  std::string& out = u().out.buffer();
   // What psql and drivers expect to be told after login.
   for (auto [name, value] : {std::pair<const char*, const char*>{"server_version", "15.0 (pgroute admin)"},
                              {"server_encoding", "UTF8"},
@@ -77,10 +77,10 @@ awaitable<void> ClientSession::run_admin_console() {
     wire::put_parameter_status(out, name, value);
   wire::put_ready_for_query(out, 'I');
   bool skip_until_sync = false;
-  while (co_await out_.flush(socket_)) {
+  while (co_await u().out.flush(socket_)) {
     wire::Frame f;
     std::string error;
-    ReadStatus st = co_await read_frame(socket_, in_, kMaxAdminMessage, f, error);
+    ReadStatus st = co_await read_frame(socket_, u().in, kMaxAdminMessage, f, error);
     if (st == ReadStatus::invalid) {
       co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute admin: " + error);
       co_return;
@@ -89,12 +89,12 @@ awaitable<void> ClientSession::run_admin_console() {
     std::string sql;
     if (f.type == 'Q') sql.assign(f.body.data(), f.body.empty() ? 0 : f.body.size() - 1);
     char type = f.type;
-    in_.consume(f.wire_size());
+    u().in.consume(f.wire_size());
     if (type == 'Q') {
       bool keep_going = co_await run_admin_command(sql);
       wire::put_ready_for_query(out, 'I');
       if (!keep_going) {
-        co_await out_.flush(socket_);
+        co_await u().out.flush(socket_);
         co_return;
       }
     } else if (type == 'S') {
@@ -112,9 +112,9 @@ awaitable<void> ClientSession::run_admin_console() {
   }
 }
 
-// Answers one command into out_; false when the session must end (SHUTDOWN).
+// Answers one command into u().out; false when the session must end (SHUTDOWN).
 awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
-  std::string& out = out_.buffer();
+  std::string& out = u().out.buffer();
   std::string error;
   auto cmd = admin::parse_command(sql, error);
   if (!cmd) {
