@@ -21,7 +21,6 @@ namespace pgroute {
 namespace {
 std::atomic<uint64_t> g_next_session_id{1};
 
-
 // The proxy-wide identity of a prepared statement: the same text and parameter types get the same
 // server-side name on every connection, so a statement prepared once can be reused by any client.
 uint64_t statement_id(std::string_view query, std::string_view param_types) {
@@ -98,9 +97,6 @@ awaitable<void> ClientSession::run() {
   co_await serve(false);
 }
 
-// Parks an idle client: its coroutine frames and buffers are freed and only a readiness wait on the
-// socket is left, whose handler starts serve() again. Idle clients are most connections of a pooler,
-// and the frames and buffers were most of what one cost.
 const ClientSession::UnitState& ClientSession::u() const {
   static const UnitState none;
   return unit_ ? *unit_ : none;
@@ -112,10 +108,16 @@ bool ClientSession::unit_idle() const {
   return s.held.empty() && !s.pending_begin && s.synth_errors.empty() && s.expect.empty() && s.unit_alias.empty();
 }
 
+// Parks an idle client: its coroutine frames and buffers are freed and only a readiness wait on the
+// socket is left, whose handler starts serve() again. Idle clients are most connections of a pooler,
+// and the frames and buffers were most of what one cost.
 void ClientSession::park() {
-  u().in.release();
-  u().out.release();
-  if (unit_idle()) unit_.reset();
+  if (unit_idle()) {
+    unit_.reset();
+  } else {  // e.g. inside a transaction whose BEGIN is still pending: keep the state, drop the buffers
+    unit_->in.release();
+    unit_->out.release();
+  }
   client_view_.shrink_to_fit();  // grown one by one at login; no-op once it fits
   parked_ = true;
   rt_.clients_parked.fetch_add(1, std::memory_order_relaxed);
@@ -168,8 +170,8 @@ awaitable<void> ClientSession::serve(bool readable) {
         park();
         co_return;
       }
-      // A server is attached: the answer is coming and the client's next message soon after. The
-      // read is queued now (on io_uring it costs no system call of its own), into a small buffer:
+      // A server is attached (the answer is coming and the client's next message soon after), or the
+      // client woke us from park(). The read is queued now (on io_uring it costs no system call of its own), into a small buffer:
       // most messages fit, a longer one takes a second read.
       u().in.shrink_to(kWaitReadSize);
       want = kWaitReadSize;
@@ -178,9 +180,13 @@ awaitable<void> ClientSession::serve(bool readable) {
     idle_read_since_ = u().in.empty() ? worker_.park_tick : kNotIdle;
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);
     idle_read_since_ = kNotIdle;
-    if (std::exchange(park_requested_, false) && ec == asio::error::operation_aborted && may_park()) {
-      park();  // park_if_idle() cancelled the read of a client that stayed idle
-      co_return;
+    if (std::exchange(park_requested_, false) && ec == asio::error::operation_aborted) {
+      // park_if_idle() cancelled the read of a client that stayed idle
+      if (may_park()) {
+        park();
+        co_return;
+      }
+      continue;  // something changed meanwhile (a shutdown closes the socket: the next read ends it)
     }
     if (ec || n == 0) break;
     last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer

@@ -510,3 +510,30 @@ TEST_CASE("routing: a read across shards refuses an Execute with a row limit, an
     }
     CHECK(seen == "TDCZ");
 }
+
+TEST_CASE("routing: a client idle after a BEGIN the proxy answered parks, and its next statement runs in that transaction") {
+    Fixture fx;
+    first_cluster().superuser(kAppDatabase).exec(
+        "DROP TABLE IF EXISTS parked_tx; CREATE TABLE parked_tx (id int); GRANT ALL ON parked_tx TO app;");
+    ProxyConfig cfg = routing_config();
+    const int metrics_port = free_port();
+    cfg.metrics_port = metrics_port;
+    Proxy proxy(cfg);
+    auto parked = [&] {
+        auto r = http_get(metrics_port, "/metrics");
+        return r ? sample_value(r->body, "pgroute_clients_parked").value_or(-1) : -1;
+    };
+    auto client = std::make_unique<Conn>(proxy.connect());
+    Conn& c = *client;
+    c.exec("BEGIN");  // answered by the proxy; sent with the first statement
+    // No server connection is held, so the park sweep parks it (2 to 4 s), keeping the pending BEGIN.
+    CHECK(eventually([&] { return parked() == 1; }, 8s));
+    c.exec("INSERT INTO parked_tx VALUES (1)");
+    CHECK(c.scalar("SELECT count(*) FROM parked_tx") == "1");
+    c.exec("ROLLBACK");
+    CHECK(first_cluster().superuser(kAppDatabase).scalar("SELECT count(*) FROM parked_tx") == "0");
+    // A parked client whose connection drops leaves no session behind.
+    CHECK(eventually([&] { return parked() == 1; }, 8s));
+    client.reset();
+    CHECK(eventually([&] { return parked() == 0; }));
+}
