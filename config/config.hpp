@@ -91,7 +91,7 @@ struct Config {
   std::string source;                      // file path (for messages)
   uint64_t content_hash = 0;               // FNV-1a of the file text as loaded (metrics, SHOW CONFIG)
   Listen listen;
-  int threads = 0;                         // 0 = one per CPU core
+  int threads = 0;                         // 0 = half the CPU cores, at least one
   int max_client_connections = 10000;
   uint32_t max_message_size = 64u << 20;
   std::string default_alias = "default";

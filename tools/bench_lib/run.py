@@ -34,7 +34,7 @@ def parse_args(argv):
     p.add_argument("--only", help=f"targets to run, of {','.join(TARGETS)} (default: all)")
     p.add_argument("--scale", type=int, default=10, help="pgbench -i scale (10)")
     p.add_argument("--pool-size", type=int, default=20, help="server connections per pool (20)")
-    p.add_argument("--pgroute-threads", type=int, default=0, help="pgroute `threads:` (0 = one per core)")
+    p.add_argument("--pgroute-threads", type=int, default=0, help="pgroute `threads:` (0 = half the cores)")
     p.add_argument("--jobs", type=int, default=2, help="pgbench -j (2)")
     p.add_argument("--idle-connections", type=int, help="idle-connection test size (10000; quick 2000; 0 = skip)")
     p.add_argument("--many-clients", type=int, help="many-clients test size (1000; 0 = skip)")
@@ -220,7 +220,7 @@ class Bench:
             "timestamp": self.stamp, "machine": setup.describe_machine(), "versions": ", ".join(versions),
             "settings": (f"{a.rounds} round(s) × {a.duration} s per run; clients {a.clients}; modes {a.modes}; "
                          f"pgbench -S -j {a.jobs}, scale {a.scale}; pool size {a.pool_size} (both poolers, "
-                         f"transaction mode, md5 client auth); pgroute threads {a.pgroute_threads or 'one per core'}; "
+                         f"transaction mode, md5 client auth); pgroute threads {a.pgroute_threads or 'automatic (half the cores)'}; "
                          "pgbench, proxies and PostgreSQL share this machine"),
             "routing": self.routing, "routing_ok": self.routing_ok, "targets": a.targets,
             "caveat": ("2 shared cores; other work (compilers) may run at the same time: treat single runs "
