@@ -189,11 +189,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // first message and freed when the session parks with none of it in use (unit_idle()): an idle
   // client then costs only the fields outside it.
   struct UnitState {
-    // The client's bytes both ways. Routing: where the next attach goes (read and cleared by ensure_attached; empty = the client's
+    ReadBuffer in;  // bytes from the client
+    Outbox out;     // bytes to the client
+    // Routing: where the next attach goes (read and cleared by ensure_attached; empty = the client's
     // own alias), and extended-protocol messages kept (not yet sent anywhere) until a Bind, Flush or
     // Sync decides the alias of their unit.
-    ReadBuffer in;  // from the client
-    Outbox out;     // to the client
     std::string unit_alias;
     std::string held;
     std::optional<std::string> pending_begin;  // BEGIN answered by the proxy, sent with the first statement
