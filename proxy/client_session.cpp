@@ -132,12 +132,11 @@ bool ClientSession::may_park() const {
          u().out.queued() == 0 && u().in.empty() && !client_gone_ && !shutting_down_;
 }
 
-bool ClientSession::park_if_idle(uint32_t tick) {
-  if (idle_read_since_ == kNotIdle || tick - idle_read_since_ < 2 || !may_park()) return false;
+void ClientSession::park_if_idle(uint32_t tick) {
+  if (idle_read_since_ == kNotIdle || tick - idle_read_since_ < 2 || !may_park()) return;
   park_requested_ = true;
   boost::system::error_code ec;
   socket_.cancel(ec);  // the read ends with operation_aborted; no data is lost
-  return true;
 }
 
 awaitable<void> ClientSession::serve(bool readable) {

@@ -51,9 +51,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void request_shutdown();
 
   // Parks the session if it has waited in a read with nothing in flight since before the previous
-  // tick of its worker's park sweep (so for at least one sweep period); true if it does. Call on the
-  // worker thread.
-  bool park_if_idle(uint32_t tick);
+  // tick of its worker's park sweep (so for at least one sweep period). Call on the worker thread.
+  void park_if_idle(uint32_t tick);
 
   uint64_t id() const { return id_; }
   // For SHOW CLIENTS; call on the session's worker thread.

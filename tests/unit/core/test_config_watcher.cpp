@@ -57,6 +57,12 @@ struct WatchFixture {
   }
   // Runs the watcher for a while in which nothing (more) should be reported.
   void run_quietly() { ctx.run_for(kQuiet); }
+  // Exactly `count` changes so far: they arrive, and no further one follows.
+  void expect_changes(int count) {
+    REQUIRE(await_changes(count));
+    run_quietly();
+    CHECK(changes == count);
+  }
 };
 
 }  // namespace
@@ -66,13 +72,9 @@ TEST_CASE("config watcher: an in-place write is one change, a burst of writes to
   write(f.file, "a: 1\n");
   f.start(f.file);
   write(f.file, "a: 2\n");
-  REQUIRE(f.await_changes(1));
-  f.run_quietly();
-  CHECK(f.changes == 1);
+  f.expect_changes(1);
   for (int i = 0; i < 5; ++i) write(f.file, "a: " + std::to_string(10 + i) + "\n");
-  REQUIRE(f.await_changes(2));
-  f.run_quietly();
-  CHECK(f.changes == 2);
+  f.expect_changes(2);
 }
 
 TEST_CASE("config watcher: replacement by rename and delete + create are changes; other files are not") {
@@ -86,15 +88,11 @@ TEST_CASE("config watcher: replacement by rename and delete + create are changes
 
   write(f.dir / "pgroute.yaml.new", "a: 2\n");  // the temporary's own events are not about the file
   fs::rename(f.dir / "pgroute.yaml.new", f.file);
-  REQUIRE(f.await_changes(1));
-  f.run_quietly();
-  CHECK(f.changes == 1);
+  f.expect_changes(1);
 
   fs::remove(f.file);
   write(f.file, "a: 3\n");
-  REQUIRE(f.await_changes(2));
-  f.run_quietly();
-  CHECK(f.changes == 2);
+  f.expect_changes(2);
 }
 
 TEST_CASE("config watcher: a ConfigMap-style symlink swap, then an in-place write of the new target") {
@@ -110,9 +108,7 @@ TEST_CASE("config watcher: a ConfigMap-style symlink swap, then an in-place writ
   // Kubernetes: a new ..data link is renamed over the old one; pgroute.yaml itself never changes.
   fs::create_directory_symlink("..v2", f.dir / "..data_tmp");
   fs::rename(f.dir / "..data_tmp", f.dir / "..data");
-  REQUIRE(f.await_changes(1));
-  f.run_quietly();
-  CHECK(f.changes == 1);
+  f.expect_changes(1);
 
   // After the swap the watcher follows the link to its new directory.
   write(f.dir / "..v2" / "pgroute.yaml", "a: 3\n");
