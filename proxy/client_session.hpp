@@ -17,6 +17,7 @@
 
 #include "proxy/admin/client_info.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/close_reason.hpp"
 #include "proxy/literal_normalizer.hpp"
 #include "proxy/outbox.hpp"
 #include "proxy/read_buffer.hpp"
@@ -103,7 +104,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct QueryError { std::string sqlstate, message; };
   awaitable<std::optional<QueryError>> run_internal_query(ServerConnection& conn, std::string_view sql);
   awaitable<void> release_server(std::unique_ptr<ServerConnection> conn);
-  void server_lost(const std::string& why);
+  void server_lost(const std::string& why, CloseReason reason = CloseReason::server_error);
   void close_client();
 
   std::string describe() const;
@@ -200,6 +201,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                               // an empty std::deque already holds ~600 bytes)
     NormalizedSql normalized;           // reused per simple query (literal_normalizer.hpp)
     bool normalized_current = false;    // normalized holds the message being handled (routing made it)
+    bool normalize_tried = false;       // routing ran the normalizer on it (so no constants if not current)
     wire::BindParams literal_params;    // its constants, viewed as text parameters
     // Messages for the attached server connection, and the answers expected from it.
     std::string server_out;

@@ -5,16 +5,16 @@
 namespace pgroute {
 
 enum class CloseReason {
-  lifetime,
-  idle,
-  server_timeout_margin,
-  failed_check,
-  server_error,
-  reload,
-  shutdown,
-  client_gone,
-  protocol_error,
-  connect_failed,
+  lifetime,               // max_lifetime reached
+  idle,                   // idle_timeout reached
+  server_timeout_margin,  // recycle_margin before the server's own idle/session timeout
+  failed_check,           // found closed by the server while pooled, or failed its pre-use check
+  server_error,           // broke while in use (read/write error, FATAL, left mid-transaction)
+  reload,                 // its backend left or moved, or the pool is over a smaller pool_size
+  shutdown,               // the proxy is exiting
+  client_gone,            // its client left mid-transaction or mid-answer (the session state is unknown)
+  protocol_error,         // the server sent what the protocol does not allow
+  connect_failed,         // the connection or its login failed (counted, never pooled)
 };
 inline constexpr int kCloseReasonCount = 10;
 

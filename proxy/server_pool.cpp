@@ -38,10 +38,26 @@ PoolSettings ServerPool::settings() const {
 }
 
 void ServerPool::apply(const PoolSettings& settings) {
-  std::lock_guard lock(mu_);
-  settings_ = settings;
-  // A larger pool lets waiters open connections now rather than at the next return.
-  while (!waiters_.empty() && total_ < settings_.max_size) wake_one_locked(nullptr);
+  std::vector<std::unique_ptr<ServerConnection>> excess;
+  {
+    std::lock_guard lock(mu_);
+    settings_ = settings;
+    // A larger pool lets waiters open connections now rather than at the next return.
+    while (!waiters_.empty() && total_ < settings_.max_size) wake_one_locked(nullptr);
+    // A smaller one closes idle connections over the new size now; those in use close when returned.
+    while (total_ > settings_.max_size && idle_count_ > 0) {
+      auto& stack = *std::max_element(idle_.begin(), idle_.end(),
+                                      [](const auto& a, const auto& b) { return a.size() < b.size(); });
+      excess.push_back(std::move(stack.front()));  // the longest idle of the fullest stack
+      stack.erase(stack.begin());
+      --idle_count_;
+      --total_;
+    }
+  }
+  for (auto& c : excess) {
+    count_close(*c, CloseReason::reload);
+    c->close();
+  }
 }
 
 awaitable<bool> ServerPool::fit_for_use(ServerConnection& conn, const PoolSettings& s, CloseReason& why) {
@@ -269,6 +285,13 @@ void ServerPool::release(std::unique_ptr<ServerConnection> conn) {
     count_close(*conn, expiry.why);
     conn->close();
     wake_one_locked(nullptr);
+    return;
+  }
+  // Over a size lowered by a reload: this one goes, so the pool shrinks to the new size even when busy.
+  if (total_ > settings_.max_size && !retired_) {
+    --total_;
+    count_close(*conn, CloseReason::reload);
+    conn->close();
     return;
   }
   wake_one_locked(std::move(conn));

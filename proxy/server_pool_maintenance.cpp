@@ -57,8 +57,9 @@ void ServerPool::sweep() {
         if (e.at <= now) {
           doomed.emplace_back(std::move(c), e.why);
         } else if (c->peek_idle() == ServerConnection::IdleState::closed) {
-          // The server hung up (restart, pg_terminate_backend, its own timeout): nothing to check.
-          doomed.emplace_back(std::move(c), CloseReason::server_error);
+          // The server hung up (restart, pg_terminate_backend, its own timeout): found by the same
+          // look as the pre-use check, so counted as that check's failure.
+          doomed.emplace_back(std::move(c), CloseReason::failed_check);
         } else {
           kept.push_back(std::move(c));
         }

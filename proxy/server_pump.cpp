@@ -148,8 +148,10 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       wire::Decode d = wire::next_frame(conn->rbuf.view(), max_message_, f, need, &error);
       if (d == wire::Decode::NeedMore) break;
       if (d == wire::Decode::Invalid || !process_server_frame(f)) {
-        server_lost(d == wire::Decode::Invalid ? "invalid message from server: " + error
-                                               : "the server ended the session");
+        if (d == wire::Decode::Invalid)
+          server_lost("invalid message from server: " + error, CloseReason::protocol_error);
+        else
+          server_lost("the server ended the session");
         co_await u().out.flush(socket_);
         close_client();
         co_return;
@@ -190,7 +192,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
 }
 
 // The server went away under a client. Nothing may be replayed; the client learns which alias failed.
-void ClientSession::server_lost(const std::string& why) {
+void ClientSession::server_lost(const std::string& why, CloseReason reason) {
   auto conn = std::move(server_);
   pump_running_ = false;
   if (idle_signal_) idle_signal_->cancel();
@@ -199,7 +201,7 @@ void ClientSession::server_lost(const std::string& why) {
   PGR_LOG(warn) << describe() << ": lost server connection to " << where << ": " << why;
   send_error(wire::sqlstate::connection_failure,
              "pgroute: lost the server connection to " + where + " while serving this client: " + why, "FATAL");
-  pool_->discard(std::move(conn), CloseReason::server_error);
+  pool_->discard(std::move(conn), reason);
   u().expect.clear();
   u().synth_errors.clear();
   u().unit_statement.clear();

@@ -246,6 +246,44 @@ TEST_CASE("lifecycle: reload applies pool settings keeping connections, and drai
     CHECK(eventually([&] { return su.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid) == "0"; }));
 }
 
+TEST_CASE("lifecycle: reload to a smaller pool_size closes idle connections over it now, busy ones when returned") {
+    ProxyConfig cfg = lifecycle_config();
+    cfg.pool_size = 4;
+    Proxy proxy(cfg);
+    Conn su = lifecycle_cluster().superuser("app");
+    auto server_sessions = [&] {
+        return std::stoi(su.scalar(std::string("SELECT count(*) FROM pg_stat_activity WHERE usename = '") +
+                                   kAppUser + "' AND datname = 'app'"));
+    };
+    // Four clients in transactions at once: four server connections; two go back to the pool.
+    std::vector<Conn> clients;
+    std::set<std::string> pids;
+    for (int i = 0; i < 4; ++i) {
+        clients.push_back(proxy.connect());
+        clients.back().exec("BEGIN");
+        pids.insert(clients.back().scalar("SELECT pg_backend_pid()"));
+    }
+    REQUIRE(pids.size() == 4);
+    clients[2].exec("COMMIT");
+    clients[3].exec("COMMIT");
+    REQUIRE(server_sessions() == 4);
+
+    cfg.pool_size = 1;
+    proxy.write_config(cfg);
+    proxy.signal(SIGHUP);
+    REQUIRE(eventually([&] { return proxy.log_tail(200).find("(generation 2)") != std::string::npos; }));
+    CHECK(eventually([&] { return server_sessions() == 2; }));  // the two idle ones; two still busy
+
+    // Busy ones finish their transactions untouched; the first returned closes, the pool is then at 1.
+    CHECK(clients[0].scalar("SELECT 'in flight'") == "in flight");
+    clients[0].exec("COMMIT");
+    CHECK(eventually([&] { return server_sessions() == 1; }));
+    clients[1].exec("COMMIT");
+    CHECK(server_sessions() == 1);
+    for (auto& c : clients) CHECK(c.scalar("SELECT 1") == "1");
+    CHECK(server_sessions() == 1);
+}
+
 TEST_CASE("lifecycle: an alias whose server is down is unhealthy: the replicas router skips it until it is back") {
     ProxyConfig cfg = default_proxy_config();
     cfg.backends = {{"primary", first_cluster().url(kAppUser, kAppPassword), std::nullopt},
