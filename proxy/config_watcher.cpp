@@ -28,7 +28,8 @@ ConfigWatcher::ConfigWatcher(asio::io_context& ctx, const std::string& path, std
       path_(fs::absolute(path).lexically_normal().string()),
       on_change_(std::move(on_change)),
       settle_(settle),
-      timer_(ctx) {}
+      timer_(ctx),
+      retry_timer_(ctx) {}
 
 ConfigWatcher::~ConfigWatcher() { stop(); }
 
@@ -52,6 +53,7 @@ void ConfigWatcher::stop() {
   if (stopped_) return;
   stopped_ = true;
   timer_.cancel();
+  retry_timer_.cancel();
   if (inotify_) {
     boost::system::error_code ignore;
     inotify_->close(ignore);  // also drops every watch
@@ -158,8 +160,38 @@ awaitable<void> ConfigWatcher::settle_loop() {
   }
   settling_ = false;
   // A swapped link may point into another directory now; a deleted directory may be back.
-  if (std::string error = rewatch(); !error.empty()) PGR_LOG(warn) << "reload: " << error;
+  if (std::string error = rewatch(); !error.empty()) {
+    PGR_LOG(warn) << "reload: " << error;
+    if (!watching_own_directory() && !retrying_) {
+      retrying_ = true;
+      PGR_LOG(warn) << "reload: looking for " << path_ << "'s directory again every "
+                    << std::chrono::duration_cast<std::chrono::milliseconds>(kRetryEvery * settle_).count()
+                    << " ms; SIGHUP still reloads";
+      asio::co_spawn(ctx_, retry_loop(), asio::detached);
+    }
+  }
   on_change_();
+}
+
+bool ConfigWatcher::watching_own_directory() const {
+  for (const auto& [wd, watch] : watches_)
+    if (watch.primary) return true;
+  return false;
+}
+
+// The file's directory is gone (deleted with the file, an unmounted volume): no event can say it is
+// back, so look for it until it is, then treat it as a change (the file may have come back with it).
+awaitable<void> ConfigWatcher::retry_loop() {
+  for (;;) {
+    retry_timer_.expires_after(kRetryEvery * settle_);
+    co_await retry_timer_.async_wait(use_nothrow);
+    if (stopped_) co_return;
+    rewatch();
+    if (watching_own_directory()) break;
+  }
+  retrying_ = false;
+  PGR_LOG(info) << "reload: watching " << path_ << " again";
+  schedule();
 }
 
 }  // namespace pgroute

@@ -24,6 +24,8 @@ class ConfigWatcher {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::milliseconds kSettle{200};
+  // A missing directory is looked for again every kRetryEvery settle periods (1 s by default).
+  static constexpr int kRetryEvery = 5;
 
   // on_change runs on ctx once no event about the file came for `settle` (at the latest 10 x settle
   // after the first event of a burst, so a file rewritten forever still gets looked at). It may find
@@ -54,6 +56,8 @@ class ConfigWatcher {
 
   awaitable<void> read_loop();
   awaitable<void> settle_loop();
+  awaitable<void> retry_loop();
+  bool watching_own_directory() const;
   void on_event(const inotify_event& event);
   void schedule();
   // (Re)computes the watched directories: path_'s own, and its symlink target's when it is a link.
@@ -66,9 +70,10 @@ class ConfigWatcher {
   std::chrono::milliseconds settle_;
   std::optional<asio::posix::stream_descriptor> inotify_;
   asio::steady_timer timer_;
+  asio::steady_timer retry_timer_;  // while the file's directory is missing
   std::map<int, Watch> watches_;  // by inotify watch descriptor
   bool via_link_ = false;         // path_ resolves through a symlink
-  bool settling_ = false, stopped_ = false;
+  bool settling_ = false, stopped_ = false, retrying_ = false;
   Clock::time_point quiet_at_, latest_at_;
 };
 

@@ -119,6 +119,22 @@ TEST_CASE("config watcher: a ConfigMap-style symlink swap, then an in-place writ
   CHECK(f.changes == 2);
 }
 
+TEST_CASE("config watcher: the directory deleted and created again is watched again") {
+  WatchFixture f;
+  write(f.file, "a: 1\n");
+  f.start(f.file);
+  fs::remove_all(f.dir);  // the file goes with it: a change (the caller keeps the old rules)
+  f.expect_changes(1);
+
+  fs::create_directory(f.dir);
+  write(f.file, "a: 2\n");
+  REQUIRE(f.await_changes(2));  // found again within a retry period
+  f.run_quietly();
+  const int after_return = f.changes;
+  write(f.file, "a: 3\n");  // and in-place writes are reported again
+  f.expect_changes(after_return + 1);
+}
+
 TEST_CASE("config watcher: stop cancels a pending change and leaves no work on the io_context") {
   WatchFixture f;
   write(f.file, "a: 1\n");
