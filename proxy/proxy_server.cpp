@@ -103,15 +103,9 @@ std::string ProxyServer::reload() {
 
 std::string ProxyServer::apply(const config::LoadResult& result) {
   if (!result.problems.empty()) {
-    std::string problems;
-    for (auto& p : result.problems) {
-      PGR_LOG(error) << "reload rejected: " << p.to_string();
-      problems += (problems.empty() ? "" : "\n") + p.to_string();
-    }
-    PGR_LOG(error) << "reload rejected: keeping the previous configuration";
-    rt_->reloads_failed.fetch_add(1);
-    service::notify_ready("reload rejected; previous configuration kept");
-    return problems;
+    std::vector<std::string> problems;
+    for (auto& p : result.problems) problems.push_back(p.to_string());
+    return reject_reload(problems);
   }
   const auto& old_metrics = rt_->snapshot()->config->metrics;
   const auto& new_metrics = result.config->metrics;
@@ -124,18 +118,25 @@ std::string ProxyServer::apply(const config::LoadResult& result) {
                   << old_listen.port;
   std::string chain_error;
   auto chain = chain_for(*result.config, chain_error);
-  if (!chain_error.empty()) {
-    PGR_LOG(error) << "reload rejected: " << chain_error;
-    PGR_LOG(error) << "reload rejected: keeping the previous configuration";
-    rt_->reloads_failed.fetch_add(1);
-    service::notify_ready("reload rejected; previous configuration kept");
-    return chain_error;
-  }
+  if (!chain_error.empty()) return reject_reload({chain_error});
   rt_->install(result.config, std::move(chain));
   PGR_LOG(info) << "reload: configuration " << config_path_ << " applied (generation " << rt_->generation() << ")";
   rt_->reloads_ok.fetch_add(1);
   service::notify_ready("configuration generation " + std::to_string(rt_->generation()));
   return {};
+}
+
+// The configuration in force stays: each reason is logged, the failure counted, systemd told.
+std::string ProxyServer::reject_reload(const std::vector<std::string>& reasons) {
+  std::string joined;
+  for (const auto& reason : reasons) {
+    PGR_LOG(error) << "reload rejected: " << reason;
+    joined += (joined.empty() ? "" : "\n") + reason;
+  }
+  PGR_LOG(error) << "reload rejected: keeping the previous configuration";
+  rt_->reloads_failed.fetch_add(1);
+  service::notify_ready("reload rejected; previous configuration kept");
+  return joined;
 }
 
 void ProxyServer::begin_shutdown() {

@@ -33,6 +33,7 @@ class ProxyServer {
   std::string reload();  // "" = applied; otherwise the problems (the old configuration stays)
   // What a load produced: installed, or rejected with its problems logged (the old configuration stays).
   std::string apply(const config::LoadResult& result);
+  std::string reject_reload(const std::vector<std::string>& reasons);  // returns them, one per line
   void start_watching();
   void reload_if_changed();  // the watcher's callback: reloads unless the content is the live one
   void begin_shutdown();
