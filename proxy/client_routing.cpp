@@ -193,6 +193,7 @@ std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string
                                                                     const wire::BindParams*& params) {
   params = nullptr;
   u().normalized_current = normalize_literals(sql, u().normalized);
+  u().normalize_tried = true;
   if (u().normalized_current) {
     auto analysis = analyze(u().normalized.text);
     // SET/SHOW/transaction control keep their constants: SET pgroute.shard_key needs its value.

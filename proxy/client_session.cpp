@@ -293,7 +293,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
                         std::string("pgroute: malformed message of type '") + f.type + "' from client");
     co_return false;
   }
-  u().normalized_current = false;
+  u().normalized_current = u().normalize_tried = false;
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
   if (!server_ && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
   if (routing_active()) {
@@ -377,7 +377,8 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
 // replaced by $n for simple queries so "... id = 1" and "... id = 2" count as one statement.
 void ClientSession::note_statement(std::string_view sql, bool simple) {
   if (!u().unit_statement.empty()) return;
-  if (simple && (u().normalized_current || normalize_literals(sql, u().normalized)) && !u().normalized.literals.empty())
+  if (simple && (u().normalized_current || (!u().normalize_tried && normalize_literals(sql, u().normalized))) &&
+      !u().normalized.literals.empty())
     u().unit_statement.assign(u().normalized.text);
   else u().unit_statement.assign(sql);
 }

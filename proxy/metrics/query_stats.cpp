@@ -37,6 +37,7 @@ struct Shard {
   std::unordered_map<std::string, QueryCell*> query_index;
   std::unordered_map<uint64_t, StatementCell*> statement_index;
   std::unordered_map<std::string, ErrorCell*> error_index;
+  std::string key;  // the worker's scratch for query_index lookups (no allocation per query)
   std::mutex mu;
   std::deque<QueryCell> queries;
   std::deque<StatementCell> statements;
@@ -65,12 +66,16 @@ Shard* shard(int worker) {
   return s;
 }
 
-std::string query_key(std::string_view alias, std::string_view router, std::string_view kind) {
-  std::string k;
-  k.reserve(alias.size() + router.size() + kind.size() + 2);
+void query_key(std::string& k, std::string_view alias, std::string_view router, std::string_view kind) {
+  k.clear();
   k.append(alias).push_back('\0');
   k.append(router).push_back('\0');
   k.append(kind);
+}
+
+std::string query_key(std::string_view alias, std::string_view router, std::string_view kind) {
+  std::string k;
+  query_key(k, alias, router, kind);
   return k;
 }
 
@@ -80,8 +85,8 @@ void record_query(int worker, std::string_view alias, std::string_view router, s
                   std::chrono::nanoseconds latency, uint64_t rows) {
   Shard* s = shard(worker);
   if (!s) return;
-  std::string key = query_key(alias, router, kind);
-  auto it = s->query_index.find(key);
+  query_key(s->key, alias, router, kind);
+  auto it = s->query_index.find(s->key);
   QueryCell* cell = nullptr;
   if (it != s->query_index.end()) {
     cell = it->second;
@@ -95,7 +100,7 @@ void record_query(int worker, std::string_view alias, std::string_view router, s
     cell->alias = alias;
     cell->router = router;
     cell->kind = kind;
-    s->query_index.emplace(std::move(key), cell);
+    s->query_index.emplace(s->key, cell);
   }
   cell->latency.observe(latency);
   cell->rows.fetch_add(rows, relaxed);
