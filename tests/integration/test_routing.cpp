@@ -425,6 +425,50 @@ with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", passwo
     CHECK(c.exec("SELECT user_id FROM events WHERE payload = 'spread'").size() == 40);
 }
 
+TEST_CASE("routing: reads across shards from many clients at once on one connection per shard all complete") {
+    // Each spreading read holds a connection of every shard. If two clients took them in different
+    // orders, each would wait for the other's: with one connection per shard that is a deadlock, seen
+    // here as 53300 after the queue timeout.
+    Fixture fx;
+    ProxyConfig cfg = scatter_config();
+    cfg.pool_size = 1;
+    cfg.queue_timeout = "3s";
+    Proxy proxy(cfg);
+    {
+        Conn c = proxy.connect();
+        for (int id = 1; id <= 20; ++id)
+            c.exec("INSERT INTO events (user_id, payload) VALUES (" + std::to_string(id) + ", 'crowd')");
+    }
+    constexpr int kClients = 6, kReads = 25;
+    std::vector<std::string> failures[kClients];
+    int complete[kClients] = {};
+    {
+        std::vector<std::jthread> threads;
+        for (int t = 0; t < kClients; ++t)
+            threads.emplace_back([&, t] {
+                try {
+                    Conn c = proxy.connect();
+                    for (int i = 0; i < kReads; ++i) {
+                        // Alternate simple and extended so both scatter paths meet.
+                        Rows r = (i % 2) ? c.exec_params("SELECT user_id FROM events WHERE payload = $1", {"crowd"})
+                                         : c.exec("SELECT user_id FROM events WHERE payload = 'crowd'");
+                        if (r.size() == 20) ++complete[t];
+                        else failures[t].push_back(std::to_string(r.size()) + " rows");
+                    }
+                } catch (const std::exception& e) {
+                    failures[t].push_back(e.what());
+                }
+            });
+    }
+    for (int t = 0; t < kClients; ++t) {
+        INFO("client " << t);
+        CHECK(failures[t] == std::vector<std::string>{});
+        CHECK(complete[t] == kReads);
+    }
+    Conn c = proxy.connect();
+    CHECK(c.exec("SELECT user_id FROM events WHERE payload = 'crowd'").size() == 20);
+}
+
 TEST_CASE("routing: a read across shards with a shard down fails at once naming it, and holds no connection") {
     Fixture fx;
     ProxyConfig cfg = scatter_config();
