@@ -426,9 +426,9 @@ with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", passwo
 }
 
 TEST_CASE("routing: reads across shards from many clients at once on one connection per shard all complete") {
-    // Each spreading read holds a connection of every shard. If two clients took them in different
-    // orders, each would wait for the other's: with one connection per shard that is a deadlock, seen
-    // here as 53300 after the queue timeout.
+    // Each spreading read holds a connection of every shard at once, and with one connection per shard
+    // every other client waits for it: a read that kept a connection, or two that each held one shard
+    // while waiting for the other's, would show here as 53300 after the queue timeout.
     Fixture fx;
     ProxyConfig cfg = scatter_config();
     cfg.pool_size = 1;
