@@ -422,11 +422,8 @@ bool ClientSession::answer_held_unit() {
         portal = analysis_of_statement(b.statement);
         if (!b.statement.empty()) {
           auto it = statements_.find(std::string(b.statement));
-          begin_sql.clear();
-          // The Parse message holds the text; keep a simple-query form of it for the server later.
-          wire::ParseMsg p;
-          std::string_view body(it->second.parse.data() + 5, it->second.parse.size() - 5);
-          if (wire::parse_parse(body, p)) begin_sql = std::string(p.query);
+          // Its text, kept in simple-query form for the server later.
+          begin_sql = it != statements_.end() ? std::string(it->second.query()) : std::string();
         }
         wire::put_bind_complete(out);
         break;

@@ -117,10 +117,7 @@ std::string ClientSession::statement_text(std::string_view name) const {
   });
   if (!text.empty() || name.empty()) return text;
   auto it = statements_.find(std::string(name));
-  wire::ParseMsg p;
-  if (it != statements_.end() && it->second.parse.size() > 5 &&
-      wire::parse_parse(std::string_view(it->second.parse).substr(5), p))
-    text.assign(p.query);
+  if (it != statements_.end()) text.assign(it->second.query());
   return text;
 }
 

@@ -170,8 +170,8 @@ awaitable<void> ClientSession::serve(bool readable) {
         co_return;
       }
       // A server is attached (the answer is coming and the client's next message soon after), or the
-      // client woke us from park(). The read is queued now (on io_uring it costs no system call of its own), into a small buffer:
-      // most messages fit, a longer one takes a second read.
+      // client woke us from park(). The read is queued now (on io_uring it costs no system call of its
+      // own), into a small buffer: most messages fit, a longer one takes a second read.
       u().in.shrink_to(kWaitReadSize);
       want = kWaitReadSize;
     }
@@ -338,9 +338,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
         if (bind.statement.empty()) note_statement(unnamed_query_, false);
         u().server_out.append(f.bytes());
       } else {
-        wire::ParseMsg p;
-        std::string_view body(it->second.parse.data() + 5, it->second.parse.size() - 5);
-        if (wire::parse_parse(body, p)) note_statement(p.query, false);
+        note_statement(it->second.query(), false);
         prepare_on_server(it->second);
         wire::put_bind_renamed(u().server_out, bind.portal, it->second.server_name, bind.after_statement);
       }

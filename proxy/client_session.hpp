@@ -39,6 +39,14 @@ struct ClientStatement {
   std::string server_name; // "pgr_<16 hex>"
   std::string parse;       // a complete Parse message with server_name, ready to send
   std::shared_ptr<const router::Analysis> analysis;  // when routing is on: analysed once, routed per Bind
+
+  // The statement's text, inside `parse` (after type, length, server_name and its NUL): no parse per Bind.
+  std::string_view query() const {
+    const size_t at = 5 + server_name.size() + 1;
+    if (parse.size() <= at) return {};
+    std::string_view rest = std::string_view(parse).substr(at);
+    return rest.substr(0, rest.find('\0'));
+  }
 };
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {

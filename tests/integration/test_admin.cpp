@@ -81,6 +81,10 @@ TEST_CASE("admin: every SHOW command and EXPLAIN ROUTE through psql") {
     // fingerprint|calls|total_time_ms|mean_time_ms|rows|query: three SELECT 1 are one statement.
     const std::string statements = admin(proxy, "SHOW STATEMENTS");
     CHECK(has_row(statements, R"([0-9a-f]+\|3\|[0-9.]+\|[0-9.]+\|3\|SELECT \$1)"));
+    // A named statement counts under its text (read from the Parse the proxy keeps), once per execution.
+    app.prepare("plus_one", "SELECT $1::int + 1", 1);
+    for (int i = 0; i < 2; ++i) CHECK(app.exec_prepared("plus_one", {"41"}).at(0, 0) == "42");
+    CHECK(has_row(admin(proxy, "SHOW STATEMENTS"), R"([0-9a-f]+\|2\|[0-9.]+\|[0-9.]+\|2\|SELECT \$1::int \+ 1)"));
     const std::string explain = admin(proxy, "EXPLAIN ROUTE 'SELECT * FROM t WHERE s = ''x'''");
     CHECK(has_row(explain, R"(default\|none\|routing not configured.*)"));
 }

@@ -555,6 +555,25 @@ TEST_CASE("routing: a read across shards refuses an Execute with a row limit, an
     CHECK(seen == "TDCZ");
 }
 
+TEST_CASE("routing: BEGIN as a named prepared statement opens the transaction the next statement runs in") {
+    Fixture fx;
+    Conn su = first_cluster().superuser(kAppDatabase);
+    su.exec("DROP TABLE IF EXISTS named_begin; CREATE TABLE named_begin (id int); GRANT ALL ON named_begin TO app;");
+    Proxy proxy(routing_config());
+    Conn c = proxy.connect();
+    // JDBC-style: BEGIN prepared once, executed per transaction. The proxy answers it (no server yet) and
+    // later opens the transaction with the text it keeps in the statement's Parse.
+    c.prepare("begin_tx", "BEGIN", 0);
+    for (int round = 0; round < 2; ++round) {
+        c.exec_prepared("begin_tx", {});
+        CHECK(c.transaction_status() == PQTRANS_INTRANS);
+        c.exec("INSERT INTO named_begin VALUES (1)");
+        CHECK(c.scalar("SELECT count(*) FROM named_begin") == "1");
+        c.exec("ROLLBACK");
+        CHECK(su.scalar("SELECT count(*) FROM named_begin") == "0");  // it ran inside the transaction
+    }
+}
+
 TEST_CASE("routing: a client idle after a BEGIN the proxy answered parks, and its next statement runs in that transaction") {
     Fixture fx;
     first_cluster().superuser(kAppDatabase).exec(
