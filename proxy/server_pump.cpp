@@ -110,20 +110,22 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   if (f.type == 'Z' && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
     // kind: the statement kind when the router analysed it, else the protocol unit (routing off).
-    std::string_view kind = !u().unit_kind.empty()               ? u().unit_kind
-                            : head.kind == Expect::Query        ? std::string_view("simple")
-                            : head.kind == Expect::Sync         ? std::string_view("extended")
-                                                                : std::string_view("function");
-    metrics::record_query(worker_.index, conn.endpoint().alias, u().unit_router.empty() ? "none" : u().unit_router, kind,
-                          std::chrono::steady_clock::now() - head.queued, u().unit_rows);
-    if (!u().unit_statement.empty()) {
-      metrics::record_statement(worker_.index, std::hash<std::string_view>{}(u().unit_statement), u().unit_statement,
-                                std::chrono::steady_clock::now() - head.queued, u().unit_rows);
-      u().unit_statement.clear();
+    UnitState& unit = u();
+    std::string_view kind = !unit.unit_kind.empty()      ? unit.unit_kind
+                            : head.kind == Expect::Query ? std::string_view("simple")
+                            : head.kind == Expect::Sync  ? std::string_view("extended")
+                                                         : std::string_view("function");
+    const auto latency = std::chrono::steady_clock::now() - head.queued;
+    metrics::record_query(worker_.index, conn.endpoint().alias, unit.unit_router.empty() ? "none" : unit.unit_router,
+                          kind, latency, unit.unit_rows);
+    if (!unit.unit_statement.empty()) {
+      metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit.unit_statement),
+                                unit.unit_statement, latency, unit.unit_rows);
+      unit.unit_statement.clear();
     }
-    u().unit_rows = 0;
-    u().unit_router.clear();
-    u().unit_kind = {};
+    unit.unit_rows = 0;
+    unit.unit_router.clear();
+    unit.unit_kind = {};
   }
   if (f.type == 'E' && (head.kind == Expect::Parse || head.kind == Expect::InjectedParse) && head.statement)
     conn.prepared.remove(head.statement);

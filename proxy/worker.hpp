@@ -17,7 +17,7 @@ struct Worker {
   int index;
   asio::io_context ctx;
   std::thread thread;
-  // Live sessions, touched only on this worker's thread (for shutdown).
+  // Live sessions, touched only on this worker's thread (for shutdown and the park sweep).
   std::unordered_map<uint64_t, std::weak_ptr<ClientSession>> sessions;
   // Advanced by the park sweep (ProxyServer::park_sweep): sessions idle across two ticks are parked.
   uint32_t park_tick = 0;

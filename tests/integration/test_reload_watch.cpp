@@ -14,8 +14,6 @@
 using namespace pgroute::it;
 
 namespace {
-using Clock = std::chrono::steady_clock;
-
 
 // rw_items (one row on each cluster) routed to `alias` by a model router; the file is watched.
 ProxyConfig watched_config(const std::string& alias, int metrics_port) {
@@ -29,7 +27,6 @@ ProxyConfig watched_config(const std::string& alias, int metrics_port) {
     return cfg;
 }
 
-// 1-based "LINE:COL" of the first `needle` in `text`.
 // How editors save: write a temporary beside the file, then rename it over the file.
 void replace_by_rename(const std::filesystem::path& file, const std::string& text) {
     const std::filesystem::path temporary = file.string() + ".tmp";

@@ -13,7 +13,6 @@ using namespace pgroute::it;
 namespace {
 using Clock = std::chrono::steady_clock;
 
-
 // The value of a one-value query, or "error SQLSTATE" (for loops that tolerate a failure window).
 std::string scalar_or_error(Conn& c, const std::string& sql) {
     try {
