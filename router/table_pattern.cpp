@@ -2,10 +2,23 @@
 
 #include <fnmatch.h>
 
+#include <cstring>
+
 namespace pgroute::router {
 
+// Called for every table of every routed statement: no allocation.
 bool glob_matches(std::string_view pattern, std::string_view text) {
-    return fnmatch(std::string(pattern).c_str(), std::string(text).c_str(), 0) == 0;
+    // Without metacharacters fnmatch is an equality test (most patterns name one table).
+    if (pattern.find_first_of("*?[\\") == std::string_view::npos) return pattern == text;
+    // fnmatch wants NUL-terminated strings; identifiers (at most 63 bytes) fit on the stack.
+    char p[256], t[256];
+    if (pattern.size() >= sizeof p || text.size() >= sizeof t)
+        return fnmatch(std::string(pattern).c_str(), std::string(text).c_str(), 0) == 0;
+    std::memcpy(p, pattern.data(), pattern.size());
+    p[pattern.size()] = '\0';
+    std::memcpy(t, text.data(), text.size());
+    t[text.size()] = '\0';
+    return fnmatch(p, t, 0) == 0;
 }
 
 TablePattern::TablePattern(std::string pattern) : text_(std::move(pattern)) {

@@ -60,6 +60,15 @@ TEST_CASE("table patterns") {
     CHECK(TablePattern("app.*").matches(TableRef{"app", "anything"}));
     CHECK_FALSE(TablePattern("app.*").matches(TableRef{"web", "anything"}));
     CHECK(TablePattern("event?").matches(TableRef{"", "events"}));
+    CHECK_FALSE(TablePattern("events").matches(TableRef{"", "event"}));  // literal: whole-name equality
+    CHECK_FALSE(TablePattern("event").matches(TableRef{"", "events"}));
+    CHECK(TablePattern("events_[0-9]").matches(TableRef{"", "events_7"}));
+    CHECK_FALSE(TablePattern("events_[0-9]").matches(TableRef{"", "events_x"}));
+    CHECK(TablePattern("ev\\*").matches(TableRef{"", "ev*"}));  // an escaped star is literal
+    CHECK_FALSE(TablePattern("ev\\*").matches(TableRef{"", "evx"}));
+    // Longer than a stack buffer: still matched.
+    CHECK(glob_matches(std::string(300, 'a') + "*", std::string(300, 'a') + "bc"));
+    CHECK_FALSE(glob_matches("a*", std::string(300, 'b')));
 }
 
 TEST_CASE("model router: tables place the statement; nothing claimed goes to default") {
