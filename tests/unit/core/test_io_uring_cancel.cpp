@@ -1,5 +1,5 @@
 // Cancelling one socket's operation must not complete another socket's (Asio 1.26 on io_uring reused
-// stale user_data for its cancel entries: proxy/io_uring_sqe_fix.hpp). Real sockets, no server.
+// stale user_data for its cancel entries: proxy/io_uring_asio_hooks.hpp). Real sockets, no server.
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>

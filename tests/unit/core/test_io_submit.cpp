@@ -1,0 +1,184 @@
+// Writes tried at once (proxy/send_now.hpp) and io_uring entries submitted by the loop's next wait
+// (proxy/io_uring_asio_hooks.hpp): what is sent arrives whole and in order, and operations started on
+// the loop's thread or elsewhere complete. Real sockets, no server.
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "proxy/asio.hpp"
+#include "proxy/frame_io.hpp"
+#include "proxy/outbox.hpp"
+
+using namespace pgroute;
+
+namespace {
+using namespace std::chrono_literals;
+
+struct TcpPair {
+  asio::io_context& ctx;
+  tcp::socket writer{ctx}, reader{ctx};
+  explicit TcpPair(asio::io_context& c) : ctx(c) {
+    tcp::acceptor acceptor(ctx, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    writer.connect(acceptor.local_endpoint());
+    acceptor.accept(reader);
+    // A small send buffer, so a large write cannot go out at once. (Not a small receive buffer too:
+    // Linux's zero-window probing then stalls such a pair for seconds, with or without pgroute.)
+    writer.set_option(asio::socket_base::send_buffer_size(4096));
+  }
+};
+
+std::string pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return s;
+}
+
+// Reads until `want` bytes came, a little at a time, so the writer finds the socket full.
+awaitable<std::string> read_slowly(tcp::socket& sock, size_t want) {
+  std::string got;
+  char chunk[1500];
+  asio::steady_timer pause(sock.get_executor());
+  while (got.size() < want) {
+    auto [ec, n] = co_await sock.async_read_some(asio::buffer(chunk), use_nothrow);
+    if (ec || n == 0) break;
+    got.append(chunk, n);
+    pause.expires_after(50us);
+    co_await pause.async_wait(use_nothrow);
+  }
+  co_return got;
+}
+
+// Runs ctx on another thread until stopped; the destructor stops it.
+struct LoopThread {
+  asio::io_context& ctx;
+  asio::executor_work_guard<asio::io_context::executor_type> work{ctx.get_executor()};
+  std::thread thread{[this] { ctx.run(); }};
+  explicit LoopThread(asio::io_context& c) : ctx(c) {}
+  ~LoopThread() {
+    work.reset();
+    ctx.stop();
+    thread.join();
+  }
+};
+}  // namespace
+
+TEST_CASE("io: a write larger than the socket buffer arrives whole (sent at once as far as it fits, then as read)") {
+  asio::io_context ctx;
+  TcpPair pair(ctx);
+  const std::string data = pattern(2u << 20);
+  std::optional<bool> written;
+  std::string error;
+  asio::co_spawn(ctx, [&]() -> awaitable<void> { written = co_await write_all(pair.writer, data, error); },
+                 asio::detached);
+  std::string got;
+  asio::co_spawn(ctx, [&]() -> awaitable<void> { got = co_await read_slowly(pair.reader, data.size()); },
+                 asio::detached);
+  ctx.run_for(30s);
+  REQUIRE(written.has_value());
+  CHECK(*written);
+  CHECK(error.empty());
+  CHECK(got.size() == data.size());
+  CHECK(got == data);
+}
+
+TEST_CASE("io: a client outbox flush larger than the socket buffer arrives whole, with what was queued meanwhile") {
+  asio::io_context ctx;
+  TcpPair pair(ctx);
+  const std::string first = pattern(1u << 20), second = pattern(300000);
+  Outbox out;
+  out.buffer() = first;
+  std::optional<bool> flushed, second_flush;
+  asio::co_spawn(ctx, [&]() -> awaitable<void> { flushed = co_await out.flush(pair.writer); }, asio::detached);
+  // While the first flush waits for room, more is queued and flushed: the flush in progress sends it.
+  asio::post(ctx, [&] {
+    out.buffer() += second;
+    asio::co_spawn(ctx, [&]() -> awaitable<void> { second_flush = co_await out.flush(pair.writer); },
+                   asio::detached);
+  });
+  std::string got;
+  asio::co_spawn(ctx, [&]() -> awaitable<void> { got = co_await read_slowly(pair.reader, first.size() + second.size()); },
+                 asio::detached);
+  ctx.run_for(30s);
+  REQUIRE(flushed.has_value());
+  CHECK(*flushed);
+  REQUIRE(second_flush.has_value());
+  CHECK(*second_flush);
+  CHECK(got.size() == first.size() + second.size());
+  CHECK(got == first + second);
+  CHECK(out.queued() == 0);
+}
+
+TEST_CASE("io: a write to a peer that has gone reports failure instead of hanging") {
+  asio::io_context ctx;
+  TcpPair pair(ctx);
+  pair.reader.close();
+  std::string error;
+  std::optional<bool> written;
+  asio::co_spawn(ctx, [&]() -> awaitable<void> {
+    // The first write may still be accepted by the kernel; the reset comes back for a later one.
+    for (int i = 0; i < 100 && (!written || *written); ++i) {
+      written = co_await write_all(pair.writer, pattern(65536), error);
+      asio::steady_timer t(ctx, 1ms);
+      co_await t.async_wait(use_nothrow);
+    }
+  }, asio::detached);
+  ctx.run_for(10s);
+  REQUIRE(written.has_value());
+  CHECK_FALSE(*written);
+  CHECK_FALSE(error.empty());
+}
+
+TEST_CASE("io: reads started by handlers on the loop's thread are submitted while it sleeps (2,000 in a row)") {
+  asio::io_context ctx;
+  asio::local::stream_protocol::socket a(ctx), a_peer(ctx);
+  asio::local::connect_pair(a, a_peer);
+  LoopThread loop(ctx);
+  char byte = 0;
+  for (int i = 0; i < 2000; ++i) {
+    std::promise<size_t> done;
+    auto result = done.get_future();
+    // Posted from here, run on the loop's thread: its read is submitted by that thread's next wait.
+    asio::post(ctx, [&] {
+      a.async_read_some(asio::buffer(&byte, 1), [&](boost::system::error_code ec, size_t n) {
+        done.set_value(ec ? 0 : n);
+      });
+    });
+    std::this_thread::sleep_for(i % 100 == 0 ? 2ms : 0ms);  // now and then the loop is surely asleep
+    asio::write(a_peer, asio::buffer("x", 1));
+    REQUIRE_MESSAGE(result.wait_for(5s) == std::future_status::ready, "read " << i << " never completed");
+    REQUIRE(result.get() == 1);
+  }
+}
+
+TEST_CASE("io: a read started from a thread that ran the loop before reaches the loop now run elsewhere") {
+  asio::io_context ctx;
+  asio::local::stream_protocol::socket a(ctx), a_peer(ctx);
+  asio::local::connect_pair(a, a_peer);
+  // This thread runs the loop first (so it was the loop's thread)...
+  bool ran = false;
+  asio::post(ctx, [&] { ran = true; });
+  ctx.run();
+  ctx.restart();
+  REQUIRE(ran);
+  // ...then another thread runs it and sleeps in its wait.
+  LoopThread loop(ctx);
+  std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < 200; ++i) {
+    std::promise<size_t> done;
+    auto result = done.get_future();
+    char byte = 0;
+    a.async_read_some(asio::buffer(&byte, 1), [&](boost::system::error_code ec, size_t n) {
+      done.set_value(ec ? 0 : n);
+    });
+    asio::write(a_peer, asio::buffer("y", 1));
+    REQUIRE_MESSAGE(result.wait_for(5s) == std::future_status::ready, "read " << i << " never completed");
+    REQUIRE(result.get() == 1);
+  }
+}
