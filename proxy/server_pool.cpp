@@ -60,29 +60,31 @@ void ServerPool::apply(const PoolSettings& settings) {
   }
 }
 
-awaitable<bool> ServerPool::fit_for_use(ServerConnection& conn, const PoolSettings& s, CloseReason& why) {
+ServerPool::Fitness ServerPool::idle_fitness(ServerConnection& conn, const PoolSettings& s, CloseReason& why) {
   auto now = Clock::now();
   Expiry expiry = idle_expiry(conn, s.life);
   if (expiry.at <= now) {
     why = expiry.why;
-    co_return false;
+    return Fitness::unfit;
   }
   auto state = conn.peek_idle();
   if (state == ServerConnection::IdleState::closed) {
     PGR_LOG(info) << "server connection " << conn.id() << " to " << endpoint_->describe()
                   << " was closed by the server while pooled; using another";
     why = CloseReason::failed_check;
-    co_return false;
+    return Fitness::unfit;
   }
   bool check = state == ServerConnection::IdleState::has_data ||
                (s.life.check_after && now - conn.last_used >= *s.life.check_after);
-  if (!check) co_return true;
+  return check ? Fitness::needs_check : Fitness::fit;
+}
+
+awaitable<bool> ServerPool::passes_check(ServerConnection& conn, const PoolSettings& s) {
   counters_.checks.fetch_add(1, std::memory_order_relaxed);
   std::string error = co_await conn.ping(std::min(s.connect_timeout, kMaxCheckTimeout), s.max_message);
   if (error.empty()) co_return true;
   PGR_LOG(info) << "server connection " << conn.id() << " to " << endpoint_->describe()
                 << " failed its pre-use check (" << error << "); using another";
-  why = CloseReason::failed_check;
   co_return false;
 }
 
@@ -175,7 +177,10 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
     }
     conn->rebind(ctx, worker);
     CloseReason why = CloseReason::failed_check;
-    if (co_await fit_for_use(*conn, s, why)) co_return Checkout{std::move(conn), {}, {}};
+    // Decided without a coroutine of its own when no round trip is needed (nearly every checkout).
+    Fitness fitness = idle_fitness(*conn, s, why);
+    if (fitness == Fitness::needs_check && co_await passes_check(*conn, s)) fitness = Fitness::fit;
+    if (fitness == Fitness::fit) co_return Checkout{std::move(conn), {}, {}};
     discard(std::move(conn), why);
   }
 }

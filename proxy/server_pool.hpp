@@ -92,8 +92,12 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   using Clock = std::chrono::steady_clock;
 
   awaitable<Checkout> open_new(asio::io_context& ctx, int worker);
-  // Expiry check, dead-peer peek and (idle > check_after) round trip. false: close it for `why`.
-  awaitable<bool> fit_for_use(ServerConnection& conn, const PoolSettings& s, CloseReason& why);
+  // An idle connection taken from the pool: expired or closed by the server (unfit, closed for `why`),
+  // fit as it is, or to be checked with a round trip first (idle > check_after, or data arrived).
+  enum class Fitness { fit, unfit, needs_check };
+  Fitness idle_fitness(ServerConnection& conn, const PoolSettings& s, CloseReason& why);
+  // That round trip; false: close the connection (failed_check).
+  awaitable<bool> passes_check(ServerConnection& conn, const PoolSettings& s);
   std::unique_ptr<ServerConnection> pop_idle_locked(int worker);
   void wake_one_locked(std::unique_ptr<ServerConnection> conn);
   void count_close(const ServerConnection& conn, CloseReason why);
