@@ -474,6 +474,7 @@ awaitable<bool> ClientSession::ensure_attached() {
   }
   cancel_slot_->set({server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
   pump_running_ = true;
+  attaching_ = true;  // until flush_to_server(): the unit that made us attach is being queued
   asio::co_spawn(worker_.ctx, server_pump(shared_from_this()), asio::detached);
   co_return true;
 }
@@ -498,6 +499,9 @@ std::string ClientSession::session_parameter_sql(const ServerConnection& conn) c
 
 // Sends what is queued for the server now (the pump forwards the answers).
 awaitable<bool> ClientSession::flush_to_server() {
+  if (std::exchange(attaching_, false) && server_ && u().server_out.empty() && may_detach()) {
+    server_->socket().cancel();  // attached for nothing after all: the pump reading its answer gives it back
+  }
   if (u().server_out.empty() || !server_) co_return true;
   writing_to_server_ = true;
   ServerConnection* conn = server_.get();

@@ -247,6 +247,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool unit_open_ = false;       // extended-protocol messages sent since the last Sync
   bool skip_until_sync_ = false; // the proxy reported an error in this unit; drop until Sync
   bool pump_running_ = false;
+  bool attaching_ = false;       // ensure_attached() ran and flush_to_server() has not: no detach yet
   static constexpr uint32_t kNotIdle = ~0u;
   uint32_t idle_read_since_ = kNotIdle;  // worker park tick when a read began with nothing buffered
   bool park_requested_ = false;          // park_if_idle() cancelled that read

@@ -34,7 +34,7 @@ bool is_client_settable(std::string_view name) {
 }  // namespace
 
 bool ClientSession::may_detach() const {
-  return server_ && u().expect.empty() && !unit_open_ && !writing_to_server_ && server_->tx_status == 'I' &&
+  return server_ && !attaching_ && u().expect.empty() && !unit_open_ && !writing_to_server_ && server_->tx_status == 'I' &&
          (!session_mode_ || shutting_down_);
 }
 
@@ -138,9 +138,9 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
 }
 
 awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<ClientSession> self) {
-  // co_spawn starts us inline (dispatch): yield first so the client loop queues and starts writing
-  // what made it attach, or we would see an idle connection with nothing asked and hand it back.
-  co_await asio::post(worker_.ctx, asio::use_awaitable);
+  // co_spawn starts us inline, inside ensure_attached(), before the client loop has queued what made
+  // it attach: `attaching_` keeps may_detach() false until that is written (flush_to_server), so we go
+  // straight to reading the answer instead of yielding a turn of the loop first.
   ServerConnection* conn = server_.get();
   for (;;) {
     for (;;) {
