@@ -1,7 +1,5 @@
 #include "proxy/frame_io.hpp"
 
-#include "proxy/send_now.hpp"
-
 namespace pgroute {
 
 awaitable<ReadStatus> read_frame(tcp::socket& sock, ReadBuffer& buf, uint32_t max_body, wire::Frame& frame,
@@ -42,13 +40,8 @@ awaitable<ReadStatus> read_startup(tcp::socket& sock, ReadBuffer& buf, uint32_t 
 }
 
 awaitable<bool> write_all(tcp::socket& sock, std::string_view data, std::string& error) {
-  boost::system::error_code ec;
-  size_t sent = send_now(sock, data, ec);
-  if (!ec && sent < data.size()) {
-    auto [write_ec, n] = co_await asio::async_write(sock, asio::buffer(data.substr(sent)), use_nothrow);
-    (void)n;
-    ec = write_ec;
-  }
+  auto [ec, n] = co_await asio::async_write(sock, asio::buffer(data.data(), data.size()), use_nothrow);
+  (void)n;
   if (ec) {
     error = ec.message();
     co_return false;

@@ -6,7 +6,6 @@
 
 #include "proxy/asio.hpp"
 #include "proxy/metrics/query_stats.hpp"
-#include "proxy/send_now.hpp"
 
 namespace pgroute {
 
@@ -29,15 +28,8 @@ class Outbox {
     writing_ = true;
     while (!pending_.empty() && !failed_) {
       inflight_.swap(pending_);
-      boost::system::error_code ec;
-      size_t sent = send_now(sock, inflight_, ec);
-      if (!ec && sent < inflight_.size()) {
-        auto [write_ec, n] = co_await asio::async_write(sock, asio::buffer(inflight_.data() + sent, inflight_.size() - sent),
-                                                        use_nothrow);
-        sent += n;
-        ec = write_ec;
-      }
-      metrics::record_client_bytes_out(sent);
+      auto [ec, n] = co_await asio::async_write(sock, asio::buffer(inflight_), use_nothrow);
+      metrics::record_client_bytes_out(n);
       inflight_.clear();
       if (ec) failed_ = true;
     }

@@ -1,6 +1,6 @@
-// Writes tried at once (proxy/send_now.hpp) and io_uring entries submitted by the loop's next wait
-// (proxy/io_uring_asio_hooks.hpp): what is sent arrives whole and in order, and operations started on
-// the loop's thread or elsewhere complete. Real sockets, no server.
+// io_uring entries submitted by the loop's next wait (proxy/io_uring_asio_hooks.hpp): writes larger
+// than a socket takes at once arrive whole and in order, and operations started on the loop's thread
+// or elsewhere complete. Real sockets, no server.
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>
@@ -9,6 +9,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -67,9 +68,33 @@ struct LoopThread {
     thread.join();
   }
 };
+
+using LocalSocket = asio::local::stream_protocol::socket;
+
+// Starts a one-byte read on `sock` (posted to the loop's thread, or from this thread), sends the byte
+// from `peer` and waits for the read to complete. Now and then it lets the loop fall asleep first.
+void read_one_byte(asio::io_context& ctx, LocalSocket& sock, LocalSocket& peer, bool on_loop_thread, int i) {
+  struct State {
+    std::promise<size_t> done;
+    char byte = 0;
+  };
+  auto state = std::make_shared<State>();  // outlives this call if the read never completes
+  auto result = state->done.get_future();
+  auto start = [&sock, state] {
+    sock.async_read_some(asio::buffer(&state->byte, 1), [state](boost::system::error_code ec, size_t n) {
+      state->done.set_value(ec ? 0 : n);
+    });
+  };
+  if (on_loop_thread) asio::post(ctx, start);
+  else start();
+  if (i % 100 == 0) std::this_thread::sleep_for(2ms);
+  asio::write(peer, asio::buffer("x", 1));
+  REQUIRE_MESSAGE(result.wait_for(5s) == std::future_status::ready, "read " << i << " never completed");
+  REQUIRE(result.get() == 1);
+}
 }  // namespace
 
-TEST_CASE("io: a write larger than the socket buffer arrives whole (sent at once as far as it fits, then as read)") {
+TEST_CASE("io: a write larger than the socket buffer arrives whole") {
   asio::io_context ctx;
   TcpPair pair(ctx);
   const std::string data = pattern(2u << 20);
@@ -103,8 +128,8 @@ TEST_CASE("io: a client outbox flush larger than the socket buffer arrives whole
                    asio::detached);
   });
   std::string got;
-  asio::co_spawn(ctx, [&]() -> awaitable<void> { got = co_await read_slowly(pair.reader, first.size() + second.size()); },
-                 asio::detached);
+  const size_t total = first.size() + second.size();
+  asio::co_spawn(ctx, [&]() -> awaitable<void> { got = co_await read_slowly(pair.reader, total); }, asio::detached);
   ctx.run_for(30s);
   REQUIRE(flushed.has_value());
   CHECK(*flushed);
@@ -137,29 +162,16 @@ TEST_CASE("io: a write to a peer that has gone reports failure instead of hangin
 
 TEST_CASE("io: reads started by handlers on the loop's thread are submitted while it sleeps (2,000 in a row)") {
   asio::io_context ctx;
-  asio::local::stream_protocol::socket a(ctx), a_peer(ctx);
+  LocalSocket a(ctx), a_peer(ctx);
   asio::local::connect_pair(a, a_peer);
   LoopThread loop(ctx);
-  char byte = 0;
-  for (int i = 0; i < 2000; ++i) {
-    std::promise<size_t> done;
-    auto result = done.get_future();
-    // Posted from here, run on the loop's thread: its read is submitted by that thread's next wait.
-    asio::post(ctx, [&] {
-      a.async_read_some(asio::buffer(&byte, 1), [&](boost::system::error_code ec, size_t n) {
-        done.set_value(ec ? 0 : n);
-      });
-    });
-    std::this_thread::sleep_for(i % 100 == 0 ? 2ms : 0ms);  // now and then the loop is surely asleep
-    asio::write(a_peer, asio::buffer("x", 1));
-    REQUIRE_MESSAGE(result.wait_for(5s) == std::future_status::ready, "read " << i << " never completed");
-    REQUIRE(result.get() == 1);
-  }
+  // Posted from here, run on the loop's thread: each read is submitted by that thread's next wait.
+  for (int i = 0; i < 2000; ++i) read_one_byte(ctx, a, a_peer, true, i);
 }
 
 TEST_CASE("io: a read started from a thread that ran the loop before reaches the loop now run elsewhere") {
   asio::io_context ctx;
-  asio::local::stream_protocol::socket a(ctx), a_peer(ctx);
+  LocalSocket a(ctx), a_peer(ctx);
   asio::local::connect_pair(a, a_peer);
   // This thread runs the loop first (so it was the loop's thread)...
   bool ran = false;
@@ -167,18 +179,8 @@ TEST_CASE("io: a read started from a thread that ran the loop before reaches the
   ctx.run();
   ctx.restart();
   REQUIRE(ran);
-  // ...then another thread runs it and sleeps in its wait.
+  // ...then another thread runs it and sleeps in its wait; the reads are started from here.
   LoopThread loop(ctx);
   std::this_thread::sleep_for(20ms);
-  for (int i = 0; i < 200; ++i) {
-    std::promise<size_t> done;
-    auto result = done.get_future();
-    char byte = 0;
-    a.async_read_some(asio::buffer(&byte, 1), [&](boost::system::error_code ec, size_t n) {
-      done.set_value(ec ? 0 : n);
-    });
-    asio::write(a_peer, asio::buffer("y", 1));
-    REQUIRE_MESSAGE(result.wait_for(5s) == std::future_status::ready, "read " << i << " never completed");
-    REQUIRE(result.get() == 1);
-  }
+  for (int i = 0; i < 200; ++i) read_one_byte(ctx, a, a_peer, false, i);
 }
