@@ -34,8 +34,8 @@ bool is_client_settable(std::string_view name) {
 }  // namespace
 
 bool ClientSession::may_detach() const {
-  return server_ && !attaching_ && u().expect.empty() && !unit_open_ && !writing_to_server_ && server_->tx_status == 'I' &&
-         (!session_mode_ || shutting_down_);
+  return server_ && !attaching_ && u().expect.empty() && !unit_open_ && !writing_to_server_ &&
+         server_->tx_status == 'I' && (!session_mode_ || shutting_down_);
 }
 
 // Returns false if the server sent something that makes the connection unusable.
