@@ -25,12 +25,14 @@ const char* io_backend_name() { return "io_uring"; }
 // definition is found before liburing's, so the rings ask for cooperative task running: a completion
 // is processed when its thread next enters the kernel (Asio's next wait or peek: liburing enters when
 // the ring flags pending task work) instead of the kernel interrupting the thread to run it. Kernels
-// before 5.19 refuse the flags; the ring is then set up as Asio asked.
+// before 5.19 refuse the flags; the ring is then set up as Asio asked (and receives do not poll first).
 extern "C" int io_uring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags) {
   struct io_uring_params p;
   std::memset(&p, 0, sizeof p);
   p.flags = flags | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   int rc = io_uring_queue_init_params(entries, ring, &p);
+  // The same kernel release (5.19) takes receives that poll first (proxy/io_uring_asio_hooks.hpp).
+  if (rc == 0) pgroute::uring_hooks::recv_poll_first.store(true, std::memory_order_relaxed);
   if (rc != -EINVAL) return rc;
   std::memset(&p, 0, sizeof p);
   p.flags = flags;

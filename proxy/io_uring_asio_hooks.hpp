@@ -34,10 +34,16 @@ inline io_uring_sqe* pgroute_io_uring_get_sqe(io_uring* ring) {
 // The proxy queues a read when it expects an answer that has not come yet (the server's reply right
 // after the query went out, the client's next query right after its answer), so the kernel's first
 // attempt nearly always fails and only then arms its poll. With the flag it arms the poll at once; a
-// socket that already has data is read as before. Older kernels ignore the flag on receives.
+// socket that already has data is read as before. Kernels before 5.19 may refuse the flag: it is set
+// only once a ring was set up with 5.19's cooperative task running (proxy/io_backend.cpp).
+namespace pgroute::uring_hooks {
+inline std::atomic<bool> recv_poll_first{false};
+}  // namespace pgroute::uring_hooks
+
 inline void pgroute_io_uring_prep_recvmsg(io_uring_sqe* sqe, int fd, msghdr* msg, unsigned flags) {
   io_uring_prep_recvmsg(sqe, fd, msg, flags);
-  sqe->ioprio = static_cast<__u16>(sqe->ioprio | IORING_RECVSEND_POLL_FIRST);
+  if (pgroute::uring_hooks::recv_poll_first.load(std::memory_order_relaxed))
+    sqe->ioprio = static_cast<__u16>(sqe->ioprio | IORING_RECVSEND_POLL_FIRST);
 }
 #define io_uring_prep_recvmsg pgroute_io_uring_prep_recvmsg
 
