@@ -4,10 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>
+#include <sys/utsname.h>
 
 #include <boost/asio/local/connect_pair.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <chrono>
+#include <cstdio>
 #include <future>
 #include <memory>
 #include <string>
@@ -183,4 +185,14 @@ TEST_CASE("io: a read started from a thread that ran the loop before reaches the
   LoopThread loop(ctx);
   std::this_thread::sleep_for(20ms);
   for (int i = 0; i < 200; ++i) read_one_byte(ctx, a, a_peer, false, i);
+}
+
+TEST_CASE("io: receives poll first where the kernel takes the flag (Linux 5.19 and later)") {
+  asio::io_context ctx;  // sets up its ring through proxy/io_backend.cpp's io_uring_queue_init
+  utsname u{};
+  REQUIRE(uname(&u) == 0);
+  int major = 0, minor = 0;
+  REQUIRE(std::sscanf(u.release, "%d.%d", &major, &minor) == 2);
+  const bool new_enough = major > 5 || (major == 5 && minor >= 19);
+  CHECK_MESSAGE(pgroute::uring_hooks::recv_poll_first.load() == new_enough, "kernel " << u.release);
 }
