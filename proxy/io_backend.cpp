@@ -32,7 +32,9 @@ extern "C" int io_uring_queue_init(unsigned entries, struct io_uring* ring, unsi
   p.flags = flags | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   int rc = io_uring_queue_init_params(entries, ring, &p);
   // The same kernel release (5.19) takes receives that poll first (proxy/io_uring_asio_hooks.hpp).
+#ifdef PGROUTE_IO_URING_HOOKS
   if (rc == 0) pgroute::uring_hooks::recv_poll_first.store(true, std::memory_order_relaxed);
+#endif
   if (rc != -EINVAL) return rc;
   std::memset(&p, 0, sizeof p);
   p.flags = flags;

@@ -30,6 +30,12 @@ inline io_uring_sqe* pgroute_io_uring_get_sqe(io_uring* ring) {
 #define io_uring_get_sqe pgroute_io_uring_get_sqe
 #endif
 
+// Sections 2 and 3 rely on how Asio 1.26 (Boost 1.81, Debian 12) calls liburing: which calls hold its
+// ring mutex, and that only a loop's own thread peeks or waits. Another Boost gets Asio's own
+// behaviour until its io_uring_service.ipp has been read the same way.
+#if BOOST_VERSION / 100 == 1081
+#define PGROUTE_IO_URING_HOOKS 1  // sections 2 and 3 are in force
+
 // --- 2. Receives wait for data before they try (IORING_RECVSEND_POLL_FIRST, Linux 5.19).
 // The proxy queues a read when it expects an answer that has not come yet (the server's reply right
 // after the query went out, the client's next query right after its answer), so the kernel's first
@@ -172,4 +178,5 @@ inline void pgroute_io_uring_queue_exit(io_uring* ring) {
 }
 #define io_uring_queue_exit pgroute_io_uring_queue_exit
 
-#endif
+#endif  // BOOST_VERSION 1.81
+#endif  // BOOST_ASIO_HAS_IO_URING

@@ -187,6 +187,7 @@ TEST_CASE("io: a read started from a thread that ran the loop before reaches the
   for (int i = 0; i < 200; ++i) read_one_byte(ctx, a, a_peer, false, i);
 }
 
+#ifdef PGROUTE_IO_URING_HOOKS
 TEST_CASE("io: receives poll first where the kernel takes the flag (Linux 5.19 and later)") {
   asio::io_context ctx;  // sets up its ring through proxy/io_backend.cpp's io_uring_queue_init
   utsname u{};
@@ -196,3 +197,4 @@ TEST_CASE("io: receives poll first where the kernel takes the flag (Linux 5.19 a
   const bool new_enough = major > 5 || (major == 5 && minor >= 19);
   CHECK_MESSAGE(pgroute::uring_hooks::recv_poll_first.load() == new_enough, "kernel " << u.release);
 }
+#endif
