@@ -33,7 +33,9 @@ inline io_uring_sqe* pgroute_io_uring_get_sqe(io_uring* ring) {
 // Sections 2 and 3 rely on how Asio 1.26 (Boost 1.81, Debian 12) calls liburing: which calls hold its
 // ring mutex, and that only a loop's own thread peeks or waits. Another Boost gets Asio's own
 // behaviour until its io_uring_service.ipp has been read the same way.
-#if BOOST_VERSION / 100 == 1081
+// Only with io_uring as Asio's reactor (BOOST_ASIO_DISABLE_EPOLL): with epoll in front, the ring's
+// completions are collected from an eventfd handler and a deferred entry could wait for ever.
+#if BOOST_VERSION / 100 == 1081 && defined(BOOST_ASIO_DISABLE_EPOLL)
 #define PGROUTE_IO_URING_HOOKS 1  // sections 2 and 3 are in force
 
 // --- 2. Receives wait for data before they try (IORING_RECVSEND_POLL_FIRST, Linux 5.19).
@@ -58,7 +60,8 @@ inline void pgroute_io_uring_prep_recvmsg(io_uring_sqe* sqe, int fd, msghdr* msg
 // then waits for completions (a second one). On the thread that runs the ring's loop, the submit below
 // only makes the entries visible to the kernel; the thread's next peek or wait passes them to the
 // kernel in the same io_uring_enter that collects completions. Asio calls io_uring_submit with its ring
-// mutex held; the peek and wait run without it and so never write the submission queue: they only
+// mutex held (but in its shutdown, when nothing else runs); the peek and wait run without it and so
+// never write the submission queue: they only
 // tell the kernel how many published entries to take. Any other thread (a post that wakes the loop, a
 // read started from elsewhere) enters the kernel at once, as before.
 //
@@ -104,10 +107,15 @@ inline unsigned published_unsubmitted(io_uring* ring) {
 }
 
 // Makes the entries filled since the last call visible to the kernel (as liburing's submit does before
-// it enters). Returns how many: what io_uring_submit would report for them. Asio's ring mutex is held.
-inline unsigned publish(io_uring* ring) {
+// it enters). Returns how many: the count Asio adds to its outstanding work, as for a submit the kernel
+// took whole. `cancels` tells whether one of them is a cancel. Asio's ring mutex is held (or, in its
+// shutdown, nothing else runs).
+inline unsigned publish(io_uring* ring, bool& cancels) {
   io_uring_sq* sq = &ring->sq;
   unsigned added = sq->sqe_tail - sq->sqe_head;
+  cancels = false;
+  for (unsigned i = sq->sqe_head; i != sq->sqe_tail; ++i)
+    cancels |= sq->sqes[i & sq->ring_mask].opcode == IORING_OP_ASYNC_CANCEL;
   if (added) {
     sq->sqe_head = sq->sqe_tail;
     __atomic_store_n(sq->ktail, sq->sqe_tail, __ATOMIC_SEQ_CST);
@@ -121,7 +129,9 @@ inline int enter(io_uring* ring, unsigned min_complete) {
                         IORING_ENTER_GETEVENTS, nullptr);
 }
 
-// Called by a thread about to collect the ring's completions: it is the loop's thread from now on.
+// Called by a thread about to collect the ring's completions: it is the loop's thread from now on. The
+// store is skipped when the tag is already this thread's: a loop changes threads only through Asio's
+// scheduler mutex, which orders it with the other thread's earlier submissions.
 inline void collecting(io_uring* ring) {
   LoopThread* slot = slot_of(ring, true);
   unsigned tag = thread_tag();
@@ -138,11 +148,15 @@ inline bool may_defer(io_uring* ring) {
 
 inline int pgroute_io_uring_submit(io_uring* ring) {
   using namespace pgroute::uring_hooks;
-  unsigned added = publish(ring);
-  if (!may_defer(ring)) {
-    int rc = io_uring_enter(static_cast<unsigned>(ring->ring_fd), published_unsubmitted(ring), 0, 0, nullptr);
-    // Entries the kernel could not take now (-EBUSY, -EAGAIN) stay published for the loop's next enter.
-    if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR) return rc;
+  bool cancels = false;
+  unsigned added = publish(ring, cancels);
+  // A cancel is how Asio closes a socket with operations queued: it submits, then closes the fd. The
+  // operations' entries must reach the kernel before that, or they would run on whatever file gets the
+  // fd number next. So a cancel is submitted at once, with everything published before it.
+  if (cancels || !may_defer(ring)) {
+    // Entries the kernel does not take now (a full completion queue, an error) stay published and go
+    // with the loop's next enter; Asio counts them as submitted either way.
+    io_uring_enter(static_cast<unsigned>(ring->ring_fd), published_unsubmitted(ring), 0, 0, nullptr);
   }
   return static_cast<int>(added);
 }

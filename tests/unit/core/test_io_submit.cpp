@@ -187,6 +187,35 @@ TEST_CASE("io: a read started from a thread that ran the loop before reaches the
   for (int i = 0; i < 200; ++i) read_one_byte(ctx, a, a_peer, false, i);
 }
 
+TEST_CASE("io: a write started and its socket closed in one handler never reaches the file that gets its fd next") {
+  asio::io_context ctx;
+  // This thread is the loop's: its submissions wait for its next wait (proxy/io_uring_asio_hooks.hpp).
+  asio::post(ctx, [] {});
+  ctx.run();
+  ctx.restart();
+  for (int round = 0; round < 50; ++round) {
+    LocalSocket x(ctx), x_peer(ctx);
+    asio::local::connect_pair(x, x_peer);
+    int reused[2] = {-1, -1};
+    int closed_fd = -1;
+    asio::post(ctx, [&] {
+      // Queued, then closed with the write still in the queue; the next socket takes the lowest free fd.
+      x.async_write_some(asio::buffer("SECRET", 6), [](boost::system::error_code, size_t) {});
+      closed_fd = x.native_handle();
+      x.close();
+      REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, reused) == 0);
+    });
+    ctx.run();
+    ctx.restart();
+    CHECK(reused[0] == closed_fd);  // the case that matters: the fd number was taken again at once
+    char buf[16];
+    ssize_t n = ::recv(reused[1], buf, sizeof buf, MSG_DONTWAIT);
+    CHECK_MESSAGE(n < 0, "the closed socket's write went to the new socket: " << n << " bytes");
+    ::close(reused[0]);
+    ::close(reused[1]);
+  }
+}
+
 #ifdef PGROUTE_IO_URING_HOOKS
 TEST_CASE("io: receives poll first where the kernel takes the flag (Linux 5.19 and later)") {
   asio::io_context ctx;  // sets up its ring through proxy/io_backend.cpp's io_uring_queue_init
