@@ -509,6 +509,8 @@ awaitable<bool> ClientSession::flush_to_server() {
   bool ok = co_await write_all(conn->socket(), u().server_out, werr);
   writing_to_server_ = false;
   u().server_out.clear();
+  // The pump may have lost the connection meanwhile (server_lost, the client leaving): it is gone.
+  if (server_.get() != conn) co_return false;
   // A failed write surfaces in the pump as a read error; it owns the client-visible report.
   if (!ok) conn->socket().cancel();
   else if (may_detach()) conn->socket().cancel();  // the pump waits on a read: let it return the connection
