@@ -61,9 +61,9 @@ inline void pgroute_io_uring_prep_recvmsg(io_uring_sqe* sqe, int fd, msghdr* msg
 // only makes the entries visible to the kernel; the thread's next peek or wait passes them to the
 // kernel in the same io_uring_enter that collects completions. Asio calls io_uring_submit with its ring
 // mutex held (but in its shutdown, when nothing else runs); the peek and wait run without it and so
-// never write the submission queue: they only
-// tell the kernel how many published entries to take. Any other thread (a post that wakes the loop, a
-// read started from elsewhere) enters the kernel at once, as before.
+// never write the submission queue: they only tell the kernel how many published entries to take. Any
+// other thread (a post that wakes the loop, a read started from elsewhere) enters the kernel at once,
+// as before.
 //
 // The loop's thread is the one that last peeked or waited on the ring (kept in a small table beside
 // the rings, not in the ring). It stores itself before it looks for published entries and a submitter
