@@ -1,7 +1,7 @@
 """Markdown report and PNG chart of a benchmark run."""
 import os
 
-from .summary import PGROUTES, PROXIES, TARGETS, routing_cost
+from .summary import PGROUTES, PROXIES, TARGETS, baseline_cost, routing_cost
 
 
 def _f(value, fmt="{:.0f}", none="–"):
@@ -40,14 +40,28 @@ def _mode_order(item):
     return (["simple", "extended", "prepared"].index(mode), clients)
 
 
+def _paired_table(cost, other):
+    lines = [f"| mode | clients | tps routed / {other} | CPU per tx routed / {other} |", "|---|---:|---:|---:|"]
+    for (mode, clients), (tps, cpu) in sorted(cost.items(), key=_mode_order):
+        lines.append(f"| {mode} | {clients} | {_f(tps, '{:.2f}')} | {_f(cpu, '{:.2f}')} |")
+    return "\n".join(lines)
+
+
 def routing_table(summary):
     cost = routing_cost(summary)
     if not cost:
         return "Routing on vs off: not measured (pgroute-routed or pgroute-plain did not run)."
-    lines = ["| mode | clients | tps routed / plain | CPU per tx routed / plain |", "|---|---:|---:|---:|"]
-    for (mode, clients), (tps, cpu) in sorted(cost.items(), key=_mode_order):
-        lines.append(f"| {mode} | {clients} | {_f(tps, '{:.2f}')} | {_f(cpu, '{:.2f}')} |")
-    return "\n".join(lines)
+    return _paired_table(cost, "plain")
+
+
+def baseline_table(summary):
+    """This build against --baseline's, both with the routed configuration, from the same rounds."""
+    cost = baseline_cost(summary)
+    if not cost:
+        return None
+    return ("pgroute-routed is this tree's build, pgroute-baseline the --baseline binary; both run the routed "
+            "configuration, alternated within each round. Below 1 in the CPU column: this build costs less.\n\n"
+            + _paired_table(cost, "baseline"))
 
 
 def _check(ok):
@@ -126,7 +140,8 @@ def idle_table(idle):
     return "\n".join(lines)
 
 
-COLORS = {"direct": "tab:gray", "pgbouncer": "tab:blue", "pgroute-routed": "tab:red", "pgroute-plain": "tab:orange"}
+COLORS = {"direct": "tab:gray", "pgbouncer": "tab:blue", "pgroute-routed": "tab:red", "pgroute-plain": "tab:orange",
+          "pgroute-baseline": "tab:purple"}
 
 
 def chart(path, summary, modes, clients_list, targets):
@@ -183,10 +198,13 @@ def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_lis
           "Medians over rounds of runs without errors. Added latency = latency average minus direct's. "
           "Proxy CPU = utime+stime of the proxy process (all threads) across the run, from /proc/PID/stat.", "",
           case_table(summary, skipped, modes, clients_list, targets), "",
-          "## Routing on vs off", "", unverified, routing_table(summary), "",
-          "## Many clients", "", many_table(many, summary) if many else "not run", "",
-          "## Idle connections", "", idle_table(idle) if idle else "not run", "",
-          "## Targets", "", unverified, targets_table(summary, many, idle, clients_list), ""]
+          "## Routing on vs off", "", unverified, routing_table(summary), ""]
+    baseline = baseline_table(summary)
+    if baseline:
+        md += ["## This build vs the baseline", "", baseline, ""]
+    md += ["## Many clients", "", many_table(many, summary) if many else "not run", "",
+           "## Idle connections", "", idle_table(idle) if idle else "not run", "",
+           "## Targets", "", unverified, targets_table(summary, many, idle, clients_list), ""]
     md_path = os.path.join(out_dir, "results.md")
     with open(md_path, "w") as f:
         f.write("\n".join(md))

@@ -41,6 +41,10 @@ def parse_args(argv):
     p.add_argument("--skip-build", action="store_true", help="use build-bench/pgroute as it is")
     p.add_argument("--skip-install", action="store_true", help="do not run tools/setup / apt-get")
     p.add_argument("--out", help="results folder (default results/bench-<timestamp>)")
+    p.add_argument("--baseline", metavar="BINARY",
+                   help="another pgroute binary (e.g. a build of the previous commit) run with the routed "
+                        "configuration as target pgroute-baseline, alternated with the others: before/after "
+                        "figures for a change from one run")
     a = p.parse_args(argv)
     base = QUICK if a.quick else FULL
     for key, value in base.items():
@@ -55,6 +59,13 @@ def parse_args(argv):
     for t in a.targets:
         if t not in TARGETS:
             p.error(f"unknown target {t!r} (known: {', '.join(TARGETS)})")
+    if a.baseline:
+        a.baseline = os.path.abspath(a.baseline)
+        if not os.access(a.baseline, os.X_OK):
+            p.error(f"--baseline: {a.baseline} is not an executable file")
+    elif a.only and "pgroute-baseline" in a.targets:
+        p.error("target pgroute-baseline needs --baseline BINARY")
+    a.targets = [t for t in a.targets if t != "pgroute-baseline" or a.baseline]
     return a
 
 
@@ -102,10 +113,11 @@ class Bench:
             b = PgBouncer(self.work, self.cluster.port, a.pool_size, max_clients)
             b.start(self.cleanup)
             self._add("pgbouncer", b)
-        for target, routed in (("pgroute-routed", True), ("pgroute-plain", False)):
+        for target, routed, binary in (("pgroute-routed", True, self.binary), ("pgroute-plain", False, self.binary),
+                                       ("pgroute-baseline", True, a.baseline)):
             if target not in a.targets:
                 continue
-            proxy = Pgroute(self.work, self.binary, self.cluster.port, a.pool_size, max_clients,
+            proxy = Pgroute(self.work, binary, self.cluster.port, a.pool_size, max_clients,
                             a.pgroute_threads, routed, target)
             problem = proxy.check()
             if problem:
@@ -117,7 +129,7 @@ class Bench:
                 continue
             proxy.start(self.cleanup)
             self._add(target, proxy)
-            if routed:
+            if target == "pgroute-routed":
                 self.routing_ok, self.routing = databases.verify_routing(self.cluster, proxy.port)
                 log(f"routing chain: {self.routing}")
                 databases.scrub(self.cluster)
@@ -216,6 +228,8 @@ class Bench:
         summary = summarize(self.runs, self.skipped)
         versions = [PgBouncer.version(), "PostgreSQL " + self.cluster.psql("SHOW server_version"),
                     f"pgroute {setup.git_revision(self.repo)} (Release build)"]
+        if a.baseline:
+            versions.append(f"pgroute-baseline {a.baseline}")
         meta = {
             "timestamp": self.stamp, "machine": setup.describe_machine(), "versions": ", ".join(versions),
             "settings": (f"{a.rounds} round(s) × {a.duration} s per run; clients {a.clients}; modes {a.modes}; "

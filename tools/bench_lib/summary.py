@@ -1,9 +1,9 @@
 """Reduces the runs of all rounds to one figure set per (mode, clients, target)."""
 import statistics
 
-TARGETS = ["direct", "pgbouncer", "pgroute-routed", "pgroute-plain"]
-PROXIES = ["pgbouncer", "pgroute-routed", "pgroute-plain"]
-PGROUTES = ["pgroute-routed", "pgroute-plain"]
+TARGETS = ["direct", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline"]
+PROXIES = ["pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline"]
+PGROUTES = ["pgroute-routed", "pgroute-plain", "pgroute-baseline"]
 
 
 def _median(values):
@@ -51,14 +51,23 @@ def summarize(runs, skipped):
     return out
 
 
-def routing_cost(summary):
-    """{(mode, clients): (tps routed/plain, cpu routed/plain)} where both ran."""
+def paired_cost(summary, other):
+    """{(mode, clients): (tps routed/other, cpu routed/other)} where pgroute-routed and `other` both ran."""
     out = {}
     for (mode, clients, target), f in summary.items():
         if target != "pgroute-routed":
             continue
-        plain = summary.get((mode, clients, "pgroute-plain"))
-        if plain:
-            out[(mode, clients)] = (_ratio(f["tps"], plain["tps"]),
-                                    _ratio(f["cpu_s_per_10k"], plain["cpu_s_per_10k"]))
+        o = summary.get((mode, clients, other))
+        if o:
+            out[(mode, clients)] = (_ratio(f["tps"], o["tps"]), _ratio(f["cpu_s_per_10k"], o["cpu_s_per_10k"]))
     return out
+
+
+def routing_cost(summary):
+    """{(mode, clients): (tps routed/plain, cpu routed/plain)}: what the router chain costs."""
+    return paired_cost(summary, "pgroute-plain")
+
+
+def baseline_cost(summary):
+    """{(mode, clients): (tps routed/baseline, cpu routed/baseline)}: this build against --baseline's."""
+    return paired_cost(summary, "pgroute-baseline")
