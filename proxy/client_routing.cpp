@@ -351,7 +351,9 @@ awaitable<ClientSession::Step> ClientSession::release_held(const std::string& al
   u().unit_alias = alias;
   std::string held = std::move(u().held);
   u().held.clear();
-  if (!co_await ensure_attached()) {
+  Attach attached = attach_now();
+  if (attached == Attach::must_wait) attached = co_await attach_from_pool();
+  if (attached == Attach::failed) {
     skip_until_sync_ = true;
     co_return Step::done;
   }

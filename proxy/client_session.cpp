@@ -304,7 +304,9 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       co_return true;
     }
   }
-  if (!co_await ensure_attached()) {
+  Attach attached = attach_now();
+  if (attached == Attach::must_wait) attached = co_await attach_from_pool();
+  if (attached == Attach::failed) {
     // The error is queued; finish the unit the way the server would have.
     if (f.type == 'Q' || f.type == 'F' || f.type == 'S') wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     else skip_until_sync_ = true;
@@ -450,21 +452,41 @@ bool ClientSession::pool_ready(const std::string& alias) {
   return true;
 }
 
-awaitable<bool> ClientSession::ensure_attached() {
-  // One-shot: a choice made for a unit that found a connection attached must not steer a later attach.
-  std::string alias = std::exchange(u().unit_alias, {});
-  if (server_) co_return true;
-  const bool defer = defer_begin_;
-  defer_begin_ = false;
-  if (alias.empty()) alias = alias_;
-  if (!pool_ready(alias)) co_return false;
+ClientSession::Attach ClientSession::attach_now() {
+  if (server_) {
+    // One-shot: a choice made for a unit that found a connection attached must not steer a later attach.
+    u().unit_alias.clear();
+    return Attach::attached;
+  }
+  if (!pool_ready(u().unit_alias.empty() ? alias_ : u().unit_alias)) {
+    u().unit_alias.clear();
+    defer_begin_ = false;
+    return Attach::failed;
+  }
+  auto conn = pool_->try_acquire_idle(worker_.ctx, worker_.index);
+  if (!conn) return Attach::must_wait;
+  u().unit_alias.clear();
+  attach(std::move(conn));
+  return Attach::attached;
+}
+
+// After attach_now() said must_wait: pool_ is the unit's alias's pool.
+awaitable<ClientSession::Attach> ClientSession::attach_from_pool() {
+  u().unit_alias.clear();
   auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
   if (!checkout.conn) {
+    defer_begin_ = false;
     PGR_LOG(warn) << describe() << ": " << checkout.error;
     send_error(checkout.sqlstate, checkout.error);
-    co_return false;
+    co_return Attach::failed;
   }
-  server_ = std::move(checkout.conn);
+  attach(std::move(checkout.conn));
+  co_return Attach::attached;
+}
+
+void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
+  const bool defer = std::exchange(defer_begin_, false);
+  server_ = std::move(conn);
   queue_session_parameters(*server_, u().server_out, u().expect);
   if (u().pending_begin && !defer) {
     // The client's BEGIN, answered by the proxy when it came, now opens the transaction on this server.
@@ -476,7 +498,6 @@ awaitable<bool> ClientSession::ensure_attached() {
   pump_running_ = true;
   attaching_ = true;  // until flush_to_server(): the unit that made us attach is being queued
   asio::co_spawn(worker_.ctx, server_pump(shared_from_this()), asio::detached);
-  co_return true;
 }
 
 // SQL that brings a server connection's session parameters to what this client asked for.
@@ -505,8 +526,9 @@ awaitable<bool> ClientSession::flush_to_server() {
   if (u().server_out.empty() || !server_) co_return true;
   writing_to_server_ = true;
   ServerConnection* conn = server_.get();
-  std::string werr;
-  bool ok = co_await write_all(conn->socket(), u().server_out, werr);
+  auto [ec, n] = co_await asio::async_write(conn->socket(), asio::buffer(u().server_out), use_nothrow);
+  (void)n;
+  const bool ok = !ec;
   writing_to_server_ = false;
   u().server_out.clear();
   // The pump may have lost the connection meanwhile (server_lost, the client leaving): it is gone.

@@ -88,7 +88,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool may_park() const;
   void park();
   awaitable<bool> handle_message(const wire::Frame& f);
-  awaitable<bool> ensure_attached();
+  // A server connection for the unit being handled (once per transaction in transaction mode).
+  // attach_now() takes one without a coroutine when the pool has a fit idle connection at hand, as it
+  // nearly always has; on must_wait, attach_from_pool() waits for one, opens one or checks one first.
+  enum class Attach { attached, failed, must_wait };
+  Attach attach_now();
+  awaitable<Attach> attach_from_pool();
+  void attach(std::unique_ptr<ServerConnection> conn);
   bool pool_ready(const std::string& alias);
   awaitable<bool> flush_to_server();
   std::string session_parameter_sql(const ServerConnection& conn) const;
@@ -112,6 +118,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct QueryError { std::string sqlstate, message; };
   awaitable<std::optional<QueryError>> run_internal_query(ServerConnection& conn, std::string_view sql);
   awaitable<void> release_server(std::unique_ptr<ServerConnection> conn);
+  // Gives the connection back at once when nothing needs undoing on it (the common case); else false,
+  // and release_server() must run.
+  bool release_now(std::unique_ptr<ServerConnection>& conn);
   void server_lost(const std::string& why, CloseReason reason = CloseReason::server_error);
   void close_client();
 
@@ -199,7 +208,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct UnitState {
     ReadBuffer in;  // bytes from the client
     Outbox out;     // bytes to the client
-    // Routing: where the next attach goes (read and cleared by ensure_attached; empty = the client's
+    // Routing: where the next attach goes (read and cleared by attach_now(); empty = the client's
     // own alias), and extended-protocol messages kept (not yet sent anywhere) until a Bind, Flush or
     // Sync decides the alias of their unit.
     std::string unit_alias;
@@ -247,7 +256,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool unit_open_ = false;       // extended-protocol messages sent since the last Sync
   bool skip_until_sync_ = false; // the proxy reported an error in this unit; drop until Sync
   bool pump_running_ = false;
-  bool attaching_ = false;       // ensure_attached() ran and flush_to_server() has not: no detach yet
+  bool attaching_ = false;       // attach() ran and flush_to_server() has not: no detach yet
   static constexpr uint32_t kNotIdle = ~0u;
   uint32_t idle_read_since_ = kNotIdle;  // worker park tick when a read began with nothing buffered
   bool park_requested_ = false;          // park_if_idle() cancelled that read

@@ -101,6 +101,33 @@ std::unique_ptr<ServerConnection> ServerPool::pop_idle_locked(int worker) {
   return conn;
 }
 
+std::unique_ptr<ServerConnection> ServerPool::try_acquire_idle(asio::io_context& ctx, int worker) {
+  if (pause_gate_ && pause_gate_->paused()) return nullptr;
+  for (;;) {
+    std::unique_ptr<ServerConnection> conn;
+    PoolSettings s;
+    {
+      std::lock_guard lock(mu_);
+      conn = pop_idle_locked(worker);
+      if (!conn) return nullptr;
+      s = settings_;
+    }
+    CloseReason why = CloseReason::failed_check;
+    switch (idle_fitness(*conn, s, why)) {
+      case Fitness::fit:
+        counters_.checkouts.fetch_add(1, std::memory_order_relaxed);
+        conn->rebind(ctx, worker);
+        return conn;
+      case Fitness::needs_check: {
+        std::lock_guard lock(mu_);
+        wake_one_locked(std::move(conn));  // a waiter that queued meanwhile gets it; else it is idle again
+        return nullptr;
+      }
+      case Fitness::unfit: discard(std::move(conn), why); break;
+    }
+  }
+}
+
 awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int worker) {
   if (pause_gate_ && pause_gate_->paused()) co_await pause_gate_->wait(ctx.get_executor());
   counters_.checkouts.fetch_add(1, std::memory_order_relaxed);

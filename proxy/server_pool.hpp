@@ -59,6 +59,10 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // Takes a fit idle connection, opens a new one while under max_size, or waits up to queue_timeout.
   // Fails at once (08001) while the backend is down, with the last connect error.
   awaitable<Checkout> acquire(asio::io_context& ctx, int worker);
+  // The common checkout, without a coroutine: a fit idle connection taken now, bound to ctx. Null when
+  // acquire() must run instead: none idle, the alias paused, or the one found needs a round trip first
+  // (it goes back to the pool, or to a waiter, for acquire() to check).
+  std::unique_ptr<ServerConnection> try_acquire_idle(asio::io_context& ctx, int worker);
 
   // PAUSE of the alias: acquire() waits while the gate is closed. Set once, before the pool is shared.
   void set_pause_gate(std::shared_ptr<admin::PauseGate> gate) { pause_gate_ = std::move(gate); }

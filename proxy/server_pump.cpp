@@ -138,7 +138,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
 }
 
 awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<ClientSession> self) {
-  // co_spawn starts us inline, inside ensure_attached(), before the client loop has queued what made
+  // co_spawn starts us inline, inside attach(), before the client loop has queued what made
   // it attach: `attaching_` keeps may_detach() false until that is written (flush_to_server), so we go
   // straight to reading the answer instead of yielding a turn of the loop first.
   ServerConnection* conn = server_.get();
@@ -165,7 +165,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       auto done = std::move(server_);
       pump_running_ = false;
       if (idle_signal_) idle_signal_->cancel();
-      co_await release_server(std::move(done));
+      if (!release_now(done)) co_await release_server(std::move(done));
       bool ok = co_await u().out.flush(socket_);
       if (shutting_down_ || !ok) {
         if (ok) co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
@@ -209,23 +209,29 @@ void ClientSession::server_lost(const std::string& why, CloseReason reason) {
   u().unit_statement.clear();
 }
 
+bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
+  if (dirty_session_state_ || session_mode_) return false;
+  cancel_slot_->clear();
+  pool_->release(std::move(conn));
+  return true;
+}
+
 // Gives a connection back, first undoing what the client left on it that the proxy cannot track.
 awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> conn) {
+  if (release_now(conn)) co_return;
   cancel_slot_->clear();
   auto pool = pool_;
-  if (dirty_session_state_ || session_mode_) {
-    std::string sql = session_mode_ ? snap_->config->pool.reset_query : std::string("RESET ALL");
-    dirty_session_state_ = false;
-    auto err = co_await run_internal_query(*conn, sql);
-    if (err) {
-      PGR_LOG(warn) << describe() << ": reset (" << sql << ") failed on " << conn->endpoint().describe() << ": "
-                    << err->message;
-      pool->discard(std::move(conn), CloseReason::server_error);
-      co_return;
-    }
-    conn->applied.clear();
-    if (session_mode_) conn->prepared.clear();
+  std::string sql = session_mode_ ? snap_->config->pool.reset_query : std::string("RESET ALL");
+  dirty_session_state_ = false;
+  auto err = co_await run_internal_query(*conn, sql);
+  if (err) {
+    PGR_LOG(warn) << describe() << ": reset (" << sql << ") failed on " << conn->endpoint().describe() << ": "
+                  << err->message;
+    pool->discard(std::move(conn), CloseReason::server_error);
+    co_return;
   }
+  conn->applied.clear();
+  if (session_mode_) conn->prepared.clear();
   pool->release(std::move(conn));
 }
 
