@@ -35,7 +35,8 @@ RouteResult RouterChain::route_as(const RouteContext& ctx, bool write) const {
         return RouteError{"54001", "pgroute: statement is too complex to route: " + ctx.analysis->error,
                           "Split it into smaller statements, or name the alias with /* pgroute: alias=<alias> */.",
                           "chain"};
-    RouteDecision decision{default_alias_, "default", "no router had an opinion", {}, false};
+    // A reason of at most 15 bytes stays in std::string's own buffer: no allocation per statement.
+    RouteDecision decision{default_alias_, "default", "no router chose", {}, false};
     if (ctx.analysis) {
         for (const auto& router : routers_) {
             Opinion opinion = write ? router->db_for_write(ctx) : router->db_for_read(ctx);

@@ -8,8 +8,11 @@ namespace pgroute::router {
 
 // Called for every table of every routed statement: no allocation.
 bool glob_matches(std::string_view pattern, std::string_view text) {
-    // Without metacharacters fnmatch is an equality test (most patterns name one table).
-    if (pattern.find_first_of("*?[\\") == std::string_view::npos) return pattern == text;
+    // Without metacharacters fnmatch is an equality test (most patterns name one table), and with
+    // one trailing '*' a prefix test (a family of tables: "billing_*").
+    const size_t meta = pattern.find_first_of("*?[\\");
+    if (meta == std::string_view::npos) return pattern == text;
+    if (meta + 1 == pattern.size() && pattern[meta] == '*') return text.starts_with(pattern.substr(0, meta));
     // fnmatch wants NUL-terminated strings; identifiers (at most 63 bytes) fit on the stack.
     char p[256], t[256];
     if (pattern.size() >= sizeof p || text.size() >= sizeof t)

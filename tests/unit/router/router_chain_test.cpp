@@ -1,5 +1,7 @@
 // The chain with model and rule routers: first opinion wins, default alias, hints, cross-alias refusals.
 
+#include <fnmatch.h>
+
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -69,6 +71,14 @@ TEST_CASE("table patterns") {
     // Longer than a stack buffer: still matched.
     CHECK(glob_matches(std::string(300, 'a') + "*", std::string(300, 'a') + "bc"));
     CHECK_FALSE(glob_matches("a*", std::string(300, 'b')));
+    // The shortcuts (no metacharacter: equality; one trailing '*': prefix) agree with fnmatch itself.
+    for (std::string pattern : {"auth_*", "*", "auth", "a*b", "ev\\*", "auth_?", "[ab]*", "auth_**"}) {
+        for (std::string name : {"", "auth", "auth_", "auth_user", "ev*", "a.b", "b_x", "xauth_user"}) {
+            CAPTURE(pattern);
+            CAPTURE(name);
+            CHECK(glob_matches(pattern, name) == (fnmatch(pattern.c_str(), name.c_str(), 0) == 0));
+        }
+    }
 }
 
 TEST_CASE("model router: tables place the statement; nothing claimed goes to default") {
