@@ -11,6 +11,7 @@ import time
 from . import databases, report, setup
 from .idle import run_idle_test
 from .pgbench import run_pgbench
+from .profile import perf_binary, profile_markdown, run_profiles
 from .poolers import PgBouncer, Pgroute
 from .postgres import Cluster
 from .procs import BenchError, Cleanup, chown_to_pg, free_port, log, raise_nofile
@@ -45,6 +46,9 @@ def parse_args(argv):
                    help="another pgroute binary (e.g. a build of the previous commit) run with the routed "
                         "configuration as target pgroute-baseline, alternated with the others: before/after "
                         "figures for a change from one run")
+    p.add_argument("--profile", type=int, default=0, metavar="CLIENTS",
+                   help="after the rounds, profile PgBouncer and pgroute-routed with perf during one pgbench -S "
+                        "simple run at CLIENTS clients: profile.md in the results folder (0 = off)")
     a = p.parse_args(argv)
     base = QUICK if a.quick else FULL
     for key, value in base.items():
@@ -61,11 +65,15 @@ def parse_args(argv):
             p.error(f"unknown target {t!r} (known: {', '.join(TARGETS)})")
     if a.baseline:
         a.baseline = os.path.abspath(a.baseline)
-        if not os.access(a.baseline, os.X_OK):
+        if not (os.path.isfile(a.baseline) and os.access(a.baseline, os.X_OK)):
             p.error(f"--baseline: {a.baseline} is not an executable file")
+        if "pgroute-baseline" not in a.targets:
+            p.error("--baseline: --only leaves out pgroute-baseline")
     elif a.only and "pgroute-baseline" in a.targets:
         p.error("target pgroute-baseline needs --baseline BINARY")
     a.targets = [t for t in a.targets if t != "pgroute-baseline" or a.baseline]
+    if a.profile < 0:
+        p.error("--profile takes a client count (0 = off)")
     return a
 
 
@@ -77,14 +85,16 @@ class Bench:
         self.out = args.out or os.path.join(repo, "results", f"bench-{self.stamp}")
         self.ports, self.procs = {}, {}   # target -> port; target -> Pooler
         self.skipped = {}                  # (target, mode or None) -> reason
-        self.runs, self.many, self.idle = [], [], []
+        self.runs, self.many, self.idle, self.profiles = [], [], [], []
         self.routing, self.routing_ok = "not run", False
 
     # ---- setup -------------------------------------------------------------------------------
     def start(self):
         a = self.a
         if not a.skip_install:
-            setup.install_packages(self.repo)
+            setup.install_packages(self.repo, ["linux-perf"] if a.profile else [])
+        if a.profile:
+            perf_binary()  # fail now, not after the rounds
         build_dir = os.path.join(self.repo, "build-bench")
         if a.skip_build:
             self.binary = os.path.join(build_dir, "pgroute")
@@ -125,7 +135,8 @@ class Bench:
                 first = problem.splitlines()[0].split(" (known keys")[0].replace(proxy.config_file, "pgroute.yaml")
                 self.skipped[(target, None)] = "config rejected by pgroute --check: " + first[-200:]
                 log(f"{target}: n/a — pgroute --check rejects the config:\n{problem}")
-                self.routing = "n/a — " + self.skipped[(target, None)]
+                if target == "pgroute-routed":
+                    self.routing = "n/a — " + self.skipped[(target, None)]
                 continue
             proxy.start(self.cleanup)
             self._add(target, proxy)
@@ -242,8 +253,12 @@ class Bench:
         }
         md = report.write_report(self.out, meta, summary, {k: v for k, v in self.skipped.items()},
                                  self.many, self.idle, a.modes, a.clients)
+        if self.profiles:
+            with open(os.path.join(self.out, "profile.md"), "w") as f:
+                f.write(profile_markdown(self.profiles))
         with open(os.path.join(self.out, "results.json"), "w") as f:
             json.dump({"meta": meta, "runs": self.runs, "many": self.many, "idle": self.idle,
+                       "profiles": self.profiles,
                        "skipped": {f"{t}/{m or '*'}": r for (t, m), r in self.skipped.items()}}, f, indent=1)
         self.save_logs()
         return md
@@ -271,6 +286,8 @@ def main(argv, repo):
         bench.start()
         bench.probe_pgbouncer_prepared()
         bench.rounds()
+        if args.profile > 0:
+            bench.profiles = run_profiles(bench, args.profile)
         bench.many_clients()
         bench.idle_connections()
         md = bench.write()

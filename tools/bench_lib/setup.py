@@ -13,9 +13,9 @@ def _installed(pkg):
     return p.stdout.strip() == "install ok installed"
 
 
-def install_packages(repo):
+def install_packages(repo, extra=()):
     subprocess.run([os.path.join(repo, "tools", "setup")], check=True)
-    missing = [p for p in EXTRA_PACKAGES if not _installed(p)]
+    missing = [p for p in [*EXTRA_PACKAGES, *extra] if not _installed(p)]
     if not missing:
         return
     sudo = [] if is_root() else ["sudo"]
