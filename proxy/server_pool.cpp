@@ -15,12 +15,22 @@ constexpr std::chrono::milliseconds kMaxCheckTimeout{2000};
 // when the backend went down) under the pool lock and then cancels the timer on the waiter's own
 // executor, which wakes the waiting coroutine.
 struct ServerPool::Waiter {
-  explicit Waiter(asio::any_io_executor ex) : timer(ex) {}
+  explicit Waiter(asio::io_context& c) : ctx(c), timer(c) {}
+  asio::io_context& ctx;
   asio::steady_timer timer;
   std::unique_ptr<ServerConnection> conn;
+  bool handed_over = false;  // conn came straight from release(): in use until a moment ago
   bool may_open = false;
   bool done = false;
   std::string error;
+
+  // Ends the wait. The timer is not thread-safe: it is cancelled at once on the waiter's own thread
+  // (the usual case, a release by a session on the same worker; the waiter is already suspended in
+  // its async_wait, which it starts before it yields), else from a handler posted to that thread.
+  static void wake(const std::shared_ptr<Waiter>& w) {
+    if (w->ctx.get_executor().running_in_this_thread()) w->timer.cancel();
+    else asio::post(w->ctx, [w] { w->timer.cancel(); });
+  }
 };
 
 ServerPool::ServerPool(std::shared_ptr<const ServerEndpoint> endpoint, PoolSettings settings, int workers,
@@ -146,6 +156,7 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
   for (;;) {
     std::unique_ptr<ServerConnection> conn;
     std::shared_ptr<Waiter> waiter;
+    bool handed_over = false;
     bool may_open = false;
     std::string refusal;
     PoolSettings s;
@@ -165,7 +176,7 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
           ++total_;
           may_open = true;
         } else if (now < *give_up_at) {
-          waiter = std::make_shared<Waiter>(ctx.get_executor());
+          waiter = std::make_shared<Waiter>(ctx);
           waiter->timer.expires_at(down ? down_until_ : *give_up_at);
           waiters_.push_back(waiter);
         }
@@ -181,6 +192,7 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
       waiter->done = true;
       if (waiter->conn) {
         conn = std::move(waiter->conn);
+        handed_over = waiter->handed_over;
       } else if (waiter->may_open) {
         may_open = true;  // the slot was reserved for us by discard()
       } else if (!waiter->error.empty()) {
@@ -203,6 +215,10 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
                              std::to_string(s.max_size) + ", all in use)"};
     }
     conn->rebind(ctx, worker);
+    // Straight from a client whose transaction just ended (ReadyForQuery 'I'), never idle in the pool,
+    // and nothing left unread: no expiry can have passed and nothing to peek at (a system call saved
+    // per queued checkout). Connections that sat idle are judged below.
+    if (handed_over && conn->rbuf.empty()) co_return Checkout{std::move(conn), {}, {}};
     CloseReason why = CloseReason::failed_check;
     // Decided without a coroutine of its own when no round trip is needed (nearly every checkout).
     Fitness fitness = idle_fitness(*conn, s, why);
@@ -263,7 +279,7 @@ std::string ServerPool::connect_failed_locked(const std::string& error) {
   for (auto& w : waiters_) {
     if (w->done) continue;
     w->error = message;
-    asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+    Waiter::wake(w);
   }
   waiters_.clear();
   return message;
@@ -276,13 +292,14 @@ std::string ServerPool::down_message_locked(Clock::time_point now) const {
 }
 
 // Caller holds mu_. Gives `conn` (or, when null, the right to open one) to the oldest live waiter.
-void ServerPool::wake_one_locked(std::unique_ptr<ServerConnection> conn) {
+void ServerPool::wake_one_locked(std::unique_ptr<ServerConnection> conn, bool handed_over) {
   while (!waiters_.empty()) {
     auto w = std::move(waiters_.front());
     waiters_.pop_front();
     if (w->done) continue;
     if (conn) {
       w->conn = std::move(conn);
+      w->handed_over = handed_over;
     } else {
       if (total_ >= settings_.max_size) {
         waiters_.push_front(std::move(w));
@@ -291,7 +308,7 @@ void ServerPool::wake_one_locked(std::unique_ptr<ServerConnection> conn) {
       ++total_;
       w->may_open = true;
     }
-    asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+    Waiter::wake(w);
     return;
   }
   if (conn) {
@@ -326,7 +343,7 @@ void ServerPool::release(std::unique_ptr<ServerConnection> conn) {
     conn->close();
     return;
   }
-  wake_one_locked(std::move(conn));
+  wake_one_locked(std::move(conn), /*handed_over=*/true);
 }
 
 void ServerPool::discard(std::unique_ptr<ServerConnection> conn, CloseReason why) {

@@ -103,7 +103,8 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // That round trip; false: close the connection (failed_check).
   awaitable<bool> passes_check(ServerConnection& conn, const PoolSettings& s);
   std::unique_ptr<ServerConnection> pop_idle_locked(int worker);
-  void wake_one_locked(std::unique_ptr<ServerConnection> conn);
+  // handed_over: conn comes straight from release() (a client's transaction just ended on it).
+  void wake_one_locked(std::unique_ptr<ServerConnection> conn, bool handed_over = false);
   void count_close(const ServerConnection& conn, CloseReason why);
   void connect_succeeded();
   std::string connect_failed_locked(const std::string& error);  // returns the message for clients
