@@ -1,8 +1,9 @@
 """--profile: where a proxy's CPU goes during one pgbench -S case, from `perf record` call graphs.
 
 For each profiled proxy: the share of its samples in user space (the rest is the kernel: loopback TCP,
-sleeping and waking), and the functions whose stacks hold the most user-space samples (inclusive). Figures are shares of the proxy's own samples; compare proxies by their CPU per
-transaction in the main table, and use this to see what a change should aim at.
+sleeping and waking), and the functions whose stacks hold the most user-space samples (inclusive).
+Figures are shares of the proxy's own samples; compare proxies by their CPU per transaction in the main
+table, and use this to see what a change should aim at.
 """
 import collections
 import os
@@ -56,17 +57,18 @@ def summarize_stacks(stacks):
     n = len(stacks)
     if n == 0:
         return 0.0, []
-    user = [s for s in stacks if s and "kernel" not in s[0][1]]
+    user = 0
     incl, user_incl = collections.Counter(), collections.Counter()
     for s in stacks:
         names = {_short(sym) for sym, _dso in s}
         incl.update(names)
-        if "kernel" not in s[0][1]:
+        if "kernel" not in s[0][1]:  # the innermost frame decides
+            user += 1
             user_incl.update(names)
     # Frames every sample has (thread start, the event loop) say nothing: keep those below 95%.
     rows = [(name, count / n, incl[name] / n) for name, count in user_incl.most_common()
             if incl[name] / n < 0.95][:TOP]
-    return len(user) / n, rows
+    return user / n, rows
 
 
 def profile_case(proxy, port, clients, duration, jobs, work):
