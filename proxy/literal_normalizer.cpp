@@ -10,11 +10,29 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_ident_char(char c) { return is_ident_start(c) || is_digit(c) || c == '$'; }
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-// The last character copied that is not white space (0 if none).
-char last_significant(const std::string& out) {
-  for (size_t i = out.size(); i > 0; --i)
-    if (!is_space(out[i - 1])) return out[i - 1];
-  return 0;
+// Index of the last character of out[0, end) that is not white space; npos if none.
+size_t last_significant(const std::string& out, size_t end) {
+  for (size_t i = end; i > 0; --i)
+    if (!is_space(out[i - 1])) return i - 1;
+  return std::string::npos;
+}
+
+// Where a '+' or '-' right before a number is a sign (unary), the index of that sign in `out`; else npos.
+// It is unary after '(', ',', '[' or one of the operator characters below. PostgreSQL's lexer splits "=-"
+// or "<>-" into two operators (a name ending in + or - needs one of ~ ! @ # % ^ & | ` ?), so the sign
+// there is its own token; after those other characters "@-" would be one operator, and after a word or
+// a ')' the '-' is binary (a - 5) or a keyword's operand (BETWEEN -5): both keep their sign as text.
+size_t unary_sign_at(const std::string& out) {
+  const size_t sign = last_significant(out, out.size());
+  if (sign == std::string::npos || (out[sign] != '-' && out[sign] != '+')) return std::string::npos;
+  const size_t before = last_significant(out, sign);
+  if (before == std::string::npos) return sign;
+  switch (out[before]) {
+    case '(': case ',': case '[': case '=': case '<': case '>': case '+': case '-': case '*': case '/':
+      return sign;
+    default:
+      return std::string::npos;
+  }
 }
 
 }  // namespace
@@ -115,10 +133,22 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
       }
       if (i < n && is_ident_char(sql[i])) return false;  // 123abc: not a number we understand
       std::string_view number = sql.substr(start, i - start);
-      // A signed constant (= -5) would become an expression (-$1) that hides the key from the router.
-      char sign = last_significant(out.text);
-      if (sign == '-' || sign == '+' || out.literals.size() >= max_literals) out.text.append(number);
-      else add_param(std::string(number));
+      if (out.literals.size() >= max_literals) {
+        out.text.append(number);
+        continue;
+      }
+      // A signed constant (key = -5) is one parameter with its sign: as -$1 it would hide the key from
+      // the router, and kept as text every value would be a text of its own for the analysis cache
+      // (pgbench's "abalance + -1234" missed it for half the values).
+      const size_t sign = unary_sign_at(out.text);
+      if (sign == std::string::npos) {
+        add_param(std::string(number));
+      } else {
+        std::string value = out.text[sign] == '-' ? "-" : "";
+        value.append(number);
+        out.text.resize(sign);
+        add_param(std::move(value));
+      }
     } else {
       out.text += c;
       ++i;

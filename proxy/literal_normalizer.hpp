@@ -2,9 +2,10 @@
 // differing only in their constants ("... WHERE aid = 17" / "... WHERE aid = 42") share one cached
 // analysis and are routed with the constants as parameter values. Pure text work, no parser.
 //
-// Only unambiguous constants are replaced: unsigned numbers that start a token, and standard '...'
-// strings not glued to a prefix (E'', B'', X'', U&'', typed literals like date '...' are kept, as are
-// $-quoted strings, quoted identifiers and comments, so /* pgroute: ... */ hints survive). A text
+// Only unambiguous constants are replaced: numbers that start a token (with their sign where the sign is
+// unary, as in "= -5" or "+ -1234"), and standard '...' strings not glued to a prefix (E'', B'', X'',
+// U&'', typed literals like date '...' are kept, as are $-quoted strings, quoted identifiers and
+// comments, so /* pgroute: ... */ hints survive). A text
 // containing '$' is left alone: its own parameters or dollar quotes would clash with the new ones.
 // The caller must fall back to the original text if the normalized one does not parse (a constant
 // where PostgreSQL's grammar allows no parameter, e.g. SET x = 5 or INTERVAL '1 day').
