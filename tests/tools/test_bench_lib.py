@@ -1,13 +1,20 @@
-"""Pure parts of tools/bench: reading `perf script` output (--profile) and pairing builds (--baseline)."""
+"""Pure parts of tools/bench: reading `perf script` output (--profile), pairing builds (--baseline),
+benchmark modes (-S and TPC-B-like), the HAProxy target's configuration, and report rows."""
 import os
+import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 
 from bench_lib.profile import _short, _stacks, summarize_stacks  # noqa: E402
-from bench_lib.summary import baseline_cost, routing_cost  # noqa: E402
+from bench_lib.pgbench import MODES, mode_args, mode_label, parse_mode, writes  # noqa: E402
+from bench_lib.poolers import haproxy_config  # noqa: E402
+from bench_lib.report import case_table, issue17_rows, routing_table  # noqa: E402
+from bench_lib.run import parse_args  # noqa: E402
+from bench_lib.summary import baseline_cost, routing_cost, summarize  # noqa: E402
 
 # Three samples as `perf script -F ip,sym,dso` prints them with call graphs: frames, then a blank line.
 PERF_SCRIPT = """
@@ -61,6 +68,112 @@ class Pairing(unittest.TestCase):
         self.assertAlmostEqual(base[("simple", 16)][0], 1.1)
         self.assertAlmostEqual(base[("simple", 16)][1], 0.9)
         self.assertAlmostEqual(routing_cost(summary)[("simple", 16)][1], 1.0)
+
+
+
+class Modes(unittest.TestCase):
+    def test_select_only_modes_keep_their_names(self):
+        self.assertEqual(parse_mode("extended"), ("select", "extended"))
+        self.assertEqual(mode_args("simple"), ["-b", "select-only", "-M", "simple"])  # = pgbench -S
+        self.assertEqual(mode_label("prepared"), "-S -M prepared")
+        self.assertFalse(writes("simple"))
+
+    def test_tpcb_modes_run_the_default_script(self):
+        self.assertEqual(parse_mode("tpcb-extended"), ("tpcb", "extended"))
+        self.assertEqual(mode_args("tpcb-simple"), ["-b", "tpcb-like", "-M", "simple"])
+        self.assertEqual(mode_label("tpcb-extended"), "TPC-B-like -M extended")
+        self.assertTrue(writes("tpcb-prepared"))
+
+    def test_unknown_modes_are_refused(self):
+        for bad in ("tpcb", "select-simple", "tpcb-", "-simple", "tpcb-simple-x", "Simple"):
+            with self.assertRaises(ValueError, msg=bad):
+                parse_mode(bad)
+
+    def test_command_line(self):
+        a = parse_args(["--modes", "tpcb-simple,tpcb-extended", "--clients", "16,64", "--only", "haproxy,pgbouncer"])
+        self.assertEqual(a.modes, ["tpcb-simple", "tpcb-extended"])
+        self.assertEqual(a.clients, [16, 64])
+        self.assertEqual(a.targets, ["haproxy", "pgbouncer"])
+        self.assertIn("haproxy", parse_args([]).targets)
+        with open(os.devnull, "w") as null:
+            stderr, sys.stderr = sys.stderr, null
+            try:
+                with self.assertRaises(SystemExit):
+                    parse_args(["--modes", "simple,tpcb-bogus"])
+            finally:
+                sys.stderr = stderr
+
+
+class HAProxyConfig(unittest.TestCase):
+    def test_one_thread_tcp_hop_to_postgres(self):
+        text = haproxy_config(16001, 5433, 1200)
+        lines = [line.strip() for line in text.splitlines()]
+        for want in ("nbthread 1", "maxconn 1200", "mode tcp", "bind 127.0.0.1:16001",
+                     "server postgres 127.0.0.1:5433"):
+            self.assertIn(want, lines)
+        self.assertNotIn("mode http", text)
+
+    def test_haproxy_accepts_it(self):
+        # haproxy is in tools/setup's list: the real binary checks the generated file.
+        with tempfile.NamedTemporaryFile("w", suffix=".cfg") as f:
+            f.write(haproxy_config(16001, 5433, 1200))
+            f.flush()
+            p = subprocess.run(["haproxy", "-c", "-f", f.name], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertNotIn("WARNING", p.stdout + p.stderr)
+
+
+def run_of(target, mode, clients, tps, cpu_s, transactions=10000, error=None):
+    return {"target": target, "mode": mode, "clients": clients, "round": 1, "tps": tps, "lat_avg_ms": 1.0,
+            "p99_ms": 2.0, "transactions": transactions, "failed": 0, "error": error, "cpu_s": cpu_s,
+            "rss": 2**20}
+
+
+class Report(unittest.TestCase):
+    def setUp(self):
+        runs = [run_of("direct", "tpcb-simple", 16, 1000.0, None),
+                run_of("haproxy", "tpcb-simple", 16, 900.0, 0.5),
+                run_of("pgbouncer", "tpcb-simple", 16, 800.0, 1.0),
+                run_of("pgroute-routed", "tpcb-simple", 16, 880.0, 0.8),
+                run_of("pgroute-plain", "tpcb-simple", 16, 900.0, 0.75),
+                run_of("pgbouncer", "tpcb-extended", 64, 700.0, 1.0),
+                run_of("pgroute-routed", "tpcb-extended", 64, 600.0, 1.5)]
+        self.summary = summarize(runs, {})
+
+    def test_haproxy_is_compared_with_pgbouncer_and_direct(self):
+        f = self.summary[("tpcb-simple", 16, "haproxy")]
+        self.assertAlmostEqual(f["x_pgbouncer"], 900 / 800)
+        self.assertAlmostEqual(f["cpu_x_pgbouncer"], 0.5)
+        self.assertAlmostEqual(f["x_direct"], 0.9)
+        self.assertIsNone(self.summary[("tpcb-simple", 16, "pgbouncer")]["cpu_x_pgbouncer"])
+
+    def test_case_rows_name_the_mode_and_the_unpooled_hop(self):
+        table = case_table(self.summary, {("pgbouncer", "tpcb-prepared"): "cannot"},
+                           ["tpcb-simple", "tpcb-prepared"], [16], ["direct", "haproxy", "pgbouncer"])
+        rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in table.splitlines()[2:]}
+        haproxy = rows[("tpcb-simple", "16", "haproxy")]
+        self.assertIn("no pooling: 16 server connections", haproxy)
+        self.assertIn("| 50.0 | 0.50 |", haproxy)  # µs per transaction, then CPU/tx × PgBouncer
+        self.assertIn("| n/a |", rows[("tpcb-prepared", "16", "pgbouncer")])
+        self.assertIn("cannot", rows[("tpcb-prepared", "16", "pgbouncer")])
+        header = table.splitlines()[0].count("|")
+        self.assertTrue(all(line.count("|") == header for line in table.splitlines()))
+
+    def test_routing_on_vs_off_per_script(self):
+        self.assertIn("| tpcb-simple | 16 | 0.98 | 1.07 |", routing_table(self.summary))
+
+    def test_issue17_tpcb_targets(self):
+        rows = {name: (value, ok) for name, value, ok in
+                issue17_rows(self.summary, [], [16, 64], "pgroute-routed")}
+        self.assertEqual(rows["CPU/tx, tpcb-simple, pgroute-routed, 16 clients ≤ 0.9× PgBouncer"],
+                         ("80.0 vs 100.0 µs (0.80×)", True))
+        self.assertEqual(rows["tps, tpcb-simple, pgroute-routed, 16 clients ≥ PgBouncer"], ("1.10×", True))
+        self.assertEqual(rows["routing on/off, tpcb-simple, 16 clients: CPU/tx ≤ 1.1×"], ("1.07×", True))
+        self.assertFalse(rows["CPU/tx, tpcb-extended, pgroute-routed, 64 clients ≤ 0.9× PgBouncer"][1])
+        self.assertFalse(rows["tps, tpcb-extended, pgroute-routed, 64 clients ≥ PgBouncer"][1])
+        # Issue #17 sets the TPC-B-like targets at 16 and 64 clients only.
+        self.assertFalse(any("4 clients" in name for name, _v, _ok in
+                             issue17_rows(self.summary, [], [4], "pgroute-routed")))
 
 
 if __name__ == "__main__":

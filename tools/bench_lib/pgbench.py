@@ -1,5 +1,10 @@
-"""One `pgbench -S` run against a port, with proxy CPU/RSS sampled around it and the
-per-transaction log reduced to average and p99 latency."""
+"""One pgbench run against a port, with proxy CPU/RSS sampled around it and the
+per-transaction log reduced to average and p99 latency.
+
+A benchmark mode names the script and the protocol: `simple`, `extended`, `prepared` run the
+select-only script (`-S`, one SELECT per transaction); `tpcb-simple`, `tpcb-extended`, `tpcb-prepared`
+run pgbench's default TPC-B-like script (BEGIN, three UPDATEs, a SELECT, an INSERT, END: writes).
+"""
 import glob
 import os
 import re
@@ -10,6 +15,38 @@ import tempfile
 from .poolers import DATABASE, PASSWORD, USER
 
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
+
+PROTOCOLS = ("simple", "extended", "prepared")
+# script -> (builtin name for `pgbench -b`, how the report names it)
+SCRIPTS = {"select": ("select-only", "-S"), "tpcb": ("tpcb-like", "TPC-B-like")}
+MODES = [*PROTOCOLS, *(f"tpcb-{p}" for p in PROTOCOLS)]
+# What pgbench itself does before a run unless -n (it runs with -n here, through proxies): the TPC-B
+# script appends to pgbench_history and updates the small tables, so each such run starts from this.
+TPCB_RESET_SQL = "TRUNCATE pgbench_history; VACUUM pgbench_branches, pgbench_tellers"
+
+
+def parse_mode(mode):
+    """'simple' -> ('select', 'simple'); 'tpcb-extended' -> ('tpcb', 'extended'). ValueError if unknown."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
+    script, _, protocol = mode.rpartition("-")
+    return script or "select", protocol
+
+
+def mode_args(mode):
+    """The pgbench arguments that choose the script and protocol of a mode."""
+    script, protocol = parse_mode(mode)
+    return ["-b", SCRIPTS[script][0], "-M", protocol]
+
+
+def mode_label(mode):
+    """'tpcb-simple' -> 'TPC-B-like -M simple', 'simple' -> '-S -M simple' (report headings)."""
+    script, protocol = parse_mode(mode)
+    return f"{SCRIPTS[script][1]} -M {protocol}"
+
+
+def writes(mode):
+    return parse_mode(mode)[0] == "tpcb"
 
 
 def client_env(port):
@@ -51,7 +88,7 @@ def run_pgbench(port, mode, clients, duration, proxy_stat=None, jobs=2, extra_ar
     jobs = max(1, min(jobs, clients))
     log_dir = tempfile.mkdtemp(prefix="pgbench-log-", dir=log_parent)
     prefix = os.path.join(log_dir, "tx")
-    cmd = [PGBENCH, "-n", "-S", "-M", mode, "-c", str(clients), "-j", str(jobs), "-T", str(duration),
+    cmd = [PGBENCH, "-n", *mode_args(mode), "-c", str(clients), "-j", str(jobs), "-T", str(duration),
            "--log", f"--log-prefix={prefix}", *extra_args]
     try:
         cpu_before = proxy_stat.cpu_seconds() if proxy_stat else None

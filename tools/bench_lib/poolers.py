@@ -1,7 +1,9 @@
-"""The two poolers under test, each a child process with a generated configuration.
+"""The proxies under test, each a child process with a generated configuration.
 
-Both pool `pool_size` server connections per (database, user) in transaction mode, authenticate
-clients with md5 against the same user/password, and reach PostgreSQL over TCP as `bench` (trust).
+The two poolers (PgBouncer, pgroute) pool `pool_size` server connections per (database, user) in
+transaction mode, authenticate clients with md5 against the same user/password, and reach PostgreSQL
+over TCP as `bench` (trust). HAProxy is the reference hop: TCP mode, one thread, bytes forwarded and
+nothing else, so no pooling (one PostgreSQL connection per client) and PostgreSQL authenticates.
 """
 import os
 import subprocess
@@ -92,6 +94,51 @@ ignore_startup_parameters = extra_float_digits
         # It refuses to run as root: run it as `postgres`, in the foreground so its pid is ours;
         # it logs to stderr, which goes to pgbouncer.log.
         self._start(["pgbouncer", ini], cleanup, **pg_user_kwargs())
+
+
+def haproxy_config(port, pg_port, max_conn):
+    """HAProxy as a plain TCP hop from 127.0.0.1:port to PostgreSQL: one thread, no pooling, no logs."""
+    return f"""# Written by tools/bench: a TCP hop that only forwards bytes (reference for any user-space proxy).
+global
+    nbthread 1
+    maxconn {max_conn}
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+listen postgres
+    bind 127.0.0.1:{port}
+    server postgres 127.0.0.1:{pg_port}
+"""
+
+
+class HAProxy(Pooler):
+    def __init__(self, work_dir, pg_port, max_clients, name="haproxy"):
+        self.name = name
+        self.dir = os.path.join(work_dir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.log_file = os.path.join(self.dir, "haproxy.log")
+        self.config_file = os.path.join(self.dir, "haproxy.cfg")
+        self.pg_port, self.max_clients = pg_port, max_clients
+
+    @staticmethod
+    def version():
+        p = run(["haproxy", "-v"], check=False)
+        first = (p.stdout or p.stderr).splitlines()
+        words = first[0].split() if first else []   # "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - ..."
+        return f"HAProxy {words[2]}" if len(words) > 2 else "HAProxy (unknown version)"
+
+    def start(self, cleanup):
+        with open(self.config_file, "w") as f:
+            f.write(haproxy_config(self.port, self.pg_port, self.max_clients))
+        run(["haproxy", "-c", "-q", "-f", self.config_file])
+        # -db: foreground, not master-worker, so the pid we hold is the process that forwards (its /proc
+        # CPU is the figure) and it stops with us. Not the Debian service: our own config and port.
+        self._start(["haproxy", "-db", "-f", self.config_file], cleanup)
 
 
 def routers_yaml():

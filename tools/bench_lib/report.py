@@ -1,7 +1,8 @@
 """Markdown report and PNG chart of a benchmark run."""
 import os
 
-from .summary import PGROUTES, PROXIES, TARGETS, baseline_cost, routing_cost
+from .pgbench import MODES, mode_label, parse_mode
+from .summary import PROXIES, TARGETS, baseline_cost, routing_cost
 
 
 def _f(value, fmt="{:.0f}", none="–"):
@@ -12,32 +13,39 @@ def _mib(b):
     return None if b is None else b / 2**20
 
 
+def _target_note(target, clients):
+    # HAProxy forwards bytes only: each client is a PostgreSQL connection of its own, as with direct.
+    return f"no pooling: {clients} server connections" if target == "haproxy" else ""
+
+
 def case_table(summary, skipped, modes, clients_list, targets):
     lines = ["| mode | clients | target | tps (median) | lat avg ms | lat p99 ms | added lat µs | "
-             "× PgBouncer | × direct | proxy CPU s/10k tx | proxy µs/tx | proxy RSS MiB | runs ok | notes |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "× PgBouncer | × direct | proxy CPU s/10k tx | proxy µs/tx | CPU/tx × PgBouncer | proxy RSS MiB | "
+             "runs ok | notes |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for mode in modes:
         for clients in clients_list:
             for target in targets:
                 f = summary.get((mode, clients, target))
                 if f is None:
                     reason = skipped.get((target, mode)) or skipped.get((target, None)) or "not run"
-                    lines.append(f"| {mode} | {clients} | {target} | n/a |  |  |  |  |  |  |  |  |  | {reason} |")
+                    lines.append(f"| {mode} | {clients} | {target} | n/a |  |  |  |  |  |  |  |  |  |  | {reason} |")
                     continue
                 cpu = f["cpu_s_per_10k"]
-                note = "; ".join(sorted(set(f["errors"])))[:200]
+                note = "; ".join(n for n in [_target_note(target, clients), *sorted(set(f["errors"]))] if n)[:200]
                 lines.append(
                     f"| {mode} | {clients} | {target} | {_f(f['tps'])} | {_f(f['lat_avg_ms'], '{:.3f}')} | "
                     f"{_f(f['p99_ms'], '{:.3f}')} | {_f(f['added_lat_us'], '{:+.0f}')} | "
                     f"{_f(f['x_pgbouncer'], '{:.2f}')} | {_f(f['x_direct'], '{:.2f}')} | "
                     f"{_f(cpu, '{:.3f}')} | {_f(None if cpu is None else cpu * 100, '{:.1f}')} | "
-                    f"{_f(_mib(f['rss']), '{:.1f}')} | {f['clean_runs']}/{f['runs']} | {note} |")
+                    f"{_f(f.get('cpu_x_pgbouncer'), '{:.2f}')} | {_f(_mib(f['rss']), '{:.1f}')} | "
+                    f"{f['clean_runs']}/{f['runs']} | {note} |")
     return "\n".join(lines)
 
 
 def _mode_order(item):
     (mode, clients), _ = item
-    return (["simple", "extended", "prepared"].index(mode), clients)
+    return (MODES.index(mode), clients)
 
 
 def _paired_table(cost, other):
@@ -68,16 +76,59 @@ def _check(ok):
     return "–" if ok is None else ("met" if ok else "**not met**")
 
 
+def _get(summary, mode, clients, target, key):
+    f = summary.get((mode, clients, target))
+    return None if f is None else f.get(key)
+
+
+# Issue #17 sets its TPC-B-like targets at these client counts.
+TPCB_TARGET_CLIENTS = (16, 64)
+
+
+def issue17_rows(summary, idle, clients_list, pgr):
+    """(target, this run, ok) rows for issue #17's targets: -S simple at every client count run, the
+    TPC-B-like script at 16 and 64 clients (simple and extended), idle clients at 1 KiB."""
+    rows = []
+
+    def vs_pgbouncer(mode, c):
+        cpu, tps = _get(summary, mode, c, pgr, "cpu_x_pgbouncer"), _get(summary, mode, c, pgr, "x_pgbouncer")
+        r_cpu, b_cpu = (_get(summary, mode, c, t, "cpu_s_per_10k") for t in (pgr, "pgbouncer"))
+        if cpu is not None:
+            rows.append((f"CPU/tx, {mode}, {pgr}, {c} clients ≤ 0.9× PgBouncer",
+                         f"{r_cpu * 100:.1f} vs {b_cpu * 100:.1f} µs ({cpu:.2f}×)", cpu <= 0.9))
+        if tps is not None:
+            rows.append((f"tps, {mode}, {pgr}, {c} clients ≥ PgBouncer", f"{tps:.2f}×", tps >= 1.0))
+
+    for c in clients_list:
+        vs_pgbouncer("simple", c)
+    mine, theirs = (_get(summary, "simple", 1, t, "added_lat_us") for t in (pgr, "pgbouncer"))
+    if mine is not None and theirs is not None:
+        rows.append((f"added latency, 1 client, simple, {pgr} ≤ PgBouncer's",
+                     f"{mine:+.0f} vs {theirs:+.0f} µs", mine <= theirs))
+    routing = routing_cost(summary)
+    for mode in ("tpcb-simple", "tpcb-extended"):
+        for c in [c for c in clients_list if c in TPCB_TARGET_CLIENTS]:
+            vs_pgbouncer(mode, c)
+            _tps, cpu = routing.get((mode, c), (None, None))
+            if cpu is not None:
+                rows.append((f"routing on/off, {mode}, {c} clients: CPU/tx ≤ 1.1×", f"{cpu:.2f}×", cpu <= 1.1))
+    for res in idle:
+        if res["target"].startswith("pgroute") and res["connections"] >= 10000:
+            ok = res["connected"] == res["connections"] == res["answered"] and res["rss_per_conn"] <= 1024
+            rows.append((f"idle: {res['connections']} held, ≤ 1 KiB RSS each ({res['target']})",
+                         f"{res['rss_per_conn']:.0f} B/conn, {res['answered']}/{res['connections']} answered", ok))
+    return rows
+
+
 def targets_table(summary, many, idle, clients_list):
-    """The targets of issue #6, judged on this run's medians (not asserted by any test)."""
+    """The targets of issues #6 and #17, judged on this run's medians (not asserted by any test)."""
     rows = []
     # The targets are about routing on; until pgroute-routed runs, judge pgroute-plain (labelled so).
     ran = {t for (_m, _c, t) in summary}
     pgr = "pgroute-routed" if "pgroute-routed" in ran else "pgroute-plain"
 
     def get(mode, clients, target, key):
-        f = summary.get((mode, clients, target))
-        return None if f is None else f.get(key)
+        return _get(summary, mode, clients, target, key)
 
     for c in clients_list:
         r_cpu, b_cpu = get("simple", c, pgr, "cpu_s_per_10k"), get("simple", c, "pgbouncer", "cpu_s_per_10k")
@@ -110,10 +161,11 @@ def targets_table(summary, many, idle, clients_list):
             rows.append((f"{m['clients']} clients on {m['pool_size']} server connections ({m['target']}): "
                          "no errors, tps within 10% of 64 clients",
                          f"{_f(m['tps'])} tps vs {_f(ref)}; {m['error'] or 'no errors'}", ok))
+    rows = [("#6", *row) for row in rows] + [("#17", *row) for row in issue17_rows(summary, idle, clients_list, pgr)]
     if not rows:
-        return "No target of issue #6 applies to the cases run (they need pgroute-routed, PgBouncer, direct)."
-    lines = ["| target (issue #6) | this run | verdict |", "|---|---|---|"]
-    lines += [f"| {name} | {value} | {_check(ok)} |" for name, value, ok in rows]
+        return "No target of issues #6 and #17 applies to the cases run (they need pgroute, PgBouncer, direct)."
+    lines = ["| issue | target | this run | verdict |", "|---|---|---|---|"]
+    lines += [f"| {issue} | {name} | {value} | {_check(ok)} |" for issue, name, value, ok in rows]
     return "\n".join(lines)
 
 
@@ -171,7 +223,7 @@ def chart(path, summary, modes, clients_list, targets):
             ax.set_xticklabels([str(c) for c in clients_list])
             ax.set_xlabel("pgbench clients")
             ax.set_ylabel(label)
-            ax.set_title(f"pgbench -S -M {mode}")
+            ax.set_title(f"pgbench {mode_label(mode)}")
             ax.set_ylim(bottom=0)
             ax.grid(True, alpha=0.3)
             if ax.lines:
@@ -179,6 +231,16 @@ def chart(path, summary, modes, clients_list, targets):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+TPCB_NOTE = ("The TPC-B-like script writes: before each of its runs (outside the timed run and the CPU "
+             "sample) pgbench_history is truncated and pgbench_branches and pgbench_tellers are vacuumed, "
+             "directly on PostgreSQL — what pgbench does itself without -n — so rounds and targets start "
+             "alike; pgbench_accounts keeps its dead tuples to autovacuum.")
+HAPROXY_NOTE = ("`haproxy` is HAProxy in TCP mode with one thread (`nbthread 1`): it forwards bytes and "
+                "does not pool, so each client is a PostgreSQL connection of its own (64 clients: 64 server "
+                "connections, as with direct, where the poolers use their 20); PostgreSQL authenticates. "
+                "It is the reference for what a user-space hop costs.")
 
 
 def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_list):
@@ -194,9 +256,12 @@ def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_lis
           "Routing chain (pgroute-routed): " + meta["routing"], "",
           "> Caveat: " + meta["caveat"], "",
           "![chart](bench.png)", "",
-          "## pgbench -S", "",
+          "## pgbench", "",
+          "Modes: " + "; ".join(f"`{m}` = pgbench {mode_label(m)}" for m in modes) + ". "
           "Medians over rounds of runs without errors. Added latency = latency average minus direct's. "
-          "Proxy CPU = utime+stime of the proxy process (all threads) across the run, from /proc/PID/stat.", "",
+          "Proxy CPU = utime+stime of the proxy process (all threads) across the run, from /proc/PID/stat."
+          + (" " + TPCB_NOTE if any(parse_mode(m)[0] == "tpcb" for m in modes) else "")
+          + (" " + HAPROXY_NOTE if "haproxy" in targets else ""), "",
           case_table(summary, skipped, modes, clients_list, targets), "",
           "## Routing on vs off", "", unverified, routing_table(summary), ""]
     baseline = baseline_table(summary)

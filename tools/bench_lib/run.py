@@ -10,9 +10,9 @@ import time
 
 from . import databases, report, setup
 from .idle import run_idle_test
-from .pgbench import run_pgbench
+from .pgbench import MODES, TPCB_RESET_SQL, mode_label, parse_mode, run_pgbench, writes
 from .profile import perf_binary, profile_markdown, run_profiles
-from .poolers import PgBouncer, Pgroute
+from .poolers import DATABASE, USER, HAProxy, PgBouncer, Pgroute
 from .postgres import Cluster
 from .procs import BenchError, Cleanup, chown_to_pg, free_port, log, raise_nofile
 from .summary import TARGETS, summarize
@@ -25,13 +25,16 @@ FULL = {"rounds": 3, "duration": 15, "clients": "4,16,64,256", "modes": "simple,
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="tools/bench", description=(
-        "pgbench -S against direct PostgreSQL, PgBouncer and pgroute (routing on and off), "
+        "pgbench (-S, or the TPC-B-like script) against direct PostgreSQL, HAProxy, PgBouncer and pgroute "
+        "(routing on and off), "
         "plus idle-connection and many-clients tests; writes results/bench-<timestamp>/."))
     p.add_argument("--quick", action="store_true", help="smoke test: 1 round of 5 s runs, fewer cases")
     p.add_argument("--duration", type=int, help="seconds per pgbench run (15; quick 5)")
     p.add_argument("--rounds", type=int, help="rounds over all cases (3; quick 1)")
     p.add_argument("--clients", help="client counts (4,16,64,256; quick 16,64)")
-    p.add_argument("--modes", help="pgbench -M modes (simple,extended,prepared; quick simple,prepared)")
+    p.add_argument("--modes", help=f"of {','.join(MODES)}: simple/extended/prepared run pgbench -S with that -M, "
+                                   "tpcb-* pgbench's default TPC-B-like script (writes) "
+                                   "(default simple,extended,prepared; quick simple,prepared)")
     p.add_argument("--only", help=f"targets to run, of {','.join(TARGETS)} (default: all)")
     p.add_argument("--scale", type=int, default=10, help="pgbench -i scale (10)")
     p.add_argument("--pool-size", type=int, default=20, help="server connections per pool (20)")
@@ -57,8 +60,10 @@ def parse_args(argv):
     a.clients = [int(c) for c in str(a.clients).split(",") if c]
     a.modes = [m for m in str(a.modes).split(",") if m]
     for m in a.modes:
-        if m not in ("simple", "extended", "prepared"):
-            p.error(f"unknown mode {m!r}")
+        try:
+            parse_mode(m)
+        except ValueError as e:
+            p.error(str(e))
     a.targets = TARGETS if not a.only else [t for t in a.only.split(",") if t]
     for t in a.targets:
         if t not in TARGETS:
@@ -119,6 +124,10 @@ class Bench:
         databases.create(self.cluster, a.scale)
         self.ports["direct"] = self.cluster.port
         max_clients = max(a.many_clients, max(a.clients)) + 200
+        if "haproxy" in a.targets:
+            h = HAProxy(self.work, self.cluster.port, max_clients)
+            h.start(self.cleanup)
+            self._add("haproxy", h)
         if "pgbouncer" in a.targets:
             b = PgBouncer(self.work, self.cluster.port, a.pool_size, max_clients)
             b.start(self.cleanup)
@@ -151,20 +160,29 @@ class Bench:
 
     def probe_pgbouncer_prepared(self):
         """PgBouncer before 1.21 cannot run -M prepared in transaction mode: try it, mark n/a."""
-        if "pgbouncer" not in self.ports or "prepared" not in self.a.modes:
+        if "pgbouncer" not in self.ports:
             return
-        r = run_pgbench(self.ports["pgbouncer"], "prepared", 2 * self.a.pool_size, 3, jobs=self.a.jobs,
-                        log_parent=self.work)
-        if r["error"]:
-            reason = f"{PgBouncer.version()} cannot (transaction mode): {r['error'][:120]}"
-            self.skipped[("pgbouncer", "prepared")] = reason
-            log(f"pgbouncer -M prepared: n/a — {reason}")
+        for mode in [m for m in self.a.modes if parse_mode(m)[1] == "prepared"]:
+            self.reset_writes(mode)
+            r = run_pgbench(self.ports["pgbouncer"], mode, 2 * self.a.pool_size, 3, jobs=self.a.jobs,
+                            log_parent=self.work)
+            if r["error"]:
+                reason = f"{PgBouncer.version()} cannot (transaction mode): {r['error'][:120]}"
+                self.skipped[("pgbouncer", mode)] = reason
+                log(f"pgbouncer {mode_label(mode)}: n/a — {reason}")
+
+    def reset_writes(self, mode):
+        """Before a run of a writing script: pgbench's own pre-run cleanup (it runs with -n here), on
+        PostgreSQL directly, so that no run inherits the previous one's history rows and dead tuples."""
+        if writes(mode):
+            self.cluster.psql("SET lock_timeout = '30s'; " + TPCB_RESET_SQL, db=DATABASE, user=USER)
 
     # ---- runs --------------------------------------------------------------------------------
     def one(self, target, mode, clients, duration):
         proxy = self.procs.get(target)
         if proxy is not None and proxy.proc.poll() is not None:
             raise BenchError(f"{target} exited ({proxy.proc.returncode}):\n{proxy.log_tail()}")
+        self.reset_writes(mode)
         return run_pgbench(self.ports[target], mode, clients, duration,
                            proxy.stat() if proxy else None, jobs=self.a.jobs, log_parent=self.work)
 
@@ -190,7 +208,7 @@ class Bench:
                         self.runs.append(r)
                         cpu = (f", CPU {r['cpu_s'] / r['transactions'] * 1e6:.1f} µs/tx"
                                if r.get("cpu_s") is not None and r["transactions"] else "")
-                        log(f"[{done}/{total}] round {rnd} {mode:8} c={clients:<4} {target:15} "
+                        log(f"[{done}/{total}] round {rnd} {mode:13} c={clients:<4} {target:16} "
                             f"tps {r['tps'] or 0:9.0f}{cpu}{'  ERROR ' + r['error'] if r['error'] else ''}")
 
     def many_clients(self):
@@ -237,15 +255,18 @@ class Bench:
         a = self.a
         os.makedirs(self.out, exist_ok=True)
         summary = summarize(self.runs, self.skipped)
-        versions = [PgBouncer.version(), "PostgreSQL " + self.cluster.psql("SHOW server_version"),
+        versions = [PgBouncer.version(), *([HAProxy.version()] if "haproxy" in self.procs else []),
+                    "PostgreSQL " + self.cluster.psql("SHOW server_version"),
                     f"pgroute {setup.git_revision(self.repo)} (Release build)"]
         if a.baseline:
             versions.append(f"pgroute-baseline {a.baseline}")
         meta = {
             "timestamp": self.stamp, "machine": setup.describe_machine(), "versions": ", ".join(versions),
             "settings": (f"{a.rounds} round(s) × {a.duration} s per run; clients {a.clients}; modes {a.modes}; "
-                         f"pgbench -S -j {a.jobs}, scale {a.scale}; pool size {a.pool_size} (both poolers, "
+                         f"pgbench -j {a.jobs}, scale {a.scale}; pool size {a.pool_size} (both poolers, "
                          f"transaction mode, md5 client auth); pgroute threads {a.pgroute_threads or 'automatic (half the cores)'}; "
+                         + ("HAProxy TCP mode, nbthread 1, no pooling (one server connection per client); "
+                            if "haproxy" in self.targets else "") +
                          "pgbench, proxies and PostgreSQL share this machine"),
             "routing": self.routing, "routing_ok": self.routing_ok, "targets": a.targets,
             "caveat": ("2 shared cores; other work (compilers) may run at the same time: treat single runs "

@@ -1,9 +1,8 @@
 """Reduces the runs of all rounds to one figure set per (mode, clients, target)."""
 import statistics
 
-TARGETS = ["direct", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline"]
-PROXIES = ["pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline"]
-PGROUTES = ["pgroute-routed", "pgroute-plain", "pgroute-baseline"]
+TARGETS = ["direct", "haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline"]
+PROXIES = ["haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline"]
 
 
 def _median(values):
@@ -40,7 +39,9 @@ def summarize(runs, skipped):
         direct = out.get((mode, clients, "direct"), {})
         bouncer = out.get((mode, clients, "pgbouncer"), {})
         f["x_direct"] = _ratio(f["tps"], direct.get("tps")) if target != "direct" else None
-        f["x_pgbouncer"] = _ratio(f["tps"], bouncer.get("tps")) if target in PGROUTES else None
+        other_proxy = target in PROXIES and target != "pgbouncer"
+        f["x_pgbouncer"] = _ratio(f["tps"], bouncer.get("tps")) if other_proxy else None
+        f["cpu_x_pgbouncer"] = _ratio(f["cpu_s_per_10k"], bouncer.get("cpu_s_per_10k")) if other_proxy else None
         if target != "direct" and f["lat_avg_ms"] is not None and direct.get("lat_avg_ms") is not None:
             f["added_lat_us"] = (f["lat_avg_ms"] - direct["lat_avg_ms"]) * 1000
         else:
