@@ -84,13 +84,30 @@ awaitable<bool> ClientSession::startup() {
     }
     u().in.consume(consumed);
     if (pkt.kind == wire::StartupKind::SslRequest || pkt.kind == wire::StartupKind::GssEncRequest) {
-      // Bytes sent before our answer cannot belong to a negotiated session (CVE-2021-23222 class).
-      if (!u().in.empty() || round > 2) {
-        co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: unexpected data after encryption request");
+      // Bytes sent before our answer cannot belong to a negotiated session: a man in the middle may
+      // have put them there (CVE-2021-23222 class). The request is read exactly, so whatever followed
+      // it is still in the socket: ask the kernel too. Like PostgreSQL: answer, then refuse.
+      if (round > 2) {
+        co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: too many encryption requests");
         co_return false;
       }
-      std::string no = "N", error2;
-      if (!co_await write_all(socket_, no, error2)) co_return false;
+      boost::system::error_code ec;
+      const bool pipelined = !u().in.empty() || socket_.available(ec) > 0;
+      u().out.buffer().push_back('N');
+      if (pipelined) {
+        const bool ssl = pkt.kind == wire::StartupKind::SslRequest;
+        PGR_LOG(info) << describe() << ": refused: data sent after its " << (ssl ? "SSL" : "GSSAPI encryption")
+                      << " request before the answer";
+        wire::put_error(u().out.buffer(),
+                        {.severity = "FATAL",
+                         .sqlstate = wire::sqlstate::protocol_violation,
+                         .message = ssl ? "received unencrypted data after SSL request"
+                                        : "received unencrypted data after GSSAPI encryption request",
+                         .detail = "The client sent more before reading the answer: a client bug, or bytes "
+                                   "put there by someone between the client and pgroute."});
+        co_return false;  // run() flushes and closes
+      }
+      if (!co_await u().out.flush(socket_)) co_return false;
       continue;
     }
     if (pkt.kind == wire::StartupKind::Cancel) {
