@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "proxy/admin/control.hpp"
+#include "proxy/auth/crypto.hpp"
 #include "proxy/auth/md5.hpp"
 #include "proxy/auth/random.hpp"
 #include "proxy/auth/scram.hpp"
@@ -220,8 +221,9 @@ awaitable<bool> ClientSession::read_password_message(wire::Frame& f) {
 
 awaitable<bool> ClientSession::authenticate(const config::User* user, const std::string& name) {
   // Unknown users go through the same exchange as known ones and fail at its end, so probing for
-  // user names learns nothing.
-  config::AuthMethod method = user ? user->auth : config::AuthMethod::ScramSha256;
+  // user names learns nothing: asked for the method a user gets when the file names none, shown a
+  // salt that is the same on every attempt, as fast (no key derivation), with the same error.
+  config::AuthMethod method = user ? user->auth : config::User{}.auth;
   bool ok = false;
   std::string secret = user ? user->password : std::string();
   wire::Frame f;
@@ -237,7 +239,7 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
         else if (it != snap_->scram.end() && auth::is_scram_verifier(secret))
           ok = auth::make_scram_secret(given, it->second.salt, it->second.iterations).stored_key ==
                it->second.stored_key;
-        else ok = given == secret;
+        else ok = auth::constant_time_equal(auth::sha256(given), auth::sha256(secret));
       }
       u().in.consume(f.wire_size());
       break;
@@ -253,16 +255,9 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
       break;
     }
     case config::AuthMethod::ScramSha256: {
-      auth::ScramSecret scram_secret;
       auto it = snap_->scram.find(name);
-      if (user && it != snap_->scram.end()) {
-        scram_secret = it->second;
-      } else {
-        std::string salt(16, '\0');
-        auth::random_bytes(salt.data(), salt.size());
-        scram_secret = auth::make_scram_secret(salt, salt, 4096);  // a secret nobody knows
-      }
-      auth::ScramServer server(scram_secret);
+      auth::ScramServer server(user && it != snap_->scram.end() ? it->second
+                                                                : auth::mock_scram_secret(name, rt_.mock_scram_key));
       wire::put_auth_sasl(u().out.buffer(), {"SCRAM-SHA-256"});
       if (!co_await read_password_message(f)) co_return false;
       wire::BodyReader r(f.body);

@@ -1,6 +1,9 @@
-// The startup phase against hostile clients: encryption requests with bytes pipelined behind them.
+// The startup phase against hostile clients: encryption requests with bytes pipelined behind them,
+// probing for user names.
 #include <poll.h>
 #include <sys/socket.h>
+
+#include <algorithm>
 
 #include "harness.hpp"
 
@@ -38,7 +41,88 @@ std::vector<BackendMessage> split_messages(std::string_view bytes) {
     return out;
 }
 
+// A SASLInitialResponse choosing SCRAM-SHA-256 with this client-first-message.
+std::string sasl_initial_response(std::string_view client_first) {
+    std::string body = "SCRAM-SHA-256";
+    body.push_back('\0');
+    put_u32(body, static_cast<std::uint32_t>(client_first.size()));
+    body.append(client_first);
+    return typed_message('p', body);
+}
+
+// What a login attempt as `user` is first asked: the authentication request code and, for SCRAM,
+// the salt and iteration count of the server-first-message. `elapsed`: startup sent to request read.
+struct FirstChallenge {
+    int request = -1;
+    std::string salt, iterations;
+    std::chrono::microseconds elapsed{0};
+};
+
+FirstChallenge first_challenge(int port, const std::string& user) {
+    FirstChallenge c;
+    RawClient raw(port);
+    const auto start = std::chrono::steady_clock::now();
+    raw.send(startup_message({{"user", user}, {"database", "app"}}));
+    auto m = raw.read_message();
+    c.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+    if (!m || m->type != 'R') return c;
+    c.request = static_cast<int>(get_u32(m->body));
+    if (c.request != 10) return c;
+    raw.send(sasl_initial_response("n,,n=,r=pgrouteprobe0123456789"));
+    auto first = raw.read_message();
+    if (!first || first->type != 'R' || get_u32(first->body) != 11) return c;
+    const std::string server_first = first->body.substr(4);  // r=...,s=SALT,i=ITERATIONS
+    const size_t s = server_first.find(",s="), i = server_first.find(",i=");
+    if (s == std::string::npos || i == std::string::npos || i < s) return c;
+    c.salt = server_first.substr(s + 3, i - s - 3);
+    c.iterations = server_first.substr(i + 3);
+    return c;
+}
+
+std::chrono::microseconds median(std::vector<std::chrono::microseconds> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
 }  // namespace
+
+TEST_CASE("startup: unknown users look like known ones (salt, iterations, request, timing, error)") {
+    Proxy proxy(default_proxy_config());
+
+    const FirstChallenge known = first_challenge(proxy.port(), kProxyUser);
+    REQUIRE(known.request == 10);
+    REQUIRE(!known.salt.empty());
+    const FirstChallenge unknown1 = first_challenge(proxy.port(), "nobody_here");
+    const FirstChallenge unknown2 = first_challenge(proxy.port(), "nobody_here");
+    // Asked for the default method (scram-sha-256), with a salt that stays the same between attempts,
+    // as a real user's does, of the same length and with the same iteration count.
+    CHECK(unknown1.request == 10);
+    CHECK(unknown1.salt == unknown2.salt);
+    CHECK(unknown1.salt.size() == known.salt.size());
+    CHECK(unknown1.iterations == known.iterations);
+    CHECK(unknown1.iterations == unknown2.iterations);
+    CHECK(first_challenge(proxy.port(), "someone_else").salt != unknown1.salt);
+    CHECK(first_challenge(proxy.port(), kProxyUser).salt == known.salt);
+
+    // As fast as a known user's: no key derivation per attempt. Interleaved, medians: robust to load.
+    std::vector<std::chrono::microseconds> known_times, unknown_times;
+    for (int i = 0; i < 40; ++i) {
+        known_times.push_back(first_challenge(proxy.port(), kProxyUser).elapsed);
+        unknown_times.push_back(first_challenge(proxy.port(), "nobody_" + std::to_string(i)).elapsed);
+    }
+    const auto known_median = median(known_times), unknown_median = median(unknown_times);
+    MESSAGE("first request after " << known_median.count() << " us (known user), " << unknown_median.count()
+                                   << " us (unknown user)");
+    CHECK(unknown_median <= 2 * known_median + 300us);
+
+    // The same failure, word for word, for an unknown user and a wrong password.
+    PgError wrong = expect_pg_error([&] { proxy.connect(kProxyUser, "wrong password"); });
+    PgError nobody = expect_pg_error([&] { proxy.connect("nobody_here", "wrong password"); });
+    CHECK(wrong.sqlstate == "28P01");
+    CHECK(nobody.sqlstate == "28P01");
+    CHECK(wrong.message == "password authentication failed for user \"" + std::string(kProxyUser) + "\"");
+    CHECK(nobody.message == "password authentication failed for user \"nobody_here\"");
+}
 
 TEST_CASE("startup: bytes pipelined after SSLRequest or GSSENCRequest end the connection with 08P01") {
     Proxy proxy(default_proxy_config());
