@@ -1,8 +1,12 @@
 // Startup of a client connection: SSL/GSS negotiation (declined), cancel requests, the startup packet,
 // authentication against the configured users, and the first server checkout that tells the client
 // its ParameterStatus values.
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <utility>
 
 #include "proxy/admin/control.hpp"
 #include "proxy/auth/crypto.hpp"
@@ -65,10 +69,96 @@ std::vector<std::pair<std::string, std::string>> parse_options(std::string_view 
 }
 }  // namespace
 
+bool ClientSession::enter_startup() {
+  const config::Config& cfg = *snap_->config;
+  starting_ = true;
+  accepted_at_ = std::chrono::steady_clock::now();
+  worker_.starting.emplace(id_, weak_from_this());
+  const int starting = rt_.clients_starting.fetch_add(1, std::memory_order_relaxed) + 1;
+  startup_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx, cfg.authentication_timeout);
+  startup_timer_->async_wait([weak = weak_from_this(), timeout = cfg.authentication_timeout](
+                                 boost::system::error_code ec) {
+    if (ec) return;  // logged in (or gone) in time
+    if (auto self = weak.lock())
+      self->abort_startup(wire::sqlstate::query_canceled,
+                          "canceling authentication due to timeout (pgroute authentication_timeout = " +
+                              std::to_string(timeout.count()) + "ms)");
+  });
+  if (starting <= cfg.startup_limit() || evict_oldest_starting(cfg)) return true;
+  // Nothing old enough to give way: a flood of new connections, not a stall. Refused before its
+  // startup packet is read; libpq shows the error as the answer to its startup packet or SSLRequest.
+  // One line a second at most per worker: a flood would write one per connection.
+  thread_local std::chrono::steady_clock::time_point last_logged{};
+  thread_local int refused = 0;
+  if (++refused, accepted_at_ - last_logged >= std::chrono::seconds(1)) {
+    PGR_LOG(warn) << "refused " << refused << " connection(s) since the last such message: " << starting - 1
+                  << " connections are logging in (max_startup_connections = " << cfg.startup_limit() << ")";
+    last_logged = accepted_at_;
+    refused = 0;
+  }
+  wire::put_error(u().out.buffer(), {.severity = "FATAL",
+                                     .sqlstate = wire::sqlstate::too_many_connections,
+                                     .message = "pgroute: too many connections logging in (max_startup_connections = " +
+                                                std::to_string(cfg.startup_limit()) + ")"});
+  return false;
+}
+
+bool ClientSession::evict_oldest_starting(const config::Config& cfg) {
+  // A login over loopback takes a millisecond and over a slow network a few round trips; one still
+  // going after this long has had its chance while others wait.
+  constexpr auto kMinAge = std::chrono::seconds(1);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [id, weak] : worker_.starting) {
+    auto other = weak.lock();
+    if (!other || other.get() == this || !other->socket_.is_open()) continue;
+    if (now - other->accepted_at_ < kMinAge) return false;  // oldest first: the rest are younger
+    other->abort_startup(wire::sqlstate::too_many_connections,
+                         "pgroute: too many connections logging in (max_startup_connections = " +
+                             std::to_string(cfg.startup_limit()) + "); this one, the oldest, made room");
+    return true;
+  }
+  return false;
+}
+
+void ClientSession::leave_startup() {
+  if (!std::exchange(starting_, false)) return;
+  rt_.clients_starting.fetch_sub(1, std::memory_order_relaxed);
+  worker_.starting.erase(id_);
+  startup_timer_.reset();  // its wait ends with operation_aborted
+}
+
+void ClientSession::abort_startup(std::string_view sqlstate, const std::string& message) {
+  if (!starting_ || !socket_.is_open()) return;
+  PGR_LOG(info) << describe() << ": " << message;
+  if (!u().out.writing()) {
+    // Best effort and never waiting: the client may read nothing at all.
+    std::string error;
+    wire::put_error(error, {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
+    [[maybe_unused]] auto n = ::send(socket_.native_handle(), error.data(), error.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  close_client();  // the coroutine's read or write ends with an error, and the session with it
+}
+
+// Counts the client, logged in now, against max_client_connections: the last admin_reserve() of its
+// slots are for admin users, so one can always log in to look and act.
+awaitable<bool> ClientSession::admit_client() {
+  const config::Config& cfg = *snap_->config;
+  counted_ = true;
+  const int clients = rt_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
+  const int reserve = cfg.admin_reserve();
+  if (clients <= cfg.max_client_connections - (cfg.is_admin(user_) ? 0 : reserve)) co_return true;
+  std::string limit = "max_client_connections = " + std::to_string(cfg.max_client_connections);
+  if (reserve > 0) limit += ", of which " + std::to_string(reserve) + " reserved for admin users";
+  PGR_LOG(warn) << describe() << ": refused: too many client connections (" << limit << ")";
+  co_await send_fatal(wire::sqlstate::too_many_connections, "pgroute: too many client connections (" + limit + ")");
+  co_return false;
+}
+
 awaitable<bool> ClientSession::startup() {
   snap_ = rt_.snapshot();
   const config::Config& cfg = *snap_->config;
   max_message_ = cfg.max_message_size;
+  if (!enter_startup()) co_return false;
   wire::StartupPacket pkt;
   for (int round = 0;; ++round) {
     size_t consumed = 0;
@@ -151,20 +241,14 @@ awaitable<bool> ClientSession::startup() {
   }
   if (database_.empty()) database_ = user_;
 
-  counted_ = true;
-  int clients = rt_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (clients > cfg.max_client_connections) {
-    co_await send_fatal(wire::sqlstate::too_many_connections,
-                        "pgroute: too many client connections (max_client_connections = " +
-                            std::to_string(cfg.max_client_connections) + ")");
-    co_return false;
-  }
   if (rt_.shutting_down.load()) {
     co_await send_fatal("57P03", "pgroute is shutting down");
     co_return false;
   }
   if (database_ == admin::kDatabase) {  // the admin console, for admin users only (after a normal login)
-    if (co_await authenticate(cfg.user(user_), user_)) co_await run_admin_console();
+    if (!co_await authenticate(cfg.user(user_), user_)) co_return false;
+    leave_startup();
+    if (co_await admit_client()) co_await run_admin_console();
     co_return false;
   }
   auto alias = cfg.alias_for_database(database_);
@@ -179,6 +263,8 @@ awaitable<bool> ClientSession::startup() {
   alias_ = *alias;
   const config::User* user = cfg.user(user_);
   if (!co_await authenticate(user, user_)) co_return false;
+  leave_startup();
+  if (!co_await admit_client()) co_return false;
 
   const config::Backend* backend = cfg.backend(alias_);
   if (backend->user.empty()) {

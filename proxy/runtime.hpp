@@ -72,7 +72,8 @@ class Runtime {
   // (auth::mock_scram_secret), the same per name for the life of the process.
   const std::string mock_scram_key;
   CancelRegistry cancels;
-  std::atomic<int> clients{0};
+  std::atomic<int> clients{0};           // logged in (max_client_connections)
+  std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
   std::atomic<int> clients_parked{0};  // idle clients holding no buffers or coroutine frames
   std::atomic<bool> shutting_down{false};
   // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.

@@ -1,5 +1,5 @@
-// The startup phase against hostile clients: encryption requests with bytes pipelined behind them,
-// probing for user names.
+// The startup phase against hostile clients: logins that stall, floods of them, encryption requests
+// with bytes pipelined behind them, probing for user names.
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -79,6 +79,29 @@ FirstChallenge first_challenge(int port, const std::string& user) {
     return c;
 }
 
+// A login as `user` that stops after the client-first-message: the proxy waits for the client's proof.
+std::unique_ptr<RawClient> stalled_in_scram(int port, const std::string& user = kProxyUser) {
+    auto raw = std::make_unique<RawClient>(port);
+    raw->send(startup_message({{"user", user}, {"database", "app"}}));
+    auto m = raw->read_message();
+    REQUIRE(m);
+    REQUIRE(m->type == 'R');
+    REQUIRE(get_u32(m->body) == 10);
+    raw->send(sasl_initial_response("n,,n=,r=pgroutestall0123456789"));
+    auto first = raw->read_message();
+    REQUIRE(first);
+    REQUIRE(first->type == 'R');
+    REQUIRE(get_u32(first->body) == 11);
+    return raw;
+}
+
+// The SQLSTATE of the last ErrorResponse among `seen` ("" if none).
+std::string last_sqlstate(const std::vector<BackendMessage>& seen) {
+    for (auto it = seen.rbegin(); it != seen.rend(); ++it)
+        if (it->type == 'E') return error_fields(it->body)['C'];
+    return {};
+}
+
 std::chrono::microseconds median(std::vector<std::chrono::microseconds> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
@@ -155,4 +178,105 @@ TEST_CASE("startup: bytes pipelined after SSLRequest or GSSENCRequest end the co
           "ssl prefer");
     CHECK(proxy.connect(kProxyUser, kProxyPassword, "app", {{"gssencmode", "prefer"}, {"sslmode", "prefer"}})
               .scalar("SELECT 'gss prefer'") == "gss prefer");
+}
+
+TEST_CASE("startup: authentication_timeout ends silent, stalled and half-finished logins") {
+    ProxyConfig cfg = default_proxy_config();
+    cfg.extra_yaml = "authentication_timeout: 1s\n";
+    Proxy proxy(cfg);
+
+    const auto start = std::chrono::steady_clock::now();
+    RawClient silent(proxy.port());  // connects and says nothing
+    RawClient one_byte(proxy.port());
+    one_byte.send(std::string(1, '\0'));
+    auto in_scram = stalled_in_scram(proxy.port());
+    Conn healthy = proxy.connect();  // logged in: the timeout is over for it
+
+    for (RawClient* raw : {&silent, &one_byte, in_scram.get()}) {
+        std::vector<BackendMessage> seen;
+        CHECK(raw->wait_closed(3s, &seen));
+        const auto after = std::chrono::steady_clock::now() - start;
+        CHECK(after >= 900ms);
+        CHECK(after < 2500ms);
+        CHECK(last_sqlstate(seen) == "57014");  // canceling authentication due to timeout
+    }
+    std::this_thread::sleep_for(300ms);
+    CHECK(healthy.scalar("SELECT 'past the timeout'") == "past the timeout");
+    CHECK(proxy.connect().scalar("SELECT 'new login'") == "new login");
+    CHECK(proxy.log_tail().find("canceling authentication due to timeout") != std::string::npos);
+}
+
+TEST_CASE("startup: logins stalled in authentication do not take the slots of max_client_connections") {
+    ProxyConfig cfg = default_proxy_config();
+    cfg.max_client_connections = 20;
+    Proxy proxy(cfg);
+
+    std::vector<std::unique_ptr<RawClient>> stalled;
+    for (int i = 0; i < 30; ++i) stalled.push_back(stalled_in_scram(proxy.port()));
+    for (int i = 0; i < 10; ++i) {  // and some that never send a startup packet
+        stalled.push_back(std::make_unique<RawClient>(proxy.port()));
+        stalled.back()->send("\0\0");
+    }
+    // Every slot is there for clients that log in.
+    std::vector<Conn> clients;
+    for (int i = 0; i < 20; ++i) {
+        INFO("client " << i);
+        clients.push_back(proxy.connect());
+        CHECK(clients.back().scalar("SELECT 1") == "1");
+    }
+    PgError over = expect_pg_error([&] { proxy.connect(); });
+    CHECK(over.sqlstate == "53300");
+    CHECK(over.message.find("max_client_connections = 20") != std::string::npos);
+}
+
+TEST_CASE("startup: over max_startup_connections new connections are refused until the oldest had its chance") {
+    ProxyConfig cfg = default_proxy_config();
+    cfg.threads = 1;  // the oldest are chosen per worker thread: one, so the test knows which
+    cfg.extra_yaml = "max_startup_connections: 10\n";
+    Proxy proxy(cfg);
+
+    std::vector<std::unique_ptr<RawClient>> stalled;
+    for (int i = 0; i < 10; ++i) stalled.push_back(stalled_in_scram(proxy.port()));
+    {
+        INFO("an 11th while all 10 are young: refused at once");
+        RawClient extra(proxy.port());
+        std::vector<BackendMessage> seen;
+        CHECK(extra.wait_closed(3s, &seen));
+        CHECK(last_sqlstate(seen) == "53300");
+    }
+    // A second later each new connection takes the place of the oldest stalled one.
+    std::this_thread::sleep_for(1100ms);
+    for (int i = 0; i < 3; ++i) stalled.push_back(stalled_in_scram(proxy.port()));
+    CHECK(proxy.connect().scalar("SELECT 'got in'") == "got in");
+    for (size_t i = 0; i < 4; ++i) {
+        INFO("stalled login " << i << " (the oldest)");
+        std::vector<BackendMessage> seen;
+        CHECK(stalled[i]->wait_closed(3s, &seen));
+        CHECK(last_sqlstate(seen) == "53300");
+    }
+    INFO("the fifth oldest stays");
+    CHECK_FALSE(stalled[4]->wait_closed(300ms));
+}
+
+TEST_CASE("startup: an admin user can log in when clients hold every slot not reserved for admins") {
+    ProxyConfig cfg = default_proxy_config();
+    cfg.users.push_back({"ops", "opspass", std::nullopt});
+    cfg.admin_users = {"ops"};
+    cfg.max_client_connections = 5;
+    cfg.extra_yaml = "reserved_admin_connections: 2\n";
+    Proxy proxy(cfg);
+
+    std::vector<Conn> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(proxy.connect());
+    PgError over = expect_pg_error([&] { proxy.connect(); });
+    INFO(over.what());
+    CHECK(over.sqlstate == "53300");
+    CHECK(over.message.find("2 reserved for admin users") != std::string::npos);
+
+    Conn console = proxy.connect("ops", "opspass", "pgroute");
+    CHECK(console.exec("SHOW CLIENTS").size() >= 4);
+    Conn ops_app = proxy.connect("ops", "opspass", "app");
+    CHECK(ops_app.scalar("SELECT 'admin got in'") == "admin got in");
+    CHECK(expect_pg_error([&] { proxy.connect("ops", "opspass", "pgroute"); }).sqlstate == "53300");
+    for (auto& c : clients) CHECK(c.scalar("SELECT 2") == "2");
 }
