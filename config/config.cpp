@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <algorithm>
+
 #include "config/backend_url.hpp"
 
 namespace pgroute::config {
@@ -30,6 +32,15 @@ bool Config::is_admin(std::string_view name) const {
   for (const std::string& u : admin.users)
     if (u == name) return true;
   return false;
+}
+
+int Config::startup_limit() const {
+  return max_startup_connections > 0 ? max_startup_connections : std::max(64, max_client_connections / 4);
+}
+
+int Config::admin_reserve() const {
+  // The default may not fit a small limit: at least one slot stays for everyone else.
+  return admin.users.empty() ? 0 : std::min(reserved_admin_connections, max_client_connections - 1);
 }
 
 std::optional<std::string> Config::alias_for_database(std::string_view database) const {

@@ -92,7 +92,13 @@ struct Config {
   uint64_t content_hash = 0;               // FNV-1a of the file text as loaded (metrics, SHOW CONFIG)
   Listen listen;
   int threads = 0;                         // 0 = half the CPU cores, at least one
-  int max_client_connections = 10000;
+  int max_client_connections = 10000;     // logged-in clients
+  // Connections that have not logged in yet are counted apart, so stalled ones cannot take the slots
+  // of clients; 0 = automatic: startup_limit().
+  int max_startup_connections = 0;
+  // Of max_client_connections, kept for admin users (`admin.users`) so one can always log in.
+  int reserved_admin_connections = 3;
+  Duration authentication_timeout{60000};  // from accept to a completed login
   uint32_t max_message_size = 64u << 20;
   std::string default_alias = "default";
   std::vector<Backend> backends;           // file order
@@ -113,6 +119,10 @@ struct Config {
   // alias itself; without it, everything goes to default_alias. nullopt = unknown database.
   std::optional<std::string> alias_for_database(std::string_view database) const;
   int pool_size_for(const Backend& b) const { return b.pool_size > 0 ? b.pool_size : pool.size; }
+  // max_startup_connections, or when automatic max(64, max_client_connections / 4).
+  int startup_limit() const;
+  // Slots of max_client_connections only admin users may take: none without admin users.
+  int admin_reserve() const;
 };
 
 // Spelling used in the file, for messages and the admin console.

@@ -17,6 +17,8 @@ constexpr uint64_t kMinMessageSize = 1ull << 10;
 constexpr uint64_t kMaxMessageSize = 1ull << 30;
 // Per worker; an entry costs about a statement's text plus its analysis.
 constexpr int64_t kMaxRoutingCacheSize = 10'000'000;
+// Shorter than a login can take over a slow network would lock every client out.
+constexpr Duration kMinAuthenticationTimeout{100};
 
 constexpr std::array<Choice<PoolMode>, 2> kPoolModes = {
     {{"session", PoolMode::Session}, {"transaction", PoolMode::Transaction}}};
@@ -82,6 +84,7 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
   const bool backends_given = root.IsMap() && root["backends"].IsDefined();
   bool default_given = false;
   YAML::Mark backends_mark = YAML::Mark::null_mark();
+  std::optional<Entry> reserved_entry;
   const Field fields[] = {
       {"listen", [&](const Entry& e) { read_listen(r, e, config.listen); }},
       {"threads",
@@ -89,6 +92,19 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
       {"max_client_connections",
        [&](const Entry& e) {
          assign(config.max_client_connections, r.integer(e.value, e.path, 1, kIntMax));
+       }},
+      {"max_startup_connections",
+       [&](const Entry& e) {
+         assign(config.max_startup_connections, r.integer(e.value, e.path, 0, kIntMax));
+       }},
+      {"reserved_admin_connections",
+       [&](const Entry& e) {
+         reserved_entry = e;
+         assign(config.reserved_admin_connections, r.integer(e.value, e.path, 0, kIntMax));
+       }},
+      {"authentication_timeout",
+       [&](const Entry& e) {
+         assign(config.authentication_timeout, r.duration(e.value, e.path, kMinAuthenticationTimeout));
        }},
       {"max_message_size",
        [&](const Entry& e) {
@@ -137,6 +153,12 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
                    known_aliases(config) + "); add one or set \"default:\" to one of them");
     });
   }
+  // Written out, the reserve must leave room for other users (the default shrinks to fit).
+  if (reserved_entry && config.reserved_admin_connections >= config.max_client_connections &&
+      config.reserved_admin_connections > 0)
+    r.report(reserved_entry->value.Mark(), reserved_entry->path,
+             "must be less than max_client_connections (" + std::to_string(config.max_client_connections) +
+                 "), got " + std::to_string(config.reserved_admin_connections));
   r.run_deferred();
 }
 

@@ -57,6 +57,7 @@ ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
 ClientSession::~ClientSession() {
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
   if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
+  leave_startup();
   if (parked_) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
   worker_.sessions.erase(id_);
 }

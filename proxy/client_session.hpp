@@ -70,6 +70,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
  private:
   // --- startup (client_startup.cpp)
   awaitable<bool> startup();
+  // The time before login: counted apart from logged-in clients and bounded by authentication_timeout.
+  // false: over max_startup_connections with nobody to make room (the refusal is queued).
+  bool enter_startup();
+  void leave_startup();  // logged in, or gone
+  // Takes the place of the oldest connection of this worker still logging in, if it had its chance.
+  bool evict_oldest_starting(const config::Config& cfg);
+  // Ends a connection that is still logging in, from outside its coroutine (timeout, eviction):
+  // tells the client when that cannot cut into another message, and closes.
+  void abort_startup(std::string_view sqlstate, const std::string& message);
+  awaitable<bool> admit_client();  // counts a logged-in client against max_client_connections
   awaitable<bool> authenticate(const config::User* user, const std::string& name);
   awaitable<bool> read_password_message(wire::Frame& f);
   awaitable<void> handle_cancel(int32_t pid, int32_t secret);
@@ -264,6 +274,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool last_read_filled_ = false;  // the last client read filled its buffer: more is likely waiting
   bool writing_to_server_ = false;
   bool counted_ = false;          // counted in rt_.clients
+  bool starting_ = false;         // counted in rt_.clients_starting and listed in worker_.starting
+  std::unique_ptr<asio::steady_timer> startup_timer_;  // authentication_timeout; gone after login
+  std::chrono::steady_clock::time_point accepted_at_;
   bool client_gone_ = false;
   bool shutting_down_ = false;
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track

@@ -1,10 +1,15 @@
 // Startup of a client connection: SSL/GSS negotiation (declined), cancel requests, the startup packet,
 // authentication against the configured users, and the first server checkout that tells the client
 // its ParameterStatus values.
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <utility>
 
 #include "proxy/admin/control.hpp"
+#include "proxy/auth/crypto.hpp"
 #include "proxy/auth/md5.hpp"
 #include "proxy/auth/random.hpp"
 #include "proxy/auth/scram.hpp"
@@ -64,10 +69,96 @@ std::vector<std::pair<std::string, std::string>> parse_options(std::string_view 
 }
 }  // namespace
 
+bool ClientSession::enter_startup() {
+  const config::Config& cfg = *snap_->config;
+  starting_ = true;
+  accepted_at_ = std::chrono::steady_clock::now();
+  worker_.starting.emplace(id_, weak_from_this());
+  const int starting = rt_.clients_starting.fetch_add(1, std::memory_order_relaxed) + 1;
+  startup_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx, cfg.authentication_timeout);
+  startup_timer_->async_wait([weak = weak_from_this(), timeout = cfg.authentication_timeout](
+                                 boost::system::error_code ec) {
+    if (ec) return;  // logged in (or gone) in time
+    if (auto self = weak.lock())
+      self->abort_startup(wire::sqlstate::query_canceled,
+                          "canceling authentication due to timeout (pgroute authentication_timeout = " +
+                              std::to_string(timeout.count()) + "ms)");
+  });
+  if (starting <= cfg.startup_limit() || evict_oldest_starting(cfg)) return true;
+  // Nothing old enough to give way: a flood of new connections, not a stall. Refused before its
+  // startup packet is read; libpq shows the error as the answer to its startup packet or SSLRequest.
+  // One line a second at most per worker: a flood would write one per connection.
+  thread_local std::chrono::steady_clock::time_point last_logged{};
+  thread_local int refused = 0;
+  if (++refused, accepted_at_ - last_logged >= std::chrono::seconds(1)) {
+    PGR_LOG(warn) << "refused " << refused << " connection(s) since the last such message: " << starting - 1
+                  << " connections are logging in (max_startup_connections = " << cfg.startup_limit() << ")";
+    last_logged = accepted_at_;
+    refused = 0;
+  }
+  wire::put_error(u().out.buffer(), {.severity = "FATAL",
+                                     .sqlstate = wire::sqlstate::too_many_connections,
+                                     .message = "pgroute: too many connections logging in (max_startup_connections = " +
+                                                std::to_string(cfg.startup_limit()) + ")"});
+  return false;
+}
+
+bool ClientSession::evict_oldest_starting(const config::Config& cfg) {
+  // A login over loopback takes a millisecond and over a slow network a few round trips; one still
+  // going after this long has had its chance while others wait.
+  constexpr auto kMinAge = std::chrono::seconds(1);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [id, weak] : worker_.starting) {
+    auto other = weak.lock();
+    if (!other || other.get() == this || !other->socket_.is_open()) continue;
+    if (now - other->accepted_at_ < kMinAge) return false;  // oldest first: the rest are younger
+    other->abort_startup(wire::sqlstate::too_many_connections,
+                         "pgroute: too many connections logging in (max_startup_connections = " +
+                             std::to_string(cfg.startup_limit()) + "); this one, the oldest, made room");
+    return true;
+  }
+  return false;
+}
+
+void ClientSession::leave_startup() {
+  if (!std::exchange(starting_, false)) return;
+  rt_.clients_starting.fetch_sub(1, std::memory_order_relaxed);
+  worker_.starting.erase(id_);
+  startup_timer_.reset();  // its wait ends with operation_aborted
+}
+
+void ClientSession::abort_startup(std::string_view sqlstate, const std::string& message) {
+  if (!starting_ || !socket_.is_open()) return;
+  PGR_LOG(info) << describe() << ": " << message;
+  if (!u().out.writing()) {
+    // Best effort and never waiting: the client may read nothing at all.
+    std::string error;
+    wire::put_error(error, {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
+    [[maybe_unused]] auto n = ::send(socket_.native_handle(), error.data(), error.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  close_client();  // the coroutine's read or write ends with an error, and the session with it
+}
+
+// Counts the client, logged in now, against max_client_connections: the last admin_reserve() of its
+// slots are for admin users, so one can always log in to look and act.
+awaitable<bool> ClientSession::admit_client() {
+  const config::Config& cfg = *snap_->config;
+  counted_ = true;
+  const int clients = rt_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
+  const int reserve = cfg.admin_reserve();
+  if (clients <= cfg.max_client_connections - (cfg.is_admin(user_) ? 0 : reserve)) co_return true;
+  std::string limit = "max_client_connections = " + std::to_string(cfg.max_client_connections);
+  if (reserve > 0) limit += ", of which " + std::to_string(reserve) + " reserved for admin users";
+  PGR_LOG(warn) << describe() << ": refused: too many client connections (" << limit << ")";
+  co_await send_fatal(wire::sqlstate::too_many_connections, "pgroute: too many client connections (" + limit + ")");
+  co_return false;
+}
+
 awaitable<bool> ClientSession::startup() {
   snap_ = rt_.snapshot();
   const config::Config& cfg = *snap_->config;
   max_message_ = cfg.max_message_size;
+  if (!enter_startup()) co_return false;
   wire::StartupPacket pkt;
   for (int round = 0;; ++round) {
     size_t consumed = 0;
@@ -84,13 +175,30 @@ awaitable<bool> ClientSession::startup() {
     }
     u().in.consume(consumed);
     if (pkt.kind == wire::StartupKind::SslRequest || pkt.kind == wire::StartupKind::GssEncRequest) {
-      // Bytes sent before our answer cannot belong to a negotiated session (CVE-2021-23222 class).
-      if (!u().in.empty() || round > 2) {
-        co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: unexpected data after encryption request");
+      // Bytes sent before our answer cannot belong to a negotiated session: a man in the middle may
+      // have put them there (CVE-2021-23222 class). The request is read exactly, so whatever followed
+      // it is still in the socket: ask the kernel too. Like PostgreSQL: answer, then refuse.
+      if (round > 2) {
+        co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: too many encryption requests");
         co_return false;
       }
-      std::string no = "N", error2;
-      if (!co_await write_all(socket_, no, error2)) co_return false;
+      boost::system::error_code ec;
+      const bool pipelined = !u().in.empty() || socket_.available(ec) > 0;
+      u().out.buffer().push_back('N');
+      if (pipelined) {
+        const bool ssl = pkt.kind == wire::StartupKind::SslRequest;
+        PGR_LOG(info) << describe() << ": refused: data sent after its " << (ssl ? "SSL" : "GSSAPI encryption")
+                      << " request before the answer";
+        wire::put_error(u().out.buffer(),
+                        {.severity = "FATAL",
+                         .sqlstate = wire::sqlstate::protocol_violation,
+                         .message = ssl ? "received unencrypted data after SSL request"
+                                        : "received unencrypted data after GSSAPI encryption request",
+                         .detail = "The client sent more before reading the answer: a client bug, or bytes "
+                                   "put there by someone between the client and pgroute."});
+        co_return false;  // run() flushes and closes
+      }
+      if (!co_await u().out.flush(socket_)) co_return false;
       continue;
     }
     if (pkt.kind == wire::StartupKind::Cancel) {
@@ -133,20 +241,14 @@ awaitable<bool> ClientSession::startup() {
   }
   if (database_.empty()) database_ = user_;
 
-  counted_ = true;
-  int clients = rt_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (clients > cfg.max_client_connections) {
-    co_await send_fatal(wire::sqlstate::too_many_connections,
-                        "pgroute: too many client connections (max_client_connections = " +
-                            std::to_string(cfg.max_client_connections) + ")");
-    co_return false;
-  }
   if (rt_.shutting_down.load()) {
     co_await send_fatal("57P03", "pgroute is shutting down");
     co_return false;
   }
   if (database_ == admin::kDatabase) {  // the admin console, for admin users only (after a normal login)
-    if (co_await authenticate(cfg.user(user_), user_)) co_await run_admin_console();
+    if (!co_await authenticate(cfg.user(user_), user_)) co_return false;
+    leave_startup();
+    if (co_await admit_client()) co_await run_admin_console();
     co_return false;
   }
   auto alias = cfg.alias_for_database(database_);
@@ -161,6 +263,8 @@ awaitable<bool> ClientSession::startup() {
   alias_ = *alias;
   const config::User* user = cfg.user(user_);
   if (!co_await authenticate(user, user_)) co_return false;
+  leave_startup();
+  if (!co_await admit_client()) co_return false;
 
   const config::Backend* backend = cfg.backend(alias_);
   if (backend->user.empty()) {
@@ -203,8 +307,9 @@ awaitable<bool> ClientSession::read_password_message(wire::Frame& f) {
 
 awaitable<bool> ClientSession::authenticate(const config::User* user, const std::string& name) {
   // Unknown users go through the same exchange as known ones and fail at its end, so probing for
-  // user names learns nothing.
-  config::AuthMethod method = user ? user->auth : config::AuthMethod::ScramSha256;
+  // user names learns nothing: asked for the method a user gets when the file names none, shown a
+  // salt that is the same on every attempt, as fast (no key derivation), with the same error.
+  config::AuthMethod method = user ? user->auth : config::User{}.auth;
   bool ok = false;
   std::string secret = user ? user->password : std::string();
   wire::Frame f;
@@ -220,7 +325,7 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
         else if (it != snap_->scram.end() && auth::is_scram_verifier(secret))
           ok = auth::make_scram_secret(given, it->second.salt, it->second.iterations).stored_key ==
                it->second.stored_key;
-        else ok = given == secret;
+        else ok = auth::constant_time_equal(auth::sha256(given), auth::sha256(secret));
       }
       u().in.consume(f.wire_size());
       break;
@@ -236,16 +341,9 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
       break;
     }
     case config::AuthMethod::ScramSha256: {
-      auth::ScramSecret scram_secret;
       auto it = snap_->scram.find(name);
-      if (user && it != snap_->scram.end()) {
-        scram_secret = it->second;
-      } else {
-        std::string salt(16, '\0');
-        auth::random_bytes(salt.data(), salt.size());
-        scram_secret = auth::make_scram_secret(salt, salt, 4096);  // a secret nobody knows
-      }
-      auth::ScramServer server(scram_secret);
+      auth::ScramServer server(user && it != snap_->scram.end() ? it->second
+                                                                : auth::mock_scram_secret(name, rt_.mock_scram_key));
       wire::put_auth_sasl(u().out.buffer(), {"SCRAM-SHA-256"});
       if (!co_await read_password_message(f)) co_return false;
       wire::BodyReader r(f.body);

@@ -1,5 +1,9 @@
 // pgroute: a PostgreSQL wire-protocol proxy that pools server connections per alias and routes queries.
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <csignal>
+#include <fstream>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -39,6 +43,39 @@ int check(const std::string& path) {
   std::cout << path << ": OK (" << result.config->backends.size() << " backend alias(es), "
             << result.config->users.size() << " user(s))\n";
   return 0;
+}
+
+// Every client and server connection holds a descriptor, and the usual soft limit (1024) is far below
+// max_client_connections: raise it to the hard limit, and say when even that looks short.
+void raise_file_limit(const pgroute::config::Config& cfg) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t before = rl.rlim_cur;
+  rlim_t target = rl.rlim_max;
+  if (target == RLIM_INFINITY) {  // the kernel refuses more than fs.nr_open
+    std::ifstream nr_open("/proc/sys/fs/nr_open");
+    unsigned long long n = 0;
+    target = nr_open >> n && n > 0 ? static_cast<rlim_t>(n) : before;
+  }
+  if (target > before) {
+    rl.rlim_cur = target;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      PGR_LOG(warn) << "cannot raise the open files limit from " << before << " to " << target << ": "
+                    << std::strerror(errno);
+      rl.rlim_cur = before;
+    } else {
+      PGR_LOG(info) << "open files limit raised from " << before << " to " << target;
+    }
+  } else {
+    PGR_LOG(info) << "open files limit: " << before;
+  }
+  unsigned long long needed = 64ull + static_cast<unsigned long long>(cfg.max_client_connections) +
+                              static_cast<unsigned long long>(cfg.startup_limit());
+  for (const auto& b : cfg.backends) needed += static_cast<unsigned long long>(cfg.pool_size_for(b));
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed)
+    PGR_LOG(warn) << "open files limit " << rl.rlim_cur << " is below what the configured limits may need (about "
+                  << needed << ": max_client_connections, max_startup_connections, pools); past it new "
+                  << "connections wait until descriptors free up (raise LimitNOFILE / ulimit -Hn)";
 }
 
 }  // namespace
@@ -103,6 +140,7 @@ int main(int argc, char** argv) {
     PGR_LOG(error) << "pgroute: the router chain cannot be built; not starting";
     return 1;
   }
+  raise_file_limit(*result.config);
   // A client that vanishes mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   // Signals are handled by the control loop; block them in every thread it starts.

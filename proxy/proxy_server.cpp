@@ -16,6 +16,7 @@ namespace pgroute {
 namespace {
 constexpr auto kShutdownTimeout = std::chrono::seconds(30);
 constexpr auto kParkSweepPeriod = std::chrono::seconds(2);
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 }
 
 ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg,
@@ -69,9 +70,18 @@ awaitable<void> ProxyServer::accept_loop(Worker& w, tcp::acceptor& acceptor) {
     auto [ec, sock] = co_await acceptor.async_accept(w.ctx, use_nothrow);
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_) co_return;
-      PGR_LOG(warn) << "accept failed: " << ec.message();
-      // Out of descriptors and the like: back off instead of spinning.
-      asio::steady_timer t(w.ctx, std::chrono::milliseconds(100));
+      // Out of descriptors and the like: back off instead of spinning, and say so once a second at
+      // most (every worker's acceptor fails alike). The connection waits in the backlog meanwhile.
+      const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch()).count();
+      int64_t last = last_accept_warning_ms_.load(std::memory_order_relaxed);
+      const int failures = accept_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (now - last >= 1000 && last_accept_warning_ms_.compare_exchange_strong(last, now)) {
+        accept_failures_.fetch_sub(failures, std::memory_order_relaxed);
+        PGR_LOG(warn) << "accept failed: " << ec.message() << " (" << failures
+                      << " failure(s) since the last message); retrying every " << kAcceptRetryDelay.count() << "ms";
+      }
+      asio::steady_timer t(w.ctx, kAcceptRetryDelay);
       co_await t.async_wait(use_nothrow);
       continue;
     }

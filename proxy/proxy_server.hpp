@@ -46,6 +46,8 @@ class ProxyServer {
   std::unique_ptr<asio::signal_set> signals_;             // on control_, installed before READY
   std::unique_ptr<ConfigWatcher> watcher_;                // after control_: destroyed first; used on control_
   std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> last_accept_warning_ms_{-1000000};  // steady clock; accept failures logged at most 1/s
+  std::atomic<int> accept_failures_{0};                     // since that message
   std::unique_ptr<admin::Control> admin_control_;
   std::unique_ptr<metrics::Endpoint> metrics_;            // after rt_: destroyed first
 };

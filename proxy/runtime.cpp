@@ -14,18 +14,26 @@ std::shared_ptr<const router::RouterChain> chain_for(const config::Config& cfg, 
 }
 
 std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,
-                                              std::shared_ptr<const router::RouterChain> chain) {
+                                              std::shared_ptr<const router::RouterChain> chain,
+                                              const Snapshot* previous) {
   auto snap = std::make_shared<Snapshot>();
   snap->chain = std::move(chain);
   for (const auto& u : cfg->users) {
     if (u.auth != config::AuthMethod::ScramSha256 && u.auth != config::AuthMethod::Cleartext) continue;
     if (auth::is_scram_verifier(u.password)) {
       if (auto s = auth::parse_scram_verifier(u.password)) snap->scram.emplace(u.name, *s);
-    } else if (!auth::is_md5_hash(u.password)) {
-      // Plaintext password: derive a verifier once per load so logins cost one HMAC, not 4096.
-      std::string salt(16, '\0');
-      auth::random_bytes(salt.data(), salt.size());
-      snap->scram.emplace(u.name, auth::make_scram_secret(u.password, salt, 4096));
+    } else if (u.auth == config::AuthMethod::ScramSha256 && !auth::is_md5_hash(u.password)) {
+      // Plaintext password: derive a verifier once so logins cost one HMAC, not 4096. A reload keeps
+      // it while the password stays: reloading many users costs no PBKDF2, and the salt stays put.
+      if (previous) {
+        const config::User* old = previous->config->user(u.name);
+        auto it = previous->scram.find(u.name);
+        if (old && old->password == u.password && it != previous->scram.end()) {
+          snap->scram.emplace(u.name, it->second);
+          continue;
+        }
+      }
+      snap->scram.emplace(u.name, auth::make_scram_secret(u.password));
     }
   }
   snap->config = std::move(cfg);
@@ -64,9 +72,19 @@ ServerEndpoint endpoint_for(const config::Backend& b, const std::string& user, c
 }
 }  // namespace
 
+namespace {
+std::string random_key() {
+  std::string key(32, '\0');
+  auth::random_bytes(key.data(), key.size());
+  return key;
+}
+}  // namespace
+
+Runtime::Runtime(int workers) : mock_scram_key(random_key()), workers_(workers) {}
+
 void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain) {
   uint64_t gen = generation_.load() + 1;
-  auto snap = make_snapshot(cfg, gen, std::move(chain));
+  auto snap = make_snapshot(cfg, gen, std::move(chain), snapshot_.load().get());
   // Health flags outlive reloads for aliases that stay, so a router keeps its view.
   auto old_health = health_.load();
   auto health = std::make_shared<HealthMap>();

@@ -32,15 +32,17 @@ struct Snapshot {
   std::unordered_map<std::string, auth::ScramSecret> scram;  // user name -> secret (scram-sha-256 users)
   std::shared_ptr<const router::RouterChain> chain;           // null: routing off (no routers configured)
 };
+// `previous`: the snapshot in force, whose derived secrets are kept for users whose password is unchanged.
 std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,
-                                              std::shared_ptr<const router::RouterChain> chain);
+                                              std::shared_ptr<const router::RouterChain> chain,
+                                              const Snapshot* previous = nullptr);
 // The router chain a config asks for: null when it has no `routers:` (routing off, nothing parsed) or
 // when building fails (then `error` says why, pointing into the file).
 std::shared_ptr<const router::RouterChain> chain_for(const config::Config& cfg, std::string& error);
 
 class Runtime {
  public:
-  explicit Runtime(int workers) : workers_(workers) {}
+  explicit Runtime(int workers);
 
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
@@ -66,8 +68,12 @@ class Runtime {
   void close_all_pools(CloseReason why);
 
   int workers() const { return workers_; }
+  // Random bytes made at start: the key of the mock SCRAM salts unknown users are shown
+  // (auth::mock_scram_secret), the same per name for the life of the process.
+  const std::string mock_scram_key;
   CancelRegistry cancels;
-  std::atomic<int> clients{0};
+  std::atomic<int> clients{0};           // logged in (max_client_connections)
+  std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
   std::atomic<int> clients_parked{0};  // idle clients holding no buffers or coroutine frames
   std::atomic<bool> shutting_down{false};
   // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.

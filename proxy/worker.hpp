@@ -1,6 +1,7 @@
 // One thread running one io_context. Sessions accepted here stay here; their server connections are
 // rebound to this io_context at checkout, so all of a session's I/O completes on one thread.
 #pragma once
+#include <map>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -19,6 +20,9 @@ struct Worker {
   std::thread thread;
   // Live sessions, touched only on this worker's thread (for shutdown and the park sweep).
   std::unordered_map<uint64_t, std::weak_ptr<ClientSession>> sessions;
+  // Those of them not logged in yet, oldest first (ids grow with accepts): who makes room when
+  // max_startup_connections is reached.
+  std::map<uint64_t, std::weak_ptr<ClientSession>> starting;
   // Advanced by the park sweep (ProxyServer::park_sweep): sessions idle across two ticks are parked.
   uint32_t park_tick = 0;
   // Statement analyses for routing, per thread so a lookup takes no lock.

@@ -105,6 +105,11 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                 {}, rt_.clients_parked.load(relaxed));
   Families::add(fs.family("pgroute_clients_max", "max_client_connections.", MetricType::Gauge), {},
                 cfg.max_client_connections);
+  Families::add(fs.family("pgroute_clients_logging_in",
+                          "Connections accepted and not logged in yet (not in pgroute_clients; "
+                          "max_startup_connections applies).",
+                          MetricType::Gauge),
+                {}, rt_.clients_starting.load(relaxed));
 
   auto& sc = fs.family("pgroute_server_connections", "Server connections by alias and state.", MetricType::Gauge);
   auto& ps = fs.family("pgroute_pool_size", "Pool size limit by alias (summed over server users).", MetricType::Gauge);

@@ -33,7 +33,8 @@ backends:
 TEST_CASE("problems: unknown key far from every known key lists them") {
   CHECK(problems_of(kBackendLine + "colour: red\n") ==
         Lines{"pgroute.yaml:2:1: unknown key \"colour\" (known keys: listen, threads, "
-              "max_client_connections, max_message_size, default, backends, databases, users, pool, "
+              "max_client_connections, max_startup_connections, reserved_admin_connections, "
+              "authentication_timeout, max_message_size, default, backends, databases, users, pool, "
               "routers, routing_cache_size, metrics, admin, reload)"});
 }
 
