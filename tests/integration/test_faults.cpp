@@ -401,3 +401,199 @@ TEST_CASE("faults: SIGTERM under load: transactions in flight commit, then the p
                              "HAVING count(*) <> 2) odd") == "0");
     superuser().exec("DELETE FROM fx_rows WHERE tag = 'sigterm'");
 }
+
+namespace {
+
+// A server that takes TCP connections and never says a word.
+class SilentServer {
+public:
+    SilentServer() : port_(free_port()) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        int on = 1;
+        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(port_));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 64) != 0)
+            throw std::runtime_error("SilentServer: cannot listen");
+        acceptor_ = std::thread([this] {
+            for (;;) {
+                int c = ::accept(fd_, nullptr, nullptr);
+                if (c < 0) return;  // closed
+                std::lock_guard lock(mu_);
+                accepted_.push_back(c);
+            }
+        });
+    }
+    ~SilentServer() {
+        ::shutdown(fd_, SHUT_RDWR);
+        ::close(fd_);
+        acceptor_.join();
+        for (int c : accepted_) ::close(c);
+    }
+    int port() const { return port_; }
+    int accepted() {
+        std::lock_guard lock(mu_);
+        return static_cast<int>(accepted_.size());
+    }
+
+private:
+    int port_;
+    int fd_ = -1;
+    std::thread acceptor_;
+    std::mutex mu_;
+    std::vector<int> accepted_;
+};
+
+// Freezes the faults cluster's postmaster (its listening socket keeps completing handshakes that
+// nobody accepts) until destroyed.
+struct FrozenPostmaster {
+    FrozenPostmaster() { faults_cluster().signal_postmaster(SIGSTOP); }
+    ~FrozenPostmaster() { thaw(); }
+    void thaw() {
+        if (std::exchange(frozen, false)) faults_cluster().signal_postmaster(SIGCONT);
+    }
+    bool frozen = true;
+};
+
+// A login (and first statement) through the proxy: the error, how long it took.
+std::pair<std::optional<PgError>, Clock::duration> try_login(Proxy& proxy, const std::string& dbname) {
+    const auto t0 = Clock::now();
+    try {
+        Conn c(proxy.params(kProxyUser, kProxyPassword, dbname), 10s);
+        c.scalar("SELECT 1");
+        return {std::nullopt, Clock::now() - t0};
+    } catch (const PgError& e) {
+        return {e, Clock::now() - t0};
+    }
+}
+
+}  // namespace
+
+TEST_CASE("faults: a blackholed backend (never accepts): connect timeout, then fast failures naming the alias, "
+          "then recovery") {
+    ProxyConfig cfg = faults_config();
+    cfg.queue_timeout = "3s";
+    cfg.pool_extra = "connect_timeout: 500ms, connect_retry: {initial: 1s, max: 1s}";
+    Proxy proxy(cfg);
+    Conn other = proxy.connect(kProxyUser, kProxyPassword, "analytics");
+    std::this_thread::sleep_for(300ms);  // the start-up health probe of the empty pool is done
+    FrozenPostmaster frozen;
+
+    auto [first, first_took] = try_login(proxy, "app");
+    REQUIRE(first);
+    INFO(first->what());
+    CHECK(first->sqlstate == "08001");
+    CHECK(first->message.find("alias \"fx\"") != std::string::npos);
+    CHECK(first->message.find("timed out after 500 ms") != std::string::npos);
+    CHECK(first_took >= 450ms);
+    CHECK(first_took < 2s);
+
+    // Within the back-off window the next client is not held for another timeout.
+    auto [second, second_took] = try_login(proxy, "app");
+    REQUIRE(second);
+    INFO(second->what());
+    CHECK(second->sqlstate == "08001");
+    CHECK(second->message.find("alias \"fx\"") != std::string::npos);
+    CHECK(second_took < 300ms);
+    CHECK(other.scalar("SELECT 'other alias fine'") == "other alias fine");
+
+    frozen.thaw();
+    const auto thawed = Clock::now();
+    CHECK(eventually([&] { return !try_login(proxy, "app").first; }, 5s));
+    const auto recovered_after = Clock::now() - thawed;
+    MESSAGE("blackhole: first failure after " << std::chrono::duration_cast<std::chrono::milliseconds>(first_took).count()
+            << " ms, second after " << std::chrono::duration_cast<std::chrono::milliseconds>(second_took).count()
+            << " ms; recovered " << std::chrono::duration_cast<std::chrono::milliseconds>(recovered_after).count()
+            << " ms after the server was back");
+    CHECK(recovered_after < 2500ms);
+}
+
+TEST_CASE("faults: a blackholed backend (accepts, never answers): connect timeout naming the alias, fast failure") {
+    SilentServer hole;
+    ProxyConfig cfg = faults_config();
+    cfg.backends.push_back({"hole", "postgresql://app:apppass@127.0.0.1:" + std::to_string(hole.port()) + "/app",
+                            std::nullopt, "connect_retry: {initial: 2s, max: 2s}"});
+    cfg.databases.emplace_back("hole", "hole");
+    cfg.pool_extra = "connect_timeout: 500ms";
+    Proxy proxy(cfg);
+    auto [first, first_took] = try_login(proxy, "hole");
+    REQUIRE(first);
+    INFO(first->what());
+    CHECK(first->sqlstate == "08001");
+    CHECK(first->message.find("alias \"hole\"") != std::string::npos);
+    CHECK(first->message.find("timed out") != std::string::npos);
+    CHECK(first_took < 2s);
+    CHECK(hole.accepted() >= 1);
+    auto [second, second_took] = try_login(proxy, "hole");
+    REQUIRE(second);
+    INFO(second->what());
+    CHECK(second->message.find("alias \"hole\"") != std::string::npos);
+    CHECK(second_took < 300ms);
+    CHECK(proxy.connect().scalar("SELECT 'fx fine'") == "fx fine");
+}
+
+TEST_CASE("faults: pg_ctl restart -m fast under 8 looping clients: only statements in flight fail, everyone is "
+          "back within a second") {
+    ProxyConfig cfg = faults_config();  // pool of 4 for 8 clients, queue_timeout 5 s
+    Proxy proxy(cfg);
+    constexpr int kClients = 8;
+    struct Client {
+        std::vector<std::string> errors;
+        std::vector<Clock::time_point> successes;
+        Clock::duration slowest{};  // the longest login or statement
+    };
+    std::vector<Client> clients(kClients);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kClients; ++t)
+        threads.emplace_back([&, t] {
+            Client& me = clients[static_cast<size_t>(t)];
+            std::optional<Conn> c;
+            while (!stop) {
+                const auto t0 = Clock::now();
+                try {
+                    // An app's pool: keep the connection, make a new one after an error.
+                    if (!c) c.emplace(proxy.params(), 10s);
+                    if (c->scalar("SELECT 1") != "1") me.errors.push_back("wrong answer");
+                    me.successes.push_back(Clock::now());
+                } catch (const PgError& e) {
+                    me.errors.push_back((c ? "statement: " : "login: ") + std::string(e.what()));
+                    c.reset();
+                }
+                me.slowest = std::max(me.slowest, Clock::now() - t0);
+            }
+        });
+    std::this_thread::sleep_for(500ms);
+    const auto down = Clock::now();
+    faults_cluster().restart(Shutdown::fast);  // returns once the server accepts logins again
+    const auto back = Clock::now();
+    std::this_thread::sleep_for(2s);
+    stop = true;
+    for (auto& th : threads) th.join();
+
+    auto ms = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+    size_t errors = 0;
+    Clock::duration slowest{}, latest_return{};
+    std::string listing;
+    for (int t = 0; t < kClients; ++t) {
+        const Client& cl = clients[static_cast<size_t>(t)];
+        errors += cl.errors.size();
+        for (const auto& e : cl.errors) listing += "client " + std::to_string(t) + ": " + e + "\n";
+        slowest = std::max(slowest, cl.slowest);
+        // When this client was served again after the server was back.
+        auto again = std::find_if(cl.successes.begin(), cl.successes.end(), [&](auto at) { return at >= back; });
+        const auto returned = again == cl.successes.end() ? Clock::duration::max() : *again - back;
+        latest_return = std::max(latest_return, returned);
+        CHECK(std::count_if(cl.successes.begin(), cl.successes.end(), [&](auto at) { return at < down; }) > 0);
+    }
+    MESSAGE("fast restart (" << ms(back - down) << " ms down): " << errors << " errors for " << kClients
+            << " clients; slowest login or statement " << ms(slowest) << " ms; last client back "
+            << ms(latest_return) << " ms after the server\n" << listing);
+    INFO(listing);
+    INFO(proxy.log_tail(40));
+    CHECK(errors <= static_cast<size_t>(kClients));  // at most the statements in flight at the shutdown
+    CHECK(slowest < 5s);                              // nobody hung (not even for a queue_timeout)
+    CHECK(latest_return < 1500ms);
+}
