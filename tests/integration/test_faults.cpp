@@ -252,6 +252,57 @@ TEST_CASE("faults: a client gone mid-transaction, mid-COPY, mid-pipeline or whil
     superuser().exec("DELETE FROM fx_rows WHERE tag LIKE 'gone-%'");
 }
 
+TEST_CASE("faults: a cancel racing its statement's completion never cancels the next client's statement") {
+    ProxyConfig cfg = faults_config();
+    cfg.pool_size = 1;  // a and b take turns on one server session: a late cancel of a's would hit b's
+    Proxy proxy(cfg);
+    Conn a = proxy.connect();
+    Conn b = proxy.connect();
+    std::unique_ptr<PGcancel, decltype(&PQfreeCancel)> cancel(PQgetCancel(a.raw()), PQfreeCancel);
+    REQUIRE(cancel);
+    std::atomic<bool> stop{false};
+    std::atomic<int> b_done{0};
+    ThreadErrors b_errors;
+    std::thread other([&] {
+        while (!stop) {
+            if (auto e = error_of([&] { b.exec("SELECT pg_sleep(0.002)"); })) b_errors.add(*e);
+            ++b_done;
+        }
+    });
+    std::mt19937 gen(16);
+    int a_cancelled = 0, a_completed = 0;
+    ThreadErrors a_errors;
+    for (int i = 0; i < 150; ++i) {
+        // The cancel goes out while a's statement runs, as it finishes, or after it finished.
+        REQUIRE(PQsendQuery(a.raw(), "SELECT pg_sleep(0.001)") == 1);
+        std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 3000)(gen)));
+        char errbuf[256] = {};
+        PQcancel(cancel.get(), errbuf, sizeof errbuf);
+        for (ResultPtr r = a.next_result(); r; r = a.next_result()) {
+            const std::string state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : "";
+            if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) ++a_completed;
+            else if (state == "57014") ++a_cancelled;
+            else a_errors.add(state + ": " + PQresultErrorMessage(r.get()));
+        }
+    }
+    // And when a is idle: nothing of anyone's may be cancelled.
+    for (int i = 0; i < 50; ++i) {
+        char errbuf[256] = {};
+        PQcancel(cancel.get(), errbuf, sizeof errbuf);
+    }
+    std::this_thread::sleep_for(100ms);
+    stop = true;
+    other.join();
+    MESSAGE("cancel race: a completed " << a_completed << ", a cancelled " << a_cancelled << "; b ran " << b_done.load());
+    INFO(b_errors.summary());
+    INFO(a_errors.summary());
+    CHECK(b_errors.list().empty());
+    CHECK(a_errors.list().empty());
+    CHECK(a_completed + a_cancelled == 150);
+    CHECK(b_done > 0);
+    CHECK(a.scalar("SELECT 'a usable'") == "a usable");
+}
+
 TEST_CASE("faults: a flood of cancel requests with made-up keys disturbs nobody") {
     Proxy proxy(faults_config());
     Conn c = proxy.connect();
