@@ -221,10 +221,10 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
     if (!conn) {
       counters_.wait_timeouts.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard lock(mu_);
-      if (!last_error_.empty())
+      if (!last_error_.empty())  // it waited for a restarting backend that did not come back in time
         co_return Checkout{nullptr, std::string(wire::sqlstate::cannot_connect),
-                           "pgroute: no server connection for alias \"" + endpoint_->alias + "\" within " +
-                               std::to_string(s.queue_timeout.count()) + " ms: " + down_message_locked(Clock::now())};
+                           down_message_locked(Clock::now()) + "; waited " + std::to_string(s.queue_timeout.count()) +
+                               " ms (queue_timeout)"};
       co_return Checkout{nullptr, std::string(wire::sqlstate::too_many_connections),
                          "pgroute: no server connection for alias \"" + endpoint_->alias + "\" became free within " +
                              std::to_string(s.queue_timeout.count()) + " ms (pool size " +
