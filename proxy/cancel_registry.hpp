@@ -37,10 +37,27 @@ class CancelSlot {
     std::lock_guard lock(mu_);
     return targets_;
   }
+  // The targets for a cancel request about to be forwarded; end_forward() once it has arrived. Until
+  // then forwarding() holds, and the client's connection must serve nobody else: the cancel would stop
+  // their statement instead.
+  std::vector<CancelTarget> begin_forward() {
+    std::lock_guard lock(mu_);
+    if (!targets_.empty()) ++forwarding_;
+    return targets_;
+  }
+  void end_forward() {
+    std::lock_guard lock(mu_);
+    --forwarding_;
+  }
+  bool forwarding() const {
+    std::lock_guard lock(mu_);
+    return forwarding_ > 0;
+  }
 
  private:
   mutable std::mutex mu_;
   std::vector<CancelTarget> targets_;
+  int forwarding_ = 0;
 };
 
 class CancelRegistry {

@@ -422,7 +422,9 @@ awaitable<bool> ClientSession::login_server() {
 awaitable<void> ClientSession::handle_cancel(int32_t pid, int32_t secret) {
   auto slot = rt_.cancels.find(pid, secret);
   if (!slot) co_return;  // unknown keys are ignored silently, as PostgreSQL does
-  for (const CancelTarget& target : slot->get()) co_await forward_cancel(target);  // none: nothing running
+  auto targets = slot->begin_forward();  // none: nothing running
+  for (const CancelTarget& target : targets) co_await forward_cancel(target);
+  if (!targets.empty()) slot->end_forward();
 }
 
 awaitable<void> ClientSession::forward_cancel(const CancelTarget& target) {
@@ -437,7 +439,10 @@ awaitable<void> ClientSession::forward_cancel(const CancelTarget& target) {
     if (cec) co_return;
     std::string msg, error;
     wire::put_cancel_request(msg, target.pid, target.secret);
-    co_await write_all(sock, msg, error);
+    if (!co_await write_all(sock, msg, error)) co_return;
+    // PostgreSQL signals the backend before it closes the connection: then the cancel has arrived.
+    char byte;
+    co_await sock.async_read_some(asio::buffer(&byte, 1), use_nothrow);
   };
   asio::steady_timer timer(worker_.ctx, std::chrono::seconds(5));
   co_await (send() || timer.async_wait(use_nothrow));

@@ -13,10 +13,23 @@
 #include "proxy/log.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
+#include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
 namespace {
 std::atomic<uint64_t> g_next_server_id{1};
+
+// A server that is restarting refuses TCP connections, answers logins with 57P03, or ends a login it
+// had accepted with 57P01/57P02 when the shutdown reaches it.
+bool restart_connect_error(const boost::system::error_code& ec) {
+  return ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
+         ec == asio::error::connection_aborted;
+}
+constexpr std::string_view kCrashShutdown = "57P02";  // only ever read from a server, never sent
+bool restart_login_sqlstate(std::string_view sqlstate) {
+  return sqlstate == wire::sqlstate::cannot_connect_now || sqlstate == wire::sqlstate::admin_shutdown ||
+         sqlstate == kCrashShutdown;
+}
 
 // Spreads lifetimes over ±10% so connections opened together do not all expire together.
 double lifetime_jitter() {
@@ -66,10 +79,12 @@ void ServerConnection::close() {
 
 awaitable<std::string> ServerConnection::open(std::chrono::milliseconds timeout, uint32_t max_message) {
   using namespace asio::experimental::awaitable_operators;
+  failure_is_transient = false;
   asio::steady_timer timer(socket_.get_executor(), timeout);
   auto result = co_await (login_and_learn(max_message) || timer.async_wait(use_nothrow));
   if (result.index() == 1) {
     close();
+    failure_is_transient = false;  // whatever the cancelled login concluded: silence is not a restart
     co_return "timed out after " + std::to_string(timeout.count()) + " ms connecting to " + endpoint_->host + ":" +
         std::to_string(endpoint_->port);
   }
@@ -93,8 +108,10 @@ awaitable<std::string> ServerConnection::learn_server_timeouts(uint32_t max_mess
   bool refused = false;
   for (;;) {
     wire::Frame f;
-    if (co_await read_frame(socket_, rbuf, max_message, f, error) != ReadStatus::ok)
+    if (ReadStatus st = co_await read_frame(socket_, rbuf, max_message, f, error); st != ReadStatus::ok) {
+      failure_is_transient = st == ReadStatus::closed;
       co_return "server closed the connection after login: " + error;
+    }
     if (f.type == 'D') {
       apply_server_timeout_row(f.body, server_timeouts);
     } else if (f.type == 'E') {
@@ -165,7 +182,10 @@ awaitable<std::string> ServerConnection::login(uint32_t max_message) {
   if (rec) co_return "cannot resolve " + ep.host + ": " + rec.message();
   auto [cec, connected] = co_await asio::async_connect(socket_, results, use_nothrow);
   (void)connected;
-  if (cec) co_return "cannot connect to " + ep.host + ":" + std::to_string(ep.port) + ": " + cec.message();
+  if (cec) {
+    failure_is_transient = restart_connect_error(cec);
+    co_return "cannot connect to " + ep.host + ":" + std::to_string(ep.port) + ": " + cec.message();
+  }
   tune_socket(socket_);
 
   std::string out;
@@ -177,7 +197,10 @@ awaitable<std::string> ServerConnection::login(uint32_t max_message) {
   for (;;) {
     wire::Frame f;
     ReadStatus st = co_await read_frame(socket_, rbuf, max_message, f, error);
-    if (st != ReadStatus::ok) co_return "server closed the connection during login: " + error;
+    if (st != ReadStatus::ok) {
+      failure_is_transient = st == ReadStatus::closed;
+      co_return "server closed the connection during login: " + error;
+    }
     out.clear();
     switch (f.type) {
       case 'R': {
@@ -219,6 +242,7 @@ awaitable<std::string> ServerConnection::login(uint32_t max_message) {
       case 'E': {
         wire::ErrorFields e;
         wire::parse_error_fields(f.body, e);
+        failure_is_transient = restart_login_sqlstate(e.sqlstate);
         co_return "server refused login: " + std::string(e.message) + " (SQLSTATE " + std::string(e.sqlstate) + ")";
       }
       case 'S': {

@@ -26,8 +26,12 @@ class ServerConnection {
   ServerConnection(asio::io_context& ctx, int worker, std::shared_ptr<const ServerEndpoint> endpoint);
 
   // Connects, authenticates, waits for the first ReadyForQuery and learns the server's timeouts, all
-  // within `timeout`. Returns "" on success, else why not.
+  // within `timeout`. Returns "" on success, else why not (and sets failure_is_transient).
   awaitable<std::string> open(std::chrono::milliseconds timeout, uint32_t max_message);
+  // After a failed open(): the server is restarting or briefly away (connection refused or reset, 57P03
+  // "starting up / shutting down", 57P01/57P02 during login, hung up mid-login), so another attempt in a
+  // moment is likely to succeed. False for timeouts, authentication and configuration errors.
+  bool failure_is_transient = false;
 
   // What an idle connection's socket says without a round trip.
   enum class IdleState { quiet, closed, has_data };

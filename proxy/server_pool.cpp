@@ -9,6 +9,9 @@ namespace pgroute {
 namespace {
 // A pre-use check is a single empty query: a server slower than this is not one to hand a client.
 constexpr std::chrono::milliseconds kMaxCheckTimeout{2000};
+// A restarting server (`pg_ctl restart -m fast` is about a second) is tried again soon: refused
+// connections cost it nothing, and a waiting client should be let in right after it is back.
+constexpr std::chrono::milliseconds kRestartRetryInitial{50}, kRestartRetryMax{500};
 }  // namespace
 
 // A client waiting for a connection. The releasing thread fills `conn` (or sets `may_open`, or `error`
@@ -167,10 +170,10 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
       if (!give_up_at) give_up_at = now + s.queue_timeout;
       conn = pop_idle_locked(worker);
       if (!conn) {
-        // While the backend is down: fail now if the next attempt is beyond our queue time, else wait
-        // for it (a returned connection may still come first) and then try ourselves.
+        // While the backend is down: fail now if no attempt worth waiting for comes within our queue
+        // time, else wait for the next one (a returned connection may still come first) and then try.
         bool down = now < down_until_;
-        if (down && down_until_ >= *give_up_at) {
+        if (down && fails_fast_locked(now, s, *give_up_at)) {
           refusal = down_message_locked(now);
         } else if (!down && total_ < s.max_size) {
           ++total_;
@@ -206,9 +209,22 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
       counters_.fast_failures.fetch_add(1, std::memory_order_relaxed);
       co_return Checkout{nullptr, std::string(wire::sqlstate::cannot_connect), refusal};
     }
-    if (may_open) co_return co_await open_new(ctx, worker);
+    if (may_open) {
+      auto opened = co_await open_new(ctx, worker);
+      if (opened.conn || !opened.transient) co_return opened;
+      // The server is restarting: this client waits for the next attempt while its queue time lasts.
+      std::lock_guard lock(mu_);
+      auto now = Clock::now();
+      if (now < *give_up_at && !fails_fast_locked(now, s, *give_up_at)) continue;
+      co_return opened;
+    }
     if (!conn) {
       counters_.wait_timeouts.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lock(mu_);
+      if (!last_error_.empty())  // it waited for a restarting backend that did not come back in time
+        co_return Checkout{nullptr, std::string(wire::sqlstate::cannot_connect),
+                           down_message_locked(Clock::now()) + "; waited " + std::to_string(s.queue_timeout.count()) +
+                               " ms (queue_timeout)"};
       co_return Checkout{nullptr, std::string(wire::sqlstate::too_many_connections),
                          "pgroute: no server connection for alias \"" + endpoint_->alias + "\" became free within " +
                              std::to_string(s.queue_timeout.count()) + " ms (pool size " +
@@ -250,10 +266,11 @@ awaitable<ServerPool::Checkout> ServerPool::open_new(asio::io_context& ctx, int 
   {
     std::lock_guard lock(mu_);
     --total_;
-    connect_failed_locked(error);
+    connect_failed_locked(error, conn->failure_is_transient);
   }
   co_return Checkout{nullptr, std::string(wire::sqlstate::cannot_connect),
-                     "pgroute: cannot connect to backend " + endpoint_->describe() + ": " + error};
+                     "pgroute: cannot connect to backend " + endpoint_->describe() + ": " + error,
+                     conn->failure_is_transient};
 }
 
 void ServerPool::connect_succeeded() {
@@ -261,21 +278,41 @@ void ServerPool::connect_succeeded() {
     std::lock_guard lock(mu_);
     backoff_ = std::chrono::milliseconds(0);
     down_until_ = {};
+    // Clients waiting out a back-off window try now.
+    if (!last_error_.empty()) wake_all_locked();
     last_error_.clear();
   }
   if (!health_->healthy.exchange(true)) PGR_LOG(info) << endpoint_->describe() << " is up again";
 }
 
-// Caller holds mu_. Starts (or lengthens) the back-off window and fails every waiter at once.
-std::string ServerPool::connect_failed_locked(const std::string& error) {
+// Caller holds mu_. Starts (or lengthens) the back-off window. After a restarting server's failure the
+// waiters look again (each waits for the next attempt within its queue time); after any other they all
+// fail at once. Failures of attempts made together (clients arriving at once) lengthen it once.
+std::string ServerPool::connect_failed_locked(const std::string& error, bool transient) {
   const auto& life = settings_.life;
-  backoff_ = backoff_.count() == 0 ? life.connect_retry_initial : std::min(backoff_ * 2, life.connect_retry_max);
+  auto initial = life.connect_retry_initial, max = life.connect_retry_max;
+  if (transient) {
+    initial = std::min(initial, std::chrono::milliseconds(kRestartRetryInitial));
+    max = std::min(max, std::chrono::milliseconds(kRestartRetryMax));
+  }
   auto now = Clock::now();
-  down_until_ = now + backoff_;
+  if (last_error_.empty()) down_since_ = now;
+  if (now >= down_until_) {
+    backoff_ = backoff_.count() == 0 ? initial : std::min(backoff_ * 2, max);
+    down_until_ = now + backoff_;
+  } else if (transient) {
+    down_until_ = std::min(down_until_, now + max);
+  }
+  transient_down_ = transient;
   last_error_ = error;
   if (health_->healthy.exchange(false))
-    PGR_LOG(warn) << endpoint_->describe() << " is down: " << error << "; clients fail fast until it answers";
+    PGR_LOG(warn) << endpoint_->describe() << " is down: " << error
+                  << (transient ? "; retrying while clients' queue_timeout lasts" : "; clients fail fast until it answers");
   std::string message = down_message_locked(now);
+  if (transient) {
+    wake_all_locked();
+    return message;
+  }
   for (auto& w : waiters_) {
     if (w->done) continue;
     w->error = message;
@@ -283,6 +320,21 @@ std::string ServerPool::connect_failed_locked(const std::string& error) {
   }
   waiters_.clear();
   return message;
+}
+
+// Caller holds mu_. Waiters woken with nothing look at the pool again.
+void ServerPool::wake_all_locked() {
+  for (auto& w : waiters_)
+    if (!w->done) Waiter::wake(w);
+  waiters_.clear();
+}
+
+// Caller holds mu_, the backend is in its back-off window. A restarting server is waited for, unless the
+// next attempt comes after the checkout's deadline or the outage has already lasted a whole queue_timeout
+// (then it is down, not restarting). Any other failure (a timeout, a refused password) fails fast.
+bool ServerPool::fails_fast_locked(Clock::time_point now, const PoolSettings& s, Clock::time_point give_up_at) const {
+  if (!transient_down_) return true;
+  return down_until_ >= give_up_at || now - down_since_ >= s.queue_timeout;
 }
 
 std::string ServerPool::down_message_locked(Clock::time_point now) const {

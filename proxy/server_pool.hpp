@@ -55,9 +55,12 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   struct Checkout {
     std::unique_ptr<ServerConnection> conn;  // null on failure
     std::string sqlstate, error;             // why not, naming the alias
+    bool transient = false;                  // the connect failed as a restarting server's does
   };
   // Takes a fit idle connection, opens a new one while under max_size, or waits up to queue_timeout.
-  // Fails at once (08001) while the backend is down, with the last connect error.
+  // A backend that is restarting (connection refused, 57P03, ...) is retried with a short back-off until
+  // queue_timeout; one that fails otherwise (timeout, authentication), or has been refusing for longer
+  // than a queue_timeout, fails the checkout at once (08001) with the last connect error.
   awaitable<Checkout> acquire(asio::io_context& ctx, int worker);
   // The common checkout, without a coroutine: a fit idle connection taken now, bound to ctx. Null when
   // acquire() must run instead: none idle, the alias paused, or the one found needs a round trip first
@@ -107,8 +110,12 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   void wake_one_locked(std::unique_ptr<ServerConnection> conn, bool handed_over = false);
   void count_close(const ServerConnection& conn, CloseReason why);
   void connect_succeeded();
-  std::string connect_failed_locked(const std::string& error);  // returns the message for clients
+  // Returns the message for clients.
+  std::string connect_failed_locked(const std::string& error, bool transient);
   std::string down_message_locked(Clock::time_point now) const;
+  // While the backend is down: whether a checkout with this deadline gets no attempt worth waiting for.
+  bool fails_fast_locked(Clock::time_point now, const PoolSettings& s, Clock::time_point give_up_at) const;
+  void wake_all_locked();
 
   static awaitable<void> maintain(std::weak_ptr<ServerPool> weak, asio::io_context& ctx, int worker);
   void sweep();
@@ -126,9 +133,11 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   bool retired_ = false;
   bool maintenance_started_ = false, maintenance_stopped_ = false;
   std::deque<std::shared_ptr<Waiter>> waiters_;
-  // Connect back-off: after a failure no client waits on a new attempt until down_until_.
+  // Connect back-off: after a failure no new attempt is made until down_until_. down_since_: the first
+  // failure of the current outage; transient_down_: the last failure was a restarting server's.
   std::chrono::milliseconds backoff_{0};
-  Clock::time_point down_until_{}, last_probe_{};
+  Clock::time_point down_until_{}, down_since_{}, last_probe_{};
+  bool transient_down_ = false;
   std::string last_error_;
   std::shared_ptr<admin::PauseGate> pause_gate_;
 };

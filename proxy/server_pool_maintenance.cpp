@@ -111,7 +111,7 @@ awaitable<void> ServerPool::probe(asio::io_context& ctx, int worker) {
   }
   PGR_LOG(debug) << "health probe of " << endpoint_->describe() << " failed: " << error;
   std::lock_guard lock(mu_);
-  connect_failed_locked(error);
+  connect_failed_locked(error, conn.failure_is_transient);
 }
 
 }  // namespace pgroute

@@ -212,6 +212,7 @@ void ClientSession::server_lost(const std::string& why, CloseReason reason) {
 bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
   if (dirty_session_state_ || session_mode_) return false;
   cancel_slot_->clear();
+  if (cancel_slot_->forwarding()) return false;  // release_server() waits for the cancel first
   pool_->release(std::move(conn));
   return true;
 }
@@ -220,6 +221,12 @@ bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
 awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> conn) {
   if (release_now(conn)) co_return;
   cancel_slot_->clear();
+  // A cancel of this client's statement is still on its way to the server (bounded by its 5 s timer).
+  for (asio::steady_timer wait(worker_.ctx); cancel_slot_->forwarding();) {
+    wait.expires_after(std::chrono::milliseconds(1));
+    co_await wait.async_wait(use_nothrow);
+  }
+  if (release_now(conn)) co_return;
   auto pool = pool_;
   std::string sql = session_mode_ ? snap_->config->pool.reset_query : std::string("RESET ALL");
   dirty_session_state_ = false;

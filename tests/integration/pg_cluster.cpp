@@ -115,6 +115,11 @@ void PgCluster::stop(Shutdown mode) {
     postmaster_.reset();
 }
 
+void PgCluster::signal_postmaster(int sig) {
+    if (!postmaster_) throw std::logic_error("cluster " + name_ + " is not running");
+    postmaster_->signal(sig);
+}
+
 void PgCluster::restart(Shutdown mode) {
     stop(mode);
     start();

@@ -46,6 +46,9 @@ public:
     void stop(Shutdown mode = Shutdown::fast);
     void restart(Shutdown mode = Shutdown::fast);
     bool running() const { return postmaster_ && postmaster_->running(); }
+    // Signals the postmaster (SIGSTOP freezes it: its socket still completes TCP handshakes that nobody
+    // accepts, a blackholed server; SIGCONT thaws it).
+    void signal_postmaster(int sig);
 
     const std::string& name() const { return name_; }
     int port() const { return port_; }

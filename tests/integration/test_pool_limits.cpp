@@ -72,6 +72,7 @@ TEST_CASE("proxy: an unreachable backend gives 08001 naming the alias") {
                                                  std::to_string(free_port()) + "/app",
                             std::nullopt});
     cfg.databases.emplace_back("gone", "nowhere_alias");
+    cfg.queue_timeout = "1s";  // a refused connect is waited out this long (the server may be restarting)
     Proxy proxy(cfg);
 
     // The proxy may find out at login or at the first query; either way the client is told.
