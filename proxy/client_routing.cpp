@@ -64,7 +64,8 @@ const router::Analysis* ClientSession::analysis_of_statement(std::string_view na
 
 std::variant<router::RouteDecision, router::RouteError> ClientSession::route(const router::Analysis& a,
                                                                              std::string_view sql,
-                                                                             const wire::BindParams* params) {
+                                                                             const wire::BindParams* params,
+                                                                             ColumnOrderLookup& columns) {
   router::RouteContext ctx;
   ctx.analysis = &a;
   if (params) {
@@ -79,7 +80,9 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   if (shard_key_) ctx.session_shard_key = *shard_key_;
   ctx.last_write = last_write_;
   ctx.alias_healthy = &rt_.alias_health;
+  ctx.column_order = &columns;
   auto result = snap_->chain->route(ctx);
+  u().column_order_table.assign(columns.used_table());
   if (auto* d = std::get_if<router::RouteDecision>(&result)) {
     // "No router had an opinion": the client's own database decides (its alias), not the global default.
     if (d->router == "default" && d->scatter.empty()) d->alias = alias_;
@@ -227,7 +230,14 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
     if (!server_) u().unit_alias = alias_;
     co_return Step::forward;
   }
-  auto routed = route(a, sql, literals);
+  ColumnOrderLookup columns(worker_.column_orders, snap_->generation);
+  auto routed = route(a, sql, literals, columns);
+  if (column_order_stale(routed, columns)) routed = route(a, sql, literals, columns);
+  if (columns.missing()) {  // INSERT without a column list, table not seen yet: ask the shards
+    co_await learn_missing_column_order(columns);
+    if (client_gone_) co_return Step::stop;
+    routed = route(a, sql, literals, columns);
+  }
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
     if (server_) co_await wait_server_idle();
     queue_route_error(*e);
@@ -282,7 +292,18 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     co_return Step::stop;
   }
   std::string_view sql;  // the rule router's regex looks at the text; held in the statement's Parse
-  auto routed = route(*a, sql, &params);
+  ColumnOrderLookup columns(worker_.column_orders, snap_->generation);
+  auto routed = route(*a, sql, &params, columns);
+  if (column_order_stale(routed, columns)) routed = route(*a, sql, &params, columns);
+  std::shared_ptr<const router::Analysis> keep;  // the analysis, if statements_ may change meanwhile
+  if (columns.missing()) {  // INSERT without a column list, table not seen yet: ask the shards
+    // Kept alive while we wait: a pipelined DISCARD ALL's answer may clear statements_ meanwhile.
+    keep = bind.statement.empty() ? unnamed_analysis_ : statements_[std::string(bind.statement)].analysis;
+    co_await learn_missing_column_order(columns);
+    if (client_gone_) co_return Step::stop;
+    routed = route(*keep, sql, &params, columns);
+    a = keep.get();
+  }
   if (auto* d = std::get_if<router::RouteDecision>(&routed); d && !d->scatter.empty()) {
     if (auto refusal = scatter_refusal(*a, *d)) {
       routed = std::move(*refusal);

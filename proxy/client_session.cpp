@@ -418,18 +418,27 @@ void ClientSession::prepare_on_server(const ClientStatement& st) { prepare_on(*s
 
 // Points pool_ at `alias`'s pool, refreshing the snapshot (and pools) after a reload.
 bool ClientSession::pool_ready(const std::string& alias) {
+  std::string sqlstate, error;
+  auto pool = pool_for_alias(alias, sqlstate, error);
+  if (!pool) {
+    send_error(sqlstate, error);
+    return false;
+  }
+  pool_ = std::move(pool);
+  return true;
+}
+
+std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& alias, std::string& sqlstate,
+                                                          std::string& error) {
   uint64_t generation = rt_.generation();
   if (snap_->generation != generation) snap_ = rt_.snapshot();
   auto it = std::find_if(pools_.begin(), pools_.end(), [&](const auto& p) { return p.first == alias; });
-  if (it != pools_.end() && it->second.generation == snap_->generation) {
-    pool_ = it->second.pool;
-    return true;
-  }
+  if (it != pools_.end() && it->second.generation == snap_->generation) return it->second.pool;
   const config::Backend* backend = snap_->config->backend(alias);
   if (!backend) {
-    send_error(wire::sqlstate::connection_exception,
-               "pgroute: alias \"" + alias + "\" is not configured (removed by a reload?)");
-    return false;
+    sqlstate = wire::sqlstate::connection_exception;
+    error = "pgroute: alias \"" + alias + "\" is not configured (removed by a reload?)";
+    return nullptr;
   }
   std::string user = server_user_, password = server_password_;
   if (!backend->user.empty()) {
@@ -439,18 +448,18 @@ bool ClientSession::pool_ready(const std::string& alias) {
     // Logging in as the client elsewhere too: its configured password must be plaintext.
     const config::User* u = snap_->config->user(user_);
     if (!u || auth::is_scram_verifier(u->password) || auth::is_md5_hash(u->password)) {
-      send_error(wire::sqlstate::invalid_authorization,
-                 "pgroute cannot log in to alias \"" + alias + "\" as \"" + user_ +
-                     "\": its url names no user and this user's password is not stored in plaintext");
-      return false;
+      sqlstate = wire::sqlstate::invalid_authorization;
+      error = "pgroute cannot log in to alias \"" + alias + "\" as \"" + user_ +
+              "\": its url names no user and this user's password is not stored in plaintext";
+      return nullptr;
     }
     user = u->name;
     password = u->password;
   }
-  pool_ = rt_.pool_for(*snap_, *backend, user, password);
-  if (it != pools_.end()) it->second = {pool_, snap_->generation};
-  else pools_.emplace_back(alias, AliasPool{pool_, snap_->generation});
-  return true;
+  auto pool = rt_.pool_for(*snap_, *backend, user, password);
+  if (it != pools_.end()) it->second = {pool, snap_->generation};
+  else pools_.emplace_back(alias, AliasPool{pool, snap_->generation});
+  return pool;
 }
 
 ClientSession::Attach ClientSession::attach_now() {

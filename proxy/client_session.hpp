@@ -18,6 +18,7 @@
 #include "proxy/admin/client_info.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/close_reason.hpp"
+#include "proxy/column_order_cache.hpp"
 #include "proxy/literal_normalizer.hpp"
 #include "proxy/outbox.hpp"
 #include "proxy/read_buffer.hpp"
@@ -106,6 +107,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<Attach> attach_from_pool();
   void attach(std::unique_ptr<ServerConnection> conn);
   bool pool_ready(const std::string& alias);
+  // `alias`'s pool for this client, without touching pool_; null with sqlstate and error when there is none.
+  std::shared_ptr<ServerPool> pool_for_alias(const std::string& alias, std::string& sqlstate, std::string& error);
   awaitable<bool> flush_to_server();
   std::string session_parameter_sql(const ServerConnection& conn) const;
   void queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect);
@@ -149,7 +152,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::shared_ptr<const router::Analysis> analyze_query(std::string_view sql, const wire::BindParams*& params);
   const router::Analysis* analysis_of_statement(std::string_view name) const;
   std::variant<router::RouteDecision, router::RouteError> route(const router::Analysis& a, std::string_view sql,
-                                                                const wire::BindParams* params);
+                                                                const wire::BindParams* params,
+                                                                ColumnOrderLookup& columns);
   bool answer_locally(const router::Analysis& a, char& status_after);
   void note_routed(const router::Analysis& a, const std::string& router);
   char client_tx_status() const;
@@ -158,6 +162,22 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void queue_route_error(const router::RouteError& e);
   void hold(const wire::Frame& f);
   bool held_has_execute() const;
+
+  // --- INSERT without a column list: a shard key's place in its table (client_column_order.cpp)
+  struct CatalogAnswer {
+    std::optional<std::string> value;  // first column of the first row
+    std::string error;                 // the server's error message, or why the connection broke
+    bool broken = false;               // the connection is unusable
+  };
+  awaitable<CatalogAnswer> run_catalog_query(ServerConnection& conn, std::string sql);
+  awaitable<router::KeyPosition> learn_key_position(std::string table, std::string column,
+                                                    std::vector<std::string> shards);
+  awaitable<void> learn_missing_column_order(ColumnOrderLookup& columns);
+  void note_column_order_error(const wire::Frame& f);
+  // A refusal of a statement placed by a cached column order that a changed order would explain (the
+  // value taken for the key is not of its type): forgets that order, so routing again learns it anew.
+  bool column_order_stale(const std::variant<router::RouteDecision, router::RouteError>& routed,
+                          const ColumnOrderLookup& columns);
 
   // --- reads across shards: a router's scatter decision (client_scatter.cpp)
   struct ScatterUnit {
@@ -238,6 +258,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string unit_statement;         // the unit's statement text for per-statement statistics
     std::string unit_router;            // router that placed the unit's statement ("" = not routed)
     std::string_view unit_kind;         // its statement kind (router::kind_name)
+    // The sharded table whose column order placed the last routed statement (INSERT without a column
+    // list), else empty: some server errors then mean that order changed.
+    std::string column_order_table;
   };
   std::unique_ptr<UnitState> unit_;
   UnitState& u() {

@@ -10,6 +10,7 @@
 #include "proxy/worker.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
+#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
@@ -65,6 +66,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     }
     default: break;
   }
+  if (f.type == wire::backend::kErrorResponse && !u().column_order_table.empty()) note_column_order_error(f);
   emit_ready_synthetic();
   if (u().expect.empty()) {
     // Nothing was asked: a server closing the session says so with an ErrorResponse (FATAL).

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "proxy/asio.hpp"
+#include "proxy/column_order_cache.hpp"
 #include "router/analysis_cache.hpp"
 
 namespace pgroute {
@@ -27,6 +28,8 @@ struct Worker {
   uint32_t park_tick = 0;
   // Statement analyses for routing, per thread so a lookup takes no lock.
   router::AnalysisCache analyses;
+  // Where shard keys stand in their tables (INSERT without a column list), learnt from the shards.
+  ColumnOrderCache column_orders;
 };
 
 }  // namespace pgroute

@@ -19,7 +19,9 @@ std::string table_list(const Analysis& a) {
 }
 
 std::string key_text(const KeyValue& kv, const RouteContext& ctx) {
-    std::string column = kv.table.empty() ? kv.column : kv.table + "." + kv.column;
+    // A value of an INSERT without a column list is known by its place in the row.
+    std::string name = kv.position > 0 ? "(column " + std::to_string(kv.position) + ")" : kv.column;
+    std::string column = kv.table.empty() ? name : kv.table + "." + name;
     if (kv.literal) return column + " = " + *kv.literal;
     if (kv.param == 0) return column + " = NULL";
     if (kv.param < 0) return column + " = (expression)";
@@ -72,6 +74,7 @@ Explanation explain(const config::Config& cfg, const RouterChain& chain, std::st
     ctx.application_name = session.application_name;
     ctx.in_transaction = session.in_transaction;
     if (session.shard_key) ctx.session_shard_key = *session.shard_key;
+    ctx.column_order = session.column_order;
 
     Explanation out;
     std::string& t = out.text;

@@ -18,6 +18,8 @@ struct ExplainSession {
     std::string user = "postgres", database = "postgres", application_name;
     bool in_transaction = false;
     std::optional<std::string> shard_key;  // as if SET pgroute.shard_key = ... were in effect
+    // Where shard keys stand in their tables (INSERT without a column list); null: not known here.
+    const ColumnOrderSource* column_order = nullptr;
 };
 
 struct Explanation {

@@ -235,9 +235,10 @@ std::vector<KeyRow> rows_from_insert(const PgQuery__InsertStmt* s) {
     const PgQuery__Node* source = s->select_stmt;
     if (!s->relation || !source || source->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) return {KeyRow{}};
     const PgQuery__SelectStmt* values = source->select_stmt;
-    // Without a column list the value order is the table's, which we do not know; INSERT ... SELECT
-    // has no values of its own.
-    if (s->n_cols == 0 || values->n_values_lists == 0 || values->n_values_lists > kMaxKeyRows) return {KeyRow{}};
+    // INSERT ... SELECT has no values of its own. Without a column list the values follow the table's
+    // column order, which only the server knows: they are recorded by position (KeyValue::position).
+    if (values->n_values_lists == 0 || values->n_values_lists > kMaxKeyRows) return {KeyRow{}};
+    const bool by_position = s->n_cols == 0;
     std::vector<std::string> columns;
     for (size_t i = 0; i < s->n_cols; ++i) {
         const PgQuery__Node* col = s->cols[i];
@@ -250,10 +251,11 @@ std::vector<KeyRow> rows_from_insert(const PgQuery__InsertStmt* s) {
         KeyRow row;
         const PgQuery__Node* list = values->values_lists[r];
         if (list && list->node_case == PG_QUERY__NODE__NODE_LIST) {
-            for (size_t i = 0; i < list->list->n_items && i < columns.size(); ++i) {
-                if (columns[i].empty()) continue;
+            for (size_t i = 0; i < list->list->n_items && (by_position || i < columns.size()); ++i) {
                 KeyValue kv;
-                kv.column = columns[i];
+                if (by_position) kv.position = static_cast<int>(i) + 1;
+                else if (columns[i].empty()) continue;
+                else kv.column = columns[i];
                 kv.table = str(s->relation->relname);
                 kv.schema = str(s->relation->schemaname);
                 if (value_of(list->list->items[i], kv)) row.push_back(std::move(kv));  // DEFAULT, expressions: absent

@@ -36,6 +36,7 @@ void fill_keys(Scratch& s, const RouteContext& ctx) {
     size_t i = 0;
     for (const auto& row : a.key_rows) {
         for (const auto& kv : row) {
+            if (kv.position > 0) continue;  // INSERT without a column list: the ABI names columns only
             pgroute_key_value out{row_index, kv.schema.c_str(), kv.table.c_str(), kv.column.c_str(),
                                   kv.param > 0 ? kv.param : 0, PGROUTE_VALUE_UNKNOWN, nullptr, 0};
             if (kv.literal) {

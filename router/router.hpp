@@ -17,6 +17,8 @@
 
 namespace pgroute::router {
 
+class ColumnOrderSource;  // column_order.hpp
+
 struct RouteContext {
     const Analysis* analysis = nullptr;
     // Bind parameter values in order, text or binary as param_formats says; nullopt = SQL NULL.
@@ -33,6 +35,8 @@ struct RouteContext {
     // Whether an alias is up, for routers choosing among several (replicas); null = all are healthy.
     // Called on the route path: it must be cheap (an atomic flag per alias) and must not block.
     const std::function<bool(std::string_view alias)>* alias_healthy = nullptr;
+    // Where a shard key stands in its table's columns, for INSERTs without a column list; null = unknown.
+    const ColumnOrderSource* column_order = nullptr;
 };
 
 struct RouteDecision {

@@ -81,6 +81,7 @@ std::unique_ptr<ShardRouter> ShardRouter::create(ShardRouterOptions options, std
             }
             break;
     }
+    router->aliases_ = router->all_aliases();
     return router;
 }
 
@@ -100,6 +101,36 @@ RouteError ShardRouter::error(std::string sqlstate, std::string message, std::st
 
 bool ShardRouter::is_my_column(const KeyValue& kv) const {
     return kv.column == options_.key && (kv.table.empty() || table_.matches(kv.schema, kv.table));
+}
+
+const KeyValue* ShardRouter::key_in_row(const KeyRow& row, const RouteContext& ctx,
+                                        std::optional<KeyPosition>& position) const {
+    for (const auto& kv : row) {
+        if (kv.position == 0) {
+            if (is_my_column(kv)) return &kv;
+            continue;
+        }
+        if (!table_.matches(kv.schema, kv.table)) continue;
+        if (!position) {
+            position = ctx.column_order ? ctx.column_order->key_position(options_.table, options_.key, aliases_)
+                                        : KeyPosition{};
+        }
+        if (position->state != KeyPosition::State::Known) return nullptr;
+        if (kv.position == position->position) return &kv;
+    }
+    return nullptr;
+}
+
+ShardRouter::Placement ShardRouter::position_problem(const KeyPosition& position) const {
+    if (position.state == KeyPosition::State::Failed)
+        return {Placement::Kind::Failed, {}, {},
+                error(position.sqlstate, position.message,
+                      "Name the columns: INSERT INTO " + options_.table + " (" + options_.key + ", ...) VALUES (...).")};
+    return {Placement::Kind::Failed, {}, {},
+            error("0A000",
+                  "INSERT without a column list: where " + options_.key + " stands in " + options_.table +
+                      " is not known here",
+                  "Name the columns: INSERT INTO " + options_.table + " (" + options_.key + ", ...) VALUES (...).")};
 }
 
 ShardRouter::Placement ShardRouter::place_value(const KeyDatum* value, std::string_view shown) const {
@@ -152,9 +183,11 @@ ShardRouter::Placement ShardRouter::place(const RouteContext& ctx) const {
         return {};
     Placement result{Kind::Single, {}, {}, {}};
     std::string missing = a.key_rows.empty() ? "no shard key " + options_.key + " in the statement" : "";
+    std::optional<KeyPosition> position;  // INSERT without a column list: asked once, at its first value
     for (const auto& row : a.key_rows) {
-        auto kv = std::find_if(row.begin(), row.end(), [&](const KeyValue& k) { return is_my_column(k); });
-        if (kv == row.end()) {
+        const KeyValue* kv = key_in_row(row, ctx, position);
+        if (position && position->state != KeyPosition::State::Known) return position_problem(*position);
+        if (!kv) {
             missing = "no shard key " + options_.key + " in the statement";
             break;
         }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "router/column_order.hpp"
 #include "router/key_datum.hpp"
 #include "router/router.hpp"
 #include "router/table_pattern.hpp"
@@ -87,6 +88,10 @@ private:
     Placement place_text(std::string_view text, std::string_view source) const;
     std::optional<std::string> check_update_keeps_shard(const RouteContext& ctx, const std::string& alias) const;
     bool is_my_column(const KeyValue& kv) const;
+    // The key's value in one row: by name, or (INSERT without a column list) by the key's position in
+    // the table, asked of ctx.column_order at the first positional value of the statement.
+    const KeyValue* key_in_row(const KeyRow& row, const RouteContext& ctx, std::optional<KeyPosition>& position) const;
+    Placement position_problem(const KeyPosition& position) const;
     RouteError error(std::string sqlstate, std::string message, std::string hint) const;
     std::vector<std::string> all_aliases() const;
 
@@ -96,6 +101,7 @@ private:
     std::vector<TablePattern> colocated_;
     std::vector<Range> ranges_;
     std::vector<ListValue> list_values_;
+    std::vector<std::string> aliases_;  // all_aliases(), for the column-order source
 };
 
 }  // namespace pgroute::router

@@ -49,6 +49,9 @@ struct KeyValue {
     std::string schema;  // when the reference or the resolved table named one
     std::optional<std::string> literal;  // text form of a constant ('abc' -> abc, 42 -> 42)
     int param = 0;                       // $n, 1-based; 0 = not a parameter (-1: unknown expression)
+    // INSERT without a column list: the value's 1-based place in the VALUES row, column empty (the
+    // table's column order, which names it, is known only to the server: router/column_order.hpp).
+    int position = 0;
 
     bool is_null() const { return !literal && param == 0; }  // `= NULL` or an INSERTed NULL
     bool operator==(const KeyValue&) const = default;

@@ -52,6 +52,25 @@ bool parse_command_tag(std::string_view body, std::string_view& tag) {
   return r.read_cstring(tag) && r.at_end();
 }
 
+bool parse_data_row(std::string_view body, std::vector<std::optional<std::string_view>>& columns) {
+  BodyReader r(body);
+  int16_t n = 0;
+  if (!r.read_i16(n) || n < 0) return false;
+  columns.clear();
+  for (int16_t i = 0; i < n; ++i) {
+    int32_t len = 0;
+    if (!r.read_i32(len) || len < -1) return false;
+    if (len == -1) {
+      columns.emplace_back(std::nullopt);
+      continue;
+    }
+    std::string_view value;
+    if (!r.read_bytes(static_cast<size_t>(len), value)) return false;
+    columns.emplace_back(value);
+  }
+  return r.at_end();
+}
+
 bool parse_auth_request(std::string_view body, AuthRequest& out) {
   BodyReader r(body);
   if (!r.read_i32(out.code)) return false;

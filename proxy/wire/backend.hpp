@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -32,6 +33,9 @@ bool parse_ready_for_query(std::string_view body, char& status);
 
 // 'C' CommandComplete
 bool parse_command_tag(std::string_view body, std::string_view& tag);
+
+// 'D' DataRow: one view per column, nullopt for SQL NULL.
+bool parse_data_row(std::string_view body, std::vector<std::optional<std::string_view>>& columns);
 
 // 'R' Authentication*: the code (see AuthCode in builder.hpp) and whatever follows it (md5 salt,
 // SASL mechanism list, SASL challenge). The shape of `data` is checked only for codes whose size is

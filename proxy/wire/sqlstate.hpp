@@ -18,8 +18,13 @@ constexpr std::string_view invalid_authorization = "28000";  // invalid_authoriz
 constexpr std::string_view invalid_password = "28P01";
 // Class 3D: invalid catalog name (unknown database)
 constexpr std::string_view invalid_catalog_name = "3D000";
+// Class 22: data exception
+constexpr std::string_view invalid_text_representation = "22P02";
 // Class 42: syntax error or access rule violation
 constexpr std::string_view syntax_error = "42601";
+constexpr std::string_view datatype_mismatch = "42804";
+constexpr std::string_view undefined_column = "42703";
+constexpr std::string_view undefined_table = "42P01";
 constexpr std::string_view insufficient_privilege = "42501";
 constexpr std::string_view undefined_object = "42704";
 constexpr std::string_view duplicate_prepared_statement = "42P05";

@@ -89,11 +89,13 @@ Proxy::Proxy(const ProxyConfig& config, const std::vector<std::pair<std::string,
       port_(free_port()),
       config_file_(dir_ / "pgroute.yaml"),
       log_file_(dir_ / "pgroute.log") {
-    write_file(config_file_, config.to_yaml(port_));
+    write_file(config_file_, config.file_text.empty() ? config.to_yaml(port_) : config.file_text);
+    std::vector<std::pair<std::string, std::string>> process_env = env;
+    if (!config.file_text.empty()) process_env.emplace_back("PGROUTE_PORT", std::to_string(port_));
     std::vector<std::string> argv{pgroute_binary(), "--config", config_file_.string()};
     // PGROUTE_TEST_LOG_LEVEL=debug: the proxy's own log in more detail when chasing a failure.
     if (const char* level = std::getenv("PGROUTE_TEST_LOG_LEVEL")) argv.insert(argv.end(), {"--log-level", level});
-    process_ = std::make_unique<ChildProcess>(argv, log_file_, RunAs::self, env);
+    process_ = std::make_unique<ChildProcess>(argv, log_file_, RunAs::self, process_env);
     const auto deadline = Clock::now() + 10s;
     while (!port_accepts(port_)) {
         if (!process_->running() || Clock::now() > deadline) {

@@ -53,6 +53,9 @@ struct ProxyConfig {
     // generations, and a watcher reload racing the signal would add one.
     bool watch_config = false;
     std::string extra_yaml;  // appended verbatim, for settings not modelled here
+    // Non-empty: the whole config file, written as is (an example from the repository); its listen port
+    // must come from ${PGROUTE_PORT}, which the proxy is started with.
+    std::string file_text;
 
     std::string to_yaml(int listen_port) const;
     ProxyBackend& backend(const std::string& alias);  // throws if absent

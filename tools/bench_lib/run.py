@@ -1,4 +1,4 @@
-"""tools/bench: the whole benchmark in one run (see the README section "Benchmark")."""
+"""tools/bench: the whole benchmark in one run (see docs/benchmarks.md)."""
 import argparse
 import json
 import os

@@ -193,7 +193,7 @@ TEST_CASE("loader: the example file loads with its fallbacks and with overrides"
   const Config& c = *r.config;
   CHECK(c.listen.host == "127.0.0.1");
   CHECK(c.listen.port == 6432);
-  REQUIRE(c.backends.size() == 2);
+  REQUIRE(c.backends.size() == 4);
   CHECK(c.backends[0].alias == "default");
   CHECK(c.backends[0].url == "postgresql://app:app@127.0.0.1:5432/app");
   CHECK(c.backends[0].password == "app");
@@ -201,6 +201,14 @@ TEST_CASE("loader: the example file loads with its fallbacks and with overrides"
   CHECK(c.backends[1].alias == "analytics");
   CHECK(c.backends[1].port == 5433);
   CHECK(c.backends[1].dbname == "analytics");
+  // The shards are databases on the same two servers.
+  CHECK(c.backends[2].alias == "shard_0");
+  CHECK(c.backends[2].port == 5432);
+  CHECK(c.backends[2].dbname == "shard_0");
+  CHECK(c.backends[3].alias == "shard_1");
+  CHECK(c.backends[3].port == 5433);
+  CHECK(c.backends[3].dbname == "shard_1");
+  CHECK(c.routers.size() == 2);  // model, then shard
   CHECK(c.alias_for_database("analytics") == std::optional<std::string>("analytics"));
   CHECK(c.alias_for_database("app") == std::optional<std::string>("default"));
   CHECK_FALSE(c.alias_for_database("postgres").has_value());
@@ -223,6 +231,8 @@ TEST_CASE("loader: the example file loads with its fallbacks and with overrides"
   CHECK(o.config->backends[0].password == "dbpw");
   CHECK(o.config->backends[0].port == 6001);
   CHECK(o.config->backends[1].port == 6002);
+  CHECK(o.config->backends[2].port == 6001);
+  CHECK(o.config->backends[3].port == 6002);
   CHECK(o.config->users[0].password == "clientpw");
   REQUIRE(o.config->metrics.has_value());
   CHECK(o.config->metrics->host == "0.0.0.0");

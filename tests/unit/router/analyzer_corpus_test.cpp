@@ -1,6 +1,6 @@
 // The analyzer against a corpus of statements: kind, tables (w = written) and key rows for each.
 // Rows render as [table.column=value ...]; a column whose table is ambiguous renders without one;
-// $n is a parameter, NULL a null constant.
+// #n is a value by position (INSERT without a column list); $n is a parameter, NULL a null constant.
 
 #include <doctest/doctest.h>
 
@@ -37,7 +37,7 @@ std::string render_rows(const Analysis& a) {
             const KeyValue& k = row[i];
             if (i) out += ' ';
             if (!k.table.empty()) out += (k.schema.empty() ? "" : k.schema + ".") + k.table + ".";
-            out += k.column + "=" + render_value(k);
+            out += (k.position > 0 ? "#" + std::to_string(k.position) : k.column) + "=" + render_value(k);
         }
         out += ']';
     }
@@ -108,7 +108,10 @@ const std::vector<Case> kCorpus = {
     {"INSERT INTO public.events (user_id, payload) VALUES ($1, $2), ($3, DEFAULT), (NULL, now())", K::Write,
      "public.events(w)",
      "[public.events.user_id=$1 public.events.payload=$2] [public.events.user_id=$3] [public.events.user_id=NULL]"},
-    {"INSERT INTO events VALUES (1, 'a')", K::Write, "events(w)", "[]"},
+    // Without a column list: values by position (#n), placed once the table's column order is known.
+    {"INSERT INTO events VALUES (1, 'a')", K::Write, "events(w)", "[events.#1=1 events.#2=a]"},
+    {"INSERT INTO app.events VALUES ($1, DEFAULT, now(), NULL), ($2)", K::Write, "app.events(w)",
+     "[app.events.#1=$1 app.events.#4=NULL] [app.events.#1=$2]"},
     {"INSERT INTO events (user_id) SELECT id FROM users WHERE id = 3", K::Write, "events(w) users", "[]"},
     {"INSERT INTO events DEFAULT VALUES", K::Write, "events(w)", "[]"},
     {"INSERT INTO events (user_id, n) VALUES (5, 1) ON CONFLICT (user_id) DO UPDATE SET n = events.n + 1", K::Write,

@@ -146,3 +146,13 @@ TEST_CASE("explain: session, hints, NULL parameters and unparsable text") {
     CHECK(e.text.starts_with("statement: unparsed: syntax error at or near \"SELEC\""));
     CHECK(e.text.find("alias: default (postgresql://app:***@db0/app)\nrouter: default\n") != std::string::npos);
 }
+
+TEST_CASE("explain: an INSERT without a column list shows its values by position; offline it is refused") {
+    auto s = setup();
+    Explanation e = explain(*s.cfg, *s.chain, "INSERT INTO events VALUES (42, 'x')", {});
+    CHECK_FALSE(e.routed);
+    CHECK(e.text.find("keys: events.(column 1) = 42 AND events.(column 2) = x\n") != std::string::npos);
+    CHECK(e.text.find("refused: 0A000 pgroute: shard router for \"events\": INSERT without a column list: where "
+                      "user_id stands in events is not known here\n") != std::string::npos);
+    CHECK(e.text.find("hint: Name the columns: INSERT INTO events (user_id, ...) VALUES (...).\n") != std::string::npos);
+}

@@ -108,6 +108,27 @@ TEST_CASE("CommandComplete") {
   check_prefixes_rejected(only_body(wire, 'C'), [](std::string_view b) { std::string_view t; return parse_command_tag(b, t); });
 }
 
+TEST_CASE("DataRow: values and NULLs; damaged rows are rejected") {
+  std::string wire;
+  MessageWriter(wire, 'D').i16(3).i32(2).bytes("42").i32(-1).i32(0).finish();
+  std::vector<std::optional<std::string_view>> columns;
+  REQUIRE(parse_data_row(only_body(wire, 'D'), columns));
+  REQUIRE(columns.size() == 3);
+  CHECK(columns[0] == "42");
+  CHECK_FALSE(columns[1].has_value());
+  CHECK(columns[2] == "");
+  check_prefixes_rejected(only_body(wire, 'D'), [](std::string_view b) {
+    std::vector<std::optional<std::string_view>> c;
+    return parse_data_row(b, c);
+  });
+  std::string negative;
+  MessageWriter(negative, 'D').i16(1).i32(-2).finish();
+  CHECK_FALSE(parse_data_row(only_body(negative, 'D'), columns));
+  std::string trailing;
+  MessageWriter(trailing, 'D').i16(0).bytes("x").finish();
+  CHECK_FALSE(parse_data_row(only_body(trailing, 'D'), columns));
+}
+
 TEST_CASE("Authentication requests") {
   AuthRequest a;
   std::string wire;

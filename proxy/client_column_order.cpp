@@ -1,0 +1,168 @@
+// INSERT without a column list on a sharded table: where the shard key stands in the table is asked of
+// every shard's catalog (pg_attribute) on one of its pooled connections, then cached per worker
+// (column_order_cache.hpp). A cold path: once per table and worker, again after a reload or a server
+// error that a changed column order would cause (note_column_order_error).
+#include <string>
+#include <vector>
+
+#include "proxy/client_session.hpp"
+#include "proxy/frame_io.hpp"
+#include "proxy/log.hpp"
+#include "proxy/sql_quote.hpp"
+#include "proxy/worker.hpp"
+#include "proxy/wire/backend.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/message_type.hpp"
+#include "proxy/wire/sqlstate.hpp"
+
+namespace pgroute {
+namespace {
+
+namespace be = wire::backend;
+using router::KeyPosition;
+
+// "events" or "public.events" as a quoted name for to_regclass (the configuration spells names as
+// PostgreSQL folds them, so quoting keeps them as written).
+std::string regclass_text(std::string_view table) {
+  std::string out;
+  size_t dot = table.find('.');
+  if (dot != std::string_view::npos) out = quote_ident(table.substr(0, dot)) + "." + quote_ident(table.substr(dot + 1));
+  else out = quote_ident(table);
+  return quote_literal(out);
+}
+
+// One row, one column: the key's 1-based place among the table's live columns (the order INSERT
+// without a column list takes values in), 0 if the table has no such column, -1 if there is no table.
+std::string key_position_sql(std::string_view table, std::string_view column) {
+  return "SELECT CASE WHEN t.oid IS NULL THEN -1 ELSE (SELECT count(*) FROM pg_catalog.pg_attribute b "
+         "WHERE b.attrelid = t.oid AND b.attnum > 0 AND NOT b.attisdropped AND b.attnum <= a.attnum) END "
+         "FROM (SELECT pg_catalog.to_regclass(" +
+         regclass_text(table) +
+         ") AS oid) t LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 "
+         "AND NOT a.attisdropped AND a.attname = " +
+         quote_literal(column);
+}
+
+KeyPosition failed(std::string_view sqlstate, std::string message) {
+  return {KeyPosition::State::Failed, 0, std::string(sqlstate), std::move(message)};
+}
+
+// Server errors that a table whose columns moved would cause for a statement placed by position: an
+// unknown column or table, a value of the wrong type or shape, too many values.
+bool column_order_suspect(std::string_view sqlstate) {
+  namespace code = wire::sqlstate;
+  return sqlstate == code::undefined_column || sqlstate == code::undefined_table || sqlstate == code::datatype_mismatch ||
+         sqlstate == code::invalid_text_representation || sqlstate == code::syntax_error;
+}
+
+}  // namespace
+
+awaitable<ClientSession::CatalogAnswer> ClientSession::run_catalog_query(ServerConnection& conn, std::string sql) {
+  std::string msg;
+  wire::put_query(msg, sql);
+  CatalogAnswer answer;
+  std::string error;
+  if (!co_await write_all(conn.socket(), msg, error)) {
+    answer.broken = true;
+    answer.error = "write failed: " + error;
+    co_return answer;
+  }
+  std::vector<std::optional<std::string_view>> columns;
+  for (;;) {
+    wire::Frame f;
+    ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
+    if (st != ReadStatus::ok) {
+      answer.broken = true;
+      answer.error = "server connection lost: " + error;
+      co_return answer;
+    }
+    if (f.type == be::kErrorResponse && answer.error.empty()) {
+      wire::ErrorFields e;
+      wire::parse_error_fields(f.body, e);
+      answer.error = std::string(e.message);
+    } else if (f.type == be::kDataRow && !answer.value && wire::parse_data_row(f.body, columns) && !columns.empty() &&
+               columns[0]) {
+      answer.value = std::string(*columns[0]);
+    } else if (f.type == be::kParameterStatus) {
+      std::string_view name, value;
+      if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
+    } else if (f.type == be::kReadyForQuery) {
+      wire::parse_ready_for_query(f.body, conn.tx_status);
+      conn.rbuf.consume(f.wire_size());
+      co_return answer;
+    }
+    conn.rbuf.consume(f.wire_size());
+  }
+}
+
+awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std::string column,
+                                                         std::vector<std::string> shards) {
+  const std::string what = "where " + column + " stands in " + table + " (for an INSERT without a column list)";
+  const std::string sql = key_position_sql(table, column);
+  std::vector<std::pair<std::string, int>> found;  // shard, position (-1: no table, 0: no column)
+  for (const auto& alias : shards) {
+    std::string sqlstate, error;
+    auto pool = pool_for_alias(alias, sqlstate, error);
+    if (!pool) co_return failed(sqlstate, "cannot learn " + what + ": " + error);
+    auto checkout = co_await pool->acquire(worker_.ctx, worker_.index);
+    if (!checkout.conn) co_return failed(checkout.sqlstate, "cannot learn " + what + ": " + checkout.error);
+    CatalogAnswer answer = co_await run_catalog_query(*checkout.conn, sql);
+    if (answer.broken || checkout.conn->tx_status != 'I') pool->discard(std::move(checkout.conn), CloseReason::server_error);
+    else pool->release(std::move(checkout.conn));
+    if (!answer.value) {
+      co_return failed(wire::sqlstate::connection_failure,
+                       "cannot learn " + what + " from alias \"" + alias + "\": " +
+                           (answer.error.empty() ? std::string("no answer") : answer.error));
+    }
+    int position = std::atoi(answer.value->c_str());
+    if (position < 0) co_return failed(wire::sqlstate::undefined_table, "table " + table + " does not exist on alias \"" + alias + "\"");
+    if (position == 0)
+      co_return failed(wire::sqlstate::undefined_column, "table " + table + " has no column " + column + " on alias \"" + alias + "\"");
+    found.emplace_back(alias, position);
+  }
+  if (found.empty()) co_return failed(wire::sqlstate::feature_not_supported, "the router names no shard to learn " + what + " from");
+  for (const auto& [alias, position] : found) {
+    if (position == found.front().second) continue;
+    co_return failed(wire::sqlstate::feature_not_supported, "shards disagree on where " + column + " stands in " + table + ": column " +
+                                  std::to_string(found.front().second) + " on \"" + found.front().first +
+                                  "\", column " + std::to_string(position) + " on \"" + alias +
+                                  "\"; an INSERT without a column list cannot be placed");
+  }
+  PGR_LOG(info) << describe() << ": learnt that " << column << " is column " << found.front().second << " of "
+                << table << " on " << router::join(shards);
+  worker_.column_orders.store(table, column, found.front().second);
+  co_return KeyPosition{KeyPosition::State::Known, found.front().second, {}, {}};
+}
+
+// Routes again with what the shards' catalogs say, after the cache had nothing for the statement.
+awaitable<void> ClientSession::learn_missing_column_order(ColumnOrderLookup& columns) {
+  const auto& request = *columns.missing();
+  // Copies: the views point into the routers of a snapshot that a reload may free while we wait.
+  std::string table(request.table), column(request.column);
+  std::vector<std::string> shards(request.shards.begin(), request.shards.end());
+  columns.set_learnt(co_await learn_key_position(std::move(table), std::move(column), std::move(shards)));
+}
+
+bool ClientSession::column_order_stale(const std::variant<router::RouteDecision, router::RouteError>& routed,
+                                       const ColumnOrderLookup& columns) {
+  const auto* e = std::get_if<router::RouteError>(&routed);
+  if (!e || e->sqlstate != wire::sqlstate::invalid_text_representation || columns.used_table().empty() ||
+      columns.learnt())
+    return false;
+  PGR_LOG(info) << describe() << ": the value taken for the shard key of " << columns.used_table()
+                << " is not of its type: learning its column order again";
+  worker_.column_orders.forget(columns.used_table());
+  return true;
+}
+
+void ClientSession::note_column_order_error(const wire::Frame& f) {
+  wire::ErrorFields e;
+  wire::parse_error_fields(f.body, e);
+  if (!column_order_suspect(e.sqlstate)) return;
+  PGR_LOG(info) << describe() << ": " << e.sqlstate << " from a statement placed by the column order of "
+                << u().column_order_table << ": learning it again on next use";
+  worker_.column_orders.forget(u().column_order_table);
+  u().column_order_table.clear();
+}
+
+}  // namespace pgroute
