@@ -187,13 +187,49 @@ awaitable<void> ClientSession::serve(bool readable) {
       }
       continue;  // something changed meanwhile (a shutdown closes the socket: the next read ends it)
     }
-    if (ec || n == 0) break;
+    if (ec == asio::error::eof || (!ec && n == 0)) {
+      client_input_ended_ = true;
+      break;
+    }
+    if (ec) break;
     last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
     metrics::record_client_bytes_in(n);
     u().in.commit(n);
   }
+  if (client_input_ended_) {
+    co_await end_client_input();
+    co_return;
+  }
   note_client_gone();
   if (!server_) close_client();
+}
+
+// The client will send nothing more. What it asked before is still answered (as PostgreSQL does for a
+// client that half-closes or pipelines Terminate); the server connection is then given back (rolled
+// back if the client left inside a transaction) as on any client exit.
+awaitable<void> ClientSession::end_client_input() {
+  if (server_ && (copy_in_ || unit_open_)) {
+    // The server waits for input that will not come (COPY data, or the rest of an extended-protocol unit):
+    // it sees the end of the client's input too, and ends the session as it does for a direct client (a
+    // COPY fails with 08006; an unfinished unit gets no answer). The connection is not reused.
+    copy_in_ = false;
+    unit_open_ = true;
+    server_close_expected_ = true;
+    if (co_await flush_to_server() && server_) {
+      boost::system::error_code ec;
+      server_->socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+  }
+  co_await flush_to_server();  // Terminate may end the loop before what came with it was sent
+  if (server_) {
+    // The pump forwards the rest and ends the session; it may be waiting with nothing asked.
+    if (u().expect.empty()) server_->socket().cancel();
+    co_return;
+  }
+  // A writer still busy is the pump giving its last answers: it closes the client after them.
+  if (u().out.writing()) co_return;
+  co_await u().out.flush(socket_);
+  close_client();
 }
 
 bool ClientSession::client_view_changes(std::string_view name, std::string_view value) {
@@ -240,8 +276,11 @@ void ClientSession::emit_ready_synthetic() {
 }
 
 awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
+  if (f.type == 'X') {
+    client_input_ended_ = true;
+    co_return false;
+  }
   if (skip_until_sync_) {
-    if (f.type == 'X') co_return false;
     if (f.type != 'S') co_return true;
     skip_until_sync_ = false;
     bool forward = forward_sync_after_skip_ && server_;
@@ -257,7 +296,6 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     co_return true;
   }
   switch (f.type) {
-    case 'X': co_return false;
     case 'H':  // Flush: only meaningful while something is outstanding on the server...
       // ...or held by routing, which must now send it on (client_routing.cpp).
       if (!server_ && routing_active() && (!u().held.empty() || scatter_)) break;

@@ -107,6 +107,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void emit_ready_synthetic();
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
   void note_client_gone();
+  awaitable<void> end_client_input();
   // Records a ParameterStatus value for the client; true if it differs from what the client has seen.
   bool client_view_changes(std::string_view name, std::string_view value);
 
@@ -265,6 +266,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool writing_to_server_ = false;
   bool counted_ = false;          // counted in rt_.clients
   bool client_gone_ = false;
+  // The client sent Terminate or closed its sending side: like PostgreSQL, the proxy still answers what
+  // it asked before, and then ends the session (the pump does when a server is attached).
+  bool client_input_ended_ = false;
+  bool copy_in_ = false;                // the server sent CopyInResponse; the COPY has not ended
+  bool server_close_expected_ = false;  // the server ends the session for a reason the client knows
   bool shutting_down_ = false;
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
   bool admin_ = false;                // an admin console session
