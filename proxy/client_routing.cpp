@@ -107,14 +107,16 @@ void ClientSession::queue_route_error(const router::RouteError& e) {
 }
 
 // Sends what is queued and waits until the attached server has answered everything asked of it.
-awaitable<void> ClientSession::wait_server_idle() {
+// False if it started a COPY FROM STDIN instead (it waits for the client): the waiting message is the COPY's.
+awaitable<bool> ClientSession::wait_server_idle() {
   bool written = co_await flush_to_server();
-  while (written && server_ && !u().expect.empty() && !client_gone_) {
+  while (written && server_ && !u().expect.empty() && !client_gone_ && !copy_in_) {
     if (!idle_signal_) idle_signal_ = std::make_unique<asio::steady_timer>(worker_.ctx);
     idle_signal_->expires_at(asio::steady_timer::time_point::max());
     auto [ec] = co_await idle_signal_->async_wait(use_nothrow);
     (void)ec;  // cancelled is the signal
   }
+  co_return !copy_in_;
 }
 
 // Statements the proxy answers itself. Updates the session state; status_after is the transaction
@@ -212,7 +214,8 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
   const wire::BindParams* literals = nullptr;
   auto analysis = analyze_query(sql, literals);
   const router::Analysis& a = *analysis;
-  if (server_ && !u().expect.empty() && answerable(a, u().pending_begin.has_value())) co_await wait_server_idle();
+  if (server_ && !u().expect.empty() && answerable(a, u().pending_begin.has_value()) && !co_await wait_server_idle())
+    co_return Step::copy;
   char status = 'I';
   if (answer_locally(a, status)) {
     if (a.kind == router::StatementKind::TransactionBegin && !a.set_shard_key) {
@@ -229,7 +232,7 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
   }
   auto routed = route(a, sql, literals);
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
-    if (server_) co_await wait_server_idle();
+    if (server_ && !co_await wait_server_idle()) co_return Step::copy;
     queue_route_error(*e);
     wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     co_return Step::done;
@@ -237,7 +240,8 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
   auto& d = std::get<router::RouteDecision>(routed);
   if (!d.scatter.empty()) co_return co_await scatter_query(sql, a, d, literals);
   if (server_ && server_->endpoint().alias != d.alias) {
-    co_await wait_server_idle();  // a pipelined earlier query may still hold the connection
+    // A pipelined earlier query may still hold the connection.
+    if (!co_await wait_server_idle()) co_return Step::copy;
     if (server_ && server_->endpoint().alias != d.alias) {
       std::string current = server_->endpoint().alias;
       PGR_LOG(info) << describe() << ": " << affinity_error(current, d);

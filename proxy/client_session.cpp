@@ -275,7 +275,29 @@ void ClientSession::emit_ready_synthetic() {
   }
 }
 
+// A client message while the server copies in: PostgreSQL takes CopyData, CopyDone and CopyFail, and
+// ignores Flush and Sync (libpq sends one after an Execute it did not know was a COPY). Anything else
+// ends the COPY with 08P01 and then the session ("protocol synchronization was lost"): it goes to the
+// server, unrouted, which says so to this client exactly as to a direct one, then closes. Returns false
+// when the client's input is over.
+bool ClientSession::handle_copy_message(const wire::Frame& f) {
+  u().server_out.append(f.bytes());
+  switch (f.type) {
+    case 'd': case 'H': case 'S': return true;  // no answer is expected to any of them
+    case 'c': case 'f': copy_in_ = false; return true;  // the COPY's own answer ends it
+    default:
+      PGR_LOG(info) << describe() << ": message type " << int(static_cast<unsigned char>(f.type))
+                    << " during COPY FROM STDIN: the server ends the session";
+      copy_in_ = false;
+      unit_open_ = true;  // what the server makes of it is not tracked: the connection is not reused
+      server_close_expected_ = true;
+      client_input_ended_ = true;
+      return false;
+  }
+}
+
 awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
+  if (copy_in_) co_return handle_copy_message(f);
   if (f.type == 'X') {
     client_input_ended_ = true;
     co_return false;
@@ -337,6 +359,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   if (routing_active()) {
     Step step = co_await route_message(f, sql, parse, bind);
     if (step == Step::stop) co_return false;
+    if (step == Step::copy) co_return handle_copy_message(f);
     if (step == Step::done) {
       emit_ready_synthetic();
       co_return true;

@@ -88,6 +88,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool may_park() const;
   void park();
   awaitable<bool> handle_message(const wire::Frame& f);
+  bool handle_copy_message(const wire::Frame& f);
   // A server connection for the unit being handled (once per transaction in transaction mode).
   // attach_now() takes one without a coroutine when the pool has a fit idle connection at hand, as it
   // nearly always has; on must_wait, attach_from_pool() waits for one, opens one or checks one first.
@@ -128,7 +129,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string describe() const;
 
   // --- routing (client_routing.cpp)
-  enum class Step { forward, done, stop };
+  // copy: the server entered COPY IN while the message waited; it is the COPY's (handle_copy_message).
+  enum class Step { forward, done, stop, copy };
   bool routing_active() const { return snap_ && snap_->chain && !session_mode_; }
   awaitable<Step> route_message(const wire::Frame& f, std::string_view sql, const wire::ParseMsg& parse,
                                 const wire::BindMsg& bind);
@@ -144,7 +146,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool answer_locally(const router::Analysis& a, char& status_after);
   void note_routed(const router::Analysis& a, const std::string& router);
   char client_tx_status() const;
-  awaitable<void> wait_server_idle();
+  awaitable<bool> wait_server_idle();
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
   void queue_route_error(const router::RouteError& e);
   void hold(const wire::Frame& f);

@@ -87,6 +87,10 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   }
   if (f.type == 'G') {
     copy_in_ = true;  // the client's next messages are the COPY's data
+    // Syncs the client sent after the COPY's Execute (or Query) and before this answer reach the server
+    // during the COPY, which ignores them: none will be answered.
+    u().expect.drop_after_front(Expect::Sync);
+    if (idle_signal_) idle_signal_->cancel();  // a message waiting for this server to go quiet is the COPY's
   } else if (copy_in_ && (f.type == 'C' || f.type == 'E')) {
     copy_in_ = false;  // done, or failed (then the server drops the rest of the data)
   }
