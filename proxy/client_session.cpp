@@ -353,6 +353,8 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
                         std::string("pgroute: malformed message of type '") + f.type + "' from client");
     co_return false;
   }
+  if (f.type == 'P' && !parse.name.empty() && statement_exists(parse.name))
+    co_return co_await refuse_duplicate_parse(parse.name);
   u().normalized_current = u().normalize_tried = false;
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
   if (!server_ && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
@@ -442,6 +444,45 @@ void ClientSession::note_statement(std::string_view sql, bool simple) {
       !u().normalized.literals.empty())
     u().unit_statement.assign(u().normalized.text);
   else u().unit_statement.assign(sql);
+}
+
+// Whether the client's statement `name` exists where its next message would be handled: prepared
+// before, or by a Parse routing holds in this unit (and not closed by a held Close after it).
+bool ClientSession::statement_exists(std::string_view name) const {
+  auto it = statements_.find(std::string(name));
+  bool exists = it != statements_.end() && it->second.id != 0;  // id 0: analysed for a held Parse only
+  if (!unit_ || u().held.empty()) return exists;
+  wire::for_each_frame(u().held, max_message_, [&](const wire::Frame& h) {
+    wire::ParseMsg p;
+    wire::TargetMsg t;
+    if (h.type == 'P' && wire::parse_parse(h.body, p) && p.name == name) exists = true;
+    else if (h.type == 'C' && wire::parse_describe_or_close(h.body, t) && t.kind == 'S' && t.name == name) exists = false;
+    return true;
+  });
+  return exists;
+}
+
+// A Parse naming a statement that exists fails as on the server (42P05, the statement is kept), in its
+// place among the answers, and the rest of the unit is skipped up to its Sync.
+awaitable<bool> ClientSession::refuse_duplicate_parse(std::string_view name) {
+  std::string error;
+  wire::put_error(error, {.severity = "ERROR",
+                          .sqlstate = wire::sqlstate::duplicate_prepared_statement,
+                          .message = "prepared statement \"" + std::string(name) + "\" already exists"});
+  // Messages routing holds come first: run them where a Flush would (the unit ends here, nothing later
+  // in it can choose an alias).
+  if (!server_ && scatter_ && co_await scatter_held(false) == Step::stop) co_return false;
+  if (!server_ && !u().held.empty() && co_await release_held(alias_) == Step::stop) co_return false;
+  if (server_) {
+    u().synth_errors.push_back(std::move(error));
+    push({Expect::SynthError});
+    forward_sync_after_skip_ = true;  // the Sync goes on: the server answers it behind what it has
+  } else {
+    u().out.buffer() += error;
+  }
+  skip_until_sync_ = true;
+  emit_ready_synthetic();
+  co_return true;
 }
 
 // Records a named Parse as the client's statement (the server sees it when a connection needs it).

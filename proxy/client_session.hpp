@@ -103,6 +103,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void prepare_on(ServerConnection& conn, std::string& out, ResponseQueue& expect, const ClientStatement& st);
   void prepare_on_server(const ClientStatement& st);
   ClientStatement& remember_parse(const wire::ParseMsg& parse);
+  bool statement_exists(std::string_view name) const;
+  awaitable<bool> refuse_duplicate_parse(std::string_view name);
   void note_statement(std::string_view sql, bool simple);
   void push(Pending p);
   void emit_ready_synthetic();
