@@ -119,13 +119,26 @@ awaitable<bool> ClientSession::wait_server_idle() {
   co_return !copy_in_;
 }
 
+// SET [LOCAL] pgroute.shard_key: the key of the statements that follow, for the rest of the session or,
+// set inside a transaction block, until it ends. SET LOCAL outside one does nothing (PostgreSQL warns
+// 25P01 and ignores it): false then.
+bool ClientSession::apply_shard_key(const router::Analysis& a) {
+  const bool in_transaction = client_tx_status() != 'I';
+  if (a.shard_key_local && !in_transaction) return false;
+  shard_key_ = *a.set_shard_key;
+  shard_key_for_transaction_ = in_transaction;
+  return true;
+}
+
 // Statements the proxy answers itself. Updates the session state; status_after is the transaction
 // status the client is in afterwards.
 bool ClientSession::answer_locally(const router::Analysis& a, char& status_after) {
   if (a.statement_count != 1) return false;
   if (a.set_shard_key) {
-    shard_key_ = *a.set_shard_key;
-    shard_key_for_transaction_ = client_tx_status() != 'I';
+    if (!apply_shard_key(a))
+      wire::put_notice(u().out.buffer(), {.severity = "WARNING",
+                                          .sqlstate = wire::sqlstate::no_active_sql_transaction,
+                                          .message = "SET LOCAL can only be used in transaction blocks"});
     put_command_complete(u().out.buffer(), "SET");
     status_after = client_tx_status();
     return true;
@@ -271,10 +284,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     hold(f);
     co_return Step::done;
   }
-  if (a->set_shard_key && a->statement_count == 1) {
-    shard_key_ = *a->set_shard_key;
-    shard_key_for_transaction_ = client_tx_status() != 'I';
-  }
+  if (a->set_shard_key && a->statement_count == 1) apply_shard_key(*a);  // its warning comes with its answer
   if (!chooses_alias(*a) && !a->hint_alias) {
     if (server_) co_return Step::forward;
     hold(f);

@@ -146,6 +146,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::variant<router::RouteDecision, router::RouteError> route(const router::Analysis& a, std::string_view sql,
                                                                 const wire::BindParams* params);
   bool answer_locally(const router::Analysis& a, char& status_after);
+  bool apply_shard_key(const router::Analysis& a);
   void note_routed(const router::Analysis& a, const std::string& router);
   char client_tx_status() const;
   awaitable<bool> wait_server_idle();
