@@ -110,14 +110,27 @@ void ClientSession::queue_route_error(const router::RouteError& e) {
 }
 
 // Sends what is queued and waits until the attached server has answered everything asked of it.
-awaitable<void> ClientSession::wait_server_idle() {
+// False if it started a COPY FROM STDIN instead (it waits for the client): the waiting message is the COPY's.
+awaitable<bool> ClientSession::wait_server_idle() {
   bool written = co_await flush_to_server();
-  while (written && server_ && !u().expect.empty() && !client_gone_) {
+  while (written && server_ && !u().expect.empty() && !client_gone_ && !copy_in_) {
     if (!idle_signal_) idle_signal_ = std::make_unique<asio::steady_timer>(worker_.ctx);
     idle_signal_->expires_at(asio::steady_timer::time_point::max());
     auto [ec] = co_await idle_signal_->async_wait(use_nothrow);
     (void)ec;  // cancelled is the signal
   }
+  co_return !copy_in_;
+}
+
+// SET [LOCAL] pgroute.shard_key: the key of the statements that follow, for the rest of the session or,
+// set inside a transaction block, until it ends. SET LOCAL outside one does nothing (PostgreSQL warns
+// 25P01 and ignores it): false then.
+bool ClientSession::apply_shard_key(const router::Analysis& a) {
+  const bool in_transaction = client_tx_status() != 'I';
+  if (a.shard_key_local && !in_transaction) return false;
+  shard_key_ = *a.set_shard_key;
+  shard_key_for_transaction_ = in_transaction;
+  return true;
 }
 
 // Statements the proxy answers itself. Updates the session state; status_after is the transaction
@@ -125,8 +138,10 @@ awaitable<void> ClientSession::wait_server_idle() {
 bool ClientSession::answer_locally(const router::Analysis& a, char& status_after) {
   if (a.statement_count != 1) return false;
   if (a.set_shard_key) {
-    shard_key_ = *a.set_shard_key;
-    shard_key_for_transaction_ = client_tx_status() != 'I';
+    if (!apply_shard_key(a))
+      wire::put_notice(u().out.buffer(), {.severity = "WARNING",
+                                          .sqlstate = wire::sqlstate::no_active_sql_transaction,
+                                          .message = "SET LOCAL can only be used in transaction blocks"});
     put_command_complete(u().out.buffer(), "SET");
     status_after = client_tx_status();
     return true;
@@ -215,7 +230,8 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
   const wire::BindParams* literals = nullptr;
   auto analysis = analyze_query(sql, literals);
   const router::Analysis& a = *analysis;
-  if (server_ && !u().expect.empty() && answerable(a, u().pending_begin.has_value())) co_await wait_server_idle();
+  if (server_ && !u().expect.empty() && answerable(a, u().pending_begin.has_value()) && !co_await wait_server_idle())
+    co_return Step::copy;
   char status = 'I';
   if (answer_locally(a, status)) {
     if (a.kind == router::StatementKind::TransactionBegin && !a.set_shard_key) {
@@ -239,7 +255,7 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
     routed = route(a, sql, literals, columns);
   }
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
-    if (server_) co_await wait_server_idle();
+    if (server_ && !co_await wait_server_idle()) co_return Step::copy;
     queue_route_error(*e);
     wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     co_return Step::done;
@@ -247,7 +263,8 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
   auto& d = std::get<router::RouteDecision>(routed);
   if (!d.scatter.empty()) co_return co_await scatter_query(sql, a, d, literals);
   if (server_ && server_->endpoint().alias != d.alias) {
-    co_await wait_server_idle();  // a pipelined earlier query may still hold the connection
+    // A pipelined earlier query may still hold the connection.
+    if (!co_await wait_server_idle()) co_return Step::copy;
     if (server_ && server_->endpoint().alias != d.alias) {
       std::string current = server_->endpoint().alias;
       PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
@@ -277,10 +294,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     hold(f);
     co_return Step::done;
   }
-  if (a->set_shard_key && a->statement_count == 1) {
-    shard_key_ = *a->set_shard_key;
-    shard_key_for_transaction_ = client_tx_status() != 'I';
-  }
+  if (a->set_shard_key && a->statement_count == 1) apply_shard_key(*a);  // its warning comes with its answer
   if (!chooses_alias(*a) && !a->hint_alias) {
     if (server_) co_return Step::forward;
     hold(f);

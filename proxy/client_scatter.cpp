@@ -90,7 +90,8 @@ ClientSession::ScatterUnit ClientSession::scatter_unit(router::RouteDecision d, 
 awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql, const router::Analysis& a,
                                                             const router::RouteDecision& d,
                                                             const wire::BindParams* literals) {
-  if (server_) co_await wait_server_idle();  // a pipelined earlier query may still hold a connection
+  // A pipelined earlier query may still hold a connection.
+  if (server_ && !co_await wait_server_idle()) co_return Step::copy;
   if (client_gone_) co_return Step::stop;
   if (auto refusal = scatter_refusal(a, d)) {
     queue_route_error(*refusal);

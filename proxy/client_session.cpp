@@ -188,13 +188,49 @@ awaitable<void> ClientSession::serve(bool readable) {
       }
       continue;  // something changed meanwhile (a shutdown closes the socket: the next read ends it)
     }
-    if (ec || n == 0) break;
+    if (ec == asio::error::eof || (!ec && n == 0)) {
+      client_input_ended_ = true;
+      break;
+    }
+    if (ec) break;
     last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
     metrics::record_client_bytes_in(n);
     u().in.commit(n);
   }
+  if (client_input_ended_) {
+    co_await end_client_input();
+    co_return;
+  }
   note_client_gone();
   if (!server_) close_client();
+}
+
+// The client will send nothing more. What it asked before is still answered (as PostgreSQL does for a
+// client that half-closes or pipelines Terminate); the server connection is then given back (rolled
+// back if the client left inside a transaction) as on any client exit.
+awaitable<void> ClientSession::end_client_input() {
+  if (server_ && (copy_in_ || unit_open_)) {
+    // The server waits for input that will not come (COPY data, or the rest of an extended-protocol unit):
+    // it sees the end of the client's input too, and ends the session as it does for a direct client (a
+    // COPY fails with 08006; an unfinished unit gets no answer). The connection is not reused.
+    copy_in_ = false;
+    unit_open_ = true;
+    server_close_expected_ = true;
+    if (co_await flush_to_server() && server_) {
+      boost::system::error_code ec;
+      server_->socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+  }
+  co_await flush_to_server();  // Terminate may end the loop before what came with it was sent
+  if (server_) {
+    // The pump forwards the rest and ends the session; it may be waiting with nothing asked.
+    if (u().expect.empty()) server_->socket().cancel();
+    co_return;
+  }
+  // A writer still busy is the pump giving its last answers: it closes the client after them.
+  if (u().out.writing()) co_return;
+  co_await u().out.flush(socket_);
+  close_client();
 }
 
 bool ClientSession::client_view_changes(std::string_view name, std::string_view value) {
@@ -240,9 +276,34 @@ void ClientSession::emit_ready_synthetic() {
   }
 }
 
+// A client message while the server copies in: PostgreSQL takes CopyData, CopyDone and CopyFail, and
+// ignores Flush and Sync (libpq sends one after an Execute it did not know was a COPY). Anything else
+// ends the COPY with 08P01 and then the session ("protocol synchronization was lost"): it goes to the
+// server, unrouted, which says so to this client exactly as to a direct one, then closes. Returns false
+// when the client's input is over.
+bool ClientSession::handle_copy_message(const wire::Frame& f) {
+  u().server_out.append(f.bytes());
+  switch (f.type) {
+    case 'd': case 'H': case 'S': return true;  // no answer is expected to any of them
+    case 'c': case 'f': copy_in_ = false; return true;  // the COPY's own answer ends it
+    default:
+      PGR_LOG(info) << describe() << ": message type " << int(static_cast<unsigned char>(f.type))
+                    << " during COPY FROM STDIN: the server ends the session";
+      copy_in_ = false;
+      unit_open_ = true;  // what the server makes of it is not tracked: the connection is not reused
+      server_close_expected_ = true;
+      client_input_ended_ = true;
+      return false;
+  }
+}
+
 awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
+  if (copy_in_) co_return handle_copy_message(f);
+  if (f.type == 'X') {
+    client_input_ended_ = true;
+    co_return false;
+  }
   if (skip_until_sync_) {
-    if (f.type == 'X') co_return false;
     if (f.type != 'S') co_return true;
     skip_until_sync_ = false;
     bool forward = forward_sync_after_skip_ && server_;
@@ -258,7 +319,6 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     co_return true;
   }
   switch (f.type) {
-    case 'X': co_return false;
     case 'H':  // Flush: only meaningful while something is outstanding on the server...
       // ...or held by routing, which must now send it on (client_routing.cpp).
       if (!server_ && routing_active() && (!u().held.empty() || scatter_)) break;
@@ -294,12 +354,15 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
                         std::string("pgroute: malformed message of type '") + f.type + "' from client");
     co_return false;
   }
+  if (f.type == 'P' && !parse.name.empty() && statement_exists(parse.name))
+    co_return co_await refuse_duplicate_parse(parse.name);
   u().normalized_current = u().normalize_tried = false;
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
   if (!server_ && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
   if (routing_active()) {
     Step step = co_await route_message(f, sql, parse, bind);
     if (step == Step::stop) co_return false;
+    if (step == Step::copy) co_return handle_copy_message(f);
     if (step == Step::done) {
       emit_ready_synthetic();
       co_return true;
@@ -382,6 +445,45 @@ void ClientSession::note_statement(std::string_view sql, bool simple) {
       !u().normalized.literals.empty())
     u().unit_statement.assign(u().normalized.text);
   else u().unit_statement.assign(sql);
+}
+
+// Whether the client's statement `name` exists where its next message would be handled: prepared
+// before, or by a Parse routing holds in this unit (and not closed by a held Close after it).
+bool ClientSession::statement_exists(std::string_view name) const {
+  auto it = statements_.find(std::string(name));
+  bool exists = it != statements_.end() && it->second.id != 0;  // id 0: analysed for a held Parse only
+  if (!unit_ || u().held.empty()) return exists;
+  wire::for_each_frame(u().held, max_message_, [&](const wire::Frame& h) {
+    wire::ParseMsg p;
+    wire::TargetMsg t;
+    if (h.type == 'P' && wire::parse_parse(h.body, p) && p.name == name) exists = true;
+    else if (h.type == 'C' && wire::parse_describe_or_close(h.body, t) && t.kind == 'S' && t.name == name) exists = false;
+    return true;
+  });
+  return exists;
+}
+
+// A Parse naming a statement that exists fails as on the server (42P05, the statement is kept), in its
+// place among the answers, and the rest of the unit is skipped up to its Sync.
+awaitable<bool> ClientSession::refuse_duplicate_parse(std::string_view name) {
+  std::string error;
+  wire::put_error(error, {.severity = "ERROR",
+                          .sqlstate = wire::sqlstate::duplicate_prepared_statement,
+                          .message = "prepared statement \"" + std::string(name) + "\" already exists"});
+  // Messages routing holds come first: run them where a Flush would (the unit ends here, nothing later
+  // in it can choose an alias).
+  if (!server_ && scatter_ && co_await scatter_held(false) == Step::stop) co_return false;
+  if (!server_ && !u().held.empty() && co_await release_held(alias_) == Step::stop) co_return false;
+  if (server_) {
+    u().synth_errors.push_back(std::move(error));
+    push({Expect::SynthError});
+    forward_sync_after_skip_ = true;  // the Sync goes on: the server answers it behind what it has
+  } else {
+    u().out.buffer() += error;
+  }
+  skip_until_sync_ = true;
+  emit_ready_synthetic();
+  co_return true;
 }
 
 // Records a named Parse as the client's statement (the server sees it when a connection needs it).

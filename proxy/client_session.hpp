@@ -99,6 +99,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool may_park() const;
   void park();
   awaitable<bool> handle_message(const wire::Frame& f);
+  bool handle_copy_message(const wire::Frame& f);
   // A server connection for the unit being handled (once per transaction in transaction mode).
   // attach_now() takes one without a coroutine when the pool has a fit idle connection at hand, as it
   // nearly always has; on must_wait, attach_from_pool() waits for one, opens one or checks one first.
@@ -115,11 +116,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void prepare_on(ServerConnection& conn, std::string& out, ResponseQueue& expect, const ClientStatement& st);
   void prepare_on_server(const ClientStatement& st);
   ClientStatement& remember_parse(const wire::ParseMsg& parse);
+  bool statement_exists(std::string_view name) const;
+  awaitable<bool> refuse_duplicate_parse(std::string_view name);
   void note_statement(std::string_view sql, bool simple);
   void push(Pending p);
   void emit_ready_synthetic();
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
   void note_client_gone();
+  awaitable<void> end_client_input();
   // Records a ParameterStatus value for the client; true if it differs from what the client has seen.
   bool client_view_changes(std::string_view name, std::string_view value);
 
@@ -140,7 +144,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string describe() const;
 
   // --- routing (client_routing.cpp)
-  enum class Step { forward, done, stop };
+  // copy: the server entered COPY IN while the message waited; it is the COPY's (handle_copy_message).
+  enum class Step { forward, done, stop, copy };
   bool routing_active() const { return snap_ && snap_->chain && !session_mode_; }
   awaitable<Step> route_message(const wire::Frame& f, std::string_view sql, const wire::ParseMsg& parse,
                                 const wire::BindMsg& bind);
@@ -155,9 +160,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                                                 const wire::BindParams* params,
                                                                 ColumnOrderLookup& columns);
   bool answer_locally(const router::Analysis& a, char& status_after);
+  bool apply_shard_key(const router::Analysis& a);
   void note_routed(const router::Analysis& a, const std::string& router);
   char client_tx_status() const;
-  awaitable<void> wait_server_idle();
+  awaitable<bool> wait_server_idle();
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
   void queue_route_error(const router::RouteError& e);
   void hold(const wire::Frame& f);
@@ -301,6 +307,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<asio::steady_timer> startup_timer_;  // authentication_timeout; gone after login
   std::chrono::steady_clock::time_point accepted_at_;
   bool client_gone_ = false;
+  // The client sent Terminate or closed its sending side: like PostgreSQL, the proxy still answers what
+  // it asked before, and then ends the session (the pump does when a server is attached).
+  bool client_input_ended_ = false;
+  bool copy_in_ = false;                // the server sent CopyInResponse; the COPY has not ended
+  bool server_close_expected_ = false;  // the server ends the session for a reason the client knows
   bool shutting_down_ = false;
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
   bool admin_ = false;                // an admin console session

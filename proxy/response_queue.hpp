@@ -72,6 +72,13 @@ class ResponseQueue {
     items_.clear();
     head_ = 0;
   }
+  // Drops the entries of `kind` that directly follow the head (rare: a COPY's ignored Syncs).
+  void drop_after_front(Expect kind) {
+    if (empty()) return;
+    auto first = items_.begin() + static_cast<std::ptrdiff_t>(head_) + 1, last = first;
+    while (last != items_.end() && last->kind == kind) ++last;
+    items_.erase(first, last);
+  }
 
  private:
   std::vector<Pending> items_;

@@ -87,6 +87,15 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     if (f.type == 'Z' && u().pending_begin) wire::put_ready_for_query(out, 'T');
     else out.append(f.bytes());
   }
+  if (f.type == 'G') {
+    copy_in_ = true;  // the client's next messages are the COPY's data
+    // Syncs the client sent after the COPY's Execute (or Query) and before this answer reach the server
+    // during the COPY, which ignores them: none will be answered.
+    u().expect.drop_after_front(Expect::Sync);
+    if (idle_signal_) idle_signal_->cancel();  // a message waiting for this server to go quiet is the COPY's
+  } else if (copy_in_ && (f.type == 'C' || f.type == 'E')) {
+    copy_in_ = false;  // done, or failed (then the server drops the rest of the data)
+  }
   if (f.type == 'Z') {
     char status = 'I';
     wire::parse_ready_for_query(f.body, status);
@@ -169,14 +178,15 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       if (idle_signal_) idle_signal_->cancel();
       if (!release_now(done)) co_await release_server(std::move(done));
       bool ok = co_await u().out.flush(socket_);
-      if (shutting_down_ || !ok) {
-        if (ok) co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
+      if (shutting_down_ || !ok || client_input_ended_) {
+        if (ok && !client_input_ended_) co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
         close_client();
       }
       co_return;
     }
     if (!u().out.buffer().empty() && !co_await u().out.flush(socket_)) client_gone_ = true;
-    if (client_gone_) {
+    // A client whose input ended has had every answer: the session ends as on its exit.
+    if (client_gone_ || (client_input_ended_ && u().expect.empty())) {
       co_await finish_server_on_client_exit();
       co_return;
     }
@@ -199,9 +209,19 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
 void ClientSession::server_lost(const std::string& why, CloseReason reason) {
   auto conn = std::move(server_);
   pump_running_ = false;
+  copy_in_ = false;
   if (idle_signal_) idle_signal_->cancel();
   cancel_slot_->clear();
   std::string where = conn->endpoint().describe();
+  if (std::exchange(server_close_expected_, false)) {
+    // The client ended its input mid-COPY or mid-unit: the server said why it ends, as it does to a direct client.
+    PGR_LOG(info) << describe() << ": the server connection to " << where << " ended with the client's input: " << why;
+    pool_->discard(std::move(conn), CloseReason::client_gone);
+    u().expect.clear();
+    u().synth_errors.clear();
+    u().unit_statement.clear();
+    return;
+  }
   PGR_LOG(warn) << describe() << ": lost server connection to " << where << ": " << why;
   send_error(wire::sqlstate::connection_failure,
              "pgroute: lost the server connection to " + where + " while serving this client: " + why, "FATAL");
@@ -247,6 +267,8 @@ awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> 
 awaitable<void> ClientSession::finish_server_on_client_exit() {
   auto conn = std::move(server_);
   pump_running_ = false;
+  copy_in_ = false;
+  server_close_expected_ = false;
   cancel_slot_->clear();
   close_client();
   bool idle_between_units = u().expect.empty() && !unit_open_ && !writing_to_server_;

@@ -76,6 +76,7 @@ void add_statement(const PgQuery__Node* stmt, Analysis& a) {
     if (c.result_order) a.result_order = std::move(c.result_order);
     if (c.set_shard_key) {
         a.set_shard_key = c.set_shard_key;
+        a.shard_key_local = c.shard_key_local;
         a.resets_shard_key = false;
     }
     if (c.resets_shard_key) {

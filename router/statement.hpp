@@ -76,6 +76,7 @@ struct Analysis {
     std::optional<std::string> hint_shard_key;  // /* pgroute: shard_key=42 */
     std::optional<std::string> hint_alias;      // /* pgroute: alias=shard_1 */
     std::optional<std::string> set_shard_key;   // SET pgroute.shard_key = 42
+    bool shard_key_local = false;               // SET LOCAL: only inside a transaction block
     bool resets_shard_key = false;              // RESET pgroute.shard_key, SET ... TO DEFAULT, RESET ALL
     std::string error;                          // why the statement is Unparsed
     // Unparsed because it was too long or too deeply nested to analyze safely (not a syntax error):

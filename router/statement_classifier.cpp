@@ -114,8 +114,10 @@ void classify_set(const PgQuery__VariableSetStmt* s, Classification& out) {
         out.read_only = asks_read_only(s->args, s->n_args);
     if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL) out.resets_shard_key = true;
     if (name != kShardKeySetting) return;
-    if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && s->n_args == 1)
+    if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && s->n_args == 1) {
         out.set_shard_key = constant_text(s->args[0]);
+        out.shard_key_local = s->is_local;
+    }
     else if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT || reset)
         out.resets_shard_key = true;
 }

@@ -21,6 +21,7 @@ struct Classification {
     bool ends_transaction = false;
     bool read_only = false;
     std::optional<std::string> set_shard_key;
+    bool shard_key_local = false;  // SET LOCAL
     bool resets_shard_key = false;
     std::vector<std::string> result_clauses;  // Analysis::result_clauses of this statement
     std::shared_ptr<const ResultOrder> result_order;

@@ -39,6 +39,7 @@ constexpr std::string_view cannot_connect_now = "57P03";
 // Class 25: invalid transaction state
 constexpr std::string_view active_sql_transaction = "25001";
 constexpr std::string_view in_failed_sql_transaction = "25P02";
+constexpr std::string_view no_active_sql_transaction = "25P01";
 // Class XX: internal error
 constexpr std::string_view config_file_error = "F0000";
 constexpr std::string_view internal_error = "XX000";

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "message_trace.hpp"
 
 using namespace pgroute::it;
 
@@ -58,4 +59,53 @@ TEST_CASE("proxy: named prepared statements survive transaction pooling (8 clien
     CHECK(right.load() == kThreads * kTransactions);
     // The statements are still there for a later transaction.
     CHECK(conns[3].exec_prepared("stmt", {"7"}).at(0, 0) == "7003");
+}
+
+TEST_CASE("proxy: a second Parse of a named statement fails with 42P05 as in PostgreSQL; after Close it may be prepared again") {
+    // With libpq: the second PQprepare fails and the first statement is kept.
+    {
+        Proxy proxy(default_proxy_config());
+        Conn c = proxy.connect();
+        c.prepare("s1", "SELECT 1", 0);
+        PgError again = expect_pg_error([&] { c.prepare("s1", "SELECT 2", 0); });
+        CHECK(again.sqlstate == "42P05");
+        CHECK(again.message == "prepared statement \"s1\" already exists");
+        CHECK(c.transaction_status() == PQTRANS_IDLE);
+        CHECK(c.exec_prepared("s1", {}).at(0, 0) == "1");
+    }
+    // Message by message against PostgreSQL itself, without and with routing (which holds a unit's
+    // messages until it knows their alias).
+    const std::vector<std::pair<std::string, std::string>> steps = {
+        {"prepare", parse_message("s1", "SELECT 1") + sync_message()},
+        {"prepare again", parse_message("s1", "SELECT 2") + bind_message("s1") + execute_message() + sync_message()},
+        {"the first is kept", bind_message("s1") + execute_message() + sync_message()},
+        {"twice in one unit", parse_message("s2", "SELECT 3") + parse_message("s2", "SELECT 4") + sync_message()},
+        {"close, then prepare again", close_statement_message("s1") + parse_message("s1", "SELECT 5") +
+                                          bind_message("s1") + execute_message() + sync_message()},
+        {"the unnamed statement is replaced", parse_message("", "SELECT 6") + parse_message("", "SELECT 7") +
+                                                  bind_message("") + execute_message() + sync_message()},
+    };
+    auto run_steps = [&](int port, const char* user) {
+        RawClient raw(port);
+        raw.startup_trust(user, kAppDatabase);
+        std::vector<std::vector<std::string>> seen;
+        for (const auto& [what, bytes] : steps) {
+            raw.send(bytes);
+            seen.push_back(trace_until_ready(raw));
+        }
+        return seen;
+    };
+    const auto from_server = run_steps(first_cluster().port(), kTrustUser);
+    CHECK(from_server[1] == std::vector<std::string>{"E ERROR 42P05 prepared statement \"s1\" already exists", "Z I"});
+    for (const bool routing : {false, true}) {
+        CAPTURE(routing);
+        ProxyConfig cfg = default_proxy_config();
+        if (routing) cfg.extra_yaml = "routers:\n  - type: model\n    tables: {it_elsewhere: analytics}\n";
+        Proxy proxy(cfg);
+        const auto via_proxy = run_steps(proxy.port(), kProxyTrustUser);
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            CAPTURE(steps[i].first);
+            CHECK(via_proxy[i] == from_server[i]);
+        }
+    }
 }

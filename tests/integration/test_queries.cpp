@@ -1,5 +1,8 @@
 // 1. Simple and extended query protocol through the proxy, including libpq pipeline mode.
 #include "harness.hpp"
+#include "message_trace.hpp"
+
+#include <sys/socket.h>
 
 using namespace pgroute::it;
 
@@ -135,5 +138,53 @@ TEST_CASE("proxy: extended query protocol and libpq pipeline mode") {
         CHECK(PQresultStatus(sync2.get()) == PGRES_PIPELINE_SYNC);
         REQUIRE(PQexitPipelineMode(c.raw()) == 1);
         CHECK(c.scalar("SELECT 5") == "5");
+    }
+}
+
+TEST_CASE("proxy: a client that half-closes after its queries still gets every answer, as from PostgreSQL") {
+    {
+        Conn su = first_cluster().superuser(kAppDatabase);
+        su.exec("DROP TABLE IF EXISTS it_half_close; CREATE TABLE it_half_close (id int); "
+                "GRANT ALL ON it_half_close TO PUBLIC;");
+    }
+    ProxyConfig cfg = default_proxy_config();
+    cfg.pool_size = 1;
+    cfg.backend("default").pool_size = 1;
+    cfg.queue_timeout = "2s";
+    Proxy proxy(cfg);
+    struct Case {
+        const char* what;
+        std::string sent;
+    };
+    const std::vector<Case> cases = {
+        {"a simple query", query_message("select pg_sleep(0.2), 1")},
+        {"an extended-protocol pipeline ending in Sync",
+         parse_message("", "select pg_sleep(0.2), $1::int + 1") + bind_message("", {"41"}) + describe_portal_message() +
+             execute_message() + sync_message() + parse_message("", "select 2") + bind_message("") +
+             execute_message() + sync_message()},
+        // PostgreSQL answers nothing of a unit whose Sync never comes: nor may the proxy wait for one.
+        {"an extended-protocol unit without Sync",
+         parse_message("", "select 1") + bind_message("") + execute_message()},
+        {"a query, then Terminate", query_message("select pg_sleep(0.2), 1") + terminate_message()},
+        // Left inside the transaction: rolled back, as PostgreSQL does when the client goes.
+        {"a transaction left open", query_message("BEGIN; INSERT INTO it_half_close VALUES (1); "
+                                                  "SELECT pg_sleep(0.2), count(*) FROM it_half_close")},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.what);
+        std::vector<std::string> from_server, via_proxy;
+        for (const bool through_proxy : {false, true}) {
+            RawClient raw(through_proxy ? proxy.port() : first_cluster().port());
+            raw.startup_trust(through_proxy ? kProxyTrustUser : kTrustUser, kAppDatabase);
+            raw.send(c.sent);
+            ::shutdown(raw.fd(), SHUT_WR);
+            (through_proxy ? via_proxy : from_server) = trace_until_closed(raw);
+        }
+        CHECK(via_proxy == from_server);
+        // The server connection went back clean: the one connection serves the next client, outside any transaction.
+        Conn next = proxy.connect();
+        next.set_query_timeout(5s);
+        CHECK(next.scalar("SELECT count(*) FROM it_half_close") == "0");
+        CHECK(next.transaction_status() == PQTRANS_IDLE);
     }
 }

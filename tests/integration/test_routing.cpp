@@ -10,6 +10,7 @@
 
 #include "harness.hpp"
 #include "http_get.hpp"
+#include "message_trace.hpp"
 
 using namespace pgroute::it;
 
@@ -599,4 +600,43 @@ TEST_CASE("routing: a client idle after a BEGIN the proxy answered parks, and it
     CHECK(eventually([&] { return parked() == 1; }, 8s));
     client.reset();
     CHECK(eventually([&] { return parked() == 0; }));
+}
+
+TEST_CASE("routing: SET LOCAL pgroute.shard_key outside a transaction warns 25P01 and sets nothing, as PostgreSQL does") {
+    Fixture fx;
+    Proxy proxy(routing_config());
+    const std::string set_local = "SET LOCAL pgroute.shard_key = 7";
+    std::vector<std::string> from_server, via_proxy, extended_from_server, extended_via_proxy;
+    const std::string extended = parse_message("", set_local) + bind_message("") + execute_message() + sync_message();
+    for (const bool through_proxy : {false, true}) {
+        RawClient raw(through_proxy ? proxy.port() : first_cluster().port());
+        raw.startup_trust(through_proxy ? kProxyTrustUser : kTrustUser, kAppDatabase);
+        raw.send(query_message(set_local));
+        (through_proxy ? via_proxy : from_server) = trace_until_ready(raw);
+        raw.send(extended);
+        (through_proxy ? extended_via_proxy : extended_from_server) = trace_until_ready(raw);
+        if (through_proxy) {
+            // The key is not set: a statement without one is refused exactly as if no SET had come.
+            raw.send(query_message("SELECT count(*) FROM events"));
+            auto refused = trace_until_ready(raw);
+            REQUIRE(refused.size() == 2);
+            CHECK(refused[0].rfind("E ERROR 0A000 ", 0) == 0);
+        }
+    }
+    CHECK(from_server ==
+          std::vector<std::string>{"N WARNING 25P01 SET LOCAL can only be used in transaction blocks", "C", "Z I"});
+    CHECK(via_proxy == from_server);
+    CHECK(extended_via_proxy == extended_from_server);
+
+    // Inside a transaction it holds until the transaction ends.
+    Conn c = proxy.connect();
+    c.exec("INSERT INTO events (user_id, payload) VALUES (7, 'local')");
+    const auto where = placements("local");
+    REQUIRE(where.size() == 1);
+    const std::string port = std::to_string(shard_cluster(where.at(7)).port());
+    c.exec("BEGIN");
+    c.exec(set_local);
+    CHECK(c.scalar("SELECT inet_server_port() FROM events LIMIT 1") == port);
+    c.exec("COMMIT");
+    CHECK(expect_pg_error([&] { c.exec("SELECT count(*) FROM events"); }).sqlstate == "0A000");
 }

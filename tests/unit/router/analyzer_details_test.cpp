@@ -75,6 +75,9 @@ TEST_CASE("SET pgroute.shard_key and its resets") {
     CHECK(analyze("SET pgroute.shard_key = -9").set_shard_key == "-9");
     CHECK(analyze("SET SESSION pgroute.shard_key = 9223372036854775807").set_shard_key == "9223372036854775807");
     CHECK_FALSE(analyze("SET search_path = x").set_shard_key);
+    CHECK(analyze("SET LOCAL pgroute.shard_key = 5").shard_key_local);
+    CHECK(analyze("SET LOCAL pgroute.shard_key = 5").set_shard_key == "5");
+    CHECK_FALSE(analyze("SET pgroute.shard_key = 5").shard_key_local);
     for (auto sql : {"RESET pgroute.shard_key", "SET pgroute.shard_key TO DEFAULT", "RESET ALL"}) {
         Analysis a = analyze(sql);
         CAPTURE(sql);
