@@ -251,6 +251,10 @@ awaitable<bool> ClientSession::startup() {
     if (co_await admit_client()) co_await run_admin_console();
     co_return false;
   }
+  // Authentication comes first, as in PostgreSQL: before it, an unknown database name gets the same
+  // answer as a known one, so database names cannot be probed without a password.
+  const config::User* user = cfg.user(user_);
+  if (!co_await authenticate(user, user_)) co_return false;
   auto alias = cfg.alias_for_database(database_);
   if (!alias) {
     std::string known;
@@ -261,8 +265,6 @@ awaitable<bool> ClientSession::startup() {
     co_return false;
   }
   alias_ = *alias;
-  const config::User* user = cfg.user(user_);
-  if (!co_await authenticate(user, user_)) co_return false;
   leave_startup();
   if (!co_await admit_client()) co_return false;
 

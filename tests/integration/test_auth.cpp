@@ -44,6 +44,11 @@ TEST_CASE("proxy: client authentication methods and their errors") {
     INFO(db.what());
     CHECK(db.sqlstate == "3D000");
     CHECK(db.message.find("no_such_db") != std::string::npos);
+    // Without the password, an unknown database looks like a known one: names cannot be probed.
+    PgError probe = expect_pg_error([&] { proxy.connect(kProxyUser, "wrong password", "no_such_db"); });
+    INFO(probe.what());
+    CHECK(probe.sqlstate == "28P01");
+    CHECK(probe.message.find("no_such_db") == std::string::npos);
 
     CHECK(proxy.connect().scalar("SELECT 'still serving'") == "still serving");
 }
