@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "config/loader.hpp"
+#include "config/secret_exposure.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/config_watcher.hpp"
 #include "proxy/io_backend.hpp"
@@ -119,6 +120,7 @@ std::string ProxyServer::apply(const config::LoadResult& result) {
   std::string chain_error;
   auto chain = chain_for(*result.config, chain_error);
   if (!chain_error.empty()) return reject_reload({chain_error});
+  if (auto warning = config::secret_exposure_warning(*result.config)) PGR_LOG(warn) << "reload: " << *warning;
   rt_->install(result.config, std::move(chain));
   sync_watching();
   PGR_LOG(info) << "reload: configuration " << config_path_ << " applied (generation " << rt_->generation() << ")";

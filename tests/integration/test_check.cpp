@@ -1,4 +1,6 @@
 // 16. `pgroute --check FILE`: 0 for a good file; FILE:LINE:COL: lines for a bad one.
+#include <sys/stat.h>
+
 #include <regex>
 
 #include "harness.hpp"
@@ -66,4 +68,24 @@ TEST_CASE("pgroute --check refuses a YAML alias bomb at once, with its place") {
                              ":[0-9]+:[0-9]+: routers\\[0\\]\\.options\\..*aliases are expanded");
     CHECK(std::regex_search(r.err, located));
     CHECK(took < 10s);  // generous: the check itself takes well under a second
+}
+
+// Issue 16, 9d: plaintext passwords in a file others can read get a warning (like libpq's ~/.pgpass).
+TEST_CASE("pgroute --check warns about plaintext passwords in a file others can read, and still passes it") {
+    TempDir dir("check-secrets");
+    const auto file = dir / "pgroute.yaml";
+    write_file(file, default_proxy_config().to_yaml(16432));
+    REQUIRE(::chmod(file.c_str(), 0644) == 0);
+    RunResult open = run({pgroute_binary(), "--check", file.string()}, {.timeout = 10s});
+    INFO(open.describe());
+    CHECK(open.exit_code == 0);
+    const std::regex warned("warning: " + std::regex_replace(file.string(), std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
+                            R"(: is readable by group/others \(mode 0644\) and holds [1-9][0-9]* plaintext password\(s\); chmod 600 it)");
+    CHECK(std::regex_search(open.err, warned));
+
+    REQUIRE(::chmod(file.c_str(), 0600) == 0);
+    RunResult closed = run({pgroute_binary(), "--check", file.string()}, {.timeout = 10s});
+    INFO(closed.describe());
+    CHECK(closed.exit_code == 0);
+    CHECK(closed.err.find("plaintext password") == std::string::npos);
 }
