@@ -44,6 +44,7 @@ struct Backend {
   std::string user, password, dbname;      // user empty → client's user; dbname empty → server user
   std::string sslmode = "disable";         // "disable" or "prefer"
   int pool_size = 0;                       // 0 → pool.size
+  bool password_in_file = false;           // the url's password is written out, not ${ENV}
   Lifecycle lifecycle;                     // pool.lifecycle with this backend's own keys applied (loader)
 
   // url with the password replaced by "***": the only form of the url fit for logs and messages.
@@ -59,6 +60,7 @@ enum class AuthMethod { Trust, Cleartext, Md5, ScramSha256 };
 struct User {
   std::string name, password;              // password: plaintext, SCRAM verifier or md5 hash
   AuthMethod auth = AuthMethod::ScramSha256;
+  bool password_in_file = false;           // a plaintext password written out, not ${ENV}
   PasswordKind password_kind() const { return classify_password(password); }
 };
 

@@ -68,4 +68,13 @@ Expansion expand_env(std::string_view text, const EnvLookup& env) {
   return {std::move(out), ""};
 }
 
+bool written_with_env(std::string_view text) {
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] != '$') continue;
+    if (text[i + 1] == '{') return true;
+    if (text[i + 1] == '$') ++i;  // "$$" is a literal '$'
+  }
+  return false;
+}
+
 }  // namespace pgroute::config

@@ -25,4 +25,7 @@ struct Expansion {
 
 Expansion expand_env(std::string_view text, const EnvLookup& env);
 
+// Whether text takes part of its value from the environment (holds a ${...} reference).
+bool written_with_env(std::string_view text);
+
 }  // namespace pgroute::config

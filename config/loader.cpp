@@ -8,11 +8,17 @@
 
 #include "config/schema.hpp"
 #include "config/schema_reader.hpp"
+#include "config/yaml_size.hpp"
 
 namespace pgroute::config {
 namespace {
 
 LoadResult failure(Problem problem) { return LoadResult{nullptr, {std::move(problem)}}; }
+
+Problem too_large(const std::string& source) {
+  return Problem{source, 0, 0,
+                 "is larger than " + std::to_string(kMaxConfigFileBytes >> 20) + " MiB; refusing to read it"};
+}
 
 Problem problem_at(const std::string& source, const YAML::Mark& mark, std::string message) {
   if (mark.is_null()) return Problem{source, 0, 0, std::move(message)};
@@ -33,14 +39,18 @@ std::optional<Problem> read_text_file(const std::string& path, std::string& text
   if (file == nullptr) return Problem{path, 0, 0, std::string("cannot open: ") + std::strerror(errno)};
   char buffer[16384];
   size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
+  // Stops one buffer past the limit: a huge (or endless, /dev/zero) file is not read into memory.
+  while (text.size() <= kMaxConfigFileBytes && (n = std::fread(buffer, 1, sizeof buffer, file)) > 0)
+    text.append(buffer, n);
   int read_error = std::ferror(file) ? errno : 0;
   std::fclose(file);
   if (read_error != 0) return Problem{path, 0, 0, std::string("cannot read: ") + std::strerror(read_error)};
+  if (text.size() > kMaxConfigFileBytes) return too_large(path);
   return std::nullopt;
 }
 
 LoadResult load_text(std::string_view yaml, const std::string& source_name, const EnvLookup& env) {
+  if (yaml.size() > kMaxConfigFileBytes) return failure(too_large(source_name));
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(yaml));
@@ -51,6 +61,8 @@ LoadResult load_text(std::string_view yaml, const std::string& source_name, cons
     return failure(problem_at(source_name, documents[1].Mark(),
                               "expected one YAML document, found " +
                                   std::to_string(documents.size())));
+  if (!documents.empty())
+    if (auto problem = check_expanded_size(documents[0], source_name)) return failure(std::move(*problem));
 
   SchemaReader reader(source_name, env);
   auto config = std::make_shared<Config>();

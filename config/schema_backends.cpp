@@ -35,6 +35,13 @@ void read_url(SchemaReader& r, const Entry& e, Backend& backend) {
   backend.port = a.port;
   backend.user = std::move(a.user);
   backend.password = std::move(a.password);
+  // postgresql://user:${PW}@host: the secret comes from the environment, not the file.
+  const std::string& raw = e.value.Scalar();
+  const size_t scheme = raw.find("://");
+  const size_t userinfo_end = scheme == std::string::npos ? std::string::npos : raw.find('@', scheme);
+  backend.password_in_file =
+      !backend.password.empty() &&
+      (userinfo_end == std::string::npos || !written_with_env(raw.substr(scheme + 3, userinfo_end - scheme - 3)));
   backend.dbname = std::move(a.dbname);
   backend.sslmode = std::move(a.sslmode);
 }

@@ -87,6 +87,8 @@ void read_users(SchemaReader& r, const Entry& section, std::vector<User>& users)
            u.password_path = e.path;
            auto password = r.text(e.value, e.path);
            u.password_read = password.has_value();
+           u.user.password_in_file = password && classify_password(*password) == PasswordKind::Plaintext &&
+                                     !password->empty() && !written_with_env(e.value.Scalar());
            assign(u.user.password, password);
          }},
         {"auth",

@@ -100,7 +100,7 @@ std::string ConfigWatcher::rewatch() {
 
 awaitable<void> ConfigWatcher::read_loop() {
   // The kernel returns whole events; a name is at most NAME_MAX + 1 bytes.
-  alignas(inotify_event) char buffer[16 * (sizeof(inotify_event) + NAME_MAX + 1)];
+  char buffer[16 * (sizeof(inotify_event) + NAME_MAX + 1)];
   for (;;) {
     auto [ec, n] = co_await inotify_->async_read_some(asio::buffer(buffer), use_nothrow);
     if (stopped_) co_return;
@@ -108,15 +108,27 @@ awaitable<void> ConfigWatcher::read_loop() {
       PGR_LOG(warn) << "reload: stopped watching " << path_ << " (" << ec.message() << "); SIGHUP still reloads";
       co_return;
     }
-    for (size_t at = 0; at + sizeof(inotify_event) <= n;) {
-      const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
-      on_event(*event);
-      at += sizeof(inotify_event) + event->len;
-    }
+    dispatch(buffer, n);
   }
 }
 
-void ConfigWatcher::on_event(const inotify_event& event) {
+// The buffer lives in the coroutine frame, whose alignment is the allocator's, not that of
+// inotify_event: each header is copied out with memcpy rather than read in place (UBSan: misaligned
+// access). Not a coroutine itself: a local inotify_event (flexible array member) cannot live in a frame.
+void ConfigWatcher::dispatch(const char* buffer, size_t n) {
+  for (size_t at = 0; at + sizeof(inotify_event) <= n;) {
+    inotify_event header;
+    std::memcpy(&header, buffer + at, sizeof header);
+    const size_t name_at = at + sizeof(inotify_event);
+    if (header.len > n - name_at) break;  // never split by the kernel; a guard all the same
+    // The name is NUL-padded to header.len.
+    const std::string_view name(buffer + name_at, ::strnlen(buffer + name_at, header.len));
+    on_event(header, name);
+    at = name_at + header.len;
+  }
+}
+
+void ConfigWatcher::on_event(const inotify_event& event, std::string_view name) {
   if (event.mask & IN_Q_OVERFLOW) {  // events were lost: one of them may have been ours
     schedule();
     return;
@@ -133,8 +145,6 @@ void ConfigWatcher::on_event(const inotify_event& event) {
     schedule();
     return;
   }
-  // The name is NUL-padded to event.len.
-  const std::string_view name = event.len > 0 ? std::string_view(event.name) : std::string_view();
   const bool ours = watch.names.contains(name);
   // A ConfigMap update renames a new `..data` link into place: any new entry beside a linked file.
   const bool link_swap = watch.primary && via_link_ && (event.mask & (IN_CREATE | IN_MOVED_TO));

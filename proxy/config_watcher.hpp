@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "proxy/asio.hpp"
 
@@ -58,7 +59,9 @@ class ConfigWatcher {
   awaitable<void> settle_loop();
   awaitable<void> retry_loop();
   bool watching_own_directory() const;
-  void on_event(const inotify_event& event);
+  void dispatch(const char* buffer, size_t n);  // the events read into buffer, one by one
+  // `event` is a copy of the header (its name member is not valid); `name` is the entry's name.
+  void on_event(const inotify_event& event, std::string_view name);
   void schedule();
   // (Re)computes the watched directories: path_'s own, and its symlink target's when it is a link.
   // Returns the first failure ("" if none).

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/loader.hpp"
+#include "config/secret_exposure.hpp"
 #include "proxy/explain_command.hpp"
 #include "proxy/io_backend.hpp"
 #include "proxy/log.hpp"
@@ -40,6 +41,7 @@ int check(const std::string& path) {
     std::cerr << chain_error << "\n" << path << ": 1 problem(s) found\n";
     return 1;
   }
+  if (auto warning = pgroute::config::secret_exposure_warning(*result.config)) std::cerr << "warning: " << *warning << "\n";
   std::cout << path << ": OK (" << result.config->backends.size() << " backend alias(es), "
             << result.config->users.size() << " user(s))\n";
   return 0;
@@ -133,6 +135,7 @@ int main(int argc, char** argv) {
     PGR_LOG(error) << "pgroute: configuration has " << result.problems.size() << " problem(s); not starting";
     return 1;
   }
+  if (auto warning = pgroute::config::secret_exposure_warning(*result.config)) PGR_LOG(warn) << *warning;
   std::string chain_error;
   auto chain = pgroute::chain_for(*result.config, chain_error);
   if (!chain_error.empty()) {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "config/loader.hpp"
+#include "config/secret_exposure.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/config_watcher.hpp"
 #include "proxy/io_backend.hpp"
@@ -129,7 +130,9 @@ std::string ProxyServer::apply(const config::LoadResult& result) {
   std::string chain_error;
   auto chain = chain_for(*result.config, chain_error);
   if (!chain_error.empty()) return reject_reload({chain_error});
+  if (auto warning = config::secret_exposure_warning(*result.config)) PGR_LOG(warn) << "reload: " << *warning;
   rt_->install(result.config, std::move(chain));
+  sync_watching();
   PGR_LOG(info) << "reload: configuration " << config_path_ << " applied (generation " << rt_->generation() << ")";
   rt_->reloads_ok.fetch_add(1);
   service::notify_ready("configuration generation " + std::to_string(rt_->generation()));
@@ -170,17 +173,23 @@ void ProxyServer::begin_shutdown() {
   }
 }
 
-void ProxyServer::start_watching() {
+void ProxyServer::sync_watching() {
   const bool wanted = rt_->snapshot()->config->reload.watch;
-  // Started even when `reload.watch` is false, so a reload that turns it on takes effect at once.
+  if (!wanted) {
+    if (!watcher_) return;
+    watcher_->stop();
+    retired_watchers_.push_back(std::move(watcher_));
+    PGR_LOG(info) << "reload: no longer watching " << config_path_ << " (reload.watch is off); SIGHUP still reloads";
+    return;
+  }
+  if (watcher_ || stopping_) return;
   watcher_ = std::make_unique<ConfigWatcher>(control_, config_path_, [this] { reload_if_changed(); });
   std::string error;
-  if (!watcher_->start(error)) {
-    if (wanted) PGR_LOG(warn) << "reload: cannot watch " << config_path_ << " (" << error << "); SIGHUP still reloads";
+  if (!watcher_->start(error)) {  // nothing of it runs: it can go at once
+    PGR_LOG(warn) << "reload: cannot watch " << config_path_ << " (" << error << "); SIGHUP still reloads";
     watcher_.reset();
     return;
   }
-  if (!wanted) return;
   PGR_LOG(info) << "reload: watching " << watcher_->path() << " for changes";
   if (!error.empty()) PGR_LOG(warn) << "reload: " << error << " (changes made there are not noticed)";
 }
@@ -258,7 +267,7 @@ int ProxyServer::run() {
   // reload, not the default action (terminate). Signals that arrive early wait in the set.
   signals_ = std::make_unique<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
   asio::co_spawn(control_, signal_loop(), asio::detached);
-  start_watching();
+  sync_watching();
   std::vector<asio::io_context*> contexts;
   for (auto& w : workers_) contexts.push_back(&w->ctx);
   rt_->attach_workers(std::move(contexts));  // pool maintenance starts once the workers run

@@ -34,7 +34,9 @@ class ProxyServer {
   // What a load produced: installed, or rejected with its problems logged (the old configuration stays).
   std::string apply(const config::LoadResult& result);
   std::string reject_reload(const std::vector<std::string>& reasons);  // returns them, one per line
-  void start_watching();
+  // Watches the file while `reload.watch` is on: started at start and by a reload that turns it on,
+  // stopped by one that turns it off (watch: false means no inotify at all).
+  void sync_watching();
   void reload_if_changed();  // the watcher's callback: reloads unless the content is the live one
   void begin_shutdown();
 
@@ -45,6 +47,9 @@ class ProxyServer {
   asio::io_context control_;                              // signals, shutdown timing, the file watcher
   std::unique_ptr<asio::signal_set> signals_;             // on control_, installed before READY
   std::unique_ptr<ConfigWatcher> watcher_;                // after control_: destroyed first; used on control_
+  // Stopped watchers: their coroutines may still be resuming on control_ (a cancelled read), so they
+  // live as long as the server. One per time a reload turns watching off.
+  std::vector<std::unique_ptr<ConfigWatcher>> retired_watchers_;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> last_accept_warning_ms_{-1000000};  // steady clock; accept failures logged at most 1/s
   std::atomic<int> accept_failures_{0};                     // since that message

@@ -7,6 +7,7 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include "router/depth_estimate.hpp"
 #include "router/hint_scanner.hpp"
 #include "router/key_extractor.hpp"
 #include "router/private_stack.hpp"
@@ -50,8 +51,34 @@ void mark_unparsed(Analysis& a, std::string message) {
     a.error = std::move(message);
 }
 
-void add_statement(const PgQuery__Node* stmt, Analysis& a) {
-    StatementFacts facts = collect_relations(stmt);
+void mark_too_complex(Analysis& a, std::string message) {
+    mark_unparsed(a, std::move(message));
+    a.too_complex = true;
+}
+
+// What the statements of one string share: their tables (merged) and the node budget left.
+struct Accumulated {
+    TableSet tables;
+    uint64_t nodes_left = kMaxAnalyzedNodes;
+};
+
+// false when the string is past the budget: `a` is then marked too complex and nothing more is added.
+bool add_statement(const PgQuery__Node* stmt, Analysis& a, Accumulated& acc) {
+    StatementFacts facts = collect_relations(stmt, acc.nodes_left);
+    a.work += facts.nodes;
+    if (facts.over_budget) {
+        mark_too_complex(a, "statement is too complex to analyze (more than " + std::to_string(kMaxAnalyzedNodes) +
+                                " parse tree nodes)");
+        return false;
+    }
+    acc.nodes_left -= facts.nodes;
+    for (const auto& t : facts.tables.items()) acc.tables.add(t);
+    a.work += facts.tables.size();
+    if (acc.tables.size() > kMaxAnalyzedTables) {
+        mark_too_complex(a, "statement is too complex to analyze (more than " + std::to_string(kMaxAnalyzedTables) +
+                                " tables)");
+        return false;
+    }
     Classification c = classify_statement(stmt, facts);
     if (facts.too_deep) {
         c.kind = StatementKind::Unparsed;
@@ -63,9 +90,8 @@ void add_statement(const PgQuery__Node* stmt, Analysis& a) {
         a.kind = c.kind;
         a.command = c.command;
     }
-    for (const auto& t : facts.tables) merge_table(a.tables, t);
-    if (!facts.tables.empty()) {
-        for (auto& row : extract_key_rows(stmt)) a.key_rows.push_back(std::move(row));
+    if (facts.tables.size() > 0) {
+        for (auto& row : extract_key_rows(stmt, &a.work)) a.key_rows.push_back(std::move(row));
         for (auto& col : extract_updated_columns(stmt)) a.updated_columns.push_back(std::move(col));
     }
     a.max_param = std::max(a.max_param, facts.max_param);
@@ -83,6 +109,7 @@ void add_statement(const PgQuery__Node* stmt, Analysis& a) {
         a.set_shard_key.reset();
         a.resets_shard_key = true;
     }
+    return true;
 }
 
 // Measured: about 1 KB of stack per byte of SQL in the worst case (libpg_query's output plus
@@ -124,18 +151,15 @@ void analyze_text(const std::string& text, Analysis& a) {
         mark_unparsed(a, "could not decode the parse tree");
         return;
     }
+    Accumulated acc;
     for (size_t i = 0; i < tree->n_stmts; ++i) {
         const PgQuery__RawStmt* raw = tree->stmts[i];
         if (!raw || !raw->stmt) continue;
-        add_statement(raw->stmt, a);
+        if (!add_statement(raw->stmt, a, acc)) return;
     }
+    a.tables = acc.tables.take();
     a.statement_count = static_cast<int>(a.statement_kinds.size());
     if (a.statement_count == 0) a.kind = StatementKind::Empty;
-}
-
-void mark_too_complex(Analysis& a, std::string message) {
-    mark_unparsed(a, std::move(message));
-    a.too_complex = true;
 }
 
 }  // namespace
@@ -156,6 +180,15 @@ Analysis analyze(std::string_view sql) {
     }
     if (text.size() <= kInlineAnalyzeBytes) {
         analyze_text(text, a);
+        return a;
+    }
+    // Only a long statement can nest deeply enough to matter (about one level per two bytes).
+    if (size_t depth = estimate_nesting_depth(text); depth > kMaxEstimatedDepth) {
+        mark_too_complex(a, "statement is too complex to analyze (expressions nested about " + std::to_string(depth) +
+                                " levels deep)");
+        Hints hints = scan_hints(text);
+        a.hint_shard_key = std::move(hints.shard_key);
+        a.hint_alias = std::move(hints.alias);
         return a;
     }
     PrivateStackJob job{&text, &a, nullptr};

@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace pgroute::router {
 namespace {
@@ -17,28 +19,39 @@ struct FromName {
     std::optional<TableRef> table;  // nullopt: opaque
 };
 
+// Looked up through hash indexes, not by scanning: a statement may name tens of thousands of FROM
+// items, CTEs and columns, and a scan per column reference would make the analysis quadratic.
 struct Scope {
     std::vector<FromName> names;
-    std::vector<std::string> ctes;
+    std::unordered_map<std::string, size_t> first_named;  // qualifier -> index of its first FROM name
+    std::unordered_set<std::string> ctes;
+    uint64_t* work;
+
+    explicit Scope(uint64_t& steps) : work(&steps) {}
+
+    void add(FromName name) {
+        ++*work;
+        first_named.try_emplace(name.qualifier, names.size());
+        names.push_back(std::move(name));
+    }
 };
 
-std::vector<std::string> cte_names(const PgQuery__WithClause* with) {
-    std::vector<std::string> names;
-    if (!with) return names;
+void add_cte_names(Scope& scope, const PgQuery__WithClause* with) {
+    if (!with) return;
     for (size_t i = 0; i < with->n_ctes; ++i) {
         const PgQuery__Node* n = with->ctes[i];
-        if (n && n->node_case == PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR) names.push_back(str(n->common_table_expr->ctename));
+        if (n && n->node_case == PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR) scope.ctes.insert(str(n->common_table_expr->ctename));
     }
-    return names;
+    *scope.work += with->n_ctes;
 }
 
 void add_range_var(Scope& scope, const PgQuery__RangeVar* rv) {
     if (!rv) return;
     TableRef table{str(rv->schemaname), str(rv->relname), false};
-    bool is_cte = table.schema.empty() && std::find(scope.ctes.begin(), scope.ctes.end(), table.name) != scope.ctes.end();
+    bool is_cte = table.schema.empty() && scope.ctes.contains(table.name);
     // With an alias, only the alias qualifies columns (PostgreSQL rejects the table name then).
     std::string qualifier = rv->alias && rv->alias->aliasname && *rv->alias->aliasname ? str(rv->alias->aliasname) : table.name;
-    scope.names.push_back({qualifier, is_cte ? std::nullopt : std::optional<TableRef>(table)});
+    scope.add({qualifier, is_cte ? std::nullopt : std::optional<TableRef>(table)});
 }
 
 void add_from_item(Scope& scope, const PgQuery__Node* item) {
@@ -51,7 +64,7 @@ void add_from_item(Scope& scope, const PgQuery__Node* item) {
             const PgQuery__JoinExpr* join = item->join_expr;
             if (join->alias && join->alias->aliasname && *join->alias->aliasname) {
                 // `(a JOIN b) AS j` hides a and b behind j, whose columns we cannot attribute.
-                scope.names.push_back({str(join->alias->aliasname), std::nullopt});
+                scope.add({str(join->alias->aliasname), std::nullopt});
                 break;
             }
             add_from_item(scope, join->larg);
@@ -60,16 +73,16 @@ void add_from_item(Scope& scope, const PgQuery__Node* item) {
         }
         case PG_QUERY__NODE__NODE_RANGE_SUBSELECT: {
             auto* alias = item->range_subselect->alias;
-            scope.names.push_back({alias ? str(alias->aliasname) : std::string(), std::nullopt});
+            scope.add({alias ? str(alias->aliasname) : std::string(), std::nullopt});
             break;
         }
         case PG_QUERY__NODE__NODE_RANGE_FUNCTION: {
             auto* alias = item->range_function->alias;
-            scope.names.push_back({alias ? str(alias->aliasname) : std::string(), std::nullopt});
+            scope.add({alias ? str(alias->aliasname) : std::string(), std::nullopt});
             break;
         }
         default:
-            scope.names.push_back({std::string(), std::nullopt});
+            scope.add({std::string(), std::nullopt});
             break;
     }
 }
@@ -95,8 +108,8 @@ std::optional<ColumnTarget> resolve_column(const Scope& scope, const PgQuery__Co
         return target;
     }
     if (parts.size() == 2) {
-        for (const auto& name : scope.names) {
-            if (name.qualifier != parts[0]) continue;
+        if (auto it = scope.first_named.find(parts[0]); it != scope.first_named.end()) {
+            const FromName& name = scope.names[it->second];
             if (!name.table) return std::nullopt;
             target.table = *name.table;
             return target;
@@ -203,13 +216,27 @@ void collect_conjuncts(const PgQuery__Node* node, std::vector<const PgQuery__Nod
     out.push_back(node);  // OR, NOT and everything else stay whole: an OR never yields a single key
 }
 
+// A single alternative is appended to every row in place; only IN lists multiply rows, and since each
+// such step at least doubles them (up to kMaxKeyRows), rows are copied at most log2(kMaxKeyRows)
+// times. With the total bounded by kMaxKeyValues the whole clause costs linear work.
 std::vector<KeyRow> rows_from_where(const Scope& scope, const PgQuery__Node* where) {
     std::vector<KeyRow> rows(1);
+    size_t values = 0;  // in all rows together
     std::vector<const PgQuery__Node*> conjuncts;
     collect_conjuncts(where, conjuncts);
+    *scope.work += conjuncts.size();
     for (const PgQuery__Node* c : conjuncts) {
         std::vector<KeyValue> alts = alternatives(scope, c);
+        *scope.work += alts.size();
         if (alts.empty() || rows.size() * alts.size() > kMaxKeyRows) continue;
+        const size_t total = (values + rows.size()) * alts.size();
+        if (total > kMaxKeyValues) continue;
+        *scope.work += alts.size() == 1 ? rows.size() : total;
+        values = total;
+        if (alts.size() == 1) {
+            for (auto& row : rows) row.push_back(alts.front());
+            continue;
+        }
         std::vector<KeyRow> next;
         next.reserve(rows.size() * alts.size());
         for (const auto& row : rows) {
@@ -223,15 +250,15 @@ std::vector<KeyRow> rows_from_where(const Scope& scope, const PgQuery__Node* whe
     return rows;
 }
 
-std::vector<KeyRow> rows_from_select(const PgQuery__SelectStmt* s) {
+std::vector<KeyRow> rows_from_select(const PgQuery__SelectStmt* s, uint64_t& work) {
     if (!s || s->op != PG_QUERY__SET_OPERATION__SETOP_NONE) return {KeyRow{}};  // UNION etc.: per-arm keys unknown
-    Scope scope;
-    scope.ctes = cte_names(s->with_clause);
+    Scope scope(work);
+    add_cte_names(scope, s->with_clause);
     for (size_t i = 0; i < s->n_from_clause; ++i) add_from_item(scope, s->from_clause[i]);
     return rows_from_where(scope, s->where_clause);
 }
 
-std::vector<KeyRow> rows_from_insert(const PgQuery__InsertStmt* s) {
+std::vector<KeyRow> rows_from_insert(const PgQuery__InsertStmt* s, uint64_t& work) {
     const PgQuery__Node* source = s->select_stmt;
     if (!s->relation || !source || source->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) return {KeyRow{}};
     const PgQuery__SelectStmt* values = source->select_stmt;
@@ -250,8 +277,11 @@ std::vector<KeyRow> rows_from_insert(const PgQuery__InsertStmt* s) {
     for (size_t r = 0; r < values->n_values_lists; ++r) {
         KeyRow row;
         const PgQuery__Node* list = values->values_lists[r];
+        ++work;
         if (list && list->node_case == PG_QUERY__NODE__NODE_LIST) {
-            for (size_t i = 0; i < list->list->n_items && (by_position || i < columns.size()); ++i) {
+            const size_t items = by_position ? list->list->n_items : std::min(list->list->n_items, columns.size());
+            work += items;
+            for (size_t i = 0; i < items; ++i) {
                 KeyValue kv;
                 if (by_position) kv.position = static_cast<int>(i) + 1;
                 else if (columns[i].empty()) continue;
@@ -266,17 +296,17 @@ std::vector<KeyRow> rows_from_insert(const PgQuery__InsertStmt* s) {
     return rows;
 }
 
-std::vector<KeyRow> rows_from_update(const PgQuery__UpdateStmt* s) {
-    Scope scope;
-    scope.ctes = cte_names(s->with_clause);
+std::vector<KeyRow> rows_from_update(const PgQuery__UpdateStmt* s, uint64_t& work) {
+    Scope scope(work);
+    add_cte_names(scope, s->with_clause);
     add_range_var(scope, s->relation);
     for (size_t i = 0; i < s->n_from_clause; ++i) add_from_item(scope, s->from_clause[i]);
     return rows_from_where(scope, s->where_clause);
 }
 
-std::vector<KeyRow> rows_from_delete(const PgQuery__DeleteStmt* s) {
-    Scope scope;
-    scope.ctes = cte_names(s->with_clause);
+std::vector<KeyRow> rows_from_delete(const PgQuery__DeleteStmt* s, uint64_t& work) {
+    Scope scope(work);
+    add_cte_names(scope, s->with_clause);
     add_range_var(scope, s->relation);
     for (size_t i = 0; i < s->n_using_clause; ++i) add_from_item(scope, s->using_clause[i]);
     return rows_from_where(scope, s->where_clause);
@@ -308,17 +338,19 @@ std::vector<KeyValue> extract_updated_columns(const PgQuery__Node* statement) {
     return out;
 }
 
-std::vector<KeyRow> extract_key_rows(const PgQuery__Node* statement) {
+std::vector<KeyRow> extract_key_rows(const PgQuery__Node* statement, uint64_t* work) {
+    uint64_t ignored = 0;
+    uint64_t& steps = work ? *work : ignored;
     if (!statement) return {KeyRow{}};
     switch (statement->node_case) {
-        case PG_QUERY__NODE__NODE_SELECT_STMT: return rows_from_select(statement->select_stmt);
-        case PG_QUERY__NODE__NODE_INSERT_STMT: return rows_from_insert(statement->insert_stmt);
-        case PG_QUERY__NODE__NODE_UPDATE_STMT: return rows_from_update(statement->update_stmt);
-        case PG_QUERY__NODE__NODE_DELETE_STMT: return rows_from_delete(statement->delete_stmt);
-        case PG_QUERY__NODE__NODE_EXPLAIN_STMT: return extract_key_rows(statement->explain_stmt->query);
-        case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT: return extract_key_rows(statement->declare_cursor_stmt->query);
+        case PG_QUERY__NODE__NODE_SELECT_STMT: return rows_from_select(statement->select_stmt, steps);
+        case PG_QUERY__NODE__NODE_INSERT_STMT: return rows_from_insert(statement->insert_stmt, steps);
+        case PG_QUERY__NODE__NODE_UPDATE_STMT: return rows_from_update(statement->update_stmt, steps);
+        case PG_QUERY__NODE__NODE_DELETE_STMT: return rows_from_delete(statement->delete_stmt, steps);
+        case PG_QUERY__NODE__NODE_EXPLAIN_STMT: return extract_key_rows(statement->explain_stmt->query, work);
+        case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT: return extract_key_rows(statement->declare_cursor_stmt->query, work);
         case PG_QUERY__NODE__NODE_COPY_STMT:
-            if (statement->copy_stmt->query) return extract_key_rows(statement->copy_stmt->query);
+            if (statement->copy_stmt->query) return extract_key_rows(statement->copy_stmt->query, work);
             return {KeyRow{}};
         default: return {KeyRow{}};
     }

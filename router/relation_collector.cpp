@@ -62,10 +62,16 @@ class RelationCollector {
 public:
     StatementFacts facts;
 
+    explicit RelationCollector(uint64_t node_budget) : node_budget_(node_budget) {}
+
     void walk(const ProtobufCMessage* msg, int depth) {
-        if (!msg) return;
+        if (!msg || facts.over_budget) return;
         if (depth > kMaxDepth) {
             facts.too_deep = true;
+            return;
+        }
+        if (++facts.nodes > node_budget_) {
+            facts.over_budget = true;
             return;
         }
         const ProtobufCMessageDescriptor* d = msg->descriptor;
@@ -110,14 +116,24 @@ public:
     }
 
 private:
-    // CTE names visible at the current point, innermost scope last.
+    uint64_t node_budget_;
+    // CTE names visible at the current point: how many open scopes define each (a hash lookup per
+    // table name, however many CTEs), and what each open scope added, innermost last.
+    std::unordered_map<std::string, int> visible_ctes_;
     std::vector<std::vector<std::string>> cte_scopes_;
     int written_depth_ = 0;
 
-    bool is_cte_name(const std::string& name) const {
-        for (const auto& scope : cte_scopes_)
-            if (std::find(scope.begin(), scope.end(), name) != scope.end()) return true;
-        return false;
+    bool is_cte_name(const std::string& name) const { return visible_ctes_.contains(name); }
+
+    void define_cte(std::string name) {
+        ++visible_ctes_[name];
+        cte_scopes_.back().push_back(std::move(name));
+    }
+
+    void close_cte_scope() {
+        for (const auto& name : cte_scopes_.back())
+            if (auto it = visible_ctes_.find(name); it != visible_ctes_.end() && --it->second == 0) visible_ctes_.erase(it);
+        cte_scopes_.pop_back();
     }
 
     void add_table(const PgQuery__RangeVar* rv, bool written) {
@@ -126,7 +142,7 @@ private:
         // An unqualified name that a WITH in scope defines is that CTE, not a table (DML targets
         // always name tables, so they skip this check).
         if (!written && ref.schema.empty() && is_cte_name(ref.name)) return;
-        merge_table(facts.tables, ref);
+        facts.tables.add(ref);
     }
 
     void add_dropped(const PgQuery__DropStmt* drop) {
@@ -141,7 +157,7 @@ private:
             }
             if (parts.empty()) continue;
             TableRef ref{parts.size() >= 2 ? parts[parts.size() - 2] : "", parts.back(), true};
-            merge_table(facts.tables, ref);
+            facts.tables.add(ref);
         }
     }
 
@@ -153,7 +169,6 @@ private:
             walk_fields(msg, depth, nullptr);
             return;
         }
-        size_t scope = cte_scopes_.size();
         cte_scopes_.emplace_back();
         auto cte_at = [&](size_t i) -> const PgQuery__CommonTableExpr* {
             const PgQuery__Node* n = with->ctes[i];
@@ -161,15 +176,15 @@ private:
         };
         if (with->recursive)
             for (size_t i = 0; i < with->n_ctes; ++i)
-                if (auto* cte = cte_at(i)) cte_scopes_[scope].push_back(str(cte->ctename));
+                if (auto* cte = cte_at(i)) define_cte(str(cte->ctename));
         for (size_t i = 0; i < with->n_ctes; ++i) {
             auto* cte = cte_at(i);
             if (!cte) continue;
             walk(reinterpret_cast<const ProtobufCMessage*>(cte->ctequery), depth + 1);
-            if (!with->recursive) cte_scopes_[scope].push_back(str(cte->ctename));
+            if (!with->recursive) define_cte(str(cte->ctename));
         }
         walk_fields(msg, depth, with_field);
-        cte_scopes_.pop_back();
+        close_cte_scope();
     }
 
     // Generic descent through every message-typed field, via protobuf-c's reflection: new statement
@@ -219,18 +234,18 @@ private:
 
 }  // namespace
 
-void merge_table(std::vector<TableRef>& tables, const TableRef& table) {
-    for (auto& t : tables) {
-        if (t.schema == table.schema && t.name == table.name) {
-            t.written = t.written || table.written;
-            return;
-        }
-    }
-    tables.push_back(table);
+void TableSet::add(const TableRef& table) {
+    std::string key;
+    key.reserve(table.schema.size() + 1 + table.name.size());
+    key.append(table.schema).push_back('\0');
+    key.append(table.name);
+    auto [it, fresh] = index_.try_emplace(std::move(key), tables_.size());
+    if (fresh) tables_.push_back(table);
+    else tables_[it->second].written = tables_[it->second].written || table.written;
 }
 
-StatementFacts collect_relations(const PgQuery__Node* statement) {
-    RelationCollector collector;
+StatementFacts collect_relations(const PgQuery__Node* statement, uint64_t node_budget) {
+    RelationCollector collector(node_budget);
     collector.walk(reinterpret_cast<const ProtobufCMessage*>(statement), 0);
     return std::move(collector.facts);
 }

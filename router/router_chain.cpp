@@ -1,6 +1,7 @@
 #include "router/router_chain.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace pgroute::router {
 namespace {
@@ -9,6 +10,8 @@ struct Placed {
     const TableRef* table;
     TablePlacement placement;
     std::string by;  // router name, or "default"
+    size_t group = 0;    // tables with equal placements share a group: pairs compare two integers
+    std::string joined;  // join(placement.aliases), for messages and allow_relation
 };
 
 }  // namespace
@@ -68,12 +71,21 @@ std::optional<RouteError> RouterChain::check_relations(const RouteContext& ctx) 
         }
         placed.push_back(std::move(p));
     }
+    // Up to kMaxAnalyzedTables tables: the pairs below cost an integer comparison each unless two
+    // tables sit on different aliases.
+    std::map<std::vector<std::string>, size_t> groups;
+    for (auto& p : placed) {
+        p.group = groups.try_emplace(p.placement.aliases, groups.size()).first->second;
+        p.joined = join(p.placement.aliases);
+    }
+    if (groups.size() < 2) return std::nullopt;
     for (size_t i = 0; i < placed.size(); ++i) {
         for (size_t j = i + 1; j < placed.size(); ++j) {
             const Placed& a = placed[i];
             const Placed& b = placed[j];
-            if (a.placement.aliases == b.placement.aliases) continue;
-            std::string alias_a = join(a.placement.aliases), alias_b = join(b.placement.aliases);
+            if (a.group == b.group) continue;
+            const std::string& alias_a = a.joined;
+            const std::string& alias_b = b.joined;
             std::optional<bool> allowed;
             for (const auto& router : routers_) {
                 allowed = router->allow_relation(*a.table, alias_a, *b.table, alias_b);

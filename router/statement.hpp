@@ -3,6 +3,7 @@
 // predicates that can place it on a shard, and the routing hints it carries. Produced by analyze()
 // (analyzer.hpp), cached per SQL text (analysis_cache.hpp), consumed by routers (router.hpp).
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,6 +92,9 @@ struct Analysis {
     // merged from several shards must be ordered and cut again (result_order.hpp).
     std::vector<std::string> result_clauses;
     std::shared_ptr<const ResultOrder> result_order;  // set with result_clauses
+    // Elementary steps the analysis took after parsing (tree nodes walked, FROM names and key values
+    // built): linear in the statement's size, which tests check.
+    uint64_t work = 0;
 };
 
 }  // namespace pgroute::router

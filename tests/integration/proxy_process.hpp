@@ -83,6 +83,7 @@ public:
     int port() const { return port_; }
     const std::filesystem::path& config_file() const { return config_file_; }
     bool running() { return process_ && process_->running(); }
+    pid_t pid() const { return process_ ? process_->pid() : -1; }
 
     ConnParams params(const std::string& user = kProxyUser,
                       const std::optional<std::string>& password = std::string(kProxyPassword),

@@ -1,5 +1,10 @@
 // Prometheus metrics: a live scrape after traffic passes promtool, a real Prometheus server scrapes
 // pgroute and answers a query, and the endpoint keeps answering while the proxy drains.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <csignal>
 #include <cstdio>
@@ -244,4 +249,42 @@ TEST_CASE("metrics: idle clients are parked and answer when they come back; a cl
     CHECK(eventually([&] { return parked() == 22; }, 8s));
     fresh.clear();
     CHECK(eventually([&] { return parked() == 2; }));
+}
+
+namespace {
+
+// A loopback TCP connection to port that has connected and then sends only `bytes` (maybe none).
+int idle_connection(int port, const std::string& bytes) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    if (!bytes.empty()) REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+    return fd;
+}
+
+}  // namespace
+
+// Issue 16, defect 5: two idle connections held the endpoint's two threads for 30 s each, 224 kept
+// new scrapes out entirely.
+TEST_CASE("metrics: idle and slow connections cannot starve a scrape") {
+    const int metrics_port = free_port();
+    Proxy proxy(metrics_config(metrics_port));
+    scrape(metrics_port);  // up
+    std::vector<int> held;
+    for (int i = 0; i < 300; ++i) held.push_back(idle_connection(metrics_port, ""));
+    for (int i = 0; i < 5; ++i) held.push_back(idle_connection(metrics_port, "GET /metrics HTTP/1.1\r\nHost: x"));
+    for (int round = 0; round < 3; ++round) {
+        const auto started = std::chrono::steady_clock::now();
+        auto r = http_get(metrics_port, "/metrics", 5s);
+        const auto took = std::chrono::steady_clock::now() - started;
+        INFO("round " << round << ": " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+        REQUIRE(r.has_value());
+        CHECK(r->status == 200);
+        CHECK(took < 3s);
+    }
+    for (int fd : held) ::close(fd);
 }

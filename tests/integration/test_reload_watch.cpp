@@ -123,3 +123,44 @@ TEST_CASE("reload watch: reload.watch false leaves a changed file alone until SI
     proxy.signal(SIGHUP);
     CHECK(eventually([&] { return metric(metrics_port, "pgroute_config_generation") == 2; }));
 }
+
+namespace {
+
+// Whether the process holds an inotify descriptor (what a running config watcher has).
+bool has_inotify(pid_t pid) {
+    std::error_code ec;
+    for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+        std::error_code link_ec;
+        if (std::filesystem::read_symlink(fd.path(), link_ec).string() == "anon_inode:inotify") return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+// Issue 16, defect 7: the watcher ran (and read events) even with watch: false.
+TEST_CASE("reload watch: watch false means no watcher; a reload turns it on and off") {
+    const int metrics_port = free_port();
+    ProxyConfig cfg = default_proxy_config();
+    cfg.metrics_port = metrics_port;  // `reload: {watch: false}`
+    Proxy proxy(cfg);
+    CHECK_FALSE(has_inotify(proxy.pid()));
+
+    cfg.watch_config = true;
+    proxy.write_config(cfg);
+    proxy.signal(SIGHUP);
+    REQUIRE(eventually([&] { return metric(metrics_port, "pgroute_config_generation") == 2; }));
+    CHECK(has_inotify(proxy.pid()));
+    cfg.pool_size = 3;
+    proxy.write_config(cfg);  // noticed without SIGHUP now
+    CHECK(eventually([&] { return metric(metrics_port, "pgroute_config_generation") == 3; }));
+
+    cfg.watch_config = false;
+    proxy.write_config(cfg);  // reloaded by the watcher itself, which this turns off
+    REQUIRE(eventually([&] { return metric(metrics_port, "pgroute_config_generation") == 4; }));
+    CHECK(eventually([&] { return !has_inotify(proxy.pid()); }));
+    cfg.pool_size = 4;
+    proxy.write_config(cfg);
+    std::this_thread::sleep_for(1s);
+    CHECK(metric(metrics_port, "pgroute_config_generation") == 4);
+}
