@@ -8,6 +8,7 @@
 
 #include "config/schema.hpp"
 #include "config/schema_reader.hpp"
+#include "config/yaml_documents.hpp"
 
 namespace pgroute::config {
 namespace {
@@ -43,7 +44,7 @@ std::optional<Problem> read_text_file(const std::string& path, std::string& text
 LoadResult load_text(std::string_view yaml, const std::string& source_name, const EnvLookup& env) {
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(yaml));
+    documents = load_yaml_documents(std::string(yaml));
   } catch (const YAML::Exception& e) {
     return failure(problem_at(source_name, e.mark, "invalid YAML: " + e.msg));
   }
