@@ -1,6 +1,7 @@
 // The literal normalizer (proxy/literal_normalizer.cpp) on any simple-query text. Checked: putting the
-// constants back in place of $1..$n gives exactly the original text (a number as it was written, a
-// string quoted again with '' for a quote), so routing on the constants sees the client's values.
+// constants back in place of $1..$n gives exactly the original text (a number as it was written, with
+// its unary sign, a string quoted again with '' for a quote), so routing on the constants sees the
+// client's values, and no $n runs into the characters after it.
 #include <cstdint>
 #include <string>
 
@@ -10,6 +11,7 @@
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 std::string quoted(const std::string& value) {
   std::string q = "'";
@@ -36,10 +38,24 @@ bool restores(std::string_view sql, const pgroute::NormalizedSql& out) {
     while (digits < text.size() && is_digit(text[digits])) ++digits;
     if (text.substr(0, digits) != std::to_string(next_param)) return false;  // $1, $2, ... in order
     text.remove_prefix(digits);
-    const std::string& literal = out.literals[next_param - 1];
-    const std::string written = !sql.empty() && sql.front() == '\'' ? quoted(literal) : literal;
-    if (!sql.starts_with(written)) return false;
-    sql.remove_prefix(written.size());
+    std::string_view literal = out.literals[next_param - 1];
+    if (!sql.empty() && sql.front() == '\'') {
+      const std::string written = quoted(std::string(literal));
+      if (!sql.starts_with(written)) return false;
+      sql.remove_prefix(written.size());
+    } else {
+      // A number, with its unary sign if it had one: "-5" from "- 5" or "-5", "5" from "+ 5".
+      if (!sql.empty() && (sql.front() == '-' || sql.front() == '+')) {
+        if (sql.front() == '-') {
+          if (!literal.starts_with('-')) return false;
+          literal.remove_prefix(1);
+        }
+        sql.remove_prefix(1);
+        while (!sql.empty() && is_space(sql.front())) sql.remove_prefix(1);
+      }
+      if (literal.empty() || !is_digit(literal.front()) || !sql.starts_with(literal)) return false;
+      sql.remove_prefix(literal.size());
+    }
     ++next_param;
   }
   return sql.empty() && next_param == out.literals.size() + 1;
