@@ -24,10 +24,6 @@ const std::string& config_path() {
   return path;
 }
 
-struct RemoveAtExit {
-  ~RemoveAtExit() { std::remove(config_path().c_str()); }
-} remove_at_exit;
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -39,6 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(std::fclose(f) == 0);
   }
   auto result = config::load_file(path);
+  std::remove(path.c_str());  // libFuzzer ends with _Exit: no destructor would remove it
   FUZZ_CHECK(!result.config != result.problems.empty());
   for (const auto& p : result.problems) FUZZ_CHECK(p.file == path && !p.to_string().empty());
   if (!result.config || result.config->routers.empty()) return 0;
