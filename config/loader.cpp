@@ -8,6 +8,7 @@
 
 #include "config/schema.hpp"
 #include "config/schema_reader.hpp"
+#include "config/yaml_documents.hpp"
 #include "config/yaml_size.hpp"
 
 namespace pgroute::config {
@@ -53,7 +54,7 @@ LoadResult load_text(std::string_view yaml, const std::string& source_name, cons
   if (yaml.size() > kMaxConfigFileBytes) return failure(too_large(source_name));
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(yaml));
+    documents = load_yaml_documents(std::string(yaml));
   } catch (const YAML::Exception& e) {
     return failure(problem_at(source_name, e.mark, "invalid YAML: " + e.msg));
   }

@@ -6,9 +6,16 @@
 
 #include <cstdint>
 
+// GCC defines __SANITIZE_ADDRESS__ under ASan; clang 14 only answers __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/common_interface_defs.h>
 #define PGROUTE_ASAN_FIBERS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PGROUTE_ASAN_FIBERS 1
+#endif
+#endif
+#ifdef PGROUTE_ASAN_FIBERS
+#include <sanitizer/common_interface_defs.h>
 #endif
 
 namespace pgroute::router {
