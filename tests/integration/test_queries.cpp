@@ -190,6 +190,7 @@ TEST_CASE("proxy: a client that half-closes after its queries still gets every a
         CHECK(next.scalar("SELECT count(*) FROM it_half_close") == "0");
         CHECK(next.transaction_status() == PQTRANS_IDLE);
     }
+}
 
 // Issue 16, defect 1: `... where a=1 and a=1 and ...` with 60,000 conjuncts (under 1 MB) held its
 // worker for over a minute (key extraction was quadratic) while every other client on it waited.
