@@ -102,3 +102,15 @@ TEST_CASE("yaml size: modest aliases still load, and an oversized file is refuse
   REQUIRE(problems.size() == 1);
   CHECK(problems[0] == "pgroute.yaml: is larger than 4 MiB; refusing to read it");
 }
+
+TEST_CASE("yaml size: an alias inside its own anchor is refused, not walked forever") {
+  // yaml-cpp registers the anchor before the node it names, so these load as nodes containing
+  // themselves: `--check` and a reload died of a stack overflow walking them.
+  for (const std::string cycle : {"x: &a [*a]\n", "x: &m {k: *m}\n", "routers: &r [{type: plugin, options: *r}]\n"}) {
+    auto problems = problems_of(kBase + cycle);
+    INFO(cycle << problems);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].find("levels of nesting") != std::string::npos);
+    CHECK(problems[0].starts_with("pgroute.yaml:"));
+  }
+}
