@@ -526,7 +526,9 @@ TEST_CASE("faults: a blackholed backend (never accepts): connect timeout, then f
           "then recovery") {
     ProxyConfig cfg = faults_config();
     cfg.queue_timeout = "3s";
-    cfg.pool_extra = "connect_timeout: 500ms, connect_retry: {initial: 1s, max: 1s}";
+    // A connect timeout well above a login's own time, so that "not held for another timeout" has margin
+    // on a loaded machine.
+    cfg.pool_extra = "connect_timeout: 1500ms, connect_retry: {initial: 1s, max: 1s}";
     Proxy proxy(cfg);
     Conn other = proxy.connect(kProxyUser, kProxyPassword, "analytics");
     std::this_thread::sleep_for(300ms);  // the start-up health probe of the empty pool is done
@@ -537,9 +539,9 @@ TEST_CASE("faults: a blackholed backend (never accepts): connect timeout, then f
     INFO(first->what());
     CHECK(first->sqlstate == "08001");
     CHECK(first->message.find("alias \"fx\"") != std::string::npos);
-    CHECK(first->message.find("timed out after 500 ms") != std::string::npos);
-    CHECK(first_took >= 450ms);
-    CHECK(first_took < 2s);
+    CHECK(first->message.find("timed out after 1500 ms") != std::string::npos);
+    CHECK(first_took >= 1400ms);
+    CHECK(first_took < 4s);
 
     // Within the back-off window the next client is not held for another timeout.
     auto [second, second_took] = try_login(proxy, "app");
@@ -547,7 +549,7 @@ TEST_CASE("faults: a blackholed backend (never accepts): connect timeout, then f
     INFO(second->what());
     CHECK(second->sqlstate == "08001");
     CHECK(second->message.find("alias \"fx\"") != std::string::npos);
-    CHECK(second_took < 300ms);
+    CHECK(second_took < 1s);
     CHECK(other.scalar("SELECT 'other alias fine'") == "other alias fine");
 
     frozen.thaw();
@@ -558,7 +560,7 @@ TEST_CASE("faults: a blackholed backend (never accepts): connect timeout, then f
             << " ms, second after " << std::chrono::duration_cast<std::chrono::milliseconds>(second_took).count()
             << " ms; recovered " << std::chrono::duration_cast<std::chrono::milliseconds>(recovered_after).count()
             << " ms after the server was back");
-    CHECK(recovered_after < 2500ms);
+    CHECK(recovered_after < 4s);
 }
 
 TEST_CASE("faults: a blackholed backend (accepts, never answers): connect timeout naming the alias, fast failure") {
@@ -567,7 +569,7 @@ TEST_CASE("faults: a blackholed backend (accepts, never answers): connect timeou
     cfg.backends.push_back({"hole", "postgresql://app:apppass@127.0.0.1:" + std::to_string(hole.port()) + "/app",
                             std::nullopt, "connect_retry: {initial: 2s, max: 2s}"});
     cfg.databases.emplace_back("hole", "hole");
-    cfg.pool_extra = "connect_timeout: 500ms";
+    cfg.pool_extra = "connect_timeout: 1500ms";
     Proxy proxy(cfg);
     auto [first, first_took] = try_login(proxy, "hole");
     REQUIRE(first);
@@ -575,13 +577,14 @@ TEST_CASE("faults: a blackholed backend (accepts, never answers): connect timeou
     CHECK(first->sqlstate == "08001");
     CHECK(first->message.find("alias \"hole\"") != std::string::npos);
     CHECK(first->message.find("timed out") != std::string::npos);
-    CHECK(first_took < 2s);
+    CHECK(first_took >= 1400ms);
+    CHECK(first_took < 4s);
     CHECK(hole.accepted() >= 1);
     auto [second, second_took] = try_login(proxy, "hole");
     REQUIRE(second);
     INFO(second->what());
     CHECK(second->message.find("alias \"hole\"") != std::string::npos);
-    CHECK(second_took < 300ms);
+    CHECK(second_took < 1s);
     CHECK(proxy.connect().scalar("SELECT 'fx fine'") == "fx fine");
 }
 
@@ -646,5 +649,5 @@ TEST_CASE("faults: pg_ctl restart -m fast under 8 looping clients: only statemen
     INFO(proxy.log_tail(40));
     CHECK(errors <= static_cast<size_t>(kClients));  // at most the statements in flight at the shutdown
     CHECK(slowest < 5s);                              // nobody hung (not even for a queue_timeout)
-    CHECK(latest_return < 1500ms);
+    CHECK(latest_return < 2s);
 }

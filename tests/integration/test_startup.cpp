@@ -136,7 +136,7 @@ TEST_CASE("startup: unknown users look like known ones (salt, iterations, reques
     const auto known_median = median(known_times), unknown_median = median(unknown_times);
     MESSAGE("first request after " << known_median.count() << " us (known user), " << unknown_median.count()
                                    << " us (unknown user)");
-    CHECK(unknown_median <= 2 * known_median + 300us);
+    CHECK(unknown_median <= 2 * known_median + 700us);  // PBKDF2 alone was ~1,300 us
 
     // The same failure, word for word, for an unknown user and a wrong password.
     PgError wrong = expect_pg_error([&] { proxy.connect(kProxyUser, "wrong password"); });
