@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "harness.hpp"
+#include "http_get.hpp"
 
 using namespace pgroute::it;
 
@@ -209,6 +210,7 @@ TEST_CASE("startup: authentication_timeout ends silent, stalled and half-finishe
 TEST_CASE("startup: logins stalled in authentication do not take the slots of max_client_connections") {
     ProxyConfig cfg = default_proxy_config();
     cfg.max_client_connections = 20;
+    cfg.metrics_port = free_port();
     Proxy proxy(cfg);
 
     std::vector<std::unique_ptr<RawClient>> stalled;
@@ -217,6 +219,12 @@ TEST_CASE("startup: logins stalled in authentication do not take the slots of ma
         stalled.push_back(std::make_unique<RawClient>(proxy.port()));
         stalled.back()->send("\0\0");
     }
+    // They are counted apart, in their own gauge.
+    CHECK(eventually([&] {
+        auto r = http_get(*cfg.metrics_port, "/metrics");
+        auto v = r ? sample_value(r->body, "pgroute_clients_logging_in") : std::nullopt;
+        return v && *v == 40;
+    }));
     // Every slot is there for clients that log in.
     std::vector<Conn> clients;
     for (int i = 0; i < 20; ++i) {
