@@ -182,8 +182,10 @@ Analysis analyze(std::string_view sql) {
         analyze_text(text, a);
         return a;
     }
-    // Only a long statement can nest deeply enough to matter (about one level per two bytes).
-    if (size_t depth = estimate_nesting_depth(text); depth > kMaxEstimatedDepth) {
+    // Only a long statement can nest deeply enough to matter: a level takes at least two bytes
+    // (an operator and an operand, or a pair of parentheses), so shorter texts skip the scan.
+    if (size_t depth = text.size() > 2 * kMaxEstimatedDepth ? estimate_nesting_depth(text) : 0;
+        depth > kMaxEstimatedDepth) {
         mark_too_complex(a, "statement is too complex to analyze (expressions nested about " + std::to_string(depth) +
                                 " levels deep)");
         Hints hints = scan_hints(text);

@@ -1,7 +1,6 @@
 #include "router/router_chain.hpp"
 
 #include <algorithm>
-#include <map>
 
 namespace pgroute::router {
 namespace {
@@ -72,13 +71,17 @@ std::optional<RouteError> RouterChain::check_relations(const RouteContext& ctx) 
         placed.push_back(std::move(p));
     }
     // Up to kMaxAnalyzedTables tables: the pairs below cost an integer comparison each unless two
-    // tables sit on different aliases.
-    std::map<std::vector<std::string>, size_t> groups;
+    // tables sit on different aliases. Distinct placements are few (a handful of aliases), so a linear
+    // search finds a table's group; nothing is allocated when every table sits with the first one.
+    std::vector<const std::vector<std::string>*> groups;
     for (auto& p : placed) {
-        p.group = groups.try_emplace(p.placement.aliases, groups.size()).first->second;
-        p.joined = join(p.placement.aliases);
+        size_t g = 0;
+        while (g < groups.size() && *groups[g] != p.placement.aliases) ++g;
+        if (g == groups.size()) groups.push_back(&p.placement.aliases);
+        p.group = g;
     }
     if (groups.size() < 2) return std::nullopt;
+    for (auto& p : placed) p.joined = join(p.placement.aliases);
     for (size_t i = 0; i < placed.size(); ++i) {
         for (size_t j = i + 1; j < placed.size(); ++j) {
             const Placed& a = placed[i];
