@@ -56,6 +56,15 @@ void mark_too_complex(Analysis& a, std::string message) {
     a.too_complex = true;
 }
 
+// A statement refused before parsing: its hints are still read (the scanner does not recurse), so an
+// alias hint can route it.
+void refuse_unparsed(Analysis& a, const std::string& text, std::string message) {
+    mark_too_complex(a, std::move(message));
+    Hints hints = scan_hints(text);
+    a.hint_shard_key = std::move(hints.shard_key);
+    a.hint_alias = std::move(hints.alias);
+}
+
 // What the statements of one string share: their tables (merged) and the node budget left.
 struct Accumulated {
     TableSet tables;
@@ -170,12 +179,7 @@ Analysis analyze(std::string_view sql) {
     sql = sql.substr(0, sql.find('\0'));
     std::string text(sql);
     if (text.size() > kMaxAnalyzedBytes) {
-        // Not parsed; its hints are still read (the scanner does not recurse), so an alias hint can
-        // route it.
-        mark_too_complex(a, "statement is too long to analyze (" + std::to_string(text.size()) + " bytes)");
-        Hints hints = scan_hints(text);
-        a.hint_shard_key = std::move(hints.shard_key);
-        a.hint_alias = std::move(hints.alias);
+        refuse_unparsed(a, text, "statement is too long to analyze (" + std::to_string(text.size()) + " bytes)");
         return a;
     }
     if (text.size() <= kInlineAnalyzeBytes) {
@@ -186,11 +190,9 @@ Analysis analyze(std::string_view sql) {
     // (an operator and an operand, or a pair of parentheses), so shorter texts skip the scan.
     if (size_t depth = text.size() > 2 * kMaxEstimatedDepth ? estimate_nesting_depth(text) : 0;
         depth > kMaxEstimatedDepth) {
-        mark_too_complex(a, "statement is too complex to analyze (expressions nested about " + std::to_string(depth) +
-                                " levels deep)");
-        Hints hints = scan_hints(text);
-        a.hint_shard_key = std::move(hints.shard_key);
-        a.hint_alias = std::move(hints.alias);
+        refuse_unparsed(a, text,
+                        "statement is too complex to analyze (expressions nested about " + std::to_string(depth) +
+                            " levels deep)");
         return a;
     }
     PrivateStackJob job{&text, &a, nullptr};
