@@ -309,23 +309,17 @@ std::string ServerPool::connect_failed_locked(const std::string& error, bool tra
     PGR_LOG(warn) << endpoint_->describe() << " is down: " << error
                   << (transient ? "; retrying while clients' queue_timeout lasts" : "; clients fail fast until it answers");
   std::string message = down_message_locked(now);
-  if (transient) {
-    wake_all_locked();
-    return message;
-  }
-  for (auto& w : waiters_) {
-    if (w->done) continue;
-    w->error = message;
-    Waiter::wake(w);
-  }
-  waiters_.clear();
+  wake_all_locked(transient ? std::string() : message);
   return message;
 }
 
-// Caller holds mu_. Waiters woken with nothing look at the pool again.
-void ServerPool::wake_all_locked() {
-  for (auto& w : waiters_)
-    if (!w->done) Waiter::wake(w);
+// Caller holds mu_. Waiters woken with no error look at the pool again; with one, they fail with it.
+void ServerPool::wake_all_locked(const std::string& error) {
+  for (auto& w : waiters_) {
+    if (w->done) continue;
+    if (!error.empty()) w->error = error;
+    Waiter::wake(w);
+  }
   waiters_.clear();
 }
 

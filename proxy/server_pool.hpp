@@ -115,7 +115,8 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   std::string down_message_locked(Clock::time_point now) const;
   // While the backend is down: whether a checkout with this deadline gets no attempt worth waiting for.
   bool fails_fast_locked(Clock::time_point now, const PoolSettings& s, Clock::time_point give_up_at) const;
-  void wake_all_locked();
+  // Wakes every waiter; with an error, they fail with it, else they look at the pool again.
+  void wake_all_locked(const std::string& error = {});
 
   static awaitable<void> maintain(std::weak_ptr<ServerPool> weak, asio::io_context& ctx, int worker);
   void sweep();
