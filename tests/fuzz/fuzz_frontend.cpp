@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "frame_stream.hpp"
 #include "fuzz_support.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/frame.hpp"
@@ -94,23 +95,6 @@ void read_body(const Frame& f) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view in = pgroute::fuzz::bytes(data, size);
-  while (!in.empty()) {
-    Frame f;
-    size_t need = 0;
-    std::string error;
-    switch (next_frame(in, kMaxBody, f, need, &error)) {
-      case Decode::Invalid:
-        FUZZ_CHECK(need == 0 && !error.empty());
-        return 0;
-      case Decode::NeedMore:
-        FUZZ_CHECK(need > in.size());
-        return 0;
-      case Decode::Ready: break;
-    }
-    FUZZ_CHECK(need == f.wire_size() && need <= in.size() && f.bytes().data() == in.data());
-    read_body(f);
-    in.remove_prefix(need);
-  }
+  pgroute::fuzz::for_each_frame(pgroute::fuzz::bytes(data, size), kMaxBody, read_body);
   return 0;
 }
