@@ -40,6 +40,7 @@ struct ClientStatement {
   std::string server_name; // "pgr_<16 hex>"
   std::string parse;       // a complete Parse message with server_name, ready to send
   std::shared_ptr<const router::Analysis> analysis;  // when routing is on: analysed once, routed per Bind
+  uint64_t parse_number = 0;  // the client's Parse that made it (Pending::parse_number); 0: none yet
 
   // The statement's text, inside `parse` (after type, length, server_name and its NUL): no parse per Bind.
   std::string_view query() const {
@@ -117,6 +118,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void prepare_on_server(const ClientStatement& st);
   ClientStatement& remember_parse(const wire::ParseMsg& parse);
   bool statement_exists(std::string_view name) const;
+  // Forgets the client's statements whose Parse the server rejected or skipped (sorted parse numbers).
+  void forget_failed_parses(const std::vector<uint64_t>& parse_numbers);
   awaitable<bool> refuse_duplicate_parse(std::string_view name);
   void note_statement(std::string_view sql, bool simple);
   void push(Pending p);
@@ -237,6 +240,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // Prepared statements by the client's name.
   std::unordered_map<std::string, ClientStatement> statements_;
+  uint64_t parses_ = 0;  // named client Parses so far (ClientStatement::parse_number)
 
   // What the session needs while it has messages in hand or answers to wait for. Allocated by the
   // first message and freed when the session parks with none of it in use (unit_idle()): an idle

@@ -107,10 +107,15 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   } else if (f.type == 'C' && !swallow) {
     std::string_view tag;
     wire::parse_command_tag(f.body, tag);
+    // Statements the client parsed after sending this (pipelined) were not touched by it.
+    const uint64_t parsed_before =
+        head.kind == Expect::Query || head.kind == Expect::Execute ? head.parse_number : parses_;
     if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") {
       conn.prepared.clear();
-      statements_.clear();
+      std::erase_if(statements_, [&](const auto& s) { return s.second.parse_number <= parsed_before; });
       conn.applied.clear();
+    } else if (tag == "DEALLOCATE" && head.kind == Expect::Query && head.statement) {
+      conn.prepared.remove(head.statement);  // a client's SQL DEALLOCATE, sent with the server's name
     } else if (tag == "SET" || tag == "RESET" || tag == "DISCARD") {
       dirty_session_state_ = true;
     }
@@ -141,7 +146,11 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   if (f.type == 'E' && (head.kind == Expect::Parse || head.kind == Expect::InjectedParse) && head.statement)
     conn.prepared.remove(head.statement);
   if (f.type == 'E' && is_extended(head.kind)) {
-    skip_to_sync(u().expect, &conn.prepared);  // the server now ignores everything up to Sync: so must we
+    // The server now ignores everything up to Sync: so must we. A client Parse it rejected or skipped
+    // made no statement (PostgreSQL accepts a later Parse of that name).
+    std::vector<uint64_t> failed;  // only on errors
+    skip_to_sync(u().expect, &conn.prepared, [&](uint64_t n) { failed.push_back(n); });
+    if (!failed.empty()) forget_failed_parses(failed);
   }
   emit_ready_synthetic();
   if (u().expect.empty() && idle_signal_) idle_signal_->cancel();  // a client waiting for this connection to go quiet
