@@ -462,17 +462,13 @@ void ClientSession::note_statement(std::string_view sql, bool simple) {
 // Whether the client's statement `name` exists where its next message would be handled: prepared
 // before, or by a Parse routing holds in this unit (and not closed by a held Close after it).
 bool ClientSession::statement_exists(std::string_view name) const {
-  auto it = statements_.find(std::string(name));
-  bool exists = it != statements_.end() && it->second.id != 0;  // id 0: analysed for a held Parse only
-  if (!unit_ || u().held.empty()) return exists;
-  wire::for_each_frame(u().held, max_message_, [&](const wire::Frame& h) {
-    wire::ParseMsg p;
-    wire::TargetMsg t;
-    if (h.type == 'P' && wire::parse_parse(h.body, p) && p.name == name) exists = true;
-    else if (h.type == 'C' && wire::parse_describe_or_close(h.body, t) && t.kind == 'S' && t.name == name) exists = false;
-    return true;
-  });
-  return exists;
+  std::string key(name);
+  if (unit_ && !u().held_statements.empty()) {
+    auto held = u().held_statements.find(key);
+    if (held != u().held_statements.end()) return held->second;
+  }
+  auto it = statements_.find(key);
+  return it != statements_.end() && it->second.id != 0;  // id 0: analysed for a held Parse only
 }
 
 // A Parse naming a statement that exists fails as on the server (42P05, the statement is kept), in its

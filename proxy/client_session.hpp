@@ -170,6 +170,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
   void queue_route_error(const router::RouteError& e);
   void hold(const wire::Frame& f);
+  std::string take_held();  // the held messages, which are no longer held
+  void clear_held();
   bool held_has_execute() const;
 
   // --- INSERT without a column list: a shard key's place in its table (client_column_order.cpp)
@@ -253,6 +255,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Sync decides the alias of their unit.
     std::string unit_alias;
     std::string held;
+    // The named statements a Parse (true) or Close (false) in `held` last names: for statement_exists()
+    // without reading `held` again per Parse. Emptied with it (take_held, clear_held).
+    std::unordered_map<std::string, bool> held_statements;
     std::optional<std::string> pending_begin;  // BEGIN answered by the proxy, sent with the first statement
     std::vector<std::string> synth_errors;    // ErrorResponses queued behind in-flight answers (a vector:
                                               // an empty std::deque already holds ~600 bytes)
