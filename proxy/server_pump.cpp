@@ -241,9 +241,11 @@ void ClientSession::server_lost(const std::string& why, CloseReason reason) {
 }
 
 bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
+  // Forgotten as the cancel target, unless the client attached another connection while
+  // release_server() waited: that one's target stays.
+  const bool cancel_on_its_way = cancel_slot_->detach(conn->endpoint().host, conn->endpoint().port, conn->backend_pid);
   if (dirty_session_state_ || session_mode_) return false;
-  cancel_slot_->clear();
-  if (cancel_slot_->forwarding()) return false;  // release_server() waits for the cancel first
+  if (cancel_on_its_way) return false;  // release_server() waits for the cancel first
   pool_->release(std::move(conn));
   return true;
 }
@@ -251,7 +253,6 @@ bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
 // Gives a connection back, first undoing what the client left on it that the proxy cannot track.
 awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> conn) {
   if (release_now(conn)) co_return;
-  cancel_slot_->clear();
   // A cancel of this client's statement is still on its way to the server (bounded by its 5 s timer).
   for (asio::steady_timer wait(worker_.ctx); cancel_slot_->forwarding();) {
     wait.expires_after(std::chrono::milliseconds(1));
