@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -53,11 +54,37 @@ class CancelSlot {
     std::lock_guard lock(mu_);
     return forwarding_ > 0;
   }
+  // The server connection (host, port, pid) no longer serves the client: forgets it as the target,
+  // unless the slot names another connection by now (one the client attached since), and tells in the
+  // same lock whether a cancel is still on its way (then the connection must serve nobody else yet).
+  bool detach(std::string_view host, uint16_t port, int32_t pid) {
+    std::lock_guard lock(mu_);
+    if (targets_.size() == 1 && targets_[0].pid == pid && targets_[0].port == port && targets_[0].host == host)
+      targets_.clear();
+    return forwarding_ > 0;
+  }
 
  private:
   mutable std::mutex mu_;
   std::vector<CancelTarget> targets_;
   int forwarding_ = 0;
+};
+
+// A cancel request being forwarded: forwarding() holds while this lives, whichever way its coroutine
+// ends (an exception, or destruction at shutdown).
+class CancelForward {
+ public:
+  explicit CancelForward(std::shared_ptr<CancelSlot> slot) : slot_(std::move(slot)), targets_(slot_->begin_forward()) {}
+  ~CancelForward() {
+    if (!targets_.empty()) slot_->end_forward();  // begin_forward() counted only a forward with targets
+  }
+  CancelForward(const CancelForward&) = delete;
+  CancelForward& operator=(const CancelForward&) = delete;
+  const std::vector<CancelTarget>& targets() const { return targets_; }
+
+ private:
+  std::shared_ptr<CancelSlot> slot_;
+  std::vector<CancelTarget> targets_;  // none: nothing was running
 };
 
 class CancelRegistry {

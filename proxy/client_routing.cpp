@@ -329,7 +329,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     }
   }
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
-    u().held.clear();
+    clear_held();
     if (server_) {
       // Earlier messages of this unit are on the server: the error takes its place behind their answers.
       std::string bytes;
@@ -378,14 +378,31 @@ bool ClientSession::held_has_execute() const {
 
 // Keeps an extended-protocol message until its unit's alias is known.
 void ClientSession::hold(const wire::Frame& f) {
-  u().held.append(f.bytes());
+  UnitState& unit = u();
+  unit.held.append(f.bytes());
+  wire::ParseMsg p;
+  wire::TargetMsg t;
+  if (f.type == 'P' && wire::parse_parse(f.body, p) && !p.name.empty())
+    unit.held_statements[std::string(p.name)] = true;
+  else if (f.type == 'C' && wire::parse_describe_or_close(f.body, t) && t.kind == 'S' && !t.name.empty())
+    unit.held_statements[std::string(t.name)] = false;
+}
+
+std::string ClientSession::take_held() {
+  std::string held = std::move(u().held);
+  clear_held();
+  return held;
+}
+
+void ClientSession::clear_held() {
+  u().held.clear();
+  u().held_statements.clear();
 }
 
 // Attaches to `alias` and replays the held messages; the caller then handles the current one.
 awaitable<ClientSession::Step> ClientSession::release_held(const std::string& alias) {
   u().unit_alias = alias;
-  std::string held = std::move(u().held);
-  u().held.clear();
+  std::string held = take_held();
   Attach attached = attach_now();
   if (attached == Attach::must_wait) attached = co_await attach_from_pool();
   if (attached == Attach::failed) {
@@ -477,7 +494,7 @@ bool ClientSession::answer_held_unit() {
       }
     }
   }
-  u().held.clear();
+  clear_held();
   wire::put_ready_for_query(out, client_tx_status());
   return true;
 }

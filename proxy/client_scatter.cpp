@@ -125,8 +125,7 @@ std::string ClientSession::statement_text(std::string_view name) const {
 // Runs the held unit of a spreading Bind: at the client's Sync (answered with ReadyForQuery) or Flush.
 awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
   auto unit = std::move(scatter_);
-  std::string held = std::move(u().held);
-  u().held.clear();
+  std::string held = take_held();
   // The unit must be the read alone: one Bind, one Execute of all its rows, then Sync.
   int binds = 0, executes = 0;
   bool execute_last = false, all_rows = true;

@@ -8,6 +8,7 @@
 
 #include "proxy/auth/md5.hpp"
 #include "proxy/auth/scram.hpp"
+#include "proxy/deallocate_name.hpp"
 #include "proxy/frame_io.hpp"
 #include "proxy/log.hpp"
 #include "proxy/metrics/query_stats.hpp"
@@ -379,7 +380,18 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   switch (f.type) {
     case 'Q':
       note_statement(sql, true);
-      push({Expect::Query});
+      if (auto name = deallocated_name(sql); name && statements_.count(*name) && statements_[*name].id) {
+        // SQL DEALLOCATE of a statement the client prepared with Parse: the server knows it by the proxy's
+        // name. The client's name is gone now (a later Parse may reuse it); the connection's copy when the
+        // server confirms (pump: CommandComplete "DEALLOCATE").
+        ClientStatement st = std::move(statements_[*name]);
+        statements_.erase(*name);
+        prepare_on_server(st);
+        push({Expect::Query, st.id, {}, parses_});
+        wire::put_query(u().server_out, "DEALLOCATE " + st.server_name);
+        break;
+      }
+      push({Expect::Query, 0, {}, parses_});
       u().server_out.append(f.bytes());
       break;
     case 'F': push({Expect::FunctionCall}); u().server_out.append(f.bytes()); break;
@@ -394,7 +406,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
         ClientStatement& st = remember_parse(parse);
         // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
         prepare_on_server(st);
-        push({Expect::SynthParseComplete});
+        push({Expect::SynthParseComplete, 0, {}, st.parse_number});
       }
       break;
     case 'B': {
@@ -429,7 +441,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       }
       break;
     }
-    case 'E': unit_open_ = true; push({Expect::Execute}); u().server_out.append(f.bytes()); break;
+    case 'E': unit_open_ = true; push({Expect::Execute, 0, {}, parses_}); u().server_out.append(f.bytes()); break;
     case 'S': unit_open_ = false; push({Expect::Sync}); u().server_out.append(f.bytes()); break;
     case 'H': u().server_out.append(f.bytes()); break;  // after a held unit was released
   }
@@ -450,17 +462,13 @@ void ClientSession::note_statement(std::string_view sql, bool simple) {
 // Whether the client's statement `name` exists where its next message would be handled: prepared
 // before, or by a Parse routing holds in this unit (and not closed by a held Close after it).
 bool ClientSession::statement_exists(std::string_view name) const {
-  auto it = statements_.find(std::string(name));
-  bool exists = it != statements_.end() && it->second.id != 0;  // id 0: analysed for a held Parse only
-  if (!unit_ || u().held.empty()) return exists;
-  wire::for_each_frame(u().held, max_message_, [&](const wire::Frame& h) {
-    wire::ParseMsg p;
-    wire::TargetMsg t;
-    if (h.type == 'P' && wire::parse_parse(h.body, p) && p.name == name) exists = true;
-    else if (h.type == 'C' && wire::parse_describe_or_close(h.body, t) && t.kind == 'S' && t.name == name) exists = false;
-    return true;
-  });
-  return exists;
+  std::string key(name);
+  if (unit_ && !u().held_statements.empty()) {
+    auto held = u().held_statements.find(key);
+    if (held != u().held_statements.end()) return held->second;
+  }
+  auto it = statements_.find(key);
+  return it != statements_.end() && it->second.id != 0;  // id 0: analysed for a held Parse only
 }
 
 // A Parse naming a statement that exists fails as on the server (42P05, the statement is kept), in its
@@ -490,6 +498,7 @@ awaitable<bool> ClientSession::refuse_duplicate_parse(std::string_view name) {
 ClientStatement& ClientSession::remember_parse(const wire::ParseMsg& parse) {
   uint64_t id = statement_id(parse.query, parse.param_types);
   ClientStatement& st = statements_[std::string(parse.name)];
+  st.parse_number = ++parses_;
   if (st.id != id) {
     st.id = id;
     st.server_name = server_statement_name(id);
@@ -497,6 +506,12 @@ ClientStatement& ClientSession::remember_parse(const wire::ParseMsg& parse) {
     wire::put_parse(st.parse, st.server_name, parse.query, parse.num_params, parse.param_types);
   }
   return st;
+}
+
+void ClientSession::forget_failed_parses(const std::vector<uint64_t>& parse_numbers) {
+  std::erase_if(statements_, [&](const auto& s) {
+    return std::binary_search(parse_numbers.begin(), parse_numbers.end(), s.second.parse_number);
+  });
 }
 
 // Makes sure `st` exists on `conn`, queueing a Parse (whose ParseComplete is swallowed) when the

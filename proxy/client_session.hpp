@@ -40,6 +40,7 @@ struct ClientStatement {
   std::string server_name; // "pgr_<16 hex>"
   std::string parse;       // a complete Parse message with server_name, ready to send
   std::shared_ptr<const router::Analysis> analysis;  // when routing is on: analysed once, routed per Bind
+  uint64_t parse_number = 0;  // the client's Parse that made it (Pending::parse_number); 0: none yet
 
   // The statement's text, inside `parse` (after type, length, server_name and its NUL): no parse per Bind.
   std::string_view query() const {
@@ -117,6 +118,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void prepare_on_server(const ClientStatement& st);
   ClientStatement& remember_parse(const wire::ParseMsg& parse);
   bool statement_exists(std::string_view name) const;
+  // Forgets the client's statements whose Parse the server rejected or skipped (sorted parse numbers).
+  void forget_failed_parses(const std::vector<uint64_t>& parse_numbers);
   awaitable<bool> refuse_duplicate_parse(std::string_view name);
   void note_statement(std::string_view sql, bool simple);
   void push(Pending p);
@@ -167,6 +170,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
   void queue_route_error(const router::RouteError& e);
   void hold(const wire::Frame& f);
+  std::string take_held();  // the held messages, which are no longer held
+  void clear_held();
   bool held_has_execute() const;
 
   // --- INSERT without a column list: a shard key's place in its table (client_column_order.cpp)
@@ -237,6 +242,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // Prepared statements by the client's name.
   std::unordered_map<std::string, ClientStatement> statements_;
+  uint64_t parses_ = 0;  // named client Parses so far (ClientStatement::parse_number)
 
   // What the session needs while it has messages in hand or answers to wait for. Allocated by the
   // first message and freed when the session parks with none of it in use (unit_idle()): an idle
@@ -249,6 +255,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Sync decides the alias of their unit.
     std::string unit_alias;
     std::string held;
+    // The named statements a Parse (true) or Close (false) in `held` last names: for statement_exists()
+    // without reading `held` again per Parse. Emptied with it (take_held, clear_held).
+    std::unordered_map<std::string, bool> held_statements;
     std::optional<std::string> pending_begin;  // BEGIN answered by the proxy, sent with the first statement
     std::vector<std::string> synth_errors;    // ErrorResponses queued behind in-flight answers (a vector:
                                               // an empty std::deque already holds ~600 bytes)

@@ -424,9 +424,8 @@ awaitable<bool> ClientSession::login_server() {
 awaitable<void> ClientSession::handle_cancel(int32_t pid, int32_t secret) {
   auto slot = rt_.cancels.find(pid, secret);
   if (!slot) co_return;  // unknown keys are ignored silently, as PostgreSQL does
-  auto targets = slot->begin_forward();  // none: nothing running
-  for (const CancelTarget& target : targets) co_await forward_cancel(target);
-  if (!targets.empty()) slot->end_forward();
+  CancelForward forward(std::move(slot));
+  for (const CancelTarget& target : forward.targets()) co_await forward_cancel(target);
 }
 
 awaitable<void> ClientSession::forward_cancel(const CancelTarget& target) {

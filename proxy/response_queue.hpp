@@ -47,8 +47,13 @@ inline bool is_extended(Expect kind) {
 
 struct Pending {
   Expect kind;
-  uint64_t statement = 0;  // proxy statement id for Parse/InjectedParse: forgotten if the server skips it
+  uint64_t statement = 0;  // proxy statement id for Parse/InjectedParse: forgotten if the server skips it;
+                           // for a Query: the statement its SQL DEALLOCATE removes from the connection
   std::chrono::steady_clock::time_point queued{};  // Query/Sync/FunctionCall: start of the unit (metrics)
+  // The session's count of named client Parses: for SynthParseComplete, the one it answers (that statement
+  // exists only if this answer is given); for Query/Execute, the count when it was sent (a DISCARD ALL
+  // or DEALLOCATE ALL forgets only statements parsed before it).
+  uint64_t parse_number = 0;
 };
 
 // A FIFO that keeps its storage: allocation-free once warmed up.
@@ -87,13 +92,20 @@ class ResponseQueue {
 
 // After an ErrorResponse in an extended-protocol unit the server skips to the next Sync (or the simple
 // Query): drops what it skipped from `expect`, and forgets statements whose Parse it skipped.
-inline void skip_to_sync(ResponseQueue& expect, ServerPreparedSet* prepared) {
+// `skipped_parse(n)` is called for each client Parse (SynthParseComplete, parse_number n) skipped.
+template <class SkippedParse>
+inline void skip_to_sync(ResponseQueue& expect, ServerPreparedSet* prepared, SkippedParse&& skipped_parse) {
   while (!expect.empty() && expect.front().kind != Expect::Sync && expect.front().kind != Expect::Query) {
     const Pending& p = expect.front();
     if ((p.kind == Expect::Parse || p.kind == Expect::InjectedParse) && p.statement && prepared)
       prepared->remove(p.statement);
+    if (p.kind == Expect::SynthParseComplete && p.parse_number) skipped_parse(p.parse_number);
     expect.pop();
   }
+}
+
+inline void skip_to_sync(ResponseQueue& expect, ServerPreparedSet* prepared) {
+  skip_to_sync(expect, prepared, [](uint64_t) {});
 }
 
 }  // namespace pgroute

@@ -107,10 +107,15 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   } else if (f.type == 'C' && !swallow) {
     std::string_view tag;
     wire::parse_command_tag(f.body, tag);
+    // Statements the client parsed after sending this (pipelined) were not touched by it.
+    const uint64_t parsed_before =
+        head.kind == Expect::Query || head.kind == Expect::Execute ? head.parse_number : parses_;
     if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") {
       conn.prepared.clear();
-      statements_.clear();
+      std::erase_if(statements_, [&](const auto& s) { return s.second.parse_number <= parsed_before; });
       conn.applied.clear();
+    } else if (tag == "DEALLOCATE" && head.kind == Expect::Query && head.statement) {
+      conn.prepared.remove(head.statement);  // a client's SQL DEALLOCATE, sent with the server's name
     } else if (tag == "SET" || tag == "RESET" || tag == "DISCARD") {
       dirty_session_state_ = true;
     }
@@ -141,7 +146,11 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   if (f.type == 'E' && (head.kind == Expect::Parse || head.kind == Expect::InjectedParse) && head.statement)
     conn.prepared.remove(head.statement);
   if (f.type == 'E' && is_extended(head.kind)) {
-    skip_to_sync(u().expect, &conn.prepared);  // the server now ignores everything up to Sync: so must we
+    // The server now ignores everything up to Sync: so must we. A client Parse it rejected or skipped
+    // made no statement (PostgreSQL accepts a later Parse of that name).
+    std::vector<uint64_t> failed;  // only on errors
+    skip_to_sync(u().expect, &conn.prepared, [&](uint64_t n) { failed.push_back(n); });
+    if (!failed.empty()) forget_failed_parses(failed);
   }
   emit_ready_synthetic();
   if (u().expect.empty() && idle_signal_) idle_signal_->cancel();  // a client waiting for this connection to go quiet
@@ -232,9 +241,11 @@ void ClientSession::server_lost(const std::string& why, CloseReason reason) {
 }
 
 bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
+  // Forgotten as the cancel target, unless the client attached another connection while
+  // release_server() waited: that one's target stays.
+  const bool cancel_on_its_way = cancel_slot_->detach(conn->endpoint().host, conn->endpoint().port, conn->backend_pid);
   if (dirty_session_state_ || session_mode_) return false;
-  cancel_slot_->clear();
-  if (cancel_slot_->forwarding()) return false;  // release_server() waits for the cancel first
+  if (cancel_on_its_way) return false;  // release_server() waits for the cancel first
   pool_->release(std::move(conn));
   return true;
 }
@@ -242,7 +253,6 @@ bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
 // Gives a connection back, first undoing what the client left on it that the proxy cannot track.
 awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> conn) {
   if (release_now(conn)) co_return;
-  cancel_slot_->clear();
   // A cancel of this client's statement is still on its way to the server (bounded by its 5 s timer).
   for (asio::steady_timer wait(worker_.ctx); cancel_slot_->forwarding();) {
     wait.expires_after(std::chrono::milliseconds(1));

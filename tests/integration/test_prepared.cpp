@@ -1,5 +1,7 @@
 // 2. Named prepared statements in transaction mode: many clients, few server connections.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "harness.hpp"
@@ -108,4 +110,97 @@ TEST_CASE("proxy: a second Parse of a named statement fails with 42P05 as in Pos
             CHECK(via_proxy[i] == from_server[i]);
         }
     }
+}
+
+TEST_CASE("proxy: a named statement exists only once its Parse succeeded, and SQL DEALLOCATE removes it") {
+    Proxy proxy(default_proxy_config());
+    Conn c = proxy.connect();
+    c.exec("DROP TABLE IF EXISTS it_prepare_later");
+    const std::string later = "SELECT count(*) FROM it_prepare_later";
+    // A Prepare that failed because its table did not exist yet may be retried under the same name
+    // (pgx names statements by a hash of their text and does so).
+    PgError missing = expect_pg_error([&] { c.prepare("s1", later, 0); });
+    CHECK(missing.sqlstate == "42P01");
+    c.exec("CREATE TABLE it_prepare_later (id int)");
+    c.prepare("s1", later, 0);
+    CHECK(c.exec_prepared("s1", {}).at(0, 0) == "0");
+    // A Prepare in a failed transaction fails (25P02) and prepares nothing.
+    c.exec("BEGIN");
+    expect_pg_error([&] { c.exec("SELECT 1/0"); });
+    PgError aborted = expect_pg_error([&] { c.prepare("s2", "SELECT 2", 0); });
+    CHECK(aborted.sqlstate == "25P02");
+    c.exec("ROLLBACK");
+    c.prepare("s2", "SELECT 2", 0);
+    CHECK(c.exec_prepared("s2", {}).at(0, 0) == "2");
+    // SQL DEALLOCATE (with or without PREPARE, names folded or quoted) forgets the statement.
+    c.exec("DEALLOCATE s1");
+    c.prepare("s1", "SELECT 3", 0);
+    CHECK(c.exec_prepared("s1", {}).at(0, 0) == "3");
+    c.exec("deallocate prepare S1");
+    c.exec(" DEALLOCATE \"s2\" ;");
+    c.prepare("s1", "SELECT 4", 0);
+    c.prepare("s2", "SELECT 5", 0);
+    CHECK(c.exec_prepared("s1", {}).at(0, 0) == "4");
+    CHECK(c.exec_prepared("s2", {}).at(0, 0) == "5");
+    c.exec("DROP TABLE it_prepare_later");
+
+    // Message by message against PostgreSQL itself, without and with routing.
+    const std::vector<std::pair<std::string, std::string>> steps = {
+        {"a Parse the server rejects", parse_message("s1", "SELECT * FROM it_no_such_table") + sync_message()},
+        {"the name is free", parse_message("s1", "SELECT 1") + bind_message("s1") + execute_message() + sync_message()},
+        {"a Parse skipped after an error", parse_message("", "SELECT 1/0") + bind_message("") + execute_message() +
+                                               parse_message("s2", "SELECT 2") + sync_message()},
+        {"that name is free too", parse_message("s2", "SELECT 2") + bind_message("s2") + execute_message() + sync_message()},
+        {"SQL DEALLOCATE", query_message("DEALLOCATE s1")},
+        {"prepared again", parse_message("s1", "SELECT 3") + bind_message("s1") + execute_message() + sync_message()},
+    };
+    auto run_steps = [&](int port, const char* user) {
+        RawClient raw(port);
+        raw.startup_trust(user, kAppDatabase);
+        std::vector<std::vector<std::string>> seen;
+        for (const auto& [what, bytes] : steps) {
+            raw.send(bytes);
+            seen.push_back(trace_until_ready(raw));
+        }
+        return seen;
+    };
+    const auto from_server = run_steps(first_cluster().port(), kTrustUser);
+    CHECK(from_server[0].at(0).rfind("E ERROR 42P01", 0) == 0);
+    CHECK(from_server[5] == std::vector<std::string>{"1", "2", "D", "C", "Z I"});
+    for (const bool routing : {false, true}) {
+        CAPTURE(routing);
+        ProxyConfig cfg = default_proxy_config();
+        if (routing) cfg.extra_yaml = "routers:\n  - type: model\n    tables: {it_elsewhere: analytics}\n";
+        Proxy proxy(cfg);
+        const auto via_proxy = run_steps(proxy.port(), kProxyTrustUser);
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            CAPTURE(steps[i].first);
+            CHECK(via_proxy[i] == from_server[i]);
+        }
+    }
+}
+
+TEST_CASE("proxy: named Parses that routing holds are checked for duplicates in linear time") {
+    // Each named Parse is checked against the statements held before it in its unit: that check once
+    // read the whole held unit again, so 20,000 pipelined Parses took 7 s (quadratic).
+    ProxyConfig cfg = default_proxy_config();
+    cfg.extra_yaml = "routers:\n  - type: model\n    tables: {it_elsewhere: analytics}\n";
+    Proxy proxy(cfg);
+    RawClient raw(proxy.port());
+    raw.startup_trust(kProxyTrustUser, kAppDatabase);
+    constexpr int kParses = 20000;
+    std::string unit;
+    for (int i = 0; i < kParses; ++i) unit += parse_message("s" + std::to_string(i), "SELECT " + std::to_string(i));
+    unit += parse_message("s7", "SELECT 7") + sync_message();  // a duplicate: its place shows the check ran
+    const auto start = std::chrono::steady_clock::now();
+    raw.send(unit);
+    const auto seen = trace_next(raw, kParses + 2, std::chrono::seconds(30));
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    REQUIRE(seen.size() == kParses + 2);
+    CHECK(std::count(seen.begin(), seen.end(), "1") == kParses);
+    CHECK(seen[kParses] == "E ERROR 42P05 prepared statement \"s7\" already exists");
+    CHECK(seen[kParses + 1] == "Z I");
+    MESSAGE("20000 held Parses answered in " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
+                                             << " ms");
+    CHECK(elapsed < std::chrono::seconds(5));  // quadratic: 7.4 s; linear: 1.5 s (mostly the server)
 }
