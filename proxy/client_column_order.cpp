@@ -2,6 +2,7 @@
 // every shard's catalog (pg_attribute) on one of its pooled connections, then cached per worker
 // (column_order_cache.hpp). A cold path: once per table and worker, again after a reload or a server
 // error that a changed column order would cause (note_column_order_error).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -100,7 +101,20 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
   const std::string what = "where " + column + " stands in " + table + " (for an INSERT without a column list)";
   const std::string sql = key_position_sql(table, column);
   std::vector<std::pair<std::string, int>> found;  // shard, position (-1: no table, 0: no column)
+  // The shard whose connection this session holds (inside a transaction): not asked. Checking a second
+  // connection out of its pool could wait on ourselves (pool size 1), and its own connection is not
+  // ours to use: the pump reads from it, and a failing query would abort the client's transaction.
+  // The others answer; the answer then is not cached (the skipped shard could disagree).
+  std::string held;
+  if (server_) held = server_->endpoint().alias;
+  bool skipped = false;
+  if (std::find(shards.begin(), shards.end(), held) != shards.end() && shards.size() > 1) {
+    PGR_LOG(info) << describe() << ": learning " << what << " without \"" << held
+                  << "\", whose connection this session holds";
+    skipped = true;
+  }
   for (const auto& alias : shards) {
+    if (skipped && alias == held) continue;
     std::string sqlstate, error;
     auto pool = pool_for_alias(alias, sqlstate, error);
     if (!pool) co_return failed(sqlstate, "cannot learn " + what + ": " + error);
@@ -110,8 +124,9 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
     if (answer.broken || checkout.conn->tx_status != 'I') pool->discard(std::move(checkout.conn), CloseReason::server_error);
     else pool->release(std::move(checkout.conn));
     if (!answer.value) {
-      co_return failed(wire::sqlstate::connection_failure,
-                       "cannot learn " + what + " from alias \"" + alias + "\": " +
+      // The connection may be fine (a catalog query refused): not 08xxx, which drivers take for a lost connection.
+      co_return failed(wire::sqlstate::internal_error,
+                       "pgroute: cannot learn " + what + " from alias \"" + alias + "\": " +
                            (answer.error.empty() ? std::string("no answer") : answer.error));
     }
     int position = std::atoi(answer.value->c_str());
@@ -130,7 +145,7 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
   }
   PGR_LOG(info) << describe() << ": learnt that " << column << " is column " << found.front().second << " of "
                 << table << " on " << router::join(shards);
-  worker_.column_orders.store(table, column, found.front().second);
+  if (!skipped) worker_.column_orders.store(table, column, found.front().second);
   co_return KeyPosition{KeyPosition::State::Known, found.front().second, {}, {}};
 }
 

@@ -216,3 +216,58 @@ TEST_CASE("insert by position: pgbench custom script in extended and prepared mo
         CHECK(used.size() == 2);
     }
 }
+
+namespace {
+
+// A user_id that PostgreSQL's hash (modulus 2) puts on shard `i`.
+long key_on_shard(int i) {
+    Conn su = shard(0).superuser(kAppDatabase);
+    for (long id = 1;; ++id)
+        if (su.scalar("SELECT satisfies_hash_partition('pos_hp'::regclass, 2, " + std::to_string(i) + ", " +
+                      std::to_string(id) + "::bigint)") == "t")
+            return id;
+}
+
+}  // namespace
+
+TEST_CASE("insert by position: inside a transaction on a shard with one pooled connection, no self-deadlock") {
+    create_schema();
+    ProxyConfig cfg = config();
+    cfg.pool_size = 1;
+    for (const char* alias : {"default", "shard_0", "shard_1"}) cfg.backend(alias).pool_size = 1;
+    cfg.queue_timeout = "2s";
+    Proxy proxy(cfg);
+    Conn c = proxy.connect();
+    const std::string k0 = std::to_string(key_on_shard(0));
+    c.exec("BEGIN");
+    c.exec("INSERT INTO pos_events (user_id, payload) VALUES (" + k0 + ", 'tx')");  // holds shard_0's one connection
+    const auto started = std::chrono::steady_clock::now();
+    c.exec("INSERT INTO pos_events VALUES (" + k0 + ", 'tx')");  // the order is not known yet: learnt now
+    CHECK(std::chrono::steady_clock::now() - started < 1500ms);  // not a wait for the queue timeout
+    c.exec("COMMIT");
+    CHECK(placements("pos_events", "tx") == std::map<long, int>{{std::stol(k0), 0}});
+    // Outside the transaction the order is learnt from every shard as usual.
+    c.exec("INSERT INTO pos_events VALUES (" + k0 + ", 'after')");
+    CHECK(placements("pos_events", "after").size() == 1);
+}
+
+TEST_CASE("insert by position: a refused catalog query is an internal error naming alias and table, not 08006") {
+    create_schema();
+    Proxy proxy(config());
+    Conn c = proxy.connect();
+    struct Revoke {
+        Revoke() { shard(1).superuser(kAppDatabase).exec("REVOKE SELECT ON pg_catalog.pg_attribute FROM PUBLIC"); }
+        ~Revoke() { shard(1).superuser(kAppDatabase).exec("GRANT SELECT ON pg_catalog.pg_attribute TO PUBLIC"); }
+    };
+    {
+        Revoke revoke;
+        PgError e = expect_pg_error([&] { c.exec("INSERT INTO pos_events VALUES (1, 'refused')"); });
+        CHECK(e.sqlstate == "XX000");
+        CHECK(e.message.find("alias \"shard_1\"") != std::string::npos);
+        CHECK(e.message.find("pos_events") != std::string::npos);
+        CHECK(e.message.find("permission denied") != std::string::npos);
+    }
+    CHECK(c.scalar("SELECT 'still usable'") == "still usable");
+    c.exec("INSERT INTO pos_events VALUES (1, 'granted')");
+    CHECK(count_rows("pos_events", "granted") == 1);
+}
