@@ -145,8 +145,9 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
   }
   PGR_LOG(info) << describe() << ": learnt that " << column << " is column " << found.front().second << " of "
                 << table << " on " << router::join(shards);
-  if (!skipped) worker_.column_orders.store(table, column, found.front().second);
-  co_return KeyPosition{KeyPosition::State::Known, found.front().second, {}, {}};
+  KeyPosition known{KeyPosition::State::Known, found.front().second, {}, {}};
+  if (!skipped) worker_.column_orders.store(table, column, known, ColumnOrderCache::Clock::now());
+  co_return known;
 }
 
 // Routes again with what the shards' catalogs say, after the cache had nothing for the statement.
@@ -155,18 +156,21 @@ awaitable<void> ClientSession::learn_missing_column_order(ColumnOrderLookup& col
   // Copies: the views point into the routers of a snapshot that a reload may free while we wait.
   std::string table(request.table), column(request.column);
   std::vector<std::string> shards(request.shards.begin(), request.shards.end());
-  columns.set_learnt(co_await learn_key_position(std::move(table), std::move(column), std::move(shards)));
+  KeyPosition learnt = co_await learn_key_position(table, column, std::move(shards));
+  // Kept briefly (ColumnOrderCache::kSettle): a client repeating the failing INSERT does not ask every shard again.
+  if (learnt.state == KeyPosition::State::Failed)
+    worker_.column_orders.store(table, column, learnt, ColumnOrderCache::Clock::now());
+  columns.set_learnt(std::move(learnt));
 }
 
 bool ClientSession::column_order_stale(const std::variant<router::RouteDecision, router::RouteError>& routed,
                                        const ColumnOrderLookup& columns) {
   const auto* e = std::get_if<router::RouteError>(&routed);
   if (!e || e->sqlstate != wire::sqlstate::invalid_text_representation || columns.used_table().empty() ||
-      columns.learnt())
+      columns.learnt() || !worker_.column_orders.forget(columns.used_table(), ColumnOrderCache::Clock::now()))
     return false;
   PGR_LOG(info) << describe() << ": the value taken for the shard key of " << columns.used_table()
                 << " is not of its type: learning its column order again";
-  worker_.column_orders.forget(columns.used_table());
   return true;
 }
 
@@ -174,9 +178,9 @@ void ClientSession::note_column_order_error(const wire::Frame& f) {
   wire::ErrorFields e;
   wire::parse_error_fields(f.body, e);
   if (!column_order_suspect(e.sqlstate)) return;
-  PGR_LOG(info) << describe() << ": " << e.sqlstate << " from a statement placed by the column order of "
-                << u().column_order_table << ": learning it again on next use";
-  worker_.column_orders.forget(u().column_order_table);
+  if (worker_.column_orders.forget(u().column_order_table, ColumnOrderCache::Clock::now()))
+    PGR_LOG(info) << describe() << ": " << e.sqlstate << " from a statement placed by the column order of "
+                  << u().column_order_table << ": learning it again on next use";
   u().column_order_table.clear();
 }
 
