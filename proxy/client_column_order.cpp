@@ -97,7 +97,7 @@ awaitable<ClientSession::CatalogAnswer> ClientSession::run_catalog_query(ServerC
 }
 
 awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std::string column,
-                                                         std::vector<std::string> shards) {
+                                                         std::vector<std::string> shards, uint64_t generation) {
   const std::string what = "where " + column + " stands in " + table + " (for an INSERT without a column list)";
   const std::string sql = key_position_sql(table, column);
   std::vector<std::pair<std::string, int>> found;  // shard, position (-1: no table, 0: no column)
@@ -116,7 +116,7 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
   for (const auto& alias : shards) {
     if (skipped && alias == held) continue;
     std::string sqlstate, error;
-    auto pool = pool_for_alias(alias, sqlstate, error);
+    auto pool = pool_for_alias(alias, sqlstate, error, /*refresh=*/false);
     if (!pool) co_return failed(sqlstate, "cannot learn " + what + ": " + error);
     auto checkout = co_await pool->acquire(worker_.ctx, worker_.index);
     if (!checkout.conn) co_return failed(checkout.sqlstate, "cannot learn " + what + ": " + checkout.error);
@@ -146,19 +146,23 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
   PGR_LOG(info) << describe() << ": learnt that " << column << " is column " << found.front().second << " of "
                 << table << " on " << router::join(shards);
   KeyPosition known{KeyPosition::State::Known, found.front().second, {}, {}};
-  if (!skipped) worker_.column_orders.store(table, column, known, ColumnOrderCache::Clock::now());
+  // Learnt under a configuration a reload replaced meanwhile: good for this statement (routed by the old
+  // routers to the old shards), not for the cache, which now holds the new configuration's orders.
+  if (!skipped && rt_.generation() == generation) worker_.column_orders.store(table, column, known, ColumnOrderCache::Clock::now());
   co_return known;
 }
 
 // Routes again with what the shards' catalogs say, after the cache had nothing for the statement.
 awaitable<void> ClientSession::learn_missing_column_order(ColumnOrderLookup& columns) {
   const auto& request = *columns.missing();
-  // Copies: the views point into the routers of a snapshot that a reload may free while we wait.
+  // The statement is routed again by the same snapshot's routers after the wait: pinned here, and
+  // pool_for_alias does not replace snap_ meanwhile. Copies all the same: cheap, and safe by themselves.
+  auto pinned = snap_;
   std::string table(request.table), column(request.column);
   std::vector<std::string> shards(request.shards.begin(), request.shards.end());
-  KeyPosition learnt = co_await learn_key_position(table, column, std::move(shards));
+  KeyPosition learnt = co_await learn_key_position(table, column, std::move(shards), pinned->generation);
   // Kept briefly (ColumnOrderCache::kSettle): a client repeating the failing INSERT does not ask every shard again.
-  if (learnt.state == KeyPosition::State::Failed)
+  if (learnt.state == KeyPosition::State::Failed && rt_.generation() == pinned->generation)
     worker_.column_orders.store(table, column, learnt, ColumnOrderCache::Clock::now());
   columns.set_learnt(std::move(learnt));
 }

@@ -81,6 +81,7 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   ctx.last_write = last_write_;
   ctx.alias_healthy = &rt_.alias_health;
   ctx.column_order = &columns;
+  columns.start_route();
   auto result = snap_->chain->route(ctx);
   u().column_order_table.assign(columns.used_table());
   if (auto* d = std::get_if<router::RouteDecision>(&result)) {

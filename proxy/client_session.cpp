@@ -531,9 +531,8 @@ bool ClientSession::pool_ready(const std::string& alias) {
 }
 
 std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& alias, std::string& sqlstate,
-                                                          std::string& error) {
-  uint64_t generation = rt_.generation();
-  if (snap_->generation != generation) snap_ = rt_.snapshot();
+                                                          std::string& error, bool refresh) {
+  if (refresh && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
   auto it = std::find_if(pools_.begin(), pools_.end(), [&](const auto& p) { return p.first == alias; });
   if (it != pools_.end() && it->second.generation == snap_->generation) return it->second.pool;
   const config::Backend* backend = snap_->config->backend(alias);

@@ -109,7 +109,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void attach(std::unique_ptr<ServerConnection> conn);
   bool pool_ready(const std::string& alias);
   // `alias`'s pool for this client, without touching pool_; null with sqlstate and error when there is none.
-  std::shared_ptr<ServerPool> pool_for_alias(const std::string& alias, std::string& sqlstate, std::string& error);
+  // refresh: take a newer snapshot first (false while a statement is being routed: its routers, and views
+  // into them, must outlive the routing).
+  std::shared_ptr<ServerPool> pool_for_alias(const std::string& alias, std::string& sqlstate, std::string& error,
+                                             bool refresh = true);
   awaitable<bool> flush_to_server();
   std::string session_parameter_sql(const ServerConnection& conn) const;
   void queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect);
@@ -177,7 +180,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   awaitable<CatalogAnswer> run_catalog_query(ServerConnection& conn, std::string sql);
   awaitable<router::KeyPosition> learn_key_position(std::string table, std::string column,
-                                                    std::vector<std::string> shards);
+                                                    std::vector<std::string> shards, uint64_t generation);
   awaitable<void> learn_missing_column_order(ColumnOrderLookup& columns);
   void note_column_order_error(const wire::Frame& f);
   // A refusal of a statement placed by a cached column order that a changed order would explain (the

@@ -65,6 +65,8 @@ class ColumnOrderLookup final : public router::ColumnOrderSource {
   };
   const std::optional<Request>& missing() const { return missing_; }
   std::string_view used_table() const { return used_table_; }
+  // Called before each routing pass: the table is the one this pass looked up, if any.
+  void start_route() { used_table_.clear(); }
   bool learnt() const { return learnt_.has_value(); }
   // What learning found, answered for the rest of this statement (a failure is never cached).
   void set_learnt(router::KeyPosition learnt) {
@@ -76,7 +78,7 @@ class ColumnOrderLookup final : public router::ColumnOrderSource {
   ColumnOrderCache& cache_;
   uint64_t generation_;
   mutable std::optional<Request> missing_;
-  mutable std::string_view used_table_;
+  mutable std::string used_table_;  // a copy: the routers that named it may be gone by the next pass
   std::optional<router::KeyPosition> learnt_;
 };
 
