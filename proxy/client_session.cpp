@@ -379,7 +379,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   switch (f.type) {
     case 'Q':
       note_statement(sql, true);
-      push({Expect::Query});
+      push({.kind = Expect::Query, .column_order = std::exchange(u().column_order_placed, false)});
       u().server_out.append(f.bytes());
       break;
     case 'F': push({Expect::FunctionCall}); u().server_out.append(f.bytes()); break;
@@ -408,7 +408,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
         prepare_on_server(it->second);
         wire::put_bind_renamed(u().server_out, bind.portal, it->second.server_name, bind.after_statement);
       }
-      push({Expect::Bind});
+      push({.kind = Expect::Bind, .column_order = u().column_order_placed});
       break;
     }
     case 'D': case 'C': {
@@ -429,8 +429,17 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       }
       break;
     }
-    case 'E': unit_open_ = true; push({Expect::Execute}); u().server_out.append(f.bytes()); break;
-    case 'S': unit_open_ = false; push({Expect::Sync}); u().server_out.append(f.bytes()); break;
+    case 'E':
+      unit_open_ = true;
+      push({.kind = Expect::Execute, .column_order = u().column_order_placed});
+      u().server_out.append(f.bytes());
+      break;
+    case 'S':
+      unit_open_ = false;
+      u().column_order_placed = false;  // the statement placed by it is over
+      push({Expect::Sync});
+      u().server_out.append(f.bytes());
+      break;
     case 'H': u().server_out.append(f.bytes()); break;  // after a held unit was released
   }
   emit_ready_synthetic();

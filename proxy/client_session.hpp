@@ -267,9 +267,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string unit_statement;         // the unit's statement text for per-statement statistics
     std::string unit_router;            // router that placed the unit's statement ("" = not routed)
     std::string_view unit_kind;         // its statement kind (router::kind_name)
-    // The sharded table whose column order placed the last routed statement (INSERT without a column
-    // list), else empty: some server errors then mean that order changed.
+    // The sharded table whose column order placed the last statement so placed (INSERT without a
+    // column list); placed: the routed statement not sent yet is one (its Pending entries are marked,
+    // and some server errors to them mean that order changed).
     std::string column_order_table;
+    bool column_order_placed = false;
   };
   std::unique_ptr<UnitState> unit_;
   UnitState& u() {

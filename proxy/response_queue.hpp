@@ -49,6 +49,9 @@ struct Pending {
   Expect kind;
   uint64_t statement = 0;  // proxy statement id for Parse/InjectedParse: forgotten if the server skips it
   std::chrono::steady_clock::time_point queued{};  // Query/Sync/FunctionCall: start of the unit (metrics)
+  // Query/Bind/Execute of a statement placed by a learnt column order (UnitState::column_order_table):
+  // the errors a changed order would cause make it be learnt again; other statements' errors do not.
+  bool column_order = false;
 };
 
 // A FIFO that keeps its storage: allocation-free once warmed up.

@@ -66,7 +66,6 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     }
     default: break;
   }
-  if (f.type == wire::backend::kErrorResponse && !u().column_order_table.empty()) note_column_order_error(f);
   emit_ready_synthetic();
   if (u().expect.empty()) {
     // Nothing was asked: a server closing the session says so with an ErrorResponse (FATAL).
@@ -74,6 +73,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     return f.type != 'E';
   }
   const Pending head = u().expect.front();
+  if (f.type == wire::backend::kErrorResponse && head.column_order) note_column_order_error(f);
   bool swallow = head.kind == Expect::InjectedQuery || head.kind == Expect::InjectedClose ||
                  (head.kind == Expect::InjectedParse && f.type == '1');
   if (head.kind == Expect::InjectedQuery && f.type == 'E') {

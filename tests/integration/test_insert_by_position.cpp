@@ -281,3 +281,21 @@ TEST_CASE("insert by position: a refused catalog query is an internal error nami
     c.exec("INSERT INTO pos_events VALUES (1, 'granted')");
     CHECK(count_rows("pos_events", "granted") == 1);
 }
+
+TEST_CASE("insert by position: an error of a later statement does not make the order be learnt again") {
+    create_schema();
+    Proxy proxy(config());
+    Conn c = proxy.connect();
+    c.exec("INSERT INTO pos_events VALUES (1, 'placed')");  // learnt
+    std::this_thread::sleep_for(1100ms);                     // no longer fresh (ColumnOrderCache::kSettle)
+    c.exec("INSERT INTO pos_events VALUES (2, 'placed')");  // placed by the cached order
+    // A syntax error (42601) of an unrelated statement that is not routed (an unnamed Parse, held and
+    // sent to the client's own alias): not an error of the INSERT.
+    PgError e = expect_pg_error([&] { c.prepare("", "SELEC 1", 0); });
+    CHECK(e.sqlstate == "42601");
+    CHECK(proxy.log_tail(200).find("learning it again on next use") == std::string::npos);
+    // The INSERT's own error still does: a type error in a column after the key.
+    PgError own = expect_pg_error([&] { c.exec("INSERT INTO pos_events VALUES (3, 'placed', 'not an int')"); });
+    CHECK(own.sqlstate == "22P02");
+    CHECK(eventually([&] { return proxy.log_tail(200).find("learning it again on next use") != std::string::npos; }));
+}
