@@ -7,19 +7,15 @@
 #include <vector>
 
 #include "proxy/client_session.hpp"
-#include "proxy/frame_io.hpp"
 #include "proxy/log.hpp"
 #include "proxy/sql_quote.hpp"
 #include "proxy/worker.hpp"
 #include "proxy/wire/backend.hpp"
-#include "proxy/wire/builder.hpp"
-#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
 namespace {
 
-namespace be = wire::backend;
 using router::KeyPosition;
 
 // "events" or "public.events" as a quoted name for to_regclass (the configuration spells names as
@@ -58,44 +54,6 @@ bool column_order_suspect(std::string_view sqlstate) {
 
 }  // namespace
 
-awaitable<ClientSession::CatalogAnswer> ClientSession::run_catalog_query(ServerConnection& conn, std::string sql) {
-  std::string msg;
-  wire::put_query(msg, sql);
-  CatalogAnswer answer;
-  std::string error;
-  if (!co_await write_all(conn.socket(), msg, error)) {
-    answer.broken = true;
-    answer.error = "write failed: " + error;
-    co_return answer;
-  }
-  std::vector<std::optional<std::string_view>> columns;
-  for (;;) {
-    wire::Frame f;
-    ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
-    if (st != ReadStatus::ok) {
-      answer.broken = true;
-      answer.error = "server connection lost: " + error;
-      co_return answer;
-    }
-    if (f.type == be::kErrorResponse && answer.error.empty()) {
-      wire::ErrorFields e;
-      wire::parse_error_fields(f.body, e);
-      answer.error = std::string(e.message);
-    } else if (f.type == be::kDataRow && !answer.value && wire::parse_data_row(f.body, columns) && !columns.empty() &&
-               columns[0]) {
-      answer.value = std::string(*columns[0]);
-    } else if (f.type == be::kParameterStatus) {
-      std::string_view name, value;
-      if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
-    } else if (f.type == be::kReadyForQuery) {
-      wire::parse_ready_for_query(f.body, conn.tx_status);
-      conn.rbuf.consume(f.wire_size());
-      co_return answer;
-    }
-    conn.rbuf.consume(f.wire_size());
-  }
-}
-
 awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std::string column,
                                                          std::vector<std::string> shards, uint64_t generation) {
   const std::string what = "where " + column + " stands in " + table + " (for an INSERT without a column list)";
@@ -120,16 +78,18 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
     if (!pool) co_return failed(sqlstate, "cannot learn " + what + ": " + error);
     auto checkout = co_await pool->acquire(worker_.ctx, worker_.index);
     if (!checkout.conn) co_return failed(checkout.sqlstate, "cannot learn " + what + ": " + checkout.error);
-    CatalogAnswer answer = co_await run_catalog_query(*checkout.conn, sql);
-    if (answer.broken || checkout.conn->tx_status != 'I') pool->discard(std::move(checkout.conn), CloseReason::server_error);
+    std::optional<std::string> value;
+    auto err = co_await run_internal_query(*checkout.conn, sql, &value);
+    if ((err && err->broken) || checkout.conn->tx_status != 'I')
+      pool->discard(std::move(checkout.conn), CloseReason::server_error);
     else pool->release(std::move(checkout.conn));
-    if (!answer.value) {
+    if (!value) {
       // The connection may be fine (a catalog query refused): not 08xxx, which drivers take for a lost connection.
       co_return failed(wire::sqlstate::internal_error,
                        "pgroute: cannot learn " + what + " from alias \"" + alias + "\": " +
-                           (answer.error.empty() ? std::string("no answer") : answer.error));
+                           (err ? err->message : std::string("no answer")));
     }
-    int position = std::atoi(answer.value->c_str());
+    int position = std::atoi(value->c_str());
     if (position < 0) co_return failed(wire::sqlstate::undefined_table, "table " + table + " does not exist on alias \"" + alias + "\"");
     if (position == 0)
       co_return failed(wire::sqlstate::undefined_column, "table " + table + " has no column " + column + " on alias \"" + alias + "\"");

@@ -135,8 +135,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool process_server_frame(const wire::Frame& f);
   bool may_detach() const;
   awaitable<void> finish_server_on_client_exit();
-  struct QueryError { std::string sqlstate, message; };
-  awaitable<std::optional<QueryError>> run_internal_query(ServerConnection& conn, std::string_view sql);
+  struct QueryError {
+    std::string sqlstate, message;
+    bool broken = false;  // the connection is unusable (not an error the server reported)
+  };
+  // Runs `sql` on a connection no client is using; first_value: the first column of the first row.
+  awaitable<std::optional<QueryError>> run_internal_query(ServerConnection& conn, std::string_view sql,
+                                                          std::optional<std::string>* first_value = nullptr);
   awaitable<void> release_server(std::unique_ptr<ServerConnection> conn);
   // Gives the connection back at once when nothing needs undoing on it (the common case); else false,
   // and release_server() must run.
@@ -173,12 +178,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool held_has_execute() const;
 
   // --- INSERT without a column list: a shard key's place in its table (client_column_order.cpp)
-  struct CatalogAnswer {
-    std::optional<std::string> value;  // first column of the first row
-    std::string error;                 // the server's error message, or why the connection broke
-    bool broken = false;               // the connection is unusable
-  };
-  awaitable<CatalogAnswer> run_catalog_query(ServerConnection& conn, std::string sql);
   awaitable<router::KeyPosition> learn_key_position(std::string table, std::string column,
                                                     std::vector<std::string> shards, uint64_t generation);
   awaitable<void> learn_missing_column_order(ColumnOrderLookup& columns);
