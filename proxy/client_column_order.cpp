@@ -2,23 +2,20 @@
 // every shard's catalog (pg_attribute) on one of its pooled connections, then cached per worker
 // (column_order_cache.hpp). A cold path: once per table and worker, again after a reload or a server
 // error that a changed column order would cause (note_column_order_error).
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "proxy/client_session.hpp"
-#include "proxy/frame_io.hpp"
 #include "proxy/log.hpp"
 #include "proxy/sql_quote.hpp"
 #include "proxy/worker.hpp"
 #include "proxy/wire/backend.hpp"
-#include "proxy/wire/builder.hpp"
-#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
 namespace {
 
-namespace be = wire::backend;
 using router::KeyPosition;
 
 // "events" or "public.events" as a quoted name for to_regclass (the configuration spells names as
@@ -57,64 +54,42 @@ bool column_order_suspect(std::string_view sqlstate) {
 
 }  // namespace
 
-awaitable<ClientSession::CatalogAnswer> ClientSession::run_catalog_query(ServerConnection& conn, std::string sql) {
-  std::string msg;
-  wire::put_query(msg, sql);
-  CatalogAnswer answer;
-  std::string error;
-  if (!co_await write_all(conn.socket(), msg, error)) {
-    answer.broken = true;
-    answer.error = "write failed: " + error;
-    co_return answer;
-  }
-  std::vector<std::optional<std::string_view>> columns;
-  for (;;) {
-    wire::Frame f;
-    ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
-    if (st != ReadStatus::ok) {
-      answer.broken = true;
-      answer.error = "server connection lost: " + error;
-      co_return answer;
-    }
-    if (f.type == be::kErrorResponse && answer.error.empty()) {
-      wire::ErrorFields e;
-      wire::parse_error_fields(f.body, e);
-      answer.error = std::string(e.message);
-    } else if (f.type == be::kDataRow && !answer.value && wire::parse_data_row(f.body, columns) && !columns.empty() &&
-               columns[0]) {
-      answer.value = std::string(*columns[0]);
-    } else if (f.type == be::kParameterStatus) {
-      std::string_view name, value;
-      if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
-    } else if (f.type == be::kReadyForQuery) {
-      wire::parse_ready_for_query(f.body, conn.tx_status);
-      conn.rbuf.consume(f.wire_size());
-      co_return answer;
-    }
-    conn.rbuf.consume(f.wire_size());
-  }
-}
-
 awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std::string column,
-                                                         std::vector<std::string> shards) {
+                                                         std::vector<std::string> shards, uint64_t generation) {
   const std::string what = "where " + column + " stands in " + table + " (for an INSERT without a column list)";
   const std::string sql = key_position_sql(table, column);
   std::vector<std::pair<std::string, int>> found;  // shard, position (-1: no table, 0: no column)
+  // The shard whose connection this session holds (inside a transaction): not asked. Checking a second
+  // connection out of its pool could wait on ourselves (pool size 1), and its own connection is not
+  // ours to use: the pump reads from it, and a failing query would abort the client's transaction.
+  // The others answer; the answer then is not cached (the skipped shard could disagree).
+  std::string held;
+  if (server_) held = server_->endpoint().alias;
+  bool skipped = false;
+  if (std::find(shards.begin(), shards.end(), held) != shards.end() && shards.size() > 1) {
+    PGR_LOG(info) << describe() << ": learning " << what << " without \"" << held
+                  << "\", whose connection this session holds";
+    skipped = true;
+  }
   for (const auto& alias : shards) {
+    if (skipped && alias == held) continue;
     std::string sqlstate, error;
-    auto pool = pool_for_alias(alias, sqlstate, error);
+    auto pool = pool_for_alias(alias, sqlstate, error, /*refresh=*/false);
     if (!pool) co_return failed(sqlstate, "cannot learn " + what + ": " + error);
     auto checkout = co_await pool->acquire(worker_.ctx, worker_.index);
     if (!checkout.conn) co_return failed(checkout.sqlstate, "cannot learn " + what + ": " + checkout.error);
-    CatalogAnswer answer = co_await run_catalog_query(*checkout.conn, sql);
-    if (answer.broken || checkout.conn->tx_status != 'I') pool->discard(std::move(checkout.conn), CloseReason::server_error);
+    std::optional<std::string> value;
+    auto err = co_await run_internal_query(*checkout.conn, sql, &value);
+    if ((err && err->broken) || checkout.conn->tx_status != 'I')
+      pool->discard(std::move(checkout.conn), CloseReason::server_error);
     else pool->release(std::move(checkout.conn));
-    if (!answer.value) {
-      co_return failed(wire::sqlstate::connection_failure,
-                       "cannot learn " + what + " from alias \"" + alias + "\": " +
-                           (answer.error.empty() ? std::string("no answer") : answer.error));
+    if (!value) {
+      // The connection may be fine (a catalog query refused): not 08xxx, which drivers take for a lost connection.
+      co_return failed(wire::sqlstate::internal_error,
+                       "pgroute: cannot learn " + what + " from alias \"" + alias + "\": " +
+                           (err ? err->message : std::string("no answer")));
     }
-    int position = std::atoi(answer.value->c_str());
+    int position = std::atoi(value->c_str());
     if (position < 0) co_return failed(wire::sqlstate::undefined_table, "table " + table + " does not exist on alias \"" + alias + "\"");
     if (position == 0)
       co_return failed(wire::sqlstate::undefined_column, "table " + table + " has no column " + column + " on alias \"" + alias + "\"");
@@ -130,28 +105,36 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
   }
   PGR_LOG(info) << describe() << ": learnt that " << column << " is column " << found.front().second << " of "
                 << table << " on " << router::join(shards);
-  worker_.column_orders.store(table, column, found.front().second);
-  co_return KeyPosition{KeyPosition::State::Known, found.front().second, {}, {}};
+  KeyPosition known{KeyPosition::State::Known, found.front().second, {}, {}};
+  // Learnt under a configuration a reload replaced meanwhile: good for this statement (routed by the old
+  // routers to the old shards), not for the cache, which now holds the new configuration's orders.
+  if (!skipped && rt_.generation() == generation) worker_.column_orders.store(table, column, known, ColumnOrderCache::Clock::now());
+  co_return known;
 }
 
 // Routes again with what the shards' catalogs say, after the cache had nothing for the statement.
 awaitable<void> ClientSession::learn_missing_column_order(ColumnOrderLookup& columns) {
   const auto& request = *columns.missing();
-  // Copies: the views point into the routers of a snapshot that a reload may free while we wait.
+  // The statement is routed again by the same snapshot's routers after the wait: pinned here, and
+  // pool_for_alias does not replace snap_ meanwhile. Copies all the same: cheap, and safe by themselves.
+  auto pinned = snap_;
   std::string table(request.table), column(request.column);
   std::vector<std::string> shards(request.shards.begin(), request.shards.end());
-  columns.set_learnt(co_await learn_key_position(std::move(table), std::move(column), std::move(shards)));
+  KeyPosition learnt = co_await learn_key_position(table, column, std::move(shards), pinned->generation);
+  // Kept briefly (ColumnOrderCache::kSettle): a client repeating the failing INSERT does not ask every shard again.
+  if (learnt.state == KeyPosition::State::Failed && rt_.generation() == pinned->generation)
+    worker_.column_orders.store(table, column, learnt, ColumnOrderCache::Clock::now());
+  columns.set_learnt(std::move(learnt));
 }
 
 bool ClientSession::column_order_stale(const std::variant<router::RouteDecision, router::RouteError>& routed,
                                        const ColumnOrderLookup& columns) {
   const auto* e = std::get_if<router::RouteError>(&routed);
   if (!e || e->sqlstate != wire::sqlstate::invalid_text_representation || columns.used_table().empty() ||
-      columns.learnt())
+      columns.learnt() || !worker_.column_orders.forget(columns.used_table(), ColumnOrderCache::Clock::now()))
     return false;
   PGR_LOG(info) << describe() << ": the value taken for the shard key of " << columns.used_table()
                 << " is not of its type: learning its column order again";
-  worker_.column_orders.forget(columns.used_table());
   return true;
 }
 
@@ -159,9 +142,9 @@ void ClientSession::note_column_order_error(const wire::Frame& f) {
   wire::ErrorFields e;
   wire::parse_error_fields(f.body, e);
   if (!column_order_suspect(e.sqlstate)) return;
-  PGR_LOG(info) << describe() << ": " << e.sqlstate << " from a statement placed by the column order of "
-                << u().column_order_table << ": learning it again on next use";
-  worker_.column_orders.forget(u().column_order_table);
+  if (worker_.column_orders.forget(u().column_order_table, ColumnOrderCache::Clock::now()))
+    PGR_LOG(info) << describe() << ": " << e.sqlstate << " from a statement placed by the column order of "
+                  << u().column_order_table << ": learning it again on next use";
   u().column_order_table.clear();
 }
 

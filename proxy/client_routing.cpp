@@ -81,8 +81,11 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   ctx.last_write = last_write_;
   ctx.alias_healthy = &rt_.alias_health;
   ctx.column_order = &columns;
+  columns.start_route();
   auto result = snap_->chain->route(ctx);
-  u().column_order_table.assign(columns.used_table());
+  // The next Query (or Bind and Execute) sent is the statement this placed, if by a column order.
+  u().column_order_placed = !columns.used_table().empty();
+  if (u().column_order_placed) u().column_order_table.assign(columns.used_table());
   if (auto* d = std::get_if<router::RouteDecision>(&result)) {
     // "No router had an opinion": the client's own database decides (its alias), not the global default.
     if (d->router == "default" && d->scatter.empty()) d->alias = alias_;

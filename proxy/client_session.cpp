@@ -391,7 +391,9 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
         wire::put_query(u().server_out, "DEALLOCATE " + st.server_name);
         break;
       }
-      push({Expect::Query, 0, {}, parses_});
+      push({.kind = Expect::Query,
+            .parse_number = parses_,
+            .column_order = std::exchange(u().column_order_placed, false)});
       u().server_out.append(f.bytes());
       break;
     case 'F': push({Expect::FunctionCall}); u().server_out.append(f.bytes()); break;
@@ -420,7 +422,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
         prepare_on_server(it->second);
         wire::put_bind_renamed(u().server_out, bind.portal, it->second.server_name, bind.after_statement);
       }
-      push({Expect::Bind});
+      push({.kind = Expect::Bind, .column_order = u().column_order_placed});
       break;
     }
     case 'D': case 'C': {
@@ -441,8 +443,17 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       }
       break;
     }
-    case 'E': unit_open_ = true; push({Expect::Execute, 0, {}, parses_}); u().server_out.append(f.bytes()); break;
-    case 'S': unit_open_ = false; push({Expect::Sync}); u().server_out.append(f.bytes()); break;
+    case 'E':
+      unit_open_ = true;
+      push({.kind = Expect::Execute, .parse_number = parses_, .column_order = u().column_order_placed});
+      u().server_out.append(f.bytes());
+      break;
+    case 'S':
+      unit_open_ = false;
+      u().column_order_placed = false;  // the statement placed by it is over
+      push({Expect::Sync});
+      u().server_out.append(f.bytes());
+      break;
     case 'H': u().server_out.append(f.bytes()); break;  // after a held unit was released
   }
   emit_ready_synthetic();
@@ -546,9 +557,8 @@ bool ClientSession::pool_ready(const std::string& alias) {
 }
 
 std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& alias, std::string& sqlstate,
-                                                          std::string& error) {
-  uint64_t generation = rt_.generation();
-  if (snap_->generation != generation) snap_ = rt_.snapshot();
+                                                          std::string& error, bool refresh) {
+  if (refresh && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
   auto it = std::find_if(pools_.begin(), pools_.end(), [&](const auto& p) { return p.first == alias; });
   if (it != pools_.end() && it->second.generation == snap_->generation) return it->second.pool;
   const config::Backend* backend = snap_->config->backend(alias);

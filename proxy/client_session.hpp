@@ -110,7 +110,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void attach(std::unique_ptr<ServerConnection> conn);
   bool pool_ready(const std::string& alias);
   // `alias`'s pool for this client, without touching pool_; null with sqlstate and error when there is none.
-  std::shared_ptr<ServerPool> pool_for_alias(const std::string& alias, std::string& sqlstate, std::string& error);
+  // refresh: take a newer snapshot first (false while a statement is being routed: its routers, and views
+  // into them, must outlive the routing).
+  std::shared_ptr<ServerPool> pool_for_alias(const std::string& alias, std::string& sqlstate, std::string& error,
+                                             bool refresh = true);
   awaitable<bool> flush_to_server();
   std::string session_parameter_sql(const ServerConnection& conn) const;
   void queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect);
@@ -135,8 +138,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool process_server_frame(const wire::Frame& f);
   bool may_detach() const;
   awaitable<void> finish_server_on_client_exit();
-  struct QueryError { std::string sqlstate, message; };
-  awaitable<std::optional<QueryError>> run_internal_query(ServerConnection& conn, std::string_view sql);
+  struct QueryError {
+    std::string sqlstate, message;
+    bool broken = false;  // the connection is unusable (not an error the server reported)
+  };
+  // Runs `sql` on a connection no client is using; first_value: the first column of the first row.
+  awaitable<std::optional<QueryError>> run_internal_query(ServerConnection& conn, std::string_view sql,
+                                                          std::optional<std::string>* first_value = nullptr);
   awaitable<void> release_server(std::unique_ptr<ServerConnection> conn);
   // Gives the connection back at once when nothing needs undoing on it (the common case); else false,
   // and release_server() must run.
@@ -175,14 +183,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool held_has_execute() const;
 
   // --- INSERT without a column list: a shard key's place in its table (client_column_order.cpp)
-  struct CatalogAnswer {
-    std::optional<std::string> value;  // first column of the first row
-    std::string error;                 // the server's error message, or why the connection broke
-    bool broken = false;               // the connection is unusable
-  };
-  awaitable<CatalogAnswer> run_catalog_query(ServerConnection& conn, std::string sql);
   awaitable<router::KeyPosition> learn_key_position(std::string table, std::string column,
-                                                    std::vector<std::string> shards);
+                                                    std::vector<std::string> shards, uint64_t generation);
   awaitable<void> learn_missing_column_order(ColumnOrderLookup& columns);
   void note_column_order_error(const wire::Frame& f);
   // A refusal of a statement placed by a cached column order that a changed order would explain (the
@@ -273,9 +275,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string unit_statement;         // the unit's statement text for per-statement statistics
     std::string unit_router;            // router that placed the unit's statement ("" = not routed)
     std::string_view unit_kind;         // its statement kind (router::kind_name)
-    // The sharded table whose column order placed the last routed statement (INSERT without a column
-    // list), else empty: some server errors then mean that order changed.
+    // The sharded table whose column order placed the last statement so placed (INSERT without a
+    // column list); placed: the routed statement not sent yet is one (its Pending entries are marked,
+    // and some server errors to them mean that order changed).
     std::string column_order_table;
+    bool column_order_placed = false;
   };
   std::unique_ptr<UnitState> unit_;
   UnitState& u() {

@@ -1,8 +1,9 @@
 // Where shard keys stand in their tables' column order, learnt from the shards' catalogs, so that an
 // INSERT without a column list can be routed (router/column_order.hpp). Per worker thread: a lookup
 // takes no lock. Entries are learnt on first use, forgotten when the configuration is reloaded and
-// when a server reports an error that a changed column order would cause.
+// when a server reports an error that a changed column order would cause; failures are kept briefly.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -18,11 +19,19 @@ namespace pgroute {
 
 class ColumnOrderCache {
  public:
+  using Clock = std::chrono::steady_clock;
+  // A failure (table missing, shards disagree, a shard refused) is kept this long: a client repeating a
+  // failing INSERT does not ask every shard each time. An order learnt more recently than this is not
+  // forgotten on a server error either (a stream of INSERTs with a bad key value would relearn per row).
+  static constexpr std::chrono::seconds kSettle{1};
+
   // Entries learnt under an older configuration are dropped (tables or shards may have changed).
   void sync(uint64_t generation);
-  std::optional<int> find(std::string_view table, std::string_view column) const;
-  void store(std::string_view table, std::string_view column, int position);
-  void forget(std::string_view table);
+  // Known or (recent) Failed; nullopt: learn it.
+  std::optional<router::KeyPosition> find(std::string_view table, std::string_view column, Clock::time_point now) const;
+  void store(std::string_view table, std::string_view column, router::KeyPosition position, Clock::time_point now);
+  // Forgets `table` unless one of its entries was learnt less than kSettle ago; true if it forgot.
+  bool forget(std::string_view table, Clock::time_point now);
   size_t size() const { return by_table_.size(); }
 
  private:
@@ -32,7 +41,8 @@ class ColumnOrderCache {
   };
   struct Entry {
     std::string column;
-    int position;
+    router::KeyPosition position;
+    Clock::time_point learnt;
   };
   std::unordered_map<std::string, std::vector<Entry>, Hash, std::equal_to<>> by_table_;
   uint64_t generation_ = 0;
@@ -55,6 +65,8 @@ class ColumnOrderLookup final : public router::ColumnOrderSource {
   };
   const std::optional<Request>& missing() const { return missing_; }
   std::string_view used_table() const { return used_table_; }
+  // Called before each routing pass: the table is the one this pass looked up, if any.
+  void start_route() { used_table_.clear(); }
   bool learnt() const { return learnt_.has_value(); }
   // What learning found, answered for the rest of this statement (a failure is never cached).
   void set_learnt(router::KeyPosition learnt) {
@@ -66,7 +78,7 @@ class ColumnOrderLookup final : public router::ColumnOrderSource {
   ColumnOrderCache& cache_;
   uint64_t generation_;
   mutable std::optional<Request> missing_;
-  mutable std::string_view used_table_;
+  mutable std::string used_table_;  // a copy: the routers that named it may be gone by the next pass
   std::optional<router::KeyPosition> learnt_;
 };
 

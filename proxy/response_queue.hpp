@@ -54,6 +54,9 @@ struct Pending {
   // exists only if this answer is given); for Query/Execute, the count when it was sent (a DISCARD ALL
   // or DEALLOCATE ALL forgets only statements parsed before it).
   uint64_t parse_number = 0;
+  // Query/Bind/Execute of a statement placed by a learnt column order (UnitState::column_order_table):
+  // the errors a changed order would cause make it be learnt again; other statements' errors do not.
+  bool column_order = false;
 };
 
 // A FIFO that keeps its storage: allocation-free once warmed up.

@@ -2,6 +2,7 @@
 // and decides when the borrowed connection goes back to its pool.
 #include <array>
 #include <functional>
+#include <vector>
 
 #include "proxy/client_session.hpp"
 #include "proxy/frame_io.hpp"
@@ -66,7 +67,6 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     }
     default: break;
   }
-  if (f.type == wire::backend::kErrorResponse && !u().column_order_table.empty()) note_column_order_error(f);
   emit_ready_synthetic();
   if (u().expect.empty()) {
     // Nothing was asked: a server closing the session says so with an ErrorResponse (FATAL).
@@ -74,6 +74,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     return f.type != 'E';
   }
   const Pending head = u().expect.front();
+  if (f.type == wire::backend::kErrorResponse && head.column_order) note_column_order_error(f);
   bool swallow = head.kind == Expect::InjectedQuery || head.kind == Expect::InjectedClose ||
                  (head.kind == Expect::InjectedParse && f.type == '1');
   if (head.kind == Expect::InjectedQuery && f.type == 'E') {
@@ -298,21 +299,27 @@ awaitable<void> ClientSession::finish_server_on_client_exit() {
   co_await release_server(std::move(conn));
 }
 
-awaitable<std::optional<ClientSession::QueryError>> ClientSession::run_internal_query(ServerConnection& conn,
-                                                                                     std::string_view sql) {
+awaitable<std::optional<ClientSession::QueryError>> ClientSession::run_internal_query(
+    ServerConnection& conn, std::string_view sql, std::optional<std::string>* first_value) {
   std::string msg;
   wire::put_query(msg, sql);
   std::string error;
-  if (!co_await write_all(conn.socket(), msg, error)) co_return QueryError{"08006", "write failed: " + error};
+  if (!co_await write_all(conn.socket(), msg, error))
+    co_return QueryError{std::string(wire::sqlstate::connection_failure), "write failed: " + error, true};
   std::optional<QueryError> result;
+  std::vector<std::optional<std::string_view>> columns;
   for (;;) {
     wire::Frame f;
     ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
-    if (st != ReadStatus::ok) co_return QueryError{"08006", "server connection lost: " + error};
+    if (st != ReadStatus::ok)
+      co_return QueryError{std::string(wire::sqlstate::connection_failure), "server connection lost: " + error, true};
     if (f.type == 'E' && !result) {
       wire::ErrorFields e;
       wire::parse_error_fields(f.body, e);
       result = QueryError{std::string(e.sqlstate), std::string(e.message)};
+    } else if (f.type == wire::backend::kDataRow && first_value && !*first_value &&
+               wire::parse_data_row(f.body, columns) && !columns.empty() && columns[0]) {
+      *first_value = std::string(*columns[0]);
     } else if (f.type == 'S') {
       std::string_view name, value;
       if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
