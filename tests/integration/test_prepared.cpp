@@ -63,6 +63,41 @@ TEST_CASE("proxy: named prepared statements survive transaction pooling (8 clien
     CHECK(conns[3].exec_prepared("stmt", {"7"}).at(0, 0) == "7003");
 }
 
+namespace {
+
+// Named steps of raw protocol messages, each sent on one connection after the one before was answered.
+using Steps = std::vector<std::pair<std::string, std::string>>;
+
+// What each step got back, up to its ReadyForQuery.
+std::vector<std::vector<std::string>> trace_steps(int port, const char* user, const Steps& steps) {
+    RawClient raw(port);
+    raw.startup_trust(user, kAppDatabase);
+    std::vector<std::vector<std::string>> seen;
+    for (const auto& [what, bytes] : steps) {
+        raw.send(bytes);
+        seen.push_back(trace_until_ready(raw));
+    }
+    return seen;
+}
+
+// The same steps through pgroute, without and with routing (which holds a unit's messages until it
+// knows their alias), get what PostgreSQL itself answered.
+void check_like_server(const Steps& steps, const std::vector<std::vector<std::string>>& from_server) {
+    for (const bool routing : {false, true}) {
+        CAPTURE(routing);
+        ProxyConfig cfg = default_proxy_config();
+        if (routing) cfg.extra_yaml = "routers:\n  - type: model\n    tables: {it_elsewhere: analytics}\n";
+        Proxy proxy(cfg);
+        const auto via_proxy = trace_steps(proxy.port(), kProxyTrustUser, steps);
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            CAPTURE(steps[i].first);
+            CHECK(via_proxy[i] == from_server[i]);
+        }
+    }
+}
+
+}  // namespace
+
 TEST_CASE("proxy: a second Parse of a named statement fails with 42P05 as in PostgreSQL; after Close it may be prepared again") {
     // With libpq: the second PQprepare fails and the first statement is kept.
     {
@@ -77,7 +112,7 @@ TEST_CASE("proxy: a second Parse of a named statement fails with 42P05 as in Pos
     }
     // Message by message against PostgreSQL itself, without and with routing (which holds a unit's
     // messages until it knows their alias).
-    const std::vector<std::pair<std::string, std::string>> steps = {
+    const Steps steps = {
         {"prepare", parse_message("s1", "SELECT 1") + sync_message()},
         {"prepare again", parse_message("s1", "SELECT 2") + bind_message("s1") + execute_message() + sync_message()},
         {"the first is kept", bind_message("s1") + execute_message() + sync_message()},
@@ -87,29 +122,9 @@ TEST_CASE("proxy: a second Parse of a named statement fails with 42P05 as in Pos
         {"the unnamed statement is replaced", parse_message("", "SELECT 6") + parse_message("", "SELECT 7") +
                                                   bind_message("") + execute_message() + sync_message()},
     };
-    auto run_steps = [&](int port, const char* user) {
-        RawClient raw(port);
-        raw.startup_trust(user, kAppDatabase);
-        std::vector<std::vector<std::string>> seen;
-        for (const auto& [what, bytes] : steps) {
-            raw.send(bytes);
-            seen.push_back(trace_until_ready(raw));
-        }
-        return seen;
-    };
-    const auto from_server = run_steps(first_cluster().port(), kTrustUser);
+    const auto from_server = trace_steps(first_cluster().port(), kTrustUser, steps);
     CHECK(from_server[1] == std::vector<std::string>{"E ERROR 42P05 prepared statement \"s1\" already exists", "Z I"});
-    for (const bool routing : {false, true}) {
-        CAPTURE(routing);
-        ProxyConfig cfg = default_proxy_config();
-        if (routing) cfg.extra_yaml = "routers:\n  - type: model\n    tables: {it_elsewhere: analytics}\n";
-        Proxy proxy(cfg);
-        const auto via_proxy = run_steps(proxy.port(), kProxyTrustUser);
-        for (std::size_t i = 0; i < steps.size(); ++i) {
-            CAPTURE(steps[i].first);
-            CHECK(via_proxy[i] == from_server[i]);
-        }
-    }
+    check_like_server(steps, from_server);
 }
 
 TEST_CASE("proxy: a named statement exists only once its Parse succeeded, and SQL DEALLOCATE removes it") {
@@ -145,7 +160,7 @@ TEST_CASE("proxy: a named statement exists only once its Parse succeeded, and SQ
     c.exec("DROP TABLE it_prepare_later");
 
     // Message by message against PostgreSQL itself, without and with routing.
-    const std::vector<std::pair<std::string, std::string>> steps = {
+    const Steps steps = {
         {"a Parse the server rejects", parse_message("s1", "SELECT * FROM it_no_such_table") + sync_message()},
         {"the name is free", parse_message("s1", "SELECT 1") + bind_message("s1") + execute_message() + sync_message()},
         {"a Parse skipped after an error", parse_message("", "SELECT 1/0") + bind_message("") + execute_message() +
@@ -154,30 +169,10 @@ TEST_CASE("proxy: a named statement exists only once its Parse succeeded, and SQ
         {"SQL DEALLOCATE", query_message("DEALLOCATE s1")},
         {"prepared again", parse_message("s1", "SELECT 3") + bind_message("s1") + execute_message() + sync_message()},
     };
-    auto run_steps = [&](int port, const char* user) {
-        RawClient raw(port);
-        raw.startup_trust(user, kAppDatabase);
-        std::vector<std::vector<std::string>> seen;
-        for (const auto& [what, bytes] : steps) {
-            raw.send(bytes);
-            seen.push_back(trace_until_ready(raw));
-        }
-        return seen;
-    };
-    const auto from_server = run_steps(first_cluster().port(), kTrustUser);
+    const auto from_server = trace_steps(first_cluster().port(), kTrustUser, steps);
     CHECK(from_server[0].at(0).rfind("E ERROR 42P01", 0) == 0);
     CHECK(from_server[5] == std::vector<std::string>{"1", "2", "D", "C", "Z I"});
-    for (const bool routing : {false, true}) {
-        CAPTURE(routing);
-        ProxyConfig cfg = default_proxy_config();
-        if (routing) cfg.extra_yaml = "routers:\n  - type: model\n    tables: {it_elsewhere: analytics}\n";
-        Proxy proxy(cfg);
-        const auto via_proxy = run_steps(proxy.port(), kProxyTrustUser);
-        for (std::size_t i = 0; i < steps.size(); ++i) {
-            CAPTURE(steps[i].first);
-            CHECK(via_proxy[i] == from_server[i]);
-        }
-    }
+    check_like_server(steps, from_server);
 }
 
 TEST_CASE("proxy: named Parses that routing holds are checked for duplicates in linear time") {
