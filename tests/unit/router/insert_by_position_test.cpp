@@ -16,6 +16,8 @@
 
 using namespace pgroute::router;
 using pgroute::router::test::Statement;
+using pgroute::router::test::decision;
+using pgroute::router::test::refusal;
 
 namespace {
 
@@ -72,16 +74,6 @@ RouteResult route(const RouterChain& chain, const Statement& s, const ColumnOrde
     RouteContext ctx = s.context();
     ctx.column_order = order;
     return chain.route(ctx);
-}
-
-RouteDecision decision(const RouteResult& r) {
-    if (auto* e = std::get_if<RouteError>(&r)) FAIL("unexpected error: " << e->message);
-    return std::get<RouteDecision>(r);
-}
-
-RouteError refusal(const RouteResult& r) {
-    if (auto* d = std::get_if<RouteDecision>(&r)) FAIL("unexpected decision: " << d->alias << " by " << d->router);
-    return std::get<RouteError>(r);
 }
 
 }  // namespace

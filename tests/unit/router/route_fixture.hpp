@@ -7,8 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include <doctest/doctest.h>
+#include <variant>
+
 #include "router/analyzer.hpp"
 #include "router/router.hpp"
+#include "router/router_chain.hpp"
 
 namespace pgroute::router::test {
 
@@ -37,5 +41,16 @@ struct Statement {
         return ctx;
     }
 };
+
+// The chain's answer, failing the test when it is the other kind.
+inline RouteDecision decision(const RouteResult& r) {
+    if (auto* e = std::get_if<RouteError>(&r)) FAIL("unexpected error: " << e->message);
+    return std::get<RouteDecision>(r);
+}
+
+inline RouteError refusal(const RouteResult& r) {
+    if (auto* d = std::get_if<RouteDecision>(&r)) FAIL("unexpected decision: " << d->alias << " by " << d->router);
+    return std::get<RouteError>(r);
+}
 
 }  // namespace pgroute::router::test

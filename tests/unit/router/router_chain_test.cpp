@@ -15,6 +15,8 @@
 
 using namespace pgroute::router;
 using pgroute::router::test::Statement;
+using pgroute::router::test::decision;
+using pgroute::router::test::refusal;
 
 namespace {
 
@@ -38,16 +40,6 @@ std::vector<std::unique_ptr<Router>> list(R... routers) {
     std::vector<std::unique_ptr<Router>> out;
     (out.push_back(std::move(routers)), ...);
     return out;
-}
-
-RouteDecision decision(const RouteResult& r) {
-    if (auto* e = std::get_if<RouteError>(&r)) FAIL("unexpected error: " << e->message);
-    return std::get<RouteDecision>(r);
-}
-
-RouteError refusal(const RouteResult& r) {
-    if (auto* d = std::get_if<RouteDecision>(&r)) FAIL("unexpected decision: " << d->alias << " by " << d->router);
-    return std::get<RouteError>(r);
 }
 
 }  // namespace

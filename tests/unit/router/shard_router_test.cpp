@@ -13,6 +13,8 @@
 
 using namespace pgroute::router;
 using pgroute::router::test::Statement;
+using pgroute::router::test::decision;
+using pgroute::router::test::refusal;
 
 namespace {
 
@@ -58,16 +60,6 @@ struct Keys {
         }
     }
 };
-
-RouteDecision decision(const RouteResult& r) {
-    if (auto* e = std::get_if<RouteError>(&r)) FAIL("unexpected error: " << e->message);
-    return std::get<RouteDecision>(r);
-}
-
-RouteError refusal(const RouteResult& r) {
-    if (auto* d = std::get_if<RouteDecision>(&r)) FAIL("unexpected decision: " << d->alias << " by " << d->router);
-    return std::get<RouteError>(r);
-}
 
 std::string be64(int64_t v) {
     std::string out(8, '\0');
