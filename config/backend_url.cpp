@@ -10,7 +10,7 @@ constexpr std::array<std::string_view, 2> kSchemes = {"postgresql://", "postgres
 constexpr std::array<std::string_view, 2> kSslModes = {"disable", "prefer"};
 
 struct UrlParts {
-  std::string_view userinfo;   // without the '@'
+  std::string_view userinfo;  // without the '@'
   bool has_userinfo = false;
   std::string_view hostport, path, query;  // path without '/', query without '?'
   bool has_query = false;
@@ -54,9 +54,7 @@ bool is_hostname_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_';
 }
 
-bool is_ipv6_char(char c) {
-  return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
-}
+bool is_ipv6_char(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.'; }
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -97,8 +95,7 @@ std::string parse_hostport(std::string_view hostport, BackendAddress& address) {
     digits_only = digits_only && c >= '0' && c <= '9';
     if (digits_only) port = port * 10 + static_cast<unsigned long>(c - '0');
   }
-  if (!digits_only || port < 1 || port > 65535)
-    return "invalid port " + quoted(port_text) + " (must be 1..65535)";
+  if (!digits_only || port < 1 || port > 65535) return "invalid port " + quoted(port_text) + " (must be 1..65535)";
   address.port = static_cast<uint16_t>(port);
   return "";
 }
@@ -109,11 +106,9 @@ std::string parse_query(std::string_view query, BackendAddress& address) {
     std::string_view param = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     size_t eq = param.find('=');
-    if (eq == std::string_view::npos)
-      return "malformed URL parameter " + quoted(param) + " (expected name=value)";
+    if (eq == std::string_view::npos) return "malformed URL parameter " + quoted(param) + " (expected name=value)";
     std::string_view name = param.substr(0, eq), value = param.substr(eq + 1);
-    if (name != "sslmode")
-      return "unknown URL parameter " + quoted(name) + " (supported: sslmode)";
+    if (name != "sslmode") return "unknown URL parameter " + quoted(name) + " (supported: sslmode)";
     bool known = false;
     for (std::string_view mode : kSslModes) known = known || value == mode;
     if (!known) return "sslmode must be disable or prefer, got " + quoted(value);
@@ -178,8 +173,7 @@ UrlParse parse_backend_url(std::string_view url) {
 std::string mask_url_password(std::string_view url) {
   // Same split as the parser, so that whatever it takes as the password is what gets hidden.
   size_t start = 0;
-  if (size_t scheme_end = url.find("://"); scheme_end != std::string_view::npos)
-    start = scheme_end + 3;
+  if (size_t scheme_end = url.find("://"); scheme_end != std::string_view::npos) start = scheme_end + 3;
   size_t at = url.rfind('@');
   if (at == std::string_view::npos || at < start) return std::string(url);
   size_t colon = url.find(':', start);

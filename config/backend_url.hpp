@@ -11,15 +11,15 @@
 namespace pgroute::config {
 
 struct BackendAddress {
-  std::string host;                        // IPv6 literal without its brackets
+  std::string host;  // IPv6 literal without its brackets
   uint16_t port = 5432;
-  std::string user, password, dbname;      // percent-decoded; empty = not given
+  std::string user, password, dbname;  // percent-decoded; empty = not given
   std::string sslmode = "disable";
 };
 
 struct UrlParse {
-  std::optional<BackendAddress> address;   // set iff error is empty
-  std::string error;                       // never contains the password
+  std::optional<BackendAddress> address;  // set iff error is empty
+  std::string error;                      // never contains the password
 };
 
 UrlParse parse_backend_url(std::string_view url);

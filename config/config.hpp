@@ -30,22 +30,22 @@ struct Lifecycle {
   int min_size = 0;                                          // kept open (and logged in) while the alias is up
   std::optional<Duration> max_lifetime = Duration(3600000);  // ±10% jitter per connection
   std::optional<Duration> idle_timeout = Duration(600000);
-  std::optional<Duration> check_after = Duration(5000);      // idle longer → round trip before use; 0 = always
-  std::optional<Duration> recycle_margin = Duration(2000);   // close this long before the server's own timeout
+  std::optional<Duration> check_after = Duration(5000);     // idle longer → round trip before use; 0 = always
+  std::optional<Duration> recycle_margin = Duration(2000);  // close this long before the server's own timeout
   Duration health_check_interval{5000};
   Duration connect_retry_initial{250}, connect_retry_max{10000};  // back-off bounds after a failed connect
 };
 
 // One PostgreSQL server the proxy can route to, named by its alias (Django DATABASES style).
 struct Backend {
-  std::string alias, url;                  // url as written (after ${} expansion)
-  std::string host;                        // IPv6 without brackets
+  std::string alias, url;  // url as written (after ${} expansion)
+  std::string host;        // IPv6 without brackets
   uint16_t port = 5432;
-  std::string user, password, dbname;      // user empty → client's user; dbname empty → server user
-  std::string sslmode = "disable";         // "disable" or "prefer"
-  int pool_size = 0;                       // 0 → pool.size
-  bool password_in_file = false;           // the url's password is written out, not ${ENV}
-  Lifecycle lifecycle;                     // pool.lifecycle with this backend's own keys applied (loader)
+  std::string user, password, dbname;  // user empty → client's user; dbname empty → server user
+  std::string sslmode = "disable";     // "disable" or "prefer"
+  int pool_size = 0;                   // 0 → pool.size
+  bool password_in_file = false;       // the url's password is written out, not ${ENV}
+  Lifecycle lifecycle;                 // pool.lifecycle with this backend's own keys applied (loader)
 
   // url with the password replaced by "***": the only form of the url fit for logs and messages.
   std::string masked_url() const;
@@ -58,9 +58,9 @@ struct Backend {
 enum class AuthMethod { Trust, Cleartext, Md5, ScramSha256 };
 
 struct User {
-  std::string name, password;              // password: plaintext, SCRAM verifier or md5 hash
+  std::string name, password;  // password: plaintext, SCRAM verifier or md5 hash
   AuthMethod auth = AuthMethod::ScramSha256;
-  bool password_in_file = false;           // a plaintext password written out, not ${ENV}
+  bool password_in_file = false;  // a plaintext password written out, not ${ENV}
   PasswordKind password_kind() const { return classify_password(password); }
 };
 
@@ -70,18 +70,18 @@ struct Pool {
   Duration queue_timeout{5000}, connect_timeout{5000};
   std::string reset_query = "DISCARD ALL";
   int max_prepared_statements = 1000;
-  Lifecycle lifecycle;                     // defaults for every backend
+  Lifecycle lifecycle;  // defaults for every backend
 };
 
 // `metrics: {listen: "127.0.0.1:9930"}`: the Prometheus endpoint; absent = no endpoint.
 struct Metrics {
-  std::string host = "127.0.0.1";          // IPv6 without brackets
+  std::string host = "127.0.0.1";  // IPv6 without brackets
   uint16_t port = 9930;
 };
 
 // `admin: {users: [ops]}`: who may use the admin console (virtual database "pgroute").
 struct Admin {
-  std::vector<std::string> users;          // each a name from `users`
+  std::vector<std::string> users;  // each a name from `users`
 };
 
 // `reload: {watch: true}`: whether a change of the file itself triggers a reload (SIGHUP always does).
@@ -90,11 +90,11 @@ struct Reload {
 };
 
 struct Config {
-  std::string source;                      // file path (for messages)
-  uint64_t content_hash = 0;               // FNV-1a of the file text as loaded (metrics, SHOW CONFIG)
+  std::string source;         // file path (for messages)
+  uint64_t content_hash = 0;  // FNV-1a of the file text as loaded (metrics, SHOW CONFIG)
   Listen listen;
-  int threads = 0;                         // 0 = half the CPU cores, at least one
-  int max_client_connections = 10000;     // logged-in clients
+  int threads = 0;                     // 0 = half the CPU cores, at least one
+  int max_client_connections = 10000;  // logged-in clients
   // Connections that have not logged in yet are counted apart, so stalled ones cannot take the slots
   // of clients; 0 = automatic: startup_limit().
   int max_startup_connections = 0;
@@ -103,20 +103,20 @@ struct Config {
   Duration authentication_timeout{60000};  // from accept to a completed login
   uint32_t max_message_size = 64u << 20;
   std::string default_alias = "default";
-  std::vector<Backend> backends;           // file order
-  bool databases_listed = false;           // `databases:` present in the file
+  std::vector<Backend> backends;                 // file order
+  bool databases_listed = false;                 // `databases:` present in the file
   std::map<std::string, std::string> databases;  // client database name → alias
   std::vector<User> users;
   Pool pool;
-  std::vector<RouterSpec> routers;         // `routers:` in order; empty = everything to default_alias
-  int routing_cache_size = 10000;          // statement analyses cached per worker thread
+  std::vector<RouterSpec> routers;  // `routers:` in order; empty = everything to default_alias
+  int routing_cache_size = 10000;   // statement analyses cached per worker thread
   std::optional<Metrics> metrics;
   Admin admin;
   Reload reload;
 
   bool is_admin(std::string_view user) const;
-  const Backend* backend(std::string_view alias) const;   // nullptr if unknown
-  const User* user(std::string_view name) const;          // nullptr if unknown
+  const Backend* backend(std::string_view alias) const;  // nullptr if unknown
+  const User* user(std::string_view name) const;         // nullptr if unknown
   // Client database name → alias: with `databases:` listed, the name must be listed there or be an
   // alias itself; without it, everything goes to default_alias. nullopt = unknown database.
   std::optional<std::string> alias_for_database(std::string_view database) const;

@@ -60,8 +60,7 @@ LoadResult load_text(std::string_view yaml, const std::string& source_name, cons
   }
   if (documents.size() > 1)
     return failure(problem_at(source_name, documents[1].Mark(),
-                              "expected one YAML document, found " +
-                                  std::to_string(documents.size())));
+                              "expected one YAML document, found " + std::to_string(documents.size())));
   if (!documents.empty())
     if (auto problem = check_expanded_size(documents[0], source_name)) return failure(std::move(*problem));
 

@@ -17,7 +17,7 @@
 namespace pgroute::config {
 
 struct LoadResult {
-  std::shared_ptr<const Config> config;    // null iff problems is non-empty
+  std::shared_ptr<const Config> config;  // null iff problems is non-empty
   std::vector<Problem> problems;
 };
 
@@ -29,7 +29,6 @@ std::optional<Problem> read_text_file(const std::string& path, std::string& text
 // An unreadable file is one problem without a position.
 LoadResult load_file(const std::string& path, const EnvLookup& env = process_env);
 // source_name is what problems and Config::source call the text (usually its path).
-LoadResult load_text(std::string_view yaml, const std::string& source_name,
-                     const EnvLookup& env = process_env);
+LoadResult load_text(std::string_view yaml, const std::string& source_name, const EnvLookup& env = process_env);
 
 }  // namespace pgroute::config

@@ -14,9 +14,7 @@ constexpr size_t kBase64KeyLength = 44;
 
 bool is_hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 
-bool is_base64_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '/';
-}
+bool is_base64_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '/'; }
 
 // Standard base64 with padding: groups of 4, '=' only at the very end.
 bool is_base64(std::string_view s) {
@@ -57,9 +55,9 @@ bool is_well_formed_scram_verifier(std::string_view verifier) {
   size_t params_colon = params.find(':'), keys_colon = keys.find(':');
   if (params_colon == std::string_view::npos || keys_colon == std::string_view::npos) return false;
   std::string_view stored_key = keys.substr(0, keys_colon), server_key = keys.substr(keys_colon + 1);
-  return is_positive_decimal(params.substr(0, params_colon)) &&
-         is_base64(params.substr(params_colon + 1)) && stored_key.size() == kBase64KeyLength &&
-         is_base64(stored_key) && server_key.size() == kBase64KeyLength && is_base64(server_key);
+  return is_positive_decimal(params.substr(0, params_colon)) && is_base64(params.substr(params_colon + 1)) &&
+         stored_key.size() == kBase64KeyLength && is_base64(stored_key) && server_key.size() == kBase64KeyLength &&
+         is_base64(server_key);
 }
 
 }  // namespace pgroute::config

@@ -7,9 +7,9 @@
 namespace pgroute::config {
 
 enum class PasswordKind {
-  Plaintext,       // anything that is not one of the two forms below
-  ScramVerifier,   // "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"
-  Md5Hash,         // "md5" + 32 hex digits (md5 of password + user name)
+  Plaintext,      // anything that is not one of the two forms below
+  ScramVerifier,  // "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"
+  Md5Hash,        // "md5" + 32 hex digits (md5 of password + user name)
 };
 
 PasswordKind classify_password(std::string_view password);

@@ -42,9 +42,9 @@ struct ShardRouterSpec {
   std::string key;    // column name
   ShardKeyType key_type = ShardKeyType::Int8;
   ShardMethod method = ShardMethod::Hash;
-  std::vector<std::string> shards;    // hash: remainder i -> shards[i]
-  std::vector<ShardRangeSpec> ranges;  // range
-  std::vector<ShardListSpec> lists;    // list
+  std::vector<std::string> shards;      // hash: remainder i -> shards[i]
+  std::vector<ShardRangeSpec> ranges;   // range
+  std::vector<ShardListSpec> lists;     // list
   std::optional<std::string> fallback;  // range/list: alias for keys no range or list holds
   WithoutKey without_key = WithoutKey::Error;
   std::vector<std::string> colocated;  // table patterns present on every shard (joins allowed)

@@ -17,8 +17,8 @@ void read_config(SchemaReader& reader, const YAML::Node& root, Config& config);
 
 void read_backends(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_routers(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
-void read_shard_router(SchemaReader& reader, const YAML::Node& item, const KeyPath& path,
-                       const Config& config, ShardRouterSpec& spec);
+void read_shard_router(SchemaReader& reader, const YAML::Node& item, const KeyPath& path, const Config& config,
+                       ShardRouterSpec& spec);
 // metrics:, admin: and reload: (schema_ops.cpp). read_admin defers its check that each user exists.
 void read_metrics(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_admin(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
@@ -33,8 +33,8 @@ void check_min_size(SchemaReader& reader, const SchemaReader::Entry& min_size_en
 
 // After the walk, reports "unknown alias" at mark unless config has a backend named alias.
 // Silent when config has no backends at all: that is reported once, on its own.
-void require_alias(SchemaReader& reader, const Config& config, std::string alias,
-                   const YAML::Mark& mark, const KeyPath& path);
+void require_alias(SchemaReader& reader, const Config& config, std::string alias, const YAML::Mark& mark,
+                   const KeyPath& path);
 
 // "default, analytics": the aliases of config in file order, for messages.
 std::string known_aliases(const Config& config);

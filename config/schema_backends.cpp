@@ -54,8 +54,7 @@ void read_backend(SchemaReader& r, const Entry& entry, Backend& backend, Config&
       {"url", [&](const Entry& e) { read_url(r, e, backend); }, true},
       {"pool_size",
        [&](const Entry& e) {
-         assign(backend.pool_size,
-                r.integer(e.value, e.path, 0, std::numeric_limits<int>::max()));
+         assign(backend.pool_size, r.integer(e.value, e.path, 0, std::numeric_limits<int>::max()));
        }},
   };
   Lifecycle scratch;  // only the keys matter here; values are read in the deferred step
@@ -87,8 +86,7 @@ void read_backends(SchemaReader& r, const Entry& section, Config& config) {
   r.for_each_entry(section.value, section.path, [&](const Entry& e) {
     if (!is_valid_alias(e.key))
       r.report(e.key_node.Mark(), section.path,
-               "invalid alias name \"" + e.key +
-                   "\" (letters, digits and _, not starting with a digit)");
+               "invalid alias name \"" + e.key + "\" (letters, digits and _, not starting with a digit)");
     // Kept even when broken, so that references to it do not add "unknown alias" noise.
     Backend backend;
     backend.alias = e.key;
@@ -103,12 +101,11 @@ std::string known_aliases(const Config& config) {
   return out;
 }
 
-void require_alias(SchemaReader& r, const Config& config, std::string alias,
-                   const YAML::Mark& mark, const KeyPath& path) {
+void require_alias(SchemaReader& r, const Config& config, std::string alias, const YAML::Mark& mark,
+                   const KeyPath& path) {
   r.defer([&r, &config, alias = std::move(alias), mark, path] {
     if (config.backends.empty() || config.backend(alias) != nullptr) return;
-    r.report(mark, path,
-             "unknown alias \"" + alias + "\" (known: " + known_aliases(config) + ")");
+    r.report(mark, path, "unknown alias \"" + alias + "\" (known: " + known_aliases(config) + ")");
   });
 }
 

@@ -40,7 +40,9 @@ void read_connect_retry(SchemaReader& r, const Entry& section, Lifecycle& l) {
 std::vector<SchemaReader::Field> lifecycle_fields(SchemaReader& r, Lifecycle& l) {
   return {
       {"min_size",
-       [&r, &l](const Entry& e) { assign(l.min_size, r.integer(e.value, e.path, 0, std::numeric_limits<int>::max())); }},
+       [&r, &l](const Entry& e) {
+         assign(l.min_size, r.integer(e.value, e.path, 0, std::numeric_limits<int>::max()));
+       }},
       {"max_lifetime", [&r, &l](const Entry& e) { read_off_or_duration(r, e, Duration(1), l.max_lifetime); }},
       {"idle_timeout", [&r, &l](const Entry& e) { read_off_or_duration(r, e, Duration(1), l.idle_timeout); }},
       {"check_after", [&r, &l](const Entry& e) { read_off_or_duration(r, e, Duration(0), l.check_after); }},

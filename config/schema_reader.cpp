@@ -44,8 +44,7 @@ std::string position_of(const YAML::Mark& mark) {
   return std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
 }
 
-SchemaReader::SchemaReader(std::string source, EnvLookup env)
-    : source_(std::move(source)), env_(std::move(env)) {}
+SchemaReader::SchemaReader(std::string source, EnvLookup env) : source_(std::move(source)), env_(std::move(env)) {}
 
 void SchemaReader::report(const YAML::Mark& mark, const KeyPath& path, std::string_view message) {
   if (mark.is_null()) return report_unplaced(path, message);
@@ -95,29 +94,25 @@ void SchemaReader::for_each_entry(const YAML::Node& map, const KeyPath& path,
     // By value: it-> yields a temporary pair, so a reference to its member would dangle.
     const YAML::Node key_node = it->first;
     if (!key_node.IsScalar()) {
-      report(key_node.Mark(), path,
-             "keys must be plain names, got " + std::string(kind_of(key_node)) + " as a key");
+      report(key_node.Mark(), path, "keys must be plain names, got " + std::string(kind_of(key_node)) + " as a key");
       continue;
     }
     const std::string& key = key_node.Scalar();
     auto [first, inserted] = first_seen.emplace(key, key_node.Mark());
     if (!inserted) {
-      report(key_node.Mark(), path,
-             "duplicate key " + quoted(key) + " (first at " + position_of(first->second) + ")");
+      report(key_node.Mark(), path, "duplicate key " + quoted(key) + " (first at " + position_of(first->second) + ")");
       continue;
     }
     on_entry(Entry{key, key_node, it->second, path.key(key)});
   }
 }
 
-void SchemaReader::read_fields(const YAML::Node& map, const KeyPath& path,
-                               std::span<const Field> fields) {
+void SchemaReader::read_fields(const YAML::Node& map, const KeyPath& path, std::span<const Field> fields) {
   std::vector<std::string_view> names;
   for (const Field& field : fields) names.push_back(field.key);
   std::vector<bool> seen(fields.size(), false);
   for_each_entry(map, path, [&](const Entry& entry) {
-    auto field = std::find_if(fields.begin(), fields.end(),
-                              [&](const Field& f) { return f.key == entry.key; });
+    auto field = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == entry.key; });
     if (field == fields.end()) {
       std::string message = "unknown key " + quoted(entry.key);
       if (auto suggestion = closest_match(entry.key, names))
@@ -132,13 +127,11 @@ void SchemaReader::read_fields(const YAML::Node& map, const KeyPath& path,
   });
   if (!map.IsMap()) return;
   for (size_t i = 0; i < fields.size(); ++i)
-    if (fields[i].required && !seen[i])
-      report(map.Mark(), path, "missing required key " + quoted(fields[i].key));
+    if (fields[i].required && !seen[i]) report(map.Mark(), path, "missing required key " + quoted(fields[i].key));
 }
 
-void SchemaReader::for_each_item(
-    const YAML::Node& seq, const KeyPath& path,
-    const std::function<void(const YAML::Node& item, const KeyPath& path)>& on_item) {
+void SchemaReader::for_each_item(const YAML::Node& seq, const KeyPath& path,
+                                 const std::function<void(const YAML::Node& item, const KeyPath& path)>& on_item) {
   if (!expect_sequence(seq, path)) return;
   size_t index = 0;
   for (auto it = seq.begin(); it != seq.end(); ++it, ++index) on_item(*it, path.index(index));
@@ -153,8 +146,7 @@ bool SchemaReader::has_value(const Entry& entry) {
 std::optional<std::string> SchemaReader::text(const YAML::Node& node, const KeyPath& path) {
   if (!node.IsScalar()) {
     report(node.Mark(), path,
-           node.IsNull() ? std::string("missing value")
-                         : "expected a scalar value, got " + std::string(kind_of(node)));
+           node.IsNull() ? std::string("missing value") : "expected a scalar value, got " + std::string(kind_of(node)));
     return std::nullopt;
   }
   Expansion expanded = expand_env(node.Scalar(), env_);
@@ -162,8 +154,7 @@ std::optional<std::string> SchemaReader::text(const YAML::Node& node, const KeyP
   return std::move(expanded.value);
 }
 
-std::optional<std::string> SchemaReader::non_empty_text(const YAML::Node& node,
-                                                        const KeyPath& path) {
+std::optional<std::string> SchemaReader::non_empty_text(const YAML::Node& node, const KeyPath& path) {
   auto value = text(node, path);
   if (value && value->empty()) {
     report(node.Mark(), path, "must not be empty");
@@ -172,8 +163,7 @@ std::optional<std::string> SchemaReader::non_empty_text(const YAML::Node& node,
   return value;
 }
 
-std::optional<int64_t> SchemaReader::integer(const YAML::Node& node, const KeyPath& path,
-                                             int64_t min, int64_t max) {
+std::optional<int64_t> SchemaReader::integer(const YAML::Node& node, const KeyPath& path, int64_t min, int64_t max) {
   auto value_text = text(node, path);
   if (!value_text) return std::nullopt;
   auto value = parse_integer(*value_text);
@@ -198,15 +188,13 @@ std::optional<int64_t> SchemaReader::integer(const YAML::Node& node, const KeyPa
   return value;
 }
 
-std::optional<Duration> SchemaReader::duration(const YAML::Node& node, const KeyPath& path,
-                                               Duration min) {
+std::optional<Duration> SchemaReader::duration(const YAML::Node& node, const KeyPath& path, Duration min) {
   auto value_text = text(node, path);
   if (!value_text) return std::nullopt;
   auto value = parse_duration(*value_text);
   if (!value) {
     report(node.Mark(), path,
-           "invalid duration " + quoted(*value_text) +
-               " (use e.g. 500ms, 5s, 2m, 1h, or a whole number of seconds)");
+           "invalid duration " + quoted(*value_text) + " (use e.g. 500ms, 5s, 2m, 1h, or a whole number of seconds)");
     return std::nullopt;
   }
   if (*value < min) {
@@ -219,21 +207,19 @@ std::optional<Duration> SchemaReader::duration(const YAML::Node& node, const Key
   return value;
 }
 
-std::optional<uint64_t> SchemaReader::byte_size(const YAML::Node& node, const KeyPath& path,
-                                                uint64_t min, uint64_t max) {
+std::optional<uint64_t> SchemaReader::byte_size(const YAML::Node& node, const KeyPath& path, uint64_t min,
+                                                uint64_t max) {
   auto value_text = text(node, path);
   if (!value_text) return std::nullopt;
   auto value = parse_byte_size(*value_text);
   if (!value) {
     report(node.Mark(), path,
-           "invalid size " + quoted(*value_text) +
-               " (use e.g. 512kB, 64MB, 1GB, 1GiB, or a number of bytes)");
+           "invalid size " + quoted(*value_text) + " (use e.g. 512kB, 64MB, 1GB, 1GiB, or a number of bytes)");
     return std::nullopt;
   }
   if (*value < min || *value > max) {
     report(node.Mark(), path,
-           "must be between " + size_text(min) + " and " + size_text(max) + ", got " +
-               quoted(*value_text));
+           "must be between " + size_text(min) + " and " + size_text(max) + ", got " + quoted(*value_text));
     return std::nullopt;
   }
   return value;
@@ -250,8 +236,7 @@ std::optional<size_t> SchemaReader::choice_index(const YAML::Node& node, const K
   if (!value) return std::nullopt;
   for (size_t i = 0; i < names.size(); ++i)
     if (names[i] == *value) return i;
-  report(node.Mark(), path,
-         "unknown value " + quoted(*value) + " (allowed: " + joined(names) + ")");
+  report(node.Mark(), path, "unknown value " + quoted(*value) + " (allowed: " + joined(names) + ")");
   return std::nullopt;
 }
 

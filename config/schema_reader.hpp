@@ -63,8 +63,7 @@ class SchemaReader {
   bool expect_sequence(const YAML::Node& node, const KeyPath& path);
   // Every key of a mapping in file order. Reports non-scalar keys and duplicate keys (at the
   // second occurrence, which is then skipped); the value may be null (see has_value).
-  void for_each_entry(const YAML::Node& map, const KeyPath& path,
-                      const std::function<void(const Entry&)>& on_entry);
+  void for_each_entry(const YAML::Node& map, const KeyPath& path, const std::function<void(const Entry&)>& on_entry);
   // A mapping with a fixed set of keys: unknown keys are reported with a "did you mean", null
   // values as missing, absent required keys at the mapping.
   void read_fields(const YAML::Node& map, const KeyPath& path, std::span<const Field> fields);
@@ -79,16 +78,13 @@ class SchemaReader {
   // A scalar with ${VAR} expanded.
   std::optional<std::string> text(const YAML::Node& node, const KeyPath& path);
   std::optional<std::string> non_empty_text(const YAML::Node& node, const KeyPath& path);
-  std::optional<int64_t> integer(const YAML::Node& node, const KeyPath& path, int64_t min,
-                                 int64_t max);
+  std::optional<int64_t> integer(const YAML::Node& node, const KeyPath& path, int64_t min, int64_t max);
   std::optional<Duration> duration(const YAML::Node& node, const KeyPath& path, Duration min);
-  std::optional<uint64_t> byte_size(const YAML::Node& node, const KeyPath& path, uint64_t min,
-                                    uint64_t max);
+  std::optional<uint64_t> byte_size(const YAML::Node& node, const KeyPath& path, uint64_t min, uint64_t max);
   // true or false (YAML 1.2 core spelling; yes/no/on/off are refused as ambiguous).
   std::optional<bool> boolean(const YAML::Node& node, const KeyPath& path);
   template <class E, size_t N>
-  std::optional<E> choice(const YAML::Node& node, const KeyPath& path,
-                          const std::array<Choice<E>, N>& choices) {
+  std::optional<E> choice(const YAML::Node& node, const KeyPath& path, const std::array<Choice<E>, N>& choices) {
     std::array<std::string_view, N> names;
     for (size_t i = 0; i < N; ++i) names[i] = choices[i].name;
     auto index = choice_index(node, path, names);

@@ -36,18 +36,13 @@ void read_pool(SchemaReader& r, const Entry& section, Pool& pool) {
   std::vector<Field> fields = {
       {"mode", [&](const Entry& e) { assign(pool.mode, r.choice(e.value, e.path, kPoolModes)); }},
       {"size", [&](const Entry& e) { assign(pool.size, r.integer(e.value, e.path, 1, kIntMax)); }},
-      {"queue_timeout",
-       [&](const Entry& e) { assign(pool.queue_timeout, r.duration(e.value, e.path, Duration(1))); }},
+      {"queue_timeout", [&](const Entry& e) { assign(pool.queue_timeout, r.duration(e.value, e.path, Duration(1))); }},
       {"connect_timeout",
-       [&](const Entry& e) {
-         assign(pool.connect_timeout, r.duration(e.value, e.path, Duration(1)));
-       }},
+       [&](const Entry& e) { assign(pool.connect_timeout, r.duration(e.value, e.path, Duration(1))); }},
       // May be empty: no reset between clients (fine when every client is the same application).
       {"reset_query", [&](const Entry& e) { assign(pool.reset_query, r.text(e.value, e.path)); }},
       {"max_prepared_statements",
-       [&](const Entry& e) {
-         assign(pool.max_prepared_statements, r.integer(e.value, e.path, 0, kIntMax));
-       }},
+       [&](const Entry& e) { assign(pool.max_prepared_statements, r.integer(e.value, e.path, 0, kIntMax)); }},
   };
   for (Field& f : lifecycle_fields(r, pool.lifecycle)) {
     if (f.key == "min_size") {
@@ -87,16 +82,11 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
   std::optional<Entry> reserved_entry;
   const Field fields[] = {
       {"listen", [&](const Entry& e) { read_listen(r, e, config.listen); }},
-      {"threads",
-       [&](const Entry& e) { assign(config.threads, r.integer(e.value, e.path, 0, kMaxThreads)); }},
+      {"threads", [&](const Entry& e) { assign(config.threads, r.integer(e.value, e.path, 0, kMaxThreads)); }},
       {"max_client_connections",
-       [&](const Entry& e) {
-         assign(config.max_client_connections, r.integer(e.value, e.path, 1, kIntMax));
-       }},
+       [&](const Entry& e) { assign(config.max_client_connections, r.integer(e.value, e.path, 1, kIntMax)); }},
       {"max_startup_connections",
-       [&](const Entry& e) {
-         assign(config.max_startup_connections, r.integer(e.value, e.path, 0, kIntMax));
-       }},
+       [&](const Entry& e) { assign(config.max_startup_connections, r.integer(e.value, e.path, 0, kIntMax)); }},
       {"reserved_admin_connections",
        [&](const Entry& e) {
          reserved_entry = e;
@@ -108,8 +98,7 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
        }},
       {"max_message_size",
        [&](const Entry& e) {
-         assign(config.max_message_size,
-                r.byte_size(e.value, e.path, kMinMessageSize, kMaxMessageSize));
+         assign(config.max_message_size, r.byte_size(e.value, e.path, kMinMessageSize, kMaxMessageSize));
        }},
       {"default",
        [&](const Entry& e) {
@@ -129,9 +118,7 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
       {"pool", [&](const Entry& e) { read_pool(r, e, config.pool); }},
       {"routers", [&](const Entry& e) { read_routers(r, e, config); }},
       {"routing_cache_size",
-       [&](const Entry& e) {
-         assign(config.routing_cache_size, r.integer(e.value, e.path, 1, kMaxRoutingCacheSize));
-       }},
+       [&](const Entry& e) { assign(config.routing_cache_size, r.integer(e.value, e.path, 1, kMaxRoutingCacheSize)); }},
       {"metrics", [&](const Entry& e) { read_metrics(r, e, config); }},
       {"admin", [&](const Entry& e) { read_admin(r, e, config); }},
       {"reload", [&](const Entry& e) { read_reload(r, e, config); }},
@@ -149,16 +136,16 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
         return;
       }
       r.report(backends_mark, KeyPath().key("default"),
-               "no backend is named \"" + config.default_alias + "\" (known: " +
-                   known_aliases(config) + "); add one or set \"default:\" to one of them");
+               "no backend is named \"" + config.default_alias + "\" (known: " + known_aliases(config) +
+                   "); add one or set \"default:\" to one of them");
     });
   }
   // Written out, the reserve must leave room for other users (the default shrinks to fit).
   if (reserved_entry && config.reserved_admin_connections >= config.max_client_connections &&
       config.reserved_admin_connections > 0)
     r.report(reserved_entry->value.Mark(), reserved_entry->path,
-             "must be less than max_client_connections (" + std::to_string(config.max_client_connections) +
-                 "), got " + std::to_string(config.reserved_admin_connections));
+             "must be less than max_client_connections (" + std::to_string(config.max_client_connections) + "), got " +
+                 std::to_string(config.reserved_admin_connections));
   r.run_deferred();
 }
 

@@ -77,10 +77,7 @@ void read_replica(SchemaReader& r, const YAML::Node& node, const KeyPath& path, 
   } else {
     const Field fields[] = {
         {"alias", [&](const Entry& e) { read_alias(r, config, e, replica.alias); }, true},
-        {"weight",
-         [&](const Entry& e) {
-           assign(replica.weight, r.integer(e.value, e.path, 1, kMaxReplicaWeight));
-         }},
+        {"weight", [&](const Entry& e) { assign(replica.weight, r.integer(e.value, e.path, 1, kMaxReplicaWeight)); }},
     };
     r.read_fields(node, path, fields);
   }
@@ -98,15 +95,12 @@ void read_replicas(SchemaReader& r, const YAML::Node& item, const KeyPath& path,
            r.report(e.value.Mark(), e.path, "at least one replica is required");
            return;
          }
-         r.for_each_item(e.value, e.path, [&](const YAML::Node& node, const KeyPath& at) {
-           read_replica(r, node, at, config, spec);
-         });
+         r.for_each_item(e.value, e.path,
+                         [&](const YAML::Node& node, const KeyPath& at) { read_replica(r, node, at, config, spec); });
        },
        true},
       {"read_your_writes",
-       [&](const Entry& e) {
-         assign(spec.read_your_writes, r.duration(e.value, e.path, Duration(0)));
-       }},
+       [&](const Entry& e) { assign(spec.read_your_writes, r.duration(e.value, e.path, Duration(0))); }},
   };
   r.read_fields(item, path, fields);
 }
@@ -136,8 +130,7 @@ void read_rule(SchemaReader& r, const YAML::Node& item, const KeyPath& path, con
        [&](const Entry& match) {
          const Field conditions[] = {
              {"user", [&](const Entry& e) { assign(spec.user, r.non_empty_text(e.value, e.path)); }},
-             {"database",
-              [&](const Entry& e) { assign(spec.database, r.non_empty_text(e.value, e.path)); }},
+             {"database", [&](const Entry& e) { assign(spec.database, r.non_empty_text(e.value, e.path)); }},
              {"application_name",
               [&](const Entry& e) { assign(spec.application_name, r.non_empty_text(e.value, e.path)); }},
              {"kind", [&](const Entry& e) { assign(spec.kind, r.choice(e.value, e.path, kRuleKinds)); }},
@@ -154,7 +147,7 @@ void read_rule(SchemaReader& r, const YAML::Node& item, const KeyPath& path, con
 void read_plugin_path(SchemaReader& r, const Entry& e, std::string& path) {
   auto value = r.non_empty_text(e.value, e.path);
   if (!value) return;
-  struct stat st{};
+  struct stat st {};
   if (::stat(value->c_str(), &st) != 0) {
     r.report(e.value.Mark(), e.path, "cannot use plugin \"" + *value + "\": " + std::strerror(errno));
     return;
@@ -180,8 +173,7 @@ void read_router(SchemaReader& r, const YAML::Node& item, const KeyPath& path, C
   if (!r.expect_map(item, path)) return;
   const YAML::Node type_node = item["type"];
   if (!type_node.IsDefined()) {
-    r.report(item.Mark(), path,
-             "missing required key \"type\" (one of: model, shard, replicas, rule, plugin)");
+    r.report(item.Mark(), path, "missing required key \"type\" (one of: model, shard, replicas, rule, plugin)");
     return;
   }
   if (type_node.IsNull()) {
@@ -195,9 +187,7 @@ void read_router(SchemaReader& r, const YAML::Node& item, const KeyPath& path, C
   switch (*type) {
     case RouterType::Model: read_model(r, item, path, config, spec.settings.emplace<ModelRouterSpec>()); break;
     case RouterType::Shard: read_shard_router(r, item, path, config, spec.settings.emplace<ShardRouterSpec>()); break;
-    case RouterType::Replicas:
-      read_replicas(r, item, path, config, spec.settings.emplace<ReplicasRouterSpec>());
-      break;
+    case RouterType::Replicas: read_replicas(r, item, path, config, spec.settings.emplace<ReplicasRouterSpec>()); break;
     case RouterType::Rule: read_rule(r, item, path, config, spec.settings.emplace<RuleRouterSpec>()); break;
     case RouterType::Plugin: read_plugin(r, item, path, spec.settings.emplace<PluginRouterSpec>()); break;
   }

@@ -24,8 +24,7 @@ constexpr std::array<Choice<ShardKeyType>, 9> kKeyTypes = {{{"int2", ShardKeyTyp
 constexpr std::array<Choice<ShardMethod>, 3> kMethods = {
     {{"hash", ShardMethod::Hash}, {"range", ShardMethod::Range}, {"list", ShardMethod::List}}};
 
-constexpr std::array<Choice<WithoutKey>, 2> kWithoutKey = {
-    {{"error", WithoutKey::Error}, {"all", WithoutKey::All}}};
+constexpr std::array<Choice<WithoutKey>, 2> kWithoutKey = {{{"error", WithoutKey::Error}, {"all", WithoutKey::All}}};
 
 // A key value written in the file, checked once key_type is known.
 struct WrittenValue {
@@ -36,8 +35,8 @@ struct WrittenValue {
 
 // Where each method-specific key was written, to point at the one that does not fit the method.
 struct Seen {
-  YAML::Mark shards = YAML::Mark::null_mark(), ranges = YAML::Mark::null_mark(),
-             lists = YAML::Mark::null_mark(), fallback = YAML::Mark::null_mark();
+  YAML::Mark shards = YAML::Mark::null_mark(), ranges = YAML::Mark::null_mark(), lists = YAML::Mark::null_mark(),
+             fallback = YAML::Mark::null_mark();
   bool key_type_read = false;
 };
 
@@ -45,8 +44,10 @@ bool is_uuid_text(std::string_view text) {
   if (text.size() >= 2 && text.front() == '{' && text.back() == '}') text = text.substr(1, text.size() - 2);
   int digits = 0;
   for (char c : text) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) != 0) ++digits;
-    else if (c != '-') return false;
+    if (std::isxdigit(static_cast<unsigned char>(c)) != 0)
+      ++digits;
+    else if (c != '-')
+      return false;
   }
   return digits == 32 && text.front() != '-' && text.back() != '-';
 }
@@ -56,8 +57,7 @@ std::string value_problem(ShardKeyType type, const std::string& text) {
   auto integer_in = [&](int64_t min, int64_t max) -> std::string {
     auto value = parse_integer(text);
     if (!value) return "\"" + text + "\" is not a valid " + std::string(to_string(type)) + " shard key";
-    if (*value < min || *value > max)
-      return std::string(to_string(type)) + " shard key " + text + " is out of range";
+    if (*value < min || *value > max) return std::string(to_string(type)) + " shard key " + text + " is out of range";
     return {};
   };
   switch (type) {
@@ -123,8 +123,10 @@ void read_lists(SchemaReader& r, const Entry& e, const Config& config, ShardRout
         spec_list.values.push_back(std::move(*text));
       }
     };
-    if (list.value.IsScalar()) add(list.value, list.path);
-    else r.for_each_item(list.value, list.path, add);
+    if (list.value.IsScalar())
+      add(list.value, list.path);
+    else
+      r.for_each_item(list.value, list.path, add);
     spec.lists.push_back(std::move(spec_list));
   });
 }
@@ -153,17 +155,15 @@ void read_patterns(SchemaReader& r, const Entry& e, std::vector<std::string>& ou
 }
 
 // The keys a method needs and the ones it does not use.
-void check_method_keys(SchemaReader& r, const YAML::Node& item, const KeyPath& path,
-                       const ShardRouterSpec& spec, const Seen& seen) {
+void check_method_keys(SchemaReader& r, const YAML::Node& item, const KeyPath& path, const ShardRouterSpec& spec,
+                       const Seen& seen) {
   const std::string method(to_string(spec.method));
   auto require = [&](const YAML::Mark& mark, std::string_view key) {
-    if (mark.is_null())
-      r.report(item.Mark(), path, "method " + method + " needs \"" + std::string(key) + "\"");
+    if (mark.is_null()) r.report(item.Mark(), path, "method " + method + " needs \"" + std::string(key) + "\"");
   };
   auto refuse = [&](const YAML::Mark& mark, std::string_view key, std::string_view for_methods) {
     if (!mark.is_null())
-      r.report(mark, path.key(key),
-               "only used by method " + std::string(for_methods) + ", not " + method);
+      r.report(mark, path.key(key), "only used by method " + std::string(for_methods) + ", not " + method);
   };
   switch (spec.method) {
     case ShardMethod::Hash:
@@ -187,8 +187,8 @@ void check_method_keys(SchemaReader& r, const YAML::Node& item, const KeyPath& p
 
 }  // namespace
 
-void read_shard_router(SchemaReader& r, const YAML::Node& item, const KeyPath& path,
-                       const Config& config, ShardRouterSpec& spec) {
+void read_shard_router(SchemaReader& r, const YAML::Node& item, const KeyPath& path, const Config& config,
+                       ShardRouterSpec& spec) {
   Seen seen;
   std::vector<WrittenValue> values;
   const Field fields[] = {
@@ -226,16 +226,14 @@ void read_shard_router(SchemaReader& r, const YAML::Node& item, const KeyPath& p
            require_alias(r, config, *alias, e.value.Mark(), e.path);
          }
        }},
-      {"without_key",
-       [&](const Entry& e) { assign(spec.without_key, r.choice(e.value, e.path, kWithoutKey)); }},
+      {"without_key", [&](const Entry& e) { assign(spec.without_key, r.choice(e.value, e.path, kWithoutKey)); }},
       {"colocated", [&](const Entry& e) { read_patterns(r, e, spec.colocated); }},
   };
   r.read_fields(item, path, fields);
   check_method_keys(r, item, path, spec, seen);
   if (!seen.key_type_read) return;  // values cannot be judged without their type
   for (const WrittenValue& v : values)
-    if (std::string problem = value_problem(spec.key_type, v.text); !problem.empty())
-      r.report(v.mark, v.path, problem);
+    if (std::string problem = value_problem(spec.key_type, v.text); !problem.empty()) r.report(v.mark, v.path, problem);
 }
 
 }  // namespace pgroute::config

@@ -40,13 +40,13 @@ void check_password(SchemaReader& r, const YAML::Node& item, const KeyPath& path
   auto problem = [&](std::string_view message) { r.report(u.password_mark, u.password_path, message); };
   switch (classify_password(password)) {
     case PasswordKind::Plaintext:
-      if (password.empty() && auth != AuthMethod::Trust)
-        problem("must not be empty (use auth: trust for no password)");
+      if (password.empty() && auth != AuthMethod::Trust) problem("must not be empty (use auth: trust for no password)");
       return;
     case PasswordKind::ScramVerifier:
       if (!is_well_formed_scram_verifier(password))
-        problem("malformed SCRAM-SHA-256 verifier (expected "
-                "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>)");
+        problem(
+            "malformed SCRAM-SHA-256 verifier (expected "
+            "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>)");
       else if (u.auth_read && auth == AuthMethod::Md5)
         problem("auth md5 needs a plaintext password or an md5 hash, not a SCRAM-SHA-256 verifier");
       return;
@@ -55,8 +55,9 @@ void check_password(SchemaReader& r, const YAML::Node& item, const KeyPath& path
       std::transform(password.begin(), password.end(), password.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       if (u.auth_read && auth == AuthMethod::ScramSha256)
-        problem("auth scram-sha-256 needs a plaintext password or a SCRAM-SHA-256 verifier, "
-                "not an md5 hash");
+        problem(
+            "auth scram-sha-256 needs a plaintext password or a SCRAM-SHA-256 verifier, "
+            "not an md5 hash");
       return;
   }
 }
@@ -76,8 +77,7 @@ void read_users(SchemaReader& r, const Entry& section, std::vector<User>& users)
            auto [first, inserted] = first_by_name.emplace(*name, e.value.Mark());
            if (!inserted)
              r.report(e.value.Mark(), e.path,
-                      "duplicate user \"" + *name + "\" (first at " + position_of(first->second) +
-                          ")");
+                      "duplicate user \"" + *name + "\" (first at " + position_of(first->second) + ")");
          },
          true},
         {"password",

@@ -16,7 +16,7 @@ int plaintext_passwords_in_file(const Config& config) {
 std::optional<std::string> secret_exposure_warning(const Config& config) {
   const int passwords = plaintext_passwords_in_file(config);
   if (passwords == 0) return std::nullopt;
-  struct stat st{};
+  struct stat st {};
   if (::stat(config.source.c_str(), &st) != 0) return std::nullopt;  // not a file (load_text): nothing to judge
   if ((st.st_mode & (S_IRGRP | S_IROTH)) == 0) return std::nullopt;
   char mode[8];

@@ -23,8 +23,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return at(rows - 1, cols - 1);
 }
 
-std::optional<std::string_view> closest_match(std::string_view word,
-                                              std::span<const std::string_view> candidates,
+std::optional<std::string_view> closest_match(std::string_view word, std::span<const std::string_view> candidates,
                                               size_t max_distance) {
   std::optional<std::string_view> best;
   size_t best_distance = max_distance + 1;

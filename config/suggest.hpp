@@ -13,8 +13,7 @@ namespace pgroute::config {
 size_t edit_distance(std::string_view a, std::string_view b);
 
 // The candidate nearest to word if it is at most max_distance edits away (the first on ties).
-std::optional<std::string_view> closest_match(std::string_view word,
-                                              std::span<const std::string_view> candidates,
+std::optional<std::string_view> closest_match(std::string_view word, std::span<const std::string_view> candidates,
                                               size_t max_distance = 2);
 
 }  // namespace pgroute::config

@@ -9,8 +9,7 @@ namespace {
 
 using Unit = std::pair<std::string_view, uint64_t>;  // suffix, multiplier
 
-constexpr std::array<Unit, 4> kDurationUnits = {
-    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
+constexpr std::array<Unit, 4> kDurationUnits = {{{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
 constexpr std::array<Unit, 8> kSizeUnits = {{{"B", 1},
                                              {"kB", 1ull << 10},
                                              {"KB", 1ull << 10},
@@ -43,8 +42,7 @@ std::optional<NumberAndSuffix> split_number(std::string_view text) {
 }
 
 template <size_t N>
-std::optional<uint64_t> scaled(std::string_view text, const std::array<Unit, N>& units,
-                               uint64_t plain_multiplier) {
+std::optional<uint64_t> scaled(std::string_view text, const std::array<Unit, N>& units, uint64_t plain_multiplier) {
   auto parsed = split_number(text);
   if (!parsed) return std::nullopt;
   uint64_t multiplier = 0;

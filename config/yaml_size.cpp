@@ -14,7 +14,8 @@ class ExpansionMeter {
   bool visit(const YAML::Node& node) {
     if (++nodes_ > kMaxExpandedNodes) return fail(node, "more than " + std::to_string(kMaxExpandedNodes) + " nodes");
     if (steps_.size() > kMaxNestingDepth)
-      return fail(node, "more than " + std::to_string(kMaxNestingDepth) + " levels of nesting (an alias inside its own anchor?)");
+      return fail(node, "more than " + std::to_string(kMaxNestingDepth) +
+                            " levels of nesting (an alias inside its own anchor?)");
     switch (node.Type()) {
       case YAML::NodeType::Scalar:
         bytes_ += node.Scalar().size();
@@ -77,8 +78,8 @@ std::optional<Problem> check_expanded_size(const YAML::Node& root, const std::st
   ExpansionMeter meter;
   if (meter.visit(root)) return std::nullopt;
   const std::string path = meter.path();
-  std::string message = (path.empty() ? std::string() : path + ": ") + "the configuration holds " +
-                        meter.what() + " once its YAML aliases are expanded; refusing to read it";
+  std::string message = (path.empty() ? std::string() : path + ": ") + "the configuration holds " + meter.what() +
+                        " once its YAML aliases are expanded; refusing to read it";
   const YAML::Mark& mark = meter.mark();
   if (mark.is_null()) return Problem{source, 0, 0, std::move(message)};
   return Problem{source, mark.line + 1, mark.column + 1, std::move(message)};

@@ -89,7 +89,9 @@ class CancelForward {
 
 class CancelRegistry {
  public:
-  struct Key { int32_t pid, secret; };
+  struct Key {
+    int32_t pid, secret;
+  };
   // Allocates a fresh random key (CSPRNG), unique among live clients.
   Key add(std::shared_ptr<CancelSlot> slot);
   void remove(int32_t pid);
@@ -98,7 +100,10 @@ class CancelRegistry {
   size_t size() const;
 
  private:
-  struct Entry { int32_t secret; std::weak_ptr<CancelSlot> slot; };
+  struct Entry {
+    int32_t secret;
+    std::weak_ptr<CancelSlot> slot;
+  };
   mutable std::mutex mu_;
   std::unordered_map<int32_t, Entry> entries_;
 };

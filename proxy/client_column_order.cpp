@@ -9,9 +9,9 @@
 #include "proxy/client_session.hpp"
 #include "proxy/log.hpp"
 #include "proxy/sql_quote.hpp"
-#include "proxy/worker.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/sqlstate.hpp"
+#include "proxy/worker.hpp"
 
 namespace pgroute {
 namespace {
@@ -23,8 +23,10 @@ using router::KeyPosition;
 std::string regclass_text(std::string_view table) {
   std::string out;
   size_t dot = table.find('.');
-  if (dot != std::string_view::npos) out = quote_ident(table.substr(0, dot)) + "." + quote_ident(table.substr(dot + 1));
-  else out = quote_ident(table);
+  if (dot != std::string_view::npos)
+    out = quote_ident(table.substr(0, dot)) + "." + quote_ident(table.substr(dot + 1));
+  else
+    out = quote_ident(table);
   return quote_literal(out);
 }
 
@@ -48,8 +50,9 @@ KeyPosition failed(std::string_view sqlstate, std::string message) {
 // unknown column or table, a value of the wrong type or shape, too many values.
 bool column_order_suspect(std::string_view sqlstate) {
   namespace code = wire::sqlstate;
-  return sqlstate == code::undefined_column || sqlstate == code::undefined_table || sqlstate == code::datatype_mismatch ||
-         sqlstate == code::invalid_text_representation || sqlstate == code::syntax_error;
+  return sqlstate == code::undefined_column || sqlstate == code::undefined_table ||
+         sqlstate == code::datatype_mismatch || sqlstate == code::invalid_text_representation ||
+         sqlstate == code::syntax_error;
 }
 
 }  // namespace
@@ -82,33 +85,39 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
     auto err = co_await run_internal_query(*checkout.conn, sql, &value);
     if ((err && err->broken) || checkout.conn->tx_status != 'I')
       pool->discard(std::move(checkout.conn), CloseReason::server_error);
-    else pool->release(std::move(checkout.conn));
+    else
+      pool->release(std::move(checkout.conn));
     if (!value) {
       // The connection may be fine (a catalog query refused): not 08xxx, which drivers take for a lost connection.
-      co_return failed(wire::sqlstate::internal_error,
-                       "pgroute: cannot learn " + what + " from alias \"" + alias + "\": " +
-                           (err ? err->message : std::string("no answer")));
+      co_return failed(wire::sqlstate::internal_error, "pgroute: cannot learn " + what + " from alias \"" + alias +
+                                                           "\": " + (err ? err->message : std::string("no answer")));
     }
     int position = std::atoi(value->c_str());
-    if (position < 0) co_return failed(wire::sqlstate::undefined_table, "table " + table + " does not exist on alias \"" + alias + "\"");
+    if (position < 0)
+      co_return failed(wire::sqlstate::undefined_table,
+                       "table " + table + " does not exist on alias \"" + alias + "\"");
     if (position == 0)
-      co_return failed(wire::sqlstate::undefined_column, "table " + table + " has no column " + column + " on alias \"" + alias + "\"");
+      co_return failed(wire::sqlstate::undefined_column,
+                       "table " + table + " has no column " + column + " on alias \"" + alias + "\"");
     found.emplace_back(alias, position);
   }
-  if (found.empty()) co_return failed(wire::sqlstate::feature_not_supported, "the router names no shard to learn " + what + " from");
+  if (found.empty())
+    co_return failed(wire::sqlstate::feature_not_supported, "the router names no shard to learn " + what + " from");
   for (const auto& [alias, position] : found) {
     if (position == found.front().second) continue;
-    co_return failed(wire::sqlstate::feature_not_supported, "shards disagree on where " + column + " stands in " + table + ": column " +
-                                  std::to_string(found.front().second) + " on \"" + found.front().first +
-                                  "\", column " + std::to_string(position) + " on \"" + alias +
-                                  "\"; an INSERT without a column list cannot be placed");
+    co_return failed(wire::sqlstate::feature_not_supported,
+                     "shards disagree on where " + column + " stands in " + table + ": column " +
+                         std::to_string(found.front().second) + " on \"" + found.front().first + "\", column " +
+                         std::to_string(position) + " on \"" + alias +
+                         "\"; an INSERT without a column list cannot be placed");
   }
-  PGR_LOG(info) << describe() << ": learnt that " << column << " is column " << found.front().second << " of "
-                << table << " on " << router::join(shards);
+  PGR_LOG(info) << describe() << ": learnt that " << column << " is column " << found.front().second << " of " << table
+                << " on " << router::join(shards);
   KeyPosition known{KeyPosition::State::Known, found.front().second, {}, {}};
   // Learnt under a configuration a reload replaced meanwhile: good for this statement (routed by the old
   // routers to the old shards), not for the cache, which now holds the new configuration's orders.
-  if (!skipped && rt_.generation() == generation) worker_.column_orders.store(table, column, known, ColumnOrderCache::Clock::now());
+  if (!skipped && rt_.generation() == generation)
+    worker_.column_orders.store(table, column, known, ColumnOrderCache::Clock::now());
   co_return known;
 }
 

@@ -11,10 +11,10 @@
 #include "proxy/literal_normalizer.hpp"
 #include "proxy/log.hpp"
 #include "proxy/metrics/query_stats.hpp"
-#include "proxy/worker.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/sqlstate.hpp"
+#include "proxy/worker.hpp"
 
 namespace pgroute {
 namespace {
@@ -109,7 +109,8 @@ std::string ClientSession::affinity_error(const std::string& alias, const router
 void ClientSession::queue_route_error(const router::RouteError& e) {
   PGR_LOG(info) << describe() << ": refused by router " << e.router << ": " << e.message;
   metrics::record_routing_error(worker_.index, e.router, e.sqlstate);
-  wire::put_error(u().out.buffer(), {.severity = "ERROR", .sqlstate = e.sqlstate, .message = e.message, .hint = e.hint});
+  wire::put_error(u().out.buffer(),
+                  {.severity = "ERROR", .sqlstate = e.sqlstate, .message = e.message, .hint = e.hint});
 }
 
 // Sends what is queued and waits until the attached server has answered everything asked of it.
@@ -175,8 +176,10 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
     case 'Q': co_return co_await route_query(sql);
     case 'P': {
       auto analysis = analyze(parse.query);
-      if (parse.name.empty()) unnamed_analysis_ = std::move(analysis);
-      else statements_[std::string(parse.name)].analysis = std::move(analysis);
+      if (parse.name.empty())
+        unnamed_analysis_ = std::move(analysis);
+      else
+        statements_[std::string(parse.name)].analysis = std::move(analysis);
       break;
     }
     case 'B': co_return co_await route_bind(f, bind);
@@ -184,9 +187,10 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
   }
   if (server_) co_return Step::forward;
   switch (f.type) {
-    case 'P': case 'D': case 'C': case 'E':
-      hold(f);
-      co_return Step::done;
+    case 'P':
+    case 'D':
+    case 'C':
+    case 'E': hold(f); co_return Step::done;
     case 'H':
       if (scatter_) co_return co_await scatter_held(false);
       if (u().held.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
@@ -211,7 +215,7 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
 // The analysis of a simple query: of its text with constants made parameters when that parses (one
 // cache entry for all "... WHERE id = <n>"), with the constants in literal_params; else of the text.
 std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string_view sql,
-                                                                    const wire::BindParams*& params) {
+                                                                     const wire::BindParams*& params) {
   params = nullptr;
   u().normalized_current = normalize_literals(sql, u().normalized);
   u().normalize_tried = true;
@@ -272,9 +276,9 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
       std::string current = server_->endpoint().alias;
       PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
       wire::put_error(u().out.buffer(), {.severity = "ERROR",
-                                      .sqlstate = wire::sqlstate::feature_not_supported,
-                                      .message = affinity_error(current, d),
-                                      .hint = "Commit first, or route these tables to the same alias."});
+                                         .sqlstate = wire::sqlstate::feature_not_supported,
+                                         .message = affinity_error(current, d),
+                                         .hint = "Commit first, or route these tables to the same alias."});
       wire::put_ready_for_query(u().out.buffer(), client_tx_status());
       co_return Step::done;
     }
@@ -313,7 +317,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
   auto routed = route(*a, sql, &params, columns);
   if (column_order_stale(routed, columns)) routed = route(*a, sql, &params, columns);
   std::shared_ptr<const router::Analysis> keep;  // the analysis, if statements_ may change meanwhile
-  if (columns.missing()) {  // INSERT without a column list, table not seen yet: ask the shards
+  if (columns.missing()) {                       // INSERT without a column list, table not seen yet: ask the shards
     // Kept alive while we wait: a pipelined DISCARD ALL's answer may clear statements_ meanwhile.
     keep = bind.statement.empty() ? unnamed_analysis_ : statements_[std::string(bind.statement)].analysis;
     co_await learn_missing_column_order(columns);
@@ -326,8 +330,8 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
       routed = std::move(*refusal);
     } else {
       hold(f);
-      scatter_ = std::make_unique<ScatterUnit>(
-          scatter_unit(std::move(*d), *a, statement_text(bind.statement), &params));
+      scatter_ =
+          std::make_unique<ScatterUnit>(scatter_unit(std::move(*d), *a, statement_text(bind.statement), &params));
       co_return Step::done;
     }
   }
@@ -445,8 +449,10 @@ bool ClientSession::answer_held_unit() {
     } else if (f.type == 'E') {
       if (!portal || !answerable(*portal, begin_pending)) return false;
       ++executes;
-      if (portal->kind == router::StatementKind::TransactionBegin) begin_pending = true;
-      else if (portal->kind == router::StatementKind::TransactionEnd) begin_pending = false;
+      if (portal->kind == router::StatementKind::TransactionBegin)
+        begin_pending = true;
+      else if (portal->kind == router::StatementKind::TransactionEnd)
+        begin_pending = false;
     } else if (f.type == 'D') {
       wire::TargetMsg t;
       if (!wire::parse_describe_or_close(f.body, t) || t.kind != 'P') return false;
@@ -468,8 +474,10 @@ bool ClientSession::answer_held_unit() {
       case 'P': {
         wire::ParseMsg p;
         wire::parse_parse(f.body, p);
-        if (p.name.empty()) begin_sql = std::string(p.query);
-        else remember_parse(p);
+        if (p.name.empty())
+          begin_sql = std::string(p.query);
+        else
+          remember_parse(p);
         wire::put_parse_complete(out);
         break;
       }

@@ -18,10 +18,10 @@
 #include "proxy/metrics/query_stats.hpp"
 #include "proxy/row_order.hpp"
 #include "proxy/scatter_merge.hpp"
-#include "proxy/worker.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/sqlstate.hpp"
+#include "proxy/worker.hpp"
 #include "router/scatter_rules.hpp"
 
 namespace pgroute {
@@ -74,8 +74,8 @@ std::optional<router::RouteError> ClientSession::scatter_refusal(const router::A
   if (server_)
     return router::RouteError{std::string(wire::sqlstate::feature_not_supported),
                               router::scatter_refusal_prefix(&a, d) +
-                                  "earlier messages of its unit already run on alias \"" +
-                                  server_->endpoint().alias + "\"",
+                                  "earlier messages of its unit already run on alias \"" + server_->endpoint().alias +
+                                  "\"",
                               "Send Sync before it, or narrow it to one shard.", d.router};
   return std::nullopt;
 }
@@ -150,8 +150,10 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
     queue_route_error({std::string(wire::sqlstate::feature_not_supported),
                        router::scatter_refusal_prefix(nullptr, d) + problem,
                        "Execute the statement alone with max_rows 0, or narrow it to one shard.", d.router});
-    if (at_sync) wire::put_ready_for_query(u().out.buffer(), client_tx_status());
-    else skip_until_sync_ = true;
+    if (at_sync)
+      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
+    else
+      skip_until_sync_ = true;
     co_return Step::done;
   }
   co_await run_scatter(*unit, held, false, at_sync);
@@ -161,8 +163,8 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
 // The held extended-protocol unit as `conn` must see it: client statement names turned into the proxy's
 // (prepared first where the connection lacks them), a Describe of the portal when the merge orders rows
 // (`describe`), then our own Sync. `expect` lists the answers.
-void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view held, bool describe,
-                                       std::string& bytes, ResponseQueue& expect) {
+void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view held, bool describe, std::string& bytes,
+                                       ResponseQueue& expect) {
   auto named = [this](std::string_view name) {
     return name.empty() ? statements_.end() : statements_.find(std::string(name));
   };
@@ -193,7 +195,8 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
         expect.push({Expect::Bind});
         break;
       }
-      case 'D': case 'C': {
+      case 'D':
+      case 'C': {
         wire::TargetMsg t;
         wire::parse_describe_or_close(f.body, t);
         auto it = t.kind == 'S' ? named(t.name) : statements_.end();
@@ -232,12 +235,12 @@ struct ClientSession::ScatterShard {
   std::string alias;
   std::shared_ptr<ServerPool> pool;
   std::unique_ptr<ServerConnection> conn;
-  size_t index = 0;        // in the merge
-  bool finished = false;   // its ReadyForQuery arrived
-  bool broken = false;     // its connection failed or misbehaved: closed, not returned
+  size_t index = 0;       // in the merge
+  bool finished = false;  // its ReadyForQuery arrived
+  bool broken = false;    // its connection failed or misbehaved: closed, not returned
   std::string why;
-  std::string row;         // ordered merge: the shard's next DataRow (whole message)
-  uint64_t rows = 0;       // ordered merge: its rows the client got
+  std::string row;    // ordered merge: the shard's next DataRow (whole message)
+  uint64_t rows = 0;  // ordered merge: its rows the client got
   bool has_row = false;
 };
 
@@ -299,8 +302,8 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
     auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
     if (!checkout.conn) {
       PGR_LOG(warn) << describe() << ": reading every shard for router " << d.router << ": " << checkout.error;
-      send_error(checkout.sqlstate, checkout.error + " (router \"" + d.router + "\" reads every shard: " +
-                                        router::join(d.scatter) + ")");
+      send_error(checkout.sqlstate,
+                 checkout.error + " (router \"" + d.router + "\" reads every shard: " + router::join(d.scatter) + ")");
       acquired = false;
       break;
     }
@@ -313,8 +316,10 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   if (!acquired) {
     for (auto& s : shards) s.pool->release(std::move(s.conn));
     scattering_ = false;
-    if (ready_for_query) wire::put_ready_for_query(u().out.buffer(), client_tx_status());
-    else skip_until_sync_ = true;
+    if (ready_for_query)
+      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
+    else
+      skip_until_sync_ = true;
     co_return;
   }
 
@@ -362,8 +367,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
     for (auto& shard : shards) co_await read_scatter_shard(shard, merge);
     RowOrder order;
     if (!merge.failed()) {
-      std::string problem = order.prepare(merge.row_description(), unit.order->keys,
-                                          iso_dates(*shards.front().conn));
+      std::string problem = order.prepare(merge.row_description(), unit.order->keys, iso_dates(*shards.front().conn));
       if (!problem.empty()) merge.fail(0, wire::sqlstate::feature_not_supported, problem);
     }
     for (;;) {
@@ -392,17 +396,21 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   }
   cancel_slot_->clear();
   if (!merge.injected_error().empty())
-    PGR_LOG(warn) << describe() << ": setting session parameters for a read across shards failed: "
-                  << merge.injected_error();
+    PGR_LOG(warn) << describe()
+                  << ": setting session parameters for a read across shards failed: " << merge.injected_error();
   merge.finish(ready_for_query);
   if (merge.failed() && !ready_for_query) skip_until_sync_ = true;  // the rest of the unit is skipped
 
   // Connections go back only if they answered everything and are idle; otherwise their state is unknown.
   for (auto& shard : shards) {
-    if (shard.broken) shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
-    else if (!shard.finished) shard.pool->discard(std::move(shard.conn), CloseReason::client_gone);
-    else if (shard.conn->tx_status != 'I') shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
-    else shard.pool->release(std::move(shard.conn));
+    if (shard.broken)
+      shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
+    else if (!shard.finished)
+      shard.pool->discard(std::move(shard.conn), CloseReason::client_gone);
+    else if (shard.conn->tx_status != 'I')
+      shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
+    else
+      shard.pool->release(std::move(shard.conn));
   }
   if (!simple) {
     // A Close of a named statement in the unit: the client forgets it (the servers keep it for others).

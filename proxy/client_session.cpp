@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <functional>
 #include <utility>
-#include <cstdio>
 
 #include "proxy/auth/md5.hpp"
 #include "proxy/auth/scram.hpp"
@@ -13,10 +13,10 @@
 #include "proxy/log.hpp"
 #include "proxy/metrics/query_stats.hpp"
 #include "proxy/sql_quote.hpp"
-#include "proxy/worker.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/frontend.hpp"
 #include "proxy/wire/sqlstate.hpp"
+#include "proxy/worker.hpp"
 
 namespace pgroute {
 namespace {
@@ -50,10 +50,7 @@ constexpr size_t kWaitReadSize = 256;
 }  // namespace
 
 ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
-    : rt_(rt),
-      worker_(worker),
-      socket_(std::move(socket)),
-      id_(g_next_session_id.fetch_add(1)) {}
+    : rt_(rt), worker_(worker), socket_(std::move(socket)), id_(g_next_session_id.fetch_add(1)) {}
 
 ClientSession::~ClientSession() {
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
@@ -255,7 +252,8 @@ void ClientSession::send_error(std::string_view sqlstate, const std::string& mes
   wire::put_error(u().out.buffer(), {.severity = severity, .sqlstate = sqlstate, .message = message});
 }
 
-awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, const std::string& message, std::string_view hint) {
+awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, const std::string& message,
+                                          std::string_view hint) {
   wire::put_error(u().out.buffer(), {.severity = "FATAL", .sqlstate = sqlstate, .message = message, .hint = hint});
   co_await u().out.flush(socket_);
 }
@@ -285,8 +283,11 @@ void ClientSession::emit_ready_synthetic() {
 bool ClientSession::handle_copy_message(const wire::Frame& f) {
   u().server_out.append(f.bytes());
   switch (f.type) {
-    case 'd': case 'H': case 'S': return true;  // no answer is expected to any of them
-    case 'c': case 'f': copy_in_ = false; return true;  // the COPY's own answer ends it
+    case 'd':
+    case 'H':
+    case 'S': return true;  // no answer is expected to any of them
+    case 'c':
+    case 'f': copy_in_ = false; return true;  // the COPY's own answer ends it
     default:
       PGR_LOG(info) << describe() << ": message type " << int(static_cast<unsigned char>(f.type))
                     << " during COPY FROM STDIN: the server ends the session";
@@ -325,10 +326,19 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       if (!server_ && routing_active() && (!u().held.empty() || scatter_)) break;
       if (server_ && (!u().expect.empty() || unit_open_)) u().server_out.append(f.bytes());
       co_return true;
-    case 'd': case 'c': case 'f':  // COPY data from the client belongs to the COPY in progress
+    case 'd':
+    case 'c':
+    case 'f':  // COPY data from the client belongs to the COPY in progress
       if (server_ && !u().expect.empty()) u().server_out.append(f.bytes());
       co_return true;
-    case 'Q': case 'F': case 'P': case 'B': case 'D': case 'E': case 'C': case 'S': break;
+    case 'Q':
+    case 'F':
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'C':
+    case 'S': break;
     default: {
       std::string what = f.type >= 32 && f.type < 127 ? std::string("'") + f.type + "'" : std::to_string(int(f.type));
       co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: unexpected message type " + what);
@@ -346,7 +356,8 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case 'Q': valid = wire::parse_query(f.body, sql); break;
     case 'P': valid = wire::parse_parse(f.body, parse); break;
     case 'B': valid = wire::parse_bind(f.body, bind); break;
-    case 'D': case 'C': valid = wire::parse_describe_or_close(f.body, target); break;
+    case 'D':
+    case 'C': valid = wire::parse_describe_or_close(f.body, target); break;
     case 'E': valid = wire::parse_execute(f.body, exec); break;
     default: break;
   }
@@ -373,8 +384,10 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   if (attached == Attach::must_wait) attached = co_await attach_from_pool();
   if (attached == Attach::failed) {
     // The error is queued; finish the unit the way the server would have.
-    if (f.type == 'Q' || f.type == 'F' || f.type == 'S') wire::put_ready_for_query(u().out.buffer(), client_tx_status());
-    else skip_until_sync_ = true;
+    if (f.type == 'Q' || f.type == 'F' || f.type == 'S')
+      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
+    else
+      skip_until_sync_ = true;
     co_return true;
   }
   switch (f.type) {
@@ -396,7 +409,10 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
             .column_order = std::exchange(u().column_order_placed, false)});
       u().server_out.append(f.bytes());
       break;
-    case 'F': push({Expect::FunctionCall}); u().server_out.append(f.bytes()); break;
+    case 'F':
+      push({Expect::FunctionCall});
+      u().server_out.append(f.bytes());
+      break;
     case 'P':
       unit_open_ = true;
       if (parse.name.empty()) {
@@ -425,10 +441,11 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       push({.kind = Expect::Bind, .column_order = u().column_order_placed});
       break;
     }
-    case 'D': case 'C': {
+    case 'D':
+    case 'C': {
       unit_open_ = true;
-      auto it = (target.kind != 'S' || target.name.empty()) ? statements_.end()
-                                                             : statements_.find(std::string(target.name));
+      auto it =
+          (target.kind != 'S' || target.name.empty()) ? statements_.end() : statements_.find(std::string(target.name));
       if (it == statements_.end()) {
         u().server_out.append(f.bytes());
         push({f.type == 'D' ? Expect::Describe : Expect::Close});
@@ -467,7 +484,8 @@ void ClientSession::note_statement(std::string_view sql, bool simple) {
   if (simple && (u().normalized_current || (!u().normalize_tried && normalize_literals(sql, u().normalized))) &&
       !u().normalized.literals.empty())
     u().unit_statement.assign(u().normalized.text);
-  else u().unit_statement.assign(sql);
+  else
+    u().unit_statement.assign(sql);
 }
 
 // Whether the client's statement `name` exists where its next message would be handled: prepared
@@ -542,7 +560,9 @@ void ClientSession::prepare_on(ServerConnection& conn, std::string& out, Respons
   expect.push({Expect::InjectedParse, st.id});
 }
 
-void ClientSession::prepare_on_server(const ClientStatement& st) { prepare_on(*server_, u().server_out, u().expect, st); }
+void ClientSession::prepare_on_server(const ClientStatement& st) {
+  prepare_on(*server_, u().server_out, u().expect, st);
+}
 
 // Points pool_ at `alias`'s pool, refreshing the snapshot (and pools) after a reload.
 bool ClientSession::pool_ready(const std::string& alias) {
@@ -584,8 +604,10 @@ std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& ali
     password = u->password;
   }
   auto pool = rt_.pool_for(*snap_, *backend, user, password);
-  if (it != pools_.end()) it->second = {pool, snap_->generation};
-  else pools_.emplace_back(alias, AliasPool{pool, snap_->generation});
+  if (it != pools_.end())
+    it->second = {pool, snap_->generation};
+  else
+    pools_.emplace_back(alias, AliasPool{pool, snap_->generation});
   return pool;
 }
 
@@ -631,7 +653,8 @@ void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
     push({Expect::InjectedQuery});
     u().pending_begin.reset();
   }
-  cancel_slot_->set({server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
+  cancel_slot_->set(
+      {server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
   pump_running_ = true;
   attaching_ = true;  // until flush_to_server(): the unit that made us attach is being queued
   asio::co_spawn(worker_.ctx, server_pump(shared_from_this()), asio::detached);
@@ -671,8 +694,10 @@ awaitable<bool> ClientSession::flush_to_server() {
   // The pump may have lost the connection meanwhile (server_lost, the client leaving): it is gone.
   if (server_.get() != conn) co_return false;
   // A failed write surfaces in the pump as a read error; it owns the client-visible report.
-  if (!ok) conn->socket().cancel();
-  else if (may_detach()) conn->socket().cancel();  // the pump waits on a read: let it return the connection
+  if (!ok)
+    conn->socket().cancel();
+  else if (may_detach())
+    conn->socket().cancel();  // the pump waits on a read: let it return the connection
   co_return ok;
 }
 

@@ -10,9 +10,9 @@
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <variant>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "proxy/admin/client_info.hpp"
@@ -36,9 +36,9 @@ struct Worker;
 
 // A named statement as the client knows it, and how to prepare it on any server connection.
 struct ClientStatement {
-  uint64_t id = 0;         // proxy-wide id of (query text, parameter types)
-  std::string server_name; // "pgr_<16 hex>"
-  std::string parse;       // a complete Parse message with server_name, ready to send
+  uint64_t id = 0;                                   // proxy-wide id of (query text, parameter types)
+  std::string server_name;                           // "pgr_<16 hex>"
+  std::string parse;                                 // a complete Parse message with server_name, ready to send
   std::shared_ptr<const router::Analysis> analysis;  // when routing is on: analysed once, routed per Bind
   uint64_t parse_number = 0;  // the client's Parse that made it (Pending::parse_number); 0: none yet
 
@@ -261,20 +261,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // without reading `held` again per Parse. Emptied with it (take_held, clear_held).
     std::unordered_map<std::string, bool> held_statements;
     std::optional<std::string> pending_begin;  // BEGIN answered by the proxy, sent with the first statement
-    std::vector<std::string> synth_errors;    // ErrorResponses queued behind in-flight answers (a vector:
-                                              // an empty std::deque already holds ~600 bytes)
-    NormalizedSql normalized;           // reused per simple query (literal_normalizer.hpp)
-    bool normalized_current = false;    // normalized holds the message being handled (routing made it)
-    bool normalize_tried = false;       // routing ran the normalizer on it (so no constants if not current)
-    wire::BindParams literal_params;    // its constants, viewed as text parameters
+    std::vector<std::string> synth_errors;     // ErrorResponses queued behind in-flight answers (a vector:
+                                               // an empty std::deque already holds ~600 bytes)
+    NormalizedSql normalized;                  // reused per simple query (literal_normalizer.hpp)
+    bool normalized_current = false;           // normalized holds the message being handled (routing made it)
+    bool normalize_tried = false;              // routing ran the normalizer on it (so no constants if not current)
+    wire::BindParams literal_params;           // its constants, viewed as text parameters
     // Messages for the attached server connection, and the answers expected from it.
     std::string server_out;
     ResponseQueue expect;
     // Statistics of the unit in flight.
-    uint64_t unit_rows = 0;             // rows reported by CommandComplete since the last ReadyForQuery
-    std::string unit_statement;         // the unit's statement text for per-statement statistics
-    std::string unit_router;            // router that placed the unit's statement ("" = not routed)
-    std::string_view unit_kind;         // its statement kind (router::kind_name)
+    uint64_t unit_rows = 0;      // rows reported by CommandComplete since the last ReadyForQuery
+    std::string unit_statement;  // the unit's statement text for per-statement statistics
+    std::string unit_router;     // router that placed the unit's statement ("" = not routed)
+    std::string_view unit_kind;  // its statement kind (router::kind_name)
     // The sharded table whose column order placed the last statement so placed (INSERT without a
     // column list); placed: the routed statement not sent yet is one (its Pending entries are marked,
     // and some server errors to them mean that order changed).
@@ -297,26 +297,26 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<ScatterUnit> scatter_;
   bool scattering_ = false;  // a read across shards is running: shutdown waits for it like for a server
   std::shared_ptr<const router::Analysis> unnamed_analysis_;
-  std::optional<std::string> shard_key_;      // SET pgroute.shard_key
-  bool shard_key_for_transaction_ = false;    // set inside a transaction: forgotten when it ends
+  std::optional<std::string> shard_key_;    // SET pgroute.shard_key
+  bool shard_key_for_transaction_ = false;  // set inside a transaction: forgotten when it ends
   std::optional<std::chrono::steady_clock::time_point> last_write_;
   bool forward_sync_after_skip_ = false;  // skip_until_sync_ with a server attached: the Sync goes on
-  bool defer_begin_ = false;  // this attach is for a unit that executes nothing: keep the BEGIN pending
+  bool defer_begin_ = false;              // this attach is for a unit that executes nothing: keep the BEGIN pending
 
   // The borrowed server connection and the protocol state of what is in flight on it.
   std::unique_ptr<ServerConnection> server_;
-  bool unit_open_ = false;       // extended-protocol messages sent since the last Sync
-  bool skip_until_sync_ = false; // the proxy reported an error in this unit; drop until Sync
+  bool unit_open_ = false;        // extended-protocol messages sent since the last Sync
+  bool skip_until_sync_ = false;  // the proxy reported an error in this unit; drop until Sync
   bool pump_running_ = false;
-  bool attaching_ = false;       // attach() ran and flush_to_server() has not: no detach yet
+  bool attaching_ = false;  // attach() ran and flush_to_server() has not: no detach yet
   static constexpr uint32_t kNotIdle = ~0u;
   uint32_t idle_read_since_ = kNotIdle;  // worker park tick when a read began with nothing buffered
   bool park_requested_ = false;          // park_if_idle() cancelled that read
   bool parked_ = false;                  // park() ran; serve() has not resumed yet
-  bool last_read_filled_ = false;  // the last client read filled its buffer: more is likely waiting
+  bool last_read_filled_ = false;        // the last client read filled its buffer: more is likely waiting
   bool writing_to_server_ = false;
-  bool counted_ = false;          // counted in rt_.clients
-  bool starting_ = false;         // counted in rt_.clients_starting and listed in worker_.starting
+  bool counted_ = false;                               // counted in rt_.clients
+  bool starting_ = false;                              // counted in rt_.clients_starting and listed in worker_.starting
   std::unique_ptr<asio::steady_timer> startup_timer_;  // authentication_timeout; gone after login
   std::chrono::steady_clock::time_point accepted_at_;
   bool client_gone_ = false;

@@ -16,10 +16,10 @@
 #include "proxy/client_session.hpp"
 #include "proxy/frame_io.hpp"
 #include "proxy/log.hpp"
-#include "proxy/worker.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/bytes.hpp"
 #include "proxy/wire/sqlstate.hpp"
+#include "proxy/worker.hpp"
 
 namespace pgroute {
 namespace {
@@ -49,9 +49,12 @@ std::vector<std::pair<std::string, std::string>> parse_options(std::string_view 
   std::vector<std::pair<std::string, std::string>> out;
   for (size_t i = 0; i < words.size(); ++i) {
     std::string setting;
-    if (words[i] == "-c" && i + 1 < words.size()) setting = words[++i];
-    else if (words[i].rfind("-c", 0) == 0 && words[i].size() > 2) setting = words[i].substr(2);
-    else if (words[i].rfind("--", 0) == 0) setting = words[i].substr(2);
+    if (words[i] == "-c" && i + 1 < words.size())
+      setting = words[++i];
+    else if (words[i].rfind("-c", 0) == 0 && words[i].size() > 2)
+      setting = words[i].substr(2);
+    else if (words[i].rfind("--", 0) == 0)
+      setting = words[i].substr(2);
     else {
       error = "unsupported startup option \"" + words[i] + "\" (pgroute accepts -c name=value)";
       return {};
@@ -76,14 +79,14 @@ bool ClientSession::enter_startup() {
   worker_.starting.emplace(id_, weak_from_this());
   const int starting = rt_.clients_starting.fetch_add(1, std::memory_order_relaxed) + 1;
   startup_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx, cfg.authentication_timeout);
-  startup_timer_->async_wait([weak = weak_from_this(), timeout = cfg.authentication_timeout](
-                                 boost::system::error_code ec) {
-    if (ec) return;  // logged in (or gone) in time
-    if (auto self = weak.lock())
-      self->abort_startup(wire::sqlstate::query_canceled,
-                          "canceling authentication due to timeout (pgroute authentication_timeout = " +
-                              std::to_string(timeout.count()) + "ms)");
-  });
+  startup_timer_->async_wait(
+      [weak = weak_from_this(), timeout = cfg.authentication_timeout](boost::system::error_code ec) {
+        if (ec) return;  // logged in (or gone) in time
+        if (auto self = weak.lock())
+          self->abort_startup(wire::sqlstate::query_canceled,
+                              "canceling authentication due to timeout (pgroute authentication_timeout = " +
+                                  std::to_string(timeout.count()) + "ms)");
+      });
   if (starting <= cfg.startup_limit() || evict_oldest_starting(cfg)) return true;
   // Nothing old enough to give way: a flood of new connections, not a stall. Refused before its
   // startup packet is read; libpq shows the error as the answer to its startup packet or SSLRequest.
@@ -210,8 +213,10 @@ awaitable<bool> ClientSession::startup() {
 
   std::vector<std::string> unsupported;
   for (auto& [name, value] : pkt.params) {
-    if (name == "user") user_ = value;
-    else if (name == "database") database_ = value;
+    if (name == "user")
+      user_ = value;
+    else if (name == "database")
+      database_ = value;
     else if (name == "replication") {
       if (value != "false" && value != "0" && value != "off" && value != "no") {
         co_await send_fatal(wire::sqlstate::feature_not_supported,
@@ -323,11 +328,13 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
       std::string_view given(f.body.data(), f.body.empty() ? 0 : f.body.size() - 1);
       if (user) {
         auto it = snap_->scram.find(name);
-        if (auth::is_md5_hash(secret)) ok = auth::md5_password_hash(name, given) == secret;
+        if (auth::is_md5_hash(secret))
+          ok = auth::md5_password_hash(name, given) == secret;
         else if (it != snap_->scram.end() && auth::is_scram_verifier(secret))
           ok = auth::make_scram_secret(given, it->second.salt, it->second.iterations).stored_key ==
                it->second.stored_key;
-        else ok = auth::constant_time_equal(auth::sha256(given), auth::sha256(secret));
+        else
+          ok = auth::constant_time_equal(auth::sha256(given), auth::sha256(secret));
       }
       u().in.consume(f.wire_size());
       break;
@@ -411,8 +418,8 @@ awaitable<bool> ClientSession::login_server() {
     wire::put_parameter_status(u().out.buffer(), name, value);
   }
   if (session_mode_) {
-    cancel_slot_->set({server_->endpoint().host, server_->endpoint().port, server_->backend_pid,
-                       server_->backend_secret});
+    cancel_slot_->set(
+        {server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
     pump_running_ = true;
     asio::co_spawn(worker_.ctx, server_pump(shared_from_this()), asio::detached);
   } else {
@@ -447,8 +454,7 @@ awaitable<void> ClientSession::forward_cancel(const CancelTarget& target) {
   };
   asio::steady_timer timer(worker_.ctx, std::chrono::seconds(5));
   co_await (send() || timer.async_wait(use_nothrow));
-  PGR_LOG(info) << "forwarded cancel request to " << target.host << ":" << target.port << " backend pid "
-                << target.pid;
+  PGR_LOG(info) << "forwarded cancel request to " << target.host << ":" << target.port << " backend pid " << target.pid;
 }
 
 }  // namespace pgroute

@@ -28,8 +28,10 @@ void ColumnOrderCache::store(std::string_view table, std::string_view column, ro
   if (it == by_table_.end()) it = by_table_.emplace(std::string(table), std::vector<Entry>{}).first;
   auto& entries = it->second;
   auto e = std::find_if(entries.begin(), entries.end(), [&](const Entry& x) { return x.column == column; });
-  if (e != entries.end()) *e = {std::string(column), std::move(position), now};
-  else entries.push_back({std::string(column), std::move(position), now});
+  if (e != entries.end())
+    *e = {std::string(column), std::move(position), now};
+  else
+    entries.push_back({std::string(column), std::move(position), now});
 }
 
 bool ColumnOrderCache::forget(std::string_view table, Clock::time_point now) {

@@ -15,8 +15,8 @@ namespace fs = std::filesystem;
 
 // Everything by which a file in a directory can get new content or a new identity, and the
 // directory's own end (a ConfigMap's old data directory is deleted after the swap).
-constexpr uint32_t kDirectoryEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-                                      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+constexpr uint32_t kDirectoryEvents =
+    IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
 std::string errno_text() { return std::strerror(errno); }
 

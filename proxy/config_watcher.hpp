@@ -74,8 +74,8 @@ class ConfigWatcher {
   std::optional<asio::posix::stream_descriptor> inotify_;
   asio::steady_timer timer_;
   asio::steady_timer retry_timer_;  // while the file's directory is missing
-  std::map<int, Watch> watches_;  // by inotify watch descriptor
-  bool via_link_ = false;         // path_ resolves through a symlink
+  std::map<int, Watch> watches_;    // by inotify watch descriptor
+  bool via_link_ = false;           // path_ resolves through a symlink
   bool settling_ = false, stopped_ = false, retrying_ = false;
   Clock::time_point quiet_at_, latest_at_;
 };

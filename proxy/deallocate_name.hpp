@@ -37,8 +37,10 @@ inline std::optional<std::string> deallocated_name(std::string_view sql) {
     for (++i;; ++i) {
       if (i >= sql.size()) return std::nullopt;
       if (sql[i] == '"') {
-        if (i + 1 < sql.size() && sql[i + 1] == '"') ++i;
-        else break;
+        if (i + 1 < sql.size() && sql[i + 1] == '"')
+          ++i;
+        else
+          break;
       }
       name += sql[i];
     }
@@ -47,7 +49,8 @@ inline std::optional<std::string> deallocated_name(std::string_view sql) {
     size_t at = i;
     if (keyword("all")) return std::nullopt;
     i = at;
-    for (; i < sql.size() && word_char(i); ++i) name += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i])));
+    for (; i < sql.size() && word_char(i); ++i)
+      name += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i])));
   }
   skip_space();
   if (i < sql.size() && sql[i] == ';') ++i;

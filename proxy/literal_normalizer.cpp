@@ -28,10 +28,17 @@ size_t unary_sign_at(const std::string& out) {
   const size_t before = last_significant(out, sign);
   if (before == std::string::npos) return sign;
   switch (out[before]) {
-    case '(': case ',': case '[': case '=': case '<': case '>': case '+': case '-': case '*': case '/':
-      return sign;
-    default:
-      return std::string::npos;
+    case '(':
+    case ',':
+    case '[':
+    case '=':
+    case '<':
+    case '>':
+    case '+':
+    case '-':
+    case '*':
+    case '/': return sign;
+    default: return std::string::npos;
   }
 }
 
@@ -113,8 +120,10 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
       // Glued to what follows ('a'b, ''9): as $n the next characters would continue the parameter's
       // number or name ("$64" and a kept 9 read as $649), so the string stays as written.
       bool glued = i < n && is_ident_char(sql[i]);
-      if (prefixed || glued || out.literals.size() >= max_literals) out.text.append(sql.substr(start, i - start));
-      else add_param(std::move(value));
+      if (prefixed || glued || out.literals.size() >= max_literals)
+        out.text.append(sql.substr(start, i - start));
+      else
+        add_param(std::move(value));
     } else if (is_ident_start(c)) {  // identifiers and keywords, digits included (t1, x2y)
       size_t start = i;
       while (i < n && is_ident_char(sql[i])) ++i;

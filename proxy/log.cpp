@@ -29,8 +29,8 @@ void write_line(Level level, std::string_view text) {
   using clock = std::chrono::system_clock;
   auto now = clock::now();
   std::time_t secs = clock::to_time_t(now);
-  int millis = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  int millis =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char stamp[40];

@@ -33,7 +33,6 @@ class Line {
 }  // namespace pgroute::log
 
 // A for-statement rather than if/else so a PGR_LOG inside an unbraced if cannot capture its else.
-#define PGR_LOG(lvl)                                                                        \
-  for (bool pgr_log_once_ = ::pgroute::log::enabled(::pgroute::log::Level::lvl); pgr_log_once_; \
-       pgr_log_once_ = false)                                                               \
+#define PGR_LOG(lvl)                                                                                                   \
+  for (bool pgr_log_once_ = ::pgroute::log::enabled(::pgroute::log::Level::lvl); pgr_log_once_; pgr_log_once_ = false) \
   ::pgroute::log::Line(::pgroute::log::Level::lvl)

@@ -3,9 +3,9 @@
 
 #include <cerrno>
 #include <csignal>
-#include <fstream>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -41,7 +41,8 @@ int check(const std::string& path) {
     std::cerr << chain_error << "\n" << path << ": 1 problem(s) found\n";
     return 1;
   }
-  if (auto warning = pgroute::config::secret_exposure_warning(*result.config)) std::cerr << "warning: " << *warning << "\n";
+  if (auto warning = pgroute::config::secret_exposure_warning(*result.config))
+    std::cerr << "warning: " << *warning << "\n";
   std::cout << path << ": OK (" << result.config->backends.size() << " backend alias(es), "
             << result.config->users.size() << " user(s))\n";
   return 0;
@@ -95,18 +96,24 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--config" || a == "-c") config_path = value("a file");
-    else if (a == "--check") check_path = value("a file");
+    if (a == "--config" || a == "-c")
+      config_path = value("a file");
+    else if (a == "--check")
+      check_path = value("a file");
     else if (a == "--version") {
       std::cout << "pgroute 0.1.0\n";
       return 0;
     } else if (a == "--log-level") {
       std::string l = value("a level");
       using pgroute::log::Level;
-      if (l == "debug") pgroute::log::set_level(Level::debug);
-      else if (l == "info") pgroute::log::set_level(Level::info);
-      else if (l == "warn") pgroute::log::set_level(Level::warn);
-      else if (l == "error") pgroute::log::set_level(Level::error);
+      if (l == "debug")
+        pgroute::log::set_level(Level::debug);
+      else if (l == "info")
+        pgroute::log::set_level(Level::info);
+      else if (l == "warn")
+        pgroute::log::set_level(Level::warn);
+      else if (l == "error")
+        pgroute::log::set_level(Level::error);
       else {
         std::cerr << "pgroute: unknown log level \"" << l << "\"\n";
         return 2;

@@ -18,7 +18,7 @@ namespace {
 constexpr auto kShutdownTimeout = std::chrono::seconds(30);
 constexpr auto kParkSweepPeriod = std::chrono::seconds(2);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
-}
+}  // namespace
 
 ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg,
                          std::shared_ptr<const router::RouterChain> chain)
@@ -26,8 +26,8 @@ ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::
   // Automatic: half the cores. A pooler shares its machine with the kernel's network work for its own
   // sockets and, often, with PostgreSQL or the application; on 2 shared cores one worker used 20-25%
   // less CPU per transaction than two at 64 and 256 clients (tools/bench, commit message).
-  int threads = cfg->threads > 0 ? cfg->threads
-                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
+  int threads =
+      cfg->threads > 0 ? cfg->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
   rt_ = std::make_unique<Runtime>(threads);
   size_t cache = static_cast<size_t>(std::max(1, cfg->routing_cache_size));
   rt_->install(std::move(cfg), std::move(chain));
@@ -73,8 +73,9 @@ awaitable<void> ProxyServer::accept_loop(Worker& w, tcp::acceptor& acceptor) {
       if (ec == asio::error::operation_aborted || stopping_) co_return;
       // Out of descriptors and the like: back off instead of spinning, and say so once a second at
       // most (every worker's acceptor fails alike). The connection waits in the backlog meanwhile.
-      const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now().time_since_epoch()).count();
+      const int64_t now =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+              .count();
       int64_t last = last_accept_warning_ms_.load(std::memory_order_relaxed);
       const int failures = accept_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
       if (now - last >= 1000 && last_accept_warning_ms_.compare_exchange_strong(last, now)) {
@@ -278,8 +279,9 @@ int ProxyServer::run() {
       w->ctx.run();
     });
   }
-  PGR_LOG(info) << "pgroute listening on " << cfg.listen.host << ":" << cfg.listen.port << " with "
-                << workers_.size() << " worker thread(s) on " << io_backend_name() << ", " << cfg.backends.size() << " backend alias(es), pool mode "
+  PGR_LOG(info) << "pgroute listening on " << cfg.listen.host << ":" << cfg.listen.port << " with " << workers_.size()
+                << " worker thread(s) on " << io_backend_name() << ", " << cfg.backends.size()
+                << " backend alias(es), pool mode "
                 << (cfg.pool.mode == config::PoolMode::Session ? "session" : "transaction");
   service::notify_ready("listening on " + cfg.listen.host + ":" + std::to_string(cfg.listen.port));
   control_.run();

@@ -44,17 +44,17 @@ class ProxyServer {
   std::unique_ptr<Runtime> rt_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;  // one per worker, SO_REUSEPORT
-  asio::io_context control_;                              // signals, shutdown timing, the file watcher
-  std::unique_ptr<asio::signal_set> signals_;             // on control_, installed before READY
-  std::unique_ptr<ConfigWatcher> watcher_;                // after control_: destroyed first; used on control_
+  asio::io_context control_;                               // signals, shutdown timing, the file watcher
+  std::unique_ptr<asio::signal_set> signals_;              // on control_, installed before READY
+  std::unique_ptr<ConfigWatcher> watcher_;                 // after control_: destroyed first; used on control_
   // Stopped watchers: their coroutines may still be resuming on control_ (a cancelled read), so they
   // live as long as the server. One per time a reload turns watching off.
   std::vector<std::unique_ptr<ConfigWatcher>> retired_watchers_;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> last_accept_warning_ms_{-1000000};  // steady clock; accept failures logged at most 1/s
-  std::atomic<int> accept_failures_{0};                     // since that message
+  std::atomic<int> accept_failures_{0};                    // since that message
   std::unique_ptr<admin::Control> admin_control_;
-  std::unique_ptr<metrics::Endpoint> metrics_;            // after rt_: destroyed first
+  std::unique_ptr<metrics::Endpoint> metrics_;  // after rt_: destroyed first
 };
 
 }  // namespace pgroute

@@ -13,9 +13,20 @@
 namespace pgroute {
 
 enum class Expect : uint8_t {
-  Parse, Bind, Describe, Execute, Close, Sync, Query, FunctionCall,  // forwarded client messages
-  SynthParseComplete, SynthCloseComplete, SynthError,               // answered by the proxy itself
-  InjectedParse, InjectedClose, InjectedQuery,                      // sent by the proxy, answer swallowed
+  Parse,
+  Bind,
+  Describe,
+  Execute,
+  Close,
+  Sync,
+  Query,
+  FunctionCall,  // forwarded client messages
+  SynthParseComplete,
+  SynthCloseComplete,
+  SynthError,  // answered by the proxy itself
+  InjectedParse,
+  InjectedClose,
+  InjectedQuery,     // sent by the proxy, answer swallowed
   InjectedDescribe,  // a read across shards learns its row types (client_scatter.cpp)
 };
 
@@ -26,12 +37,18 @@ inline bool is_synthetic(Expect e) {
 // Which server message ends the response to each thing the proxy sent.
 inline bool completes(Expect kind, char type) {
   switch (kind) {
-    case Expect::Parse: case Expect::InjectedParse: return type == '1' || type == 'E';
+    case Expect::Parse:
+    case Expect::InjectedParse: return type == '1' || type == 'E';
     case Expect::Bind: return type == '2' || type == 'E';
-    case Expect::Describe: case Expect::InjectedDescribe: return type == 'T' || type == 'n' || type == 'E';
+    case Expect::Describe:
+    case Expect::InjectedDescribe: return type == 'T' || type == 'n' || type == 'E';
     case Expect::Execute: return type == 'C' || type == 'I' || type == 's' || type == 'E';
-    case Expect::Close: case Expect::InjectedClose: return type == '3' || type == 'E';
-    case Expect::Sync: case Expect::Query: case Expect::FunctionCall: case Expect::InjectedQuery: return type == 'Z';
+    case Expect::Close:
+    case Expect::InjectedClose: return type == '3' || type == 'E';
+    case Expect::Sync:
+    case Expect::Query:
+    case Expect::FunctionCall:
+    case Expect::InjectedQuery: return type == 'Z';
     default: return false;
   }
 }
@@ -39,8 +56,14 @@ inline bool completes(Expect kind, char type) {
 // After an error in an extended-protocol unit the server skips to the next Sync.
 inline bool is_extended(Expect kind) {
   switch (kind) {
-    case Expect::Parse: case Expect::Bind: case Expect::Describe: case Expect::Execute: case Expect::Close:
-    case Expect::InjectedParse: case Expect::InjectedClose: case Expect::InjectedDescribe: return true;
+    case Expect::Parse:
+    case Expect::Bind:
+    case Expect::Describe:
+    case Expect::Execute:
+    case Expect::Close:
+    case Expect::InjectedParse:
+    case Expect::InjectedClose:
+    case Expect::InjectedDescribe: return true;
     default: return false;
   }
 }

@@ -175,25 +175,32 @@ std::string RowOrder::prepare(std::string_view row_description, const std::vecto
     bool binary = f.format == 1;
     Type type;
     switch (f.type) {
-      case 20: case 21: case 23: type = Type::integer; break;  // int8, int2, int4
+      case 20:
+      case 21:
+      case 23: type = Type::integer; break;                         // int8, int2, int4
       case 26: type = binary ? Type::bytes : Type::integer; break;  // oid: unsigned, big-endian in binary
-      case 700: case 701: type = Type::floating; break;                    // float4, float8
-      case 1700:                                                          // numeric
+      case 700:
+      case 701: type = Type::floating; break;  // float4, float8
+      case 1700:                               // numeric
         if (binary) return "ORDER BY " + std::string(f.name) + ": numeric in binary format is not merged";
         type = Type::numeric;
         break;
       case 16: type = Type::boolean; break;
       case 2950: type = Type::bytes; break;  // uuid: text is lower-case hex, binary the 16 bytes; both in order
-      case 1082: case 1083: case 1114:       // date, time, timestamp
+      case 1082:
+      case 1083:
+      case 1114:  // date, time, timestamp
         if (!binary && !iso_dates)
           return "ORDER BY " + std::string(f.name) + ": dates are compared as text only with DateStyle ISO";
         type = binary ? Type::integer : Type::bytes;
         break;
-      case 25: case 1043: case 1042: case 19:  // text, varchar, bpchar, name
+      case 25:
+      case 1043:
+      case 1042:
+      case 19:  // text, varchar, bpchar, name
         if (!k.c_collation)
-          return "ORDER BY " + std::string(f.name) +
-                 ": text order depends on the collation; write ORDER BY " + std::string(f.name) +
-                 " COLLATE \"C\" to merge it byte by byte";
+          return "ORDER BY " + std::string(f.name) + ": text order depends on the collation; write ORDER BY " +
+                 std::string(f.name) + " COLLATE \"C\" to merge it byte by byte";
         type = Type::bytes;
         break;
       default:

@@ -30,7 +30,7 @@ struct Snapshot {
   uint64_t generation = 0;
   std::chrono::system_clock::time_point loaded_at = std::chrono::system_clock::now();
   std::unordered_map<std::string, auth::ScramSecret> scram;  // user name -> secret (scram-sha-256 users)
-  std::shared_ptr<const router::RouterChain> chain;           // null: routing off (no routers configured)
+  std::shared_ptr<const router::RouterChain> chain;          // null: routing off (no routers configured)
 };
 // `previous`: the snapshot in force, whose derived secrets are kept for users whose password is unchanged.
 std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,
@@ -74,7 +74,7 @@ class Runtime {
   CancelRegistry cancels;
   std::atomic<int> clients{0};           // logged in (max_client_connections)
   std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
-  std::atomic<int> clients_parked{0};  // idle clients holding no buffers or coroutine frames
+  std::atomic<int> clients_parked{0};    // idle clients holding no buffers or coroutine frames
   std::atomic<bool> shutting_down{false};
   // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.
   admin::PauseRegistry pauses;

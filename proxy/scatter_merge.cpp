@@ -27,8 +27,10 @@ void ScatterMerge::emit_synthetic(size_t shard) {
   ResponseQueue& expect = shards_[shard].expect;
   while (!expect.empty() && is_synthetic(expect.front().kind)) {
     if (shard == 0 && !failed_) {
-      if (expect.front().kind == Expect::SynthParseComplete) wire::put_parse_complete(out_);
-      else if (expect.front().kind == Expect::SynthCloseComplete) wire::put_close_complete(out_);
+      if (expect.front().kind == Expect::SynthParseComplete)
+        wire::put_parse_complete(out_);
+      else if (expect.front().kind == Expect::SynthCloseComplete)
+        wire::put_close_complete(out_);
     }
     expect.pop();
   }
@@ -115,10 +117,10 @@ void ScatterMerge::emit_row(std::string_view data_row) {
 void ScatterMerge::fail(size_t shard, std::string_view sqlstate, std::string_view why) {
   if (failed_) return;
   failed_ = true;
-  wire::put_error(out_, {.severity = "ERROR",
-                         .sqlstate = sqlstate,
-                         .message = "pgroute: alias \"" + shards_[shard].alias + "\", reading every shard: " +
-                                    std::string(why)});
+  wire::put_error(
+      out_, {.severity = "ERROR",
+             .sqlstate = sqlstate,
+             .message = "pgroute: alias \"" + shards_[shard].alias + "\", reading every shard: " + std::string(why)});
 }
 
 void ScatterMerge::finish(bool ready_for_query) {

@@ -52,8 +52,8 @@ class ServerConnection {
   int32_t backend_pid = 0, backend_secret = 0;
   std::map<std::string, std::string, std::less<>> reported;  // ParameterStatus values the server announced
   std::map<std::string, std::string, std::less<>> applied;   // session parameters set for the current client
-  ServerPreparedSet prepared;                                 // proxy names prepared on this connection
-  ReadBuffer rbuf;                                  // bytes read from the server, kept with it
+  ServerPreparedSet prepared;                                // proxy names prepared on this connection
+  ReadBuffer rbuf;                                           // bytes read from the server, kept with it
   char tx_status = 'I';
   std::chrono::steady_clock::time_point created, last_used;
   ServerTimeouts server_timeouts;  // learned by open()

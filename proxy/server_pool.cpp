@@ -31,8 +31,10 @@ struct ServerPool::Waiter {
   // (the usual case, a release by a session on the same worker; the waiter is already suspended in
   // its async_wait, which it starts before it yields), else from a handler posted to that thread.
   static void wake(const std::shared_ptr<Waiter>& w) {
-    if (w->ctx.get_executor().running_in_this_thread()) w->timer.cancel();
-    else asio::post(w->ctx, [w] { w->timer.cancel(); });
+    if (w->ctx.get_executor().running_in_this_thread())
+      w->timer.cancel();
+    else
+      asio::post(w->ctx, [w] { w->timer.cancel(); });
   }
 };
 
@@ -96,8 +98,8 @@ awaitable<bool> ServerPool::passes_check(ServerConnection& conn, const PoolSetti
   counters_.checks.fetch_add(1, std::memory_order_relaxed);
   std::string error = co_await conn.ping(std::min(s.connect_timeout, kMaxCheckTimeout), s.max_message);
   if (error.empty()) co_return true;
-  PGR_LOG(info) << "server connection " << conn.id() << " to " << endpoint_->describe()
-                << " failed its pre-use check (" << error << "); using another";
+  PGR_LOG(info) << "server connection " << conn.id() << " to " << endpoint_->describe() << " failed its pre-use check ("
+                << error << "); using another";
   co_return false;
 }
 
@@ -227,8 +229,8 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
                                " ms (queue_timeout)"};
       co_return Checkout{nullptr, std::string(wire::sqlstate::too_many_connections),
                          "pgroute: no server connection for alias \"" + endpoint_->alias + "\" became free within " +
-                             std::to_string(s.queue_timeout.count()) + " ms (pool size " +
-                             std::to_string(s.max_size) + ", all in use)"};
+                             std::to_string(s.queue_timeout.count()) + " ms (pool size " + std::to_string(s.max_size) +
+                             ", all in use)"};
     }
     conn->rebind(ctx, worker);
     // Straight from a client whose transaction just ended (ReadyForQuery 'I'), never idle in the pool,
@@ -252,11 +254,10 @@ awaitable<ServerPool::Checkout> ServerPool::open_new(asio::io_context& ctx, int 
     counters_.connects.fetch_add(1, std::memory_order_relaxed);
     const auto& t = conn->server_timeouts;
     PGR_LOG(debug) << "server connection " << conn->id() << " opened to " << endpoint_->describe() << " as "
-                   << endpoint_->user << " (backend pid " << conn->backend_pid
-                   << "; server idle_session_timeout " << t.idle_session.count()
-                   << " ms, idle_in_transaction_session_timeout " << t.idle_in_transaction.count()
-                   << " ms, tcp_keepalives_idle " << t.tcp_keepalives_idle.count() << " ms, statement_timeout "
-                   << t.statement.count() << " ms)";
+                   << endpoint_->user << " (backend pid " << conn->backend_pid << "; server idle_session_timeout "
+                   << t.idle_session.count() << " ms, idle_in_transaction_session_timeout "
+                   << t.idle_in_transaction.count() << " ms, tcp_keepalives_idle " << t.tcp_keepalives_idle.count()
+                   << " ms, statement_timeout " << t.statement.count() << " ms)";
     connect_succeeded();
     co_return Checkout{std::move(conn), {}, {}};
   }
@@ -307,7 +308,8 @@ std::string ServerPool::connect_failed_locked(const std::string& error, bool tra
   last_error_ = error;
   if (health_->healthy.exchange(false))
     PGR_LOG(warn) << endpoint_->describe() << " is down: " << error
-                  << (transient ? "; retrying while clients' queue_timeout lasts" : "; clients fail fast until it answers");
+                  << (transient ? "; retrying while clients' queue_timeout lasts"
+                                : "; clients fail fast until it answers");
   std::string message = down_message_locked(now);
   wake_all_locked(transient ? std::string() : message);
   return message;

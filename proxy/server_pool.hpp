@@ -38,7 +38,7 @@ struct PoolCounters {
   std::atomic<uint64_t> checks{0};         // pre-use round trips
   std::atomic<uint64_t> health_probes{0};  // connects made only to learn whether the backend is up
   std::atomic<uint64_t> closes[kCloseReasonCount] = {};
-  metrics::AtomicHistogram wait_time;       // checkouts that queued: how long (served or timed out)
+  metrics::AtomicHistogram wait_time;  // checkouts that queued: how long (served or timed out)
 };
 
 // Whether an alias's backend answers, shared by the alias's pools; read without locks.
@@ -91,7 +91,9 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   PoolSettings settings() const;
   PoolCounters& counters() { return counters_; }
   bool healthy() const { return health_->healthy.load(std::memory_order_relaxed); }
-  struct Snapshot { int total, idle, waiting, max_size; };
+  struct Snapshot {
+    int total, idle, waiting, max_size;
+  };
   Snapshot snapshot();
 
  private:

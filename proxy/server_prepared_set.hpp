@@ -1,8 +1,8 @@
 // Which proxy-named prepared statements exist on one server connection, oldest first, so the pool can
 // bound them per connection and evict the least recently prepared with a Close.
 #pragma once
-#include <list>
 #include <cstdint>
+#include <list>
 #include <unordered_map>
 
 namespace pgroute {

@@ -8,11 +8,11 @@
 #include "proxy/frame_io.hpp"
 #include "proxy/log.hpp"
 #include "proxy/metrics/query_stats.hpp"
-#include "proxy/worker.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
+#include "proxy/worker.hpp"
 
 namespace pgroute {
 namespace {
@@ -25,9 +25,8 @@ std::string_view tag_of(const wire::Frame& f) {
 }
 
 bool is_client_settable(std::string_view name) {
-  static constexpr std::array<std::string_view, 6> names = {"application_name", "client_encoding", "DateStyle",
-                                                            "IntervalStyle", "TimeZone",
-                                                            "standard_conforming_strings"};
+  static constexpr std::array<std::string_view, 6> names = {
+      "application_name", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "standard_conforming_strings"};
   for (auto n : names)
     if (n == name) return true;
   return false;
@@ -46,7 +45,8 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   std::string& out = u().out.buffer();
   bool injected_head = !u().expect.empty() && u().expect.front().kind == Expect::InjectedQuery;
   switch (f.type) {
-    case 'N': case 'A':  // asynchronous: notices and notifications go straight through
+    case 'N':
+    case 'A':  // asynchronous: notices and notifications go straight through
       if (!injected_head) out.append(f.bytes());
       return true;
     case 'S': {
@@ -85,8 +85,10 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   }
   if (!swallow) {
     // A BEGIN the proxy answered is still pending (this unit only prepared): the client is in a transaction.
-    if (f.type == 'Z' && u().pending_begin) wire::put_ready_for_query(out, 'T');
-    else out.append(f.bytes());
+    if (f.type == 'Z' && u().pending_begin)
+      wire::put_ready_for_query(out, 'T');
+    else
+      out.append(f.bytes());
   }
   if (f.type == 'G') {
     copy_in_ = true;  // the client's next messages are the COPY's data
@@ -136,8 +138,8 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     metrics::record_query(worker_.index, conn.endpoint().alias, unit.unit_router.empty() ? "none" : unit.unit_router,
                           kind, latency, unit.unit_rows);
     if (!unit.unit_statement.empty()) {
-      metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit.unit_statement),
-                                unit.unit_statement, latency, unit.unit_rows);
+      metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit.unit_statement), unit.unit_statement,
+                                latency, unit.unit_rows);
       unit.unit_statement.clear();
     }
     unit.unit_rows = 0;

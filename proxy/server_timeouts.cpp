@@ -44,13 +44,19 @@ bool apply_server_timeout_row(std::string_view data_row_body, ServerTimeouts& ou
   int64_t value = 0;
   auto [end, ec] = std::from_chars(setting.data(), setting.data() + setting.size(), value);
   if (ec != std::errc() || end != setting.data() + setting.size() || value < 0) return false;
-  ServerTimeouts::ms v = unit == "s" ? ServerTimeouts::ms(value * 1000) : unit == "min" ? ServerTimeouts::ms(value * 60000)
-                                                                                        : ServerTimeouts::ms(value);
-  if (name == "idle_session_timeout") out.idle_session = v;
-  else if (name == "idle_in_transaction_session_timeout") out.idle_in_transaction = v;
-  else if (name == "tcp_keepalives_idle") out.tcp_keepalives_idle = v;
-  else if (name == "statement_timeout") out.statement = v;
-  else return false;
+  ServerTimeouts::ms v = unit == "s"     ? ServerTimeouts::ms(value * 1000)
+                         : unit == "min" ? ServerTimeouts::ms(value * 60000)
+                                         : ServerTimeouts::ms(value);
+  if (name == "idle_session_timeout")
+    out.idle_session = v;
+  else if (name == "idle_in_transaction_session_timeout")
+    out.idle_in_transaction = v;
+  else if (name == "tcp_keepalives_idle")
+    out.tcp_keepalives_idle = v;
+  else if (name == "statement_timeout")
+    out.statement = v;
+  else
+    return false;
   return true;
 }
 

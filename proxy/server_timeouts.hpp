@@ -9,7 +9,7 @@ namespace pgroute {
 struct ServerTimeouts {
   using ms = std::chrono::milliseconds;
   ms idle_session{0}, idle_in_transaction{0}, tcp_keepalives_idle{0}, statement{0};  // 0 = off on the server
-  bool known = false;  // the settings query answered
+  bool known = false;                                                                // the settings query answered
 };
 
 // One round trip that answers with (name, setting, unit) rows for the four settings above.

@@ -15,8 +15,8 @@ void notify_ready(std::string_view status) {
 void notify_reloading() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  unsigned long long usec = static_cast<unsigned long long>(ts.tv_sec) * 1000000ull +
-                            static_cast<unsigned long long>(ts.tv_nsec) / 1000ull;
+  unsigned long long usec =
+      static_cast<unsigned long long>(ts.tv_sec) * 1000000ull + static_cast<unsigned long long>(ts.tv_nsec) / 1000ull;
   std::string msg = "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec);
   sd_notify(0, msg.c_str());
 }

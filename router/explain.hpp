@@ -15,16 +15,16 @@ namespace pgroute::router {
 
 // The session the statement is explained for (what rule routers match on).
 struct ExplainSession {
-    std::string user = "postgres", database = "postgres", application_name;
-    bool in_transaction = false;
-    std::optional<std::string> shard_key;  // as if SET pgroute.shard_key = ... were in effect
-    // Where shard keys stand in their tables (INSERT without a column list); null: not known here.
-    const ColumnOrderSource* column_order = nullptr;
+  std::string user = "postgres", database = "postgres", application_name;
+  bool in_transaction = false;
+  std::optional<std::string> shard_key;  // as if SET pgroute.shard_key = ... were in effect
+  // Where shard keys stand in their tables (INSERT without a column list); null: not known here.
+  const ColumnOrderSource* column_order = nullptr;
 };
 
 struct Explanation {
-    bool routed = false;  // false: the chain refused the statement
-    std::string text;     // one "label: value" per line
+  bool routed = false;  // false: the chain refused the statement
+  std::string text;     // one "label: value" per line
 };
 
 // params: ($n, text value) Bind parameters in text format; a $n below the highest given that is not

@@ -8,8 +8,8 @@
 namespace pgroute::router {
 
 struct Hints {
-    std::optional<std::string> shard_key;
-    std::optional<std::string> alias;
+  std::optional<std::string> shard_key;
+  std::optional<std::string> alias;
 };
 
 // `sql` must be NUL-terminated (std::string is). Values are bare words or 'single-quoted' (with ''

@@ -13,9 +13,9 @@
 namespace pgroute::router {
 
 struct KeyDatum {
-    KeyType type = KeyType::Int8;
-    int64_t integer = 0;  // Int2 / Int4 / Int8
-    std::string bytes;    // Text: the UTF-8 bytes; Uuid: the 16 raw bytes
+  KeyType type = KeyType::Int8;
+  int64_t integer = 0;  // Int2 / Int4 / Int8
+  std::string bytes;    // Text: the UTF-8 bytes; Uuid: the 16 raw bytes
 };
 
 // Text format (SQL literal contents or Bind text format). Integers: optional surrounding whitespace,

@@ -18,26 +18,29 @@ namespace pgroute::router {
 // Tables in first-seen order, each once (a repeated one keeps written = written of either). Found by
 // hash: a statement may name tens of thousands of tables, and a scan per name would be quadratic.
 class TableSet {
-public:
-    void add(const TableRef& table);
-    size_t size() const { return tables_.size(); }
-    const std::vector<TableRef>& items() const { return tables_; }
-    std::vector<TableRef> take() { index_.clear(); return std::move(tables_); }
+ public:
+  void add(const TableRef& table);
+  size_t size() const { return tables_.size(); }
+  const std::vector<TableRef>& items() const { return tables_; }
+  std::vector<TableRef> take() {
+    index_.clear();
+    return std::move(tables_);
+  }
 
-private:
-    std::vector<TableRef> tables_;
-    std::unordered_map<std::string, size_t> index_;  // "schema\0name" -> position in tables_
+ private:
+  std::vector<TableRef> tables_;
+  std::unordered_map<std::string, size_t> index_;  // "schema\0name" -> position in tables_
 };
 
 struct StatementFacts {
-    TableSet tables;
-    bool modifies_data = false;  // INSERT/UPDATE/DELETE/MERGE at any depth
-    bool locks_rows = false;     // a locking clause at any depth
-    bool creates_table = false;  // SELECT ... INTO
-    int max_param = 0;
-    bool too_deep = false;  // the tree was deeper than we walk; facts are incomplete
-    bool over_budget = false;  // the tree has more nodes than node_budget: the walk stopped there
-    uint64_t nodes = 0;        // nodes walked (each parse tree message once)
+  TableSet tables;
+  bool modifies_data = false;  // INSERT/UPDATE/DELETE/MERGE at any depth
+  bool locks_rows = false;     // a locking clause at any depth
+  bool creates_table = false;  // SELECT ... INTO
+  int max_param = 0;
+  bool too_deep = false;     // the tree was deeper than we walk; facts are incomplete
+  bool over_budget = false;  // the tree has more nodes than node_budget: the walk stopped there
+  uint64_t nodes = 0;        // nodes walked (each parse tree message once)
 };
 
 // Walks at most node_budget nodes, so the cost of one call is bounded whatever the statement.

@@ -18,36 +18,36 @@
 namespace pgroute::router {
 
 struct ReplicaOption {
-    std::string alias;
-    int weight = 1;  // > 0: share of reads relative to the other replicas
+  std::string alias;
+  int weight = 1;  // > 0: share of reads relative to the other replicas
 };
 
 struct ReplicasRouterOptions {
-    std::string primary;
-    std::vector<ReplicaOption> replicas;
-    std::chrono::milliseconds read_your_writes{0};
+  std::string primary;
+  std::vector<ReplicaOption> replicas;
+  std::chrono::milliseconds read_your_writes{0};
 };
 
 class ReplicasRouter final : public Router {
-public:
-    // Fails (nullptr + error) without a primary, without replicas, or on a weight <= 0.
-    static std::unique_ptr<ReplicasRouter> create(ReplicasRouterOptions options, std::string& error);
+ public:
+  // Fails (nullptr + error) without a primary, without replicas, or on a weight <= 0.
+  static std::unique_ptr<ReplicasRouter> create(ReplicasRouterOptions options, std::string& error);
 
-    std::string_view name() const override { return name_; }
-    Opinion db_for_read(const RouteContext& ctx) const override;
-    Opinion db_for_write(const RouteContext& ctx) const override;
+  std::string_view name() const override { return name_; }
+  Opinion db_for_read(const RouteContext& ctx) const override;
+  Opinion db_for_write(const RouteContext& ctx) const override;
 
-    // The replica a read goes to for a random draw in [0, 2^64), or nullptr when none is healthy.
-    // Exposed so tests can check the weighting without statistics.
-    const ReplicaOption* pick(uint64_t draw, const RouteContext& ctx) const;
+  // The replica a read goes to for a random draw in [0, 2^64), or nullptr when none is healthy.
+  // Exposed so tests can check the weighting without statistics.
+  const ReplicaOption* pick(uint64_t draw, const RouteContext& ctx) const;
 
-private:
-    explicit ReplicasRouter(ReplicasRouterOptions options);
-    RouteDecision to_primary(const char* why) const;
+ private:
+  explicit ReplicasRouter(ReplicasRouterOptions options);
+  RouteDecision to_primary(const char* why) const;
 
-    ReplicasRouterOptions options_;
-    std::string name_;
-    uint64_t total_weight_ = 0;
+  ReplicasRouterOptions options_;
+  std::string name_;
+  uint64_t total_weight_ = 0;
 };
 
 }  // namespace pgroute::router

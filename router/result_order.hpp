@@ -15,21 +15,21 @@
 namespace pgroute::router {
 
 struct SortKey {
-    int position = 0;          // 1-based output column; 0: by `column` name
-    std::string column;        // output column name, matched against the RowDescription at run time
-    bool descending = false;
-    bool nulls_first = false;  // PostgreSQL's default: NULLS LAST ascending, NULLS FIRST descending
-    bool c_collation = false;  // COLLATE "C" (or "POSIX"): text may be compared byte by byte
+  int position = 0;    // 1-based output column; 0: by `column` name
+  std::string column;  // output column name, matched against the RowDescription at run time
+  bool descending = false;
+  bool nulls_first = false;  // PostgreSQL's default: NULLS LAST ascending, NULLS FIRST descending
+  bool c_collation = false;  // COLLATE "C" (or "POSIX"): text may be compared byte by byte
 
-    bool operator==(const SortKey&) const = default;
+  bool operator==(const SortKey&) const = default;
 };
 
 struct ResultOrder {
-    std::vector<SortKey> keys;        // ORDER BY
-    std::optional<KeyValue> limit;    // LIMIT n, LIMIT $n, FETCH FIRST n ROWS ONLY (ALL / NULL: none)
-    std::string unmergeable;          // "" or why a merge of shards cannot redo these clauses
+  std::vector<SortKey> keys;      // ORDER BY
+  std::optional<KeyValue> limit;  // LIMIT n, LIMIT $n, FETCH FIRST n ROWS ONLY (ALL / NULL: none)
+  std::string unmergeable;        // "" or why a merge of shards cannot redo these clauses
 
-    bool operator==(const ResultOrder&) const = default;
+  bool operator==(const ResultOrder&) const = default;
 };
 
 ResultOrder read_result_order(const PgQuery__SelectStmt* select);

@@ -16,26 +16,26 @@ namespace pgroute::router {
 using RouteResult = std::variant<RouteDecision, RouteError>;
 
 class RouterChain {
-public:
-    // known_aliases: when non-empty, a /* pgroute: alias=... */ hint must name one of them.
-    RouterChain(std::string default_alias, std::vector<std::unique_ptr<Router>> routers,
-                std::vector<std::string> known_aliases = {});
+ public:
+  // known_aliases: when non-empty, a /* pgroute: alias=... */ hint must name one of them.
+  RouterChain(std::string default_alias, std::vector<std::unique_ptr<Router>> routers,
+              std::vector<std::string> known_aliases = {});
 
-    // db_for_write for kinds is_write_kind() accepts, db_for_read for the rest.
-    RouteResult route(const RouteContext& ctx) const;
-    RouteResult route_read(const RouteContext& ctx) const { return route_as(ctx, false); }
-    RouteResult route_write(const RouteContext& ctx) const { return route_as(ctx, true); }
+  // db_for_write for kinds is_write_kind() accepts, db_for_read for the rest.
+  RouteResult route(const RouteContext& ctx) const;
+  RouteResult route_read(const RouteContext& ctx) const { return route_as(ctx, false); }
+  RouteResult route_write(const RouteContext& ctx) const { return route_as(ctx, true); }
 
-    const std::string& default_alias() const { return default_alias_; }
-    size_t size() const { return routers_.size(); }
+  const std::string& default_alias() const { return default_alias_; }
+  size_t size() const { return routers_.size(); }
 
-private:
-    RouteResult route_as(const RouteContext& ctx, bool write) const;
-    std::optional<RouteError> check_relations(const RouteContext& ctx) const;
+ private:
+  RouteResult route_as(const RouteContext& ctx, bool write) const;
+  std::optional<RouteError> check_relations(const RouteContext& ctx) const;
 
-    std::string default_alias_;
-    std::vector<std::unique_ptr<Router>> routers_;
-    std::vector<std::string> known_aliases_;
+  std::string default_alias_;
+  std::vector<std::unique_ptr<Router>> routers_;
+  std::vector<std::string> known_aliases_;
 };
 
 }  // namespace pgroute::router

@@ -15,25 +15,25 @@ namespace pgroute::router {
 struct ResultOrder;  // result_order.hpp
 
 struct TableRef {
-    std::string schema;  // empty when the statement did not qualify the name
-    std::string name;
-    bool written = false;  // target of INSERT/UPDATE/DELETE/MERGE/COPY FROM/TRUNCATE or of DDL
+  std::string schema;  // empty when the statement did not qualify the name
+  std::string name;
+  bool written = false;  // target of INSERT/UPDATE/DELETE/MERGE/COPY FROM/TRUNCATE or of DDL
 
-    bool operator==(const TableRef&) const = default;
+  bool operator==(const TableRef&) const = default;
 };
 
 enum class StatementKind {
-    Read,              // SELECT (without FOR UPDATE/SHARE, INTO or data-modifying CTEs), COPY ... TO, VALUES
-    Write,             // INSERT/UPDATE/DELETE/MERGE, SELECT ... FOR UPDATE, COPY FROM, TRUNCATE, LOCK, DO, CALL
-    Ddl,               // CREATE/ALTER/DROP/GRANT/..., SELECT INTO, and any statement type not listed here
-    TransactionBegin,  // BEGIN, START TRANSACTION
-    TransactionEnd,    // COMMIT, ROLLBACK, END, ABORT, PREPARE TRANSACTION
-    Savepoint,         // SAVEPOINT, RELEASE, ROLLBACK TO
-    Set,               // SET, RESET, SET TRANSACTION, SET CONSTRAINTS, DISCARD
-    Show,              // SHOW
-    Utility,           // LISTEN/NOTIFY, PREPARE/EXECUTE/DEALLOCATE, FETCH/CLOSE, VACUUM, CHECKPOINT, ...
-    Empty,             // no statement (empty string, only comments or semicolons)
-    Unparsed,          // PostgreSQL's grammar rejected it; Analysis::error says why
+  Read,              // SELECT (without FOR UPDATE/SHARE, INTO or data-modifying CTEs), COPY ... TO, VALUES
+  Write,             // INSERT/UPDATE/DELETE/MERGE, SELECT ... FOR UPDATE, COPY FROM, TRUNCATE, LOCK, DO, CALL
+  Ddl,               // CREATE/ALTER/DROP/GRANT/..., SELECT INTO, and any statement type not listed here
+  TransactionBegin,  // BEGIN, START TRANSACTION
+  TransactionEnd,    // COMMIT, ROLLBACK, END, ABORT, PREPARE TRANSACTION
+  Savepoint,         // SAVEPOINT, RELEASE, ROLLBACK TO
+  Set,               // SET, RESET, SET TRANSACTION, SET CONSTRAINTS, DISCARD
+  Show,              // SHOW
+  Utility,           // LISTEN/NOTIFY, PREPARE/EXECUTE/DEALLOCATE, FETCH/CLOSE, VACUUM, CHECKPOINT, ...
+  Empty,             // no statement (empty string, only comments or semicolons)
+  Unparsed,          // PostgreSQL's grammar rejected it; Analysis::error says why
 };
 
 // How a multi-statement string is classified: the strongest kind wins
@@ -45,17 +45,17 @@ bool is_write_kind(StatementKind kind);
 
 // One `column = value` the statement constrains (WHERE equality, IN-list element, INSERT column value).
 struct KeyValue {
-    std::string column;
-    std::string table;   // resolved through FROM aliases; empty if unqualified with several FROM items
-    std::string schema;  // when the reference or the resolved table named one
-    std::optional<std::string> literal;  // text form of a constant ('abc' -> abc, 42 -> 42)
-    int param = 0;                       // $n, 1-based; 0 = not a parameter (-1: unknown expression)
-    // INSERT without a column list: the value's 1-based place in the VALUES row, column empty (the
-    // table's column order, which names it, is known only to the server: router/column_order.hpp).
-    int position = 0;
+  std::string column;
+  std::string table;                   // resolved through FROM aliases; empty if unqualified with several FROM items
+  std::string schema;                  // when the reference or the resolved table named one
+  std::optional<std::string> literal;  // text form of a constant ('abc' -> abc, 42 -> 42)
+  int param = 0;                       // $n, 1-based; 0 = not a parameter (-1: unknown expression)
+  // INSERT without a column list: the value's 1-based place in the VALUES row, column empty (the
+  // table's column order, which names it, is known only to the server: router/column_order.hpp).
+  int position = 0;
 
-    bool is_null() const { return !literal && param == 0; }  // `= NULL` or an INSERTed NULL
-    bool operator==(const KeyValue&) const = default;
+  bool is_null() const { return !literal && param == 0; }  // `= NULL` or an INSERTed NULL
+  bool operator==(const KeyValue&) const = default;
 };
 
 // A row of key_rows is one alternative the statement may touch: a conjunction of column = value.
@@ -66,35 +66,35 @@ struct KeyValue {
 using KeyRow = std::vector<KeyValue>;
 
 struct Analysis {
-    StatementKind kind = StatementKind::Empty;
-    std::vector<StatementKind> statement_kinds;  // one per statement, in order
-    std::string command;  // tag of the first statement of the strongest kind: "SELECT", "INSERT", "BEGIN", ...
-    std::vector<TableRef> tables;  // every table touched, once each; CTE names are not tables
-    std::vector<KeyRow> key_rows;
-    // Columns an UPDATE assigns (SET col = value), so a router can refuse moving a row between shards.
-    // param == -1: the new value is an expression we cannot evaluate.
-    std::vector<KeyValue> updated_columns;
-    std::optional<std::string> hint_shard_key;  // /* pgroute: shard_key=42 */
-    std::optional<std::string> hint_alias;      // /* pgroute: alias=shard_1 */
-    std::optional<std::string> set_shard_key;   // SET pgroute.shard_key = 42
-    bool shard_key_local = false;               // SET LOCAL: only inside a transaction block
-    bool resets_shard_key = false;              // RESET pgroute.shard_key, SET ... TO DEFAULT, RESET ALL
-    std::string error;                          // why the statement is Unparsed
-    // Unparsed because it was too long or too deeply nested to analyze safely (not a syntax error):
-    // the chain refuses it unless an alias hint names where it goes.
-    bool too_complex = false;
-    bool read_only = false;  // BEGIN / START TRANSACTION / SET TRANSACTION ... READ ONLY
-    bool begins_transaction = false;
-    bool ends_transaction = false;
-    int statement_count = 0;
-    int max_param = 0;  // highest $n referenced anywhere (0: none)
-    // Clauses of a top-level SELECT that shape its whole result ("ORDER BY", "LIMIT", "OFFSET"): rows
-    // merged from several shards must be ordered and cut again (result_order.hpp).
-    std::vector<std::string> result_clauses;
-    std::shared_ptr<const ResultOrder> result_order;  // set with result_clauses
-    // Elementary steps the analysis took after parsing (tree nodes walked, FROM names and key values
-    // built): linear in the statement's size, which tests check.
-    uint64_t work = 0;
+  StatementKind kind = StatementKind::Empty;
+  std::vector<StatementKind> statement_kinds;  // one per statement, in order
+  std::string command;           // tag of the first statement of the strongest kind: "SELECT", "INSERT", "BEGIN", ...
+  std::vector<TableRef> tables;  // every table touched, once each; CTE names are not tables
+  std::vector<KeyRow> key_rows;
+  // Columns an UPDATE assigns (SET col = value), so a router can refuse moving a row between shards.
+  // param == -1: the new value is an expression we cannot evaluate.
+  std::vector<KeyValue> updated_columns;
+  std::optional<std::string> hint_shard_key;  // /* pgroute: shard_key=42 */
+  std::optional<std::string> hint_alias;      // /* pgroute: alias=shard_1 */
+  std::optional<std::string> set_shard_key;   // SET pgroute.shard_key = 42
+  bool shard_key_local = false;               // SET LOCAL: only inside a transaction block
+  bool resets_shard_key = false;              // RESET pgroute.shard_key, SET ... TO DEFAULT, RESET ALL
+  std::string error;                          // why the statement is Unparsed
+  // Unparsed because it was too long or too deeply nested to analyze safely (not a syntax error):
+  // the chain refuses it unless an alias hint names where it goes.
+  bool too_complex = false;
+  bool read_only = false;  // BEGIN / START TRANSACTION / SET TRANSACTION ... READ ONLY
+  bool begins_transaction = false;
+  bool ends_transaction = false;
+  int statement_count = 0;
+  int max_param = 0;  // highest $n referenced anywhere (0: none)
+  // Clauses of a top-level SELECT that shape its whole result ("ORDER BY", "LIMIT", "OFFSET"): rows
+  // merged from several shards must be ordered and cut again (result_order.hpp).
+  std::vector<std::string> result_clauses;
+  std::shared_ptr<const ResultOrder> result_order;  // set with result_clauses
+  // Elementary steps the analysis took after parsing (tree nodes walked, FROM names and key values
+  // built): linear in the statement's size, which tests check.
+  uint64_t work = 0;
 };
 
 }  // namespace pgroute::router

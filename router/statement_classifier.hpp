@@ -15,16 +15,16 @@
 namespace pgroute::router {
 
 struct Classification {
-    StatementKind kind = StatementKind::Ddl;
-    std::string command;  // "SELECT", "INSERT", "BEGIN", "CREATE TABLE", ...
-    bool begins_transaction = false;
-    bool ends_transaction = false;
-    bool read_only = false;
-    std::optional<std::string> set_shard_key;
-    bool shard_key_local = false;  // SET LOCAL
-    bool resets_shard_key = false;
-    std::vector<std::string> result_clauses;  // Analysis::result_clauses of this statement
-    std::shared_ptr<const ResultOrder> result_order;
+  StatementKind kind = StatementKind::Ddl;
+  std::string command;  // "SELECT", "INSERT", "BEGIN", "CREATE TABLE", ...
+  bool begins_transaction = false;
+  bool ends_transaction = false;
+  bool read_only = false;
+  std::optional<std::string> set_shard_key;
+  bool shard_key_local = false;  // SET LOCAL
+  bool resets_shard_key = false;
+  std::vector<std::string> result_clauses;  // Analysis::result_clauses of this statement
+  std::shared_ptr<const ResultOrder> result_order;
 };
 
 // The name of the configuration parameter SET/RESET use for the session's shard key.

@@ -12,17 +12,17 @@
 namespace pgroute::router {
 
 class TablePattern {
-public:
-    explicit TablePattern(std::string pattern);
+ public:
+  explicit TablePattern(std::string pattern);
 
-    bool matches(const TableRef& table) const { return matches(table.schema, table.name); }
-    bool matches(std::string_view schema, std::string_view name) const;
-    const std::string& text() const { return text_; }
+  bool matches(const TableRef& table) const { return matches(table.schema, table.name); }
+  bool matches(std::string_view schema, std::string_view name) const;
+  const std::string& text() const { return text_; }
 
-private:
-    std::string text_;
-    std::string schema_glob_;  // empty: any schema
-    std::string name_glob_;
+ private:
+  std::string text_;
+  std::string schema_glob_;  // empty: any schema
+  std::string name_glob_;
 };
 
 // fnmatch(3) on std::string_views.

@@ -123,7 +123,8 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       wire::put_message(out, 'I', {});
       co_return true;
     }
-    wire::put_error(out, {.sqlstate = wire::sqlstate::syntax_error, .message = "pgroute admin: " + error,
+    wire::put_error(out, {.sqlstate = wire::sqlstate::syntax_error,
+                          .message = "pgroute admin: " + error,
                           .hint = std::string("commands: ") + std::string(admin::kCommandList)});
     co_return true;
   }
@@ -140,25 +141,37 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
   auto set_paused = [&](const std::string& alias, bool pause) {
     auto apply = [&](const std::string& a) {
       auto gate = rt_.pauses.gate(a);
-      if (pause) gate->pause();
-      else gate->resume();
+      if (pause)
+        gate->pause();
+      else
+        gate->resume();
       PGR_LOG(info) << "admin: alias \"" << a << "\" " << (pause ? "paused" : "resumed");
     };
-    if (!alias.empty()) apply(alias);
-    else for (const auto& b : cfg.backends) apply(b.alias);
+    if (!alias.empty())
+      apply(alias);
+    else
+      for (const auto& b : cfg.backends) apply(b.alias);
   };
   switch (cmd->verb) {
     case admin::Verb::Show: {
       const std::string& what = cmd->argument;
       admin::Table t;
-      if (what == "POOLS") t = admin::show_pools(rt_);
-      else if (what == "SERVERS") t = admin::show_servers(rt_);
-      else if (what == "CLIENTS") t = admin::show_clients(co_await collect_clients(rt_.control, worker_));
-      else if (what == "BACKENDS") t = admin::show_backends(rt_, cfg);
-      else if (what == "ROUTES") t = admin::show_routes(cfg);
-      else if (what == "CONFIG") t = admin::show_config(*snap);
-      else if (what == "STATS") t = admin::show_stats(rt_);
-      else t = admin::show_statements();
+      if (what == "POOLS")
+        t = admin::show_pools(rt_);
+      else if (what == "SERVERS")
+        t = admin::show_servers(rt_);
+      else if (what == "CLIENTS")
+        t = admin::show_clients(co_await collect_clients(rt_.control, worker_));
+      else if (what == "BACKENDS")
+        t = admin::show_backends(rt_, cfg);
+      else if (what == "ROUTES")
+        t = admin::show_routes(cfg);
+      else if (what == "CONFIG")
+        t = admin::show_config(*snap);
+      else if (what == "STATS")
+        t = admin::show_stats(rt_);
+      else
+        t = admin::show_statements();
       admin::put_table(out, t, "SHOW");
       break;
     }
@@ -174,7 +187,8 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       admin::Control* control = rt_.control;
       std::string problems = co_await asio::co_spawn(
           control->ctx, [control]() -> awaitable<std::string> { co_return control->reload(); }, asio::use_awaitable);
-      if (problems.empty()) wire::put_command_complete(out, "RELOAD");
+      if (problems.empty())
+        wire::put_command_complete(out, "RELOAD");
       else
         wire::put_error(out, {.sqlstate = wire::sqlstate::config_file_error,
                               .message = "pgroute admin: reload rejected, the previous configuration stays",

@@ -15,9 +15,9 @@ namespace pgroute::admin {
 inline constexpr std::string_view kDatabase = "pgroute";  // the virtual database of the admin console
 
 struct Control {
-  asio::io_context& ctx;                    // the control thread: signals and reloads run there
-  std::function<std::string()> reload;      // call on ctx; "" = applied, else why it was rejected
-  std::vector<Worker*> workers;             // SHOW CLIENTS visits each on its own thread
+  asio::io_context& ctx;                // the control thread: signals and reloads run there
+  std::function<std::string()> reload;  // call on ctx; "" = applied, else why it was rejected
+  std::vector<Worker*> workers;         // SHOW CLIENTS visits each on its own thread
 };
 
 }  // namespace pgroute::admin

@@ -44,8 +44,8 @@ void put_table(std::string& out, const Table& table, std::string_view tag) {
 }
 
 Table show_pools(Runtime& rt) {
-  Table t{{"alias", "user", "host", "port", "database", "pool_size", "active", "idle", "waiting", "paused",
-           "checkouts", "waits", "wait_timeouts"},
+  Table t{{"alias", "user", "host", "port", "database", "pool_size", "active", "idle", "waiting", "paused", "checkouts",
+           "waits", "wait_timeouts"},
           {}};
   for (auto& pool : rt.pools()) {
     const ServerEndpoint& ep = pool->endpoint();
@@ -66,8 +66,8 @@ Table show_servers(Runtime& rt) {
     auto s = pool->snapshot();
     PoolCounters& c = pool->counters();
     for (auto [state, n] : {std::pair<const char*, int>{"active", s.total - s.idle}, {"idle", s.idle}})
-      t.rows.push_back({ep.alias, ep.user, ep.host, str(int(ep.port)), ep.dbname, state, str(n),
-                        str(load(c.connects)), str(load(c.connect_failures))});
+      t.rows.push_back({ep.alias, ep.user, ep.host, str(int(ep.port)), ep.dbname, state, str(n), str(load(c.connects)),
+                        str(load(c.connect_failures))});
   }
   return t;
 }
@@ -119,7 +119,8 @@ std::string describe_router(const config::RouterSpec& spec) {
       if (!r.user.empty()) match.push_back("user " + r.user);
       if (!r.database.empty()) match.push_back("database " + r.database);
       if (!r.application_name.empty()) match.push_back("application_name " + r.application_name);
-      if (r.kind != config::RuleKindSpec::Any) match.push_back(r.kind == config::RuleKindSpec::Read ? "reads" : "writes");
+      if (r.kind != config::RuleKindSpec::Any)
+        match.push_back(r.kind == config::RuleKindSpec::Read ? "reads" : "writes");
       if (!r.sql.empty()) match.push_back("sql ~ " + r.sql);
       return (match.empty() ? std::string("everything") : join(match, " and ")) + " -> " + r.alias;
     }
@@ -214,9 +215,9 @@ Table explain_route(const Snapshot& snap, std::string_view user, std::string_vie
   Table t{{"alias", "router", "reason"}, {}};
   const config::Config& cfg = *snap.config;
   if (!snap.chain) {
-    t.rows.push_back({cfg.default_alias, "none",
-                      "routing not configured: each client's database decides its alias (default \"" +
-                          cfg.default_alias + "\")"});
+    t.rows.push_back(
+        {cfg.default_alias, "none",
+         "routing not configured: each client's database decides its alias (default \"" + cfg.default_alias + "\")"});
     return t;
   }
   router::Analysis analysis = router::analyze(sql);

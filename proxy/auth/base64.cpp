@@ -6,8 +6,7 @@
 namespace pgroute::auth {
 namespace {
 
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 constexpr int kInvalid = -1;
 
@@ -44,8 +43,8 @@ std::string base64_encode(std::string_view raw) {
     out.push_back(kAlphabet[(group >> 12) & 0x3F]);
     out.append("==");
   } else if (rest == 2) {
-    const uint32_t group = (uint32_t{static_cast<unsigned char>(raw[i])} << 16) |
-                           (uint32_t{static_cast<unsigned char>(raw[i + 1])} << 8);
+    const uint32_t group =
+        (uint32_t{static_cast<unsigned char>(raw[i])} << 16) | (uint32_t{static_cast<unsigned char>(raw[i + 1])} << 8);
     out.push_back(kAlphabet[(group >> 18) & 0x3F]);
     out.push_back(kAlphabet[(group >> 12) & 0x3F]);
     out.push_back(kAlphabet[(group >> 6) & 0x3F]);

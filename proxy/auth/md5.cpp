@@ -54,8 +54,7 @@ std::string md5_client_response(std::string_view user, std::string_view secret, 
   return std::string(kPrefix) + md5_hex(input);
 }
 
-bool md5_verify(std::string_view response, std::string_view user, std::string_view secret,
-                const char salt[4]) {
+bool md5_verify(std::string_view response, std::string_view user, std::string_view secret, const char salt[4]) {
   if (is_scram_verifier(secret)) return false;
   return constant_time_equal(response, md5_client_response(user, secret, salt));
 }

@@ -25,7 +25,6 @@ std::string md5_client_response(std::string_view user, std::string_view secret, 
 
 // Checks a client's response against the configured secret (plaintext or md5 hash) in
 // constant time. Returns false for a SCRAM verifier secret: md5 cannot be checked against it.
-bool md5_verify(std::string_view response, std::string_view user, std::string_view secret,
-                const char salt[4]);
+bool md5_verify(std::string_view response, std::string_view user, std::string_view secret, const char salt[4]);
 
 }  // namespace pgroute::auth

@@ -11,9 +11,7 @@ namespace {
 
 constexpr std::string_view kGs2Header = "n,,";
 
-std::string nonce_or_random(std::string nonce) {
-  return nonce.empty() ? random_scram_nonce() : std::move(nonce);
-}
+std::string nonce_or_random(std::string nonce) { return nonce.empty() ? random_scram_nonce() : std::move(nonce); }
 
 }  // namespace
 
@@ -63,10 +61,9 @@ std::optional<std::string> ScramClient::handle_server_first(std::string_view ser
   const std::string_view iter_text = (*attrs)[2].value;
   int iterations = 0;
   const auto [end, ec] = std::from_chars(iter_text.data(), iter_text.data() + iter_text.size(), iterations);
-  if (iter_text.empty() || ec != std::errc{} || end != iter_text.data() + iter_text.size() ||
-      iterations < 1 || iterations > kScramMaxIterations) {
-    return fail("invalid SCRAM iteration count from server (allowed: 1.." +
-                std::to_string(kScramMaxIterations) + ")");
+  if (iter_text.empty() || ec != std::errc{} || end != iter_text.data() + iter_text.size() || iterations < 1 ||
+      iterations > kScramMaxIterations) {
+    return fail("invalid SCRAM iteration count from server (allowed: 1.." + std::to_string(kScramMaxIterations) + ")");
   }
 
   if (!have_keys_) {
@@ -76,8 +73,7 @@ std::optional<std::string> ScramClient::handle_server_first(std::string_view ser
   }
 
   const std::string without_proof = "c=" + base64_encode(kGs2Header) + ",r=" + std::string(nonce);
-  const std::string auth_message =
-      client_first_bare_ + "," + std::string(server_first) + "," + without_proof;
+  const std::string auth_message = client_first_bare_ + "," + std::string(server_first) + "," + without_proof;
   const std::string stored_key = sha256(keys_.client_key);
   const std::string proof = xor_bytes(keys_.client_key, hmac_sha256(stored_key, auth_message));
   expected_server_signature_ = hmac_sha256(keys_.server_key, auth_message);

@@ -52,13 +52,9 @@ std::string escape_scram_username(std::string_view user) {
   return out;
 }
 
-std::string scram_client_key(std::string_view salted_password) {
-  return hmac_sha256(salted_password, "Client Key");
-}
+std::string scram_client_key(std::string_view salted_password) { return hmac_sha256(salted_password, "Client Key"); }
 
-std::string scram_server_key(std::string_view salted_password) {
-  return hmac_sha256(salted_password, "Server Key");
-}
+std::string scram_server_key(std::string_view salted_password) { return hmac_sha256(salted_password, "Server Key"); }
 
 std::string scram_salted_password(std::string_view password, std::string_view salt, int iterations) {
   return pbkdf2_sha256(password, salt, iterations);

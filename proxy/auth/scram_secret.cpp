@@ -34,18 +34,15 @@ std::optional<ScramSecret> parse_scram_verifier(std::string_view s) {
 
   ScramSecret secret;
   // from_chars accepts neither '+' nor leading spaces; it does accept '-', caught by >= 1.
-  const auto [end, ec] =
-      std::from_chars(iter_text.data(), iter_text.data() + iter_text.size(), secret.iterations);
-  if (iter_text.empty() || ec != std::errc{} || end != iter_text.data() + iter_text.size() ||
-      secret.iterations < 1) {
+  const auto [end, ec] = std::from_chars(iter_text.data(), iter_text.data() + iter_text.size(), secret.iterations);
+  if (iter_text.empty() || ec != std::errc{} || end != iter_text.data() + iter_text.size() || secret.iterations < 1) {
     return std::nullopt;
   }
 
   auto salt = base64_decode(salt_text);
   auto stored = base64_decode(stored_text);
   auto server = base64_decode(server_text);
-  if (!salt || salt->empty() || !stored || stored->size() != kSha256Size || !server ||
-      server->size() != kSha256Size) {
+  if (!salt || salt->empty() || !stored || stored->size() != kSha256Size || !server || server->size() != kSha256Size) {
     return std::nullopt;
   }
   secret.salt = std::move(*salt);

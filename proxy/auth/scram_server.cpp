@@ -8,8 +8,7 @@ namespace pgroute::auth {
 
 ScramServer::ScramServer(ScramSecret secret, std::string server_nonce_suffix)
     : secret_(std::move(secret)),
-      server_nonce_suffix_(server_nonce_suffix.empty() ? random_scram_nonce()
-                                                       : std::move(server_nonce_suffix)) {}
+      server_nonce_suffix_(server_nonce_suffix.empty() ? random_scram_nonce() : std::move(server_nonce_suffix)) {}
 
 std::nullopt_t ScramServer::fail(ScramFailure kind, std::string message) {
   state_ = State::failed;
@@ -29,8 +28,7 @@ std::optional<std::string> ScramServer::handle_client_first(std::string_view cli
   if (client_first.empty()) return fail(violation, "empty SCRAM client-first-message");
   const char flag = client_first[0];
   if (flag == 'p') {
-    return fail(violation,
-                "client requested SCRAM channel binding (p=), but SCRAM-SHA-256-PLUS was not offered");
+    return fail(violation, "client requested SCRAM channel binding (p=), but SCRAM-SHA-256-PLUS was not offered");
   }
   if (flag != 'n' && flag != 'y') return fail(violation, "malformed SCRAM GS2 header: bad channel binding flag");
   if (client_first.size() < 2 || client_first[1] != ',') {
@@ -64,8 +62,7 @@ std::optional<std::string> ScramServer::handle_client_first(std::string_view cli
   gs2_header_ = std::string(client_first.substr(0, authzid_end + 1));
   client_first_bare_ = std::string(bare);
   nonce_ = std::string(client_nonce) + server_nonce_suffix_;
-  server_first_ = "r=" + nonce_ + ",s=" + base64_encode(secret_.salt) +
-                  ",i=" + std::to_string(secret_.iterations);
+  server_first_ = "r=" + nonce_ + ",s=" + base64_encode(secret_.salt) + ",i=" + std::to_string(secret_.iterations);
   state_ = State::expect_client_final;
   return server_first_;
 }

@@ -23,12 +23,12 @@ std::unique_ptr<Endpoint> Endpoint::start(Runtime& rt, const config::Metrics& wh
   constexpr int kRequestTimeoutMs = 200;
   constexpr int kQueue = 1024;
   const std::vector<std::string> options = {
-      "listening_ports", address,
-      "num_threads", std::to_string(kThreads),
+      "listening_ports",    address,
+      "num_threads",        std::to_string(kThreads),
       "request_timeout_ms", std::to_string(kRequestTimeoutMs),
-      "enable_keep_alive", "no",
-      "connection_queue", std::to_string(kQueue),
-      "listen_backlog", std::to_string(kQueue),
+      "enable_keep_alive",  "no",
+      "connection_queue",   std::to_string(kQueue),
+      "listen_backlog",     std::to_string(kQueue),
   };
   try {
     ep->exposer_ = std::make_unique<prometheus::Exposer>(options);

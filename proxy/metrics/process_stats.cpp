@@ -35,10 +35,14 @@ std::optional<ProcessStats> read_process_stats() {
   std::string field;
   double utime = 0, stime = 0, starttime = 0, vsize = 0, rss_pages = 0;
   for (int i = 3; fields >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    else if (i == 15) stime = std::stod(field);
-    else if (i == 22) starttime = std::stod(field);
-    else if (i == 23) vsize = std::stod(field);
+    if (i == 14)
+      utime = std::stod(field);
+    else if (i == 15)
+      stime = std::stod(field);
+    else if (i == 22)
+      starttime = std::stod(field);
+    else if (i == 23)
+      vsize = std::stod(field);
     else if (i == 24) {
       rss_pages = std::stod(field);
       break;

@@ -5,10 +5,10 @@
 namespace pgroute::metrics {
 
 struct ProcessStats {
-  double cpu_seconds = 0;          // user + system
+  double cpu_seconds = 0;  // user + system
   double resident_bytes = 0, virtual_bytes = 0;
   double open_fds = 0, max_fds = 0;
-  double start_time_seconds = 0;   // since the Unix epoch
+  double start_time_seconds = 0;  // since the Unix epoch
 };
 
 // nullopt when /proc is unreadable (then no process metrics are exported rather than wrong ones).

@@ -27,8 +27,10 @@ class Families {
   static void add(MetricFamily& f, Labels labels, double value) {
     ClientMetric m;
     m.label = std::move(labels);
-    if (f.type == MetricType::Counter) m.counter.value = value;
-    else m.gauge.value = value;
+    if (f.type == MetricType::Counter)
+      m.counter.value = value;
+    else
+      m.gauge.value = value;
     f.metric.push_back(std::move(m));
   }
   static void add_histogram(MetricFamily& f, Labels labels, const LatencyHistogram& h) {
@@ -44,7 +46,9 @@ class Families {
     }
     f.metric.push_back(std::move(m));
   }
-  std::vector<MetricFamily> take() { return {std::make_move_iterator(out_.begin()), std::make_move_iterator(out_.end())}; }
+  std::vector<MetricFamily> take() {
+    return {std::make_move_iterator(out_.begin()), std::make_move_iterator(out_.end())};
+  }
 
  private:
   std::deque<MetricFamily> out_;
@@ -116,8 +120,8 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
   auto& pw = fs.family("pgroute_pool_waiting_clients", "Clients queued for a server connection.", MetricType::Gauge);
   auto& pc = fs.family("pgroute_pool_checkouts_total", "Server connection checkouts.", MetricType::Counter);
   auto& pwt = fs.family("pgroute_pool_waits_total", "Checkouts that had to queue.", MetricType::Counter);
-  auto& pto = fs.family("pgroute_pool_wait_timeouts_total", "Checkouts that gave up after queue_timeout.",
-                        MetricType::Counter);
+  auto& pto =
+      fs.family("pgroute_pool_wait_timeouts_total", "Checkouts that gave up after queue_timeout.", MetricType::Counter);
   auto& co = fs.family("pgroute_server_connects_total", "Server connections opened.", MetricType::Counter);
   auto& cf = fs.family("pgroute_server_connect_failures_total", "Server connections that failed to open.",
                        MetricType::Counter);
@@ -127,8 +131,8 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
   auto& up = fs.family("pgroute_backend_up",
                        "0 while the alias's backend is down (its last connect failed; clients fail fast), else 1.",
                        MetricType::Gauge);
-  auto& pa = fs.family("pgroute_alias_paused", "1 while the alias is paused from the admin console.",
-                       MetricType::Gauge);
+  auto& pa =
+      fs.family("pgroute_alias_paused", "1 while the alias is paused from the admin console.", MetricType::Gauge);
   for (auto& [alias, a] : by_alias) {
     Families::add(sc, {{"alias", alias}, {"state", "active"}}, a.active);
     Families::add(sc, {{"alias", alias}, {"state", "idle"}}, a.idle);
@@ -151,9 +155,9 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
   auto& rl = fs.family("pgroute_config_reloads_total", "Configuration reloads by result.", MetricType::Counter);
   Families::add(rl, {{"result", "ok"}}, static_cast<double>(rt_.reloads_ok.load(relaxed)));
   Families::add(rl, {{"result", "failed"}}, static_cast<double>(rt_.reloads_failed.load(relaxed)));
-  Families::add(fs.family("pgroute_config_info", "The loaded configuration (hash of the file text).",
-                          MetricType::Gauge),
-                {{"hash", hex(cfg.content_hash)}}, 1);
+  Families::add(
+      fs.family("pgroute_config_info", "The loaded configuration (hash of the file text).", MetricType::Gauge),
+      {{"hash", hex(cfg.content_hash)}}, 1);
   Families::add(fs.family("pgroute_config_generation", "Configurations loaded since start.", MetricType::Gauge), {},
                 static_cast<double>(snap->generation));
   Families::add(fs.family("pgroute_config_loaded_timestamp_seconds", "When the loaded configuration was applied.",
@@ -190,8 +194,8 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
   auto& pcache = fs.family("pgroute_parse_cache_total", "Statement analysis cache lookups.", MetricType::Counter);
   Families::add(pcache, {{"result", "hit"}}, static_cast<double>(q.cache_hits));
   Families::add(pcache, {{"result", "miss"}}, static_cast<double>(q.cache_misses));
-  Families::add(fs.family("pgroute_client_bytes_received_total", "Bytes read from clients.", MetricType::Counter),
-                {}, static_cast<double>(q.bytes_in));
+  Families::add(fs.family("pgroute_client_bytes_received_total", "Bytes read from clients.", MetricType::Counter), {},
+                static_cast<double>(q.bytes_in));
   Families::add(fs.family("pgroute_client_bytes_sent_total", "Bytes written to clients.", MetricType::Counter), {},
                 static_cast<double>(q.bytes_out));
   Families::add(fs.family("pgroute_metrics_dropped_total",
@@ -199,8 +203,8 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                 {}, static_cast<double>(q.dropped));
 
   // Top statements by total time (pg_stat_statements style); the label set is bounded by kTopStatements.
-  auto& stc = fs.family("pgroute_statement_calls_total", "Calls of the top statements by total time.",
-                        MetricType::Counter);
+  auto& stc =
+      fs.family("pgroute_statement_calls_total", "Calls of the top statements by total time.", MetricType::Counter);
   auto& sts = fs.family("pgroute_statement_seconds_total", "Total time of the top statements.", MetricType::Counter);
   auto& str = fs.family("pgroute_statement_rows_total", "Rows of the top statements.", MetricType::Counter);
   for (const StatementSeries& s : q.statements) {
@@ -220,8 +224,8 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                   p->virtual_bytes);
     Families::add(fs.family("process_open_fds", "Open file descriptors.", MetricType::Gauge), {}, p->open_fds);
     Families::add(fs.family("process_max_fds", "File descriptor limit.", MetricType::Gauge), {}, p->max_fds);
-    Families::add(fs.family("process_start_time_seconds", "Start time since the Unix epoch.", MetricType::Gauge),
-                  {}, p->start_time_seconds);
+    Families::add(fs.family("process_start_time_seconds", "Start time since the Unix epoch.", MetricType::Gauge), {},
+                  p->start_time_seconds);
   }
   return fs.take();
 }

@@ -19,7 +19,7 @@ namespace pgroute::metrics {
 inline constexpr int kMaxWorkers = 1024;  // config caps threads at 1024
 // Upper bounds in seconds; one more bucket (+Inf) follows.
 inline constexpr std::array<double, 14> kLatencyBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                          0.1,    0.25,  0.5,    1,     2.5,   5,     10};
+                                                          0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 // Label cardinality stays bounded: beyond these, observations are counted as dropped.
 inline constexpr size_t kMaxQuerySeriesPerWorker = 512;
 inline constexpr size_t kMaxStatementsPerWorker = 5000;
@@ -63,8 +63,8 @@ struct StatementSeries {
   double total_seconds = 0;
 };
 struct Published {
-  std::vector<QuerySeries> queries;          // merged across workers, sorted by labels
-  std::vector<StatementSeries> statements;   // top N by total time
+  std::vector<QuerySeries> queries;                                        // merged across workers, sorted by labels
+  std::vector<StatementSeries> statements;                                 // top N by total time
   std::map<std::pair<std::string, std::string>, uint64_t> routing_errors;  // (router, sqlstate) -> count
   uint64_t cache_hits = 0, cache_misses = 0, bytes_in = 0, bytes_out = 0, dropped = 0;
 };

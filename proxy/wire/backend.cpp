@@ -18,7 +18,10 @@ bool parse_error_fields(std::string_view body, ErrorFields& out) {
     if (!r.read_cstring(value)) return false;
     switch (field) {
       case 'S': localized_severity = value; break;
-      case 'V': out.severity = value; have_v = true; break;
+      case 'V':
+        out.severity = value;
+        have_v = true;
+        break;
       case 'C': out.sqlstate = value; break;
       case 'M': out.message = value; break;
       case 'D': out.detail = value; break;

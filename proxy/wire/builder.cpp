@@ -203,13 +203,9 @@ void put_sasl_initial_response(std::string& out, std::string_view mechanism, std
       .finish();
 }
 
-void put_sasl_response(std::string& out, std::string_view data) {
-  put_message(out, frontend::kPasswordMessage, data);
-}
+void put_sasl_response(std::string& out, std::string_view data) { put_message(out, frontend::kPasswordMessage, data); }
 
-void put_query(std::string& out, std::string_view sql) {
-  MessageWriter(out, frontend::kQuery).cstring(sql).finish();
-}
+void put_query(std::string& out, std::string_view sql) { MessageWriter(out, frontend::kQuery).cstring(sql).finish(); }
 
 void put_parse(std::string& out, std::string_view name, std::string_view query, int16_t num_params,
                std::string_view raw_param_types) {

@@ -20,8 +20,8 @@ Decode next_frame(std::string_view in, uint32_t max_body, Frame& out, size_t& co
   if (body_size > max_body) {
     consumed = 0;
     if (error) {
-      *error = "message length " + std::to_string(length) + " exceeds the limit of " + std::to_string(max_body) +
-               " bytes";
+      *error =
+          "message length " + std::to_string(length) + " exceeds the limit of " + std::to_string(max_body) + " bytes";
     }
     return Decode::Invalid;
   }

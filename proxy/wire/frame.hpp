@@ -33,8 +33,7 @@ struct Frame {
 //             caller can size its read), else 5.
 //   Invalid:  length < 4, or length - 4 > max_body; decided from the header alone. consumed = 0 and
 //             `error` (if non-null) gets a sentence for the log / ErrorResponse.
-Decode next_frame(std::string_view in, uint32_t max_body, Frame& out, size_t& consumed,
-                  std::string* error = nullptr);
+Decode next_frame(std::string_view in, uint32_t max_body, Frame& out, size_t& consumed, std::string* error = nullptr);
 
 // Calls fn(frame) for each whole message at the front of `in`, in order, until fn returns false or no
 // whole message is left. For buffers the proxy filled itself (held messages), already validated.

@@ -70,8 +70,7 @@ bool parse_params(std::string_view payload, std::vector<std::pair<std::string, s
 
 }  // namespace
 
-Decode decode_startup(std::string_view in, uint32_t max_len, StartupPacket& out, size_t& consumed,
-                      std::string* error) {
+Decode decode_startup(std::string_view in, uint32_t max_len, StartupPacket& out, size_t& consumed, std::string* error) {
   if (in.size() < 4) {
     consumed = kStartupHeaderSize;
     return Decode::NeedMore;
@@ -101,12 +100,8 @@ Decode decode_startup(std::string_view in, uint32_t max_len, StartupPacket& out,
   out = StartupPacket{};
   const std::string_view payload = in.substr(kStartupHeaderSize, length - kStartupHeaderSize);
   switch (code) {
-    case kSslRequestCode:
-      out.kind = StartupKind::SslRequest;
-      break;
-    case kGssEncRequestCode:
-      out.kind = StartupKind::GssEncRequest;
-      break;
+    case kSslRequestCode: out.kind = StartupKind::SslRequest; break;
+    case kGssEncRequestCode: out.kind = StartupKind::GssEncRequest; break;
     case kCancelRequestCode:
       out.kind = StartupKind::Cancel;
       out.cancel_pid = static_cast<int32_t>(get_u32(payload.data()));

@@ -20,12 +20,8 @@ void for_each_frame(std::string_view in, uint32_t max_body, ReadBody read_body) 
     size_t need = 0;
     std::string error;
     switch (next_frame(in, max_body, f, need, &error)) {
-      case Decode::Invalid:
-        FUZZ_CHECK(need == 0 && !error.empty());
-        return;
-      case Decode::NeedMore:
-        FUZZ_CHECK(need > in.size());
-        return;
+      case Decode::Invalid: FUZZ_CHECK(need == 0 && !error.empty()); return;
+      case Decode::NeedMore: FUZZ_CHECK(need > in.size()); return;
       case Decode::Ready: break;
     }
     FUZZ_CHECK(need == f.wire_size() && need <= in.size() && f.bytes().data() == in.data());

@@ -46,8 +46,9 @@ void read_body(const Frame& f) {
       BindMsg bind;
       if (!parse_bind(b, bind)) break;
       FUZZ_CHECK(inside(bind.portal, b) && inside(bind.statement, b) && inside(bind.after_statement, b));
-      FUZZ_CHECK(rebuilt([&](std::string& w) { put_bind_renamed(w, bind.portal, bind.statement, bind.after_statement); }) ==
-                 f.bytes());
+      FUZZ_CHECK(rebuilt([&](std::string& w) {
+                   put_bind_renamed(w, bind.portal, bind.statement, bind.after_statement);
+                 }) == f.bytes());
       BindParams params;
       if (parse_bind_params(bind.after_statement, params)) {
         FUZZ_CHECK(params.formats.size() <= 1 || params.formats.size() == params.values.size());
@@ -64,20 +65,24 @@ void read_body(const Frame& f) {
       if (parse_describe_or_close(b, t)) {
         FUZZ_CHECK(t.kind == 'S' || t.kind == 'P');
         FUZZ_CHECK(rebuilt([&](std::string& w) {
-                     if (f.type == 'D') put_describe(w, t.kind, t.name);
-                     else put_close(w, t.kind, t.name);
+                     if (f.type == 'D')
+                       put_describe(w, t.kind, t.name);
+                     else
+                       put_close(w, t.kind, t.name);
                    }) == f.bytes());
       }
       break;
     }
     case 'E': {
       ExecuteMsg e;
-      if (parse_execute(b, e)) FUZZ_CHECK(rebuilt([&](std::string& w) { put_execute(w, e.portal, e.max_rows); }) == f.bytes());
+      if (parse_execute(b, e))
+        FUZZ_CHECK(rebuilt([&](std::string& w) { put_execute(w, e.portal, e.max_rows); }) == f.bytes());
       break;
     }
     case 'p': {  // which of these applies depends on the authentication request: try all
       std::string_view password;
-      if (parse_password(b, password)) FUZZ_CHECK(rebuilt([&](std::string& w) { put_password(w, password); }) == f.bytes());
+      if (parse_password(b, password))
+        FUZZ_CHECK(rebuilt([&](std::string& w) { put_password(w, password); }) == f.bytes());
       SaslInitialResponse sasl;
       if (parse_sasl_initial_response(b, sasl)) {
         FUZZ_CHECK(inside(sasl.mechanism, b) && inside(sasl.data, b));

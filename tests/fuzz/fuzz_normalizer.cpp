@@ -65,7 +65,7 @@ bool restores(std::string_view sql, const pgroute::NormalizedSql& out) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view sql = pgroute::fuzz::bytes(data, size);
-  static pgroute::NormalizedSql out;  // reused, as the session reuses its own
+  static pgroute::NormalizedSql out;   // reused, as the session reuses its own
   constexpr size_t kMaxLiterals = 64;  // the session's default
   if (!pgroute::normalize_literals(sql, out, kMaxLiterals)) return 0;
   FUZZ_CHECK(sql.find('$') == std::string_view::npos);

@@ -65,8 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!scram) return 0;
         if (iterations_in(req.data) > 64) {
           // Same exchange, without the derivation (see above).
-          scram = std::make_unique<auth::ScramClient>(
-              auth::ScramClientKeys{std::string(32, 'c'), std::string(32, 's')}, std::string(kClientNonce));
+          scram = std::make_unique<auth::ScramClient>(auth::ScramClientKeys{std::string(32, 'c'), std::string(32, 's')},
+                                                      std::string(kClientNonce));
           scram->client_first();
         }
         auto reply = scram->handle_server_first(req.data);
@@ -74,7 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           FUZZ_CHECK(!scram->error().empty());
           return 0;
         }
-        FUZZ_CHECK(reply->starts_with("c=biws,r=" + std::string(kClientNonce)) && reply->find(",p=") != std::string::npos);
+        FUZZ_CHECK(reply->starts_with("c=biws,r=" + std::string(kClientNonce)) &&
+                   reply->find(",p=") != std::string::npos);
         first_accepted = true;
         break;
       }

@@ -23,12 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t consumed = 0;
     std::string error;
     switch (decode_startup(in, kMaxStartupPacket, pkt, consumed, &error)) {
-      case Decode::Invalid:
-        FUZZ_CHECK(consumed == 0 && !error.empty());
-        return 0;
-      case Decode::NeedMore:
-        FUZZ_CHECK(consumed > in.size() && consumed <= kMaxStartupPacket);
-        return 0;
+      case Decode::Invalid: FUZZ_CHECK(consumed == 0 && !error.empty()); return 0;
+      case Decode::NeedMore: FUZZ_CHECK(consumed > in.size() && consumed <= kMaxStartupPacket); return 0;
       case Decode::Ready: break;
     }
     FUZZ_CHECK(consumed >= kStartupHeaderSize && consumed <= in.size() && consumed <= kMaxStartupPacket);

@@ -9,9 +9,7 @@
 
 namespace pgroute::fuzz {
 
-inline std::string_view bytes(const uint8_t* data, size_t size) {
-  return {reinterpret_cast<const char*>(data), size};
-}
+inline std::string_view bytes(const uint8_t* data, size_t size) { return {reinterpret_cast<const char*>(data), size}; }
 
 // Whether a view a parser returned lies inside the bytes it was given.
 inline bool inside(std::string_view part, std::string_view whole) {
@@ -27,7 +25,7 @@ inline bool inside(std::string_view part, std::string_view whole) {
 
 }  // namespace pgroute::fuzz
 
-#define FUZZ_CHECK(cond) \
-  do { \
+#define FUZZ_CHECK(cond)                                                      \
+  do {                                                                        \
     if (!(cond)) ::pgroute::fuzz::property_failed(#cond, __FILE__, __LINE__); \
   } while (0)

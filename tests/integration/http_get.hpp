@@ -8,8 +8,8 @@
 namespace pgroute::it {
 
 struct HttpResponse {
-    int status = 0;
-    std::string body;
+  int status = 0;
+  std::string body;
 };
 
 // nullopt if nothing answers on 127.0.0.1:port within `timeout` or the answer is not HTTP.

@@ -22,19 +22,19 @@ using namespace std::chrono_literals;
 enum class RunAs { self, postgres_user };
 
 struct RunOptions {
-    std::chrono::milliseconds timeout = 60s;
-    RunAs as = RunAs::self;
-    std::filesystem::path cwd;                               // empty: inherit
-    std::vector<std::pair<std::string, std::string>> env;    // added to / overriding ours
-    std::string stdin_data;                                  // written to the child's stdin
+  std::chrono::milliseconds timeout = 60s;
+  RunAs as = RunAs::self;
+  std::filesystem::path cwd;                             // empty: inherit
+  std::vector<std::pair<std::string, std::string>> env;  // added to / overriding ours
+  std::string stdin_data;                                // written to the child's stdin
 };
 
 struct RunResult {
-    int exit_code = -1;        // exit status, or 128 + signal number
-    bool timed_out = false;    // killed because it outlived RunOptions::timeout
-    std::string out;
-    std::string err;
-    std::string describe() const;  // for test diagnostics
+  int exit_code = -1;      // exit status, or 128 + signal number
+  bool timed_out = false;  // killed because it outlived RunOptions::timeout
+  std::string out;
+  std::string err;
+  std::string describe() const;  // for test diagnostics
 };
 
 // Runs argv[0] (looked up in PATH when not absolute) and collects its output.
@@ -45,8 +45,8 @@ std::string pg_bin(const std::string& program);
 
 // uid/gid the RunAs::postgres_user children get (ours when not root).
 struct Identity {
-    uid_t uid;
-    gid_t gid;
+  uid_t uid;
+  gid_t gid;
 };
 Identity postgres_identity();
 bool running_as_root();
@@ -55,27 +55,27 @@ bool running_as_root();
 // main thread it also dies with the test binary (PR_SET_PDEATHSIG), so a crashed or killed
 // test run leaves no servers behind.
 class ChildProcess {
-public:
-    ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log_file,
-                 RunAs as = RunAs::self, const std::vector<std::pair<std::string, std::string>>& env = {});
-    ~ChildProcess();
-    ChildProcess(const ChildProcess&) = delete;
-    ChildProcess& operator=(const ChildProcess&) = delete;
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log_file, RunAs as = RunAs::self,
+               const std::vector<std::pair<std::string, std::string>>& env = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
 
-    pid_t pid() const { return pid_; }
-    bool running();                                   // reaps it if it has exited
-    std::optional<int> exit_status() const { return status_; }  // raw waitpid status
-    void signal(int sig);
-    // Waits for exit; true if it exited within `timeout`.
-    bool wait_exit(std::chrono::milliseconds timeout);
-    // `sig`, then SIGKILL if still alive after `grace`. Returns the raw waitpid status.
-    int stop(int sig, std::chrono::milliseconds grace);
-    const std::filesystem::path& log_file() const { return log_file_; }
+  pid_t pid() const { return pid_; }
+  bool running();                                             // reaps it if it has exited
+  std::optional<int> exit_status() const { return status_; }  // raw waitpid status
+  void signal(int sig);
+  // Waits for exit; true if it exited within `timeout`.
+  bool wait_exit(std::chrono::milliseconds timeout);
+  // `sig`, then SIGKILL if still alive after `grace`. Returns the raw waitpid status.
+  int stop(int sig, std::chrono::milliseconds grace);
+  const std::filesystem::path& log_file() const { return log_file_; }
 
-private:
-    pid_t pid_ = -1;
-    std::optional<int> status_;
-    std::filesystem::path log_file_;
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  std::filesystem::path log_file_;
 };
 
 // Long-lived children still running, with their log files (for the hang watchdog).

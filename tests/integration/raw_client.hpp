@@ -16,13 +16,13 @@ namespace pgroute::it {
 
 using namespace std::chrono_literals;
 
-inline constexpr std::uint32_t kProtocol3 = 196608;             // 3.0
-inline constexpr std::uint32_t kProtocol2 = 131072;             // 2.0
+inline constexpr std::uint32_t kProtocol3 = 196608;  // 3.0
+inline constexpr std::uint32_t kProtocol2 = 131072;  // 2.0
 inline constexpr std::uint32_t kCancelRequestCode = 80877102;
 
 struct BackendMessage {
-    char type = 0;
-    std::string body;
+  char type = 0;
+  std::string body;
 };
 
 // Fields of an ErrorResponse / NoticeResponse body, by field code ('S', 'V', 'C', 'M', ...).
@@ -40,37 +40,37 @@ void put_u32(std::string& out, std::uint32_t v);
 std::uint32_t get_u32(std::string_view in);
 
 class RawClient {
-public:
-    explicit RawClient(int port, std::chrono::milliseconds connect_timeout = 5s);
-    ~RawClient();
-    RawClient(const RawClient&) = delete;
-    RawClient& operator=(const RawClient&) = delete;
+ public:
+  explicit RawClient(int port, std::chrono::milliseconds connect_timeout = 5s);
+  ~RawClient();
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
 
-    // Sends all bytes; false if the peer has closed / reset the connection.
-    bool send(std::string_view bytes);
+  // Sends all bytes; false if the peer has closed / reset the connection.
+  bool send(std::string_view bytes);
 
-    // The next typed message; nullopt on EOF or connection reset. Throws std::runtime_error on
-    // timeout or on a length that makes no sense.
-    std::optional<BackendMessage> read_message(std::chrono::milliseconds timeout = 5s);
+  // The next typed message; nullopt on EOF or connection reset. Throws std::runtime_error on
+  // timeout or on a length that makes no sense.
+  std::optional<BackendMessage> read_message(std::chrono::milliseconds timeout = 5s);
 
-    // Reads messages until EOF; true if the peer closed within `timeout`. Messages seen on the
-    // way are returned in `seen` (when given).
-    bool wait_closed(std::chrono::milliseconds timeout, std::vector<BackendMessage>* seen = nullptr);
+  // Reads messages until EOF; true if the peer closed within `timeout`. Messages seen on the
+  // way are returned in `seen` (when given).
+  bool wait_closed(std::chrono::milliseconds timeout, std::vector<BackendMessage>* seen = nullptr);
 
-    // Every byte until EOF, unparsed; nullopt if the peer did not close within `timeout`.
-    std::optional<std::string> read_until_closed(std::chrono::milliseconds timeout);
+  // Every byte until EOF, unparsed; nullopt if the peer did not close within `timeout`.
+  std::optional<std::string> read_until_closed(std::chrono::milliseconds timeout);
 
-    // Sends a startup packet and reads until ReadyForQuery; returns every message received.
-    // Throws if authentication is requested or an ErrorResponse arrives.
-    std::vector<BackendMessage> startup_trust(const std::string& user, const std::string& dbname);
+  // Sends a startup packet and reads until ReadyForQuery; returns every message received.
+  // Throws if authentication is requested or an ErrorResponse arrives.
+  std::vector<BackendMessage> startup_trust(const std::string& user, const std::string& dbname);
 
-    int fd() const { return fd_; }
+  int fd() const { return fd_; }
 
-private:
-    // Appends at least one byte to buffer_; false on EOF/reset; throws on timeout.
-    bool fill(std::chrono::steady_clock::time_point deadline);
-    int fd_ = -1;
-    std::string buffer_;
+ private:
+  // Appends at least one byte to buffer_; false on EOF/reset; throws on timeout.
+  bool fill(std::chrono::steady_clock::time_point deadline);
+  int fd_ = -1;
+  std::string buffer_;
 };
 
 }  // namespace pgroute::it

@@ -14,17 +14,17 @@ const std::filesystem::path& run_root();
 
 // A fresh directory below run_root(), removed (recursively) on destruction.
 class TempDir {
-public:
-    explicit TempDir(std::string_view prefix, bool owned_by_postgres = false);
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
+ public:
+  explicit TempDir(std::string_view prefix, bool owned_by_postgres = false);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
 
-    const std::filesystem::path& path() const { return path_; }
-    std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
 
-private:
-    std::filesystem::path path_;
+ private:
+  std::filesystem::path path_;
 };
 
 // A loopback TCP port nobody listens on right now (bind 127.0.0.1:0 and read it back).

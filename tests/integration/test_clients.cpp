@@ -55,55 +55,63 @@ conn.close()
 )PY";
 
 RunResult psql(const Proxy& proxy, std::vector<std::string> args) {
-    std::vector<std::string> argv{pg_bin("psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                                  "-p", std::to_string(proxy.port()), "-U", "app", "-d", "app"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, {.timeout = 30s, .env = {{"PGPASSWORD", kProxyPassword}}});
+  std::vector<std::string> argv{pg_bin("psql"), "-X",
+                                "-q",           "-At",
+                                "-v",           "ON_ERROR_STOP=1",
+                                "-h",           "127.0.0.1",
+                                "-p",           std::to_string(proxy.port()),
+                                "-U",           "app",
+                                "-d",           "app"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, {.timeout = 30s, .env = {{"PGPASSWORD", kProxyPassword}}});
 }
 
 }  // namespace
 
 TEST_CASE("proxy: psycopg 3 with server-side prepared statements, pool of 2, 4 connections") {
-    ProxyConfig cfg = default_proxy_config();
-    cfg.pool_size = 2;
-    cfg.backend("default").pool_size = 2;
-    Proxy proxy(cfg);
-    RunResult r = run({kPython, "-c", kPsycopg3Script, std::to_string(proxy.port())}, {.timeout = 60s});
-    INFO(r.describe());
-    CHECK(r.exit_code == 0);
-    CHECK(r.out == "psycopg3 queries 50 wrong 0 errors []\n");
+  ProxyConfig cfg = default_proxy_config();
+  cfg.pool_size = 2;
+  cfg.backend("default").pool_size = 2;
+  Proxy proxy(cfg);
+  RunResult r = run({kPython, "-c", kPsycopg3Script, std::to_string(proxy.port())}, {.timeout = 60s});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "psycopg3 queries 50 wrong 0 errors []\n");
 }
 
 TEST_CASE("proxy: psycopg2 simple queries and transactions") {
-    Proxy proxy(default_proxy_config());
-    RunResult r = run({kPython, "-c", kPsycopg2Script, std::to_string(proxy.port())}, {.timeout = 60s});
-    INFO(r.describe());
-    CHECK(r.exit_code == 0);
-    CHECK(r.out == "psycopg2 select 42\npsycopg2 sum 7\n");
+  Proxy proxy(default_proxy_config());
+  RunResult r = run({kPython, "-c", kPsycopg2Script, std::to_string(proxy.port())}, {.timeout = 60s});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "psycopg2 select 42\npsycopg2 sum 7\n");
 }
 
 TEST_CASE("proxy: psql -c and a psql -f script using \\copy") {
-    Proxy proxy(default_proxy_config());
-    RunResult c = psql(proxy, {"-c", "SELECT 6 * 7"});
-    INFO(c.describe());
-    CHECK(c.exit_code == 0);
-    CHECK(c.out == "42\n");
+  Proxy proxy(default_proxy_config());
+  RunResult c = psql(proxy, {"-c", "SELECT 6 * 7"});
+  INFO(c.describe());
+  CHECK(c.exit_code == 0);
+  CHECK(c.out == "42\n");
 
-    TempDir dir("psql");
-    const std::string csv = "1,alpha\n2,\"beta, with comma\"\n3,gamma\n";
-    write_file(dir / "in.csv", csv);
-    write_file(dir / "script.sql",
-               "DROP TABLE IF EXISTS it_psql;\n"
-               "CREATE TABLE it_psql (id int, name text);\n"
-               "\\copy it_psql FROM '" + (dir / "in.csv").string() + "' WITH (FORMAT csv)\n"
-               "SELECT count(*) FROM it_psql;\n"
-               "\\copy (SELECT * FROM it_psql ORDER BY id) TO '" + (dir / "out.csv").string() +
-               "' WITH (FORMAT csv)\n"
-               "SELECT name FROM it_psql WHERE id = 2;\n");
-    RunResult f = psql(proxy, {"-f", (dir / "script.sql").string()});
-    INFO(f.describe());
-    CHECK(f.exit_code == 0);
-    CHECK(f.out == "3\nbeta, with comma\n");
-    REQUIRE(std::filesystem::exists(dir / "out.csv"));
-    CHECK(read_file(dir / "out.csv") == csv);
+  TempDir dir("psql");
+  const std::string csv = "1,alpha\n2,\"beta, with comma\"\n3,gamma\n";
+  write_file(dir / "in.csv", csv);
+  write_file(dir / "script.sql",
+             "DROP TABLE IF EXISTS it_psql;\n"
+             "CREATE TABLE it_psql (id int, name text);\n"
+             "\\copy it_psql FROM '" +
+                 (dir / "in.csv").string() +
+                 "' WITH (FORMAT csv)\n"
+                 "SELECT count(*) FROM it_psql;\n"
+                 "\\copy (SELECT * FROM it_psql ORDER BY id) TO '" +
+                 (dir / "out.csv").string() +
+                 "' WITH (FORMAT csv)\n"
+                 "SELECT name FROM it_psql WHERE id = 2;\n");
+  RunResult f = psql(proxy, {"-f", (dir / "script.sql").string()});
+  INFO(f.describe());
+  CHECK(f.exit_code == 0);
+  CHECK(f.out == "3\nbeta, with comma\n");
+  REQUIRE(std::filesystem::exists(dir / "out.csv"));
+  CHECK(read_file(dir / "out.csv") == csv);
 }

@@ -55,19 +55,19 @@ TEST_CASE("server: malformed client-first-message") {
       "x,,n=,r=CLI",                       // unknown channel binding flag
       "p=tls-server-end-point,,n=,r=CLI",  // channel binding requested
       "p,,n=,r=CLI",
-      "n,a=admin,n=,r=CLI",                // authzid
+      "n,a=admin,n=,r=CLI",  // authzid
       "n,zzz,n=,r=CLI",
-      "n,n=,r=CLI",                        // GS2 header without the second ','
-      "n,,",                               // no bare message
-      "n,,m=ext,n=,r=CLI",                 // mandatory extension
-      "n,,r=CLI",                          // no user name
-      "n,,n=",                             // no nonce
+      "n,n=,r=CLI",         // GS2 header without the second ','
+      "n,,",                // no bare message
+      "n,,m=ext,n=,r=CLI",  // mandatory extension
+      "n,,r=CLI",           // no user name
+      "n,,n=",              // no nonce
       "n,,n=,x=CLI",
-      "n,,n=,r=",                          // empty nonce
-      "n,,n=,r=C\x01I",                    // non-printable nonce
+      "n,,n=,r=",        // empty nonce
+      "n,,n=,r=C\x01I",  // non-printable nonce
       "n,,n=,r=C I",
-      "n,,n=,,r=CLI",                      // empty attribute
-      "n,,n=,r=CLI,",                      // trailing empty attribute
+      "n,,n=,,r=CLI",  // empty attribute
+      "n,,n=,r=CLI,",  // trailing empty attribute
       "n,,n=,rCLI",
       "n,,n=,1=CLI",
       std::string("n,,n=,r=C\0I", 11),
@@ -97,22 +97,22 @@ TEST_CASE("server: any user name in n= is accepted") {
 TEST_CASE("server: malformed client-final-message") {
   const std::string cases[] = {
       "",
-      "c=biws,r=CLISRV",                         // no proof
-      "c=biws,p=" + kProof,                      // no nonce
-      "r=CLISRV,p=" + kProof,                    // no channel binding
-      "r=CLISRV,c=biws,p=" + kProof,             // wrong order
-      "c=biws,r=CLISRV,p=" + kProof + ",x=1",    // proof not last
-      "c=!!!!,r=CLISRV,p=" + kProof,             // bad base64 in c=
+      "c=biws,r=CLISRV",                       // no proof
+      "c=biws,p=" + kProof,                    // no nonce
+      "r=CLISRV,p=" + kProof,                  // no channel binding
+      "r=CLISRV,c=biws,p=" + kProof,           // wrong order
+      "c=biws,r=CLISRV,p=" + kProof + ",x=1",  // proof not last
+      "c=!!!!,r=CLISRV,p=" + kProof,           // bad base64 in c=
       "c=biw,r=CLISRV,p=" + kProof,
-      "c=eSws,r=CLISRV,p=" + kProof,             // "y,," but the header was "n,,"
+      "c=eSws,r=CLISRV,p=" + kProof,                  // "y,," but the header was "n,,"
       "c=cD10bHMtdW5pcXVlLCw=,r=CLISRV,p=" + kProof,  // "p=tls-unique,,"
       "c=,r=CLISRV,p=" + kProof,
-      "c=biws,r=CLI,p=" + kProof,                // nonce without the server part
-      "c=biws,r=CLISRX,p=" + kProof,             // nonce mismatch
+      "c=biws,r=CLI,p=" + kProof,     // nonce without the server part
+      "c=biws,r=CLISRX,p=" + kProof,  // nonce mismatch
       "c=biws,r=CLISRVX,p=" + kProof,
       "c=biws,r=,p=" + kProof,
-      "c=biws,r=CLISRV,p=!!!!",                  // bad base64 proof
-      "c=biws,r=CLISRV,p=",                      // empty proof
+      "c=biws,r=CLISRV,p=!!!!",                                    // bad base64 proof
+      "c=biws,r=CLISRV,p=",                                        // empty proof
       "c=biws,r=CLISRV,p=" + base64_encode(std::string(31, 'p')),  // wrong length
       "c=biws,r=CLISRV,p=" + base64_encode(std::string(33, 'p')),
       "c=biws,,r=CLISRV,p=" + kProof,
@@ -166,23 +166,23 @@ const std::string kSaltB64 = base64_encode("saltsaltsaltsalt");
 TEST_CASE("client: malformed server-first-message") {
   const std::string cases[] = {
       "",
-      "r=CLISRV,s=" + kSaltB64,                       // no iterations
-      "r=CLISRV,i=4096",                              // no salt
-      "s=" + kSaltB64 + ",i=4096",                    // no nonce
-      "s=" + kSaltB64 + ",r=CLISRV,i=4096",           // wrong order
-      "m=ext,r=CLISRV,s=" + kSaltB64 + ",i=4096",     // mandatory extension
-      "r=XYZSRV,s=" + kSaltB64 + ",i=4096",           // does not start with our nonce
-      "r=CLI,s=" + kSaltB64 + ",i=4096",              // server added nothing
+      "r=CLISRV,s=" + kSaltB64,                    // no iterations
+      "r=CLISRV,i=4096",                           // no salt
+      "s=" + kSaltB64 + ",i=4096",                 // no nonce
+      "s=" + kSaltB64 + ",r=CLISRV,i=4096",        // wrong order
+      "m=ext,r=CLISRV,s=" + kSaltB64 + ",i=4096",  // mandatory extension
+      "r=XYZSRV,s=" + kSaltB64 + ",i=4096",        // does not start with our nonce
+      "r=CLI,s=" + kSaltB64 + ",i=4096",           // server added nothing
       "r=CL,s=" + kSaltB64 + ",i=4096",
       "r=CLI SRV,s=" + kSaltB64 + ",i=4096",
-      "r=CLISRV,s=!!!!,i=4096",                       // bad salt
-      "r=CLISRV,s=,i=4096",                           // empty salt
+      "r=CLISRV,s=!!!!,i=4096",  // bad salt
+      "r=CLISRV,s=,i=4096",      // empty salt
       "r=CLISRV,s=" + kSaltB64 + ",i=0",
       "r=CLISRV,s=" + kSaltB64 + ",i=-1",
       "r=CLISRV,s=" + kSaltB64 + ",i=+4096",
       "r=CLISRV,s=" + kSaltB64 + ",i=4096x",
       "r=CLISRV,s=" + kSaltB64 + ",i=",
-      "r=CLISRV,s=" + kSaltB64 + ",i=10000001",       // above the cap
+      "r=CLISRV,s=" + kSaltB64 + ",i=10000001",  // above the cap
       "r=CLISRV,s=" + kSaltB64 + ",i=99999999999",
       "r=CLISRV,s=" + kSaltB64 + ",i=4096,",
       "r=CLISRV,,s=" + kSaltB64 + ",i=4096",
@@ -209,9 +209,8 @@ TEST_CASE("client: server-final-message errors") {
     CHECK_FALSE(client.verify_server_final("e=invalid-proof"));
     CHECK(client.error().find("invalid-proof") != std::string::npos);
   }
-  for (const std::string& message :
-       {std::string(""), std::string("v=!!!!"), std::string("v="), std::string("x=1"), "v=" + kProof,
-        std::string("v"), std::string("r=CLISRV")}) {
+  for (const std::string& message : {std::string(""), std::string("v=!!!!"), std::string("v="), std::string("x=1"),
+                                     "v=" + kProof, std::string("v"), std::string("r=CLISRV")}) {
     CAPTURE(message);
     ScramClient client = started_client();
     REQUIRE(client.handle_server_first("r=CLISRV,s=" + kSaltB64 + ",i=1").has_value());

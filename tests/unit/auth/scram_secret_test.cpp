@@ -52,9 +52,9 @@ TEST_CASE("verifier: malformed strings are rejected") {
       verifier("4096", kSalt, kKey, kShortKey),
       verifier("4096", kSalt, kKey, kKey + ":" + kKey),
       verifier("4096", kSalt, kKey, ""),
-      "SCRAM-SHA-256$4096:" + kSalt + "$" + kKey,        // no ServerKey
-      "SCRAM-SHA-256$4096$" + kKey + ":" + kKey,         // no salt
-      "SCRAM-SHA-256$4096:" + kSalt,                     // no keys
+      "SCRAM-SHA-256$4096:" + kSalt + "$" + kKey,  // no ServerKey
+      "SCRAM-SHA-256$4096$" + kKey + ":" + kKey,   // no salt
+      "SCRAM-SHA-256$4096:" + kSalt,               // no keys
   };
   for (const std::string& s : invalid) {
     CAPTURE(s);

@@ -49,8 +49,7 @@ inline std::vector<std::string> problems_of(std::string_view text, const EnvLook
 }
 
 // The config of a file that must load; fails the test (with the problems) otherwise.
-inline std::shared_ptr<const Config> config_of(std::string_view text,
-                                               const EnvLookup& env = fake_env()) {
+inline std::shared_ptr<const Config> config_of(std::string_view text, const EnvLookup& env = fake_env()) {
   LoadResult result = load_text(text, "pgroute.yaml", env);
   std::string all;
   for (const Problem& p : result.problems) all += p.to_string() + "\n";

@@ -93,19 +93,15 @@ TEST_CASE("url: rejected forms") {
   CHECK(error_of("postgresql://host:/db") == "invalid port \"\" (must be 1..65535)");
   CHECK(error_of("postgresql://host/db?connect_timeout=3") ==
         "unknown URL parameter \"connect_timeout\" (supported: sslmode)");
-  CHECK(error_of("postgresql://host/db?sslmode=require") ==
-        "sslmode must be disable or prefer, got \"require\"");
-  CHECK(error_of("postgresql://host/db?sslmode") ==
-        "malformed URL parameter \"sslmode\" (expected name=value)");
+  CHECK(error_of("postgresql://host/db?sslmode=require") == "sslmode must be disable or prefer, got \"require\"");
+  CHECK(error_of("postgresql://host/db?sslmode") == "malformed URL parameter \"sslmode\" (expected name=value)");
   CHECK(error_of("postgresql://:pw@host/db").starts_with("a password needs a user name"));
   CHECK(parsed("postgresql://host:65535/db").port == 65535);
 }
 
 TEST_CASE("url: errors never contain the password") {
-  for (const char* url : {"postgresql://app:Sup3rSecret@host:99999/db",
-                          "postgresql://app:Sup3rSecret@host/db?x=1",
-                          "postgresql://app:Sup3rSecret%@host/db",
-                          "postgresql://app:Sup3rSecret@/db"}) {
+  for (const char* url : {"postgresql://app:Sup3rSecret@host:99999/db", "postgresql://app:Sup3rSecret@host/db?x=1",
+                          "postgresql://app:Sup3rSecret%@host/db", "postgresql://app:Sup3rSecret@/db"}) {
     CAPTURE(url);
     std::string error = error_of(url);
     CHECK_FALSE(error.empty());
@@ -114,8 +110,7 @@ TEST_CASE("url: errors never contain the password") {
 }
 
 TEST_CASE("url: masking the password") {
-  CHECK(mask_url_password("postgresql://app:secret@127.0.0.1:5432/app") ==
-        "postgresql://app:***@127.0.0.1:5432/app");
+  CHECK(mask_url_password("postgresql://app:secret@127.0.0.1:5432/app") == "postgresql://app:***@127.0.0.1:5432/app");
   CHECK(mask_url_password("postgresql://app:a@b/c@host/db") == "postgresql://app:***@host/db");
   CHECK(mask_url_password("postgresql://app:@host/db") == "postgresql://app:***@host/db");
   CHECK(mask_url_password("postgresql://app@host:5432/db") == "postgresql://app@host:5432/db");

@@ -11,7 +11,8 @@ using Lines = std::vector<std::string>;
 // YAML::LoadAll looped until it ran out of memory (--check died with std::bad_alloc after ~12 s, a
 // reload took the proxy down).
 TEST_CASE("fuzz findings: a ',' outside a flow collection is a problem, not an endless document list") {
-  const std::string kStuck = "pgroute.yaml:1:1: invalid YAML: cannot read past this point (a ',' outside [...] or {...}?)";
+  const std::string kStuck =
+      "pgroute.yaml:1:1: invalid YAML: cannot read past this point (a ',' outside [...] or {...}?)";
   CHECK(problems_of(",") == Lines{kStuck});
   CHECK(problems_of(",/") == Lines{kStuck});
   CHECK(problems_of(std::string(",\0", 2)) == Lines{kStuck});

@@ -68,14 +68,14 @@ pool:
   check_after: soon
   connect_retry: {initial: 5s, max: 1s}
 )")) == Lines{
-              "pgroute.yaml:3:17: pool.max_lifetime: invalid duration \"forever\" (use e.g. 500ms, 5s, 2m, 1h, or "
-              "a whole number of seconds)",
-              "pgroute.yaml:4:17: pool.idle_timeout: must be greater than 0, got \"0\"",
-              "pgroute.yaml:5:13: pool.min_size: must not be negative, got -1",
-              "pgroute.yaml:6:16: pool.check_after: invalid duration \"soon\" (use e.g. 500ms, 5s, 2m, 1h, or a "
-              "whole number of seconds)",
-              "pgroute.yaml:7:18: pool.connect_retry: initial back-off (5000ms) must not exceed max (1000ms)",
-          });
+            "pgroute.yaml:3:17: pool.max_lifetime: invalid duration \"forever\" (use e.g. 500ms, 5s, 2m, 1h, or "
+            "a whole number of seconds)",
+            "pgroute.yaml:4:17: pool.idle_timeout: must be greater than 0, got \"0\"",
+            "pgroute.yaml:5:13: pool.min_size: must not be negative, got -1",
+            "pgroute.yaml:6:16: pool.check_after: invalid duration \"soon\" (use e.g. 500ms, 5s, 2m, 1h, or a "
+            "whole number of seconds)",
+            "pgroute.yaml:7:18: pool.connect_retry: initial back-off (5000ms) must not exceed max (1000ms)",
+        });
 }
 
 TEST_CASE("lifecycle: min_size above the pool size, globally and per backend") {

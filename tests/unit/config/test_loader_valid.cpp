@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "config/loader.hpp"
 #include "config_test_support.hpp"
@@ -221,11 +221,12 @@ TEST_CASE("loader: the example file loads with its fallbacks and with overrides"
   CHECK(c.metrics->port == 9930);
   CHECK(c.pool.mode == PoolMode::Transaction);
 
-  LoadResult o = load_file(example_file().string(),
-                           fake_env({{"PGROUTE_PORT", "7000"}, {"APP_DB_PASSWORD", "dbpw"},
-                                     {"PGROUTE_DEFAULT_PORT", "6001"},
-                                     {"PGROUTE_ANALYTICS_PORT", "6002"}, {"APP_PASSWORD", "clientpw"},
-                                     {"PGROUTE_METRICS_LISTEN", "0.0.0.0:9187"}}));
+  LoadResult o = load_file(example_file().string(), fake_env({{"PGROUTE_PORT", "7000"},
+                                                              {"APP_DB_PASSWORD", "dbpw"},
+                                                              {"PGROUTE_DEFAULT_PORT", "6001"},
+                                                              {"PGROUTE_ANALYTICS_PORT", "6002"},
+                                                              {"APP_PASSWORD", "clientpw"},
+                                                              {"PGROUTE_METRICS_LISTEN", "0.0.0.0:9187"}}));
   REQUIRE(o.config != nullptr);
   CHECK(o.config->listen.port == 7000);
   CHECK(o.config->backends[0].password == "dbpw");
@@ -240,8 +241,7 @@ TEST_CASE("loader: the example file loads with its fallbacks and with overrides"
 }
 
 TEST_CASE("loader: load_file reads a file and names it in Config::source") {
-  auto path = std::filesystem::temp_directory_path() /
-              ("pgroute_config_test_" + std::to_string(::getpid()) + ".yaml");
+  auto path = std::filesystem::temp_directory_path() / ("pgroute_config_test_" + std::to_string(::getpid()) + ".yaml");
   {
     std::ofstream out(path);
     out << "backends: {default: {url: \"postgresql://h:7000\"}}\nthreads: 3\n";
@@ -259,8 +259,7 @@ TEST_CASE("loader: load_file on a missing file is one problem without a position
   CHECK(r.config == nullptr);
   REQUIRE(r.problems.size() == 1);
   CHECK(r.problems[0].line == 0);
-  CHECK(r.problems[0].to_string() ==
-        "/nonexistent/dir/pgroute.yaml: cannot open: No such file or directory");
+  CHECK(r.problems[0].to_string() == "/nonexistent/dir/pgroute.yaml: cannot open: No such file or directory");
 }
 
 TEST_CASE("loader: load_file on a directory is one problem") {

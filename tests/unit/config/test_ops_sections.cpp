@@ -8,8 +8,9 @@ using namespace pgroute::config::test;
 using Lines = std::vector<std::string>;
 
 namespace {
-const std::string kBase = "backends: {default: {url: \"postgresql://h\"}}\nusers:\n  - {name: app, password: x}\n"
-                          "  - {name: ops, password: y}\n";
+const std::string kBase =
+    "backends: {default: {url: \"postgresql://h\"}}\nusers:\n  - {name: app, password: x}\n"
+    "  - {name: ops, password: y}\n";
 }
 
 TEST_CASE("ops config: metrics and admin are off unless written") {
@@ -41,8 +42,9 @@ TEST_CASE("ops config: the hash follows the file text") {
 }
 
 TEST_CASE("ops config: bad metrics sections are placed") {
-  CHECK(problems_of(kBase + "metrics: {listen: \"localhost:9930\"}\n") ==
-        Lines{"pgroute.yaml:5:19: metrics.listen: \"localhost\" is not an IP address (use 127.0.0.1 for loopback only)"});
+  CHECK(
+      problems_of(kBase + "metrics: {listen: \"localhost:9930\"}\n") ==
+      Lines{"pgroute.yaml:5:19: metrics.listen: \"localhost\" is not an IP address (use 127.0.0.1 for loopback only)"});
   CHECK(problems_of(kBase + "metrics: {listen: \"127.0.0.1:0\"}\n") ==
         Lines{"pgroute.yaml:5:19: metrics.listen: invalid port \"0\" (must be 1..65535)"});
   CHECK(problems_of(kBase + "metrics: {listen: \"127.0.0.1\"}\n") ==

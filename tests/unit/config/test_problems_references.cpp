@@ -36,13 +36,10 @@ TEST_CASE("problems: a backend needs a url") {
 }
 
 TEST_CASE("problems: at least one backend") {
-  CHECK(problems_of("threads: 1\n") ==
-        Lines{"pgroute.yaml: backends: at least one backend is required"});
+  CHECK(problems_of("threads: 1\n") == Lines{"pgroute.yaml: backends: at least one backend is required"});
   CHECK(problems_of("") == Lines{"pgroute.yaml: backends: at least one backend is required"});
-  CHECK(problems_of("# nothing but a comment\n") ==
-        Lines{"pgroute.yaml: backends: at least one backend is required"});
-  CHECK(problems_of("backends: {}\n") ==
-        Lines{"pgroute.yaml:1:11: backends: at least one backend is required"});
+  CHECK(problems_of("# nothing but a comment\n") == Lines{"pgroute.yaml: backends: at least one backend is required"});
+  CHECK(problems_of("backends: {}\n") == Lines{"pgroute.yaml:1:11: backends: at least one backend is required"});
   // No "unknown alias" noise on top when there are no backends to know.
   CHECK(problems_of("default: main\ndatabases: {app: main}\n") ==
         Lines{"pgroute.yaml: backends: at least one backend is required"});
@@ -108,30 +105,28 @@ users:
 }
 
 TEST_CASE("problems: passwords must fit the auth method") {
-  std::string text = kBackendLine + "users:\n" +
-                     "  - {name: a, auth: md5, password: \"" + kVerifier + "\"}\n" +  // 3
-                     "  - {name: b, password: \"" + kMd5 + "\"}\n" +                  // 4
-                     "  - {name: c, auth: md5, password: \"" + kMd5 + "\"}\n" +       // 5 ok
-                     "  - {name: d, auth: md5, password: plain}\n" +                  // 6 ok
-                     "  - {name: e, auth: trust}\n" +                                 // 7 ok
-                     "  - {name: f}\n" +                                              // 8
-                     "  - {name: g, password: \"\"}\n" +                              // 9
-                     "  - {name: h, password: \"SCRAM-SHA-256$4096:bad\"}\n" +        // 10
-                     "  - {name: i, password: \"" + kVerifier + "\"}\n" +             // 11 ok
+  std::string text = kBackendLine + "users:\n" + "  - {name: a, auth: md5, password: \"" + kVerifier + "\"}\n" +  // 3
+                     "  - {name: b, password: \"" + kMd5 + "\"}\n" +                                              // 4
+                     "  - {name: c, auth: md5, password: \"" + kMd5 + "\"}\n" +             // 5 ok
+                     "  - {name: d, auth: md5, password: plain}\n" +                        // 6 ok
+                     "  - {name: e, auth: trust}\n" +                                       // 7 ok
+                     "  - {name: f}\n" +                                                    // 8
+                     "  - {name: g, password: \"\"}\n" +                                    // 9
+                     "  - {name: h, password: \"SCRAM-SHA-256$4096:bad\"}\n" +              // 10
+                     "  - {name: i, password: \"" + kVerifier + "\"}\n" +                   // 11 ok
                      "  - {name: j, auth: cleartext, password: \"" + kVerifier + "\"}\n" +  // 12 ok
-                     "  - {name: k, auth: cleartext, password: \"" + kMd5 + "\"}\n" +  // 13 ok
-                     "  - {name: l, auth: md5, password: }\n";                        // 14
+                     "  - {name: k, auth: cleartext, password: \"" + kMd5 + "\"}\n" +       // 13 ok
+                     "  - {name: l, auth: md5, password: }\n";                              // 14
   auto problems = problems_of(text);
-  CHECK(problems ==
-        Lines{"pgroute.yaml:3:36: users[0].password: auth md5 needs a plaintext password or an md5 hash, "
-              "not a SCRAM-SHA-256 verifier",
-              "pgroute.yaml:4:25: users[1].password: auth scram-sha-256 needs a plaintext password or a "
-              "SCRAM-SHA-256 verifier, not an md5 hash",
-              "pgroute.yaml:8:5: users[5]: missing required key \"password\" (only auth: trust needs none)",
-              "pgroute.yaml:9:25: users[6].password: must not be empty (use auth: trust for no password)",
-              "pgroute.yaml:10:25: users[7].password: malformed SCRAM-SHA-256 verifier "
-              "(expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>)",
-              "pgroute.yaml:14:26: users[11].password: missing value"});
+  CHECK(problems == Lines{"pgroute.yaml:3:36: users[0].password: auth md5 needs a plaintext password or an md5 hash, "
+                          "not a SCRAM-SHA-256 verifier",
+                          "pgroute.yaml:4:25: users[1].password: auth scram-sha-256 needs a plaintext password or a "
+                          "SCRAM-SHA-256 verifier, not an md5 hash",
+                          "pgroute.yaml:8:5: users[5]: missing required key \"password\" (only auth: trust needs none)",
+                          "pgroute.yaml:9:25: users[6].password: must not be empty (use auth: trust for no password)",
+                          "pgroute.yaml:10:25: users[7].password: malformed SCRAM-SHA-256 verifier "
+                          "(expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>)",
+                          "pgroute.yaml:14:26: users[11].password: missing value"});
   for (const std::string& p : problems) CHECK(p.find("4096:bad") == std::string::npos);
 }
 
@@ -180,6 +175,5 @@ TEST_CASE("problems: a failed load returns no config and the source name in ever
   CHECK(r.problems[0].line == 1);
   CHECK(r.problems[0].column == 10);
   CHECK(r.problems[0].message == "threads: expected an integer, got \"x\"");
-  CHECK(r.problems[1].to_string() ==
-        "/etc/pgroute/pgroute.yaml: backends: at least one backend is required");
+  CHECK(r.problems[1].to_string() == "/etc/pgroute/pgroute.yaml: backends: at least one backend is required");
 }

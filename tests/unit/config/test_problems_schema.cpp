@@ -103,10 +103,9 @@ TEST_CASE("problems: durations") {
 pool:
   queue_timeout: 5x
   connect_timeout: 0s
-)") + kBackendLine) ==
-        Lines{"pgroute.yaml:2:18: pool.queue_timeout: invalid duration \"5x\" "
-              "(use e.g. 500ms, 5s, 2m, 1h, or a whole number of seconds)",
-              "pgroute.yaml:3:20: pool.connect_timeout: must be greater than 0, got \"0s\""});
+)") + kBackendLine) == Lines{"pgroute.yaml:2:18: pool.queue_timeout: invalid duration \"5x\" "
+                             "(use e.g. 500ms, 5s, 2m, 1h, or a whole number of seconds)",
+                             "pgroute.yaml:3:20: pool.connect_timeout: must be greater than 0, got \"0s\""});
   CHECK(problems_of("pool: {queue_timeout: -5s}\n" + kBackendLine) ==
         Lines{"pgroute.yaml:1:23: pool.queue_timeout: invalid duration \"-5s\" "
               "(use e.g. 500ms, 5s, 2m, 1h, or a whole number of seconds)"});
@@ -132,8 +131,7 @@ TEST_CASE("problems: a key without a value points at the key") {
   CHECK(problems_of("pool:\n  mode:\n  size: 3\n" + kBackendLine) ==
         Lines{"pgroute.yaml:2:3: pool.mode: missing value"});
   CHECK(problems_of("backends:\n") == Lines{"pgroute.yaml:1:1: backends: missing value"});
-  CHECK(problems_of(kBackendLine + "pool: {mode: ~}\n") ==
-        Lines{"pgroute.yaml:2:8: pool.mode: missing value"});
+  CHECK(problems_of(kBackendLine + "pool: {mode: ~}\n") == Lines{"pgroute.yaml:2:8: pool.mode: missing value"});
 }
 
 TEST_CASE("problems: duplicate keys are reported at the second occurrence") {
@@ -166,8 +164,7 @@ threads: [1, 2
   CHECK(problems == Lines{"pgroute.yaml:3:2: invalid YAML: end of map not found"});
 
   // yaml-cpp notices the unclosed '{' at the end of the input, and that is where it points.
-  CHECK(problems_of("listen: {port: 1\n") ==
-        Lines{"pgroute.yaml:2:1: invalid YAML: end of map flow not found"});
+  CHECK(problems_of("listen: {port: 1\n") == Lines{"pgroute.yaml:2:1: invalid YAML: end of map flow not found"});
 }
 
 TEST_CASE("problems: document shape") {

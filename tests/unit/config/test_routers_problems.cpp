@@ -10,26 +10,30 @@ using Lines = std::vector<std::string>;
 namespace {
 
 // Two lines: the routers: section in the tests below starts on line 3.
-const std::string kBackends = "backends: {default: {url: \"postgresql://h\"}, shard_0: {url: \"postgresql://h\"},\n"
-                              "           shard_1: {url: \"postgresql://h\"}}\n";
+const std::string kBackends =
+    "backends: {default: {url: \"postgresql://h\"}, shard_0: {url: \"postgresql://h\"},\n"
+    "           shard_1: {url: \"postgresql://h\"}}\n";
 
 Lines problems_of_routers(std::string_view routers) { return problems_of(kBackends + yaml(routers)); }
 
 }  // namespace
 
 TEST_CASE("router problems: type missing, unknown, and not a mapping") {
-  CHECK(problems_of_routers(R"(
+  CHECK(
+      problems_of_routers(R"(
 routers:
   - {tables: {a: shard_0}}
   - type: modle
   - "model"
   - type:
 routers_x: 1
-)") == Lines{"pgroute.yaml:4:5: routers[0]: missing required key \"type\" (one of: model, shard, replicas, rule, plugin)",
-             "pgroute.yaml:5:11: routers[1].type: unknown value \"modle\" (allowed: model, shard, replicas, rule, plugin)",
-             "pgroute.yaml:6:5: routers[2]: expected a mapping, got a scalar",
-             "pgroute.yaml:7:5: routers[3].type: missing value (one of: model, shard, replicas, rule, plugin)",
-             "pgroute.yaml:8:1: unknown key \"routers_x\" (did you mean \"routers\"?)"});
+)") ==
+      Lines{
+          "pgroute.yaml:4:5: routers[0]: missing required key \"type\" (one of: model, shard, replicas, rule, plugin)",
+          "pgroute.yaml:5:11: routers[1].type: unknown value \"modle\" (allowed: model, shard, replicas, rule, plugin)",
+          "pgroute.yaml:6:5: routers[2]: expected a mapping, got a scalar",
+          "pgroute.yaml:7:5: routers[3].type: missing value (one of: model, shard, replicas, rule, plugin)",
+          "pgroute.yaml:8:1: unknown key \"routers_x\" (did you mean \"routers\"?)"});
   CHECK(problems_of_routers("routers: {type: model}\n") ==
         Lines{"pgroute.yaml:3:10: routers: expected a sequence, got a mapping"});
 }
@@ -84,7 +88,8 @@ routers:
 }
 
 TEST_CASE("router problems: range bounds and list values must be valid keys of key_type") {
-  CHECK(problems_of_routers(R"(
+  CHECK(
+      problems_of_routers(R"(
 routers:
   - type: shard
     table: events
@@ -110,17 +115,19 @@ routers:
     key: k
     key_type: int8
     method: range
-)") == Lines{"pgroute.yaml:9:19: routers[0].ranges[0].to: int2 shard key 40000 is out of range",
-             "pgroute.yaml:9:50: routers[0].ranges[1].from: \"abc\" is not a valid int2 shard key",
-             "pgroute.yaml:9:87: routers[0].ranges[2].alias: unknown alias \"shard_7\" (known: default, shard_0, shard_1)",
-             "pgroute.yaml:9:97: routers[0].ranges[3]: missing required key \"alias\"",
-             "pgroute.yaml:15:61: routers[1].lists.shard_0[1]: \"not-a-uuid\" is not a valid uuid shard key",
-             "pgroute.yaml:15:83: routers[1].lists.shard_1: \"12345\" is not a valid uuid shard key",
-             "pgroute.yaml:15:90: routers[1].lists.nowhere: unknown alias \"nowhere\" (known: default, shard_0, shard_1)",
-             "pgroute.yaml:15:100: routers[1].lists.nowhere[0]: \"1\" is not a valid uuid shard key",
-             "pgroute.yaml:16:5: routers[1].shards: only used by method hash, not list",
-             "pgroute.yaml:22:12: routers[2].lists: at least one list is required",
-             "pgroute.yaml:23:5: routers[3]: method range needs \"ranges\""});
+)") ==
+      Lines{
+          "pgroute.yaml:9:19: routers[0].ranges[0].to: int2 shard key 40000 is out of range",
+          "pgroute.yaml:9:50: routers[0].ranges[1].from: \"abc\" is not a valid int2 shard key",
+          "pgroute.yaml:9:87: routers[0].ranges[2].alias: unknown alias \"shard_7\" (known: default, shard_0, shard_1)",
+          "pgroute.yaml:9:97: routers[0].ranges[3]: missing required key \"alias\"",
+          "pgroute.yaml:15:61: routers[1].lists.shard_0[1]: \"not-a-uuid\" is not a valid uuid shard key",
+          "pgroute.yaml:15:83: routers[1].lists.shard_1: \"12345\" is not a valid uuid shard key",
+          "pgroute.yaml:15:90: routers[1].lists.nowhere: unknown alias \"nowhere\" (known: default, shard_0, shard_1)",
+          "pgroute.yaml:15:100: routers[1].lists.nowhere[0]: \"1\" is not a valid uuid shard key",
+          "pgroute.yaml:16:5: routers[1].shards: only used by method hash, not list",
+          "pgroute.yaml:22:12: routers[2].lists: at least one list is required",
+          "pgroute.yaml:23:5: routers[3]: method range needs \"ranges\""});
 }
 
 TEST_CASE("router problems: replicas weights, primary and read_your_writes") {

@@ -1,9 +1,9 @@
 // routers: every router type read into plain RouterSpec data, defaults, and routing_cache_size.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "config_test_support.hpp"
 
@@ -27,8 +27,8 @@ backends:
 
 // A file that exists, for plugin paths (config only checks that it is there).
 struct TempPlugin {
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("pgroute_plugin_" + std::to_string(::getpid()) + ".so");
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("pgroute_plugin_" + std::to_string(::getpid()) + ".so");
   TempPlugin() { std::ofstream(path) << "not really a library\n"; }
   ~TempPlugin() { std::filesystem::remove(path); }
 };
@@ -56,7 +56,8 @@ routers:
     match: {application_name: "report*", kind: read}
     alias: analytics
   - type: plugin
-    path: )") + plugin.path.string() + "\n" + yaml(R"(
+    path: )") + plugin.path.string() +
+                     "\n" + yaml(R"(
     options: {any: yaml, n: 3, quoted: "3", list: [a, true, ~]}
 )"));
   REQUIRE(c->routers.size() == 5);
@@ -178,9 +179,12 @@ routers:
 TEST_CASE("routers: absent or empty means no routers; key_type spellings") {
   CHECK(config_of(kBackends)->routers.empty());
   CHECK(config_of(kBackends + "routers: []\n")->routers.empty());
-  for (auto [name, type] : {std::pair{"int2", ShardKeyType::Int2}, {"smallint", ShardKeyType::Int2},
-                            {"int", ShardKeyType::Int4}, {"integer", ShardKeyType::Int4},
-                            {"int8", ShardKeyType::Int8}, {"bigint", ShardKeyType::Int8}}) {
+  for (auto [name, type] : {std::pair{"int2", ShardKeyType::Int2},
+                            {"smallint", ShardKeyType::Int2},
+                            {"int", ShardKeyType::Int4},
+                            {"integer", ShardKeyType::Int4},
+                            {"int8", ShardKeyType::Int8},
+                            {"bigint", ShardKeyType::Int8}}) {
     CAPTURE(name);
     auto c = config_of(kBackends + "routers: [{type: shard, table: t, key: k, key_type: " + name +
                        ", shards: [shard_0]}]\n");

@@ -16,8 +16,8 @@ using namespace pgroute::config::test;
 namespace {
 
 struct TempFile {
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("pgroute_secrets_" + std::to_string(::getpid()) + ".yaml");
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("pgroute_secrets_" + std::to_string(::getpid()) + ".yaml");
   explicit TempFile(const std::string& text, mode_t mode) {
     std::ofstream(path) << text;
     REQUIRE(::chmod(path.c_str(), mode) == 0);
@@ -53,8 +53,8 @@ users:
   CHECK(warning->find("is readable by group/others (mode 0644) and holds 2 plaintext password(s); "
                       "chmod 600 it or use ${ENV} / SCRAM secrets") != std::string::npos);
   CHECK(warning->starts_with((std::filesystem::temp_directory_path() / "pgroute_secrets_").string()));
-  CHECK(warning_for(text, 0640, env));   // group only
-  CHECK(warning_for(text, 0604, env));   // others only
+  CHECK(warning_for(text, 0640, env));  // group only
+  CHECK(warning_for(text, 0604, env));  // others only
   CHECK_FALSE(warning_for(text, 0600, env));
   CHECK_FALSE(warning_for(text, 0400, env));
 }

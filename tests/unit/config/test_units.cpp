@@ -28,8 +28,8 @@ TEST_CASE("units: durations") {
   CHECK(parse_duration("30") == milliseconds(30'000));  // plain integer = seconds
   CHECK(parse_duration("0") == milliseconds(0));        // the caller decides whether 0 is allowed
   CHECK(parse_duration("5 s") == milliseconds(5000));
-  for (const char* bad : {"", "s", "5x", "5sec", "-5s", "5.5s", "5 ", " 5s", "5S", "1d",
-                          "99999999999999999999h", "9999999999999999h"}) {
+  for (const char* bad :
+       {"", "s", "5x", "5sec", "-5s", "5.5s", "5 ", " 5s", "5S", "1d", "99999999999999999999h", "9999999999999999h"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_duration(bad).has_value());
   }
@@ -46,8 +46,8 @@ TEST_CASE("units: byte sizes are powers of 1024") {
   CHECK(parse_byte_size("100B") == 100u);
   CHECK(parse_byte_size("1048576") == 1048576u);
   CHECK(parse_byte_size("8 MB") == 8u << 20);
-  for (const char* bad : {"", "MB", "64mb", "64Mb", "-1MB", "1TB", "1.5GB", "64 ",
-                          "99999999999999999999GB", "18014398509481984GB"}) {
+  for (const char* bad :
+       {"", "MB", "64mb", "64Mb", "-1MB", "1TB", "1.5GB", "64 ", "99999999999999999999GB", "18014398509481984GB"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_byte_size(bad).has_value());
   }

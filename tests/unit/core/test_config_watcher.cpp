@@ -44,7 +44,8 @@ struct WatchFixture {
     fs::remove_all(dir, ec);
   }
   void start(const fs::path& watched) {
-    watcher = std::make_unique<ConfigWatcher>(ctx, watched.string(), [this] { ++changes; }, kSettle);
+    watcher = std::make_unique<ConfigWatcher>(
+        ctx, watched.string(), [this] { ++changes; }, kSettle);
     std::string error;
     REQUIRE(watcher->start(error));
     CHECK(error.empty());

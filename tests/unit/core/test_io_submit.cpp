@@ -83,12 +83,13 @@ void read_one_byte(asio::io_context& ctx, LocalSocket& sock, LocalSocket& peer, 
   auto state = std::make_shared<State>();  // outlives this call if the read never completes
   auto result = state->done.get_future();
   auto start = [&sock, state] {
-    sock.async_read_some(asio::buffer(&state->byte, 1), [state](boost::system::error_code ec, size_t n) {
-      state->done.set_value(ec ? 0 : n);
-    });
+    sock.async_read_some(asio::buffer(&state->byte, 1),
+                         [state](boost::system::error_code ec, size_t n) { state->done.set_value(ec ? 0 : n); });
   };
-  if (on_loop_thread) asio::post(ctx, start);
-  else start();
+  if (on_loop_thread)
+    asio::post(ctx, start);
+  else
+    start();
   if (i % 100 == 0) std::this_thread::sleep_for(2ms);
   asio::write(peer, asio::buffer("x", 1));
   REQUIRE_MESSAGE(result.wait_for(5s) == std::future_status::ready, "read " << i << " never completed");
@@ -102,11 +103,11 @@ TEST_CASE("io: a write larger than the socket buffer arrives whole") {
   const std::string data = pattern(2u << 20);
   std::optional<bool> written;
   std::string error;
-  asio::co_spawn(ctx, [&]() -> awaitable<void> { written = co_await write_all(pair.writer, data, error); },
-                 asio::detached);
+  asio::co_spawn(
+      ctx, [&]() -> awaitable<void> { written = co_await write_all(pair.writer, data, error); }, asio::detached);
   std::string got;
-  asio::co_spawn(ctx, [&]() -> awaitable<void> { got = co_await read_slowly(pair.reader, data.size()); },
-                 asio::detached);
+  asio::co_spawn(
+      ctx, [&]() -> awaitable<void> { got = co_await read_slowly(pair.reader, data.size()); }, asio::detached);
   ctx.run_for(30s);
   REQUIRE(written.has_value());
   CHECK(*written);
@@ -122,16 +123,18 @@ TEST_CASE("io: a client outbox flush larger than the socket buffer arrives whole
   Outbox out;
   out.buffer() = first;
   std::optional<bool> flushed, second_flush;
-  asio::co_spawn(ctx, [&]() -> awaitable<void> { flushed = co_await out.flush(pair.writer); }, asio::detached);
+  asio::co_spawn(
+      ctx, [&]() -> awaitable<void> { flushed = co_await out.flush(pair.writer); }, asio::detached);
   // While the first flush waits for room, more is queued and flushed: the flush in progress sends it.
   asio::post(ctx, [&] {
     out.buffer() += second;
-    asio::co_spawn(ctx, [&]() -> awaitable<void> { second_flush = co_await out.flush(pair.writer); },
-                   asio::detached);
+    asio::co_spawn(
+        ctx, [&]() -> awaitable<void> { second_flush = co_await out.flush(pair.writer); }, asio::detached);
   });
   std::string got;
   const size_t total = first.size() + second.size();
-  asio::co_spawn(ctx, [&]() -> awaitable<void> { got = co_await read_slowly(pair.reader, total); }, asio::detached);
+  asio::co_spawn(
+      ctx, [&]() -> awaitable<void> { got = co_await read_slowly(pair.reader, total); }, asio::detached);
   ctx.run_for(30s);
   REQUIRE(flushed.has_value());
   CHECK(*flushed);
@@ -148,14 +151,17 @@ TEST_CASE("io: a write to a peer that has gone reports failure instead of hangin
   pair.reader.close();
   std::string error;
   std::optional<bool> written;
-  asio::co_spawn(ctx, [&]() -> awaitable<void> {
-    // The first write may still be accepted by the kernel; the reset comes back for a later one.
-    for (int i = 0; i < 100 && (!written || *written); ++i) {
-      written = co_await write_all(pair.writer, pattern(65536), error);
-      asio::steady_timer t(ctx, 1ms);
-      co_await t.async_wait(use_nothrow);
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      ctx,
+      [&]() -> awaitable<void> {
+        // The first write may still be accepted by the kernel; the reset comes back for a later one.
+        for (int i = 0; i < 100 && (!written || *written); ++i) {
+          written = co_await write_all(pair.writer, pattern(65536), error);
+          asio::steady_timer t(ctx, 1ms);
+          co_await t.async_wait(use_nothrow);
+        }
+      },
+      asio::detached);
   ctx.run_for(10s);
   REQUIRE(written.has_value());
   CHECK_FALSE(*written);

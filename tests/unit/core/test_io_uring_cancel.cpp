@@ -56,8 +56,8 @@ TEST_CASE("io: cancelling a read on one socket leaves another socket's pending r
   // a's read must still be pending: it was neither cancelled nor answered (a 0-byte "end of file").
   ctx.run_for(std::chrono::milliseconds(100));
   ctx.restart();
-  CHECK_MESSAGE(!a_result.has_value(), "a's read completed: " << (a_result ? a_result->message() : "") << ", "
-                                                               << a_bytes << " bytes");
+  CHECK_MESSAGE(!a_result.has_value(),
+                "a's read completed: " << (a_result ? a_result->message() : "") << ", " << a_bytes << " bytes");
   // And it still works: data for a completes it.
   asio::write(a_peer, asio::buffer("y", 1));
   for (int i = 0; i < 50 && !a_result; ++i) {

@@ -37,18 +37,20 @@ TEST_CASE("normalizer: numbers and standard strings become parameters") {
 }
 
 TEST_CASE("normalizer: leaves identifiers, comments and prefixed constants alone") {
-  auto r = norm("/* pgroute: shard_key=42 */ SELECT col2 FROM \"t 3\" -- 5\nWHERE x = E'a\\'b' AND y = X'1F' AND w = 8");
+  auto r =
+      norm("/* pgroute: shard_key=42 */ SELECT col2 FROM \"t 3\" -- 5\nWHERE x = E'a\\'b' AND y = X'1F' AND w = 8");
   CHECK(r.changed);
-  CHECK(r.text == "/* pgroute: shard_key=42 */ SELECT col2 FROM \"t 3\" -- 5\nWHERE x = E'a\\'b' AND y = X'1F' AND w = $1");
+  CHECK(r.text ==
+        "/* pgroute: shard_key=42 */ SELECT col2 FROM \"t 3\" -- 5\nWHERE x = E'a\\'b' AND y = X'1F' AND w = $1");
   CHECK(r.literals == std::vector<std::string>{"8"});
   CHECK(norm("/* a /* nested */ 5 */ SELECT 1").text == "/* a /* nested */ 5 */ SELECT $1");
   CHECK(norm("SELECT \"a\"\"1\" FROM t WHERE k = 'x'").text == "SELECT \"a\"\"1\" FROM t WHERE k = $1");
 }
 
 TEST_CASE("normalizer: declines what it cannot do safely") {
-  CHECK_FALSE(norm("SELECT $1").changed);               // has its own parameters
-  CHECK_FALSE(norm("SELECT $$5$$").changed);            // dollar quotes
-  CHECK_FALSE(norm("SELECT now()").changed);            // no constants
+  CHECK_FALSE(norm("SELECT $1").changed);     // has its own parameters
+  CHECK_FALSE(norm("SELECT $$5$$").changed);  // dollar quotes
+  CHECK_FALSE(norm("SELECT now()").changed);  // no constants
   CHECK_FALSE(norm("SELECT 'unterminated").changed);
   CHECK_FALSE(norm("SELECT 1 /* open").changed);
   CHECK_FALSE(norm("SELECT 123abc").changed);

@@ -19,7 +19,9 @@ namespace {
 std::string description(const std::vector<std::tuple<std::string, uint32_t, int16_t>>& columns) {
   std::string body;
   auto u16 = [&](uint16_t v) { body.push_back(char(v >> 8)), body.push_back(char(v & 0xff)); };
-  auto u32 = [&](uint32_t v) { for (int s = 24; s >= 0; s -= 8) body.push_back(char((v >> s) & 0xff)); };
+  auto u32 = [&](uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) body.push_back(char((v >> s) & 0xff));
+  };
   u16(static_cast<uint16_t>(columns.size()));
   for (const auto& [name, oid, format] : columns) {
     body += name;

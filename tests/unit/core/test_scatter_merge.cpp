@@ -98,7 +98,7 @@ TEST_CASE("injected session parameters are swallowed; extended answers come from
     wire::put_data_row(s, {"x"});
     wire::put_command_complete(s, "SELECT 1");
     wire::put_ready_for_query(s, 'I');  // the injected query is over
-    wire::put_parse_complete(s);       // injected Parse: swallowed
+    wire::put_parse_complete(s);        // injected Parse: swallowed
     wire::put_bind_complete(s);
     wire::put_row_description_text(s, {"id"});
     for (const auto& id : ids) wire::put_data_row(s, {id});

@@ -14,41 +14,41 @@ using namespace pgroute::router;
 namespace {
 
 std::string render_tables(const Analysis& a) {
-    std::string out;
-    for (const auto& t : a.tables) {
-        if (!out.empty()) out += ' ';
-        out += (t.schema.empty() ? "" : t.schema + ".") + t.name + (t.written ? "(w)" : "");
-    }
-    return out;
+  std::string out;
+  for (const auto& t : a.tables) {
+    if (!out.empty()) out += ' ';
+    out += (t.schema.empty() ? "" : t.schema + ".") + t.name + (t.written ? "(w)" : "");
+  }
+  return out;
 }
 
 std::string render_value(const KeyValue& k) {
-    if (k.param > 0) return "$" + std::to_string(k.param);
-    if (k.param < 0) return "?";
-    return k.literal ? *k.literal : "NULL";
+  if (k.param > 0) return "$" + std::to_string(k.param);
+  if (k.param < 0) return "?";
+  return k.literal ? *k.literal : "NULL";
 }
 
 std::string render_rows(const Analysis& a) {
-    std::string out;
-    for (const auto& row : a.key_rows) {
-        if (!out.empty()) out += ' ';
-        out += '[';
-        for (size_t i = 0; i < row.size(); ++i) {
-            const KeyValue& k = row[i];
-            if (i) out += ' ';
-            if (!k.table.empty()) out += (k.schema.empty() ? "" : k.schema + ".") + k.table + ".";
-            out += (k.position > 0 ? "#" + std::to_string(k.position) : k.column) + "=" + render_value(k);
-        }
-        out += ']';
+  std::string out;
+  for (const auto& row : a.key_rows) {
+    if (!out.empty()) out += ' ';
+    out += '[';
+    for (size_t i = 0; i < row.size(); ++i) {
+      const KeyValue& k = row[i];
+      if (i) out += ' ';
+      if (!k.table.empty()) out += (k.schema.empty() ? "" : k.schema + ".") + k.table + ".";
+      out += (k.position > 0 ? "#" + std::to_string(k.position) : k.column) + "=" + render_value(k);
     }
-    return out;
+    out += ']';
+  }
+  return out;
 }
 
 struct Case {
-    const char* sql;
-    StatementKind kind;
-    const char* tables;
-    const char* rows;
+  const char* sql;
+  StatementKind kind;
+  const char* tables;
+  const char* rows;
 };
 
 using K = StatementKind;
@@ -62,7 +62,8 @@ const std::vector<Case> kCorpus = {
      "events users", "[events.user_id=42 users.name=x]"},
     {"SELECT * FROM events WHERE user_id IN (1, 2, 3)", K::Read, "events",
      "[events.user_id=1] [events.user_id=2] [events.user_id=3]"},
-    {"SELECT * FROM events WHERE user_id = ANY(ARRAY[4, 5])", K::Read, "events", "[events.user_id=4] [events.user_id=5]"},
+    {"SELECT * FROM events WHERE user_id = ANY(ARRAY[4, 5])", K::Read, "events",
+     "[events.user_id=4] [events.user_id=5]"},
     {"SELECT * FROM events WHERE user_id IN (1, 2) AND kind IN ('a', 'b')", K::Read, "events",
      "[events.user_id=1 events.kind=a] [events.user_id=1 events.kind=b] [events.user_id=2 events.kind=a] "
      "[events.user_id=2 events.kind=b]"},
@@ -184,17 +185,17 @@ const std::vector<Case> kCorpus = {
 }  // namespace
 
 TEST_CASE("analyzer corpus: kind, tables and key rows") {
-    CHECK(kCorpus.size() >= 60);
-    for (const auto& c : kCorpus) {
-        const std::string sql = c.sql;
-        CAPTURE(sql);
-        Analysis a = analyze(c.sql);
-        CHECK(kind_name(a.kind) == kind_name(c.kind));
-        CHECK(render_tables(a) == std::string(c.tables));
-        CHECK(render_rows(a) == std::string(c.rows));
-        if (c.kind == K::Unparsed)
-            CHECK_FALSE(a.error.empty());
-        else
-            CHECK(a.error.empty());
-    }
+  CHECK(kCorpus.size() >= 60);
+  for (const auto& c : kCorpus) {
+    const std::string sql = c.sql;
+    CAPTURE(sql);
+    Analysis a = analyze(c.sql);
+    CHECK(kind_name(a.kind) == kind_name(c.kind));
+    CHECK(render_tables(a) == std::string(c.tables));
+    CHECK(render_rows(a) == std::string(c.rows));
+    if (c.kind == K::Unparsed)
+      CHECK_FALSE(a.error.empty());
+    else
+      CHECK(a.error.empty());
+  }
 }

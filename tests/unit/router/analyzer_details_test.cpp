@@ -15,252 +15,253 @@
 using namespace pgroute::router;
 
 TEST_CASE("multi-statement strings take the strongest kind and keep every statement's kind") {
-    Analysis a = analyze("BEGIN; UPDATE events SET x = 1 WHERE user_id = 3; COMMIT");
-    CHECK(a.kind == StatementKind::Write);
-    CHECK(a.command == "UPDATE");
-    CHECK(a.statement_count == 3);
-    REQUIRE(a.statement_kinds.size() == 3);
-    CHECK(a.statement_kinds[0] == StatementKind::TransactionBegin);
-    CHECK(a.statement_kinds[1] == StatementKind::Write);
-    CHECK(a.statement_kinds[2] == StatementKind::TransactionEnd);
-    CHECK(a.begins_transaction);
-    CHECK(a.ends_transaction);
-    REQUIRE(a.key_rows.size() == 1);
-    CHECK(a.key_rows[0].at(0).literal == "3");
+  Analysis a = analyze("BEGIN; UPDATE events SET x = 1 WHERE user_id = 3; COMMIT");
+  CHECK(a.kind == StatementKind::Write);
+  CHECK(a.command == "UPDATE");
+  CHECK(a.statement_count == 3);
+  REQUIRE(a.statement_kinds.size() == 3);
+  CHECK(a.statement_kinds[0] == StatementKind::TransactionBegin);
+  CHECK(a.statement_kinds[1] == StatementKind::Write);
+  CHECK(a.statement_kinds[2] == StatementKind::TransactionEnd);
+  CHECK(a.begins_transaction);
+  CHECK(a.ends_transaction);
+  REQUIRE(a.key_rows.size() == 1);
+  CHECK(a.key_rows[0].at(0).literal == "3");
 
-    Analysis reads = analyze("SELECT 1; SELECT * FROM events WHERE user_id = 1; SET x = 1");
-    CHECK(reads.kind == StatementKind::Read);
-    CHECK(reads.statement_count == 3);
+  Analysis reads = analyze("SELECT 1; SELECT * FROM events WHERE user_id = 1; SET x = 1");
+  CHECK(reads.kind == StatementKind::Read);
+  CHECK(reads.statement_count == 3);
 
-    // A second statement without a key adds an empty row: the string as a whole has no single key.
-    Analysis mixed = analyze("SELECT * FROM events WHERE user_id = 1; SELECT * FROM events");
-    REQUIRE(mixed.key_rows.size() == 2);
-    CHECK(mixed.key_rows[1].empty());
+  // A second statement without a key adds an empty row: the string as a whole has no single key.
+  Analysis mixed = analyze("SELECT * FROM events WHERE user_id = 1; SELECT * FROM events");
+  REQUIRE(mixed.key_rows.size() == 2);
+  CHECK(mixed.key_rows[1].empty());
 
-    CHECK(analyze("SHOW x; CREATE TABLE t (a int); SELECT 1").kind == StatementKind::Ddl);
-    CHECK(analyze("SELECT 1; LISTEN c").kind == StatementKind::Utility);
-    CHECK(analyze("BEGIN; SHOW x").kind == StatementKind::Show);
+  CHECK(analyze("SHOW x; CREATE TABLE t (a int); SELECT 1").kind == StatementKind::Ddl);
+  CHECK(analyze("SELECT 1; LISTEN c").kind == StatementKind::Utility);
+  CHECK(analyze("BEGIN; SHOW x").kind == StatementKind::Show);
 }
 
 TEST_CASE("kind ordering and write kinds") {
-    CHECK(kind_strength(StatementKind::Write) > kind_strength(StatementKind::Read));
-    CHECK(kind_strength(StatementKind::Ddl) > kind_strength(StatementKind::Write));
-    CHECK(kind_strength(StatementKind::Read) > kind_strength(StatementKind::Set));
-    CHECK(kind_strength(StatementKind::Empty) == 0);
-    CHECK(is_write_kind(StatementKind::Write));
-    CHECK(is_write_kind(StatementKind::Ddl));
-    CHECK(is_write_kind(StatementKind::Unparsed));
-    CHECK_FALSE(is_write_kind(StatementKind::Read));
-    CHECK_FALSE(is_write_kind(StatementKind::Set));
+  CHECK(kind_strength(StatementKind::Write) > kind_strength(StatementKind::Read));
+  CHECK(kind_strength(StatementKind::Ddl) > kind_strength(StatementKind::Write));
+  CHECK(kind_strength(StatementKind::Read) > kind_strength(StatementKind::Set));
+  CHECK(kind_strength(StatementKind::Empty) == 0);
+  CHECK(is_write_kind(StatementKind::Write));
+  CHECK(is_write_kind(StatementKind::Ddl));
+  CHECK(is_write_kind(StatementKind::Unparsed));
+  CHECK_FALSE(is_write_kind(StatementKind::Read));
+  CHECK_FALSE(is_write_kind(StatementKind::Set));
 }
 
 TEST_CASE("transaction details: READ ONLY, chain, commands") {
-    CHECK(analyze("BEGIN READ ONLY").read_only);
-    CHECK(analyze("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").read_only);
-    CHECK_FALSE(analyze("BEGIN READ WRITE").read_only);
-    CHECK_FALSE(analyze("BEGIN").read_only);
-    CHECK(analyze("SET TRANSACTION READ ONLY").read_only);
-    CHECK(analyze("SET TRANSACTION READ ONLY").kind == StatementKind::Set);
-    Analysis chain = analyze("COMMIT AND CHAIN");
-    CHECK(chain.ends_transaction);
-    CHECK(chain.begins_transaction);
-    CHECK(analyze("START TRANSACTION").command == "START TRANSACTION");
-    CHECK(analyze("END").kind == StatementKind::TransactionEnd);
-    CHECK(analyze("ABORT").kind == StatementKind::TransactionEnd);
+  CHECK(analyze("BEGIN READ ONLY").read_only);
+  CHECK(analyze("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").read_only);
+  CHECK_FALSE(analyze("BEGIN READ WRITE").read_only);
+  CHECK_FALSE(analyze("BEGIN").read_only);
+  CHECK(analyze("SET TRANSACTION READ ONLY").read_only);
+  CHECK(analyze("SET TRANSACTION READ ONLY").kind == StatementKind::Set);
+  Analysis chain = analyze("COMMIT AND CHAIN");
+  CHECK(chain.ends_transaction);
+  CHECK(chain.begins_transaction);
+  CHECK(analyze("START TRANSACTION").command == "START TRANSACTION");
+  CHECK(analyze("END").kind == StatementKind::TransactionEnd);
+  CHECK(analyze("ABORT").kind == StatementKind::TransactionEnd);
 }
 
 TEST_CASE("SET pgroute.shard_key and its resets") {
-    CHECK(analyze("SET pgroute.shard_key = 42").set_shard_key == "42");
-    CHECK(analyze("SET pgroute.shard_key TO 'user-7'").set_shard_key == "user-7");
-    CHECK(analyze("SET pgroute.shard_key = -9").set_shard_key == "-9");
-    CHECK(analyze("SET SESSION pgroute.shard_key = 9223372036854775807").set_shard_key == "9223372036854775807");
-    CHECK_FALSE(analyze("SET search_path = x").set_shard_key);
-    CHECK(analyze("SET LOCAL pgroute.shard_key = 5").shard_key_local);
-    CHECK(analyze("SET LOCAL pgroute.shard_key = 5").set_shard_key == "5");
-    CHECK_FALSE(analyze("SET pgroute.shard_key = 5").shard_key_local);
-    for (auto sql : {"RESET pgroute.shard_key", "SET pgroute.shard_key TO DEFAULT", "RESET ALL"}) {
-        Analysis a = analyze(sql);
-        CAPTURE(sql);
-        CHECK(a.resets_shard_key);
-        CHECK_FALSE(a.set_shard_key);
-    }
-    // The last word in a multi-statement string counts.
-    Analysis last = analyze("SET pgroute.shard_key = 1; RESET pgroute.shard_key; SET pgroute.shard_key = 2");
-    CHECK(last.set_shard_key == "2");
-    CHECK_FALSE(last.resets_shard_key);
+  CHECK(analyze("SET pgroute.shard_key = 42").set_shard_key == "42");
+  CHECK(analyze("SET pgroute.shard_key TO 'user-7'").set_shard_key == "user-7");
+  CHECK(analyze("SET pgroute.shard_key = -9").set_shard_key == "-9");
+  CHECK(analyze("SET SESSION pgroute.shard_key = 9223372036854775807").set_shard_key == "9223372036854775807");
+  CHECK_FALSE(analyze("SET search_path = x").set_shard_key);
+  CHECK(analyze("SET LOCAL pgroute.shard_key = 5").shard_key_local);
+  CHECK(analyze("SET LOCAL pgroute.shard_key = 5").set_shard_key == "5");
+  CHECK_FALSE(analyze("SET pgroute.shard_key = 5").shard_key_local);
+  for (auto sql : {"RESET pgroute.shard_key", "SET pgroute.shard_key TO DEFAULT", "RESET ALL"}) {
+    Analysis a = analyze(sql);
+    CAPTURE(sql);
+    CHECK(a.resets_shard_key);
+    CHECK_FALSE(a.set_shard_key);
+  }
+  // The last word in a multi-statement string counts.
+  Analysis last = analyze("SET pgroute.shard_key = 1; RESET pgroute.shard_key; SET pgroute.shard_key = 2");
+  CHECK(last.set_shard_key == "2");
+  CHECK_FALSE(last.resets_shard_key);
 }
 
 TEST_CASE("result clauses of a top-level SELECT: what a merge of shards could not honour") {
-    using V = std::vector<std::string>;
-    CHECK(analyze("SELECT * FROM events WHERE x > 1").result_clauses.empty());
-    CHECK(analyze("SELECT * FROM events ORDER BY id").result_clauses == V{"ORDER BY"});
-    CHECK(analyze("SELECT * FROM events LIMIT 5 OFFSET 10").result_clauses == V{"LIMIT", "OFFSET"});
-    CHECK(analyze("SELECT * FROM events FETCH FIRST 3 ROWS ONLY").result_clauses == V{"LIMIT"});
-    CHECK(analyze("SELECT a FROM x UNION ALL SELECT a FROM y ORDER BY 1").result_clauses == V{"ORDER BY"});
-    // Inside a subquery or a window they shape only part of the statement: each shard applies them.
-    CHECK(analyze("SELECT * FROM (SELECT * FROM events ORDER BY id LIMIT 3) s").result_clauses.empty());
-    CHECK(analyze("SELECT row_number() OVER (ORDER BY id) FROM events").result_clauses.empty());
+  using V = std::vector<std::string>;
+  CHECK(analyze("SELECT * FROM events WHERE x > 1").result_clauses.empty());
+  CHECK(analyze("SELECT * FROM events ORDER BY id").result_clauses == V{"ORDER BY"});
+  CHECK(analyze("SELECT * FROM events LIMIT 5 OFFSET 10").result_clauses == V{"LIMIT", "OFFSET"});
+  CHECK(analyze("SELECT * FROM events FETCH FIRST 3 ROWS ONLY").result_clauses == V{"LIMIT"});
+  CHECK(analyze("SELECT a FROM x UNION ALL SELECT a FROM y ORDER BY 1").result_clauses == V{"ORDER BY"});
+  // Inside a subquery or a window they shape only part of the statement: each shard applies them.
+  CHECK(analyze("SELECT * FROM (SELECT * FROM events ORDER BY id LIMIT 3) s").result_clauses.empty());
+  CHECK(analyze("SELECT row_number() OVER (ORDER BY id) FROM events").result_clauses.empty());
 }
 
 TEST_CASE("result order: what a merge of sorted shards can redo, and why not otherwise") {
-    auto order = [](const char* sql) {
-        Analysis a = analyze(sql);
-        REQUIRE(a.result_order);
-        return *a.result_order;
-    };
-    ResultOrder o = order("SELECT * FROM events ORDER BY user_id DESC, 2 NULLS FIRST, e.name COLLATE \"C\" LIMIT 10");
-    CHECK(o.unmergeable.empty());
-    REQUIRE(o.keys.size() == 3);
-    CHECK(o.keys[0] == SortKey{0, "user_id", true, true, false});
-    CHECK(o.keys[1] == SortKey{2, "", false, true, false});
-    CHECK(o.keys[2] == SortKey{0, "name", false, false, true});
-    REQUIRE(o.limit);
-    CHECK(o.limit->literal == "10");
-    CHECK(order("SELECT id FROM events ORDER BY id LIMIT $2").limit->param == 2);
-    CHECK_FALSE(order("SELECT id FROM events ORDER BY id LIMIT ALL").limit);
-    CHECK(order("SELECT id FROM events FETCH FIRST 3 ROWS ONLY").limit->literal == "3");
-    // Not mergeable, with the reason.
-    CHECK(order("SELECT id FROM events ORDER BY lower(name)").unmergeable.find("expression") != std::string::npos);
-    CHECK(order("SELECT id FROM events ORDER BY id OFFSET 5").unmergeable.find("OFFSET") != std::string::npos);
-    CHECK(order("SELECT id FROM events ORDER BY id LIMIT 2 + 2").unmergeable.find("LIMIT") != std::string::npos);
-    CHECK(order("SELECT id FROM events ORDER BY name COLLATE \"de_DE\"").unmergeable.find("de_DE") != std::string::npos);
-    CHECK(order("SELECT id FROM events ORDER BY id FETCH FIRST 2 ROWS WITH TIES").unmergeable.find("TIES") !=
-          std::string::npos);
-    CHECK(order("SELECT id FROM events ORDER BY id USING <").unmergeable.find("USING") != std::string::npos);
+  auto order = [](const char* sql) {
+    Analysis a = analyze(sql);
+    REQUIRE(a.result_order);
+    return *a.result_order;
+  };
+  ResultOrder o = order("SELECT * FROM events ORDER BY user_id DESC, 2 NULLS FIRST, e.name COLLATE \"C\" LIMIT 10");
+  CHECK(o.unmergeable.empty());
+  REQUIRE(o.keys.size() == 3);
+  CHECK(o.keys[0] == SortKey{0, "user_id", true, true, false});
+  CHECK(o.keys[1] == SortKey{2, "", false, true, false});
+  CHECK(o.keys[2] == SortKey{0, "name", false, false, true});
+  REQUIRE(o.limit);
+  CHECK(o.limit->literal == "10");
+  CHECK(order("SELECT id FROM events ORDER BY id LIMIT $2").limit->param == 2);
+  CHECK_FALSE(order("SELECT id FROM events ORDER BY id LIMIT ALL").limit);
+  CHECK(order("SELECT id FROM events FETCH FIRST 3 ROWS ONLY").limit->literal == "3");
+  // Not mergeable, with the reason.
+  CHECK(order("SELECT id FROM events ORDER BY lower(name)").unmergeable.find("expression") != std::string::npos);
+  CHECK(order("SELECT id FROM events ORDER BY id OFFSET 5").unmergeable.find("OFFSET") != std::string::npos);
+  CHECK(order("SELECT id FROM events ORDER BY id LIMIT 2 + 2").unmergeable.find("LIMIT") != std::string::npos);
+  CHECK(order("SELECT id FROM events ORDER BY name COLLATE \"de_DE\"").unmergeable.find("de_DE") != std::string::npos);
+  CHECK(order("SELECT id FROM events ORDER BY id FETCH FIRST 2 ROWS WITH TIES").unmergeable.find("TIES") !=
+        std::string::npos);
+  CHECK(order("SELECT id FROM events ORDER BY id USING <").unmergeable.find("USING") != std::string::npos);
 }
 
 TEST_CASE("comment hints are read from real comments only") {
-    Analysis a = analyze("/* pgroute: shard_key=42 */ SELECT * FROM events");
-    CHECK(a.hint_shard_key == "42");
-    CHECK_FALSE(a.hint_alias);
-    CHECK(analyze("SELECT * FROM events -- pgroute: alias=shard_1").hint_alias == "shard_1");
-    CHECK(analyze("SELECT 1 /*pgroute:alias=s2*/").hint_alias == "s2");
-    Analysis quoted = analyze("/* pgroute: shard_key='a b''c', alias=s1 */ SELECT 1");
-    CHECK(quoted.hint_shard_key == "a b'c");
-    CHECK(quoted.hint_alias == "s1");
-    // Text that only looks like a hint: inside string literals, dollar quotes, or not at the start.
-    CHECK_FALSE(analyze("SELECT '/* pgroute: alias=x */' FROM events").hint_alias);
-    CHECK_FALSE(analyze("SELECT $$ /* pgroute: alias=x */ $$").hint_alias);
-    CHECK_FALSE(analyze("SELECT E'\\' /* pgroute: alias=x */'").hint_alias);
-    CHECK_FALSE(analyze("/* note: pgroute: alias=x */ SELECT 1").hint_alias);
-    CHECK_FALSE(analyze("/* pgroute: colour=blue */ SELECT 1").hint_alias);
-    // Nested comments are one comment in PostgreSQL.
-    CHECK(analyze("/* pgroute: alias=outer /* inner */ */ SELECT 1").hint_alias == "outer");
-    // First occurrence wins; hints survive an unparseable statement.
-    CHECK(analyze("/* pgroute: alias=a */ /* pgroute: alias=b */ SELECT 1").hint_alias == "a");
-    Analysis broken = analyze("/* pgroute: alias=s3 */ SELEC 1");
-    CHECK(broken.kind == StatementKind::Unparsed);
-    CHECK(broken.hint_alias == "s3");
+  Analysis a = analyze("/* pgroute: shard_key=42 */ SELECT * FROM events");
+  CHECK(a.hint_shard_key == "42");
+  CHECK_FALSE(a.hint_alias);
+  CHECK(analyze("SELECT * FROM events -- pgroute: alias=shard_1").hint_alias == "shard_1");
+  CHECK(analyze("SELECT 1 /*pgroute:alias=s2*/").hint_alias == "s2");
+  Analysis quoted = analyze("/* pgroute: shard_key='a b''c', alias=s1 */ SELECT 1");
+  CHECK(quoted.hint_shard_key == "a b'c");
+  CHECK(quoted.hint_alias == "s1");
+  // Text that only looks like a hint: inside string literals, dollar quotes, or not at the start.
+  CHECK_FALSE(analyze("SELECT '/* pgroute: alias=x */' FROM events").hint_alias);
+  CHECK_FALSE(analyze("SELECT $$ /* pgroute: alias=x */ $$").hint_alias);
+  CHECK_FALSE(analyze("SELECT E'\\' /* pgroute: alias=x */'").hint_alias);
+  CHECK_FALSE(analyze("/* note: pgroute: alias=x */ SELECT 1").hint_alias);
+  CHECK_FALSE(analyze("/* pgroute: colour=blue */ SELECT 1").hint_alias);
+  // Nested comments are one comment in PostgreSQL.
+  CHECK(analyze("/* pgroute: alias=outer /* inner */ */ SELECT 1").hint_alias == "outer");
+  // First occurrence wins; hints survive an unparseable statement.
+  CHECK(analyze("/* pgroute: alias=a */ /* pgroute: alias=b */ SELECT 1").hint_alias == "a");
+  Analysis broken = analyze("/* pgroute: alias=s3 */ SELEC 1");
+  CHECK(broken.kind == StatementKind::Unparsed);
+  CHECK(broken.hint_alias == "s3");
 }
 
 TEST_CASE("UPDATE assignments are recorded for shard-key moves") {
-    Analysis a = analyze("UPDATE events SET user_id = 7, n = n + 1, payload = $2 WHERE user_id = 5");
-    REQUIRE(a.updated_columns.size() == 3);
-    CHECK(a.updated_columns[0].column == "user_id");
-    CHECK(a.updated_columns[0].table == "events");
-    CHECK(a.updated_columns[0].literal == "7");
-    CHECK(a.updated_columns[1].param == -1);  // an expression
-    CHECK(a.updated_columns[2].param == 2);
-    CHECK(analyze("SELECT * FROM events").updated_columns.empty());
+  Analysis a = analyze("UPDATE events SET user_id = 7, n = n + 1, payload = $2 WHERE user_id = 5");
+  REQUIRE(a.updated_columns.size() == 3);
+  CHECK(a.updated_columns[0].column == "user_id");
+  CHECK(a.updated_columns[0].table == "events");
+  CHECK(a.updated_columns[0].literal == "7");
+  CHECK(a.updated_columns[1].param == -1);  // an expression
+  CHECK(a.updated_columns[2].param == 2);
+  CHECK(analyze("SELECT * FROM events").updated_columns.empty());
 }
 
 TEST_CASE("parameters, counts and error text") {
-    CHECK(analyze("SELECT $3, $1 FROM events WHERE user_id = $2").max_param == 3);
-    CHECK(analyze("SELECT 1").max_param == 0);
-    Analysis bad = analyze("SELEC 1");
-    CHECK(bad.kind == StatementKind::Unparsed);
-    CHECK(bad.error.find("syntax error") != std::string::npos);
-    CHECK(bad.statement_count == 1);
-    CHECK(analyze("").statement_count == 0);
-    // An embedded NUL ends the statement, as it does for PostgreSQL.
-    CHECK(analyze(std::string_view("SELECT 1\0garbage", 16)).kind == StatementKind::Read);
+  CHECK(analyze("SELECT $3, $1 FROM events WHERE user_id = $2").max_param == 3);
+  CHECK(analyze("SELECT 1").max_param == 0);
+  Analysis bad = analyze("SELEC 1");
+  CHECK(bad.kind == StatementKind::Unparsed);
+  CHECK(bad.error.find("syntax error") != std::string::npos);
+  CHECK(bad.statement_count == 1);
+  CHECK(analyze("").statement_count == 0);
+  // An embedded NUL ends the statement, as it does for PostgreSQL.
+  CHECK(analyze(std::string_view("SELECT 1\0garbage", 16)).kind == StatementKind::Read);
 }
 
 TEST_CASE("limits: big IN lists and INSERTs give up safely") {
-    std::string in = "SELECT * FROM events WHERE user_id IN (";
-    for (int i = 0; i < 5000; ++i) in += (i ? "," : "") + std::to_string(i);
-    in += ") AND tenant = 1";
-    Analysis a = analyze(in);
-    // The IN list would exceed kMaxKeyRows: it is dropped, the other conjunct stays.
-    REQUIRE(a.key_rows.size() == 1);
-    REQUIRE(a.key_rows[0].size() == 1);
-    CHECK(a.key_rows[0][0].column == "tenant");
+  std::string in = "SELECT * FROM events WHERE user_id IN (";
+  for (int i = 0; i < 5000; ++i) in += (i ? "," : "") + std::to_string(i);
+  in += ") AND tenant = 1";
+  Analysis a = analyze(in);
+  // The IN list would exceed kMaxKeyRows: it is dropped, the other conjunct stays.
+  REQUIRE(a.key_rows.size() == 1);
+  REQUIRE(a.key_rows[0].size() == 1);
+  CHECK(a.key_rows[0][0].column == "tenant");
 
-    std::string insert = "INSERT INTO events (user_id) VALUES ";
-    for (size_t i = 0; i <= kMaxKeyRows; ++i) insert += (i ? ",(" : "(") + std::to_string(i) + ")";
-    Analysis big = analyze(insert);
-    REQUIRE(big.key_rows.size() == 1);
-    CHECK(big.key_rows[0].empty());  // no key known rather than a partial list of rows
+  std::string insert = "INSERT INTO events (user_id) VALUES ";
+  for (size_t i = 0; i <= kMaxKeyRows; ++i) insert += (i ? ",(" : "(") + std::to_string(i) + ")";
+  Analysis big = analyze(insert);
+  REQUIRE(big.key_rows.size() == 1);
+  CHECK(big.key_rows[0].empty());  // no key known rather than a partial list of rows
 
-    std::string fits = "INSERT INTO events (user_id) VALUES (1)";
-    for (int i = 2; i <= 100; ++i) fits += ",(" + std::to_string(i) + ")";
-    CHECK(analyze(fits).key_rows.size() == 100);
+  std::string fits = "INSERT INTO events (user_id) VALUES (1)";
+  for (int i = 2; i <= 100; ++i) fits += ",(" + std::to_string(i) + ")";
+  CHECK(analyze(fits).key_rows.size() == 100);
 }
 
 TEST_CASE("deep nesting and random bytes never crash") {
-    std::string deep = "SELECT " + std::string(20000, '(') + "1" + std::string(20000, ')');
-    Analysis a = analyze(deep);
-    CHECK(a.kind == StatementKind::Unparsed);
-    CHECK_FALSE(a.error.empty());
+  std::string deep = "SELECT " + std::string(20000, '(') + "1" + std::string(20000, ')');
+  Analysis a = analyze(deep);
+  CHECK(a.kind == StatementKind::Unparsed);
+  CHECK_FALSE(a.error.empty());
 
-    // Left-deep chains are the dangerous shape: one tree level per two bytes. 4000 levels would
-    // overflow an 8 MB stack in libpg_query/protobuf-c; long statements get a private stack.
-    auto chain = [](int n) {
-        std::string s = "SELECT * FROM events WHERE user_id = 1 AND x = 1";
-        for (int i = 0; i < n; ++i) s += "+1";
-        return s;
-    };
-    Analysis medium = analyze(chain(4000));
-    CHECK(medium.kind == StatementKind::Read);
-    CHECK(medium.tables.size() == 1);
-    CHECK(medium.key_rows.size() == 1);
-    Analysis huge = analyze(chain(150000));  // parsed, but deeper than the walk goes
-    CHECK(huge.kind == StatementKind::Unparsed);
-    CHECK(huge.too_complex);
-    CHECK_FALSE(huge.error.empty());
-    Analysis too_long = analyze("SELECT 1 " + std::string(kMaxAnalyzedBytes, ' '));
-    CHECK(too_long.kind == StatementKind::Unparsed);
-    CHECK(too_long.too_complex);
-    CHECK_FALSE(analyze("SELEC 1").too_complex);  // a syntax error is not "too complex"
+  // Left-deep chains are the dangerous shape: one tree level per two bytes. 4000 levels would
+  // overflow an 8 MB stack in libpg_query/protobuf-c; long statements get a private stack.
+  auto chain = [](int n) {
+    std::string s = "SELECT * FROM events WHERE user_id = 1 AND x = 1";
+    for (int i = 0; i < n; ++i) s += "+1";
+    return s;
+  };
+  Analysis medium = analyze(chain(4000));
+  CHECK(medium.kind == StatementKind::Read);
+  CHECK(medium.tables.size() == 1);
+  CHECK(medium.key_rows.size() == 1);
+  Analysis huge = analyze(chain(150000));  // parsed, but deeper than the walk goes
+  CHECK(huge.kind == StatementKind::Unparsed);
+  CHECK(huge.too_complex);
+  CHECK_FALSE(huge.error.empty());
+  Analysis too_long = analyze("SELECT 1 " + std::string(kMaxAnalyzedBytes, ' '));
+  CHECK(too_long.kind == StatementKind::Unparsed);
+  CHECK(too_long.too_complex);
+  CHECK_FALSE(analyze("SELEC 1").too_complex);  // a syntax error is not "too complex"
 
-    // A long but shallow statement (parsed on the private stack) is analysed in full.
-    std::string bulk = "INSERT INTO events (user_id, payload) VALUES ";
-    for (int i = 0; i < 1000; ++i) bulk += (i ? ",(" : "(") + std::to_string(i) + ", 'payload number " + std::to_string(i) + "')";
-    REQUIRE(bulk.size() > kInlineAnalyzeBytes);
-    Analysis bulk_analysis = analyze(bulk);
-    CHECK(bulk_analysis.kind == StatementKind::Write);
-    REQUIRE(bulk_analysis.key_rows.size() == 1000);
-    CHECK(bulk_analysis.key_rows[999][0].literal == "999");
+  // A long but shallow statement (parsed on the private stack) is analysed in full.
+  std::string bulk = "INSERT INTO events (user_id, payload) VALUES ";
+  for (int i = 0; i < 1000; ++i)
+    bulk += (i ? ",(" : "(") + std::to_string(i) + ", 'payload number " + std::to_string(i) + "')";
+  REQUIRE(bulk.size() > kInlineAnalyzeBytes);
+  Analysis bulk_analysis = analyze(bulk);
+  CHECK(bulk_analysis.kind == StatementKind::Write);
+  REQUIRE(bulk_analysis.key_rows.size() == 1000);
+  CHECK(bulk_analysis.key_rows[999][0].literal == "999");
 
-    std::string subqueries = "SELECT * FROM events WHERE user_id IN ";
-    for (int i = 0; i < 500; ++i) subqueries += "(SELECT user_id FROM events WHERE user_id IN ";
-    subqueries += "(1)" + std::string(500, ')');
-    Analysis nested = analyze(subqueries);
-    CHECK((nested.kind == StatementKind::Read || nested.kind == StatementKind::Unparsed));
+  std::string subqueries = "SELECT * FROM events WHERE user_id IN ";
+  for (int i = 0; i < 500; ++i) subqueries += "(SELECT user_id FROM events WHERE user_id IN ";
+  subqueries += "(1)" + std::string(500, ')');
+  Analysis nested = analyze(subqueries);
+  CHECK((nested.kind == StatementKind::Read || nested.kind == StatementKind::Unparsed));
 
-    const std::string seeds[] = {
-        "SELECT * FROM events e JOIN users u ON u.id = e.user_id WHERE e.user_id = 42",
-        "WITH x AS (DELETE FROM t WHERE a = $1 RETURNING *) INSERT INTO y (a) VALUES ($2), (3)",
-        "/* pgroute: shard_key='x' */ UPDATE t SET a = 1 WHERE b IN (1, 2) AND c = 'it''s'",
-        "BEGIN; SET pgroute.shard_key = 4; COPY t FROM STDIN; COMMIT",
-    };
-    std::mt19937 rng(12345);
-    int analysed = 0;
-    for (int round = 0; round < 3000; ++round) {
-        std::string s = seeds[rng() % 4];
-        int edits = 1 + static_cast<int>(rng() % 6);
-        for (int e = 0; e < edits && !s.empty(); ++e) {
-            size_t pos = rng() % s.size();
-            switch (rng() % 4) {
-                case 0: s.erase(pos, 1 + rng() % 8); break;
-                case 1: s.insert(pos, 1, static_cast<char>(rng() % 256)); break;
-                case 2: s[pos] = "();,'\"$*/-"[rng() % 10]; break;
-                default: s = s.substr(0, pos); break;
-            }
-        }
-        Analysis r = analyze(s);
-        if (r.kind == StatementKind::Unparsed) CHECK_FALSE(r.error.empty());
-        ++analysed;
+  const std::string seeds[] = {
+      "SELECT * FROM events e JOIN users u ON u.id = e.user_id WHERE e.user_id = 42",
+      "WITH x AS (DELETE FROM t WHERE a = $1 RETURNING *) INSERT INTO y (a) VALUES ($2), (3)",
+      "/* pgroute: shard_key='x' */ UPDATE t SET a = 1 WHERE b IN (1, 2) AND c = 'it''s'",
+      "BEGIN; SET pgroute.shard_key = 4; COPY t FROM STDIN; COMMIT",
+  };
+  std::mt19937 rng(12345);
+  int analysed = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string s = seeds[rng() % 4];
+    int edits = 1 + static_cast<int>(rng() % 6);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      size_t pos = rng() % s.size();
+      switch (rng() % 4) {
+        case 0: s.erase(pos, 1 + rng() % 8); break;
+        case 1: s.insert(pos, 1, static_cast<char>(rng() % 256)); break;
+        case 2: s[pos] = "();,'\"$*/-"[rng() % 10]; break;
+        default: s = s.substr(0, pos); break;
+      }
     }
-    CHECK(analysed == 3000);
+    Analysis r = analyze(s);
+    if (r.kind == StatementKind::Unparsed) CHECK_FALSE(r.error.empty());
+    ++analysed;
+  }
+  CHECK(analysed == 3000);
 }

@@ -17,40 +17,40 @@
 namespace pgroute::router::test {
 
 struct Statement {
-    std::string sql;
-    Analysis analysis;
-    std::vector<std::optional<std::string_view>> params;
-    std::vector<int16_t> formats;
-    std::string user = "app", database = "appdb", application_name = "web";
-    std::optional<std::string_view> session_shard_key;
-    bool in_transaction = false;
+  std::string sql;
+  Analysis analysis;
+  std::vector<std::optional<std::string_view>> params;
+  std::vector<int16_t> formats;
+  std::string user = "app", database = "appdb", application_name = "web";
+  std::optional<std::string_view> session_shard_key;
+  bool in_transaction = false;
 
-    explicit Statement(std::string text) : sql(std::move(text)), analysis(analyze(sql)) {}
+  explicit Statement(std::string text) : sql(std::move(text)), analysis(analyze(sql)) {}
 
-    RouteContext context() const {
-        RouteContext ctx;
-        ctx.analysis = &analysis;
-        ctx.params = params;
-        ctx.param_formats = formats;
-        ctx.sql = sql;
-        ctx.user = user;
-        ctx.database = database;
-        ctx.application_name = application_name;
-        ctx.in_transaction = in_transaction;
-        ctx.session_shard_key = session_shard_key;
-        return ctx;
-    }
+  RouteContext context() const {
+    RouteContext ctx;
+    ctx.analysis = &analysis;
+    ctx.params = params;
+    ctx.param_formats = formats;
+    ctx.sql = sql;
+    ctx.user = user;
+    ctx.database = database;
+    ctx.application_name = application_name;
+    ctx.in_transaction = in_transaction;
+    ctx.session_shard_key = session_shard_key;
+    return ctx;
+  }
 };
 
 // The chain's answer, failing the test when it is the other kind.
 inline RouteDecision decision(const RouteResult& r) {
-    if (auto* e = std::get_if<RouteError>(&r)) FAIL("unexpected error: " << e->message);
-    return std::get<RouteDecision>(r);
+  if (auto* e = std::get_if<RouteError>(&r)) FAIL("unexpected error: " << e->message);
+  return std::get<RouteDecision>(r);
 }
 
 inline RouteError refusal(const RouteResult& r) {
-    if (auto* d = std::get_if<RouteDecision>(&r)) FAIL("unexpected decision: " << d->alias << " by " << d->router);
-    return std::get<RouteError>(r);
+  if (auto* d = std::get_if<RouteDecision>(&r)) FAIL("unexpected decision: " << d->alias << " by " << d->router);
+  return std::get<RouteError>(r);
 }
 
 }  // namespace pgroute::router::test

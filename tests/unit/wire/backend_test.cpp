@@ -26,7 +26,10 @@ TEST_CASE("ErrorResponse and NoticeResponse: round trip through put_error / put_
   CHECK(e.message == "pool \"shard_1\" is full");
   CHECK(e.detail == "20 of 20 connections in use");
   CHECK(e.hint == "raise pool_size");
-  check_prefixes_rejected(body, [](std::string_view b) { ErrorFields x; return parse_error_fields(b, x); });
+  check_prefixes_rejected(body, [](std::string_view b) {
+    ErrorFields x;
+    return parse_error_fields(b, x);
+  });
 
   wire.clear();
   put_notice(wire, {.severity = "NOTICE", .sqlstate = "00000", .message = "hello"});
@@ -105,7 +108,10 @@ TEST_CASE("CommandComplete") {
   std::string_view tag;
   REQUIRE(parse_command_tag(only_body(wire, 'C'), tag));
   CHECK(tag == "INSERT 0 5");
-  check_prefixes_rejected(only_body(wire, 'C'), [](std::string_view b) { std::string_view t; return parse_command_tag(b, t); });
+  check_prefixes_rejected(only_body(wire, 'C'), [](std::string_view b) {
+    std::string_view t;
+    return parse_command_tag(b, t);
+  });
 }
 
 TEST_CASE("DataRow: values and NULLs; damaged rows are rejected") {
@@ -166,10 +172,10 @@ TEST_CASE("AuthenticationSASL mechanism list") {
   CHECK(names[0] == "SCRAM-SHA-256-PLUS");
   CHECK(names[1] == "SCRAM-SHA-256");
 
-  CHECK(sasl_mechanisms(raw("SCRAM-SHA-256\0")).empty());         // no final terminator
-  CHECK(sasl_mechanisms(raw("SCRAM-SHA-256\0\0junk")).empty());   // bytes after it
+  CHECK(sasl_mechanisms(raw("SCRAM-SHA-256\0")).empty());        // no final terminator
+  CHECK(sasl_mechanisms(raw("SCRAM-SHA-256\0\0junk")).empty());  // bytes after it
   CHECK(sasl_mechanisms("SCRAM").empty());
-  CHECK(sasl_mechanisms(raw("\0")).empty());                      // well-formed, no mechanisms
+  CHECK(sasl_mechanisms(raw("\0")).empty());  // well-formed, no mechanisms
 }
 
 TEST_CASE("NegotiateProtocolVersion carries major 3 and the minor, then the unknown options") {

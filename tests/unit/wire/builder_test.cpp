@@ -41,7 +41,7 @@ TEST_CASE("BodyReader: every read is bounds-checked and a failed read consumes n
   CHECK(r.rest() == "tail");
   CHECK_FALSE(r.read_cstring(s));  // no NUL left
   CHECK_FALSE(r.read_bytes(5, s));
-  CHECK(r.remaining() == 4);       // nothing consumed by the failed reads
+  CHECK(r.remaining() == 4);  // nothing consumed by the failed reads
   REQUIRE(r.read_bytes(4, s));
   CHECK(s == "tail");
   CHECK(r.at_end());
@@ -56,7 +56,14 @@ TEST_CASE("MessageWriter: the length counts itself and the body, not the type") 
   MessageWriter w(out, 'X');
   w.u8(1).i16(-1).i32(258).cstring("ab").bytes(raw("\0z"));
   w.finish();
-  CHECK(out == raw("prefix" "X" "\0\0\0\x10" "\x01" "\xFF\xFF" "\0\0\x01\x02" "ab\0" "\0z"));
+  CHECK(out == raw("prefix"
+                   "X"
+                   "\0\0\0\x10"
+                   "\x01"
+                   "\xFF\xFF"
+                   "\0\0\x01\x02"
+                   "ab\0"
+                   "\0z"));
   // Appending, not replacing: a second message follows the first.
   put_sync(out);
   CHECK(out.substr(out.size() - 5) == raw("S\0\0\0\x04"));
@@ -77,7 +84,12 @@ TEST_CASE("fixed messages") {
   put_sync(out);
   put_flush(out);
   put_terminate(out);
-  CHECK(out == raw("1\0\0\0\x04" "2\0\0\0\x04" "3\0\0\0\x04" "S\0\0\0\x04" "H\0\0\0\x04" "X\0\0\0\x04"));
+  CHECK(out == raw("1\0\0\0\x04"
+                   "2\0\0\0\x04"
+                   "3\0\0\0\x04"
+                   "S\0\0\0\x04"
+                   "H\0\0\0\x04"
+                   "X\0\0\0\x04"));
 }
 
 TEST_CASE("put_message wraps an arbitrary body") {

@@ -43,7 +43,10 @@ TEST_CASE("Parse: round trip through put_parse, and truncations") {
   CHECK(m.query == "select $1::int, $2");
   CHECK(m.num_params == 2);
   CHECK(m.param_types == types);
-  check_prefixes_rejected(body, [](std::string_view b) { ParseMsg x; return parse_parse(b, x); });
+  check_prefixes_rejected(body, [](std::string_view b) {
+    ParseMsg x;
+    return parse_parse(b, x);
+  });
 
   // Unnamed statement, no declared types.
   wire.clear();
@@ -95,7 +98,10 @@ TEST_CASE("Bind: names, parameters and renaming keep the tail byte for byte") {
   CHECK(r.after_statement == tail);
   CHECK(renamed.size() == wire.size() + 1);  // "pgroute_5f3a" is one byte longer than "client_stmt"
 
-  check_prefixes_rejected(tail, [](std::string_view t) { BindParams x; return parse_bind_params(t, x); });
+  check_prefixes_rejected(tail, [](std::string_view t) {
+    BindParams x;
+    return parse_bind_params(t, x);
+  });
   // Cut inside either name: no statement name terminator.
   const size_t names_end = body.size() - tail.size();
   for (size_t n = 0; n < names_end; ++n) {
@@ -163,7 +169,10 @@ TEST_CASE("Describe and Close: both kinds, bad kind, truncations") {
     REQUIRE(parse_describe_or_close(only_body(c, 'C'), t));
     CHECK(t.kind == kind);
     CHECK(t.name.empty());
-    check_prefixes_rejected(only_body(d, 'D'), [](std::string_view b) { TargetMsg x; return parse_describe_or_close(b, x); });
+    check_prefixes_rejected(only_body(d, 'D'), [](std::string_view b) {
+      TargetMsg x;
+      return parse_describe_or_close(b, x);
+    });
   }
   TargetMsg t;
   CHECK_FALSE(parse_describe_or_close(raw("Xs1\0"), t));
@@ -177,7 +186,10 @@ TEST_CASE("Query: round trip, missing terminator, embedded NUL") {
   std::string_view sql;
   REQUIRE(parse_query(only_body(wire, 'Q'), sql));
   CHECK(sql == "select 1; select 2");
-  check_prefixes_rejected(only_body(wire, 'Q'), [](std::string_view b) { std::string_view s; return parse_query(b, s); });
+  check_prefixes_rejected(only_body(wire, 'Q'), [](std::string_view b) {
+    std::string_view s;
+    return parse_query(b, s);
+  });
   CHECK_FALSE(parse_query(raw("select 1\0select 2\0"), sql));
   CHECK(parse_query(raw("\0"), sql));
   CHECK(sql.empty());
@@ -190,7 +202,10 @@ TEST_CASE("Execute: round trip and truncations") {
   REQUIRE(parse_execute(only_body(wire, 'E'), e));
   CHECK(e.portal == "p1");
   CHECK(e.max_rows == 100);
-  check_prefixes_rejected(only_body(wire, 'E'), [](std::string_view b) { ExecuteMsg x; return parse_execute(b, x); });
+  check_prefixes_rejected(only_body(wire, 'E'), [](std::string_view b) {
+    ExecuteMsg x;
+    return parse_execute(b, x);
+  });
   CHECK_FALSE(parse_execute(raw("p1\0") + be32(0) + "x", e));
 }
 
@@ -200,7 +215,10 @@ TEST_CASE("Password and SASL responses") {
   std::string_view password;
   REQUIRE(parse_password(only_body(wire, 'p'), password));
   CHECK(password == "md5a3556571e93b0d20722ba62be61e8c2d");
-  check_prefixes_rejected(only_body(wire, 'p'), [](std::string_view b) { std::string_view s; return parse_password(b, s); });
+  check_prefixes_rejected(only_body(wire, 'p'), [](std::string_view b) {
+    std::string_view s;
+    return parse_password(b, s);
+  });
 
   wire.clear();
   put_sasl_initial_response(wire, "SCRAM-SHA-256", "n,,n=,r=abc");
@@ -209,8 +227,10 @@ TEST_CASE("Password and SASL responses") {
   CHECK(s.mechanism == "SCRAM-SHA-256");
   CHECK(s.has_data);
   CHECK(s.data == "n,,n=,r=abc");
-  check_prefixes_rejected(only_body(wire, 'p'),
-                          [](std::string_view b) { SaslInitialResponse x; return parse_sasl_initial_response(b, x); });
+  check_prefixes_rejected(only_body(wire, 'p'), [](std::string_view b) {
+    SaslInitialResponse x;
+    return parse_sasl_initial_response(b, x);
+  });
 
   // -1: no initial response; nothing may follow.
   REQUIRE(parse_sasl_initial_response(raw("SCRAM-SHA-256\0") + be32(0xFFFFFFFFu), s));

@@ -90,14 +90,17 @@ void run_body_parsers(std::string_view b, Checker& c) {
   if (parse_parse(b, parse)) {
     c.accepted("parse");
     c.expect(inside(parse.query, b) && inside(parse.param_types, b), "parse: view outside input");
-    c.expect(rebuilt_body([&](std::string& w) { put_parse(w, parse.name, parse.query, parse.num_params, parse.param_types); }) == b,
+    c.expect(rebuilt_body([&](std::string& w) {
+               put_parse(w, parse.name, parse.query, parse.num_params, parse.param_types);
+             }) == b,
              "parse: re-encoding differs");
   }
   BindMsg bind;  // after_statement stays empty unless parse_bind succeeds
   if (parse_bind(b, bind)) {
     c.accepted("bind");
     c.expect(inside(bind.after_statement, b), "bind: view outside input");
-    c.expect(rebuilt_body([&](std::string& w) { put_bind_renamed(w, bind.portal, bind.statement, bind.after_statement); }) == b,
+    c.expect(rebuilt_body(
+                 [&](std::string& w) { put_bind_renamed(w, bind.portal, bind.statement, bind.after_statement); }) == b,
              "bind: re-encoding differs");
   }
   // As the proxy uses it: on the tail of a Bind; and on the raw input, for inputs that are not Binds.
@@ -160,7 +163,8 @@ void run_body_parsers(std::string_view b, Checker& c) {
   AuthRequest auth;
   if (parse_auth_request(b, auth)) {
     c.accepted("auth_request");
-    c.expect(rebuilt_body([&](std::string& w) { put_auth(w, auth.code, auth.data); }) == b, "auth: re-encoding differs");
+    c.expect(rebuilt_body([&](std::string& w) { put_auth(w, auth.code, auth.data); }) == b,
+             "auth: re-encoding differs");
     for (std::string_view m : sasl_mechanisms(auth.data)) {
       c.accepted("sasl_mechanisms");
       c.expect(!m.empty() && inside(m, b), "sasl_mechanisms: bad name");
@@ -185,9 +189,7 @@ void run_decoders(std::string_view in, Checker& c) {
       case Decode::NeedMore:
         c.expect(consumed > in.size() && consumed <= 5 + size_t{max_body}, "next_frame: NeedMore size");
         break;
-      case Decode::Invalid:
-        c.expect(consumed == 0, "next_frame: Invalid consumed");
-        break;
+      case Decode::Invalid: c.expect(consumed == 0, "next_frame: Invalid consumed"); break;
     }
   }
   StartupPacket p;
@@ -202,12 +204,8 @@ void run_decoders(std::string_view in, Checker& c) {
       if (!again.empty()) c.expect(again == in.substr(0, consumed), "decode_startup: re-encoding differs");
       break;
     }
-    case Decode::NeedMore:
-      c.expect(consumed > in.size() && consumed <= 10000, "decode_startup: NeedMore size");
-      break;
-    case Decode::Invalid:
-      c.expect(consumed == 0, "decode_startup: Invalid consumed");
-      break;
+    case Decode::NeedMore: c.expect(consumed > in.size() && consumed <= 10000, "decode_startup: NeedMore size"); break;
+    case Decode::Invalid: c.expect(consumed == 0, "decode_startup: Invalid consumed"); break;
   }
 }
 
@@ -231,9 +229,9 @@ TEST_CASE("random and mutated inputs through every decoder and parser") {
       for (unsigned m = 0; m < mutations && !input.empty(); ++m) {
         const size_t at = rng() % input.size();
         switch (rng() % 4) {
-          case 0: input[at] = static_cast<char>(rng()); break;            // random byte
+          case 0: input[at] = static_cast<char>(rng()); break;           // random byte
           case 1: input[at] = "\0\xFF\x7F\x80"[rng() % 4]; break;        // boundary byte
-          case 2: input.resize(at); break;                                // truncate
+          case 2: input.resize(at); break;                               // truncate
           case 3: input.insert(at, 1, static_cast<char>(rng())); break;  // grow
         }
       }
@@ -249,10 +247,10 @@ TEST_CASE("random and mutated inputs through every decoder and parser") {
   INFO("first failure: " << checker.first_failure());
   CHECK(checker.failures() == 0);
   // The loop must actually reach past the first field of every parser, or it proves little.
-  for (const char* name : {"next_frame", "decode_startup", "parse", "bind", "bind_params", "describe_or_close", "query",
-                           "execute", "password", "sasl_initial", "error_fields", "parameter_status",
-                           "backend_key_data", "ready_for_query", "command_tag", "auth_request", "sasl_mechanisms",
-                           "negotiate_protocol_version"}) {
+  for (const char* name :
+       {"next_frame", "decode_startup", "parse", "bind", "bind_params", "describe_or_close", "query", "execute",
+        "password", "sasl_initial", "error_fields", "parameter_status", "backend_key_data", "ready_for_query",
+        "command_tag", "auth_request", "sasl_mechanisms", "negotiate_protocol_version"}) {
     INFO("parser " << std::string(name));
     const auto it = checker.accepted_counts().find(name);
     CHECK((it != checker.accepted_counts().end() && it->second > 10));
