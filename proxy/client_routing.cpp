@@ -58,8 +58,8 @@ std::shared_ptr<const router::Analysis> ClientSession::analyze(std::string_view 
 
 const router::Analysis* ClientSession::analysis_of_statement(std::string_view name) const {
   if (name.empty()) return unnamed_analysis_.get();
-  auto it = statements_.find(std::string(name));
-  return it == statements_.end() ? nullptr : it->second.analysis.get();
+  const ClientStatement* st = statements_.find(name);
+  return st ? st->analysis.get() : nullptr;
 }
 
 std::variant<router::RouteDecision, router::RouteError> ClientSession::route(const router::Analysis& a,
@@ -179,7 +179,7 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
       if (parse.name.empty())
         unnamed_analysis_ = std::move(analysis);
       else
-        statements_[std::string(parse.name)].analysis = std::move(analysis);
+        statements_.set_analysis(parse.name, std::move(analysis));
       break;
     }
     case 'B': co_return co_await route_bind(f, bind);
@@ -319,7 +319,8 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
   std::shared_ptr<const router::Analysis> keep;  // the analysis, if statements_ may change meanwhile
   if (columns.missing()) {                       // INSERT without a column list, table not seen yet: ask the shards
     // Kept alive while we wait: a pipelined DISCARD ALL's answer may clear statements_ meanwhile.
-    keep = bind.statement.empty() ? unnamed_analysis_ : statements_[std::string(bind.statement)].analysis;
+    const ClientStatement* st = statements_.find(bind.statement);
+    keep = bind.statement.empty() ? unnamed_analysis_ : st ? st->analysis : nullptr;
     co_await learn_missing_column_order(columns);
     if (client_gone_) co_return Step::stop;
     routed = route(*keep, sql, &params, columns);
@@ -477,7 +478,7 @@ bool ClientSession::answer_held_unit() {
         if (p.name.empty())
           begin_sql = std::string(p.query);
         else
-          remember_parse(p);
+          statements_.remember(p);
         wire::put_parse_complete(out);
         break;
       }
@@ -486,9 +487,9 @@ bool ClientSession::answer_held_unit() {
         wire::parse_bind(f.body, b);
         portal = analysis_of_statement(b.statement);
         if (!b.statement.empty()) {
-          auto it = statements_.find(std::string(b.statement));
+          const ClientStatement* st = statements_.find(b.statement);
           // Its text, kept in simple-query form for the server later.
-          begin_sql = it != statements_.end() ? std::string(it->second.query()) : std::string();
+          begin_sql = st ? std::string(st->query()) : std::string();
         }
         wire::put_bind_complete(out);
         break;

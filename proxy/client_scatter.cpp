@@ -117,8 +117,7 @@ std::string ClientSession::statement_text(std::string_view name) const {
     return true;
   });
   if (!text.empty() || name.empty()) return text;
-  auto it = statements_.find(std::string(name));
-  if (it != statements_.end()) text.assign(it->second.query());
+  if (const ClientStatement* st = statements_.find(name)) text.assign(st->query());
   return text;
 }
 
@@ -165,51 +164,24 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
 // (`describe`), then our own Sync. `expect` lists the answers.
 void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view held, bool describe, std::string& bytes,
                                        ResponseQueue& expect) {
-  auto named = [this](std::string_view name) {
-    return name.empty() ? statements_.end() : statements_.find(std::string(name));
-  };
+  StatementTarget to = statement_target(conn, bytes, expect);
   wire::for_each_frame(held, max_message_, [&](const wire::Frame& f) {
+    wire::ParseMsg parse;
+    wire::BindMsg bind;
+    wire::TargetMsg target;
     switch (f.type) {
-      case 'P': {
-        wire::ParseMsg p;
-        wire::parse_parse(f.body, p);
-        if (p.name.empty()) {
-          bytes.append(f.bytes());
-          expect.push({Expect::Parse});
-        } else {
-          prepare_on(conn, bytes, expect, remember_parse(p));
-          expect.push({Expect::SynthParseComplete});
-        }
-        break;
-      }
-      case 'B': {
-        wire::BindMsg b;
-        wire::parse_bind(f.body, b);
-        auto it = named(b.statement);
-        if (it == statements_.end()) {
-          bytes.append(f.bytes());
-        } else {
-          prepare_on(conn, bytes, expect, it->second);
-          wire::put_bind_renamed(bytes, b.portal, it->second.server_name, b.after_statement);
-        }
-        expect.push({Expect::Bind});
-        break;
-      }
+      case 'P':
+      case 'B':
       case 'D':
       case 'C': {
-        wire::TargetMsg t;
-        wire::parse_describe_or_close(f.body, t);
-        auto it = t.kind == 'S' ? named(t.name) : statements_.end();
-        if (it == statements_.end()) {
-          bytes.append(f.bytes());
-          expect.push({f.type == 'D' ? Expect::Describe : Expect::Close});
-        } else if (f.type == 'D') {
-          prepare_on(conn, bytes, expect, it->second);
-          wire::put_describe(bytes, 'S', it->second.server_name);
-          expect.push({Expect::Describe});
-        } else {
-          expect.push({Expect::SynthCloseComplete});  // forgotten by the client below, kept on the server
-        }
+        if (f.type == 'P')
+          wire::parse_parse(f.body, parse);
+        else if (f.type == 'B')
+          wire::parse_bind(f.body, bind);
+        else
+          wire::parse_describe_or_close(f.body, target);
+        // A named Close: the client forgets the statement once every shard has run the unit (run_scatter).
+        expect.push({translate_statement_message({f, &parse, &bind, &target}, statements_, to).answer});
         break;
       }
       case 'E': {
@@ -417,7 +389,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
     wire::for_each_frame(bytes, max_message_, [&](const wire::Frame& f) {
       wire::TargetMsg t;
       if (f.type == 'C' && wire::parse_describe_or_close(f.body, t) && t.kind == 'S' && !t.name.empty())
-        statements_.erase(std::string(t.name));
+        statements_.forget(t.name);
       return true;
     });
   }

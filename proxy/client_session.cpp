@@ -22,28 +22,6 @@ namespace pgroute {
 namespace {
 std::atomic<uint64_t> g_next_session_id{1};
 
-// The proxy-wide identity of a prepared statement: the same text and parameter types get the same
-// server-side name on every connection, so a statement prepared once can be reused by any client.
-uint64_t statement_id(std::string_view query, std::string_view param_types) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bit
-  auto mix = [&h](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  };
-  mix(query);
-  h ^= 0xff;
-  mix(param_types);
-  return h == 0 ? 1 : h;
-}
-
-std::string server_statement_name(uint64_t id) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "pgr_%016llx", static_cast<unsigned long long>(id));
-  return buf;
-}
-
 // Read sizes: a read while messages are streaming in, and the read a client waits on between them.
 constexpr size_t kReadSize = 8192;
 constexpr size_t kWaitReadSize = 256;
@@ -393,19 +371,19 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   switch (f.type) {
     case 'Q':
       note_statement(sql, true);
-      if (auto name = deallocated_name(sql); name && statements_.count(*name) && statements_[*name].id) {
+      if (auto name = deallocated_name(sql); name && statements_.prepared(*name)) {
         // SQL DEALLOCATE of a statement the client prepared with Parse: the server knows it by the proxy's
         // name. The client's name is gone now (a later Parse may reuse it); the connection's copy when the
         // server confirms (pump: CommandComplete "DEALLOCATE").
-        ClientStatement st = std::move(statements_[*name]);
-        statements_.erase(*name);
+        ClientStatement st = std::move(*statements_.find(*name));
+        statements_.forget(*name);
         prepare_on_server(st);
-        push({Expect::Query, st.id, {}, parses_});
+        push({Expect::Query, st.id, {}, statements_.parses()});
         wire::put_query(u().server_out, "DEALLOCATE " + st.server_name);
         break;
       }
       push({.kind = Expect::Query,
-            .parse_number = parses_,
+            .parse_number = statements_.parses(),
             .column_order = std::exchange(u().column_order_placed, false)});
       u().server_out.append(f.bytes());
       break;
@@ -414,55 +392,32 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       u().server_out.append(f.bytes());
       break;
     case 'P':
-      unit_open_ = true;
-      if (parse.name.empty()) {
-        unnamed_query_.assign(parse.query);
-        push({Expect::Parse});
-        u().server_out.append(f.bytes());
-        break;
-      } else {
-        ClientStatement& st = remember_parse(parse);
-        // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
-        prepare_on_server(st);
-        push({Expect::SynthParseComplete, 0, {}, st.parse_number});
-      }
-      break;
-    case 'B': {
-      unit_open_ = true;
-      auto it = bind.statement.empty() ? statements_.end() : statements_.find(std::string(bind.statement));
-      if (it == statements_.end()) {
-        if (bind.statement.empty()) note_statement(unnamed_query_, false);
-        u().server_out.append(f.bytes());
-      } else {
-        note_statement(it->second.query(), false);
-        prepare_on_server(it->second);
-        wire::put_bind_renamed(u().server_out, bind.portal, it->second.server_name, bind.after_statement);
-      }
-      push({.kind = Expect::Bind, .column_order = u().column_order_placed});
-      break;
-    }
+    case 'B':
     case 'D':
     case 'C': {
       unit_open_ = true;
-      auto it =
-          (target.kind != 'S' || target.name.empty()) ? statements_.end() : statements_.find(std::string(target.name));
-      if (it == statements_.end()) {
-        u().server_out.append(f.bytes());
-        push({f.type == 'D' ? Expect::Describe : Expect::Close});
-      } else if (f.type == 'D') {
-        prepare_on_server(it->second);
-        wire::put_describe(u().server_out, 'S', it->second.server_name);
-        push({Expect::Describe});
-      } else {
+      StatementTarget to = statement_target(*server_, u().server_out, u().expect);
+      const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, statements_, to);
+      switch (t.answer) {
+        case Expect::Parse: unnamed_query_.assign(parse.query); break;
+        // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
+        case Expect::SynthParseComplete: push({Expect::SynthParseComplete, 0, {}, t.statement->parse_number}); break;
+        case Expect::Bind:
+          if (t.statement)
+            note_statement(t.statement->query(), false);
+          else if (bind.statement.empty())
+            note_statement(unnamed_query_, false);
+          push({.kind = Expect::Bind, .column_order = u().column_order_placed});
+          break;
         // The statement stays prepared on the server for other clients; only this client forgets it.
-        statements_.erase(it);
-        push({Expect::SynthCloseComplete});
+        case Expect::SynthCloseComplete: statements_.forget(target.name); [[fallthrough]];
+        default: push({t.answer});
       }
       break;
     }
     case 'E':
       unit_open_ = true;
-      push({.kind = Expect::Execute, .parse_number = parses_, .column_order = u().column_order_placed});
+      push({.kind = Expect::Execute, .parse_number = statements_.parses(), .column_order = u().column_order_placed});
       u().server_out.append(f.bytes());
       break;
     case 'S':
@@ -491,13 +446,11 @@ void ClientSession::note_statement(std::string_view sql, bool simple) {
 // Whether the client's statement `name` exists where its next message would be handled: prepared
 // before, or by a Parse routing holds in this unit (and not closed by a held Close after it).
 bool ClientSession::statement_exists(std::string_view name) const {
-  std::string key(name);
   if (unit_ && !u().held_statements.empty()) {
-    auto held = u().held_statements.find(key);
+    auto held = u().held_statements.find(std::string(name));
     if (held != u().held_statements.end()) return held->second;
   }
-  auto it = statements_.find(key);
-  return it != statements_.end() && it->second.id != 0;  // id 0: analysed for a held Parse only
+  return statements_.prepared(name);
 }
 
 // A Parse naming a statement that exists fails as on the server (42P05, the statement is kept), in its
@@ -523,45 +476,13 @@ awaitable<bool> ClientSession::refuse_duplicate_parse(std::string_view name) {
   co_return true;
 }
 
-// Records a named Parse as the client's statement (the server sees it when a connection needs it).
-ClientStatement& ClientSession::remember_parse(const wire::ParseMsg& parse) {
-  uint64_t id = statement_id(parse.query, parse.param_types);
-  ClientStatement& st = statements_[std::string(parse.name)];
-  st.parse_number = ++parses_;
-  if (st.id != id) {
-    st.id = id;
-    st.server_name = server_statement_name(id);
-    st.parse.clear();
-    wire::put_parse(st.parse, st.server_name, parse.query, parse.num_params, parse.param_types);
-  }
-  return st;
-}
-
-void ClientSession::forget_failed_parses(const std::vector<uint64_t>& parse_numbers) {
-  std::erase_if(statements_, [&](const auto& s) {
-    return std::binary_search(parse_numbers.begin(), parse_numbers.end(), s.second.parse_number);
-  });
-}
-
-// Makes sure `st` exists on `conn`, queueing a Parse (whose ParseComplete is swallowed) when the
-// connection has not seen it. Bounded per connection: the oldest is closed.
-void ClientSession::prepare_on(ServerConnection& conn, std::string& out, ResponseQueue& expect,
-                               const ClientStatement& st) {
-  if (conn.prepared.contains(st.id)) return;
-  int limit = snap_->config->pool.max_prepared_statements;
-  while (limit > 0 && conn.prepared.size() >= static_cast<size_t>(limit)) {
-    uint64_t victim = conn.prepared.oldest();
-    conn.prepared.remove(victim);
-    wire::put_close(out, 'S', server_statement_name(victim));
-    expect.push({Expect::InjectedClose});
-  }
-  out.append(st.parse);
-  conn.prepared.add(st.id);
-  expect.push({Expect::InjectedParse, st.id});
+StatementTarget ClientSession::statement_target(ServerConnection& conn, std::string& out, ResponseQueue& expect) const {
+  return {conn.prepared, out, expect, snap_->config->pool.max_prepared_statements};
 }
 
 void ClientSession::prepare_on_server(const ClientStatement& st) {
-  prepare_on(*server_, u().server_out, u().expect, st);
+  StatementTarget to = statement_target(*server_, u().server_out, u().expect);
+  prepare_on(to, st);
 }
 
 // Points pool_ at `alias`'s pool, refreshing the snapshot (and pools) after a reload.

@@ -25,6 +25,7 @@
 #include "proxy/response_queue.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/scatter_merge.hpp"
+#include "proxy/session/client_statements.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/frontend.hpp"
 #include "router/result_order.hpp"
@@ -33,23 +34,6 @@
 namespace pgroute {
 
 struct Worker;
-
-// A named statement as the client knows it, and how to prepare it on any server connection.
-struct ClientStatement {
-  uint64_t id = 0;                                   // proxy-wide id of (query text, parameter types)
-  std::string server_name;                           // "pgr_<16 hex>"
-  std::string parse;                                 // a complete Parse message with server_name, ready to send
-  std::shared_ptr<const router::Analysis> analysis;  // when routing is on: analysed once, routed per Bind
-  uint64_t parse_number = 0;  // the client's Parse that made it (Pending::parse_number); 0: none yet
-
-  // The statement's text, inside `parse` (after type, length, server_name and its NUL): no parse per Bind.
-  std::string_view query() const {
-    const size_t at = 5 + server_name.size() + 1;
-    if (parse.size() <= at) return {};
-    std::string_view rest = std::string_view(parse).substr(at);
-    return rest.substr(0, rest.find('\0'));
-  }
-};
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
@@ -117,12 +101,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> flush_to_server();
   std::string session_parameter_sql(const ServerConnection& conn) const;
   void queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect);
-  void prepare_on(ServerConnection& conn, std::string& out, ResponseQueue& expect, const ClientStatement& st);
+  // `conn` as the statement translation writes to it (client_statements.hpp).
+  StatementTarget statement_target(ServerConnection& conn, std::string& out, ResponseQueue& expect) const;
   void prepare_on_server(const ClientStatement& st);
-  ClientStatement& remember_parse(const wire::ParseMsg& parse);
   bool statement_exists(std::string_view name) const;
-  // Forgets the client's statements whose Parse the server rejected or skipped (sorted parse numbers).
-  void forget_failed_parses(const std::vector<uint64_t>& parse_numbers);
   awaitable<bool> refuse_duplicate_parse(std::string_view name);
   void note_statement(std::string_view sql, bool simple);
   void push(Pending p);
@@ -243,8 +225,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   int32_t cancel_pid_ = 0;
 
   // Prepared statements by the client's name.
-  std::unordered_map<std::string, ClientStatement> statements_;
-  uint64_t parses_ = 0;  // named client Parses so far (ClientStatement::parse_number)
+  ClientStatements statements_;
 
   // What the session needs while it has messages in hand or answers to wait for. Allocated by the
   // first message and freed when the session parks with none of it in use (unit_idle()): an idle

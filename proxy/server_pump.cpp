@@ -112,10 +112,10 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     wire::parse_command_tag(f.body, tag);
     // Statements the client parsed after sending this (pipelined) were not touched by it.
     const uint64_t parsed_before =
-        head.kind == Expect::Query || head.kind == Expect::Execute ? head.parse_number : parses_;
+        head.kind == Expect::Query || head.kind == Expect::Execute ? head.parse_number : statements_.parses();
     if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") {
       conn.prepared.clear();
-      std::erase_if(statements_, [&](const auto& s) { return s.second.parse_number <= parsed_before; });
+      statements_.forget_parsed_up_to(parsed_before);
       conn.applied.clear();
     } else if (tag == "DEALLOCATE" && head.kind == Expect::Query && head.statement) {
       conn.prepared.remove(head.statement);  // a client's SQL DEALLOCATE, sent with the server's name
@@ -153,7 +153,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     // made no statement (PostgreSQL accepts a later Parse of that name).
     std::vector<uint64_t> failed;  // only on errors
     skip_to_sync(u().expect, &conn.prepared, [&](uint64_t n) { failed.push_back(n); });
-    if (!failed.empty()) forget_failed_parses(failed);
+    if (!failed.empty()) statements_.forget_parses(failed);
   }
   emit_ready_synthetic();
   if (u().expect.empty() && idle_signal_) idle_signal_->cancel();  // a client waiting for this connection to go quiet

@@ -20,6 +20,9 @@ constexpr char kPasswordMessage = 'p';  // also GSSResponse, SASLInitialResponse
 constexpr char kQuery = 'Q';
 constexpr char kSync = 'S';
 constexpr char kTerminate = 'X';
+// What a Describe or Close names (TargetMsg::kind).
+constexpr char kTargetStatement = 'S';
+constexpr char kTargetPortal = 'P';
 }  // namespace frontend
 
 namespace backend {  // server -> client
