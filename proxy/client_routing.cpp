@@ -117,7 +117,7 @@ void ClientSession::queue_route_error(const router::RouteError& e) {
 // False if it started a COPY FROM STDIN instead (it waits for the client): the waiting message is the COPY's.
 awaitable<bool> ClientSession::wait_server_idle() {
   bool written = co_await flush_to_server();
-  while (written && server_ && !u().expect.empty() && !client_gone_ && !copy_in_) {
+  while (written && server_ && !u().replies.expect.empty() && !client_gone_ && !copy_in_) {
     if (!idle_signal_) idle_signal_ = std::make_unique<asio::steady_timer>(worker_.ctx);
     idle_signal_->expires_at(asio::steady_timer::time_point::max());
     auto [ec] = co_await idle_signal_->async_wait(use_nothrow);
@@ -237,7 +237,8 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
   const wire::BindParams* literals = nullptr;
   auto analysis = analyze_query(sql, literals);
   const router::Analysis& a = *analysis;
-  if (server_ && !u().expect.empty() && answerable(a, u().pending_begin.has_value()) && !co_await wait_server_idle())
+  if (server_ && !u().replies.expect.empty() && answerable(a, u().pending_begin.has_value()) &&
+      !co_await wait_server_idle())
     co_return Step::copy;
   char status = 'I';
   if (answer_locally(a, status)) {
@@ -344,8 +345,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
       wire::put_error(bytes, {.severity = "ERROR", .sqlstate = e->sqlstate, .message = e->message, .hint = e->hint});
       PGR_LOG(info) << describe() << ": refused by router " << e->router << ": " << e->message;
       metrics::record_routing_error(worker_.index, e->router, e->sqlstate);
-      u().synth_errors.push_back(std::move(bytes));
-      push({Expect::SynthError});
+      u().replies.queue_error(std::move(bytes));
       forward_sync_after_skip_ = true;
     } else {
       queue_route_error(*e);
@@ -367,8 +367,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
                             .message = affinity_error(current, d),
                             .hint = "Commit first (and wait for the results of earlier statements), or route these "
                                     "tables to the same alias."});
-    u().synth_errors.push_back(std::move(bytes));
-    push({Expect::SynthError});
+    u().replies.queue_error(std::move(bytes));
     forward_sync_after_skip_ = true;
     skip_until_sync_ = true;
     co_return Step::done;

@@ -82,7 +82,7 @@ const ClientSession::UnitState& ClientSession::u() const {
 bool ClientSession::unit_idle() const {
   if (!unit_) return true;
   const UnitState& s = *unit_;
-  return s.held.empty() && !s.pending_begin && s.synth_errors.empty() && s.expect.empty() && s.unit_alias.empty();
+  return s.held.empty() && !s.pending_begin && s.replies.idle() && s.unit_alias.empty();
 }
 
 // Parks an idle client: its coroutine frames and buffers are freed and only a readiness wait on the
@@ -200,7 +200,7 @@ awaitable<void> ClientSession::end_client_input() {
   co_await flush_to_server();  // Terminate may end the loop before what came with it was sent
   if (server_) {
     // The pump forwards the rest and ends the session; it may be waiting with nothing asked.
-    if (u().expect.empty()) server_->socket().cancel();
+    if (u().replies.expect.empty()) server_->socket().cancel();
     co_return;
   }
   // A writer still busy is the pump giving its last answers: it closes the client after them.
@@ -236,22 +236,10 @@ awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, const std::
   co_await u().out.flush(socket_);
 }
 
-void ClientSession::push(Pending p) { u().expect.push(p); }
+void ClientSession::push(Pending p) { u().replies.expect.push(p); }
 
 // Proxy-made answers at the head of the queue go out now: everything before them has been answered.
-void ClientSession::emit_ready_synthetic() {
-  while (!u().expect.empty() && is_synthetic(u().expect.front().kind)) {
-    switch (u().expect.front().kind) {
-      case Expect::SynthParseComplete: wire::put_parse_complete(u().out.buffer()); break;
-      case Expect::SynthCloseComplete: wire::put_close_complete(u().out.buffer()); break;
-      default:
-        u().out.buffer() += u().synth_errors.front();
-        u().synth_errors.erase(u().synth_errors.begin());
-        break;
-    }
-    u().expect.pop();
-  }
-}
+void ClientSession::emit_ready_synthetic() { u().replies.emit_synthetic(u().out.buffer()); }
 
 // A client message while the server copies in: PostgreSQL takes CopyData, CopyDone and CopyFail, and
 // ignores Flush and Sync (libpq sends one after an Execute it did not know was a COPY). Anything else
@@ -302,12 +290,12 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case 'H':  // Flush: only meaningful while something is outstanding on the server...
       // ...or held by routing, which must now send it on (client_routing.cpp).
       if (!server_ && routing_active() && (!u().held.empty() || scatter_)) break;
-      if (server_ && (!u().expect.empty() || unit_open_)) u().server_out.append(f.bytes());
+      if (server_ && (!u().replies.expect.empty() || unit_open_)) u().server_out.append(f.bytes());
       co_return true;
     case 'd':
     case 'c':
     case 'f':  // COPY data from the client belongs to the COPY in progress
-      if (server_ && !u().expect.empty()) u().server_out.append(f.bytes());
+      if (server_ && !u().replies.expect.empty()) u().server_out.append(f.bytes());
       co_return true;
     case 'Q':
     case 'F':
@@ -396,7 +384,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case 'D':
     case 'C': {
       unit_open_ = true;
-      StatementTarget to = statement_target(*server_, u().server_out, u().expect);
+      StatementTarget to = statement_target(*server_, u().server_out, u().replies.expect);
       const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, statements_, to);
       switch (t.answer) {
         case Expect::Parse: unnamed_query_.assign(parse.query); break;
@@ -465,8 +453,7 @@ awaitable<bool> ClientSession::refuse_duplicate_parse(std::string_view name) {
   if (!server_ && scatter_ && co_await scatter_held(false) == Step::stop) co_return false;
   if (!server_ && !u().held.empty() && co_await release_held(alias_) == Step::stop) co_return false;
   if (server_) {
-    u().synth_errors.push_back(std::move(error));
-    push({Expect::SynthError});
+    u().replies.queue_error(std::move(error));
     forward_sync_after_skip_ = true;  // the Sync goes on: the server answers it behind what it has
   } else {
     u().out.buffer() += error;
@@ -481,7 +468,7 @@ StatementTarget ClientSession::statement_target(ServerConnection& conn, std::str
 }
 
 void ClientSession::prepare_on_server(const ClientStatement& st) {
-  StatementTarget to = statement_target(*server_, u().server_out, u().expect);
+  StatementTarget to = statement_target(*server_, u().server_out, u().replies.expect);
   prepare_on(to, st);
 }
 
@@ -567,7 +554,7 @@ awaitable<ClientSession::Attach> ClientSession::attach_from_pool() {
 void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
   const bool defer = std::exchange(defer_begin_, false);
   server_ = std::move(conn);
-  queue_session_parameters(*server_, u().server_out, u().expect);
+  queue_session_parameters(*server_, u().server_out, u().replies.expect);
   if (u().pending_begin && !defer) {
     // The client's BEGIN, answered by the proxy when it came, now opens the transaction on this server.
     wire::put_query(u().server_out, *u().pending_begin);

@@ -26,6 +26,7 @@
 #include "proxy/runtime.hpp"
 #include "proxy/scatter_merge.hpp"
 #include "proxy/session/client_statements.hpp"
+#include "proxy/session/server_replies.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/frontend.hpp"
 #include "router/result_order.hpp"
@@ -242,15 +243,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // without reading `held` again per Parse. Emptied with it (take_held, clear_held).
     std::unordered_map<std::string, bool> held_statements;
     std::optional<std::string> pending_begin;  // BEGIN answered by the proxy, sent with the first statement
-    std::vector<std::string> synth_errors;     // ErrorResponses queued behind in-flight answers (a vector:
-                                               // an empty std::deque already holds ~600 bytes)
     NormalizedSql normalized;                  // reused per simple query (literal_normalizer.hpp)
     bool normalized_current = false;           // normalized holds the message being handled (routing made it)
     bool normalize_tried = false;              // routing ran the normalizer on it (so no constants if not current)
     wire::BindParams literal_params;           // its constants, viewed as text parameters
-    // Messages for the attached server connection, and the answers expected from it.
+    // Messages for the attached server connection, and the answers owed by it (with the proxy's own).
     std::string server_out;
-    ResponseQueue expect;
+    ServerReplies replies;
     // Statistics of the unit in flight.
     uint64_t unit_rows = 0;      // rows reported by CommandComplete since the last ReadyForQuery
     std::string unit_statement;  // the unit's statement text for per-statement statistics

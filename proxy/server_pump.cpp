@@ -35,7 +35,7 @@ bool is_client_settable(std::string_view name) {
 }  // namespace
 
 bool ClientSession::may_detach() const {
-  return server_ && !attaching_ && u().expect.empty() && !unit_open_ && !writing_to_server_ &&
+  return server_ && !attaching_ && u().replies.expect.empty() && !unit_open_ && !writing_to_server_ &&
          server_->tx_status == 'I' && (!session_mode_ || shutting_down_);
 }
 
@@ -43,7 +43,7 @@ bool ClientSession::may_detach() const {
 bool ClientSession::process_server_frame(const wire::Frame& f) {
   ServerConnection& conn = *server_;
   std::string& out = u().out.buffer();
-  bool injected_head = !u().expect.empty() && u().expect.front().kind == Expect::InjectedQuery;
+  bool injected_head = !u().replies.expect.empty() && u().replies.expect.front().kind == Expect::InjectedQuery;
   switch (f.type) {
     case 'N':
     case 'A':  // asynchronous: notices and notifications go straight through
@@ -68,16 +68,17 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     default: break;
   }
   emit_ready_synthetic();
-  if (u().expect.empty()) {
+  std::vector<uint64_t> failed_parses;  // filled only after an error in an extended-protocol unit
+  const ServerReplies::Outcome reply = u().replies.on_reply(f.type, conn.prepared, failed_parses);
+  if (!reply.expected) {
     // Nothing was asked: a server closing the session says so with an ErrorResponse (FATAL).
     out.append(f.bytes());
-    return f.type != 'E';
+    return f.type != wire::backend::kErrorResponse;
   }
-  const Pending head = u().expect.front();
+  const Pending& head = reply.head;
   if (f.type == wire::backend::kErrorResponse && head.column_order) note_column_order_error(f);
-  bool swallow = head.kind == Expect::InjectedQuery || head.kind == Expect::InjectedClose ||
-                 (head.kind == Expect::InjectedParse && f.type == '1');
-  if (head.kind == Expect::InjectedQuery && f.type == 'E') {
+  const bool swallow = !reply.forward;
+  if (head.kind == Expect::InjectedQuery && f.type == wire::backend::kErrorResponse) {
     wire::ErrorFields e;
     wire::parse_error_fields(f.body, e);
     PGR_LOG(warn) << describe() << ": setting session parameters on " << conn.endpoint().describe()
@@ -85,7 +86,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   }
   if (!swallow) {
     // A BEGIN the proxy answered is still pending (this unit only prepared): the client is in a transaction.
-    if (f.type == 'Z' && u().pending_begin)
+    if (f.type == wire::backend::kReadyForQuery && u().pending_begin)
       wire::put_ready_for_query(out, 'T');
     else
       out.append(f.bytes());
@@ -94,7 +95,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     copy_in_ = true;  // the client's next messages are the COPY's data
     // Syncs the client sent after the COPY's Execute (or Query) and before this answer reach the server
     // during the COPY, which ignores them: none will be answered.
-    u().expect.drop_after_front(Expect::Sync);
+    u().replies.expect.drop_after_front(Expect::Sync);
     if (idle_signal_) idle_signal_->cancel();  // a message waiting for this server to go quiet is the COPY's
   } else if (copy_in_ && (f.type == 'C' || f.type == 'E')) {
     copy_in_ = false;  // done, or failed (then the server drops the rest of the data)
@@ -124,8 +125,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     }
   }
   if (f.type == 'C' && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
-  if (!completes(head.kind, f.type)) return true;
-  u().expect.pop();
+  if (!reply.completed) return true;
   if (f.type == 'Z' && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
     // kind: the statement kind when the router analysed it, else the protocol unit (routing off).
@@ -146,17 +146,12 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     unit.unit_router.clear();
     unit.unit_kind = {};
   }
-  if (f.type == 'E' && (head.kind == Expect::Parse || head.kind == Expect::InjectedParse) && head.statement)
-    conn.prepared.remove(head.statement);
-  if (f.type == 'E' && is_extended(head.kind)) {
-    // The server now ignores everything up to Sync: so must we. A client Parse it rejected or skipped
-    // made no statement (PostgreSQL accepts a later Parse of that name).
-    std::vector<uint64_t> failed;  // only on errors
-    skip_to_sync(u().expect, &conn.prepared, [&](uint64_t n) { failed.push_back(n); });
-    if (!failed.empty()) statements_.forget_parses(failed);
-  }
+  // A client Parse the server rejected or skipped made no statement (PostgreSQL accepts a later Parse of
+  // that name).
+  if (!failed_parses.empty()) statements_.forget_parses(failed_parses);
   emit_ready_synthetic();
-  if (u().expect.empty() && idle_signal_) idle_signal_->cancel();  // a client waiting for this connection to go quiet
+  if (u().replies.expect.empty() && idle_signal_)
+    idle_signal_->cancel();  // a client waiting for this connection to go quiet
   return true;
 }
 
@@ -198,7 +193,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
     }
     if (!u().out.buffer().empty() && !co_await u().out.flush(socket_)) client_gone_ = true;
     // A client whose input ended has had every answer: the session ends as on its exit.
-    if (client_gone_ || (client_input_ended_ && u().expect.empty())) {
+    if (client_gone_ || (client_input_ended_ && u().replies.expect.empty())) {
       co_await finish_server_on_client_exit();
       co_return;
     }
@@ -229,8 +224,7 @@ void ClientSession::server_lost(const std::string& why, CloseReason reason) {
     // The client ended its input mid-COPY or mid-unit: the server said why it ends, as it does to a direct client.
     PGR_LOG(info) << describe() << ": the server connection to " << where << " ended with the client's input: " << why;
     pool_->discard(std::move(conn), CloseReason::client_gone);
-    u().expect.clear();
-    u().synth_errors.clear();
+    u().replies.clear();
     u().unit_statement.clear();
     return;
   }
@@ -238,8 +232,7 @@ void ClientSession::server_lost(const std::string& why, CloseReason reason) {
   send_error(wire::sqlstate::connection_failure,
              "pgroute: lost the server connection to " + where + " while serving this client: " + why, "FATAL");
   pool_->discard(std::move(conn), reason);
-  u().expect.clear();
-  u().synth_errors.clear();
+  u().replies.clear();
   u().unit_statement.clear();
 }
 
@@ -284,7 +277,7 @@ awaitable<void> ClientSession::finish_server_on_client_exit() {
   server_close_expected_ = false;
   cancel_slot_->clear();
   close_client();
-  bool idle_between_units = u().expect.empty() && !unit_open_ && !writing_to_server_;
+  bool idle_between_units = u().replies.expect.empty() && !unit_open_ && !writing_to_server_;
   if (idle_between_units && conn->tx_status != 'I') {
     // Left inside a transaction: roll it back so the connection is clean for the next client.
     auto err = co_await run_internal_query(*conn, "ROLLBACK");
