@@ -204,7 +204,7 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
         co_return Step::done;
       }
       // Preparing or describing only (no Execute) does not choose the transaction's alias yet.
-      defer_begin_ = !held_has_execute();
+      defer_begin_ = !u().held.has_execute();
       co_return co_await release_held(alias_);
     default:
       u().unit_alias = alias_;  // FunctionCall: the client's own alias
@@ -377,53 +377,29 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
   co_return step;
 }
 
-bool ClientSession::held_has_execute() const {
-  bool execute = false;
-  wire::for_each_frame(u().held, max_message_, [&](const wire::Frame& f) { return !(execute = f.type == 'E'); });
-  return execute;
-}
-
 // Keeps an extended-protocol message until its unit's alias is known.
-void ClientSession::hold(const wire::Frame& f) {
-  UnitState& unit = u();
-  unit.held.append(f.bytes());
-  wire::ParseMsg p;
-  wire::TargetMsg t;
-  if (f.type == 'P' && wire::parse_parse(f.body, p) && !p.name.empty())
-    unit.held_statements[std::string(p.name)] = true;
-  else if (f.type == 'C' && wire::parse_describe_or_close(f.body, t) && t.kind == 'S' && !t.name.empty())
-    unit.held_statements[std::string(t.name)] = false;
-}
+void ClientSession::hold(const wire::Frame& f) { u().held.hold(f); }
 
-std::string ClientSession::take_held() {
-  std::string held = std::move(u().held);
+HeldUnit ClientSession::take_held() {
+  HeldUnit held = std::move(u().held);
   clear_held();
   return held;
 }
 
-void ClientSession::clear_held() {
-  u().held.clear();
-  u().held_statements.clear();
-}
+void ClientSession::clear_held() { u().held.clear(); }
 
 // Attaches to `alias` and replays the held messages; the caller then handles the current one.
 awaitable<ClientSession::Step> ClientSession::release_held(const std::string& alias) {
   u().unit_alias = alias;
-  std::string held = take_held();
+  HeldUnit held = take_held();
   Attach attached = attach_now();
   if (attached == Attach::must_wait) attached = co_await attach_from_pool();
   if (attached == Attach::failed) {
     skip_until_sync_ = true;
     co_return Step::done;
   }
-  std::string_view rest = held;
-  while (!rest.empty()) {
-    wire::Frame f;
-    size_t need = 0;
-    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) break;
-    if (!co_await handle_message(f)) co_return Step::stop;
-    rest.remove_prefix(f.wire_size());
-  }
+  for (size_t i = 0; i < held.size(); ++i)
+    if (!co_await handle_message(held.message(i))) co_return Step::stop;
   co_return Step::forward;
 }
 
@@ -433,14 +409,11 @@ bool ClientSession::answer_held_unit() {
   if (u().held.empty() || server_) return false;
   // First pass: is every Execute one the proxy may answer?
   bool begin_pending = u().pending_begin.has_value();
-  std::string_view rest = u().held;
+  const HeldUnit& held = u().held;
   const router::Analysis* portal = nullptr;
   int executes = 0;
-  while (!rest.empty()) {
-    wire::Frame f;
-    size_t need = 0;
-    if (wire::next_frame(rest, max_message_, f, need, nullptr) != wire::Decode::Ready) return false;
-    rest.remove_prefix(f.wire_size());
+  for (size_t i = 0; i < held.size(); ++i) {
+    const wire::Frame f = held.message(i);
     if (f.type == 'B') {
       wire::BindMsg b;
       if (!wire::parse_bind(f.body, b) || !b.portal.empty()) return false;
@@ -463,13 +436,9 @@ bool ClientSession::answer_held_unit() {
   if (executes == 0) return false;  // a Parse alone is for a server to check
   // Second pass: answer.
   std::string& out = u().out.buffer();
-  rest = u().held;
   std::string begin_sql;
-  while (!rest.empty()) {
-    wire::Frame f;
-    size_t need = 0;
-    wire::next_frame(rest, max_message_, f, need, nullptr);
-    rest.remove_prefix(f.wire_size());
+  for (size_t i = 0; i < held.size(); ++i) {
+    const wire::Frame f = held.message(i);
     switch (f.type) {
       case 'P': {
         wire::ParseMsg p;

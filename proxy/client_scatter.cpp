@@ -110,12 +110,7 @@ awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql
 // The text of the client's statement `name` ("" = unnamed): from a Parse held in this unit, else from
 // the statement the client prepared earlier.
 std::string ClientSession::statement_text(std::string_view name) const {
-  std::string text;
-  wire::for_each_frame(u().held, max_message_, [&](const wire::Frame& f) {
-    wire::ParseMsg p;
-    if (f.type == 'P' && wire::parse_parse(f.body, p) && p.name == name) text.assign(p.query);
-    return true;
-  });
+  std::string text(u().held.parsed_query(name));
   if (!text.empty() || name.empty()) return text;
   if (const ClientStatement* st = statements_.find(name)) text.assign(st->query());
   return text;
@@ -124,20 +119,13 @@ std::string ClientSession::statement_text(std::string_view name) const {
 // Runs the held unit of a spreading Bind: at the client's Sync (answered with ReadyForQuery) or Flush.
 awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
   auto unit = std::move(scatter_);
-  std::string held = take_held();
+  HeldUnit held = take_held();
   // The unit must be the read alone: one Bind, one Execute of all its rows, then Sync.
-  int binds = 0, executes = 0;
-  bool execute_last = false, all_rows = true;
-  wire::for_each_frame(held, max_message_, [&](const wire::Frame& f) {
-    binds += f.type == 'B';
-    executes += f.type == 'E';
-    execute_last = f.type == 'E';
-    if (f.type == 'E') {
-      wire::ExecuteMsg e;
-      all_rows = all_rows && wire::parse_execute(f.body, e) && e.max_rows == 0;
-    }
-    return true;
-  });
+  const int binds = held.binds(), executes = held.executes();
+  const wire::Frame last = held.empty() ? wire::Frame{} : held.message(held.size() - 1);
+  const bool execute_last = last.type == 'E';
+  wire::ExecuteMsg e;
+  const bool all_rows = !execute_last || (wire::parse_execute(last.body, e) && e.max_rows == 0);
   std::string problem;
   if (binds != 1 || executes != 1 || !execute_last)
     problem = "its unit must be one Bind and one Execute followed by Sync (this one has " + std::to_string(binds) +
@@ -155,7 +143,7 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
       skip_until_sync_ = true;
     co_return Step::done;
   }
-  co_await run_scatter(*unit, held, false, at_sync);
+  co_await run_scatter(*unit, held.bytes(), false, at_sync);
   co_return client_gone_ ? Step::stop : Step::done;
 }
 

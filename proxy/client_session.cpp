@@ -434,10 +434,8 @@ void ClientSession::note_statement(std::string_view sql, bool simple) {
 // Whether the client's statement `name` exists where its next message would be handled: prepared
 // before, or by a Parse routing holds in this unit (and not closed by a held Close after it).
 bool ClientSession::statement_exists(std::string_view name) const {
-  if (unit_ && !u().held_statements.empty()) {
-    auto held = u().held_statements.find(std::string(name));
-    if (held != u().held_statements.end()) return held->second;
-  }
+  if (unit_)
+    if (const bool* held = u().held.statement_state(name)) return *held;
   return statements_.prepared(name);
 }
 

@@ -26,6 +26,7 @@
 #include "proxy/runtime.hpp"
 #include "proxy/scatter_merge.hpp"
 #include "proxy/session/client_statements.hpp"
+#include "proxy/session/held_unit.hpp"
 #include "proxy/session/server_replies.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/frontend.hpp"
@@ -161,9 +162,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
   void queue_route_error(const router::RouteError& e);
   void hold(const wire::Frame& f);
-  std::string take_held();  // the held messages, which are no longer held
+  HeldUnit take_held();  // the held messages, which are no longer held
   void clear_held();
-  bool held_has_execute() const;
 
   // --- INSERT without a column list: a shard key's place in its table (client_column_order.cpp)
   awaitable<router::KeyPosition> learn_key_position(std::string table, std::string column,
@@ -238,10 +238,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // own alias), and extended-protocol messages kept (not yet sent anywhere) until a Bind, Flush or
     // Sync decides the alias of their unit.
     std::string unit_alias;
-    std::string held;
-    // The named statements a Parse (true) or Close (false) in `held` last names: for statement_exists()
-    // without reading `held` again per Parse. Emptied with it (take_held, clear_held).
-    std::unordered_map<std::string, bool> held_statements;
+    HeldUnit held;
     std::optional<std::string> pending_begin;  // BEGIN answered by the proxy, sent with the first statement
     NormalizedSql normalized;                  // reused per simple query (literal_normalizer.hpp)
     bool normalized_current = false;           // normalized holds the message being handled (routing made it)
