@@ -14,6 +14,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/version.hpp>
+
+// pgroute runs Asio on epoll. Asio's io_uring backend before Boost 1.82 leaves stale user_data in its
+// cancel entries, so cancelling one socket's read can complete another's with 0 bytes (docs/architecture.md).
+#if defined(BOOST_ASIO_HAS_IO_URING) && BOOST_VERSION < 108200
+#error "Asio on io_uring needs Boost 1.82 or later (see above): build without BOOST_ASIO_HAS_IO_URING"
+#endif
 
 namespace pgroute {
 namespace asio = boost::asio;

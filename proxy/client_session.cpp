@@ -147,8 +147,8 @@ awaitable<void> ClientSession::serve(bool readable) {
         co_return;
       }
       // A server is attached (the answer is coming and the client's next message soon after), or the
-      // client woke us from park(). The read is queued now (on io_uring it costs no system call of its
-      // own), into a small buffer: most messages fit, a longer one takes a second read.
+      // client woke us from park(). The read is started now (Asio tries it once, then waits for epoll to
+      // report the socket readable), into a small buffer: most messages fit, a longer one takes a second read.
       u().in.shrink_to(kWaitReadSize);
       want = kWaitReadSize;
     }

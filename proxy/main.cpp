@@ -12,7 +12,6 @@
 #include "config/loader.hpp"
 #include "config/secret_exposure.hpp"
 #include "proxy/explain_command.hpp"
-#include "proxy/io_backend.hpp"
 #include "proxy/log.hpp"
 #include "proxy/proxy_server.hpp"
 #include "proxy/runtime.hpp"
@@ -131,10 +130,6 @@ int main(int argc, char** argv) {
   if (config_path.empty()) {
     usage(std::cerr);
     return 2;
-  }
-  if (auto refusal = pgroute::ensure_io_backend(argv)) {
-    PGR_LOG(error) << "pgroute: cannot start: " << *refusal;
-    return 1;
   }
   auto result = pgroute::config::load_file(config_path);
   if (!result.problems.empty()) {

@@ -8,7 +8,6 @@
 #include "config/secret_exposure.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/config_watcher.hpp"
-#include "proxy/io_backend.hpp"
 #include "proxy/log.hpp"
 #include "proxy/metrics/query_stats.hpp"
 #include "proxy/service_notify.hpp"
@@ -280,8 +279,7 @@ int ProxyServer::run() {
     });
   }
   PGR_LOG(info) << "pgroute listening on " << cfg.listen.host << ":" << cfg.listen.port << " with " << workers_.size()
-                << " worker thread(s) on " << io_backend_name() << ", " << cfg.backends.size()
-                << " backend alias(es), pool mode "
+                << " worker thread(s) on epoll, " << cfg.backends.size() << " backend alias(es), pool mode "
                 << (cfg.pool.mode == config::PoolMode::Session ? "session" : "transaction");
   service::notify_ready("listening on " + cfg.listen.host + ":" + std::to_string(cfg.listen.port));
   control_.run();

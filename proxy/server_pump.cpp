@@ -198,7 +198,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       co_return;
     }
     if (may_detach()) continue;  // the client loop finished writing while we flushed
-    // The read is queued (io_uring) rather than tried: no wait-then-read pair per response.
+    // One read per response, started at once: no separate wait for readability before it.
     auto [space, len] = conn->rbuf.prepare(8192);
     auto [ec, n] = co_await conn->socket().async_read_some(asio::buffer(space, len), use_nothrow);
     if (ec == asio::error::operation_aborted) continue;  // the client loop wants us to look again
