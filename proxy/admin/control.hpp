@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/asio.hpp"
+#include "proxy/io/asio.hpp"
 
 namespace pgroute {
 struct Worker;

@@ -15,9 +15,9 @@
 #include <string>
 #include <thread>
 
-#include "proxy/asio.hpp"
-#include "proxy/frame_io.hpp"
-#include "proxy/outbox.hpp"
+#include "proxy/io/asio.hpp"
+#include "proxy/io/frame_io.hpp"
+#include "proxy/io/outbox.hpp"
 
 using namespace pgroute;
 
@@ -224,7 +224,7 @@ TEST_CASE("io: a write started and its socket closed in one handler never reache
 
 #ifdef PGROUTE_IO_URING_HOOKS
 TEST_CASE("io: receives poll first where the kernel takes the flag (Linux 5.19 and later)") {
-  asio::io_context ctx;  // sets up its ring through proxy/io_backend.cpp's io_uring_queue_init
+  asio::io_context ctx;  // sets up its ring through proxy/io/io_backend.cpp's io_uring_queue_init
   utsname u{};
   REQUIRE(uname(&u) == 0);
   int major = 0, minor = 0;

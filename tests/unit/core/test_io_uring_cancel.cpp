@@ -8,7 +8,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <optional>
 
-#include "proxy/asio.hpp"
+#include "proxy/io/asio.hpp"
 
 using namespace pgroute;
 
