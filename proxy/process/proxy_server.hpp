@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "proxy/admin/control.hpp"
 #include "proxy/io/asio.hpp"
 #include "proxy/pool/runtime.hpp"
 #include "proxy/process/metrics_endpoint.hpp"
+#include "proxy/session/admin_control.hpp"
 #include "proxy/session/worker.hpp"
 
 namespace pgroute {

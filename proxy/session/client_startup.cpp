@@ -8,13 +8,13 @@
 #include <chrono>
 #include <utility>
 
-#include "proxy/admin/control.hpp"
 #include "proxy/auth/crypto.hpp"
 #include "proxy/auth/md5.hpp"
 #include "proxy/auth/random.hpp"
 #include "proxy/auth/scram.hpp"
 #include "proxy/base/log.hpp"
 #include "proxy/io/frame_io.hpp"
+#include "proxy/session/admin_control.hpp"
 #include "proxy/session/client_session.hpp"
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/builder.hpp"

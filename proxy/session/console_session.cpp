@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include "proxy/admin/command.hpp"
-#include "proxy/admin/control.hpp"
 #include "proxy/admin/table.hpp"
 #include "proxy/base/log.hpp"
 #include "proxy/io/frame_io.hpp"
+#include "proxy/session/admin_control.hpp"
 #include "proxy/session/client_session.hpp"
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/builder.hpp"

@@ -1,4 +1,5 @@
-// What the admin console may ask of the running server, beyond the shared Runtime.
+// What the admin console may ask of the running server, beyond the shared Runtime. It names the workers
+// (SHOW CLIENTS visits each), so it sits with the sessions, above proxy/admin/'s parser and tables.
 #pragma once
 #include <functional>
 #include <string>
