@@ -20,10 +20,6 @@
 
 namespace pgroute {
 
-namespace admin {
-struct Control;
-}
-
 // One loaded configuration plus what is derived from it once (SCRAM secrets of plaintext passwords).
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
@@ -76,10 +72,9 @@ class Runtime {
   std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
   std::atomic<int> clients_parked{0};    // idle clients holding no buffers or coroutine frames
   std::atomic<bool> shutting_down{false};
-  // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.
+  // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes.
   admin::PauseRegistry pauses;
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
-  admin::Control* control = nullptr;  // set by ProxyServer before any client is accepted
 
  private:
   std::shared_ptr<ServerPool> pool_for_locked(const config::Config& cfg, const config::Backend& backend,

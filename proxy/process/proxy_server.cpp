@@ -259,8 +259,10 @@ int ProxyServer::run() {
     PGR_LOG(info) << "metrics on http://" << cfg.metrics->host << ":" << metrics_->port() << "/metrics";
   }
   admin_control_.reset(new admin::Control{control_, [this] { return reload(); }, {}});
-  for (auto& w : workers_) admin_control_->workers.push_back(w.get());
-  rt_->control = admin_control_.get();
+  for (auto& w : workers_) {
+    admin_control_->workers.push_back(w.get());
+    w->control = admin_control_.get();
+  }
   for (size_t i = 0; i < workers_.size(); ++i)
     asio::co_spawn(workers_[i]->ctx, accept_loop(*workers_[i], *acceptors_[i]), asio::detached);
   for (auto& w : workers_) asio::co_spawn(w->ctx, park_sweep(*w), asio::detached);

@@ -161,7 +161,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       else if (what == "SERVERS")
         t = admin::show_servers(rt_);
       else if (what == "CLIENTS")
-        t = admin::show_clients(co_await collect_clients(rt_.control, worker_));
+        t = admin::show_clients(co_await collect_clients(worker_.control, worker_));
       else if (what == "BACKENDS")
         t = admin::show_backends(rt_, cfg);
       else if (what == "ROUTES")
@@ -179,12 +179,12 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       admin::put_table(out, admin::explain_route(*snap, user_, cmd->argument), "EXPLAIN");
       break;
     case admin::Verb::Reload: {
-      if (!rt_.control) {
+      if (!worker_.control) {
         wire::put_error(out, {.sqlstate = wire::sqlstate::feature_not_supported,
                               .message = "pgroute admin: reload is not available"});
         break;
       }
-      admin::Control* control = rt_.control;
+      admin::Control* control = worker_.control;
       std::string problems = co_await asio::co_spawn(
           control->ctx, [control]() -> awaitable<std::string> { co_return control->reload(); }, asio::use_awaitable);
       if (problems.empty())

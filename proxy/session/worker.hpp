@@ -13,6 +13,9 @@
 namespace pgroute {
 
 class ClientSession;
+namespace admin {
+struct Control;
+}
 
 struct Worker {
   explicit Worker(int i, size_t cache_entries = 10000) : index(i), ctx(1), analyses(cache_entries) {}
@@ -30,6 +33,9 @@ struct Worker {
   router::AnalysisCache analyses;
   // Where shard keys stand in their tables (INSERT without a column list), learnt from the shards.
   ColumnOrderCache column_orders;
+  // What the admin console may ask of the server (reload, the other workers); set by ProxyServer before
+  // any client is accepted, null without one.
+  admin::Control* control = nullptr;
 };
 
 }  // namespace pgroute
