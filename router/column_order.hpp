@@ -2,7 +2,7 @@
 // Where a shard key stands in its table's column order, for `INSERT INTO events VALUES (...)`: without
 // a column list the values follow the table's columns, which only the servers' catalogs know. The
 // router asks a ColumnOrderSource; the proxy implements it with a per-worker cache it fills from the
-// shards' pg_attribute (proxy/column_order_cache.hpp), so the router stays free of I/O.
+// shards' pg_attribute (proxy/session/column_order_cache.hpp), so the router stays free of I/O.
 
 #include <span>
 #include <string>

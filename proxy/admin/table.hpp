@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "proxy/admin/client_info.hpp"
-#include "proxy/runtime.hpp"
+#include "proxy/pool/runtime.hpp"
 
 namespace pgroute::admin {
 

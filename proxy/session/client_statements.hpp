@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "proxy/response_queue.hpp"
-#include "proxy/server_prepared_set.hpp"
+#include "proxy/pool/server_prepared_set.hpp"
+#include "proxy/session/response_queue.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/frontend.hpp"
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "proxy/response_queue.hpp"
-#include "proxy/server_prepared_set.hpp"
+#include "proxy/pool/server_prepared_set.hpp"
+#include "proxy/session/response_queue.hpp"
 
 namespace pgroute {
 

@@ -62,7 +62,7 @@ def check_yaml(pgroute, plugin, where, text, problems):
 def command_sources(root):
     """Text in which pgroute's own flags and subcommands are spelled."""
     text = ""
-    for rel in ("proxy/main.cpp", "proxy/explain_command.cpp"):
+    for rel in ("proxy/process/main.cpp", "proxy/process/explain_command.cpp"):
         path = os.path.join(root, rel)
         if os.path.exists(path):
             text += open(path, encoding="utf-8").read()

@@ -1,4 +1,4 @@
-// Statement analysis and routing as a session runs them (proxy/client_routing.cpp): the real analyzer
+// Statement analysis and routing as a session runs them (proxy/session/client_routing.cpp): the real analyzer
 // (libpg_query, hints, key extraction) and the router chain built from a fixed configuration with a
 // model router and shard routers (hash, range, list; int4, bigint, text keys).
 //
@@ -16,7 +16,7 @@
 
 #include "config/loader.hpp"
 #include "fuzz_support.hpp"
-#include "proxy/literal_normalizer.hpp"
+#include "proxy/session/literal_normalizer.hpp"
 #include "proxy/wire/frontend.hpp"
 #include "router/analyzer.hpp"
 #include "router/chain_builder.hpp"

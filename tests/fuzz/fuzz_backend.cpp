@@ -1,5 +1,5 @@
 // A server's message stream (login and query results), cut into messages by next_frame() and each body
-// read by the parser the proxy uses for its type (proxy/server_connection.cpp, scatter_merge.cpp).
+// read by the parser the proxy uses for its type (proxy/pool/server_connection.cpp, scatter_merge.cpp).
 // Checked: views stay inside the body, accepted messages re-encode to the same bytes, and an error
 // the proxy forwards with an "alias ...: " prefix keeps every field.
 #include <cstdint>

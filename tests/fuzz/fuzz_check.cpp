@@ -1,5 +1,5 @@
 // `pgroute --check FILE` without a process: the input is written to a file and goes through what
-// proxy/main.cpp's check() runs, config::load_file() and then the router chain when the file has
+// proxy/process/main.cpp's check() runs, config::load_file() and then the router chain when the file has
 // `routers:` (pgroute::chain_for, which lives in the Asio core and only forwards to
 // build_router_chain). The process environment is the fuzzer's, as it is for --check.
 #include <unistd.h>

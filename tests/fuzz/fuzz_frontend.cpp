@@ -1,5 +1,5 @@
 // A client's message stream after the startup phase, cut into messages by next_frame() (as
-// proxy/frame_io.cpp's read_frame() does) and each body read by the parser the session uses for its
+// proxy/io/frame_io.cpp's read_frame() does) and each body read by the parser the session uses for its
 // type. Checked: views stay inside the body, and what a parser accepted re-encodes to the same bytes.
 #include <cstdint>
 #include <string>

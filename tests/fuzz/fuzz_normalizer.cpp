@@ -1,4 +1,4 @@
-// The literal normalizer (proxy/literal_normalizer.cpp) on any simple-query text. Checked: putting the
+// The literal normalizer (proxy/session/literal_normalizer.cpp) on any simple-query text. Checked: putting the
 // constants back in place of $1..$n gives exactly the original text (a number as it was written, with
 // its unary sign, a string quoted again with '' for a quote), so routing on the constants sees the
 // client's values, and no $n runs into the characters after it.
@@ -6,7 +6,7 @@
 #include <string>
 
 #include "fuzz_support.hpp"
-#include "proxy/literal_normalizer.hpp"
+#include "proxy/session/literal_normalizer.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // The proxy logging in to a server with SCRAM-SHA-256: the server's Authentication ('R') messages
 // (SASL, SASLContinue, SASLFinal, Ok), cut by next_frame() and handled as
-// proxy/server_connection.cpp's login() does. Checked: a refused message always says why, and the
+// proxy/pool/server_connection.cpp's login() does. Checked: a refused message always says why, and the
 // server's signature is accepted only after a server-first-message was.
 //
 // The server chooses the PBKDF2 iteration count (accepted up to kScramMaxIterations, 10 million: a

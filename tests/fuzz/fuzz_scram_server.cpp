@@ -1,6 +1,6 @@
 // The proxy checking a client's SCRAM-SHA-256 login: the client's 'p' messages after
 // AuthenticationSASL (SASLInitialResponse, then SASLResponse), cut by next_frame() and fed to
-// ScramServer as proxy/client_startup.cpp does. Two servers see each input: one holding the verifier
+// ScramServer as proxy/session/client_startup.cpp does. Two servers see each input: one holding the verifier
 // of a known user (password "pencil", so a seed with the right proof reaches success) and one with the
 // mock secret for an unknown user. Checked: a failure always says why, and success yields a ClientKey.
 #include <cstdint>

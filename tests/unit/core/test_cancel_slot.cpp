@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "proxy/cancel_registry.hpp"
+#include "proxy/pool/cancel_registry.hpp"
 
 using namespace pgroute;
 

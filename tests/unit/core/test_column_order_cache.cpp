@@ -1,8 +1,8 @@
-// The per-worker cache of shard keys' places (proxy/column_order_cache.hpp): failures are kept briefly,
+// The per-worker cache of shard keys' places (proxy/session/column_order_cache.hpp): failures are kept briefly,
 // fresh orders are not forgotten on the first server error.
 #include <doctest/doctest.h>
 
-#include "proxy/column_order_cache.hpp"
+#include "proxy/session/column_order_cache.hpp"
 
 using pgroute::ColumnOrderCache;
 using pgroute::router::KeyPosition;

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "proxy/config_watcher.hpp"
+#include "proxy/process/config_watcher.hpp"
 
 using namespace pgroute;
 using namespace std::chrono_literals;

@@ -1,7 +1,7 @@
 // deallocated_name: the statement a query that is one SQL DEALLOCATE names, as PostgreSQL reads it.
 #include <doctest/doctest.h>
 
-#include "proxy/deallocate_name.hpp"
+#include "proxy/session/deallocate_name.hpp"
 
 using namespace pgroute;
 

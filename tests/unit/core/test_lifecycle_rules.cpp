@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "proxy/connection_expiry.hpp"
-#include "proxy/server_timeouts.hpp"
+#include "proxy/pool/connection_expiry.hpp"
+#include "proxy/pool/server_timeouts.hpp"
 
 using namespace pgroute;
 using namespace std::chrono_literals;

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/literal_normalizer.hpp"
+#include "proxy/session/literal_normalizer.hpp"
 #include "router/analyzer.hpp"
 
 using namespace pgroute;

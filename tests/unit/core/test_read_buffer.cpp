@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "proxy/read_buffer.hpp"
+#include "proxy/io/read_buffer.hpp"
 
 using pgroute::ReadBuffer;
 

@@ -7,7 +7,7 @@
 #include <tuple>
 #include <vector>
 
-#include "proxy/row_order.hpp"
+#include "proxy/session/row_order.hpp"
 #include "proxy/wire/builder.hpp"
 
 using namespace pgroute;

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/scatter_merge.hpp"
+#include "proxy/session/scatter_merge.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/frame.hpp"
 

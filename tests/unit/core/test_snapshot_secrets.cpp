@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "proxy/auth/scram.hpp"
-#include "proxy/runtime.hpp"
+#include "proxy/pool/runtime.hpp"
 
 using namespace pgroute;
 

@@ -12,9 +12,9 @@
 #include <optional>
 #include <string>
 
-#include "proxy/asio.hpp"
-#include "proxy/frame_io.hpp"
-#include "proxy/outbox.hpp"
+#include "proxy/io/asio.hpp"
+#include "proxy/io/frame_io.hpp"
+#include "proxy/io/outbox.hpp"
 
 using namespace pgroute;
 

@@ -1,0 +1,52 @@
+#include "proxy/io/frame_io.hpp"
+
+namespace pgroute {
+
+awaitable<ReadStatus> read_frame(tcp::socket& sock, ReadBuffer& buf, uint32_t max_body, wire::Frame& frame,
+                                 std::string& error) {
+  for (;;) {
+    size_t need = 0;
+    switch (wire::next_frame(buf.view(), max_body, frame, need, &error)) {
+      case wire::Decode::Ready: co_return ReadStatus::ok;
+      case wire::Decode::Invalid: co_return ReadStatus::invalid;
+      case wire::Decode::NeedMore: break;
+    }
+    auto [space, len] = buf.prepare(need > buf.size() ? need - buf.size() : 4096);
+    auto [ec, n] = co_await sock.async_read_some(asio::buffer(space, len), use_nothrow);
+    if (ec || n == 0) {
+      error = ec ? ec.message() : "end of stream";
+      co_return ReadStatus::closed;
+    }
+    buf.commit(n);
+  }
+}
+
+awaitable<ReadStatus> read_startup(tcp::socket& sock, ReadBuffer& buf, uint32_t max_len, wire::StartupPacket& pkt,
+                                   size_t& consumed, std::string& error) {
+  for (;;) {
+    switch (wire::decode_startup(buf.view(), max_len, pkt, consumed, &error)) {
+      case wire::Decode::Ready: co_return ReadStatus::ok;
+      case wire::Decode::Invalid: co_return ReadStatus::invalid;
+      case wire::Decode::NeedMore: break;
+    }
+    auto [space, len] = buf.prepare(consumed > buf.size() ? consumed - buf.size() : 512);
+    auto [ec, n] = co_await sock.async_read_some(asio::buffer(space, len), use_nothrow);
+    if (ec || n == 0) {
+      error = ec ? ec.message() : "end of stream";
+      co_return ReadStatus::closed;
+    }
+    buf.commit(n);
+  }
+}
+
+awaitable<bool> write_all(tcp::socket& sock, std::string_view data, std::string& error) {
+  auto [ec, n] = co_await asio::async_write(sock, asio::buffer(data.data(), data.size()), use_nothrow);
+  (void)n;
+  if (ec) {
+    error = ec.message();
+    co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace pgroute

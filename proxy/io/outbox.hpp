@@ -1,0 +1,46 @@
+// Bytes on their way to a client socket. Two coroutines of a session may produce them (the client loop
+// answers some messages itself, the server pump forwards results); the first one to flush writes
+// everything queued, including what the other adds meanwhile, so writes never interleave.
+#pragma once
+#include <string>
+
+#include "proxy/io/asio.hpp"
+#include "proxy/metrics/query_stats.hpp"
+
+namespace pgroute {
+
+class Outbox {
+ public:
+  std::string& buffer() { return pending_; }
+  // Frees the storage while nothing is queued or being written.
+  void release() {
+    if (!writing_ && pending_.empty()) {
+      std::string().swap(pending_);
+      std::string().swap(inflight_);
+    }
+  }
+  bool writing() const { return writing_; }
+  size_t queued() const { return pending_.size(); }
+
+  // Returns false if the client is gone.
+  awaitable<bool> flush(tcp::socket& sock) {
+    if (writing_) co_return !failed_;
+    writing_ = true;
+    while (!pending_.empty() && !failed_) {
+      inflight_.swap(pending_);
+      auto [ec, n] = co_await asio::async_write(sock, asio::buffer(inflight_), use_nothrow);
+      metrics::record_client_bytes_out(n);
+      inflight_.clear();
+      if (ec) failed_ = true;
+    }
+    writing_ = false;
+    co_return !failed_;
+  }
+
+ private:
+  std::string pending_, inflight_;
+  bool writing_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace pgroute

@@ -1,0 +1,482 @@
+// Routing inside a session: which alias runs the client's next unit of work, and the proxy's own
+// answers for what needs no server yet (a deferred BEGIN, SET pgroute.shard_key).
+//
+// A transaction runs on one alias. A simple Query is routed when it arrives. Extended-protocol messages
+// arriving while no server is attached are held until a Bind (whose statement and parameter values
+// decide), a Flush or a Sync; then they go, in order, to the chosen alias. Once attached, each Bind is
+// checked against the alias in use: inside a transaction another alias is refused (0A000), never split.
+#include <string>
+
+#include "proxy/base/log.hpp"
+#include "proxy/metrics/query_stats.hpp"
+#include "proxy/session/client_session.hpp"
+#include "proxy/session/literal_normalizer.hpp"
+#include "proxy/session/worker.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/frame.hpp"
+#include "proxy/wire/sqlstate.hpp"
+
+namespace pgroute {
+namespace {
+
+void put_command_complete(std::string& out, std::string_view tag) {
+  std::string body(tag);
+  body.push_back('\0');
+  wire::put_message(out, 'C', body);
+}
+
+// Statements the proxy can answer without a server while none is attached.
+bool answerable(const router::Analysis& a, bool begin_pending) {
+  if (a.statement_count != 1) return false;
+  if (a.set_shard_key) return true;
+  if (!begin_pending) return a.kind == router::StatementKind::TransactionBegin;
+  return a.kind == router::StatementKind::TransactionEnd && !a.begins_transaction &&
+         (a.command == "COMMIT" || a.command == "ROLLBACK");
+}
+
+// Statements that do not choose an alias (transaction control, SET, SHOW, empty): they run where the
+// transaction already is, or on the client's own alias.
+bool chooses_alias(const router::Analysis& a) {
+  using K = router::StatementKind;
+  return a.kind != K::TransactionBegin && a.kind != K::TransactionEnd && a.kind != K::Savepoint && a.kind != K::Set &&
+         a.kind != K::Show && a.kind != K::Empty;
+}
+
+}  // namespace
+
+char ClientSession::client_tx_status() const {
+  if (server_) return server_->tx_status;
+  return u().pending_begin ? 'T' : 'I';
+}
+
+std::shared_ptr<const router::Analysis> ClientSession::analyze(std::string_view sql) {
+  uint64_t hits = worker_.analyses.hits();
+  auto analysis = worker_.analyses.get(sql);
+  metrics::record_cache(worker_.index, worker_.analyses.hits() != hits);
+  return analysis;
+}
+
+const router::Analysis* ClientSession::analysis_of_statement(std::string_view name) const {
+  if (name.empty()) return unnamed_analysis_.get();
+  const ClientStatement* st = statements_.find(name);
+  return st ? st->analysis.get() : nullptr;
+}
+
+std::variant<router::RouteDecision, router::RouteError> ClientSession::route(const router::Analysis& a,
+                                                                             std::string_view sql,
+                                                                             const wire::BindParams* params,
+                                                                             ColumnOrderLookup& columns) {
+  router::RouteContext ctx;
+  ctx.analysis = &a;
+  if (params) {
+    ctx.params = params->values;
+    ctx.param_formats = params->formats;
+  }
+  ctx.sql = sql;
+  ctx.user = user_;
+  ctx.database = database_;
+  ctx.application_name = application_name_;
+  ctx.in_transaction = client_tx_status() != 'I';
+  if (shard_key_) ctx.session_shard_key = *shard_key_;
+  ctx.last_write = last_write_;
+  ctx.alias_healthy = &rt_.alias_health;
+  ctx.column_order = &columns;
+  columns.start_route();
+  auto result = snap_->chain->route(ctx);
+  // The next Query (or Bind and Execute) sent is the statement this placed, if by a column order.
+  u().column_order_placed = !columns.used_table().empty();
+  if (u().column_order_placed) u().column_order_table.assign(columns.used_table());
+  if (auto* d = std::get_if<router::RouteDecision>(&result)) {
+    // "No router had an opinion": the client's own database decides (its alias), not the global default.
+    if (d->router == "default" && d->scatter.empty()) d->alias = alias_;
+    return std::move(*d);  // with scatter set: every shard (client_scatter.cpp)
+  }
+  return std::move(std::get<router::RouteError>(result));
+}
+
+void ClientSession::note_routed(const router::Analysis& a, const std::string& router) {
+  if (router::is_write_kind(a.kind)) last_write_ = std::chrono::steady_clock::now();
+  // Labels of this unit's pgroute_queries_total sample, recorded when its ReadyForQuery arrives.
+  u().unit_router = router;
+  u().unit_kind = router::kind_name(a.kind);
+}
+
+std::string ClientSession::affinity_error(const std::string& alias, const router::RouteDecision& d) const {
+  return "pgroute: this transaction runs on alias \"" + alias + "\" but the statement routes to alias \"" + d.alias +
+         "\" (router " + d.router + ": " + d.reason + "); a transaction cannot span aliases";
+}
+
+void ClientSession::queue_route_error(const router::RouteError& e) {
+  PGR_LOG(info) << describe() << ": refused by router " << e.router << ": " << e.message;
+  metrics::record_routing_error(worker_.index, e.router, e.sqlstate);
+  wire::put_error(u().out.buffer(),
+                  {.severity = "ERROR", .sqlstate = e.sqlstate, .message = e.message, .hint = e.hint});
+}
+
+// Sends what is queued and waits until the attached server has answered everything asked of it.
+// False if it started a COPY FROM STDIN instead (it waits for the client): the waiting message is the COPY's.
+awaitable<bool> ClientSession::wait_server_idle() {
+  bool written = co_await flush_to_server();
+  while (written && server_ && !u().replies.expect.empty() && !client_gone_ && !copy_in_) {
+    if (!idle_signal_) idle_signal_ = std::make_unique<asio::steady_timer>(worker_.ctx);
+    idle_signal_->expires_at(asio::steady_timer::time_point::max());
+    auto [ec] = co_await idle_signal_->async_wait(use_nothrow);
+    (void)ec;  // cancelled is the signal
+  }
+  co_return !copy_in_;
+}
+
+// SET [LOCAL] pgroute.shard_key: the key of the statements that follow, for the rest of the session or,
+// set inside a transaction block, until it ends. SET LOCAL outside one does nothing (PostgreSQL warns
+// 25P01 and ignores it): false then.
+bool ClientSession::apply_shard_key(const router::Analysis& a) {
+  const bool in_transaction = client_tx_status() != 'I';
+  if (a.shard_key_local && !in_transaction) return false;
+  shard_key_ = *a.set_shard_key;
+  shard_key_for_transaction_ = in_transaction;
+  return true;
+}
+
+// Statements the proxy answers itself. Updates the session state; status_after is the transaction
+// status the client is in afterwards.
+bool ClientSession::answer_locally(const router::Analysis& a, char& status_after) {
+  if (a.statement_count != 1) return false;
+  if (a.set_shard_key) {
+    if (!apply_shard_key(a))
+      wire::put_notice(u().out.buffer(), {.severity = "WARNING",
+                                          .sqlstate = wire::sqlstate::no_active_sql_transaction,
+                                          .message = "SET LOCAL can only be used in transaction blocks"});
+    put_command_complete(u().out.buffer(), "SET");
+    status_after = client_tx_status();
+    return true;
+  }
+  if (server_) return false;
+  if (!u().pending_begin && a.kind == router::StatementKind::TransactionBegin) {
+    status_after = 'T';
+    return true;  // the caller records the text
+  }
+  if (u().pending_begin && a.kind == router::StatementKind::TransactionEnd && !a.begins_transaction &&
+      (a.command == "COMMIT" || a.command == "ROLLBACK")) {
+    u().pending_begin.reset();
+    if (shard_key_for_transaction_) shard_key_.reset();
+    put_command_complete(u().out.buffer(), a.command);
+    status_after = 'I';
+    return true;
+  }
+  return false;
+}
+
+awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f, std::string_view sql,
+                                                            const wire::ParseMsg& parse, const wire::BindMsg& bind) {
+  // A held read across shards whose unit the client ends without Sync or Flush: it runs first.
+  if (scatter_ && (f.type == 'Q' || f.type == 'F')) {
+    if (co_await scatter_held(false) == Step::stop) co_return Step::stop;
+  }
+  switch (f.type) {
+    case 'Q': co_return co_await route_query(sql);
+    case 'P': {
+      auto analysis = analyze(parse.query);
+      if (parse.name.empty())
+        unnamed_analysis_ = std::move(analysis);
+      else
+        statements_.set_analysis(parse.name, std::move(analysis));
+      break;
+    }
+    case 'B': co_return co_await route_bind(f, bind);
+    default: break;
+  }
+  if (server_) co_return Step::forward;
+  switch (f.type) {
+    case 'P':
+    case 'D':
+    case 'C':
+    case 'E': hold(f); co_return Step::done;
+    case 'H':
+      if (scatter_) co_return co_await scatter_held(false);
+      if (u().held.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
+      // No deferred BEGIN here: the unit goes on after a Flush, and its Execute must run in the transaction.
+      co_return co_await release_held(alias_);
+    case 'S':
+      if (scatter_) co_return co_await scatter_held(true);
+      if (answer_held_unit()) co_return Step::done;
+      if (u().held.empty()) {
+        wire::put_ready_for_query(u().out.buffer(), client_tx_status());  // nothing for a server to do
+        co_return Step::done;
+      }
+      // Preparing or describing only (no Execute) does not choose the transaction's alias yet.
+      defer_begin_ = !u().held.has_execute();
+      co_return co_await release_held(alias_);
+    default:
+      u().unit_alias = alias_;  // FunctionCall: the client's own alias
+      co_return Step::forward;
+  }
+}
+
+// The analysis of a simple query: of its text with constants made parameters when that parses (one
+// cache entry for all "... WHERE id = <n>"), with the constants in literal_params; else of the text.
+std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string_view sql,
+                                                                     const wire::BindParams*& params) {
+  params = nullptr;
+  u().normalized_current = normalize_literals(sql, u().normalized);
+  u().normalize_tried = true;
+  if (u().normalized_current) {
+    auto analysis = analyze(u().normalized.text);
+    // SET/SHOW/transaction control keep their constants: SET pgroute.shard_key needs its value.
+    if (analysis->kind != router::StatementKind::Unparsed && chooses_alias(*analysis)) {
+      u().literal_params.formats.clear();
+      u().literal_params.values.clear();
+      for (const auto& v : u().normalized.literals) u().literal_params.values.emplace_back(v);
+      params = &u().literal_params;
+      return analysis;
+    }
+  }
+  return analyze(sql);
+}
+
+awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) {
+  const wire::BindParams* literals = nullptr;
+  auto analysis = analyze_query(sql, literals);
+  const router::Analysis& a = *analysis;
+  if (server_ && !u().replies.expect.empty() && answerable(a, u().pending_begin.has_value()) &&
+      !co_await wait_server_idle())
+    co_return Step::copy;
+  char status = 'I';
+  if (answer_locally(a, status)) {
+    if (a.kind == router::StatementKind::TransactionBegin && !a.set_shard_key) {
+      u().pending_begin = std::string(sql);
+      put_command_complete(u().out.buffer(), a.command.empty() ? "BEGIN" : a.command);
+    }
+    wire::put_ready_for_query(u().out.buffer(), status);
+    co_return Step::done;
+  }
+  if (a.resets_shard_key) shard_key_.reset();
+  if (!chooses_alias(a) && !a.hint_alias) {
+    if (!server_) u().unit_alias = alias_;
+    co_return Step::forward;
+  }
+  ColumnOrderLookup columns(worker_.column_orders, snap_->generation);
+  auto routed = route(a, sql, literals, columns);
+  if (column_order_stale(routed, columns)) routed = route(a, sql, literals, columns);
+  if (columns.missing()) {  // INSERT without a column list, table not seen yet: ask the shards
+    co_await learn_missing_column_order(columns);
+    if (client_gone_) co_return Step::stop;
+    routed = route(a, sql, literals, columns);
+  }
+  if (auto* e = std::get_if<router::RouteError>(&routed)) {
+    if (server_ && !co_await wait_server_idle()) co_return Step::copy;
+    queue_route_error(*e);
+    wire::put_ready_for_query(u().out.buffer(), client_tx_status());
+    co_return Step::done;
+  }
+  auto& d = std::get<router::RouteDecision>(routed);
+  if (!d.scatter.empty()) co_return co_await scatter_query(sql, a, d, literals);
+  if (server_ && server_->endpoint().alias != d.alias) {
+    // A pipelined earlier query may still hold the connection.
+    if (!co_await wait_server_idle()) co_return Step::copy;
+    if (server_ && server_->endpoint().alias != d.alias) {
+      std::string current = server_->endpoint().alias;
+      PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
+      wire::put_error(u().out.buffer(), {.severity = "ERROR",
+                                         .sqlstate = wire::sqlstate::feature_not_supported,
+                                         .message = affinity_error(current, d),
+                                         .hint = "Commit first, or route these tables to the same alias."});
+      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
+      co_return Step::done;
+    }
+  }
+  if (client_gone_) co_return Step::stop;
+  note_routed(a, d.router);
+  u().unit_alias = d.alias;
+  co_return Step::forward;
+}
+
+awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, const wire::BindMsg& bind) {
+  if (scatter_) {
+    hold(f);  // a second Bind in a unit spread over shards: refused at its Sync
+    co_return Step::done;
+  }
+  const router::Analysis* a = analysis_of_statement(bind.statement);
+  if (!a) {
+    // Unknown statement: let the server report it (on the attached or the client's own alias).
+    if (server_) co_return Step::forward;
+    hold(f);
+    co_return Step::done;
+  }
+  if (a->set_shard_key && a->statement_count == 1) apply_shard_key(*a);  // its warning comes with its answer
+  if (!chooses_alias(*a) && !a->hint_alias) {
+    if (server_) co_return Step::forward;
+    hold(f);
+    co_return Step::done;
+  }
+  wire::BindParams& params = u().literal_params;  // reused: no allocation per Bind
+  if (!wire::parse_bind_params(bind.after_statement, params)) {
+    co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: malformed Bind message from client");
+    co_return Step::stop;
+  }
+  std::string_view sql;  // the rule router's regex looks at the text; held in the statement's Parse
+  ColumnOrderLookup columns(worker_.column_orders, snap_->generation);
+  auto routed = route(*a, sql, &params, columns);
+  if (column_order_stale(routed, columns)) routed = route(*a, sql, &params, columns);
+  std::shared_ptr<const router::Analysis> keep;  // the analysis, if statements_ may change meanwhile
+  if (columns.missing()) {                       // INSERT without a column list, table not seen yet: ask the shards
+    // Kept alive while we wait: a pipelined DISCARD ALL's answer may clear statements_ meanwhile.
+    const ClientStatement* st = statements_.find(bind.statement);
+    keep = bind.statement.empty() ? unnamed_analysis_ : st ? st->analysis : nullptr;
+    co_await learn_missing_column_order(columns);
+    if (client_gone_) co_return Step::stop;
+    routed = route(*keep, sql, &params, columns);
+    a = keep.get();
+  }
+  if (auto* d = std::get_if<router::RouteDecision>(&routed); d && !d->scatter.empty()) {
+    if (auto refusal = scatter_refusal(*a, *d)) {
+      routed = std::move(*refusal);
+    } else {
+      hold(f);
+      scatter_ =
+          std::make_unique<ScatterUnit>(scatter_unit(std::move(*d), *a, statement_text(bind.statement), &params));
+      co_return Step::done;
+    }
+  }
+  if (auto* e = std::get_if<router::RouteError>(&routed)) {
+    clear_held();
+    if (server_) {
+      // Earlier messages of this unit are on the server: the error takes its place behind their answers.
+      std::string bytes;
+      wire::put_error(bytes, {.severity = "ERROR", .sqlstate = e->sqlstate, .message = e->message, .hint = e->hint});
+      PGR_LOG(info) << describe() << ": refused by router " << e->router << ": " << e->message;
+      metrics::record_routing_error(worker_.index, e->router, e->sqlstate);
+      u().replies.queue_error(std::move(bytes));
+      forward_sync_after_skip_ = true;
+    } else {
+      queue_route_error(*e);
+    }
+    skip_until_sync_ = true;
+    co_return Step::done;
+  }
+  auto& d = std::get<router::RouteDecision>(routed);
+  if (server_) {
+    if (server_->endpoint().alias == d.alias) {
+      note_routed(*a, d.router);
+      co_return Step::forward;
+    }
+    std::string bytes;
+    std::string current = server_->endpoint().alias;
+    PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
+    wire::put_error(bytes, {.severity = "ERROR",
+                            .sqlstate = wire::sqlstate::feature_not_supported,
+                            .message = affinity_error(current, d),
+                            .hint = "Commit first (and wait for the results of earlier statements), or route these "
+                                    "tables to the same alias."});
+    u().replies.queue_error(std::move(bytes));
+    forward_sync_after_skip_ = true;
+    skip_until_sync_ = true;
+    co_return Step::done;
+  }
+  note_routed(*a, d.router);
+  Step step = co_await release_held(d.alias);
+  co_return step;
+}
+
+// Keeps an extended-protocol message until its unit's alias is known.
+void ClientSession::hold(const wire::Frame& f) { u().held.hold(f); }
+
+HeldUnit ClientSession::take_held() {
+  HeldUnit held = std::move(u().held);
+  clear_held();
+  return held;
+}
+
+void ClientSession::clear_held() { u().held.clear(); }
+
+// Attaches to `alias` and replays the held messages; the caller then handles the current one.
+awaitable<ClientSession::Step> ClientSession::release_held(const std::string& alias) {
+  u().unit_alias = alias;
+  HeldUnit held = take_held();
+  Attach attached = attach_now();
+  if (attached == Attach::must_wait) attached = co_await attach_from_pool();
+  if (attached == Attach::failed) {
+    skip_until_sync_ = true;
+    co_return Step::done;
+  }
+  for (size_t i = 0; i < held.size(); ++i)
+    if (!co_await handle_message(held.message(i))) co_return Step::stop;
+  co_return Step::forward;
+}
+
+// A held unit that only opens a transaction, sets the shard key or ends a transaction nothing ran in:
+// answered by the proxy, message by message, as the server would have. Called at Sync with no server.
+bool ClientSession::answer_held_unit() {
+  if (u().held.empty() || server_) return false;
+  // First pass: is every Execute one the proxy may answer?
+  bool begin_pending = u().pending_begin.has_value();
+  const HeldUnit& held = u().held;
+  const router::Analysis* portal = nullptr;
+  int executes = 0;
+  for (size_t i = 0; i < held.size(); ++i) {
+    const wire::Frame f = held.message(i);
+    if (f.type == 'B') {
+      wire::BindMsg b;
+      if (!wire::parse_bind(f.body, b) || !b.portal.empty()) return false;
+      portal = analysis_of_statement(b.statement);
+      if (!portal) return false;
+    } else if (f.type == 'E') {
+      if (!portal || !answerable(*portal, begin_pending)) return false;
+      ++executes;
+      if (portal->kind == router::StatementKind::TransactionBegin)
+        begin_pending = true;
+      else if (portal->kind == router::StatementKind::TransactionEnd)
+        begin_pending = false;
+    } else if (f.type == 'D') {
+      wire::TargetMsg t;
+      if (!wire::parse_describe_or_close(f.body, t) || t.kind != 'P') return false;
+    } else if (f.type != 'P') {
+      return false;
+    }
+  }
+  if (executes == 0) return false;  // a Parse alone is for a server to check
+  // Second pass: answer.
+  std::string& out = u().out.buffer();
+  std::string begin_sql;
+  for (size_t i = 0; i < held.size(); ++i) {
+    const wire::Frame f = held.message(i);
+    switch (f.type) {
+      case 'P': {
+        wire::ParseMsg p;
+        wire::parse_parse(f.body, p);
+        if (p.name.empty())
+          begin_sql = std::string(p.query);
+        else
+          statements_.remember(p);
+        wire::put_parse_complete(out);
+        break;
+      }
+      case 'B': {
+        wire::BindMsg b;
+        wire::parse_bind(f.body, b);
+        portal = analysis_of_statement(b.statement);
+        if (!b.statement.empty()) {
+          const ClientStatement* st = statements_.find(b.statement);
+          // Its text, kept in simple-query form for the server later.
+          begin_sql = st ? std::string(st->query()) : std::string();
+        }
+        wire::put_bind_complete(out);
+        break;
+      }
+      case 'D': wire::put_message(out, 'n', {}); break;  // a portal of a utility statement: NoData
+      case 'E': {
+        char status = 'I';
+        answer_locally(*portal, status);
+        if (portal->kind == router::StatementKind::TransactionBegin && !portal->set_shard_key) {
+          u().pending_begin = begin_sql;
+          put_command_complete(out, portal->command.empty() ? "BEGIN" : portal->command);
+        }
+        break;
+      }
+    }
+  }
+  clear_held();
+  wire::put_ready_for_query(out, client_tx_status());
+  return true;
+}
+
+}  // namespace pgroute

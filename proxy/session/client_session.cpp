@@ -1,0 +1,620 @@
+#include "proxy/session/client_session.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <utility>
+
+#include "proxy/auth/md5.hpp"
+#include "proxy/auth/scram.hpp"
+#include "proxy/base/log.hpp"
+#include "proxy/io/frame_io.hpp"
+#include "proxy/metrics/query_stats.hpp"
+#include "proxy/session/deallocate_name.hpp"
+#include "proxy/session/sql_quote.hpp"
+#include "proxy/session/worker.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/frontend.hpp"
+#include "proxy/wire/sqlstate.hpp"
+
+namespace pgroute {
+namespace {
+std::atomic<uint64_t> g_next_session_id{1};
+
+// Read sizes: a read while messages are streaming in, and the read a client waits on between them.
+constexpr size_t kReadSize = 8192;
+constexpr size_t kWaitReadSize = 256;
+}  // namespace
+
+ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
+    : rt_(rt), worker_(worker), socket_(std::move(socket)), id_(g_next_session_id.fetch_add(1)) {}
+
+ClientSession::~ClientSession() {
+  if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
+  if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
+  leave_startup();
+  if (parked_) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
+  worker_.sessions.erase(id_);
+}
+
+std::string ClientSession::describe() const {
+  std::string s = "client " + std::to_string(id_);
+  if (!user_.empty()) s += " (" + user_ + "@" + database_ + " -> alias \"" + alias_ + "\")";
+  return s;
+}
+
+void ClientSession::close_client() {
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+void ClientSession::request_shutdown() {
+  shutting_down_ = true;
+  if (server_ || scattering_) return;  // the pump (or the read across shards) ends the session when done
+  send_error(wire::sqlstate::admin_shutdown, "pgroute is shutting down", "FATAL");
+  asio::co_spawn(
+      worker_.ctx,
+      [self = shared_from_this()]() -> awaitable<void> {
+        co_await self->u().out.flush(self->socket_);
+        self->close_client();
+      },
+      asio::detached);
+}
+
+awaitable<void> ClientSession::run() {
+  auto self = shared_from_this();
+  worker_.sessions[id_] = self;
+  if (!co_await startup()) {
+    co_await u().out.flush(socket_);
+    close_client();
+    co_return;
+  }
+  co_await serve(false);
+}
+
+const ClientSession::UnitState& ClientSession::u() const {
+  static const UnitState none;
+  return unit_ ? *unit_ : none;
+}
+
+bool ClientSession::unit_idle() const {
+  if (!unit_) return true;
+  const UnitState& s = *unit_;
+  return s.held.empty() && !s.pending_begin && s.replies.idle() && s.unit_alias.empty();
+}
+
+// Parks an idle client: its coroutine frames and buffers are freed and only a readiness wait on the
+// socket is left, whose handler starts serve() again. Idle clients are most connections of a pooler,
+// and the frames and buffers were most of what one cost.
+void ClientSession::park() {
+  if (unit_idle()) {
+    unit_.reset();
+  } else {  // e.g. inside a transaction whose BEGIN is still pending: keep the state, drop the buffers
+    unit_->in.release();
+    unit_->out.release();
+  }
+  client_view_.shrink_to_fit();  // grown one by one at login; no-op once it fits
+  parked_ = true;
+  rt_.clients_parked.fetch_add(1, std::memory_order_relaxed);
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
+    // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
+    asio::co_spawn(self->worker_.ctx, self->serve(true), asio::detached);
+  });
+}
+
+bool ClientSession::may_park() const {
+  return !server_ && !pump_running_ && !scattering_ && !writing_to_server_ && !u().out.writing() &&
+         u().out.queued() == 0 && u().in.empty() && !client_gone_ && !shutting_down_;
+}
+
+void ClientSession::park_if_idle(uint32_t tick) {
+  if (idle_read_since_ == kNotIdle || tick - idle_read_since_ < 2 || !may_park()) return;
+  park_requested_ = true;
+  boost::system::error_code ec;
+  socket_.cancel(ec);  // the read ends with operation_aborted; no data is lost
+}
+
+awaitable<void> ClientSession::serve(bool readable) {
+  auto self = shared_from_this();
+  if (std::exchange(parked_, false)) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
+  for (;;) {
+    wire::Frame f;
+    size_t need = 0;
+    std::string error;
+    wire::Decode d = wire::next_frame(u().in.view(), max_message_, f, need, &error);
+    if (d == wire::Decode::Ready) {
+      bool keep_going = co_await handle_message(f);
+      u().in.consume(f.wire_size());
+      if (!keep_going) break;
+      continue;
+    }
+    if (d == wire::Decode::Invalid) {
+      PGR_LOG(warn) << describe() << ": protocol violation: " << error;
+      co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: invalid message from client: " + error);
+      break;
+    }
+    // Everything complete is processed: send it on in one write, answer what the proxy answered itself.
+    co_await flush_to_server();
+    u().server_out.clear();
+    if (u().out.queued() > 0 && !co_await u().out.flush(socket_)) break;
+    size_t want = std::max(kReadSize, need > u().in.size() ? need - u().in.size() : 0);
+    if (u().in.empty() && !last_read_filled_) {
+      // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
+      if (!std::exchange(readable, false) && may_park()) {
+        park();
+        co_return;
+      }
+      // A server is attached (the answer is coming and the client's next message soon after), or the
+      // client woke us from park(). The read is started now (Asio tries it once, then waits for epoll to
+      // report the socket readable), into a small buffer: most messages fit, a longer one takes a second read.
+      u().in.shrink_to(kWaitReadSize);
+      want = kWaitReadSize;
+    }
+    auto [space, len] = u().in.prepare(want);
+    idle_read_since_ = u().in.empty() ? worker_.park_tick : kNotIdle;
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);
+    idle_read_since_ = kNotIdle;
+    if (std::exchange(park_requested_, false) && ec == asio::error::operation_aborted) {
+      // park_if_idle() cancelled the read of a client that stayed idle
+      if (may_park()) {
+        park();
+        co_return;
+      }
+      continue;  // something changed meanwhile (a shutdown closes the socket: the next read ends it)
+    }
+    if (ec == asio::error::eof || (!ec && n == 0)) {
+      client_input_ended_ = true;
+      break;
+    }
+    if (ec) break;
+    last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
+    metrics::record_client_bytes_in(n);
+    u().in.commit(n);
+  }
+  if (client_input_ended_) {
+    co_await end_client_input();
+    co_return;
+  }
+  note_client_gone();
+  if (!server_) close_client();
+}
+
+// The client will send nothing more. What it asked before is still answered (as PostgreSQL does for a
+// client that half-closes or pipelines Terminate); the server connection is then given back (rolled
+// back if the client left inside a transaction) as on any client exit.
+awaitable<void> ClientSession::end_client_input() {
+  if (server_ && (copy_in_ || unit_open_)) {
+    // The server waits for input that will not come (COPY data, or the rest of an extended-protocol unit):
+    // it sees the end of the client's input too, and ends the session as it does for a direct client (a
+    // COPY fails with 08006; an unfinished unit gets no answer). The connection is not reused.
+    copy_in_ = false;
+    unit_open_ = true;
+    server_close_expected_ = true;
+    if (co_await flush_to_server() && server_) {
+      boost::system::error_code ec;
+      server_->socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+  }
+  co_await flush_to_server();  // Terminate may end the loop before what came with it was sent
+  if (server_) {
+    // The pump forwards the rest and ends the session; it may be waiting with nothing asked.
+    if (u().replies.expect.empty()) server_->socket().cancel();
+    co_return;
+  }
+  // A writer still busy is the pump giving its last answers: it closes the client after them.
+  if (u().out.writing()) co_return;
+  co_await u().out.flush(socket_);
+  close_client();
+}
+
+bool ClientSession::client_view_changes(std::string_view name, std::string_view value) {
+  auto key = static_cast<uint32_t>(std::hash<std::string_view>{}(name));
+  auto seen = static_cast<uint32_t>(std::hash<std::string_view>{}(value));
+  for (auto& [k, v] : client_view_) {
+    if (k != key) continue;
+    return std::exchange(v, seen) != seen;
+  }
+  client_view_.emplace_back(key, seen);
+  return true;
+}
+
+void ClientSession::note_client_gone() {
+  client_gone_ = true;
+  // The pump owns the server connection's ending (return, roll back, or close); wake it.
+  if (server_ && pump_running_) server_->socket().cancel();
+}
+
+void ClientSession::send_error(std::string_view sqlstate, const std::string& message, std::string_view severity) {
+  wire::put_error(u().out.buffer(), {.severity = severity, .sqlstate = sqlstate, .message = message});
+}
+
+awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, const std::string& message,
+                                          std::string_view hint) {
+  wire::put_error(u().out.buffer(), {.severity = "FATAL", .sqlstate = sqlstate, .message = message, .hint = hint});
+  co_await u().out.flush(socket_);
+}
+
+void ClientSession::push(Pending p) { u().replies.expect.push(p); }
+
+// Proxy-made answers at the head of the queue go out now: everything before them has been answered.
+void ClientSession::emit_ready_synthetic() { u().replies.emit_synthetic(u().out.buffer()); }
+
+// A client message while the server copies in: PostgreSQL takes CopyData, CopyDone and CopyFail, and
+// ignores Flush and Sync (libpq sends one after an Execute it did not know was a COPY). Anything else
+// ends the COPY with 08P01 and then the session ("protocol synchronization was lost"): it goes to the
+// server, unrouted, which says so to this client exactly as to a direct one, then closes. Returns false
+// when the client's input is over.
+bool ClientSession::handle_copy_message(const wire::Frame& f) {
+  u().server_out.append(f.bytes());
+  switch (f.type) {
+    case 'd':
+    case 'H':
+    case 'S': return true;  // no answer is expected to any of them
+    case 'c':
+    case 'f': copy_in_ = false; return true;  // the COPY's own answer ends it
+    default:
+      PGR_LOG(info) << describe() << ": message type " << int(static_cast<unsigned char>(f.type))
+                    << " during COPY FROM STDIN: the server ends the session";
+      copy_in_ = false;
+      unit_open_ = true;  // what the server makes of it is not tracked: the connection is not reused
+      server_close_expected_ = true;
+      client_input_ended_ = true;
+      return false;
+  }
+}
+
+awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
+  if (copy_in_) co_return handle_copy_message(f);
+  if (f.type == 'X') {
+    client_input_ended_ = true;
+    co_return false;
+  }
+  if (skip_until_sync_) {
+    if (f.type != 'S') co_return true;
+    skip_until_sync_ = false;
+    bool forward = forward_sync_after_skip_ && server_;
+    forward_sync_after_skip_ = false;
+    if (!forward) {
+      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
+      co_return true;
+    }
+    // The server saw this unit's first messages: its Sync closes the unit (and answers ReadyForQuery).
+    unit_open_ = false;
+    push({Expect::Sync});
+    u().server_out.append(f.bytes());
+    co_return true;
+  }
+  switch (f.type) {
+    case 'H':  // Flush: only meaningful while something is outstanding on the server...
+      // ...or held by routing, which must now send it on (client_routing.cpp).
+      if (!server_ && routing_active() && (!u().held.empty() || scatter_)) break;
+      if (server_ && (!u().replies.expect.empty() || unit_open_)) u().server_out.append(f.bytes());
+      co_return true;
+    case 'd':
+    case 'c':
+    case 'f':  // COPY data from the client belongs to the COPY in progress
+      if (server_ && !u().replies.expect.empty()) u().server_out.append(f.bytes());
+      co_return true;
+    case 'Q':
+    case 'F':
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'C':
+    case 'S': break;
+    default: {
+      std::string what = f.type >= 32 && f.type < 127 ? std::string("'") + f.type + "'" : std::to_string(int(f.type));
+      co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: unexpected message type " + what);
+      co_return false;
+    }
+  }
+  // Validate before borrowing a server: a malformed message must not reach (and kill) a pooled connection.
+  wire::ParseMsg parse;
+  wire::BindMsg bind;
+  wire::TargetMsg target;
+  wire::ExecuteMsg exec;
+  std::string_view sql;
+  bool valid = true;
+  switch (f.type) {
+    case 'Q': valid = wire::parse_query(f.body, sql); break;
+    case 'P': valid = wire::parse_parse(f.body, parse); break;
+    case 'B': valid = wire::parse_bind(f.body, bind); break;
+    case 'D':
+    case 'C': valid = wire::parse_describe_or_close(f.body, target); break;
+    case 'E': valid = wire::parse_execute(f.body, exec); break;
+    default: break;
+  }
+  if (!valid) {
+    co_await send_fatal(wire::sqlstate::protocol_violation,
+                        std::string("pgroute: malformed message of type '") + f.type + "' from client");
+    co_return false;
+  }
+  if (f.type == 'P' && !parse.name.empty() && statement_exists(parse.name))
+    co_return co_await refuse_duplicate_parse(parse.name);
+  u().normalized_current = u().normalize_tried = false;
+  // A reload changes the rules for the next unit; one already attached finishes on its alias.
+  if (!server_ && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
+  if (routing_active()) {
+    Step step = co_await route_message(f, sql, parse, bind);
+    if (step == Step::stop) co_return false;
+    if (step == Step::copy) co_return handle_copy_message(f);
+    if (step == Step::done) {
+      emit_ready_synthetic();
+      co_return true;
+    }
+  }
+  Attach attached = attach_now();
+  if (attached == Attach::must_wait) attached = co_await attach_from_pool();
+  if (attached == Attach::failed) {
+    // The error is queued; finish the unit the way the server would have.
+    if (f.type == 'Q' || f.type == 'F' || f.type == 'S')
+      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
+    else
+      skip_until_sync_ = true;
+    co_return true;
+  }
+  switch (f.type) {
+    case 'Q':
+      note_statement(sql, true);
+      if (auto name = deallocated_name(sql); name && statements_.prepared(*name)) {
+        // SQL DEALLOCATE of a statement the client prepared with Parse: the server knows it by the proxy's
+        // name. The client's name is gone now (a later Parse may reuse it); the connection's copy when the
+        // server confirms (pump: CommandComplete "DEALLOCATE").
+        ClientStatement st = std::move(*statements_.find(*name));
+        statements_.forget(*name);
+        prepare_on_server(st);
+        push({Expect::Query, st.id, {}, statements_.parses()});
+        wire::put_query(u().server_out, "DEALLOCATE " + st.server_name);
+        break;
+      }
+      push({.kind = Expect::Query,
+            .parse_number = statements_.parses(),
+            .column_order = std::exchange(u().column_order_placed, false)});
+      u().server_out.append(f.bytes());
+      break;
+    case 'F':
+      push({Expect::FunctionCall});
+      u().server_out.append(f.bytes());
+      break;
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'C': {
+      unit_open_ = true;
+      StatementTarget to = statement_target(*server_, u().server_out, u().replies.expect);
+      const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, statements_, to);
+      switch (t.answer) {
+        case Expect::Parse: unnamed_query_.assign(parse.query); break;
+        // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
+        case Expect::SynthParseComplete: push({Expect::SynthParseComplete, 0, {}, t.statement->parse_number}); break;
+        case Expect::Bind:
+          if (t.statement)
+            note_statement(t.statement->query(), false);
+          else if (bind.statement.empty())
+            note_statement(unnamed_query_, false);
+          push({.kind = Expect::Bind, .column_order = u().column_order_placed});
+          break;
+        // The statement stays prepared on the server for other clients; only this client forgets it.
+        case Expect::SynthCloseComplete: statements_.forget(target.name); [[fallthrough]];
+        default: push({t.answer});
+      }
+      break;
+    }
+    case 'E':
+      unit_open_ = true;
+      push({.kind = Expect::Execute, .parse_number = statements_.parses(), .column_order = u().column_order_placed});
+      u().server_out.append(f.bytes());
+      break;
+    case 'S':
+      unit_open_ = false;
+      u().column_order_placed = false;  // the statement placed by it is over
+      push({Expect::Sync});
+      u().server_out.append(f.bytes());
+      break;
+    case 'H': u().server_out.append(f.bytes()); break;  // after a held unit was released
+  }
+  emit_ready_synthetic();
+  co_return true;
+}
+
+// The statement a unit's statistics are kept under (the first of the unit): its text, constants
+// replaced by $n for simple queries so "... id = 1" and "... id = 2" count as one statement.
+void ClientSession::note_statement(std::string_view sql, bool simple) {
+  if (!u().unit_statement.empty()) return;
+  if (simple && (u().normalized_current || (!u().normalize_tried && normalize_literals(sql, u().normalized))) &&
+      !u().normalized.literals.empty())
+    u().unit_statement.assign(u().normalized.text);
+  else
+    u().unit_statement.assign(sql);
+}
+
+// Whether the client's statement `name` exists where its next message would be handled: prepared
+// before, or by a Parse routing holds in this unit (and not closed by a held Close after it).
+bool ClientSession::statement_exists(std::string_view name) const {
+  if (unit_)
+    if (const bool* held = u().held.statement_state(name)) return *held;
+  return statements_.prepared(name);
+}
+
+// A Parse naming a statement that exists fails as on the server (42P05, the statement is kept), in its
+// place among the answers, and the rest of the unit is skipped up to its Sync.
+awaitable<bool> ClientSession::refuse_duplicate_parse(std::string_view name) {
+  std::string error;
+  wire::put_error(error, {.severity = "ERROR",
+                          .sqlstate = wire::sqlstate::duplicate_prepared_statement,
+                          .message = "prepared statement \"" + std::string(name) + "\" already exists"});
+  // Messages routing holds come first: run them where a Flush would (the unit ends here, nothing later
+  // in it can choose an alias).
+  if (!server_ && scatter_ && co_await scatter_held(false) == Step::stop) co_return false;
+  if (!server_ && !u().held.empty() && co_await release_held(alias_) == Step::stop) co_return false;
+  if (server_) {
+    u().replies.queue_error(std::move(error));
+    forward_sync_after_skip_ = true;  // the Sync goes on: the server answers it behind what it has
+  } else {
+    u().out.buffer() += error;
+  }
+  skip_until_sync_ = true;
+  emit_ready_synthetic();
+  co_return true;
+}
+
+StatementTarget ClientSession::statement_target(ServerConnection& conn, std::string& out, ResponseQueue& expect) const {
+  return {conn.prepared, out, expect, snap_->config->pool.max_prepared_statements};
+}
+
+void ClientSession::prepare_on_server(const ClientStatement& st) {
+  StatementTarget to = statement_target(*server_, u().server_out, u().replies.expect);
+  prepare_on(to, st);
+}
+
+// Points pool_ at `alias`'s pool, refreshing the snapshot (and pools) after a reload.
+bool ClientSession::pool_ready(const std::string& alias) {
+  std::string sqlstate, error;
+  auto pool = pool_for_alias(alias, sqlstate, error);
+  if (!pool) {
+    send_error(sqlstate, error);
+    return false;
+  }
+  pool_ = std::move(pool);
+  return true;
+}
+
+std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& alias, std::string& sqlstate,
+                                                          std::string& error, bool refresh) {
+  if (refresh && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
+  auto it = std::find_if(pools_.begin(), pools_.end(), [&](const auto& p) { return p.first == alias; });
+  if (it != pools_.end() && it->second.generation == snap_->generation) return it->second.pool;
+  const config::Backend* backend = snap_->config->backend(alias);
+  if (!backend) {
+    sqlstate = wire::sqlstate::connection_exception;
+    error = "pgroute: alias \"" + alias + "\" is not configured (removed by a reload?)";
+    return nullptr;
+  }
+  std::string user = server_user_, password = server_password_;
+  if (!backend->user.empty()) {
+    user = backend->user;
+    password = backend->password;
+  } else if (alias != alias_) {
+    // Logging in as the client elsewhere too: its configured password must be plaintext.
+    const config::User* u = snap_->config->user(user_);
+    if (!u || auth::is_scram_verifier(u->password) || auth::is_md5_hash(u->password)) {
+      sqlstate = wire::sqlstate::invalid_authorization;
+      error = "pgroute cannot log in to alias \"" + alias + "\" as \"" + user_ +
+              "\": its url names no user and this user's password is not stored in plaintext";
+      return nullptr;
+    }
+    user = u->name;
+    password = u->password;
+  }
+  auto pool = rt_.pool_for(*snap_, *backend, user, password);
+  if (it != pools_.end())
+    it->second = {pool, snap_->generation};
+  else
+    pools_.emplace_back(alias, AliasPool{pool, snap_->generation});
+  return pool;
+}
+
+ClientSession::Attach ClientSession::attach_now() {
+  if (server_) {
+    // One-shot: a choice made for a unit that found a connection attached must not steer a later attach.
+    u().unit_alias.clear();
+    return Attach::attached;
+  }
+  if (!pool_ready(u().unit_alias.empty() ? alias_ : u().unit_alias)) {
+    u().unit_alias.clear();
+    defer_begin_ = false;
+    return Attach::failed;
+  }
+  auto conn = pool_->try_acquire_idle(worker_.ctx, worker_.index);
+  if (!conn) return Attach::must_wait;
+  u().unit_alias.clear();
+  attach(std::move(conn));
+  return Attach::attached;
+}
+
+// After attach_now() said must_wait: pool_ is the unit's alias's pool.
+awaitable<ClientSession::Attach> ClientSession::attach_from_pool() {
+  u().unit_alias.clear();
+  auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
+  if (!checkout.conn) {
+    defer_begin_ = false;
+    PGR_LOG(warn) << describe() << ": " << checkout.error;
+    send_error(checkout.sqlstate, checkout.error);
+    co_return Attach::failed;
+  }
+  attach(std::move(checkout.conn));
+  co_return Attach::attached;
+}
+
+void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
+  const bool defer = std::exchange(defer_begin_, false);
+  server_ = std::move(conn);
+  queue_session_parameters(*server_, u().server_out, u().replies.expect);
+  if (u().pending_begin && !defer) {
+    // The client's BEGIN, answered by the proxy when it came, now opens the transaction on this server.
+    wire::put_query(u().server_out, *u().pending_begin);
+    push({Expect::InjectedQuery});
+    u().pending_begin.reset();
+  }
+  cancel_slot_->set(
+      {server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
+  pump_running_ = true;
+  attaching_ = true;  // until flush_to_server(): the unit that made us attach is being queued
+  asio::co_spawn(worker_.ctx, server_pump(shared_from_this()), asio::detached);
+}
+
+// SQL that brings a server connection's session parameters to what this client asked for.
+std::string ClientSession::session_parameter_sql(const ServerConnection& conn) const {
+  std::string sets, resets;
+  for (const auto& [name, value] : wanted_params_) {
+    auto it = conn.applied.find(name);
+    if (it != conn.applied.end() && it->second == value) continue;
+    sets += sets.empty() ? "SELECT " : ", ";
+    sets += "pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
+  }
+  for (const auto& [name, value] : conn.applied) {
+    bool wanted = false;
+    for (const auto& w : wanted_params_) wanted |= (w.first == name);
+    if (!wanted) resets += "RESET " + quote_ident(name) + ";";
+  }
+  if (!sets.empty()) sets += ";";
+  return sets + resets;
+}
+
+// Sends what is queued for the server now (the pump forwards the answers).
+awaitable<bool> ClientSession::flush_to_server() {
+  if (std::exchange(attaching_, false) && server_ && u().server_out.empty() && may_detach()) {
+    server_->socket().cancel();  // attached for nothing after all: the pump reading its answer gives it back
+  }
+  if (u().server_out.empty() || !server_) co_return true;
+  writing_to_server_ = true;
+  ServerConnection* conn = server_.get();
+  auto [ec, n] = co_await asio::async_write(conn->socket(), asio::buffer(u().server_out), use_nothrow);
+  (void)n;
+  const bool ok = !ec;
+  writing_to_server_ = false;
+  u().server_out.clear();
+  // The pump may have lost the connection meanwhile (server_lost, the client leaving): it is gone.
+  if (server_.get() != conn) co_return false;
+  // A failed write surfaces in the pump as a read error; it owns the client-visible report.
+  if (!ok)
+    conn->socket().cancel();
+  else if (may_detach())
+    conn->socket().cancel();  // the pump waits on a read: let it return the connection
+  co_return ok;
+}
+
+// Brings `conn`'s session parameters to this client's, with a query whose answers are swallowed.
+void ClientSession::queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect) {
+  std::string sql = session_parameter_sql(conn);
+  if (sql.empty()) return;
+  wire::put_query(out, sql);
+  expect.push({Expect::InjectedQuery});
+  conn.applied.clear();
+  for (const auto& [name, value] : wanted_params_) conn.applied[name] = value;
+}
+
+}  // namespace pgroute

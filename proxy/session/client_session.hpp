@@ -1,0 +1,311 @@
+// One client connection: startup and authentication, then a loop that reads the client's messages,
+// borrows a server connection for each transaction (or the whole session in session mode) and forwards.
+//
+// Two coroutines run per session on the same worker thread (so no locks between them):
+//  - the client loop (run) reads client messages, rewrites prepared-statement names, and writes to the
+//    server connection it holds, attaching one from the pool when a transaction starts;
+//  - the server pump reads that connection's responses, forwards them to the client, and gives the
+//    connection back when the server says the transaction is over (ReadyForQuery 'I', nothing pending).
+#pragma once
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "proxy/admin/client_info.hpp"
+#include "proxy/io/asio.hpp"
+#include "proxy/io/outbox.hpp"
+#include "proxy/io/read_buffer.hpp"
+#include "proxy/pool/close_reason.hpp"
+#include "proxy/pool/runtime.hpp"
+#include "proxy/session/client_statements.hpp"
+#include "proxy/session/column_order_cache.hpp"
+#include "proxy/session/held_unit.hpp"
+#include "proxy/session/literal_normalizer.hpp"
+#include "proxy/session/response_queue.hpp"
+#include "proxy/session/scatter_merge.hpp"
+#include "proxy/session/server_replies.hpp"
+#include "proxy/wire/frame.hpp"
+#include "proxy/wire/frontend.hpp"
+#include "router/result_order.hpp"
+#include "router/router.hpp"
+
+namespace pgroute {
+
+struct Worker;
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(Runtime& rt, Worker& worker, tcp::socket socket);
+  ~ClientSession();
+
+  // Startup, then serve().
+  awaitable<void> run();
+  // Called on the session's worker thread when the proxy shuts down.
+  void request_shutdown();
+
+  // Parks the session if it has waited in a read with nothing in flight since before the previous
+  // tick of its worker's park sweep (so for at least one sweep period). Call on the worker thread.
+  void park_if_idle(uint32_t tick);
+
+  uint64_t id() const { return id_; }
+  // For SHOW CLIENTS; call on the session's worker thread.
+  admin::ClientInfo info() const;
+
+ private:
+  // --- startup (client_startup.cpp)
+  awaitable<bool> startup();
+  // The time before login: counted apart from logged-in clients and bounded by authentication_timeout.
+  // false: over max_startup_connections with nobody to make room (the refusal is queued).
+  bool enter_startup();
+  void leave_startup();  // logged in, or gone
+  // Takes the place of the oldest connection of this worker still logging in, if it had its chance.
+  bool evict_oldest_starting(const config::Config& cfg);
+  // Ends a connection that is still logging in, from outside its coroutine (timeout, eviction):
+  // tells the client when that cannot cut into another message, and closes.
+  void abort_startup(std::string_view sqlstate, const std::string& message);
+  awaitable<bool> admit_client();  // counts a logged-in client against max_client_connections
+  awaitable<bool> authenticate(const config::User* user, const std::string& name);
+  awaitable<bool> read_password_message(wire::Frame& f);
+  awaitable<void> handle_cancel(int32_t pid, int32_t secret);
+  awaitable<void> forward_cancel(const CancelTarget& target);
+  awaitable<bool> login_server();
+  awaitable<void> send_fatal(std::string_view sqlstate, const std::string& message, std::string_view hint = {});
+
+  // --- admin console on the virtual database "pgroute" (admin/console_session.cpp)
+  awaitable<void> run_admin_console();
+  awaitable<bool> run_admin_command(std::string_view sql);
+
+  // --- client loop (client_session.cpp)
+  // Reads and handles the client's messages until it leaves, or until it is idle: then it parks.
+  // `readable`: woken from park(), so the first read goes ahead without waiting.
+  awaitable<void> serve(bool readable);
+  bool may_park() const;
+  void park();
+  awaitable<bool> handle_message(const wire::Frame& f);
+  bool handle_copy_message(const wire::Frame& f);
+  // A server connection for the unit being handled (once per transaction in transaction mode).
+  // attach_now() takes one without a coroutine when the pool has a fit idle connection at hand, as it
+  // nearly always has; on must_wait, attach_from_pool() waits for one, opens one or checks one first.
+  enum class Attach { attached, failed, must_wait };
+  Attach attach_now();
+  awaitable<Attach> attach_from_pool();
+  void attach(std::unique_ptr<ServerConnection> conn);
+  bool pool_ready(const std::string& alias);
+  // `alias`'s pool for this client, without touching pool_; null with sqlstate and error when there is none.
+  // refresh: take a newer snapshot first (false while a statement is being routed: its routers, and views
+  // into them, must outlive the routing).
+  std::shared_ptr<ServerPool> pool_for_alias(const std::string& alias, std::string& sqlstate, std::string& error,
+                                             bool refresh = true);
+  awaitable<bool> flush_to_server();
+  std::string session_parameter_sql(const ServerConnection& conn) const;
+  void queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect);
+  // `conn` as the statement translation writes to it (client_statements.hpp).
+  StatementTarget statement_target(ServerConnection& conn, std::string& out, ResponseQueue& expect) const;
+  void prepare_on_server(const ClientStatement& st);
+  bool statement_exists(std::string_view name) const;
+  awaitable<bool> refuse_duplicate_parse(std::string_view name);
+  void note_statement(std::string_view sql, bool simple);
+  void push(Pending p);
+  void emit_ready_synthetic();
+  void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
+  void note_client_gone();
+  awaitable<void> end_client_input();
+  // Records a ParameterStatus value for the client; true if it differs from what the client has seen.
+  bool client_view_changes(std::string_view name, std::string_view value);
+
+  // --- server pump (server_pump.cpp)
+  awaitable<void> server_pump(std::shared_ptr<ClientSession> self);
+  bool process_server_frame(const wire::Frame& f);
+  bool may_detach() const;
+  awaitable<void> finish_server_on_client_exit();
+  struct QueryError {
+    std::string sqlstate, message;
+    bool broken = false;  // the connection is unusable (not an error the server reported)
+  };
+  // Runs `sql` on a connection no client is using; first_value: the first column of the first row.
+  awaitable<std::optional<QueryError>> run_internal_query(ServerConnection& conn, std::string_view sql,
+                                                          std::optional<std::string>* first_value = nullptr);
+  awaitable<void> release_server(std::unique_ptr<ServerConnection> conn);
+  // Gives the connection back at once when nothing needs undoing on it (the common case); else false,
+  // and release_server() must run.
+  bool release_now(std::unique_ptr<ServerConnection>& conn);
+  void server_lost(const std::string& why, CloseReason reason = CloseReason::server_error);
+  void close_client();
+
+  std::string describe() const;
+
+  // --- routing (client_routing.cpp)
+  // copy: the server entered COPY IN while the message waited; it is the COPY's (handle_copy_message).
+  enum class Step { forward, done, stop, copy };
+  bool routing_active() const { return snap_ && snap_->chain && !session_mode_; }
+  awaitable<Step> route_message(const wire::Frame& f, std::string_view sql, const wire::ParseMsg& parse,
+                                const wire::BindMsg& bind);
+  awaitable<Step> route_query(std::string_view sql);
+  awaitable<Step> route_bind(const wire::Frame& f, const wire::BindMsg& bind);
+  awaitable<Step> release_held(const std::string& alias);
+  bool answer_held_unit();
+  std::shared_ptr<const router::Analysis> analyze(std::string_view sql);
+  std::shared_ptr<const router::Analysis> analyze_query(std::string_view sql, const wire::BindParams*& params);
+  const router::Analysis* analysis_of_statement(std::string_view name) const;
+  std::variant<router::RouteDecision, router::RouteError> route(const router::Analysis& a, std::string_view sql,
+                                                                const wire::BindParams* params,
+                                                                ColumnOrderLookup& columns);
+  bool answer_locally(const router::Analysis& a, char& status_after);
+  bool apply_shard_key(const router::Analysis& a);
+  void note_routed(const router::Analysis& a, const std::string& router);
+  char client_tx_status() const;
+  awaitable<bool> wait_server_idle();
+  std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
+  void queue_route_error(const router::RouteError& e);
+  void hold(const wire::Frame& f);
+  HeldUnit take_held();  // the held messages, which are no longer held
+  void clear_held();
+
+  // --- INSERT without a column list: a shard key's place in its table (client_column_order.cpp)
+  awaitable<router::KeyPosition> learn_key_position(std::string table, std::string column,
+                                                    std::vector<std::string> shards, uint64_t generation);
+  awaitable<void> learn_missing_column_order(ColumnOrderLookup& columns);
+  void note_column_order_error(const wire::Frame& f);
+  // A refusal of a statement placed by a cached column order that a changed order would explain (the
+  // value taken for the key is not of its type): forgets that order, so routing again learns it anew.
+  bool column_order_stale(const std::variant<router::RouteDecision, router::RouteError>& routed,
+                          const ColumnOrderLookup& columns);
+
+  // --- reads across shards: a router's scatter decision (client_scatter.cpp)
+  struct ScatterUnit {
+    router::RouteDecision decision;
+    std::string statement;                             // its text, for per-statement statistics
+    std::shared_ptr<const router::ResultOrder> order;  // a top-level ORDER BY / LIMIT to redo; null: none
+    std::optional<uint64_t> limit;                     // that LIMIT's value
+  };
+  struct ScatterShard;
+  std::optional<router::RouteError> scatter_refusal(const router::Analysis& a, const router::RouteDecision& d) const;
+  ScatterUnit scatter_unit(router::RouteDecision d, const router::Analysis& a, std::string statement,
+                           const wire::BindParams* params) const;
+  awaitable<Step> scatter_query(std::string_view sql, const router::Analysis& a, const router::RouteDecision& d,
+                                const wire::BindParams* literals);
+  awaitable<Step> scatter_held(bool at_sync);
+  awaitable<void> run_scatter(const ScatterUnit& unit, std::string_view bytes, bool simple, bool ready_for_query);
+  awaitable<bool> read_scatter_shard(ScatterShard& shard, ScatterMerge& merge);
+  std::string statement_text(std::string_view name) const;
+  void build_scatter_unit(ServerConnection& conn, std::string_view held, bool describe, std::string& bytes,
+                          ResponseQueue& expect);
+
+  Runtime& rt_;
+  Worker& worker_;
+  tcp::socket socket_;
+  uint64_t id_;
+
+  // Identity and routing (fixed at startup).
+  std::shared_ptr<const Snapshot> snap_;
+  std::string user_, database_, alias_, application_name_;
+  std::string server_user_, server_password_;
+  std::shared_ptr<ServerPool> pool_;  // the pool of the attached server connection
+  struct AliasPool {
+    std::shared_ptr<ServerPool> pool;
+    uint64_t generation = 0;
+  };
+  std::vector<std::pair<std::string, AliasPool>> pools_;  // by alias, as this client logs in to each (few)
+  bool session_mode_ = false;
+  uint32_t max_message_ = 64u << 20;
+
+  // Session parameters the client asked for (startup packet, options -c, and its own later SETs of
+  // reported parameters); every server connection that serves it is brought to these values.
+  std::vector<std::pair<std::string, std::string>> wanted_params_;
+  // ParameterStatus values the client has seen, as (hash of name, hash of value): an idle client holds
+  // a dozen of them, and whole strings would cost more than the rest of the session.
+  // 32-bit hashes: a changed value taken for the old one (one chance in 2^32) skips one ParameterStatus.
+  std::vector<std::pair<uint32_t, uint32_t>> client_view_;
+
+  // Cancel key handed to the client, and where its query runs now.
+  std::shared_ptr<CancelSlot> cancel_slot_;
+  int32_t cancel_pid_ = 0;
+
+  // Prepared statements by the client's name.
+  ClientStatements statements_;
+
+  // What the session needs while it has messages in hand or answers to wait for. Allocated by the
+  // first message and freed when the session parks with none of it in use (unit_idle()): an idle
+  // client then costs only the fields outside it.
+  struct UnitState {
+    ReadBuffer in;  // bytes from the client
+    Outbox out;     // bytes to the client
+    // Routing: where the next attach goes (read and cleared by attach_now(); empty = the client's
+    // own alias), and extended-protocol messages kept (not yet sent anywhere) until a Bind, Flush or
+    // Sync decides the alias of their unit.
+    std::string unit_alias;
+    HeldUnit held;
+    std::optional<std::string> pending_begin;  // BEGIN answered by the proxy, sent with the first statement
+    NormalizedSql normalized;                  // reused per simple query (literal_normalizer.hpp)
+    bool normalized_current = false;           // normalized holds the message being handled (routing made it)
+    bool normalize_tried = false;              // routing ran the normalizer on it (so no constants if not current)
+    wire::BindParams literal_params;           // its constants, viewed as text parameters
+    // Messages for the attached server connection, and the answers owed by it (with the proxy's own).
+    std::string server_out;
+    ServerReplies replies;
+    // Statistics of the unit in flight.
+    uint64_t unit_rows = 0;      // rows reported by CommandComplete since the last ReadyForQuery
+    std::string unit_statement;  // the unit's statement text for per-statement statistics
+    std::string unit_router;     // router that placed the unit's statement ("" = not routed)
+    std::string_view unit_kind;  // its statement kind (router::kind_name)
+    // The sharded table whose column order placed the last statement so placed (INSERT without a
+    // column list); placed: the routed statement not sent yet is one (its Pending entries are marked,
+    // and some server errors to them mean that order changed).
+    std::string column_order_table;
+    bool column_order_placed = false;
+  };
+  std::unique_ptr<UnitState> unit_;
+  UnitState& u() {
+    if (!unit_) unit_ = std::make_unique<UnitState>();
+    return *unit_;
+  }
+  const UnitState& u() const;
+  // Nothing in the unit state is needed between transactions: it can be freed.
+  bool unit_idle() const;
+  // Cancelled by the pump when nothing is outstanding; made by the first wait (routing waits rarely).
+  std::unique_ptr<asio::steady_timer> idle_signal_;
+
+  // A Bind the router spreads over several shards: its unit is held until Sync (or Flush) and then run
+  // on every shard (client_scatter.cpp). Null otherwise: most sessions never scatter.
+  std::unique_ptr<ScatterUnit> scatter_;
+  bool scattering_ = false;  // a read across shards is running: shutdown waits for it like for a server
+  std::shared_ptr<const router::Analysis> unnamed_analysis_;
+  std::optional<std::string> shard_key_;    // SET pgroute.shard_key
+  bool shard_key_for_transaction_ = false;  // set inside a transaction: forgotten when it ends
+  std::optional<std::chrono::steady_clock::time_point> last_write_;
+  bool forward_sync_after_skip_ = false;  // skip_until_sync_ with a server attached: the Sync goes on
+  bool defer_begin_ = false;              // this attach is for a unit that executes nothing: keep the BEGIN pending
+
+  // The borrowed server connection and the protocol state of what is in flight on it.
+  std::unique_ptr<ServerConnection> server_;
+  bool unit_open_ = false;        // extended-protocol messages sent since the last Sync
+  bool skip_until_sync_ = false;  // the proxy reported an error in this unit; drop until Sync
+  bool pump_running_ = false;
+  bool attaching_ = false;  // attach() ran and flush_to_server() has not: no detach yet
+  static constexpr uint32_t kNotIdle = ~0u;
+  uint32_t idle_read_since_ = kNotIdle;  // worker park tick when a read began with nothing buffered
+  bool park_requested_ = false;          // park_if_idle() cancelled that read
+  bool parked_ = false;                  // park() ran; serve() has not resumed yet
+  bool last_read_filled_ = false;        // the last client read filled its buffer: more is likely waiting
+  bool writing_to_server_ = false;
+  bool counted_ = false;                               // counted in rt_.clients
+  bool starting_ = false;                              // counted in rt_.clients_starting and listed in worker_.starting
+  std::unique_ptr<asio::steady_timer> startup_timer_;  // authentication_timeout; gone after login
+  std::chrono::steady_clock::time_point accepted_at_;
+  bool client_gone_ = false;
+  // The client sent Terminate or closed its sending side: like PostgreSQL, the proxy still answers what
+  // it asked before, and then ends the session (the pump does when a server is attached).
+  bool client_input_ended_ = false;
+  bool copy_in_ = false;                // the server sent CopyInResponse; the COPY has not ended
+  bool server_close_expected_ = false;  // the server ends the session for a reason the client knows
+  bool shutting_down_ = false;
+  bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
+  bool admin_ = false;                // an admin console session
+  std::string unnamed_query_;         // text of the last unnamed Parse
+};
+
+}  // namespace pgroute

@@ -1,0 +1,460 @@
+// Startup of a client connection: SSL/GSS negotiation (declined), cancel requests, the startup packet,
+// authentication against the configured users, and the first server checkout that tells the client
+// its ParameterStatus values.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <utility>
+
+#include "proxy/auth/crypto.hpp"
+#include "proxy/auth/md5.hpp"
+#include "proxy/auth/random.hpp"
+#include "proxy/auth/scram.hpp"
+#include "proxy/base/log.hpp"
+#include "proxy/io/frame_io.hpp"
+#include "proxy/session/admin_control.hpp"
+#include "proxy/session/client_session.hpp"
+#include "proxy/session/worker.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/bytes.hpp"
+#include "proxy/wire/sqlstate.hpp"
+
+namespace pgroute {
+namespace {
+constexpr uint32_t kMaxStartupPacket = 10000;  // what PostgreSQL itself accepts
+constexpr uint32_t kMaxAuthMessage = 8192;
+
+// `options` carries "-c name=value" and "--name=value" words; backslash escapes a space.
+std::vector<std::pair<std::string, std::string>> parse_options(std::string_view s, std::string& error) {
+  std::vector<std::string> words;
+  std::string cur;
+  bool have = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size()) {
+      cur.push_back(s[++i]);
+      have = true;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      if (have) words.push_back(std::move(cur));
+      cur.clear();
+      have = false;
+    } else {
+      cur.push_back(c);
+      have = true;
+    }
+  }
+  if (have) words.push_back(std::move(cur));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string setting;
+    if (words[i] == "-c" && i + 1 < words.size())
+      setting = words[++i];
+    else if (words[i].rfind("-c", 0) == 0 && words[i].size() > 2)
+      setting = words[i].substr(2);
+    else if (words[i].rfind("--", 0) == 0)
+      setting = words[i].substr(2);
+    else {
+      error = "unsupported startup option \"" + words[i] + "\" (pgroute accepts -c name=value)";
+      return {};
+    }
+    auto eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      error = "malformed startup option \"" + setting + "\" (expected name=value)";
+      return {};
+    }
+    std::string name = setting.substr(0, eq);
+    std::replace(name.begin(), name.end(), '-', '_');
+    out.emplace_back(name, setting.substr(eq + 1));
+  }
+  return out;
+}
+}  // namespace
+
+bool ClientSession::enter_startup() {
+  const config::Config& cfg = *snap_->config;
+  starting_ = true;
+  accepted_at_ = std::chrono::steady_clock::now();
+  worker_.starting.emplace(id_, weak_from_this());
+  const int starting = rt_.clients_starting.fetch_add(1, std::memory_order_relaxed) + 1;
+  startup_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx, cfg.authentication_timeout);
+  startup_timer_->async_wait(
+      [weak = weak_from_this(), timeout = cfg.authentication_timeout](boost::system::error_code ec) {
+        if (ec) return;  // logged in (or gone) in time
+        if (auto self = weak.lock())
+          self->abort_startup(wire::sqlstate::query_canceled,
+                              "canceling authentication due to timeout (pgroute authentication_timeout = " +
+                                  std::to_string(timeout.count()) + "ms)");
+      });
+  if (starting <= cfg.startup_limit() || evict_oldest_starting(cfg)) return true;
+  // Nothing old enough to give way: a flood of new connections, not a stall. Refused before its
+  // startup packet is read; libpq shows the error as the answer to its startup packet or SSLRequest.
+  // One line a second at most per worker: a flood would write one per connection.
+  thread_local std::chrono::steady_clock::time_point last_logged{};
+  thread_local int refused = 0;
+  if (++refused, accepted_at_ - last_logged >= std::chrono::seconds(1)) {
+    PGR_LOG(warn) << "refused " << refused << " connection(s) since the last such message: " << starting - 1
+                  << " connections are logging in (max_startup_connections = " << cfg.startup_limit() << ")";
+    last_logged = accepted_at_;
+    refused = 0;
+  }
+  wire::put_error(u().out.buffer(), {.severity = "FATAL",
+                                     .sqlstate = wire::sqlstate::too_many_connections,
+                                     .message = "pgroute: too many connections logging in (max_startup_connections = " +
+                                                std::to_string(cfg.startup_limit()) + ")"});
+  return false;
+}
+
+bool ClientSession::evict_oldest_starting(const config::Config& cfg) {
+  // A login over loopback takes a millisecond and over a slow network a few round trips; one still
+  // going after this long has had its chance while others wait.
+  constexpr auto kMinAge = std::chrono::seconds(1);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [id, weak] : worker_.starting) {
+    auto other = weak.lock();
+    if (!other || other.get() == this || !other->socket_.is_open()) continue;
+    if (now - other->accepted_at_ < kMinAge) return false;  // oldest first: the rest are younger
+    other->abort_startup(wire::sqlstate::too_many_connections,
+                         "pgroute: too many connections logging in (max_startup_connections = " +
+                             std::to_string(cfg.startup_limit()) + "); this one, the oldest, made room");
+    return true;
+  }
+  return false;
+}
+
+void ClientSession::leave_startup() {
+  if (!std::exchange(starting_, false)) return;
+  rt_.clients_starting.fetch_sub(1, std::memory_order_relaxed);
+  worker_.starting.erase(id_);
+  startup_timer_.reset();  // its wait ends with operation_aborted
+}
+
+void ClientSession::abort_startup(std::string_view sqlstate, const std::string& message) {
+  if (!starting_ || !socket_.is_open()) return;
+  PGR_LOG(info) << describe() << ": " << message;
+  if (!u().out.writing()) {
+    // Best effort and never waiting: the client may read nothing at all.
+    std::string error;
+    wire::put_error(error, {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
+    [[maybe_unused]] auto n = ::send(socket_.native_handle(), error.data(), error.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  close_client();  // the coroutine's read or write ends with an error, and the session with it
+}
+
+// Counts the client, logged in now, against max_client_connections: the last admin_reserve() of its
+// slots are for admin users, so one can always log in to look and act.
+awaitable<bool> ClientSession::admit_client() {
+  const config::Config& cfg = *snap_->config;
+  counted_ = true;
+  const int clients = rt_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
+  const int reserve = cfg.admin_reserve();
+  if (clients <= cfg.max_client_connections - (cfg.is_admin(user_) ? 0 : reserve)) co_return true;
+  std::string limit = "max_client_connections = " + std::to_string(cfg.max_client_connections);
+  if (reserve > 0) limit += ", of which " + std::to_string(reserve) + " reserved for admin users";
+  PGR_LOG(warn) << describe() << ": refused: too many client connections (" << limit << ")";
+  co_await send_fatal(wire::sqlstate::too_many_connections, "pgroute: too many client connections (" + limit + ")");
+  co_return false;
+}
+
+awaitable<bool> ClientSession::startup() {
+  snap_ = rt_.snapshot();
+  const config::Config& cfg = *snap_->config;
+  max_message_ = cfg.max_message_size;
+  if (!enter_startup()) co_return false;
+  wire::StartupPacket pkt;
+  for (int round = 0;; ++round) {
+    size_t consumed = 0;
+    std::string error;
+    ReadStatus st = co_await read_startup(socket_, u().in, kMaxStartupPacket, pkt, consumed, error);
+    if (st == ReadStatus::closed) co_return false;
+    if (st == ReadStatus::invalid) {
+      bool version = u().in.size() >= 8 && (wire::get_u32(u().in.view().data() + 4) >> 16) != 3 &&
+                     (wire::get_u32(u().in.view().data() + 4) >> 16) != 1234;
+      PGR_LOG(info) << describe() << ": rejected startup packet: " << error;
+      co_await send_fatal(version ? wire::sqlstate::feature_not_supported : wire::sqlstate::protocol_violation,
+                          "pgroute: " + error);
+      co_return false;
+    }
+    u().in.consume(consumed);
+    if (pkt.kind == wire::StartupKind::SslRequest || pkt.kind == wire::StartupKind::GssEncRequest) {
+      // Bytes sent before our answer cannot belong to a negotiated session: a man in the middle may
+      // have put them there (CVE-2021-23222 class). The request is read exactly, so whatever followed
+      // it is still in the socket: ask the kernel too. Like PostgreSQL: answer, then refuse.
+      if (round > 2) {
+        co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: too many encryption requests");
+        co_return false;
+      }
+      boost::system::error_code ec;
+      const bool pipelined = !u().in.empty() || socket_.available(ec) > 0;
+      u().out.buffer().push_back('N');
+      if (pipelined) {
+        const bool ssl = pkt.kind == wire::StartupKind::SslRequest;
+        PGR_LOG(info) << describe() << ": refused: data sent after its " << (ssl ? "SSL" : "GSSAPI encryption")
+                      << " request before the answer";
+        wire::put_error(u().out.buffer(),
+                        {.severity = "FATAL",
+                         .sqlstate = wire::sqlstate::protocol_violation,
+                         .message = ssl ? "received unencrypted data after SSL request"
+                                        : "received unencrypted data after GSSAPI encryption request",
+                         .detail = "The client sent more before reading the answer: a client bug, or bytes "
+                                   "put there by someone between the client and pgroute."});
+        co_return false;  // run() flushes and closes
+      }
+      if (!co_await u().out.flush(socket_)) co_return false;
+      continue;
+    }
+    if (pkt.kind == wire::StartupKind::Cancel) {
+      co_await handle_cancel(pkt.cancel_pid, pkt.cancel_secret);
+      co_return false;
+    }
+    break;
+  }
+
+  std::vector<std::string> unsupported;
+  for (auto& [name, value] : pkt.params) {
+    if (name == "user")
+      user_ = value;
+    else if (name == "database")
+      database_ = value;
+    else if (name == "replication") {
+      if (value != "false" && value != "0" && value != "off" && value != "no") {
+        co_await send_fatal(wire::sqlstate::feature_not_supported,
+                            "pgroute does not proxy replication connections; connect to the server directly");
+        co_return false;
+      }
+    } else if (name == "options") {
+      std::string error;
+      auto opts = parse_options(value, error);
+      if (!error.empty()) {
+        co_await send_fatal(wire::sqlstate::feature_not_supported, "pgroute: " + error);
+        co_return false;
+      }
+      for (auto& o : opts) wanted_params_.push_back(std::move(o));
+    } else if (name.rfind("_pq_.", 0) == 0) {
+      unsupported.push_back(name);
+    } else {
+      if (name == "application_name") application_name_ = value;
+      wanted_params_.emplace_back(name, value);
+    }
+  }
+  int minor = pkt.protocol & 0xffff;
+  if (minor > 0 || !unsupported.empty()) wire::put_negotiate_protocol_version(u().out.buffer(), 0, unsupported);
+  if (user_.empty()) {
+    co_await send_fatal(wire::sqlstate::invalid_authorization, "no PostgreSQL user name specified in startup packet");
+    co_return false;
+  }
+  if (database_.empty()) database_ = user_;
+
+  if (rt_.shutting_down.load()) {
+    co_await send_fatal("57P03", "pgroute is shutting down");
+    co_return false;
+  }
+  if (database_ == admin::kDatabase) {  // the admin console, for admin users only (after a normal login)
+    if (!co_await authenticate(cfg.user(user_), user_)) co_return false;
+    leave_startup();
+    if (co_await admit_client()) co_await run_admin_console();
+    co_return false;
+  }
+  // Authentication comes first, as in PostgreSQL: before it, an unknown database name gets the same
+  // answer as a known one, so database names cannot be probed without a password.
+  const config::User* user = cfg.user(user_);
+  if (!co_await authenticate(user, user_)) co_return false;
+  auto alias = cfg.alias_for_database(database_);
+  if (!alias) {
+    std::string known;
+    for (auto& [db, a] : cfg.databases) known += (known.empty() ? "" : ", ") + db;
+    for (auto& b : cfg.backends) known += (known.empty() ? "" : ", ") + b.alias;
+    co_await send_fatal(wire::sqlstate::invalid_catalog_name, "database \"" + database_ + "\" does not exist",
+                        "pgroute accepts these database names: " + known);
+    co_return false;
+  }
+  alias_ = *alias;
+  leave_startup();
+  if (!co_await admit_client()) co_return false;
+
+  const config::Backend* backend = cfg.backend(alias_);
+  if (backend->user.empty()) {
+    server_user_ = user_;
+    server_password_ = user->password;
+    if (auth::is_scram_verifier(server_password_)) {
+      co_await send_fatal(wire::sqlstate::invalid_authorization,
+                          "pgroute cannot log in to alias \"" + alias_ + "\" as \"" + user_ +
+                              "\": its url names no user and this user's password is stored as a SCRAM verifier",
+                          "put a user and password in the backend url, or a plaintext password for this user");
+      co_return false;
+    }
+  } else {
+    server_user_ = backend->user;
+    server_password_ = backend->password;
+  }
+  session_mode_ = cfg.pool.mode == config::PoolMode::Session;
+  cancel_slot_ = std::make_shared<CancelSlot>();
+  auto key = rt_.cancels.add(cancel_slot_);
+  cancel_pid_ = key.pid;
+  if (!co_await login_server()) co_return false;
+  wire::put_backend_key_data(u().out.buffer(), key.pid, key.secret);
+  wire::put_ready_for_query(u().out.buffer(), 'I');
+  PGR_LOG(debug) << describe() << ": logged in";
+  co_return co_await u().out.flush(socket_);
+}
+
+// Reads the client's next authentication message ('p'); the caller consumes it.
+awaitable<bool> ClientSession::read_password_message(wire::Frame& f) {
+  std::string error;
+  co_await u().out.flush(socket_);
+  ReadStatus st = co_await read_frame(socket_, u().in, kMaxAuthMessage, f, error);
+  if (st == ReadStatus::ok && f.type == 'p') co_return true;
+  if (st != ReadStatus::closed) {
+    std::string what = st == ReadStatus::invalid ? error : std::string("expected a password message");
+    co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: " + what);
+  }
+  co_return false;
+}
+
+awaitable<bool> ClientSession::authenticate(const config::User* user, const std::string& name) {
+  // Unknown users go through the same exchange as known ones and fail at its end, so probing for
+  // user names learns nothing: asked for the method a user gets when the file names none, shown a
+  // salt that is the same on every attempt, as fast (no key derivation), with the same error.
+  config::AuthMethod method = user ? user->auth : config::User{}.auth;
+  bool ok = false;
+  std::string secret = user ? user->password : std::string();
+  wire::Frame f;
+  switch (method) {
+    case config::AuthMethod::Trust: ok = user != nullptr; break;
+    case config::AuthMethod::Cleartext: {
+      wire::put_auth(u().out.buffer(), wire::kAuthCleartext);
+      if (!co_await read_password_message(f)) co_return false;
+      std::string_view given(f.body.data(), f.body.empty() ? 0 : f.body.size() - 1);
+      if (user) {
+        auto it = snap_->scram.find(name);
+        if (auth::is_md5_hash(secret))
+          ok = auth::md5_password_hash(name, given) == secret;
+        else if (it != snap_->scram.end() && auth::is_scram_verifier(secret))
+          ok = auth::make_scram_secret(given, it->second.salt, it->second.iterations).stored_key ==
+               it->second.stored_key;
+        else
+          ok = auth::constant_time_equal(auth::sha256(given), auth::sha256(secret));
+      }
+      u().in.consume(f.wire_size());
+      break;
+    }
+    case config::AuthMethod::Md5: {
+      char salt[4];
+      auth::random_bytes(salt, sizeof salt);
+      wire::put_auth(u().out.buffer(), wire::kAuthMd5, std::string_view(salt, 4));
+      if (!co_await read_password_message(f)) co_return false;
+      std::string_view given(f.body.data(), f.body.empty() ? 0 : f.body.size() - 1);
+      ok = user && auth::md5_verify(given, name, secret, salt);
+      u().in.consume(f.wire_size());
+      break;
+    }
+    case config::AuthMethod::ScramSha256: {
+      auto it = snap_->scram.find(name);
+      auth::ScramServer server(user && it != snap_->scram.end() ? it->second
+                                                                : auth::mock_scram_secret(name, rt_.mock_scram_key));
+      wire::put_auth_sasl(u().out.buffer(), {"SCRAM-SHA-256"});
+      if (!co_await read_password_message(f)) co_return false;
+      wire::BodyReader r(f.body);
+      std::string_view mechanism, data;
+      int32_t len = 0;
+      if (!r.read_cstring(mechanism) || !r.read_i32(len) || mechanism != "SCRAM-SHA-256" || len < 0 ||
+          !r.read_bytes(static_cast<size_t>(len), data)) {
+        co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: malformed SASL initial response");
+        co_return false;
+      }
+      auto first = server.handle_client_first(data);
+      u().in.consume(f.wire_size());
+      if (!first) {
+        co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: SCRAM: " + server.error());
+        co_return false;
+      }
+      wire::put_auth(u().out.buffer(), wire::kAuthSaslContinue, *first);
+      if (!co_await read_password_message(f)) co_return false;
+      auto final_msg = server.handle_client_final(f.body);
+      u().in.consume(f.wire_size());
+      if (final_msg && user) {
+        wire::put_auth(u().out.buffer(), wire::kAuthSaslFinal, *final_msg);
+        ok = true;
+      }
+      break;
+    }
+  }
+  if (!ok) {
+    PGR_LOG(info) << "client " << id_ << ": authentication failed for user \"" << name << "\"";
+    co_await send_fatal(wire::sqlstate::invalid_password, "password authentication failed for user \"" + name + "\"");
+    co_return false;
+  }
+  wire::put_auth(u().out.buffer(), wire::kAuthOk);
+  co_return true;
+}
+
+// The first checkout: applies the client's startup parameters so the ParameterStatus values it is told
+// are exactly what the server reports for them. In session mode the connection stays attached.
+awaitable<bool> ClientSession::login_server() {
+  if (!pool_ready(alias_)) {
+    co_await send_fatal(wire::sqlstate::connection_exception, "pgroute: alias \"" + alias_ + "\" is not configured");
+    co_return false;
+  }
+  auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
+  if (!checkout.conn) {
+    co_await send_fatal(checkout.sqlstate, checkout.error);
+    co_return false;
+  }
+  server_ = std::move(checkout.conn);
+  std::string sql = session_parameter_sql(*server_);
+  if (!sql.empty()) {
+    auto err = co_await run_internal_query(*server_, sql);
+    if (err) {
+      co_await release_server(std::move(server_));
+      co_await send_fatal(err->sqlstate, err->message);
+      co_return false;
+    }
+    server_->applied.clear();
+    for (auto& [name, value] : wanted_params_) server_->applied[name] = value;
+  }
+  for (auto& [name, value] : server_->reported) {
+    client_view_changes(name, value);
+    wire::put_parameter_status(u().out.buffer(), name, value);
+  }
+  if (session_mode_) {
+    cancel_slot_->set(
+        {server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
+    pump_running_ = true;
+    asio::co_spawn(worker_.ctx, server_pump(shared_from_this()), asio::detached);
+  } else {
+    co_await release_server(std::move(server_));
+  }
+  co_return true;
+}
+
+awaitable<void> ClientSession::handle_cancel(int32_t pid, int32_t secret) {
+  auto slot = rt_.cancels.find(pid, secret);
+  if (!slot) co_return;  // unknown keys are ignored silently, as PostgreSQL does
+  CancelForward forward(std::move(slot));
+  for (const CancelTarget& target : forward.targets()) co_await forward_cancel(target);
+}
+
+awaitable<void> ClientSession::forward_cancel(const CancelTarget& target) {
+  using namespace asio::experimental::awaitable_operators;
+  tcp::socket sock(worker_.ctx);
+  auto send = [&]() -> awaitable<void> {
+    tcp::resolver resolver(worker_.ctx);
+    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow);
+    if (rec) co_return;
+    auto [cec, ep] = co_await asio::async_connect(sock, results, use_nothrow);
+    (void)ep;
+    if (cec) co_return;
+    std::string msg, error;
+    wire::put_cancel_request(msg, target.pid, target.secret);
+    if (!co_await write_all(sock, msg, error)) co_return;
+    // PostgreSQL signals the backend before it closes the connection: then the cancel has arrived.
+    char byte;
+    co_await sock.async_read_some(asio::buffer(&byte, 1), use_nothrow);
+  };
+  asio::steady_timer timer(worker_.ctx, std::chrono::seconds(5));
+  co_await (send() || timer.async_wait(use_nothrow));
+  PGR_LOG(info) << "forwarded cancel request to " << target.host << ":" << target.port << " backend pid " << target.pid;
+}
+
+}  // namespace pgroute

@@ -1,0 +1,330 @@
+// The server side of a session: forwards responses, keeps prepared-statement and parameter state true,
+// and decides when the borrowed connection goes back to its pool.
+#include <array>
+#include <functional>
+#include <vector>
+
+#include "proxy/base/log.hpp"
+#include "proxy/io/frame_io.hpp"
+#include "proxy/metrics/query_stats.hpp"
+#include "proxy/session/client_session.hpp"
+#include "proxy/session/worker.hpp"
+#include "proxy/wire/backend.hpp"
+#include "proxy/wire/builder.hpp"
+#include "proxy/wire/message_type.hpp"
+#include "proxy/wire/sqlstate.hpp"
+
+namespace pgroute {
+namespace {
+
+// Reported parameters a client may change with SET; the proxy carries them to its next server connection.
+std::string_view tag_of(const wire::Frame& f) {
+  std::string_view tag;
+  wire::parse_command_tag(f.body, tag);
+  return tag;
+}
+
+bool is_client_settable(std::string_view name) {
+  static constexpr std::array<std::string_view, 6> names = {
+      "application_name", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "standard_conforming_strings"};
+  for (auto n : names)
+    if (n == name) return true;
+  return false;
+}
+
+}  // namespace
+
+bool ClientSession::may_detach() const {
+  return server_ && !attaching_ && u().replies.expect.empty() && !unit_open_ && !writing_to_server_ &&
+         server_->tx_status == 'I' && (!session_mode_ || shutting_down_);
+}
+
+// Returns false if the server sent something that makes the connection unusable.
+bool ClientSession::process_server_frame(const wire::Frame& f) {
+  ServerConnection& conn = *server_;
+  std::string& out = u().out.buffer();
+  bool injected_head = !u().replies.expect.empty() && u().replies.expect.front().kind == Expect::InjectedQuery;
+  switch (f.type) {
+    case 'N':
+    case 'A':  // asynchronous: notices and notifications go straight through
+      if (!injected_head) out.append(f.bytes());
+      return true;
+    case 'S': {
+      std::string_view name, value;
+      if (!wire::parse_parameter_status(f.body, name, value)) return false;
+      conn.reported[std::string(name)] = std::string(value);
+      if (injected_head) return true;  // the client already believes these values
+      std::string key(name);
+      if (is_client_settable(name)) {
+        bool found = false;
+        for (auto& w : wanted_params_)
+          if (w.first == key) w.second = value, found = true;
+        if (!found) wanted_params_.emplace_back(key, value);
+        conn.applied[key] = std::string(value);
+      }
+      if (client_view_changes(name, value)) out.append(f.bytes());
+      return true;
+    }
+    default: break;
+  }
+  emit_ready_synthetic();
+  std::vector<uint64_t> failed_parses;  // filled only after an error in an extended-protocol unit
+  const ServerReplies::Outcome reply = u().replies.on_reply(f.type, conn.prepared, failed_parses);
+  if (!reply.expected) {
+    // Nothing was asked: a server closing the session says so with an ErrorResponse (FATAL).
+    out.append(f.bytes());
+    return f.type != wire::backend::kErrorResponse;
+  }
+  const Pending& head = reply.head;
+  if (f.type == wire::backend::kErrorResponse && head.column_order) note_column_order_error(f);
+  const bool swallow = !reply.forward;
+  if (head.kind == Expect::InjectedQuery && f.type == wire::backend::kErrorResponse) {
+    wire::ErrorFields e;
+    wire::parse_error_fields(f.body, e);
+    PGR_LOG(warn) << describe() << ": setting session parameters on " << conn.endpoint().describe()
+                  << " failed: " << e.message;
+  }
+  if (!swallow) {
+    // A BEGIN the proxy answered is still pending (this unit only prepared): the client is in a transaction.
+    if (f.type == wire::backend::kReadyForQuery && u().pending_begin)
+      wire::put_ready_for_query(out, 'T');
+    else
+      out.append(f.bytes());
+  }
+  if (f.type == 'G') {
+    copy_in_ = true;  // the client's next messages are the COPY's data
+    // Syncs the client sent after the COPY's Execute (or Query) and before this answer reach the server
+    // during the COPY, which ignores them: none will be answered.
+    u().replies.expect.drop_after_front(Expect::Sync);
+    if (idle_signal_) idle_signal_->cancel();  // a message waiting for this server to go quiet is the COPY's
+  } else if (copy_in_ && (f.type == 'C' || f.type == 'E')) {
+    copy_in_ = false;  // done, or failed (then the server drops the rest of the data)
+  }
+  if (f.type == 'Z') {
+    char status = 'I';
+    wire::parse_ready_for_query(f.body, status);
+    conn.tx_status = status;
+    if (status == 'I' && !swallow && shard_key_for_transaction_) {
+      shard_key_.reset();  // SET pgroute.shard_key inside a transaction lasts until it ends
+      shard_key_for_transaction_ = false;
+    }
+  } else if (f.type == 'C' && !swallow) {
+    std::string_view tag;
+    wire::parse_command_tag(f.body, tag);
+    // Statements the client parsed after sending this (pipelined) were not touched by it.
+    const uint64_t parsed_before =
+        head.kind == Expect::Query || head.kind == Expect::Execute ? head.parse_number : statements_.parses();
+    if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") {
+      conn.prepared.clear();
+      statements_.forget_parsed_up_to(parsed_before);
+      conn.applied.clear();
+    } else if (tag == "DEALLOCATE" && head.kind == Expect::Query && head.statement) {
+      conn.prepared.remove(head.statement);  // a client's SQL DEALLOCATE, sent with the server's name
+    } else if (tag == "SET" || tag == "RESET" || tag == "DISCARD") {
+      dirty_session_state_ = true;
+    }
+  }
+  if (f.type == 'C' && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
+  if (!reply.completed) return true;
+  if (f.type == 'Z' && head.queued != std::chrono::steady_clock::time_point{}) {
+    // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
+    // kind: the statement kind when the router analysed it, else the protocol unit (routing off).
+    UnitState& unit = u();
+    std::string_view kind = !unit.unit_kind.empty()      ? unit.unit_kind
+                            : head.kind == Expect::Query ? std::string_view("simple")
+                            : head.kind == Expect::Sync  ? std::string_view("extended")
+                                                         : std::string_view("function");
+    const auto latency = std::chrono::steady_clock::now() - head.queued;
+    metrics::record_query(worker_.index, conn.endpoint().alias, unit.unit_router.empty() ? "none" : unit.unit_router,
+                          kind, latency, unit.unit_rows);
+    if (!unit.unit_statement.empty()) {
+      metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit.unit_statement), unit.unit_statement,
+                                latency, unit.unit_rows);
+      unit.unit_statement.clear();
+    }
+    unit.unit_rows = 0;
+    unit.unit_router.clear();
+    unit.unit_kind = {};
+  }
+  // A client Parse the server rejected or skipped made no statement (PostgreSQL accepts a later Parse of
+  // that name).
+  if (!failed_parses.empty()) statements_.forget_parses(failed_parses);
+  emit_ready_synthetic();
+  if (u().replies.expect.empty() && idle_signal_)
+    idle_signal_->cancel();  // a client waiting for this connection to go quiet
+  return true;
+}
+
+awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<ClientSession> self) {
+  // co_spawn starts us inline, inside attach(), before the client loop has queued what made
+  // it attach: `attaching_` keeps may_detach() false until that is written (flush_to_server), so we go
+  // straight to reading the answer instead of yielding a turn of the loop first.
+  ServerConnection* conn = server_.get();
+  for (;;) {
+    for (;;) {
+      wire::Frame f;
+      size_t need = 0;
+      std::string error;
+      wire::Decode d = wire::next_frame(conn->rbuf.view(), max_message_, f, need, &error);
+      if (d == wire::Decode::NeedMore) break;
+      if (d == wire::Decode::Invalid || !process_server_frame(f)) {
+        if (d == wire::Decode::Invalid)
+          server_lost("invalid message from server: " + error, CloseReason::protocol_error);
+        else
+          server_lost("the server ended the session");
+        co_await u().out.flush(socket_);
+        close_client();
+        co_return;
+      }
+      conn->rbuf.consume(f.wire_size());
+    }
+    if (may_detach()) {
+      // Return the connection before writing to the client: the server is idle, another client may use it.
+      auto done = std::move(server_);
+      pump_running_ = false;
+      if (idle_signal_) idle_signal_->cancel();
+      if (!release_now(done)) co_await release_server(std::move(done));
+      bool ok = co_await u().out.flush(socket_);
+      if (shutting_down_ || !ok || client_input_ended_) {
+        if (ok && !client_input_ended_) co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
+        close_client();
+      }
+      co_return;
+    }
+    if (!u().out.buffer().empty() && !co_await u().out.flush(socket_)) client_gone_ = true;
+    // A client whose input ended has had every answer: the session ends as on its exit.
+    if (client_gone_ || (client_input_ended_ && u().replies.expect.empty())) {
+      co_await finish_server_on_client_exit();
+      co_return;
+    }
+    if (may_detach()) continue;  // the client loop finished writing while we flushed
+    // One read per response, started at once: no separate wait for readability before it.
+    auto [space, len] = conn->rbuf.prepare(8192);
+    auto [ec, n] = co_await conn->socket().async_read_some(asio::buffer(space, len), use_nothrow);
+    if (ec == asio::error::operation_aborted) continue;  // the client loop wants us to look again
+    if (ec || n == 0) {
+      server_lost(ec ? ec.message() : "the server closed the connection");
+      co_await u().out.flush(socket_);
+      close_client();
+      co_return;
+    }
+    conn->rbuf.commit(n);
+  }
+}
+
+// The server went away under a client. Nothing may be replayed; the client learns which alias failed.
+void ClientSession::server_lost(const std::string& why, CloseReason reason) {
+  auto conn = std::move(server_);
+  pump_running_ = false;
+  copy_in_ = false;
+  if (idle_signal_) idle_signal_->cancel();
+  cancel_slot_->clear();
+  std::string where = conn->endpoint().describe();
+  if (std::exchange(server_close_expected_, false)) {
+    // The client ended its input mid-COPY or mid-unit: the server said why it ends, as it does to a direct client.
+    PGR_LOG(info) << describe() << ": the server connection to " << where << " ended with the client's input: " << why;
+    pool_->discard(std::move(conn), CloseReason::client_gone);
+    u().replies.clear();
+    u().unit_statement.clear();
+    return;
+  }
+  PGR_LOG(warn) << describe() << ": lost server connection to " << where << ": " << why;
+  send_error(wire::sqlstate::connection_failure,
+             "pgroute: lost the server connection to " + where + " while serving this client: " + why, "FATAL");
+  pool_->discard(std::move(conn), reason);
+  u().replies.clear();
+  u().unit_statement.clear();
+}
+
+bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
+  // Forgotten as the cancel target, unless the client attached another connection while
+  // release_server() waited: that one's target stays.
+  const bool cancel_on_its_way = cancel_slot_->detach(conn->endpoint().host, conn->endpoint().port, conn->backend_pid);
+  if (dirty_session_state_ || session_mode_) return false;
+  if (cancel_on_its_way) return false;  // release_server() waits for the cancel first
+  pool_->release(std::move(conn));
+  return true;
+}
+
+// Gives a connection back, first undoing what the client left on it that the proxy cannot track.
+awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> conn) {
+  if (release_now(conn)) co_return;
+  // A cancel of this client's statement is still on its way to the server (bounded by its 5 s timer).
+  for (asio::steady_timer wait(worker_.ctx); cancel_slot_->forwarding();) {
+    wait.expires_after(std::chrono::milliseconds(1));
+    co_await wait.async_wait(use_nothrow);
+  }
+  if (release_now(conn)) co_return;
+  auto pool = pool_;
+  std::string sql = session_mode_ ? snap_->config->pool.reset_query : std::string("RESET ALL");
+  dirty_session_state_ = false;
+  auto err = co_await run_internal_query(*conn, sql);
+  if (err) {
+    PGR_LOG(warn) << describe() << ": reset (" << sql << ") failed on " << conn->endpoint().describe() << ": "
+                  << err->message;
+    pool->discard(std::move(conn), CloseReason::server_error);
+    co_return;
+  }
+  conn->applied.clear();
+  if (session_mode_) conn->prepared.clear();
+  pool->release(std::move(conn));
+}
+
+awaitable<void> ClientSession::finish_server_on_client_exit() {
+  auto conn = std::move(server_);
+  pump_running_ = false;
+  copy_in_ = false;
+  server_close_expected_ = false;
+  cancel_slot_->clear();
+  close_client();
+  bool idle_between_units = u().replies.expect.empty() && !unit_open_ && !writing_to_server_;
+  if (idle_between_units && conn->tx_status != 'I') {
+    // Left inside a transaction: roll it back so the connection is clean for the next client.
+    auto err = co_await run_internal_query(*conn, "ROLLBACK");
+    if (err || conn->tx_status != 'I') {
+      pool_->discard(std::move(conn), CloseReason::client_gone);
+      co_return;
+    }
+  }
+  if (!idle_between_units) {
+    // A query is running or a unit is half sent: the connection's state is unknown. Close it.
+    pool_->discard(std::move(conn), CloseReason::client_gone);
+    co_return;
+  }
+  co_await release_server(std::move(conn));
+}
+
+awaitable<std::optional<ClientSession::QueryError>> ClientSession::run_internal_query(
+    ServerConnection& conn, std::string_view sql, std::optional<std::string>* first_value) {
+  std::string msg;
+  wire::put_query(msg, sql);
+  std::string error;
+  if (!co_await write_all(conn.socket(), msg, error))
+    co_return QueryError{std::string(wire::sqlstate::connection_failure), "write failed: " + error, true};
+  std::optional<QueryError> result;
+  std::vector<std::optional<std::string_view>> columns;
+  for (;;) {
+    wire::Frame f;
+    ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
+    if (st != ReadStatus::ok)
+      co_return QueryError{std::string(wire::sqlstate::connection_failure), "server connection lost: " + error, true};
+    if (f.type == 'E' && !result) {
+      wire::ErrorFields e;
+      wire::parse_error_fields(f.body, e);
+      result = QueryError{std::string(e.sqlstate), std::string(e.message)};
+    } else if (f.type == wire::backend::kDataRow && first_value && !*first_value &&
+               wire::parse_data_row(f.body, columns) && !columns.empty() && columns[0]) {
+      *first_value = std::string(*columns[0]);
+    } else if (f.type == 'S') {
+      std::string_view name, value;
+      if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
+    } else if (f.type == 'Z') {
+      wire::parse_ready_for_query(f.body, conn.tx_status);
+      conn.rbuf.consume(f.wire_size());
+      co_return result;
+    }
+    conn.rbuf.consume(f.wire_size());
+  }
+}
+
+}  // namespace pgroute

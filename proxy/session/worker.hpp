@@ -1,0 +1,41 @@
+// One thread running one io_context. Sessions accepted here stay here; their server connections are
+// rebound to this io_context at checkout, so all of a session's I/O completes on one thread.
+#pragma once
+#include <map>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+#include "proxy/io/asio.hpp"
+#include "proxy/session/column_order_cache.hpp"
+#include "router/analysis_cache.hpp"
+
+namespace pgroute {
+
+class ClientSession;
+namespace admin {
+struct Control;
+}
+
+struct Worker {
+  explicit Worker(int i, size_t cache_entries = 10000) : index(i), ctx(1), analyses(cache_entries) {}
+  int index;
+  asio::io_context ctx;
+  std::thread thread;
+  // Live sessions, touched only on this worker's thread (for shutdown and the park sweep).
+  std::unordered_map<uint64_t, std::weak_ptr<ClientSession>> sessions;
+  // Those of them not logged in yet, oldest first (ids grow with accepts): who makes room when
+  // max_startup_connections is reached.
+  std::map<uint64_t, std::weak_ptr<ClientSession>> starting;
+  // Advanced by the park sweep (ProxyServer::park_sweep): sessions idle across two ticks are parked.
+  uint32_t park_tick = 0;
+  // Statement analyses for routing, per thread so a lookup takes no lock.
+  router::AnalysisCache analyses;
+  // Where shard keys stand in their tables (INSERT without a column list), learnt from the shards.
+  ColumnOrderCache column_orders;
+  // What the admin console may ask of the server (reload, the other workers); set by ProxyServer before
+  // any client is accepted, null without one.
+  admin::Control* control = nullptr;
+};
+
+}  // namespace pgroute
