@@ -275,7 +275,7 @@ awaitable<bool> ClientSession::read_scatter_shard(ScatterShard& shard, ScatterMe
       shard.has_row = true;
       co_return true;
     }
-    if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) client_gone_ = true;
+    if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) note_write_failed();
   }
   if (shard.broken) {
     PGR_LOG(warn) << describe() << ": reading every shard: " << conn.endpoint().describe() << ": " << shard.why;
@@ -380,7 +380,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
       merge.emit_row(next->row);
       next->rows += merge.rows() - rows_before;
       // Streamed, not collected: most frames are rows here, so read_scatter_shard rarely flushes.
-      if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) client_gone_ = true;
+      if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) note_write_failed();
       if (!merge.wants_rows()) {
         // The limit is reached (or an error ended the read): the rest is read and dropped.
         for (auto& shard : shards)
@@ -426,9 +426,10 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
                               std::chrono::steady_clock::now() - started, merge.rows());
   scattering_ = false;
   if (shutting_down_ && !client_gone_) {
+    note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
     co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
     client_gone_ = true;
-    close_client();
+    end_session(ClientCloseReason::shutdown);
   }
 }
 

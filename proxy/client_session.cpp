@@ -53,6 +53,14 @@ ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
     : rt_(rt), worker_(worker), socket_(std::move(socket)), id_(g_next_session_id.fetch_add(1)) {}
 
 ClientSession::~ClientSession() {
+  // Every end goes through end_session() before this; one that did not is counted apart. When the proxy
+  // stops after its shutdown timeout, the sessions still open end here: by the shutdown.
+  if (!end_reason_) {
+    if (rt_.shutting_down.load())
+      note_end(ClientCloseReason::shutdown, "pgroute stopped with the session still open");
+    else
+      note_end(ClientCloseReason::unknown, "the session ended without a recorded reason (a pgroute bug)");
+  }
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
   if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
   leave_startup();
@@ -66,21 +74,59 @@ std::string ClientSession::describe() const {
   return s;
 }
 
-void ClientSession::close_client() {
+void ClientSession::note_end(ClientCloseReason reason, std::string_view detail, std::optional<log::Level> level) {
+  if (end_reason_) return;
+  end_reason_ = reason;
+  rt_.client_closes[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
+  if (!level) {
+    const bool fault = reason == ClientCloseReason::protocol_violation ||
+                       reason == ClientCloseReason::message_too_large || reason == ClientCloseReason::server_lost ||
+                       reason == ClientCloseReason::unknown;
+    level = fault ? log::Level::warn : log::Level::info;
+  }
+  if (!log::enabled(*level)) return;
+  log::Line line(*level);
+  line << describe() << ": session ends: " << client_close_reason_name(reason);
+  if (!detail.empty()) line << ": " << detail;
+}
+
+void ClientSession::end_session(ClientCloseReason reason, std::string_view detail) {
+  note_end(reason, detail);
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
 }
 
+void ClientSession::note_input_closed(std::string_view error) {
+  if (error == kEndOfStream && u().in.empty())
+    note_end(ClientCloseReason::client_closed, "end of input");
+  else
+    note_end(ClientCloseReason::client_lost, error == kEndOfStream ? "end of input in the middle of a message" : error);
+}
+
+std::string_view ClientSession::input_cut_short() const {
+  if (!u().in.empty()) return "end of input in the middle of a message";
+  if (copy_in_) return "end of input during COPY FROM STDIN";
+  if (unit_open_ || !u().held.empty()) return "end of input in the middle of an extended-protocol unit";
+  if (client_tx_status() != 'I') return "end of input inside a transaction";
+  return {};
+}
+
+void ClientSession::note_write_failed() {
+  note_end(ClientCloseReason::client_lost, "writing to the client failed");
+  client_gone_ = true;
+}
+
 void ClientSession::request_shutdown() {
   shutting_down_ = true;
   if (server_ || scattering_) return;  // the pump (or the read across shards) ends the session when done
+  note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
   send_error(wire::sqlstate::admin_shutdown, "pgroute is shutting down", "FATAL");
   asio::co_spawn(
       worker_.ctx,
       [self = shared_from_this()]() -> awaitable<void> {
         co_await self->u().out.flush(self->socket_);
-        self->close_client();
+        self->end_session(ClientCloseReason::shutdown);
       },
       asio::detached);
 }
@@ -90,7 +136,7 @@ awaitable<void> ClientSession::run() {
   worker_.sessions[id_] = self;
   if (!co_await startup()) {
     co_await u().out.flush(socket_);
-    close_client();
+    end_session(ClientCloseReason::unknown);  // startup() noted why
     co_return;
   }
   co_await serve(false);
@@ -153,14 +199,19 @@ awaitable<void> ClientSession::serve(bool readable) {
       continue;
     }
     if (d == wire::Decode::Invalid) {
-      PGR_LOG(warn) << describe() << ": protocol violation: " << error;
+      note_end(wire::frame_too_large(u().in.view(), max_message_) ? ClientCloseReason::message_too_large
+                                                                  : ClientCloseReason::protocol_violation,
+               error);
       co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: invalid message from client: " + error);
       break;
     }
     // Everything complete is processed: send it on in one write, answer what the proxy answered itself.
     co_await flush_to_server();
     u().server_out.clear();
-    if (u().out.queued() > 0 && !co_await u().out.flush(socket_)) break;
+    if (u().out.queued() > 0 && !co_await u().out.flush(socket_)) {
+      note_write_failed();
+      break;
+    }
     size_t want = std::max(kReadSize, need > u().in.size() ? need - u().in.size() : 0);
     if (u().in.empty() && !last_read_filled_) {
       // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
@@ -188,9 +239,15 @@ awaitable<void> ClientSession::serve(bool readable) {
     }
     if (ec == asio::error::eof || (!ec && n == 0)) {
       client_input_ended_ = true;
+      const std::string_view cut = input_cut_short();
+      note_end(cut.empty() ? ClientCloseReason::client_closed : ClientCloseReason::client_lost,
+               cut.empty() ? std::string_view("end of input") : cut);
       break;
     }
-    if (ec) break;
+    if (ec) {
+      note_end(ClientCloseReason::client_lost, "reading from the client failed: " + ec.message());
+      break;
+    }
     last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
     metrics::record_client_bytes_in(n);
     u().in.commit(n);
@@ -200,7 +257,7 @@ awaitable<void> ClientSession::serve(bool readable) {
     co_return;
   }
   note_client_gone();
-  if (!server_) close_client();
+  if (!server_) end_session(ClientCloseReason::unknown);  // noted where the loop ended
 }
 
 // The client will send nothing more. What it asked before is still answered (as PostgreSQL does for a
@@ -228,7 +285,7 @@ awaitable<void> ClientSession::end_client_input() {
   // A writer still busy is the pump giving its last answers: it closes the client after them.
   if (u().out.writing()) co_return;
   co_await u().out.flush(socket_);
-  close_client();
+  end_session(ClientCloseReason::unknown);  // noted where the input ended
 }
 
 bool ClientSession::client_view_changes(std::string_view name, std::string_view value) {
@@ -289,8 +346,9 @@ bool ClientSession::handle_copy_message(const wire::Frame& f) {
     case 'c':
     case 'f': copy_in_ = false; return true;  // the COPY's own answer ends it
     default:
-      PGR_LOG(info) << describe() << ": message type " << int(static_cast<unsigned char>(f.type))
-                    << " during COPY FROM STDIN: the server ends the session";
+      note_end(ClientCloseReason::protocol_violation, "message type " +
+                                                          std::to_string(int(static_cast<unsigned char>(f.type))) +
+                                                          " during COPY FROM STDIN: the server ends the session");
       copy_in_ = false;
       unit_open_ = true;  // what the server makes of it is not tracked: the connection is not reused
       server_close_expected_ = true;
@@ -303,6 +361,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   if (copy_in_) co_return handle_copy_message(f);
   if (f.type == 'X') {
     client_input_ended_ = true;
+    note_end(ClientCloseReason::client_closed, "Terminate");
     co_return false;
   }
   if (skip_until_sync_) {
@@ -341,6 +400,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case 'S': break;
     default: {
       std::string what = f.type >= 32 && f.type < 127 ? std::string("'") + f.type + "'" : std::to_string(int(f.type));
+      note_end(ClientCloseReason::protocol_violation, "unexpected message type " + what);
       co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: unexpected message type " + what);
       co_return false;
     }
@@ -362,6 +422,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     default: break;
   }
   if (!valid) {
+    note_end(ClientCloseReason::protocol_violation, std::string("malformed message of type '") + f.type + "'");
     co_await send_fatal(wire::sqlstate::protocol_violation,
                         std::string("pgroute: malformed message of type '") + f.type + "' from client");
     co_return false;

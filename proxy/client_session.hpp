@@ -17,9 +17,11 @@
 
 #include "proxy/admin/client_info.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/client_close_reason.hpp"
 #include "proxy/close_reason.hpp"
 #include "proxy/column_order_cache.hpp"
 #include "proxy/literal_normalizer.hpp"
+#include "proxy/log.hpp"
 #include "proxy/outbox.hpp"
 #include "proxy/read_buffer.hpp"
 #include "proxy/response_queue.hpp"
@@ -80,7 +82,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool evict_oldest_starting(const config::Config& cfg);
   // Ends a connection that is still logging in, from outside its coroutine (timeout, eviction):
   // tells the client when that cannot cut into another message, and closes.
-  void abort_startup(std::string_view sqlstate, const std::string& message);
+  void abort_startup(ClientCloseReason reason, std::string_view sqlstate, const std::string& message);
   awaitable<bool> admit_client();  // counts a logged-in client against max_client_connections
   awaitable<bool> authenticate(const config::User* user, const std::string& name);
   awaitable<bool> read_password_message(wire::Frame& f);
@@ -150,7 +152,23 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // and release_server() must run.
   bool release_now(std::unique_ptr<ServerConnection>& conn);
   void server_lost(const std::string& why, CloseReason reason = CloseReason::server_error);
-  void close_client();
+
+  // --- the end of the session (client_session.cpp)
+  // The one exit: records why the session ends (the first reason given wins; later calls keep it),
+  // logs that once and counts it (pgroute_client_closes_total{reason}), then closes the client's socket.
+  // `reason` and `detail` only count if no reason was noted before: call sites whose reason was noted
+  // earlier (note_end) pass ClientCloseReason::unknown, so a path that forgot to shows up as a bug.
+  void end_session(ClientCloseReason reason, std::string_view detail = {});
+  // Records the reason now (logged and counted as end_session does) for an end that comes after
+  // answers still to send: a FATAL, the rest of what the client asked, the server's last words.
+  // `level`: the log line's, when not the reason's own (a refusal during a connection flood: debug).
+  void note_end(ClientCloseReason reason, std::string_view detail, std::optional<log::Level> level = {});
+  // After a read found the client's input over: at a message boundary (client_closed) or not.
+  void note_input_closed(std::string_view error);
+  // Why an end of the client's input at this point is not a clean exit; empty when it is.
+  std::string_view input_cut_short() const;
+  // Writing to the client failed: the client is gone.
+  void note_write_failed();
 
   std::string describe() const;
 
@@ -320,6 +338,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<asio::steady_timer> startup_timer_;  // authentication_timeout; gone after login
   std::chrono::steady_clock::time_point accepted_at_;
   bool client_gone_ = false;
+  std::optional<ClientCloseReason> end_reason_;  // why the session ends, once that is known (note_end)
   // The client sent Terminate or closed its sending side: like PostgreSQL, the proxy still answers what
   // it asked before, and then ends the session (the pump does when a server is attached).
   bool client_input_ended_ = false;

@@ -15,6 +15,7 @@
 #include "proxy/admin/pause_gate.hpp"
 #include "proxy/auth/scram.hpp"
 #include "proxy/cancel_registry.hpp"
+#include "proxy/client_close_reason.hpp"
 #include "proxy/server_pool.hpp"
 #include "router/router_chain.hpp"
 
@@ -76,6 +77,7 @@ class Runtime {
   std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
   std::atomic<int> clients_parked{0};    // idle clients holding no buffers or coroutine frames
   std::atomic<bool> shutting_down{false};
+  std::atomic<uint64_t> client_closes[kClientCloseReasonCount] = {};  // ended sessions, by reason
   // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.
   admin::PauseRegistry pauses;
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
