@@ -292,7 +292,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   std::vector<std::string> aliases = d.scatter;
   std::sort(aliases.begin(), aliases.end());
   std::vector<ScatterShard> shards;
-  scattering_ = true;
+  set_state(SessionState::scattering);
   bool acquired = true;
   for (const auto& alias : aliases) {
     if (!pool_ready(alias)) {
@@ -315,7 +315,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   }
   if (!acquired) {
     for (auto& s : shards) s.pool->release(std::move(s.conn));
-    scattering_ = false;
+    set_state(SessionState::idle);
     if (ready_for_query)
       wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     else
@@ -424,7 +424,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   if (!unit.statement.empty() && !client_gone_)
     metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit.statement), unit.statement,
                               std::chrono::steady_clock::now() - started, merge.rows());
-  scattering_ = false;
+  set_state(SessionState::idle);
   if (shutting_down_ && !client_gone_) {
     note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
     co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");

@@ -64,7 +64,7 @@ ClientSession::~ClientSession() {
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
   if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
   leave_startup();
-  if (parked_) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
+  set_state(SessionState::closed);  // a parked session leaves pgroute_clients_parked
   worker_.sessions.erase(id_);
 }
 
@@ -72,6 +72,13 @@ std::string ClientSession::describe() const {
   std::string s = "client " + std::to_string(id_);
   if (!user_.empty()) s += " (" + user_ + "@" + database_ + " -> alias \"" + alias_ + "\")";
   return s;
+}
+
+void ClientSession::set_state(SessionState next) {
+  if (state_ == next || state_ == SessionState::closed) return;
+  if (state_ == SessionState::parked) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
+  if (next == SessionState::parked) rt_.clients_parked.fetch_add(1, std::memory_order_relaxed);
+  state_ = next;
 }
 
 void ClientSession::note_end(ClientCloseReason reason, std::string_view detail, std::optional<log::Level> level) {
@@ -92,6 +99,7 @@ void ClientSession::note_end(ClientCloseReason reason, std::string_view detail, 
 
 void ClientSession::end_session(ClientCloseReason reason, std::string_view detail) {
   note_end(reason, detail);
+  set_state(SessionState::closed);
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -119,7 +127,11 @@ void ClientSession::note_write_failed() {
 
 void ClientSession::request_shutdown() {
   shutting_down_ = true;
-  if (server_ || scattering_) return;  // the pump (or the read across shards) ends the session when done
+  if (server_ || state_ == SessionState::scattering) {
+    // The pump (or the read across shards) ends the session when done.
+    if (state_ == SessionState::attached) set_state(SessionState::draining);
+    return;
+  }
   note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
   send_error(wire::sqlstate::admin_shutdown, "pgroute is shutting down", "FATAL");
   asio::co_spawn(
@@ -164,8 +176,7 @@ void ClientSession::park() {
     unit_->out.release();
   }
   client_view_.shrink_to_fit();  // grown one by one at login; no-op once it fits
-  parked_ = true;
-  rt_.clients_parked.fetch_add(1, std::memory_order_relaxed);
+  set_state(SessionState::parked);
   socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
     // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
     asio::co_spawn(self->worker_.ctx, self->serve(true), asio::detached);
@@ -173,8 +184,8 @@ void ClientSession::park() {
 }
 
 bool ClientSession::may_park() const {
-  return !server_ && !pump_running_ && !scattering_ && !writing_to_server_ && !u().out.writing() &&
-         u().out.queued() == 0 && u().in.empty() && !client_gone_ && !shutting_down_;
+  return !server_ && !pump_running_ && state_ != SessionState::scattering && !writing_to_server_ &&
+         !u().out.writing() && u().out.queued() == 0 && u().in.empty() && !client_gone_ && !shutting_down_;
 }
 
 void ClientSession::park_if_idle(uint32_t tick) {
@@ -186,7 +197,7 @@ void ClientSession::park_if_idle(uint32_t tick) {
 
 awaitable<void> ClientSession::serve(bool readable) {
   auto self = shared_from_this();
-  if (std::exchange(parked_, false)) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
+  if (state_ == SessionState::parked) set_state(SessionState::idle);
   for (;;) {
     wire::Frame f;
     size_t need = 0;
@@ -279,6 +290,7 @@ awaitable<void> ClientSession::end_client_input() {
   co_await flush_to_server();  // Terminate may end the loop before what came with it was sent
   if (server_) {
     // The pump forwards the rest and ends the session; it may be waiting with nothing asked.
+    if (state_ == SessionState::attached) set_state(SessionState::draining);
     if (u().expect.empty()) server_->socket().cancel();
     co_return;
   }
@@ -707,6 +719,7 @@ awaitable<ClientSession::Attach> ClientSession::attach_from_pool() {
 void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
   const bool defer = std::exchange(defer_begin_, false);
   server_ = std::move(conn);
+  set_state(SessionState::attached);
   queue_session_parameters(*server_, u().server_out, u().expect);
   if (u().pending_begin && !defer) {
     // The client's BEGIN, answered by the proxy when it came, now opens the transaction on this server.

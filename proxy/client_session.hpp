@@ -27,6 +27,7 @@
 #include "proxy/response_queue.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/scatter_merge.hpp"
+#include "proxy/session_state.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/frontend.hpp"
 #include "router/result_order.hpp"
@@ -153,7 +154,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool release_now(std::unique_ptr<ServerConnection>& conn);
   void server_lost(const std::string& why, CloseReason reason = CloseReason::server_error);
 
-  // --- the end of the session (client_session.cpp)
+  // --- the session's state and its end (client_session.cpp)
+  // The one setter of state_: keeps pgroute_clients_parked in step with the parked state; closed is final.
+  void set_state(SessionState next);
+
   // The one exit: records why the session ends (the first reason given wins; later calls keep it),
   // logs that once and counts it (pgroute_client_closes_total{reason}), then closes the client's socket.
   // `reason` and `detail` only count if no reason was noted before: call sites whose reason was noted
@@ -313,7 +317,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A Bind the router spreads over several shards: its unit is held until Sync (or Flush) and then run
   // on every shard (client_scatter.cpp). Null otherwise: most sessions never scatter.
   std::unique_ptr<ScatterUnit> scatter_;
-  bool scattering_ = false;  // a read across shards is running: shutdown waits for it like for a server
   std::shared_ptr<const router::Analysis> unnamed_analysis_;
   std::optional<std::string> shard_key_;    // SET pgroute.shard_key
   bool shard_key_for_transaction_ = false;  // set inside a transaction: forgotten when it ends
@@ -330,7 +333,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static constexpr uint32_t kNotIdle = ~0u;
   uint32_t idle_read_since_ = kNotIdle;  // worker park tick when a read began with nothing buffered
   bool park_requested_ = false;          // park_if_idle() cancelled that read
-  bool parked_ = false;                  // park() ran; serve() has not resumed yet
   bool last_read_filled_ = false;        // the last client read filled its buffer: more is likely waiting
   bool writing_to_server_ = false;
   bool counted_ = false;                               // counted in rt_.clients
@@ -339,6 +341,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::chrono::steady_clock::time_point accepted_at_;
   bool client_gone_ = false;
   std::optional<ClientCloseReason> end_reason_;  // why the session ends, once that is known (note_end)
+  // parked: park() ran and serve() has not resumed; scattering: shutdown waits for the read across shards
+  // as for a server connection.
+  SessionState state_ = SessionState::starting;
   // The client sent Terminate or closed its sending side: like PostgreSQL, the proxy still answers what
   // it asked before, and then ends the session (the pump does when a server is attached).
   bool client_input_ended_ = false;

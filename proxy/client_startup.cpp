@@ -315,6 +315,7 @@ awaitable<bool> ClientSession::startup() {
   wire::put_backend_key_data(u().out.buffer(), key.pid, key.secret);
   wire::put_ready_for_query(u().out.buffer(), 'I');
   PGR_LOG(debug) << describe() << ": logged in";
+  set_state(server_ ? SessionState::attached : SessionState::idle);  // session mode keeps its connection
   if (co_await u().out.flush(socket_)) co_return true;
   note_end(ClientCloseReason::client_lost, "writing to the client failed");
   co_return false;
@@ -343,6 +344,7 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
   // Unknown users go through the same exchange as known ones and fail at its end, so probing for
   // user names learns nothing: asked for the method a user gets when the file names none, shown a
   // salt that is the same on every attempt, as fast (no key derivation), with the same error.
+  set_state(SessionState::authenticating);
   config::AuthMethod method = user ? user->auth : config::User{}.auth;
   bool ok = false;
   std::string secret = user ? user->password : std::string();

@@ -186,6 +186,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
     if (may_detach()) {
       // Return the connection before writing to the client: the server is idle, another client may use it.
       auto done = std::move(server_);
+      if (state_ == SessionState::attached) set_state(SessionState::idle);
       pump_running_ = false;
       if (idle_signal_) idle_signal_->cancel();
       if (!release_now(done)) co_await release_server(std::move(done));
@@ -224,6 +225,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
 // The server went away under a client. Nothing may be replayed; the client learns which alias failed.
 void ClientSession::server_lost(const std::string& why, CloseReason reason) {
   auto conn = std::move(server_);
+  if (state_ == SessionState::attached) set_state(SessionState::idle);
   pump_running_ = false;
   copy_in_ = false;
   if (idle_signal_) idle_signal_->cancel();

@@ -50,7 +50,7 @@ admin::ClientInfo ClientSession::info() const {
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) i.address = ep.address().to_string() + ":" + std::to_string(ep.port());
-  i.state = admin_ ? "admin" : server_ ? "active" : pool_ ? "idle" : "login";
+  i.state = admin_ ? "admin" : std::string(session_state_name(state_));
   return i;
 }
 
@@ -64,6 +64,7 @@ awaitable<void> ClientSession::run_admin_console() {
     co_return;
   }
   admin_ = true;
+  set_state(SessionState::idle);
   PGR_LOG(info) << "client " << id_ << ": admin console opened by \"" << user_ << "\"";
   std::string& out = u().out.buffer();
   // What psql and drivers expect to be told after login.
