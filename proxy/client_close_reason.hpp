@@ -1,11 +1,12 @@
 // Why a client session ended: one enum feeds the session's last log line and the metric label
 // (pgroute_client_closes_total{reason}). Server connections have their own (close_reason.hpp).
 #pragma once
+#include <cstdint>
 #include <string_view>
 
 namespace pgroute {
 
-enum class ClientCloseReason {
+enum class ClientCloseReason : uint8_t {
   client_closed,          // Terminate, or end of input between messages outside a transaction
   client_lost,            // read or write error, or end of input inside a message, unit, COPY or transaction
   protocol_violation,     // a message the protocol does not allow (08P01 to the client)

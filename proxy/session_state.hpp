@@ -1,11 +1,12 @@
 // Where a client session is in its life: one value, set through ClientSession::set_state() at each
 // transition, shown in SHOW CLIENTS. closed is final.
 #pragma once
+#include <cstdint>
 #include <string_view>
 
 namespace pgroute {
 
-enum class SessionState {
+enum class SessionState : uint8_t {
   starting,        // accepted: encryption requests, the startup packet
   authenticating,  // the password exchange and the first server checkout of the login
   idle,            // logged in, no server connection: between transactions (or an admin console)
