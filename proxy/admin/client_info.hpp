@@ -9,7 +9,7 @@ struct ClientInfo {
   uint64_t id = 0;
   int worker = 0;
   std::string user, database, alias, application_name, address;
-  std::string state;  // "login", "idle", "active" (holds a server connection) or "admin"
+  std::string state;  // the session's state (session_state_name), or "admin" for an admin console
 };
 
 }  // namespace pgroute::admin

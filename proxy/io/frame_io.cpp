@@ -14,7 +14,7 @@ awaitable<ReadStatus> read_frame(tcp::socket& sock, ReadBuffer& buf, uint32_t ma
     auto [space, len] = buf.prepare(need > buf.size() ? need - buf.size() : 4096);
     auto [ec, n] = co_await sock.async_read_some(asio::buffer(space, len), use_nothrow);
     if (ec || n == 0) {
-      error = ec ? ec.message() : "end of stream";
+      error = ec && ec != asio::error::eof ? ec.message() : std::string(kEndOfStream);
       co_return ReadStatus::closed;
     }
     buf.commit(n);
@@ -32,7 +32,7 @@ awaitable<ReadStatus> read_startup(tcp::socket& sock, ReadBuffer& buf, uint32_t 
     auto [space, len] = buf.prepare(consumed > buf.size() ? consumed - buf.size() : 512);
     auto [ec, n] = co_await sock.async_read_some(asio::buffer(space, len), use_nothrow);
     if (ec || n == 0) {
-      error = ec ? ec.message() : "end of stream";
+      error = ec && ec != asio::error::eof ? ec.message() : std::string(kEndOfStream);
       co_return ReadStatus::closed;
     }
     buf.commit(n);

@@ -1,6 +1,7 @@
 // Reading whole protocol messages from a socket into a ReadBuffer.
 #pragma once
 #include <string>
+#include <string_view>
 
 #include "proxy/io/asio.hpp"
 #include "proxy/io/read_buffer.hpp"
@@ -10,6 +11,8 @@
 namespace pgroute {
 
 enum class ReadStatus { ok, closed, invalid };
+// The `error` of `closed` when the peer ended its stream (EOF) rather than failed (a reset, an error).
+inline constexpr std::string_view kEndOfStream = "end of stream";
 
 // Reads until one typed message is complete. The frame views into `buf`; the caller consumes
 // frame.wire_size() when done with it. `error` explains `invalid` (oversized, bad length) or `closed`.

@@ -14,6 +14,7 @@
 #include "config/config.hpp"
 #include "proxy/auth/scram.hpp"
 #include "proxy/pool/cancel_registry.hpp"
+#include "proxy/pool/client_close_reason.hpp"
 #include "proxy/pool/pause_gate.hpp"
 #include "proxy/pool/server_pool.hpp"
 #include "router/router_chain.hpp"
@@ -72,7 +73,8 @@ class Runtime {
   std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
   std::atomic<int> clients_parked{0};    // idle clients holding no buffers or coroutine frames
   std::atomic<bool> shutting_down{false};
-  // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes.
+  std::atomic<uint64_t> client_closes[kClientCloseReasonCount] = {};  // ended sessions, by reason
+  // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.
   admin::PauseRegistry pauses;
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
 

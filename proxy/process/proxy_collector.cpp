@@ -114,6 +114,10 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                           "max_startup_connections applies).",
                           MetricType::Gauge),
                 {}, rt_.clients_starting.load(relaxed));
+  auto& ccl = fs.family("pgroute_client_closes_total", "Client sessions ended, by reason.", MetricType::Counter);
+  for (int i = 0; i < kClientCloseReasonCount; ++i)
+    Families::add(ccl, {{"reason", std::string(client_close_reason_name(static_cast<ClientCloseReason>(i)))}},
+                  static_cast<double>(rt_.client_closes[i].load(relaxed)));
 
   auto& sc = fs.family("pgroute_server_connections", "Server connections by alias and state.", MetricType::Gauge);
   auto& ps = fs.family("pgroute_pool_size", "Pool size limit by alias (summed over server users).", MetricType::Gauge);

@@ -310,6 +310,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
   }
   wire::BindParams& params = u().literal_params;  // reused: no allocation per Bind
   if (!wire::parse_bind_params(bind.after_statement, params)) {
+    note_end(ClientCloseReason::protocol_violation, "malformed Bind message");
     co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: malformed Bind message from client");
     co_return Step::stop;
   }

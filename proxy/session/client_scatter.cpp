@@ -235,7 +235,7 @@ awaitable<bool> ClientSession::read_scatter_shard(ScatterShard& shard, ScatterMe
       shard.has_row = true;
       co_return true;
     }
-    if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) client_gone_ = true;
+    if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) note_write_failed();
   }
   if (shard.broken) {
     PGR_LOG(warn) << describe() << ": reading every shard: " << conn.endpoint().describe() << ": " << shard.why;
@@ -252,7 +252,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   std::vector<std::string> aliases = d.scatter;
   std::sort(aliases.begin(), aliases.end());
   std::vector<ScatterShard> shards;
-  scattering_ = true;
+  set_state(SessionState::scattering);
   bool acquired = true;
   for (const auto& alias : aliases) {
     if (!pool_ready(alias)) {
@@ -275,7 +275,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   }
   if (!acquired) {
     for (auto& s : shards) s.pool->release(std::move(s.conn));
-    scattering_ = false;
+    set_state(SessionState::idle);
     if (ready_for_query)
       wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     else
@@ -340,7 +340,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
       merge.emit_row(next->row);
       next->rows += merge.rows() - rows_before;
       // Streamed, not collected: most frames are rows here, so read_scatter_shard rarely flushes.
-      if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) client_gone_ = true;
+      if (u().out.queued() >= kStreamChunk && !co_await u().out.flush(socket_)) note_write_failed();
       if (!merge.wants_rows()) {
         // The limit is reached (or an error ended the read): the rest is read and dropped.
         for (auto& shard : shards)
@@ -384,11 +384,12 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
   if (!unit.statement.empty() && !client_gone_)
     metrics::record_statement(worker_.index, std::hash<std::string_view>{}(unit.statement), unit.statement,
                               std::chrono::steady_clock::now() - started, merge.rows());
-  scattering_ = false;
+  set_state(SessionState::idle);
   if (shutting_down_ && !client_gone_) {
+    note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
     co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
     client_gone_ = true;
-    close_client();
+    end_session(ClientCloseReason::shutdown);
   }
 }
 

@@ -31,10 +31,18 @@ ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
     : rt_(rt), worker_(worker), socket_(std::move(socket)), id_(g_next_session_id.fetch_add(1)) {}
 
 ClientSession::~ClientSession() {
+  // Every end goes through end_session() before this; one that did not is counted apart. When the proxy
+  // stops after its shutdown timeout, the sessions still open end here: by the shutdown.
+  if (!end_reason_) {
+    if (rt_.shutting_down.load())
+      note_end(ClientCloseReason::shutdown, "pgroute stopped with the session still open");
+    else
+      note_end(ClientCloseReason::unknown, "the session ended without a recorded reason (a pgroute bug)");
+  }
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
   if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
   leave_startup();
-  if (parked_) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
+  set_state(SessionState::closed);  // a parked session leaves pgroute_clients_parked
   worker_.sessions.erase(id_);
 }
 
@@ -44,21 +52,71 @@ std::string ClientSession::describe() const {
   return s;
 }
 
-void ClientSession::close_client() {
+void ClientSession::set_state(SessionState next) {
+  if (state_ == next || state_ == SessionState::closed) return;
+  if (state_ == SessionState::parked) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
+  if (next == SessionState::parked) rt_.clients_parked.fetch_add(1, std::memory_order_relaxed);
+  state_ = next;
+}
+
+void ClientSession::note_end(ClientCloseReason reason, std::string_view detail, std::optional<log::Level> level) {
+  if (end_reason_) return;
+  end_reason_ = reason;
+  rt_.client_closes[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
+  if (!level) {
+    const bool fault = reason == ClientCloseReason::protocol_violation ||
+                       reason == ClientCloseReason::message_too_large || reason == ClientCloseReason::server_lost ||
+                       reason == ClientCloseReason::unknown;
+    level = fault ? log::Level::warn : log::Level::info;
+  }
+  if (!log::enabled(*level)) return;
+  log::Line line(*level);
+  line << describe() << ": session ends: " << client_close_reason_name(reason);
+  if (!detail.empty()) line << ": " << detail;
+}
+
+void ClientSession::end_session(ClientCloseReason reason, std::string_view detail) {
+  note_end(reason, detail);
+  set_state(SessionState::closed);
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
 }
 
+void ClientSession::note_input_closed(std::string_view error) {
+  if (error == kEndOfStream && u().in.empty())
+    note_end(ClientCloseReason::client_closed, "end of input");
+  else
+    note_end(ClientCloseReason::client_lost, error == kEndOfStream ? "end of input in the middle of a message" : error);
+}
+
+std::string_view ClientSession::input_cut_short() const {
+  if (!u().in.empty()) return "end of input in the middle of a message";
+  if (copy_in_) return "end of input during COPY FROM STDIN";
+  if (unit_open_ || !u().held.empty()) return "end of input in the middle of an extended-protocol unit";
+  if (client_tx_status() != 'I') return "end of input inside a transaction";
+  return {};
+}
+
+void ClientSession::note_write_failed() {
+  note_end(ClientCloseReason::client_lost, "writing to the client failed");
+  client_gone_ = true;
+}
+
 void ClientSession::request_shutdown() {
   shutting_down_ = true;
-  if (server_ || scattering_) return;  // the pump (or the read across shards) ends the session when done
+  if (server_ || state_ == SessionState::scattering) {
+    // The pump (or the read across shards) ends the session when done.
+    if (state_ == SessionState::attached) set_state(SessionState::draining);
+    return;
+  }
+  note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
   send_error(wire::sqlstate::admin_shutdown, "pgroute is shutting down", "FATAL");
   asio::co_spawn(
       worker_.ctx,
       [self = shared_from_this()]() -> awaitable<void> {
         co_await self->u().out.flush(self->socket_);
-        self->close_client();
+        self->end_session(ClientCloseReason::shutdown);
       },
       asio::detached);
 }
@@ -68,7 +126,7 @@ awaitable<void> ClientSession::run() {
   worker_.sessions[id_] = self;
   if (!co_await startup()) {
     co_await u().out.flush(socket_);
-    close_client();
+    end_session(ClientCloseReason::unknown);  // startup() noted why
     co_return;
   }
   co_await serve(false);
@@ -96,8 +154,7 @@ void ClientSession::park() {
     unit_->out.release();
   }
   client_view_.shrink_to_fit();  // grown one by one at login; no-op once it fits
-  parked_ = true;
-  rt_.clients_parked.fetch_add(1, std::memory_order_relaxed);
+  set_state(SessionState::parked);
   socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
     // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
     asio::co_spawn(self->worker_.ctx, self->serve(true), asio::detached);
@@ -105,8 +162,8 @@ void ClientSession::park() {
 }
 
 bool ClientSession::may_park() const {
-  return !server_ && !pump_running_ && !scattering_ && !writing_to_server_ && !u().out.writing() &&
-         u().out.queued() == 0 && u().in.empty() && !client_gone_ && !shutting_down_;
+  return !server_ && !pump_running_ && state_ != SessionState::scattering && !writing_to_server_ &&
+         !u().out.writing() && u().out.queued() == 0 && u().in.empty() && !client_gone_ && !shutting_down_;
 }
 
 void ClientSession::park_if_idle(uint32_t tick) {
@@ -118,7 +175,7 @@ void ClientSession::park_if_idle(uint32_t tick) {
 
 awaitable<void> ClientSession::serve(bool readable) {
   auto self = shared_from_this();
-  if (std::exchange(parked_, false)) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
+  if (state_ == SessionState::parked) set_state(SessionState::idle);
   for (;;) {
     wire::Frame f;
     size_t need = 0;
@@ -131,14 +188,19 @@ awaitable<void> ClientSession::serve(bool readable) {
       continue;
     }
     if (d == wire::Decode::Invalid) {
-      PGR_LOG(warn) << describe() << ": protocol violation: " << error;
+      note_end(wire::frame_too_large(u().in.view(), max_message_) ? ClientCloseReason::message_too_large
+                                                                  : ClientCloseReason::protocol_violation,
+               error);
       co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: invalid message from client: " + error);
       break;
     }
     // Everything complete is processed: send it on in one write, answer what the proxy answered itself.
     co_await flush_to_server();
     u().server_out.clear();
-    if (u().out.queued() > 0 && !co_await u().out.flush(socket_)) break;
+    if (u().out.queued() > 0 && !co_await u().out.flush(socket_)) {
+      note_write_failed();
+      break;
+    }
     size_t want = std::max(kReadSize, need > u().in.size() ? need - u().in.size() : 0);
     if (u().in.empty() && !last_read_filled_) {
       // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
@@ -166,9 +228,15 @@ awaitable<void> ClientSession::serve(bool readable) {
     }
     if (ec == asio::error::eof || (!ec && n == 0)) {
       client_input_ended_ = true;
+      const std::string_view cut = input_cut_short();
+      note_end(cut.empty() ? ClientCloseReason::client_closed : ClientCloseReason::client_lost,
+               cut.empty() ? std::string_view("end of input") : cut);
       break;
     }
-    if (ec) break;
+    if (ec) {
+      note_end(ClientCloseReason::client_lost, "reading from the client failed: " + ec.message());
+      break;
+    }
     last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
     metrics::record_client_bytes_in(n);
     u().in.commit(n);
@@ -178,7 +246,7 @@ awaitable<void> ClientSession::serve(bool readable) {
     co_return;
   }
   note_client_gone();
-  if (!server_) close_client();
+  if (!server_) end_session(ClientCloseReason::unknown);  // noted where the loop ended
 }
 
 // The client will send nothing more. What it asked before is still answered (as PostgreSQL does for a
@@ -200,13 +268,14 @@ awaitable<void> ClientSession::end_client_input() {
   co_await flush_to_server();  // Terminate may end the loop before what came with it was sent
   if (server_) {
     // The pump forwards the rest and ends the session; it may be waiting with nothing asked.
+    if (state_ == SessionState::attached) set_state(SessionState::draining);
     if (u().replies.expect.empty()) server_->socket().cancel();
     co_return;
   }
   // A writer still busy is the pump giving its last answers: it closes the client after them.
   if (u().out.writing()) co_return;
   co_await u().out.flush(socket_);
-  close_client();
+  end_session(ClientCloseReason::unknown);  // noted where the input ended
 }
 
 bool ClientSession::client_view_changes(std::string_view name, std::string_view value) {
@@ -255,8 +324,9 @@ bool ClientSession::handle_copy_message(const wire::Frame& f) {
     case 'c':
     case 'f': copy_in_ = false; return true;  // the COPY's own answer ends it
     default:
-      PGR_LOG(info) << describe() << ": message type " << int(static_cast<unsigned char>(f.type))
-                    << " during COPY FROM STDIN: the server ends the session";
+      note_end(ClientCloseReason::protocol_violation, "message type " +
+                                                          std::to_string(int(static_cast<unsigned char>(f.type))) +
+                                                          " during COPY FROM STDIN: the server ends the session");
       copy_in_ = false;
       unit_open_ = true;  // what the server makes of it is not tracked: the connection is not reused
       server_close_expected_ = true;
@@ -269,6 +339,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   if (copy_in_) co_return handle_copy_message(f);
   if (f.type == 'X') {
     client_input_ended_ = true;
+    note_end(ClientCloseReason::client_closed, "Terminate");
     co_return false;
   }
   if (skip_until_sync_) {
@@ -307,6 +378,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case 'S': break;
     default: {
       std::string what = f.type >= 32 && f.type < 127 ? std::string("'") + f.type + "'" : std::to_string(int(f.type));
+      note_end(ClientCloseReason::protocol_violation, "unexpected message type " + what);
       co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: unexpected message type " + what);
       co_return false;
     }
@@ -328,6 +400,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     default: break;
   }
   if (!valid) {
+    note_end(ClientCloseReason::protocol_violation, std::string("malformed message of type '") + f.type + "'");
     co_await send_fatal(wire::sqlstate::protocol_violation,
                         std::string("pgroute: malformed message of type '") + f.type + "' from client");
     co_return false;
@@ -552,6 +625,7 @@ awaitable<ClientSession::Attach> ClientSession::attach_from_pool() {
 void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
   const bool defer = std::exchange(defer_begin_, false);
   server_ = std::move(conn);
+  set_state(SessionState::attached);
   queue_session_parameters(*server_, u().server_out, u().replies.expect);
   if (u().pending_begin && !defer) {
     // The client's BEGIN, answered by the proxy when it came, now opens the transaction on this server.

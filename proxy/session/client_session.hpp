@@ -16,9 +16,11 @@
 #include <vector>
 
 #include "proxy/admin/client_info.hpp"
+#include "proxy/base/log.hpp"
 #include "proxy/io/asio.hpp"
 #include "proxy/io/outbox.hpp"
 #include "proxy/io/read_buffer.hpp"
+#include "proxy/pool/client_close_reason.hpp"
 #include "proxy/pool/close_reason.hpp"
 #include "proxy/pool/runtime.hpp"
 #include "proxy/session/client_statements.hpp"
@@ -28,6 +30,7 @@
 #include "proxy/session/response_queue.hpp"
 #include "proxy/session/scatter_merge.hpp"
 #include "proxy/session/server_replies.hpp"
+#include "proxy/session/session_state.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/frontend.hpp"
 #include "router/result_order.hpp"
@@ -66,7 +69,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool evict_oldest_starting(const config::Config& cfg);
   // Ends a connection that is still logging in, from outside its coroutine (timeout, eviction):
   // tells the client when that cannot cut into another message, and closes.
-  void abort_startup(std::string_view sqlstate, const std::string& message);
+  void abort_startup(ClientCloseReason reason, std::string_view sqlstate, const std::string& message);
   awaitable<bool> admit_client();  // counts a logged-in client against max_client_connections
   awaitable<bool> authenticate(const config::User* user, const std::string& name);
   awaitable<bool> read_password_message(wire::Frame& f);
@@ -134,7 +137,26 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // and release_server() must run.
   bool release_now(std::unique_ptr<ServerConnection>& conn);
   void server_lost(const std::string& why, CloseReason reason = CloseReason::server_error);
-  void close_client();
+
+  // --- the session's state and its end (client_session.cpp)
+  // The one setter of state_: keeps pgroute_clients_parked in step with the parked state; closed is final.
+  void set_state(SessionState next);
+
+  // The one exit: records why the session ends (the first reason given wins; later calls keep it),
+  // logs that once and counts it (pgroute_client_closes_total{reason}), then closes the client's socket.
+  // `reason` and `detail` only count if no reason was noted before: call sites whose reason was noted
+  // earlier (note_end) pass ClientCloseReason::unknown, so a path that forgot to shows up as a bug.
+  void end_session(ClientCloseReason reason, std::string_view detail = {});
+  // Records the reason now (logged and counted as end_session does) for an end that comes after
+  // answers still to send: a FATAL, the rest of what the client asked, the server's last words.
+  // `level`: the log line's, when not the reason's own (a refusal during a connection flood: debug).
+  void note_end(ClientCloseReason reason, std::string_view detail, std::optional<log::Level> level = {});
+  // After a read found the client's input over: at a message boundary (client_closed) or not.
+  void note_input_closed(std::string_view error);
+  // Why an end of the client's input at this point is not a clean exit; empty when it is.
+  std::string_view input_cut_short() const;
+  // Writing to the client failed: the client is gone.
+  void note_write_failed();
 
   std::string describe() const;
 
@@ -272,7 +294,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A Bind the router spreads over several shards: its unit is held until Sync (or Flush) and then run
   // on every shard (client_scatter.cpp). Null otherwise: most sessions never scatter.
   std::unique_ptr<ScatterUnit> scatter_;
-  bool scattering_ = false;  // a read across shards is running: shutdown waits for it like for a server
   std::shared_ptr<const router::Analysis> unnamed_analysis_;
   std::optional<std::string> shard_key_;    // SET pgroute.shard_key
   bool shard_key_for_transaction_ = false;  // set inside a transaction: forgotten when it ends
@@ -289,7 +310,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static constexpr uint32_t kNotIdle = ~0u;
   uint32_t idle_read_since_ = kNotIdle;  // worker park tick when a read began with nothing buffered
   bool park_requested_ = false;          // park_if_idle() cancelled that read
-  bool parked_ = false;                  // park() ran; serve() has not resumed yet
   bool last_read_filled_ = false;        // the last client read filled its buffer: more is likely waiting
   bool writing_to_server_ = false;
   bool counted_ = false;                               // counted in rt_.clients
@@ -297,6 +317,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<asio::steady_timer> startup_timer_;  // authentication_timeout; gone after login
   std::chrono::steady_clock::time_point accepted_at_;
   bool client_gone_ = false;
+  std::optional<ClientCloseReason> end_reason_;  // why the session ends, once that is known (note_end)
+  // parked: park() ran and serve() has not resumed; scattering: shutdown waits for the read across shards
+  // as for a server connection.
+  SessionState state_ = SessionState::starting;
   // The client sent Terminate or closed its sending side: like PostgreSQL, the proxy still answers what
   // it asked before, and then ends the session (the pump does when a server is attached).
   bool client_input_ended_ = false;

@@ -83,7 +83,7 @@ bool ClientSession::enter_startup() {
       [weak = weak_from_this(), timeout = cfg.authentication_timeout](boost::system::error_code ec) {
         if (ec) return;  // logged in (or gone) in time
         if (auto self = weak.lock())
-          self->abort_startup(wire::sqlstate::query_canceled,
+          self->abort_startup(ClientCloseReason::startup_timeout, wire::sqlstate::query_canceled,
                               "canceling authentication due to timeout (pgroute authentication_timeout = " +
                                   std::to_string(timeout.count()) + "ms)");
       });
@@ -99,10 +99,13 @@ bool ClientSession::enter_startup() {
     last_logged = accepted_at_;
     refused = 0;
   }
-  wire::put_error(u().out.buffer(), {.severity = "FATAL",
-                                     .sqlstate = wire::sqlstate::too_many_connections,
-                                     .message = "pgroute: too many connections logging in (max_startup_connections = " +
-                                                std::to_string(cfg.startup_limit()) + ")"});
+  const std::string message =
+      "pgroute: too many connections logging in (max_startup_connections = " + std::to_string(cfg.startup_limit()) +
+      ")";
+  // Counted, but logged at debug: the rate-limited line above speaks for a flood.
+  note_end(ClientCloseReason::startup_refused, message, log::Level::debug);
+  wire::put_error(u().out.buffer(),
+                  {.severity = "FATAL", .sqlstate = wire::sqlstate::too_many_connections, .message = message});
   return false;
 }
 
@@ -115,7 +118,7 @@ bool ClientSession::evict_oldest_starting(const config::Config& cfg) {
     auto other = weak.lock();
     if (!other || other.get() == this || !other->socket_.is_open()) continue;
     if (now - other->accepted_at_ < kMinAge) return false;  // oldest first: the rest are younger
-    other->abort_startup(wire::sqlstate::too_many_connections,
+    other->abort_startup(ClientCloseReason::evicted, wire::sqlstate::too_many_connections,
                          "pgroute: too many connections logging in (max_startup_connections = " +
                              std::to_string(cfg.startup_limit()) + "); this one, the oldest, made room");
     return true;
@@ -130,16 +133,16 @@ void ClientSession::leave_startup() {
   startup_timer_.reset();  // its wait ends with operation_aborted
 }
 
-void ClientSession::abort_startup(std::string_view sqlstate, const std::string& message) {
+void ClientSession::abort_startup(ClientCloseReason reason, std::string_view sqlstate, const std::string& message) {
   if (!starting_ || !socket_.is_open()) return;
-  PGR_LOG(info) << describe() << ": " << message;
+  note_end(reason, message);
   if (!u().out.writing()) {
     // Best effort and never waiting: the client may read nothing at all.
     std::string error;
     wire::put_error(error, {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
     [[maybe_unused]] auto n = ::send(socket_.native_handle(), error.data(), error.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
-  close_client();  // the coroutine's read or write ends with an error, and the session with it
+  end_session(reason);  // the coroutine's read or write ends with an error, and the session with it
 }
 
 // Counts the client, logged in now, against max_client_connections: the last admin_reserve() of its
@@ -152,7 +155,7 @@ awaitable<bool> ClientSession::admit_client() {
   if (clients <= cfg.max_client_connections - (cfg.is_admin(user_) ? 0 : reserve)) co_return true;
   std::string limit = "max_client_connections = " + std::to_string(cfg.max_client_connections);
   if (reserve > 0) limit += ", of which " + std::to_string(reserve) + " reserved for admin users";
-  PGR_LOG(warn) << describe() << ": refused: too many client connections (" << limit << ")";
+  note_end(ClientCloseReason::startup_refused, "too many client connections (" + limit + ")", log::Level::warn);
   co_await send_fatal(wire::sqlstate::too_many_connections, "pgroute: too many client connections (" + limit + ")");
   co_return false;
 }
@@ -167,11 +170,14 @@ awaitable<bool> ClientSession::startup() {
     size_t consumed = 0;
     std::string error;
     ReadStatus st = co_await read_startup(socket_, u().in, kMaxStartupPacket, pkt, consumed, error);
-    if (st == ReadStatus::closed) co_return false;
+    if (st == ReadStatus::closed) {
+      note_input_closed(error);
+      co_return false;
+    }
     if (st == ReadStatus::invalid) {
       bool version = u().in.size() >= 8 && (wire::get_u32(u().in.view().data() + 4) >> 16) != 3 &&
                      (wire::get_u32(u().in.view().data() + 4) >> 16) != 1234;
-      PGR_LOG(info) << describe() << ": rejected startup packet: " << error;
+      note_end(ClientCloseReason::protocol_violation, "rejected startup packet: " + error);
       co_await send_fatal(version ? wire::sqlstate::feature_not_supported : wire::sqlstate::protocol_violation,
                           "pgroute: " + error);
       co_return false;
@@ -182,6 +188,7 @@ awaitable<bool> ClientSession::startup() {
       // have put them there (CVE-2021-23222 class). The request is read exactly, so whatever followed
       // it is still in the socket: ask the kernel too. Like PostgreSQL: answer, then refuse.
       if (round > 2) {
+        note_end(ClientCloseReason::protocol_violation, "too many encryption requests");
         co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: too many encryption requests");
         co_return false;
       }
@@ -190,8 +197,9 @@ awaitable<bool> ClientSession::startup() {
       u().out.buffer().push_back('N');
       if (pipelined) {
         const bool ssl = pkt.kind == wire::StartupKind::SslRequest;
-        PGR_LOG(info) << describe() << ": refused: data sent after its " << (ssl ? "SSL" : "GSSAPI encryption")
-                      << " request before the answer";
+        note_end(
+            ClientCloseReason::protocol_violation,
+            std::string("data sent after its ") + (ssl ? "SSL" : "GSSAPI encryption") + " request before the answer");
         wire::put_error(u().out.buffer(),
                         {.severity = "FATAL",
                          .sqlstate = wire::sqlstate::protocol_violation,
@@ -201,10 +209,14 @@ awaitable<bool> ClientSession::startup() {
                                    "put there by someone between the client and pgroute."});
         co_return false;  // run() flushes and closes
       }
-      if (!co_await u().out.flush(socket_)) co_return false;
+      if (!co_await u().out.flush(socket_)) {
+        note_end(ClientCloseReason::client_lost, "writing to the client failed");
+        co_return false;
+      }
       continue;
     }
     if (pkt.kind == wire::StartupKind::Cancel) {
+      note_end(ClientCloseReason::cancel_request, "a cancel request");
       co_await handle_cancel(pkt.cancel_pid, pkt.cancel_secret);
       co_return false;
     }
@@ -219,6 +231,7 @@ awaitable<bool> ClientSession::startup() {
       database_ = value;
     else if (name == "replication") {
       if (value != "false" && value != "0" && value != "off" && value != "no") {
+        note_end(ClientCloseReason::startup_refused, "a replication connection");
         co_await send_fatal(wire::sqlstate::feature_not_supported,
                             "pgroute does not proxy replication connections; connect to the server directly");
         co_return false;
@@ -227,6 +240,7 @@ awaitable<bool> ClientSession::startup() {
       std::string error;
       auto opts = parse_options(value, error);
       if (!error.empty()) {
+        note_end(ClientCloseReason::startup_refused, error);
         co_await send_fatal(wire::sqlstate::feature_not_supported, "pgroute: " + error);
         co_return false;
       }
@@ -241,12 +255,14 @@ awaitable<bool> ClientSession::startup() {
   int minor = pkt.protocol & 0xffff;
   if (minor > 0 || !unsupported.empty()) wire::put_negotiate_protocol_version(u().out.buffer(), 0, unsupported);
   if (user_.empty()) {
+    note_end(ClientCloseReason::startup_refused, "no user name in the startup packet");
     co_await send_fatal(wire::sqlstate::invalid_authorization, "no PostgreSQL user name specified in startup packet");
     co_return false;
   }
   if (database_.empty()) database_ = user_;
 
   if (rt_.shutting_down.load()) {
+    note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
     co_await send_fatal("57P03", "pgroute is shutting down");
     co_return false;
   }
@@ -265,6 +281,7 @@ awaitable<bool> ClientSession::startup() {
     std::string known;
     for (auto& [db, a] : cfg.databases) known += (known.empty() ? "" : ", ") + db;
     for (auto& b : cfg.backends) known += (known.empty() ? "" : ", ") + b.alias;
+    note_end(ClientCloseReason::startup_refused, "database \"" + database_ + "\" does not exist");
     co_await send_fatal(wire::sqlstate::invalid_catalog_name, "database \"" + database_ + "\" does not exist",
                         "pgroute accepts these database names: " + known);
     co_return false;
@@ -278,6 +295,8 @@ awaitable<bool> ClientSession::startup() {
     server_user_ = user_;
     server_password_ = user->password;
     if (auth::is_scram_verifier(server_password_)) {
+      note_end(ClientCloseReason::startup_refused,
+               "its password is a SCRAM verifier and the url of alias \"" + alias_ + "\" names no user");
       co_await send_fatal(wire::sqlstate::invalid_authorization,
                           "pgroute cannot log in to alias \"" + alias_ + "\" as \"" + user_ +
                               "\": its url names no user and this user's password is stored as a SCRAM verifier",
@@ -296,7 +315,10 @@ awaitable<bool> ClientSession::startup() {
   wire::put_backend_key_data(u().out.buffer(), key.pid, key.secret);
   wire::put_ready_for_query(u().out.buffer(), 'I');
   PGR_LOG(debug) << describe() << ": logged in";
-  co_return co_await u().out.flush(socket_);
+  set_state(server_ ? SessionState::attached : SessionState::idle);  // session mode keeps its connection
+  if (co_await u().out.flush(socket_)) co_return true;
+  note_end(ClientCloseReason::client_lost, "writing to the client failed");
+  co_return false;
 }
 
 // Reads the client's next authentication message ('p'); the caller consumes it.
@@ -305,10 +327,16 @@ awaitable<bool> ClientSession::read_password_message(wire::Frame& f) {
   co_await u().out.flush(socket_);
   ReadStatus st = co_await read_frame(socket_, u().in, kMaxAuthMessage, f, error);
   if (st == ReadStatus::ok && f.type == 'p') co_return true;
-  if (st != ReadStatus::closed) {
-    std::string what = st == ReadStatus::invalid ? error : std::string("expected a password message");
-    co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: " + what);
+  if (st == ReadStatus::closed) {
+    note_input_closed(error);
+    co_return false;
   }
+  std::string what = st == ReadStatus::invalid ? error : std::string("expected a password message");
+  note_end(st == ReadStatus::invalid && wire::frame_too_large(u().in.view(), kMaxAuthMessage)
+               ? ClientCloseReason::message_too_large
+               : ClientCloseReason::protocol_violation,
+           what);
+  co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: " + what);
   co_return false;
 }
 
@@ -316,6 +344,7 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
   // Unknown users go through the same exchange as known ones and fail at its end, so probing for
   // user names learns nothing: asked for the method a user gets when the file names none, shown a
   // salt that is the same on every attempt, as fast (no key derivation), with the same error.
+  set_state(SessionState::authenticating);
   config::AuthMethod method = user ? user->auth : config::User{}.auth;
   bool ok = false;
   std::string secret = user ? user->password : std::string();
@@ -360,12 +389,14 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
       int32_t len = 0;
       if (!r.read_cstring(mechanism) || !r.read_i32(len) || mechanism != "SCRAM-SHA-256" || len < 0 ||
           !r.read_bytes(static_cast<size_t>(len), data)) {
+        note_end(ClientCloseReason::protocol_violation, "malformed SASL initial response");
         co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: malformed SASL initial response");
         co_return false;
       }
       auto first = server.handle_client_first(data);
       u().in.consume(f.wire_size());
       if (!first) {
+        note_end(ClientCloseReason::protocol_violation, "SCRAM: " + server.error());
         co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: SCRAM: " + server.error());
         co_return false;
       }
@@ -381,7 +412,7 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
     }
   }
   if (!ok) {
-    PGR_LOG(info) << "client " << id_ << ": authentication failed for user \"" << name << "\"";
+    note_end(ClientCloseReason::authentication_failed, "authentication failed for user \"" + name + "\"");
     co_await send_fatal(wire::sqlstate::invalid_password, "password authentication failed for user \"" + name + "\"");
     co_return false;
   }
@@ -393,11 +424,13 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
 // are exactly what the server reports for them. In session mode the connection stays attached.
 awaitable<bool> ClientSession::login_server() {
   if (!pool_ready(alias_)) {
+    note_end(ClientCloseReason::server_unavailable, "alias \"" + alias_ + "\" is not configured");
     co_await send_fatal(wire::sqlstate::connection_exception, "pgroute: alias \"" + alias_ + "\" is not configured");
     co_return false;
   }
   auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
   if (!checkout.conn) {
+    note_end(ClientCloseReason::server_unavailable, checkout.error);
     co_await send_fatal(checkout.sqlstate, checkout.error);
     co_return false;
   }
@@ -406,6 +439,8 @@ awaitable<bool> ClientSession::login_server() {
   if (!sql.empty()) {
     auto err = co_await run_internal_query(*server_, sql);
     if (err) {
+      note_end(err->broken ? ClientCloseReason::server_lost : ClientCloseReason::startup_refused,
+               "setting the session parameters failed: " + err->message);
       co_await release_server(std::move(server_));
       co_await send_fatal(err->sqlstate, err->message);
       co_return false;

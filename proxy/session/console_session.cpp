@@ -50,20 +50,21 @@ admin::ClientInfo ClientSession::info() const {
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) i.address = ep.address().to_string() + ":" + std::to_string(ep.port());
-  i.state = admin_ ? "admin" : server_ ? "active" : pool_ ? "idle" : "login";
+  i.state = admin_ ? "admin" : std::string(session_state_name(state_));
   return i;
 }
 
 awaitable<void> ClientSession::run_admin_console() {
   const config::Config& cfg = *snap_->config;
   if (!cfg.is_admin(user_)) {
-    PGR_LOG(info) << "client " << id_ << ": user \"" << user_ << "\" refused: not an admin user";
+    note_end(ClientCloseReason::startup_refused, "user \"" + user_ + "\" is not an admin user");
     co_await send_fatal(wire::sqlstate::insufficient_privilege,
                         "pgroute: user \"" + user_ + "\" may not use the admin console",
                         "list the user under admin.users in the configuration");
     co_return;
   }
   admin_ = true;
+  set_state(SessionState::idle);
   PGR_LOG(info) << "client " << id_ << ": admin console opened by \"" << user_ << "\"";
   std::string& out = u().out.buffer();
   // What psql and drivers expect to be told after login.
@@ -77,15 +78,29 @@ awaitable<void> ClientSession::run_admin_console() {
     wire::put_parameter_status(out, name, value);
   wire::put_ready_for_query(out, 'I');
   bool skip_until_sync = false;
-  while (co_await u().out.flush(socket_)) {
+  for (;;) {
+    if (!co_await u().out.flush(socket_)) {
+      note_end(ClientCloseReason::client_lost, "writing to the client failed");
+      co_return;
+    }
     wire::Frame f;
     std::string error;
     ReadStatus st = co_await read_frame(socket_, u().in, kMaxAdminMessage, f, error);
     if (st == ReadStatus::invalid) {
+      note_end(wire::frame_too_large(u().in.view(), kMaxAdminMessage) ? ClientCloseReason::message_too_large
+                                                                      : ClientCloseReason::protocol_violation,
+               error);
       co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute admin: " + error);
       co_return;
     }
-    if (st != ReadStatus::ok || f.type == 'X') co_return;
+    if (st == ReadStatus::closed) {
+      note_input_closed(error);
+      co_return;
+    }
+    if (f.type == 'X') {
+      note_end(ClientCloseReason::client_closed, "Terminate");
+      co_return;
+    }
     std::string sql;
     if (f.type == 'Q') sql.assign(f.body.data(), f.body.empty() ? 0 : f.body.size() - 1);
     char type = f.type;
@@ -205,6 +220,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       wire::put_command_complete(out, "SHUTDOWN");
       PGR_LOG(info) << "admin \"" << user_ << "\": shutdown requested";
       // The same path as SIGTERM: drain clients, keep the metrics endpoint up, tell systemd.
+      note_end(ClientCloseReason::shutdown, "SHUTDOWN from the admin console");
       ::kill(::getpid(), SIGTERM);
       co_return false;
   }

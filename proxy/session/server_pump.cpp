@@ -173,7 +173,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
         else
           server_lost("the server ended the session");
         co_await u().out.flush(socket_);
-        close_client();
+        end_session(ClientCloseReason::unknown);  // server_lost() noted why
         co_return;
       }
       conn->rbuf.consume(f.wire_size());
@@ -181,17 +181,22 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
     if (may_detach()) {
       // Return the connection before writing to the client: the server is idle, another client may use it.
       auto done = std::move(server_);
+      if (state_ == SessionState::attached) set_state(SessionState::idle);
       pump_running_ = false;
       if (idle_signal_) idle_signal_->cancel();
       if (!release_now(done)) co_await release_server(std::move(done));
       bool ok = co_await u().out.flush(socket_);
-      if (shutting_down_ || !ok || client_input_ended_) {
-        if (ok && !client_input_ended_) co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
-        close_client();
+      if (!ok) {
+        note_end(ClientCloseReason::client_lost, "writing to the client failed");
+      } else if (shutting_down_ && !client_input_ended_) {
+        note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
+        co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
       }
+      // An ended input was noted where it ended.
+      if (shutting_down_ || !ok || client_input_ended_) end_session(ClientCloseReason::unknown);
       co_return;
     }
-    if (!u().out.buffer().empty() && !co_await u().out.flush(socket_)) client_gone_ = true;
+    if (!u().out.buffer().empty() && !co_await u().out.flush(socket_)) note_write_failed();
     // A client whose input ended has had every answer: the session ends as on its exit.
     if (client_gone_ || (client_input_ended_ && u().replies.expect.empty())) {
       co_await finish_server_on_client_exit();
@@ -205,7 +210,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
     if (ec || n == 0) {
       server_lost(ec ? ec.message() : "the server closed the connection");
       co_await u().out.flush(socket_);
-      close_client();
+      end_session(ClientCloseReason::unknown);  // server_lost() noted why
       co_return;
     }
     conn->rbuf.commit(n);
@@ -215,6 +220,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
 // The server went away under a client. Nothing may be replayed; the client learns which alias failed.
 void ClientSession::server_lost(const std::string& why, CloseReason reason) {
   auto conn = std::move(server_);
+  if (state_ == SessionState::attached) set_state(SessionState::idle);
   pump_running_ = false;
   copy_in_ = false;
   if (idle_signal_) idle_signal_->cancel();
@@ -228,7 +234,7 @@ void ClientSession::server_lost(const std::string& why, CloseReason reason) {
     u().unit_statement.clear();
     return;
   }
-  PGR_LOG(warn) << describe() << ": lost server connection to " << where << ": " << why;
+  note_end(ClientCloseReason::server_lost, "lost the server connection to " + where + ": " + why);
   send_error(wire::sqlstate::connection_failure,
              "pgroute: lost the server connection to " + where + " while serving this client: " + why, "FATAL");
   pool_->discard(std::move(conn), reason);
@@ -276,7 +282,7 @@ awaitable<void> ClientSession::finish_server_on_client_exit() {
   copy_in_ = false;
   server_close_expected_ = false;
   cancel_slot_->clear();
-  close_client();
+  end_session(ClientCloseReason::unknown);  // noted where the client went (client_gone_) or its input ended
   bool idle_between_units = u().replies.expect.empty() && !unit_open_ && !writing_to_server_;
   if (idle_between_units && conn->tx_status != 'I') {
     // Left inside a transaction: roll it back so the connection is clean for the next client.

@@ -37,4 +37,10 @@ Decode next_frame(std::string_view in, uint32_t max_body, Frame& out, size_t& co
   return Decode::Ready;
 }
 
+bool frame_too_large(std::string_view in, uint32_t max_body) {
+  if (in.size() < kFrameHeaderSize) return false;
+  const uint32_t length = get_u32(in.data() + 1);
+  return length >= 4 && length - 4 > max_body;
+}
+
 }  // namespace pgroute::wire

@@ -34,6 +34,9 @@ struct Frame {
 //   Invalid:  length < 4, or length - 4 > max_body; decided from the header alone. consumed = 0 and
 //             `error` (if non-null) gets a sentence for the log / ErrorResponse.
 Decode next_frame(std::string_view in, uint32_t max_body, Frame& out, size_t& consumed, std::string* error = nullptr);
+// Whether the message at the front of `in` announces a body longer than `max_body` (one of the two
+// causes of Invalid; the other, a length under 4, is malformed rather than too large).
+bool frame_too_large(std::string_view in, uint32_t max_body);
 
 // Calls fn(frame) for each whole message at the front of `in`, in order, until fn returns false or no
 // whole message is left. For buffers the proxy filled itself (held messages), already validated.

@@ -149,6 +149,14 @@ TEST_CASE("next_frame: oversized lengths are Invalid from the header alone") {
   CHECK(error == "message length 4294967295 exceeds the limit of 67108864 bytes");
 }
 
+TEST_CASE("frame_too_large: only a length over the limit, not a length under 4 nor a short header") {
+  CHECK(frame_too_large(frame_header('Q', 0xFFFFFFFFu), kLimit));
+  CHECK(frame_too_large(frame_header('d', 4 + 4) + "abcd", 3));
+  CHECK_FALSE(frame_too_large(frame_header('d', 4 + 3) + "abc", 3));
+  for (uint32_t length : {0u, 1u, 3u}) CHECK_FALSE(frame_too_large(frame_header('Q', length), kLimit));
+  CHECK_FALSE(frame_too_large(frame_header('Q', 0xFFFFFFFFu).substr(0, 4), kLimit));
+}
+
 TEST_CASE("next_frame: a body exactly at the limit is accepted and NeedMore reports its size") {
   Frame f;
   size_t consumed = 0;
