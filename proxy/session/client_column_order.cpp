@@ -11,6 +11,7 @@
 #include "proxy/session/sql_quote.hpp"
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/backend.hpp"
+#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
@@ -83,7 +84,7 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
     if (!checkout.conn) co_return failed(checkout.sqlstate, "cannot learn " + what + ": " + checkout.error);
     std::optional<std::string> value;
     auto err = co_await run_internal_query(*checkout.conn, sql, &value);
-    if ((err && err->broken) || checkout.conn->tx_status != 'I')
+    if ((err && err->broken) || checkout.conn->tx_status != wire::tx_status::kIdle)
       pool->discard(std::move(checkout.conn), CloseReason::server_error);
     else
       pool->release(std::move(checkout.conn));

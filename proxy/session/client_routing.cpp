@@ -14,15 +14,21 @@
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/frame.hpp"
+#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
+
+namespace fe = wire::frontend;
+namespace be = wire::backend;
+namespace tx = wire::tx_status;
+
 namespace {
 
 void put_command_complete(std::string& out, std::string_view tag) {
   std::string body(tag);
   body.push_back('\0');
-  wire::put_message(out, 'C', body);
+  wire::put_message(out, be::kCommandComplete, body);
 }
 
 // Statements the proxy can answer without a server while none is attached.
@@ -46,7 +52,7 @@ bool chooses_alias(const router::Analysis& a) {
 
 char ClientSession::client_tx_status() const {
   if (server_) return server_->tx_status;
-  return u().pending_begin ? 'T' : 'I';
+  return u().pending_begin ? tx::kInTransaction : tx::kIdle;
 }
 
 std::shared_ptr<const router::Analysis> ClientSession::analyze(std::string_view sql) {
@@ -76,7 +82,7 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   ctx.user = user_;
   ctx.database = database_;
   ctx.application_name = application_name_;
-  ctx.in_transaction = client_tx_status() != 'I';
+  ctx.in_transaction = client_tx_status() != tx::kIdle;
   if (shard_key_) ctx.session_shard_key = *shard_key_;
   ctx.last_write = last_write_;
   ctx.alias_healthy = &rt_.alias_health;
@@ -130,7 +136,7 @@ awaitable<bool> ClientSession::wait_server_idle() {
 // set inside a transaction block, until it ends. SET LOCAL outside one does nothing (PostgreSQL warns
 // 25P01 and ignores it): false then.
 bool ClientSession::apply_shard_key(const router::Analysis& a) {
-  const bool in_transaction = client_tx_status() != 'I';
+  const bool in_transaction = client_tx_status() != tx::kIdle;
   if (a.shard_key_local && !in_transaction) return false;
   shard_key_ = *a.set_shard_key;
   shard_key_for_transaction_ = in_transaction;
@@ -152,7 +158,7 @@ bool ClientSession::answer_locally(const router::Analysis& a, char& status_after
   }
   if (server_) return false;
   if (!u().pending_begin && a.kind == router::StatementKind::TransactionBegin) {
-    status_after = 'T';
+    status_after = tx::kInTransaction;
     return true;  // the caller records the text
   }
   if (u().pending_begin && a.kind == router::StatementKind::TransactionEnd && !a.begins_transaction &&
@@ -160,7 +166,7 @@ bool ClientSession::answer_locally(const router::Analysis& a, char& status_after
     u().pending_begin.reset();
     if (shard_key_for_transaction_) shard_key_.reset();
     put_command_complete(u().out.buffer(), a.command);
-    status_after = 'I';
+    status_after = tx::kIdle;
     return true;
   }
   return false;
@@ -169,12 +175,12 @@ bool ClientSession::answer_locally(const router::Analysis& a, char& status_after
 awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f, std::string_view sql,
                                                             const wire::ParseMsg& parse, const wire::BindMsg& bind) {
   // A held read across shards whose unit the client ends without Sync or Flush: it runs first.
-  if (scatter_ && (f.type == 'Q' || f.type == 'F')) {
+  if (scatter_ && (f.type == fe::kQuery || f.type == fe::kFunctionCall)) {
     if (co_await scatter_held(false) == Step::stop) co_return Step::stop;
   }
   switch (f.type) {
-    case 'Q': co_return co_await route_query(sql);
-    case 'P': {
+    case fe::kQuery: co_return co_await route_query(sql);
+    case fe::kParse: {
       auto analysis = analyze(parse.query);
       if (parse.name.empty())
         unnamed_analysis_ = std::move(analysis);
@@ -182,21 +188,21 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
         statements_.set_analysis(parse.name, std::move(analysis));
       break;
     }
-    case 'B': co_return co_await route_bind(f, bind);
+    case fe::kBind: co_return co_await route_bind(f, bind);
     default: break;
   }
   if (server_) co_return Step::forward;
   switch (f.type) {
-    case 'P':
-    case 'D':
-    case 'C':
-    case 'E': hold(f); co_return Step::done;
-    case 'H':
+    case fe::kParse:
+    case fe::kDescribe:
+    case fe::kClose:
+    case fe::kExecute: hold(f); co_return Step::done;
+    case fe::kFlush:
       if (scatter_) co_return co_await scatter_held(false);
       if (u().held.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
       // No deferred BEGIN here: the unit goes on after a Flush, and its Execute must run in the transaction.
       co_return co_await release_held(alias_);
-    case 'S':
+    case fe::kSync:
       if (scatter_) co_return co_await scatter_held(true);
       if (answer_held_unit()) co_return Step::done;
       if (u().held.empty()) {
@@ -240,7 +246,7 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
   if (server_ && !u().replies.expect.empty() && answerable(a, u().pending_begin.has_value()) &&
       !co_await wait_server_idle())
     co_return Step::copy;
-  char status = 'I';
+  char status = tx::kIdle;
   if (answer_locally(a, status)) {
     if (a.kind == router::StatementKind::TransactionBegin && !a.set_shard_key) {
       u().pending_begin = std::string(sql);
@@ -415,22 +421,22 @@ bool ClientSession::answer_held_unit() {
   int executes = 0;
   for (size_t i = 0; i < held.size(); ++i) {
     const wire::Frame f = held.message(i);
-    if (f.type == 'B') {
+    if (f.type == fe::kBind) {
       wire::BindMsg b;
       if (!wire::parse_bind(f.body, b) || !b.portal.empty()) return false;
       portal = analysis_of_statement(b.statement);
       if (!portal) return false;
-    } else if (f.type == 'E') {
+    } else if (f.type == fe::kExecute) {
       if (!portal || !answerable(*portal, begin_pending)) return false;
       ++executes;
       if (portal->kind == router::StatementKind::TransactionBegin)
         begin_pending = true;
       else if (portal->kind == router::StatementKind::TransactionEnd)
         begin_pending = false;
-    } else if (f.type == 'D') {
+    } else if (f.type == fe::kDescribe) {
       wire::TargetMsg t;
-      if (!wire::parse_describe_or_close(f.body, t) || t.kind != 'P') return false;
-    } else if (f.type != 'P') {
+      if (!wire::parse_describe_or_close(f.body, t) || t.kind != fe::kTargetPortal) return false;
+    } else if (f.type != fe::kParse) {
       return false;
     }
   }
@@ -441,7 +447,7 @@ bool ClientSession::answer_held_unit() {
   for (size_t i = 0; i < held.size(); ++i) {
     const wire::Frame f = held.message(i);
     switch (f.type) {
-      case 'P': {
+      case fe::kParse: {
         wire::ParseMsg p;
         wire::parse_parse(f.body, p);
         if (p.name.empty())
@@ -451,7 +457,7 @@ bool ClientSession::answer_held_unit() {
         wire::put_parse_complete(out);
         break;
       }
-      case 'B': {
+      case fe::kBind: {
         wire::BindMsg b;
         wire::parse_bind(f.body, b);
         portal = analysis_of_statement(b.statement);
@@ -463,9 +469,9 @@ bool ClientSession::answer_held_unit() {
         wire::put_bind_complete(out);
         break;
       }
-      case 'D': wire::put_message(out, 'n', {}); break;  // a portal of a utility statement: NoData
-      case 'E': {
-        char status = 'I';
+      case fe::kDescribe: wire::put_message(out, be::kNoData, {}); break;  // a portal of a utility statement: NoData
+      case fe::kExecute: {
+        char status = tx::kIdle;
         answer_locally(*portal, status);
         if (portal->kind == router::StatementKind::TransactionBegin && !portal->set_shard_key) {
           u().pending_begin = begin_sql;

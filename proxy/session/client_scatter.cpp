@@ -21,10 +21,16 @@
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
+#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 #include "router/scatter_rules.hpp"
 
 namespace pgroute {
+
+namespace fe = wire::frontend;
+namespace be = wire::backend;
+namespace tx = wire::tx_status;
+
 namespace {
 
 bool iso_dates(const ServerConnection& conn) {
@@ -70,7 +76,7 @@ std::optional<uint64_t> limit_value(const router::KeyValue& v, const wire::BindP
 
 std::optional<router::RouteError> ClientSession::scatter_refusal(const router::Analysis& a,
                                                                  const router::RouteDecision& d) const {
-  if (auto refusal = router::scatter_refusal(a, d, client_tx_status() != 'I')) return refusal;
+  if (auto refusal = router::scatter_refusal(a, d, client_tx_status() != tx::kIdle)) return refusal;
   if (server_)
     return router::RouteError{std::string(wire::sqlstate::feature_not_supported),
                               router::scatter_refusal_prefix(&a, d) +
@@ -123,7 +129,7 @@ awaitable<ClientSession::Step> ClientSession::scatter_held(bool at_sync) {
   // The unit must be the read alone: one Bind, one Execute of all its rows, then Sync.
   const int binds = held.binds(), executes = held.executes();
   const wire::Frame last = held.empty() ? wire::Frame{} : held.message(held.size() - 1);
-  const bool execute_last = last.type == 'E';
+  const bool execute_last = last.type == fe::kExecute;
   wire::ExecuteMsg e;
   const bool all_rows = !execute_last || (wire::parse_execute(last.body, e) && e.max_rows == 0);
   std::string problem;
@@ -158,13 +164,13 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
     wire::BindMsg bind;
     wire::TargetMsg target;
     switch (f.type) {
-      case 'P':
-      case 'B':
-      case 'D':
-      case 'C': {
-        if (f.type == 'P')
+      case fe::kParse:
+      case fe::kBind:
+      case fe::kDescribe:
+      case fe::kClose: {
+        if (f.type == fe::kParse)
           wire::parse_parse(f.body, parse);
-        else if (f.type == 'B')
+        else if (f.type == fe::kBind)
           wire::parse_bind(f.body, bind);
         else
           wire::parse_describe_or_close(f.body, target);
@@ -172,10 +178,10 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
         expect.push({translate_statement_message({f, &parse, &bind, &target}, statements_, to).answer});
         break;
       }
-      case 'E': {
+      case fe::kExecute: {
         wire::ExecuteMsg e;
         if (describe && wire::parse_execute(f.body, e)) {
-          wire::put_describe(bytes, 'P', e.portal);  // the merge needs the row types
+          wire::put_describe(bytes, fe::kTargetPortal, e.portal);  // the merge needs the row types
           expect.push({Expect::InjectedDescribe});
         }
         bytes.append(f.bytes());
@@ -217,10 +223,10 @@ awaitable<bool> ClientSession::read_scatter_shard(ScatterShard& shard, ScatterMe
       shard.why = error.empty() ? "the server closed the connection" : error;
       break;
     }
-    if (f.type == 'S') {
+    if (f.type == be::kParameterStatus) {
       std::string_view name, value;
       if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
-    } else if (f.type == 'Z') {
+    } else if (f.type == be::kReadyForQuery) {
       wire::parse_ready_for_query(f.body, conn.tx_status);
     }
     auto fed = merge.feed(shard.index, f);
@@ -367,7 +373,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
       shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
     else if (!shard.finished)
       shard.pool->discard(std::move(shard.conn), CloseReason::client_gone);
-    else if (shard.conn->tx_status != 'I')
+    else if (shard.conn->tx_status != tx::kIdle)
       shard.pool->discard(std::move(shard.conn), CloseReason::server_error);
     else
       shard.pool->release(std::move(shard.conn));
@@ -376,7 +382,8 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
     // A Close of a named statement in the unit: the client forgets it (the servers keep it for others).
     wire::for_each_frame(bytes, max_message_, [&](const wire::Frame& f) {
       wire::TargetMsg t;
-      if (f.type == 'C' && wire::parse_describe_or_close(f.body, t) && t.kind == 'S' && !t.name.empty())
+      if (f.type == fe::kClose && wire::parse_describe_or_close(f.body, t) && t.kind == fe::kTargetStatement &&
+          !t.name.empty())
         statements_.forget(t.name);
       return true;
     });

@@ -16,9 +16,14 @@
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/frontend.hpp"
+#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
+
+namespace fe = wire::frontend;
+namespace tx = wire::tx_status;
+
 namespace {
 std::atomic<uint64_t> g_next_session_id{1};
 
@@ -94,7 +99,7 @@ std::string_view ClientSession::input_cut_short() const {
   if (!u().in.empty()) return "end of input in the middle of a message";
   if (copy_in_) return "end of input during COPY FROM STDIN";
   if (unit_open_ || !u().held.empty()) return "end of input in the middle of an extended-protocol unit";
-  if (client_tx_status() != 'I') return "end of input inside a transaction";
+  if (client_tx_status() != tx::kIdle) return "end of input inside a transaction";
   return {};
 }
 
@@ -318,11 +323,11 @@ void ClientSession::emit_ready_synthetic() { u().replies.emit_synthetic(u().out.
 bool ClientSession::handle_copy_message(const wire::Frame& f) {
   u().server_out.append(f.bytes());
   switch (f.type) {
-    case 'd':
-    case 'H':
-    case 'S': return true;  // no answer is expected to any of them
-    case 'c':
-    case 'f': copy_in_ = false; return true;  // the COPY's own answer ends it
+    case fe::kCopyData:
+    case fe::kFlush:
+    case fe::kSync: return true;  // no answer is expected to any of them
+    case fe::kCopyDone:
+    case fe::kCopyFail: copy_in_ = false; return true;  // the COPY's own answer ends it
     default:
       note_end(ClientCloseReason::protocol_violation, "message type " +
                                                           std::to_string(int(static_cast<unsigned char>(f.type))) +
@@ -337,13 +342,13 @@ bool ClientSession::handle_copy_message(const wire::Frame& f) {
 
 awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   if (copy_in_) co_return handle_copy_message(f);
-  if (f.type == 'X') {
+  if (f.type == fe::kTerminate) {
     client_input_ended_ = true;
     note_end(ClientCloseReason::client_closed, "Terminate");
     co_return false;
   }
   if (skip_until_sync_) {
-    if (f.type != 'S') co_return true;
+    if (f.type != fe::kSync) co_return true;
     skip_until_sync_ = false;
     bool forward = forward_sync_after_skip_ && server_;
     forward_sync_after_skip_ = false;
@@ -358,24 +363,24 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     co_return true;
   }
   switch (f.type) {
-    case 'H':  // Flush: only meaningful while something is outstanding on the server...
+    case fe::kFlush:  // Flush: only meaningful while something is outstanding on the server...
       // ...or held by routing, which must now send it on (client_routing.cpp).
       if (!server_ && routing_active() && (!u().held.empty() || scatter_)) break;
       if (server_ && (!u().replies.expect.empty() || unit_open_)) u().server_out.append(f.bytes());
       co_return true;
-    case 'd':
-    case 'c':
-    case 'f':  // COPY data from the client belongs to the COPY in progress
+    case fe::kCopyData:
+    case fe::kCopyDone:
+    case fe::kCopyFail:  // COPY data from the client belongs to the COPY in progress
       if (server_ && !u().replies.expect.empty()) u().server_out.append(f.bytes());
       co_return true;
-    case 'Q':
-    case 'F':
-    case 'P':
-    case 'B':
-    case 'D':
-    case 'E':
-    case 'C':
-    case 'S': break;
+    case fe::kQuery:
+    case fe::kFunctionCall:
+    case fe::kParse:
+    case fe::kBind:
+    case fe::kDescribe:
+    case fe::kExecute:
+    case fe::kClose:
+    case fe::kSync: break;
     default: {
       std::string what = f.type >= 32 && f.type < 127 ? std::string("'") + f.type + "'" : std::to_string(int(f.type));
       note_end(ClientCloseReason::protocol_violation, "unexpected message type " + what);
@@ -391,12 +396,12 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   std::string_view sql;
   bool valid = true;
   switch (f.type) {
-    case 'Q': valid = wire::parse_query(f.body, sql); break;
-    case 'P': valid = wire::parse_parse(f.body, parse); break;
-    case 'B': valid = wire::parse_bind(f.body, bind); break;
-    case 'D':
-    case 'C': valid = wire::parse_describe_or_close(f.body, target); break;
-    case 'E': valid = wire::parse_execute(f.body, exec); break;
+    case fe::kQuery: valid = wire::parse_query(f.body, sql); break;
+    case fe::kParse: valid = wire::parse_parse(f.body, parse); break;
+    case fe::kBind: valid = wire::parse_bind(f.body, bind); break;
+    case fe::kDescribe:
+    case fe::kClose: valid = wire::parse_describe_or_close(f.body, target); break;
+    case fe::kExecute: valid = wire::parse_execute(f.body, exec); break;
     default: break;
   }
   if (!valid) {
@@ -405,7 +410,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
                         std::string("pgroute: malformed message of type '") + f.type + "' from client");
     co_return false;
   }
-  if (f.type == 'P' && !parse.name.empty() && statement_exists(parse.name))
+  if (f.type == fe::kParse && !parse.name.empty() && statement_exists(parse.name))
     co_return co_await refuse_duplicate_parse(parse.name);
   u().normalized_current = u().normalize_tried = false;
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
@@ -423,14 +428,14 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
   if (attached == Attach::must_wait) attached = co_await attach_from_pool();
   if (attached == Attach::failed) {
     // The error is queued; finish the unit the way the server would have.
-    if (f.type == 'Q' || f.type == 'F' || f.type == 'S')
+    if (f.type == fe::kQuery || f.type == fe::kFunctionCall || f.type == fe::kSync)
       wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     else
       skip_until_sync_ = true;
     co_return true;
   }
   switch (f.type) {
-    case 'Q':
+    case fe::kQuery:
       note_statement(sql, true);
       if (auto name = deallocated_name(sql); name && statements_.prepared(*name)) {
         // SQL DEALLOCATE of a statement the client prepared with Parse: the server knows it by the proxy's
@@ -448,14 +453,14 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
             .column_order = std::exchange(u().column_order_placed, false)});
       u().server_out.append(f.bytes());
       break;
-    case 'F':
+    case fe::kFunctionCall:
       push({Expect::FunctionCall});
       u().server_out.append(f.bytes());
       break;
-    case 'P':
-    case 'B':
-    case 'D':
-    case 'C': {
+    case fe::kParse:
+    case fe::kBind:
+    case fe::kDescribe:
+    case fe::kClose: {
       unit_open_ = true;
       StatementTarget to = statement_target(*server_, u().server_out, u().replies.expect);
       const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, statements_, to);
@@ -476,18 +481,18 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
       }
       break;
     }
-    case 'E':
+    case fe::kExecute:
       unit_open_ = true;
       push({.kind = Expect::Execute, .parse_number = statements_.parses(), .column_order = u().column_order_placed});
       u().server_out.append(f.bytes());
       break;
-    case 'S':
+    case fe::kSync:
       unit_open_ = false;
       u().column_order_placed = false;  // the statement placed by it is over
       push({Expect::Sync});
       u().server_out.append(f.bytes());
       break;
-    case 'H': u().server_out.append(f.bytes()); break;  // after a held unit was released
+    case fe::kFlush: u().server_out.append(f.bytes()); break;  // after a held unit was released
   }
   emit_ready_synthetic();
   co_return true;

@@ -19,6 +19,7 @@
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/bytes.hpp"
+#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
@@ -313,7 +314,7 @@ awaitable<bool> ClientSession::startup() {
   cancel_pid_ = key.pid;
   if (!co_await login_server()) co_return false;
   wire::put_backend_key_data(u().out.buffer(), key.pid, key.secret);
-  wire::put_ready_for_query(u().out.buffer(), 'I');
+  wire::put_ready_for_query(u().out.buffer(), wire::tx_status::kIdle);
   PGR_LOG(debug) << describe() << ": logged in";
   set_state(server_ ? SessionState::attached : SessionState::idle);  // session mode keeps its connection
   if (co_await u().out.flush(socket_)) co_return true;
@@ -326,7 +327,7 @@ awaitable<bool> ClientSession::read_password_message(wire::Frame& f) {
   std::string error;
   co_await u().out.flush(socket_);
   ReadStatus st = co_await read_frame(socket_, u().in, kMaxAuthMessage, f, error);
-  if (st == ReadStatus::ok && f.type == 'p') co_return true;
+  if (st == ReadStatus::ok && f.type == wire::frontend::kPasswordMessage) co_return true;
   if (st == ReadStatus::closed) {
     note_input_closed(error);
     co_return false;

@@ -12,9 +12,15 @@
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/frontend.hpp"
+#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
+
+namespace fe = wire::frontend;
+namespace be = wire::backend;
+namespace tx = wire::tx_status;
+
 namespace {
 constexpr uint32_t kMaxAdminMessage = 1u << 20;
 
@@ -76,7 +82,7 @@ awaitable<void> ClientSession::run_admin_console() {
                              {"standard_conforming_strings", "on"},
                              {"application_name", application_name_.c_str()}})
     wire::put_parameter_status(out, name, value);
-  wire::put_ready_for_query(out, 'I');
+  wire::put_ready_for_query(out, tx::kIdle);
   bool skip_until_sync = false;
   for (;;) {
     if (!co_await u().out.flush(socket_)) {
@@ -97,32 +103,33 @@ awaitable<void> ClientSession::run_admin_console() {
       note_input_closed(error);
       co_return;
     }
-    if (f.type == 'X') {
+    if (f.type == fe::kTerminate) {
       note_end(ClientCloseReason::client_closed, "Terminate");
       co_return;
     }
     std::string sql;
-    if (f.type == 'Q') sql.assign(f.body.data(), f.body.empty() ? 0 : f.body.size() - 1);
+    if (f.type == fe::kQuery) sql.assign(f.body.data(), f.body.empty() ? 0 : f.body.size() - 1);
     char type = f.type;
     u().in.consume(f.wire_size());
-    if (type == 'Q') {
+    if (type == fe::kQuery) {
       bool keep_going = co_await run_admin_command(sql);
-      wire::put_ready_for_query(out, 'I');
+      wire::put_ready_for_query(out, tx::kIdle);
       if (!keep_going) {
         co_await u().out.flush(socket_);
         co_return;
       }
-    } else if (type == 'S') {
+    } else if (type == fe::kSync) {
       skip_until_sync = false;
-      wire::put_ready_for_query(out, 'I');
-    } else if (type == 'H') {
+      wire::put_ready_for_query(out, tx::kIdle);
+    } else if (type == fe::kFlush) {
       continue;
     } else if (!skip_until_sync) {
-      skip_until_sync = type == 'P' || type == 'B' || type == 'D' || type == 'E' || type == 'C';
+      skip_until_sync = type == fe::kParse || type == fe::kBind || type == fe::kDescribe || type == fe::kExecute ||
+                        type == fe::kClose;
       wire::put_error(out, {.sqlstate = wire::sqlstate::feature_not_supported,
                             .message = "pgroute admin console: only the simple query protocol is supported",
                             .hint = "use psql, or your driver's simple-query mode"});
-      if (!skip_until_sync) wire::put_ready_for_query(out, 'I');
+      if (!skip_until_sync) wire::put_ready_for_query(out, tx::kIdle);
     }
   }
 }
@@ -135,7 +142,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
   if (!cmd) {
     // psql sends an empty query for ";" alone: answer as PostgreSQL does.
     if (error == "empty command") {
-      wire::put_message(out, 'I', {});
+      wire::put_message(out, be::kEmptyQueryResponse, {});
       co_return true;
     }
     wire::put_error(out, {.sqlstate = wire::sqlstate::syntax_error,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "proxy/pool/server_prepared_set.hpp"
+#include "proxy/wire/message_type.hpp"
 
 namespace pgroute {
 
@@ -36,19 +37,23 @@ inline bool is_synthetic(Expect e) {
 
 // Which server message ends the response to each thing the proxy sent.
 inline bool completes(Expect kind, char type) {
+  namespace be = wire::backend;
   switch (kind) {
     case Expect::Parse:
-    case Expect::InjectedParse: return type == '1' || type == 'E';
-    case Expect::Bind: return type == '2' || type == 'E';
+    case Expect::InjectedParse: return type == be::kParseComplete || type == be::kErrorResponse;
+    case Expect::Bind: return type == be::kBindComplete || type == be::kErrorResponse;
     case Expect::Describe:
-    case Expect::InjectedDescribe: return type == 'T' || type == 'n' || type == 'E';
-    case Expect::Execute: return type == 'C' || type == 'I' || type == 's' || type == 'E';
+    case Expect::InjectedDescribe:
+      return type == be::kRowDescription || type == be::kNoData || type == be::kErrorResponse;
+    case Expect::Execute:
+      return type == be::kCommandComplete || type == be::kEmptyQueryResponse || type == be::kPortalSuspended ||
+             type == be::kErrorResponse;
     case Expect::Close:
-    case Expect::InjectedClose: return type == '3' || type == 'E';
+    case Expect::InjectedClose: return type == be::kCloseComplete || type == be::kErrorResponse;
     case Expect::Sync:
     case Expect::Query:
     case Expect::FunctionCall:
-    case Expect::InjectedQuery: return type == 'Z';
+    case Expect::InjectedQuery: return type == be::kReadyForQuery;
     default: return false;
   }
 }

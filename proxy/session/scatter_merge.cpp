@@ -2,9 +2,13 @@
 
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
+#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
+
+namespace be = wire::backend;
+
 namespace {
 
 bool yields_rows(Expect kind) { return kind == Expect::Execute || kind == Expect::Query; }
@@ -12,7 +16,7 @@ bool yields_rows(Expect kind) { return kind == Expect::Execute || kind == Expect
 // Answers to what the proxy sent on its own account: the client never sees them.
 bool swallowed(Expect kind, char type) {
   return kind == Expect::InjectedQuery || kind == Expect::InjectedClose || kind == Expect::InjectedDescribe ||
-         (kind == Expect::InjectedParse && type == '1');
+         (kind == Expect::InjectedParse && type == be::kParseComplete);
 }
 
 }  // namespace
@@ -49,16 +53,17 @@ void ScatterMerge::report_error(size_t shard, std::string_view body) {
 ScatterMerge::Fed ScatterMerge::feed(size_t shard, const wire::Frame& f) {
   ResponseQueue& expect = shards_[shard].expect;
   const bool injected_head = !expect.empty() && expect.front().kind == Expect::InjectedQuery;
-  if (f.type == 'N' || f.type == 'A') {  // notices and notifications go through, from every shard
+  if (f.type == be::kNoticeResponse ||
+      f.type == be::kNotificationResponse) {  // notices and notifications go through, from every shard
     if (!injected_head) out_.append(f.bytes());
     return Fed::more;
   }
-  if (f.type == 'S') return Fed::more;  // ParameterStatus: the caller keeps the connection's view
+  if (f.type == be::kParameterStatus) return Fed::more;  // ParameterStatus: the caller keeps the connection's view
   emit_synthetic(shard);
   if (expect.empty()) return Fed::unexpected;
   const Pending head = expect.front();
   switch (f.type) {
-    case 'E':
+    case be::kErrorResponse:
       if (head.kind == Expect::InjectedQuery) {
         wire::ErrorFields e;
         wire::parse_error_fields(f.body, e);
@@ -69,12 +74,12 @@ ScatterMerge::Fed ScatterMerge::feed(size_t shard, const wire::Frame& f) {
       // The server skips to the Sync: so do we, and a statement it did not prepare is not prepared.
       skip_to_sync(expect, shards_[shard].prepared);
       return Fed::more;
-    case 'D':
+    case be::kDataRow:
       if (!yields_rows(head.kind)) return Fed::unexpected;
       if (hold_rows_) return Fed::row;
       emit_row(f.bytes());
       return Fed::more;
-    case 'C':
+    case be::kCommandComplete:
       if (yields_rows(head.kind)) {
         std::string_view tag;
         if (wire::parse_command_tag(f.body, tag) && shard == 0) {
@@ -86,7 +91,7 @@ ScatterMerge::Fed ScatterMerge::feed(size_t shard, const wire::Frame& f) {
         return Fed::more;
       }
       break;
-    case 'Z':
+    case be::kReadyForQuery:
       if (head.kind == Expect::InjectedQuery) {
         expect.pop();
         return Fed::more;
@@ -94,7 +99,7 @@ ScatterMerge::Fed ScatterMerge::feed(size_t shard, const wire::Frame& f) {
       if (head.kind != Expect::Sync && head.kind != Expect::Query) return Fed::unexpected;
       expect.pop();
       return expect.empty() ? Fed::done : Fed::unexpected;
-    case 'T':
+    case be::kRowDescription:
       // The portal's (its result formats), not a prepared statement's Describe, which is always text.
       if (shard == 0 && row_description_.empty() &&
           (head.kind == Expect::InjectedDescribe || head.kind == Expect::Query))
@@ -125,7 +130,7 @@ void ScatterMerge::fail(size_t shard, std::string_view sqlstate, std::string_vie
 
 void ScatterMerge::finish(bool ready_for_query) {
   if (!failed_ && completed_) wire::put_command_complete(out_, verb_ + " " + std::to_string(rows_));
-  if (ready_for_query) wire::put_ready_for_query(out_, 'I');
+  if (ready_for_query) wire::put_ready_for_query(out_, wire::tx_status::kIdle);
 }
 
 }  // namespace pgroute

@@ -15,6 +15,10 @@
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
+
+namespace be = wire::backend;
+namespace tx = wire::tx_status;
+
 namespace {
 
 // Reported parameters a client may change with SET; the proxy carries them to its next server connection.
@@ -36,7 +40,7 @@ bool is_client_settable(std::string_view name) {
 
 bool ClientSession::may_detach() const {
   return server_ && !attaching_ && u().replies.expect.empty() && !unit_open_ && !writing_to_server_ &&
-         server_->tx_status == 'I' && (!session_mode_ || shutting_down_);
+         server_->tx_status == tx::kIdle && (!session_mode_ || shutting_down_);
 }
 
 // Returns false if the server sent something that makes the connection unusable.
@@ -45,11 +49,11 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   std::string& out = u().out.buffer();
   bool injected_head = !u().replies.expect.empty() && u().replies.expect.front().kind == Expect::InjectedQuery;
   switch (f.type) {
-    case 'N':
-    case 'A':  // asynchronous: notices and notifications go straight through
+    case be::kNoticeResponse:
+    case be::kNotificationResponse:  // asynchronous: notices and notifications go straight through
       if (!injected_head) out.append(f.bytes());
       return true;
-    case 'S': {
+    case be::kParameterStatus: {
       std::string_view name, value;
       if (!wire::parse_parameter_status(f.body, name, value)) return false;
       conn.reported[std::string(name)] = std::string(value);
@@ -73,12 +77,12 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   if (!reply.expected) {
     // Nothing was asked: a server closing the session says so with an ErrorResponse (FATAL).
     out.append(f.bytes());
-    return f.type != wire::backend::kErrorResponse;
+    return f.type != be::kErrorResponse;
   }
   const Pending& head = reply.head;
-  if (f.type == wire::backend::kErrorResponse && head.column_order) note_column_order_error(f);
+  if (f.type == be::kErrorResponse && head.column_order) note_column_order_error(f);
   const bool swallow = !reply.forward;
-  if (head.kind == Expect::InjectedQuery && f.type == wire::backend::kErrorResponse) {
+  if (head.kind == Expect::InjectedQuery && f.type == be::kErrorResponse) {
     wire::ErrorFields e;
     wire::parse_error_fields(f.body, e);
     PGR_LOG(warn) << describe() << ": setting session parameters on " << conn.endpoint().describe()
@@ -86,29 +90,29 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   }
   if (!swallow) {
     // A BEGIN the proxy answered is still pending (this unit only prepared): the client is in a transaction.
-    if (f.type == wire::backend::kReadyForQuery && u().pending_begin)
-      wire::put_ready_for_query(out, 'T');
+    if (f.type == be::kReadyForQuery && u().pending_begin)
+      wire::put_ready_for_query(out, tx::kInTransaction);
     else
       out.append(f.bytes());
   }
-  if (f.type == 'G') {
+  if (f.type == be::kCopyInResponse) {
     copy_in_ = true;  // the client's next messages are the COPY's data
     // Syncs the client sent after the COPY's Execute (or Query) and before this answer reach the server
     // during the COPY, which ignores them: none will be answered.
     u().replies.expect.drop_after_front(Expect::Sync);
     if (idle_signal_) idle_signal_->cancel();  // a message waiting for this server to go quiet is the COPY's
-  } else if (copy_in_ && (f.type == 'C' || f.type == 'E')) {
+  } else if (copy_in_ && (f.type == be::kCommandComplete || f.type == be::kErrorResponse)) {
     copy_in_ = false;  // done, or failed (then the server drops the rest of the data)
   }
-  if (f.type == 'Z') {
-    char status = 'I';
+  if (f.type == be::kReadyForQuery) {
+    char status = tx::kIdle;
     wire::parse_ready_for_query(f.body, status);
     conn.tx_status = status;
-    if (status == 'I' && !swallow && shard_key_for_transaction_) {
+    if (status == tx::kIdle && !swallow && shard_key_for_transaction_) {
       shard_key_.reset();  // SET pgroute.shard_key inside a transaction lasts until it ends
       shard_key_for_transaction_ = false;
     }
-  } else if (f.type == 'C' && !swallow) {
+  } else if (f.type == be::kCommandComplete && !swallow) {
     std::string_view tag;
     wire::parse_command_tag(f.body, tag);
     // Statements the client parsed after sending this (pipelined) were not touched by it.
@@ -124,9 +128,9 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
       dirty_session_state_ = true;
     }
   }
-  if (f.type == 'C' && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
+  if (f.type == be::kCommandComplete && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
   if (!reply.completed) return true;
-  if (f.type == 'Z' && head.queued != std::chrono::steady_clock::time_point{}) {
+  if (f.type == be::kReadyForQuery && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
     // kind: the statement kind when the router analysed it, else the protocol unit (routing off).
     UnitState& unit = u();
@@ -284,10 +288,10 @@ awaitable<void> ClientSession::finish_server_on_client_exit() {
   cancel_slot_->clear();
   end_session(ClientCloseReason::unknown);  // noted where the client went (client_gone_) or its input ended
   bool idle_between_units = u().replies.expect.empty() && !unit_open_ && !writing_to_server_;
-  if (idle_between_units && conn->tx_status != 'I') {
+  if (idle_between_units && conn->tx_status != tx::kIdle) {
     // Left inside a transaction: roll it back so the connection is clean for the next client.
     auto err = co_await run_internal_query(*conn, "ROLLBACK");
-    if (err || conn->tx_status != 'I') {
+    if (err || conn->tx_status != tx::kIdle) {
       pool_->discard(std::move(conn), CloseReason::client_gone);
       co_return;
     }
@@ -314,17 +318,17 @@ awaitable<std::optional<ClientSession::QueryError>> ClientSession::run_internal_
     ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
     if (st != ReadStatus::ok)
       co_return QueryError{std::string(wire::sqlstate::connection_failure), "server connection lost: " + error, true};
-    if (f.type == 'E' && !result) {
+    if (f.type == be::kErrorResponse && !result) {
       wire::ErrorFields e;
       wire::parse_error_fields(f.body, e);
       result = QueryError{std::string(e.sqlstate), std::string(e.message)};
-    } else if (f.type == wire::backend::kDataRow && first_value && !*first_value &&
-               wire::parse_data_row(f.body, columns) && !columns.empty() && columns[0]) {
+    } else if (f.type == be::kDataRow && first_value && !*first_value && wire::parse_data_row(f.body, columns) &&
+               !columns.empty() && columns[0]) {
       *first_value = std::string(*columns[0]);
-    } else if (f.type == 'S') {
+    } else if (f.type == be::kParameterStatus) {
       std::string_view name, value;
       if (wire::parse_parameter_status(f.body, name, value)) conn.reported[std::string(name)] = std::string(value);
-    } else if (f.type == 'Z') {
+    } else if (f.type == be::kReadyForQuery) {
       wire::parse_ready_for_query(f.body, conn.tx_status);
       conn.rbuf.consume(f.wire_size());
       co_return result;

@@ -52,4 +52,10 @@ constexpr char kReadyForQuery = 'Z';
 constexpr char kRowDescription = 'T';
 }  // namespace backend
 
+namespace tx_status {  // the status byte of ReadyForQuery
+constexpr char kIdle = 'I';
+constexpr char kInTransaction = 'T';
+constexpr char kFailed = 'E';  // in a failed transaction block
+}  // namespace tx_status
+
 }  // namespace pgroute::wire
