@@ -13,9 +13,13 @@
 #include "proxy/io/frame_io.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
+#include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
+
+namespace be = wire::backend;
+
 namespace {
 std::atomic<uint64_t> g_next_server_id{1};
 
@@ -112,11 +116,11 @@ awaitable<std::string> ServerConnection::learn_server_timeouts(uint32_t max_mess
       failure_is_transient = st == ReadStatus::closed;
       co_return "server closed the connection after login: " + error;
     }
-    if (f.type == 'D') {
+    if (f.type == be::kDataRow) {
       apply_server_timeout_row(f.body, server_timeouts);
-    } else if (f.type == 'E') {
+    } else if (f.type == be::kErrorResponse) {
       refused = true;
-    } else if (f.type == 'Z') {
+    } else if (f.type == be::kReadyForQuery) {
       wire::parse_ready_for_query(f.body, tx_status);
       rbuf.consume(f.wire_size());
       break;
@@ -157,18 +161,18 @@ awaitable<std::string> ServerConnection::ping_exchange(uint32_t max_message) {
     wire::Frame f;
     if (co_await read_frame(socket_, rbuf, max_message, f, error) != ReadStatus::ok)
       co_return "server closed the connection" + (server_error.empty() ? "" : " (" + server_error + ")");
-    if (f.type == 'E') {
+    if (f.type == be::kErrorResponse) {
       wire::ErrorFields e;
       wire::parse_error_fields(f.body, e);
       server_error = std::string(e.message) + " (SQLSTATE " + std::string(e.sqlstate) + ")";
-    } else if (f.type == 'S') {
+    } else if (f.type == be::kParameterStatus) {
       std::string_view name, value;
       if (wire::parse_parameter_status(f.body, name, value)) reported[std::string(name)] = std::string(value);
-    } else if (f.type == 'Z') {
+    } else if (f.type == be::kReadyForQuery) {
       wire::parse_ready_for_query(f.body, tx_status);
       rbuf.consume(f.wire_size());
       if (!server_error.empty()) co_return server_error;
-      if (tx_status != 'I') co_return std::string("session is not idle");
+      if (tx_status != wire::tx_status::kIdle) co_return std::string("session is not idle");
       co_return "";
     }
     rbuf.consume(f.wire_size());
@@ -203,7 +207,7 @@ awaitable<std::string> ServerConnection::login(uint32_t max_message) {
     }
     out.clear();
     switch (f.type) {
-      case 'R': {
+      case be::kAuthentication: {
         wire::AuthRequest req;
         if (!wire::parse_auth_request(f.body, req)) co_return "malformed authentication request from server";
         switch (req.code) {
@@ -239,19 +243,19 @@ awaitable<std::string> ServerConnection::login(uint32_t max_message) {
         }
         break;
       }
-      case 'E': {
+      case be::kErrorResponse: {
         wire::ErrorFields e;
         wire::parse_error_fields(f.body, e);
         failure_is_transient = restart_login_sqlstate(e.sqlstate);
         co_return "server refused login: " + std::string(e.message) + " (SQLSTATE " + std::string(e.sqlstate) + ")";
       }
-      case 'S': {
+      case be::kParameterStatus: {
         std::string_view name, value;
         if (wire::parse_parameter_status(f.body, name, value)) reported[std::string(name)] = std::string(value);
         break;
       }
-      case 'K': wire::parse_backend_key_data(f.body, backend_pid, backend_secret); break;
-      case 'Z': {
+      case be::kBackendKeyData: wire::parse_backend_key_data(f.body, backend_pid, backend_secret); break;
+      case be::kReadyForQuery: {
         wire::parse_ready_for_query(f.body, tx_status);
         rbuf.consume(f.wire_size());
         co_return "";

@@ -10,6 +10,7 @@
 #include "proxy/io/read_buffer.hpp"
 #include "proxy/pool/server_prepared_set.hpp"
 #include "proxy/pool/server_timeouts.hpp"
+#include "proxy/wire/message_type.hpp"
 
 namespace pgroute {
 
@@ -54,7 +55,7 @@ class ServerConnection {
   std::map<std::string, std::string, std::less<>> applied;   // session parameters set for the current client
   ServerPreparedSet prepared;                                // proxy names prepared on this connection
   ReadBuffer rbuf;                                           // bytes read from the server, kept with it
-  char tx_status = 'I';
+  char tx_status = wire::tx_status::kIdle;
   std::chrono::steady_clock::time_point created, last_used;
   ServerTimeouts server_timeouts;  // learned by open()
   double lifetime_share = 1.0;     // this connection's jittered fraction of max_lifetime (0.9–1.1)
