@@ -29,10 +29,9 @@ bool restart_connect_error(const boost::system::error_code& ec) {
   return ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
          ec == asio::error::connection_aborted;
 }
-constexpr std::string_view kCrashShutdown = "57P02";  // only ever read from a server, never sent
 bool restart_login_sqlstate(std::string_view sqlstate) {
   return sqlstate == wire::sqlstate::cannot_connect_now || sqlstate == wire::sqlstate::admin_shutdown ||
-         sqlstate == kCrashShutdown;
+         sqlstate == wire::sqlstate::crash_shutdown;
 }
 
 // Spreads lifetimes over ±10% so connections opened together do not all expire together.

@@ -264,7 +264,7 @@ awaitable<bool> ClientSession::startup() {
 
   if (rt_.shutting_down.load()) {
     note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
-    co_await send_fatal("57P03", "pgroute is shutting down");
+    co_await send_fatal(wire::sqlstate::cannot_connect_now, "pgroute is shutting down");
     co_return false;
   }
   if (database_ == admin::kDatabase) {  // the admin console, for admin users only (after a normal login)

@@ -1,4 +1,5 @@
-// SQLSTATE codes the proxy puts in its own ErrorResponses (PostgreSQL "Appendix A. Error Codes").
+// SQLSTATE codes the proxy puts in its own ErrorResponses or looks for in a server's (PostgreSQL "Appendix A.
+// Error Codes").
 #pragma once
 
 #include <string_view>
@@ -35,6 +36,7 @@ constexpr std::string_view program_limit_exceeded = "54000";
 // Class 57: operator intervention
 constexpr std::string_view query_canceled = "57014";
 constexpr std::string_view admin_shutdown = "57P01";
+constexpr std::string_view crash_shutdown = "57P02";  // only ever read from a server, never sent
 constexpr std::string_view cannot_connect_now = "57P03";
 // Class 25: invalid transaction state
 constexpr std::string_view active_sql_transaction = "25001";
