@@ -5,6 +5,7 @@
 #include <string>
 
 #include "proxy/io/asio.hpp"
+#include "proxy/io/write_now.hpp"
 #include "proxy/metrics/query_stats.hpp"
 
 namespace pgroute {
@@ -28,7 +29,14 @@ class Outbox {
     writing_ = true;
     while (!pending_.empty() && !failed_) {
       inflight_.swap(pending_);
-      auto [ec, n] = co_await asio::async_write(sock, asio::buffer(inflight_), use_nothrow);
+      boost::system::error_code ec;
+      size_t n = write_now(sock, inflight_, ec);
+      if (!ec && n < inflight_.size()) {
+        auto [async_ec, rest] =
+            co_await asio::async_write(sock, asio::buffer(inflight_.data() + n, inflight_.size() - n), use_nothrow);
+        ec = async_ec;
+        n += rest;
+      }
       metrics::record_client_bytes_out(n);
       inflight_.clear();
       if (ec) failed_ = true;

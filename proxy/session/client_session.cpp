@@ -10,6 +10,7 @@
 #include "proxy/auth/scram.hpp"
 #include "proxy/base/log.hpp"
 #include "proxy/io/frame_io.hpp"
+#include "proxy/io/write_now.hpp"
 #include "proxy/metrics/query_stats.hpp"
 #include "proxy/session/deallocate_name.hpp"
 #include "proxy/session/sql_quote.hpp"
@@ -671,8 +672,15 @@ awaitable<bool> ClientSession::flush_to_server() {
   if (u().server_out.empty() || !server_) co_return true;
   writing_to_server_ = true;
   ServerConnection* conn = server_.get();
-  auto [ec, n] = co_await asio::async_write(conn->socket(), asio::buffer(u().server_out), use_nothrow);
-  (void)n;
+  boost::system::error_code ec;
+  const std::string_view bytes = u().server_out;
+  const size_t n = write_now(conn->socket(), bytes, ec);
+  if (!ec && n < bytes.size()) {
+    auto [async_ec, rest] =
+        co_await asio::async_write(conn->socket(), asio::buffer(bytes.data() + n, bytes.size() - n), use_nothrow);
+    (void)rest;
+    ec = async_ec;
+  }
   const bool ok = !ec;
   writing_to_server_ = false;
   u().server_out.clear();

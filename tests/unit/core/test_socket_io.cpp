@@ -15,6 +15,7 @@
 #include "proxy/io/asio.hpp"
 #include "proxy/io/frame_io.hpp"
 #include "proxy/io/outbox.hpp"
+#include "proxy/io/write_now.hpp"
 
 using namespace pgroute;
 
@@ -104,6 +105,40 @@ TEST_CASE("io: a client outbox flush larger than the socket buffer arrives whole
   CHECK(got.size() == first.size() + second.size());
   CHECK(got == first + second);
   CHECK(out.queued() == 0);
+}
+
+TEST_CASE("io: write_now takes what the socket takes at once and never waits for the rest") {
+  asio::io_context ctx;
+  TcpPair pair(ctx);
+  boost::system::error_code ec;
+  // A small message goes out whole.
+  CHECK(write_now(pair.writer, "hello", ec) == 5);
+  CHECK_FALSE(ec);
+  // Far more than the send buffer and the peer's receive buffer hold, with nobody reading: part of it
+  // goes, and the call returns at once instead of blocking the worker.
+  const std::string big = pattern(16u << 20);
+  const auto started = std::chrono::steady_clock::now();
+  size_t sent = 0;
+  for (int i = 0; i < 64 && !ec; ++i) {
+    size_t n = write_now(pair.writer, std::string_view(big).substr(sent), ec);
+    if (n == 0) break;
+    sent += n;
+  }
+  CHECK_FALSE(ec);
+  CHECK(sent > 0);
+  CHECK(sent < big.size());
+  CHECK(write_now(pair.writer, std::string_view(big).substr(sent), ec) == 0);  // full: nothing, no error
+  CHECK_FALSE(ec);
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  // The peer gets the bytes in order.
+  std::string got(5 + sent, '\0');
+  asio::read(pair.reader, asio::buffer(got.data(), got.size()));
+  CHECK(got.substr(0, 5) == "hello");
+  CHECK(got.substr(5) == big.substr(0, sent));
+  // A closed peer is an error, not a full buffer.
+  pair.reader.close();
+  for (int i = 0; i < 100 && !ec; ++i) write_now(pair.writer, big, ec);
+  CHECK(ec);
 }
 
 TEST_CASE("io: a write to a peer that has gone reports failure instead of hanging") {
