@@ -25,6 +25,10 @@
 namespace pgroute {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+// Sockets are bound to their worker's io_context by type, not through asio::any_io_executor: no
+// type-erased executor call per completion, and a smaller socket and pending operation per client.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
 using asio::awaitable;
 // Completion token for operations whose failure is an expected outcome: returns (error_code, result...).
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);

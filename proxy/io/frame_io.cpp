@@ -2,7 +2,7 @@
 
 namespace pgroute {
 
-awaitable<ReadStatus> read_frame(tcp::socket& sock, ReadBuffer& buf, uint32_t max_body, wire::Frame& frame,
+awaitable<ReadStatus> read_frame(Socket& sock, ReadBuffer& buf, uint32_t max_body, wire::Frame& frame,
                                  std::string& error) {
   for (;;) {
     size_t need = 0;
@@ -21,7 +21,7 @@ awaitable<ReadStatus> read_frame(tcp::socket& sock, ReadBuffer& buf, uint32_t ma
   }
 }
 
-awaitable<ReadStatus> read_startup(tcp::socket& sock, ReadBuffer& buf, uint32_t max_len, wire::StartupPacket& pkt,
+awaitable<ReadStatus> read_startup(Socket& sock, ReadBuffer& buf, uint32_t max_len, wire::StartupPacket& pkt,
                                    size_t& consumed, std::string& error) {
   for (;;) {
     switch (wire::decode_startup(buf.view(), max_len, pkt, consumed, &error)) {
@@ -39,7 +39,7 @@ awaitable<ReadStatus> read_startup(tcp::socket& sock, ReadBuffer& buf, uint32_t 
   }
 }
 
-awaitable<bool> write_all(tcp::socket& sock, std::string_view data, std::string& error) {
+awaitable<bool> write_all(Socket& sock, std::string_view data, std::string& error) {
   auto [ec, n] = co_await asio::async_write(sock, asio::buffer(data.data(), data.size()), use_nothrow);
   (void)n;
   if (ec) {

@@ -16,14 +16,14 @@ inline constexpr std::string_view kEndOfStream = "end of stream";
 
 // Reads until one typed message is complete. The frame views into `buf`; the caller consumes
 // frame.wire_size() when done with it. `error` explains `invalid` (oversized, bad length) or `closed`.
-awaitable<ReadStatus> read_frame(tcp::socket& sock, ReadBuffer& buf, uint32_t max_body, wire::Frame& frame,
+awaitable<ReadStatus> read_frame(Socket& sock, ReadBuffer& buf, uint32_t max_body, wire::Frame& frame,
                                  std::string& error);
 
 // Same for the untyped startup-phase packets.
-awaitable<ReadStatus> read_startup(tcp::socket& sock, ReadBuffer& buf, uint32_t max_len, wire::StartupPacket& pkt,
+awaitable<ReadStatus> read_startup(Socket& sock, ReadBuffer& buf, uint32_t max_len, wire::StartupPacket& pkt,
                                    size_t& consumed, std::string& error);
 
 // Writes all of `data`; returns false (with `error`) if the peer is gone.
-awaitable<bool> write_all(tcp::socket& sock, std::string_view data, std::string& error);
+awaitable<bool> write_all(Socket& sock, std::string_view data, std::string& error);
 
 }  // namespace pgroute

@@ -24,7 +24,7 @@ class Outbox {
   size_t queued() const { return pending_.size(); }
 
   // Returns false if the client is gone.
-  awaitable<bool> flush(tcp::socket& sock) {
+  awaitable<bool> flush(Socket& sock) {
     if (writing_) co_return !failed_;
     writing_ = true;
     while (!pending_.empty() && !failed_) {

@@ -10,7 +10,7 @@
 namespace pgroute {
 
 // Bytes written (0 to bytes.size()); `ec` is set only for an error other than a full send buffer.
-inline size_t write_now(tcp::socket& sock, std::string_view bytes, boost::system::error_code& ec) {
+inline size_t write_now(Socket& sock, std::string_view bytes, boost::system::error_code& ec) {
   ec.clear();
   // Asio's synchronous write waits for the socket unless the socket is in non-blocking mode.
   if (!sock.non_blocking()) {

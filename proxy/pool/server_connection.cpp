@@ -41,7 +41,7 @@ double lifetime_jitter() {
 }
 
 // Keepalives find peers that vanished without a FIN (NAT expiry, dead host) while a connection is pooled.
-void tune_socket(tcp::socket& s) {
+void tune_socket(Socket& s) {
   boost::system::error_code ec;
   s.set_option(tcp::no_delay(true), ec);
   s.set_option(asio::socket_base::keep_alive(true), ec);
@@ -63,7 +63,7 @@ void ServerConnection::rebind(asio::io_context& ctx, int worker) {
   if (worker == worker_) return;
   auto protocol = socket_.local_endpoint().protocol();
   int fd = socket_.release();
-  socket_ = tcp::socket(ctx, protocol, fd);
+  socket_ = Socket(ctx, protocol, fd);
   worker_ = worker;
 }
 
@@ -75,7 +75,7 @@ void ServerConnection::close() {
     wire::put_terminate(bye);
     socket_.non_blocking(true, ec);
     socket_.write_some(asio::buffer(bye), ec);
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.shutdown(Socket::shutdown_both, ec);
     socket_.close(ec);
   }
 }

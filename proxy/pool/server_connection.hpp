@@ -45,7 +45,7 @@ class ServerConnection {
   void rebind(asio::io_context& ctx, int worker);
   void close();
 
-  tcp::socket& socket() { return socket_; }
+  Socket& socket() { return socket_; }
   int worker() const { return worker_; }
   const ServerEndpoint& endpoint() const { return *endpoint_; }
   uint64_t id() const { return id_; }
@@ -66,7 +66,7 @@ class ServerConnection {
   awaitable<std::string> learn_server_timeouts(uint32_t max_message);
   awaitable<std::string> ping_exchange(uint32_t max_message);
 
-  tcp::socket socket_;
+  Socket socket_;
   int worker_;
   std::shared_ptr<const ServerEndpoint> endpoint_;
   uint64_t id_;

@@ -33,7 +33,7 @@ constexpr size_t kReadSize = 8192;
 constexpr size_t kWaitReadSize = 256;
 }  // namespace
 
-ClientSession::ClientSession(Runtime& rt, Worker& worker, tcp::socket socket)
+ClientSession::ClientSession(Runtime& rt, Worker& worker, Socket socket)
     : rt_(rt), worker_(worker), socket_(std::move(socket)), id_(g_next_session_id.fetch_add(1)) {}
 
 ClientSession::~ClientSession() {
@@ -85,7 +85,7 @@ void ClientSession::end_session(ClientCloseReason reason, std::string_view detai
   note_end(reason, detail);
   set_state(SessionState::closed);
   boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.shutdown(Socket::shutdown_both, ec);
   socket_.close(ec);
 }
 
@@ -161,7 +161,7 @@ void ClientSession::park() {
   }
   client_view_.shrink_to_fit();  // grown one by one at login; no-op once it fits
   set_state(SessionState::parked);
-  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
+  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
     // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
     asio::co_spawn(self->worker_.ctx, self->serve(true), asio::detached);
   });
@@ -268,7 +268,7 @@ awaitable<void> ClientSession::end_client_input() {
     server_close_expected_ = true;
     if (co_await flush_to_server() && server_) {
       boost::system::error_code ec;
-      server_->socket().shutdown(tcp::socket::shutdown_send, ec);
+      server_->socket().shutdown(Socket::shutdown_send, ec);
     }
   }
   co_await flush_to_server();  // Terminate may end the loop before what came with it was sent

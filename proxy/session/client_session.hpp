@@ -42,7 +42,7 @@ struct Worker;
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(Runtime& rt, Worker& worker, tcp::socket socket);
+  ClientSession(Runtime& rt, Worker& worker, Socket socket);
   ~ClientSession();
 
   // Startup, then serve().
@@ -219,7 +219,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   Runtime& rt_;
   Worker& worker_;
-  tcp::socket socket_;
+  Socket socket_;
   uint64_t id_;
 
   // Identity and routing (fixed at startup).

@@ -473,7 +473,7 @@ awaitable<void> ClientSession::handle_cancel(int32_t pid, int32_t secret) {
 
 awaitable<void> ClientSession::forward_cancel(const CancelTarget& target) {
   using namespace asio::experimental::awaitable_operators;
-  tcp::socket sock(worker_.ctx);
+  Socket sock(worker_.ctx);
   auto send = [&]() -> awaitable<void> {
     tcp::resolver resolver(worker_.ctx);
     auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow);

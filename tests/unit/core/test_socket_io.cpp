@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 
 struct TcpPair {
   asio::io_context& ctx;
-  tcp::socket writer{ctx}, reader{ctx};
+  Socket writer{ctx}, reader{ctx};
   explicit TcpPair(asio::io_context& c) : ctx(c) {
     tcp::acceptor acceptor(ctx, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     writer.connect(acceptor.local_endpoint());
@@ -42,7 +42,7 @@ std::string pattern(size_t n) {
 }
 
 // Reads until `want` bytes came, a little at a time, so the writer finds the socket full.
-awaitable<std::string> read_slowly(tcp::socket& sock, size_t want) {
+awaitable<std::string> read_slowly(Socket& sock, size_t want) {
   std::string got;
   char chunk[1500];
   asio::steady_timer pause(sock.get_executor());
