@@ -23,6 +23,28 @@ class Outbox {
   bool writing() const { return writing_; }
   size_t queued() const { return pending_.size(); }
 
+  enum class FlushNow { done, failed, must_wait };
+  // Writes what is queued without waiting. must_wait: another flush is writing, or the socket took only
+  // part (the rest stays queued for flush()).
+  FlushNow flush_now(Socket& sock) {
+    if (failed_) return FlushNow::failed;
+    if (writing_) return FlushNow::must_wait;
+    if (pending_.empty()) return FlushNow::done;
+    boost::system::error_code ec;
+    const size_t n = write_now(sock, pending_, ec);
+    metrics::record_client_bytes_out(n);
+    if (ec) {
+      failed_ = true;
+      return FlushNow::failed;
+    }
+    if (n == pending_.size()) {
+      pending_.clear();
+      return FlushNow::done;
+    }
+    pending_.erase(0, n);
+    return FlushNow::must_wait;
+  }
+
   // Returns false if the client is gone.
   awaitable<bool> flush(Socket& sock) {
     if (writing_) co_return !failed_;

@@ -121,7 +121,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool client_view_changes(std::string_view name, std::string_view value);
 
   // --- server pump (server_pump.cpp)
+  // The attached connection is read with a completion handler and what it answers is handled without a
+  // coroutine (pump_step); whatever must wait (a write the socket did not take at once, a rollback, an
+  // ending) goes on in a coroutine (pump_wait), server_pump() for the rest of the unit.
+  void pump_step();
+  void pump_read();
+  void on_server_read(boost::system::error_code ec, size_t n);
+  enum class PumpWait { pump, detach, client_exit, server_lost };
+  void pump_wait(PumpWait what, std::unique_ptr<ServerConnection> unreleased = nullptr);
+  awaitable<void> pump_waiting(std::shared_ptr<ClientSession> self, PumpWait what,
+                               std::unique_ptr<ServerConnection> unreleased);
   awaitable<void> server_pump(std::shared_ptr<ClientSession> self);
+  // After the connection went back (or with one release_server() must still undo): the client's last
+  // answers, then the session ends if its input did or the proxy shuts down.
+  awaitable<void> finish_detach(std::unique_ptr<ServerConnection> unreleased);
   bool process_server_frame(const wire::Frame& f);
   bool may_detach() const;
   awaitable<void> finish_server_on_client_exit();

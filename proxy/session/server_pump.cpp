@@ -159,10 +159,118 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   return true;
 }
 
+awaitable<void> ClientSession::finish_detach(std::unique_ptr<ServerConnection> unreleased) {
+  if (unreleased) co_await release_server(std::move(unreleased));
+  bool ok = co_await u().out.flush(socket_);
+  if (!ok) {
+    note_end(ClientCloseReason::client_lost, "writing to the client failed");
+  } else if (shutting_down_ && !client_input_ended_) {
+    note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
+    co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
+  }
+  // An ended input was noted where it ended.
+  if (shutting_down_ || !ok || client_input_ended_) end_session(ClientCloseReason::unknown);
+}
+
+// What server_pump() does, as far as it goes without waiting: called where the pump starts (attach:
+// `attaching_` keeps may_detach() false until what made it attach is written, so it goes straight to
+// reading the answer) and when a read completes.
+void ClientSession::pump_step() {
+  ServerConnection* conn = server_.get();
+  for (;;) {
+    for (;;) {
+      wire::Frame f;
+      size_t need = 0;
+      std::string error;
+      wire::Decode d = wire::next_frame(conn->rbuf.view(), max_message_, f, need, &error);
+      if (d == wire::Decode::NeedMore) break;
+      if (d == wire::Decode::Invalid || !process_server_frame(f)) {
+        if (d == wire::Decode::Invalid)
+          server_lost("invalid message from server: " + error, CloseReason::protocol_error);
+        else
+          server_lost("the server ended the session");
+        pump_wait(PumpWait::server_lost);
+        return;
+      }
+      conn->rbuf.consume(f.wire_size());
+    }
+    if (may_detach()) {
+      auto done = std::move(server_);
+      if (state_ == SessionState::attached) set_state(SessionState::idle);
+      pump_running_ = false;
+      if (idle_signal_) idle_signal_->cancel();
+      if (!release_now(done) || shutting_down_ || client_input_ended_) {
+        pump_wait(PumpWait::detach, std::move(done));
+        return;
+      }
+      switch (u().out.flush_now(socket_)) {
+        case Outbox::FlushNow::done: return;
+        case Outbox::FlushNow::must_wait: pump_wait(PumpWait::detach); return;
+        case Outbox::FlushNow::failed:
+          note_end(ClientCloseReason::client_lost, "writing to the client failed");
+          end_session(ClientCloseReason::unknown);
+          return;
+      }
+    }
+    if (!u().out.buffer().empty()) {
+      Outbox::FlushNow flushed = u().out.flush_now(socket_);
+      if (flushed == Outbox::FlushNow::must_wait) {
+        pump_wait(PumpWait::pump);
+        return;
+      }
+      if (flushed == Outbox::FlushNow::failed) note_write_failed();
+    }
+    if (client_gone_ || (client_input_ended_ && u().replies.expect.empty())) {
+      pump_wait(PumpWait::client_exit);
+      return;
+    }
+    if (may_detach()) continue;  // the client loop finished writing meanwhile
+    pump_read();
+    return;
+  }
+}
+
+// One read per response, started at once: no separate wait for readability before it.
+void ClientSession::pump_read() {
+  auto [space, len] = server_->rbuf.prepare(8192);
+  server_->socket().async_read_some(
+      asio::buffer(space, len),
+      [self = shared_from_this()](boost::system::error_code ec, size_t n) { self->on_server_read(ec, n); });
+}
+
+void ClientSession::on_server_read(boost::system::error_code ec, size_t n) {
+  if (ec == asio::error::operation_aborted) {  // the client loop wants us to look again
+    pump_step();
+    return;
+  }
+  if (ec || n == 0) {
+    server_lost(ec ? ec.message() : "the server closed the connection");
+    pump_wait(PumpWait::server_lost);
+    return;
+  }
+  server_->rbuf.commit(n);
+  pump_step();
+}
+
+void ClientSession::pump_wait(PumpWait what, std::unique_ptr<ServerConnection> unreleased) {
+  asio::co_spawn(worker_.ctx, pump_waiting(shared_from_this(), what, std::move(unreleased)), asio::detached);
+}
+
+awaitable<void> ClientSession::pump_waiting([[maybe_unused]] std::shared_ptr<ClientSession> self, PumpWait what,
+                                            std::unique_ptr<ServerConnection> unreleased) {
+  switch (what) {
+    case PumpWait::pump: co_await server_pump(self); break;
+    case PumpWait::detach: co_await finish_detach(std::move(unreleased)); break;
+    case PumpWait::client_exit: co_await finish_server_on_client_exit(); break;
+    case PumpWait::server_lost:
+      co_await u().out.flush(socket_);
+      end_session(ClientCloseReason::unknown);  // server_lost() noted why
+      break;
+  }
+}
+
+// The pump where it must wait: it goes on as pump_step() would, with co_await where that one stops.
 awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<ClientSession> self) {
-  // co_spawn starts us inline, inside attach(), before the client loop has queued what made
-  // it attach: `attaching_` keeps may_detach() false until that is written (flush_to_server), so we go
-  // straight to reading the answer instead of yielding a turn of the loop first.
   ServerConnection* conn = server_.get();
   for (;;) {
     for (;;) {
@@ -188,16 +296,8 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       if (state_ == SessionState::attached) set_state(SessionState::idle);
       pump_running_ = false;
       if (idle_signal_) idle_signal_->cancel();
-      if (!release_now(done)) co_await release_server(std::move(done));
-      bool ok = co_await u().out.flush(socket_);
-      if (!ok) {
-        note_end(ClientCloseReason::client_lost, "writing to the client failed");
-      } else if (shutting_down_ && !client_input_ended_) {
-        note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
-        co_await send_fatal(wire::sqlstate::admin_shutdown, "pgroute is shutting down");
-      }
-      // An ended input was noted where it ended.
-      if (shutting_down_ || !ok || client_input_ended_) end_session(ClientCloseReason::unknown);
+      release_now(done);
+      co_await finish_detach(std::move(done));
       co_return;
     }
     if (!u().out.buffer().empty() && !co_await u().out.flush(socket_)) note_write_failed();
