@@ -643,7 +643,7 @@ void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
       {server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
   pump_running_ = true;
   attaching_ = true;  // until flush_to_server(): the unit that made us attach is being queued
-  pump_step();
+  start_pump();
 }
 
 // SQL that brings a server connection's session parameters to what this client asked for.

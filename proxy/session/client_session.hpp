@@ -123,7 +123,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // --- server pump (server_pump.cpp)
   // The attached connection is read with a completion handler and what it answers is handled without a
   // coroutine (pump_step); whatever must wait (a write the socket did not take at once, a rollback, an
-  // ending) goes on in a coroutine (pump_wait), server_pump() for the rest of the unit.
+  // ending) goes on in a coroutine (pump_wait), server_pump() until the connection goes back.
+  // start_pump(): where a connection is attached; it only starts the first read, so nothing can end the
+  // attachment under the caller, which goes on to use the connection.
+  void start_pump();
+  bool handle_server_frames();
   void pump_step();
   void pump_read();
   void on_server_read(boost::system::error_code ec, size_t n);

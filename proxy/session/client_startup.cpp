@@ -457,7 +457,7 @@ awaitable<bool> ClientSession::login_server() {
     cancel_slot_->set(
         {server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
     pump_running_ = true;
-    pump_step();
+    start_pump();
   } else {
     co_await release_server(std::move(server_));
   }

@@ -172,27 +172,45 @@ awaitable<void> ClientSession::finish_detach(std::unique_ptr<ServerConnection> u
   if (shutting_down_ || !ok || client_input_ended_) end_session(ClientCloseReason::unknown);
 }
 
-// What server_pump() does, as far as it goes without waiting: called where the pump starts (attach:
-// `attaching_` keeps may_detach() false until what made it attach is written, so it goes straight to
-// reading the answer) and when a read completes.
-void ClientSession::pump_step() {
-  ServerConnection* conn = server_.get();
+// Handles every whole message the server sent so far; false when the connection is lost (server_lost()
+// has run: the client's 08006 is queued).
+bool ClientSession::handle_server_frames() {
+  ServerConnection& conn = *server_;
   for (;;) {
-    for (;;) {
-      wire::Frame f;
-      size_t need = 0;
-      std::string error;
-      wire::Decode d = wire::next_frame(conn->rbuf.view(), max_message_, f, need, &error);
-      if (d == wire::Decode::NeedMore) break;
-      if (d == wire::Decode::Invalid || !process_server_frame(f)) {
-        if (d == wire::Decode::Invalid)
-          server_lost("invalid message from server: " + error, CloseReason::protocol_error);
-        else
-          server_lost("the server ended the session");
-        pump_wait(PumpWait::server_lost);
-        return;
-      }
-      conn->rbuf.consume(f.wire_size());
+    wire::Frame f;
+    size_t need = 0;
+    std::string error;
+    wire::Decode d = wire::next_frame(conn.rbuf.view(), max_message_, f, need, &error);
+    if (d == wire::Decode::NeedMore) return true;
+    if (d == wire::Decode::Invalid) {
+      server_lost("invalid message from server: " + error, CloseReason::protocol_error);
+      return false;
+    }
+    if (!process_server_frame(f)) {
+      server_lost("the server ended the session");
+      return false;
+    }
+    conn.rbuf.consume(f.wire_size());
+  }
+}
+
+void ClientSession::start_pump() {
+  if (server_->rbuf.empty()) {
+    pump_read();
+    return;
+  }
+  // Bytes already read (never on a fresh checkout): handled after the caller is done with the connection.
+  asio::post(worker_.ctx, [self = shared_from_this()] {
+    if (self->server_ && self->pump_running_) self->pump_step();
+  });
+}
+
+// What server_pump() does, as far as it goes without waiting; runs when a read completes.
+void ClientSession::pump_step() {
+  for (;;) {
+    if (!handle_server_frames()) {
+      pump_wait(PumpWait::server_lost);
+      return;
     }
     if (may_detach()) {
       auto done = std::move(server_);
@@ -239,17 +257,24 @@ void ClientSession::pump_read() {
 }
 
 void ClientSession::on_server_read(boost::system::error_code ec, size_t n) {
-  if (ec == asio::error::operation_aborted) {  // the client loop wants us to look again
+  // A completion handler runs outside any coroutine: nothing may escape it into the worker's loop.
+  try {
+    if (ec == asio::error::operation_aborted) {  // the client loop wants us to look again
+      pump_step();
+      return;
+    }
+    if (ec || n == 0) {
+      server_lost(ec ? ec.message() : "the server closed the connection");
+      pump_wait(PumpWait::server_lost);
+      return;
+    }
+    server_->rbuf.commit(n);
     pump_step();
-    return;
+  } catch (const std::exception& e) {
+    if (server_) pool_->discard(std::move(server_), CloseReason::server_error);
+    pump_running_ = false;
+    end_session(ClientCloseReason::unknown, std::string("internal error in the server pump: ") + e.what());
   }
-  if (ec || n == 0) {
-    server_lost(ec ? ec.message() : "the server closed the connection");
-    pump_wait(PumpWait::server_lost);
-    return;
-  }
-  server_->rbuf.commit(n);
-  pump_step();
 }
 
 void ClientSession::pump_wait(PumpWait what, std::unique_ptr<ServerConnection> unreleased) {
@@ -273,22 +298,10 @@ awaitable<void> ClientSession::pump_waiting([[maybe_unused]] std::shared_ptr<Cli
 awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<ClientSession> self) {
   ServerConnection* conn = server_.get();
   for (;;) {
-    for (;;) {
-      wire::Frame f;
-      size_t need = 0;
-      std::string error;
-      wire::Decode d = wire::next_frame(conn->rbuf.view(), max_message_, f, need, &error);
-      if (d == wire::Decode::NeedMore) break;
-      if (d == wire::Decode::Invalid || !process_server_frame(f)) {
-        if (d == wire::Decode::Invalid)
-          server_lost("invalid message from server: " + error, CloseReason::protocol_error);
-        else
-          server_lost("the server ended the session");
-        co_await u().out.flush(socket_);
-        end_session(ClientCloseReason::unknown);  // server_lost() noted why
-        co_return;
-      }
-      conn->rbuf.consume(f.wire_size());
+    if (!handle_server_frames()) {
+      co_await u().out.flush(socket_);
+      end_session(ClientCloseReason::unknown);  // server_lost() noted why
+      co_return;
     }
     if (may_detach()) {
       // Return the connection before writing to the client: the server is idle, another client may use it.

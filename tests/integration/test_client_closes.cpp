@@ -2,6 +2,7 @@
 // protocol bytes), then checks pgroute_client_closes_total went up by one for exactly that reason and
 // for no other (reason="unknown", a session that ended without one, stays 0), and that the log has one
 // "session ends" line per ended session.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -256,4 +257,42 @@ TEST_CASE("client closes: SIGTERM ends an idle client at once and one in a trans
   INFO(log);
   CHECK(count_in(log, ": session ends: shutdown") == 2);
   CHECK(count_in(log, ": session ends: unknown") == 0);
+}
+
+// A pipelined batch whose first unit the proxy answers itself (a second Parse of an existing name: 42P05)
+// and whose next unit attaches a server connection, from a client that resets its connection right after
+// sending it: the proxy's write of its own answers fails while the connection is being attached. The
+// session ends as client_lost, the proxy keeps serving, and the pool keeps its connections.
+TEST_CASE("client closes: a client that resets while a pipelined batch attaches a connection is client_lost") {
+  Fixture fx([](ProxyConfig& cfg) { cfg.pool_size = 2; });
+  auto parse = [](std::string_view name, std::string_view sql) {
+    std::string body(name);
+    body += '\0';
+    body += sql;
+    body += '\0';
+    body.append("\0\0", 2);  // no parameter types
+    return typed_message('P', body);
+  };
+  const std::string bind = typed_message('B', std::string("\0S2\0\0\0\0\0\0\0", 10));
+  const std::string execute = typed_message('E', std::string("\0\0\0\0\0", 5));
+  const std::string sync = typed_message('S', "");
+  for (int round = 0; round < 20; ++round) {
+    INFO("round " << round);
+    const Counts before = fx.settled();
+    {
+      RawClient raw(fx.proxy->port());
+      raw.startup_trust(kProxyTrustUser, "app");
+      REQUIRE(raw.send(parse("S1", "SELECT 1") + sync));
+      for (auto m = raw.read_message(); m && m->type != 'Z'; m = raw.read_message()) {}
+      REQUIRE(raw.send(parse("S1", "SELECT 1") + sync + parse("S2", "SELECT 2") + bind + execute + sync));
+      linger reset{1, 0};  // close with RST: the proxy's next write to this client fails
+      REQUIRE(::setsockopt(raw.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
+    }
+    const Counts after = fx.settled();
+    CHECK(after.at("unknown") == 0);
+    CHECK(after.at("client_lost") + after.at("client_closed") ==
+          before.at("client_lost") + before.at("client_closed") + 1);
+    Conn c = fx.proxy->connect();  // still serving, with a pooled connection to give
+    CHECK(c.scalar("SELECT 42") == "42");
+  }
 }
