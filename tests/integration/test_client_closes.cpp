@@ -11,6 +11,7 @@
 
 #include "harness.hpp"
 #include "http_get.hpp"
+#include "message_trace.hpp"
 
 using namespace pgroute::it;
 
@@ -262,29 +263,20 @@ TEST_CASE("client closes: SIGTERM ends an idle client at once and one in a trans
 // A pipelined batch whose first unit the proxy answers itself (a second Parse of an existing name: 42P05)
 // and whose next unit attaches a server connection, from a client that resets its connection right after
 // sending it: the proxy's write of its own answers fails while the connection is being attached. The
-// session ends as client_lost, the proxy keeps serving, and the pool keeps its connections.
+// session ends with its reason (client_lost or client_closed), and the proxy goes on serving new clients.
 TEST_CASE("client closes: a client that resets while a pipelined batch attaches a connection is client_lost") {
   Fixture fx([](ProxyConfig& cfg) { cfg.pool_size = 2; });
-  auto parse = [](std::string_view name, std::string_view sql) {
-    std::string body(name);
-    body += '\0';
-    body += sql;
-    body += '\0';
-    body.append("\0\0", 2);  // no parameter types
-    return typed_message('P', body);
-  };
-  const std::string bind = typed_message('B', std::string("\0S2\0\0\0\0\0\0\0", 10));
-  const std::string execute = typed_message('E', std::string("\0\0\0\0\0", 5));
-  const std::string sync = typed_message('S', "");
+  const std::string sync = sync_message();
   for (int round = 0; round < 20; ++round) {
     INFO("round " << round);
     const Counts before = fx.settled();
     {
       RawClient raw(fx.proxy->port());
       raw.startup_trust(kProxyTrustUser, "app");
-      REQUIRE(raw.send(parse("S1", "SELECT 1") + sync));
+      REQUIRE(raw.send(parse_message("S1", "SELECT 1") + sync));
       for (auto m = raw.read_message(); m && m->type != 'Z'; m = raw.read_message()) {}
-      REQUIRE(raw.send(parse("S1", "SELECT 1") + sync + parse("S2", "SELECT 2") + bind + execute + sync));
+      REQUIRE(raw.send(parse_message("S1", "SELECT 1") + sync + parse_message("S2", "SELECT 2") + bind_message("S2") +
+                       execute_message() + sync));
       linger reset{1, 0};  // close with RST: the proxy's next write to this client fails
       REQUIRE(::setsockopt(raw.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
     }
