@@ -123,18 +123,34 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
 }
 
 // Routes again with what the shards' catalogs say, after the cache had nothing for the statement.
-awaitable<void> ClientSession::learn_missing_column_order(ColumnOrderLookup& columns) {
+ClientSession::Step ClientSession::learn_column_order(const ColumnOrderLookup& columns) {
+  // Views into the routers of the snapshot that routed the statement: copied for the wait.
   const auto& request = *columns.missing();
-  // The statement is routed again by the same snapshot's routers after the wait: pinned here, and
-  // pool_for_alias does not replace snap_ meanwhile. Copies all the same: cheap, and safe by themselves.
-  auto pinned = snap_;
-  std::string table(request.table), column(request.column);
-  std::vector<std::string> shards(request.shards.begin(), request.shards.end());
-  KeyPosition learnt = co_await learn_key_position(table, column, std::move(shards), pinned->generation);
+  WaitData& w = wait_data();
+  w.table.assign(request.table);
+  w.column.assign(request.column);
+  w.shards.assign(request.shards.begin(), request.shards.end());
+  w.learnt.reset();
+  w.learnt_generation = snap_->generation;
+  return wait_for(ClientWait::column_order);
+}
+
+awaitable<void> ClientSession::learn_missing_column_order() {
+  WaitData& w = wait_data();
+  const uint64_t generation = w.learnt_generation;
+  KeyPosition learnt = co_await learn_key_position(w.table, w.column, std::move(w.shards), generation);
   // Kept briefly (ColumnOrderCache::kSettle): a client repeating the failing INSERT does not ask every shard again.
-  if (learnt.state == KeyPosition::State::Failed && rt_.generation() == pinned->generation)
-    worker_.column_orders.store(table, column, learnt, ColumnOrderCache::Clock::now());
-  columns.set_learnt(std::move(learnt));
+  if (learnt.state == KeyPosition::State::Failed && rt_.generation() == generation)
+    worker_.column_orders.store(w.table, w.column, learnt, ColumnOrderCache::Clock::now());
+  w.learnt = std::move(learnt);
+}
+
+// The statement is routed again after learning: by the routers that asked (a reload meanwhile makes the
+// answer unusable: the new routers may ask again).
+void ClientSession::use_learnt_column_order(ColumnOrderLookup& columns) {
+  if (!wait_data_ || !wait_data_->learnt) return;
+  if (wait_data_->learnt_generation == snap_->generation) columns.set_learnt(std::move(*wait_data_->learnt));
+  wait_data_->learnt.reset();
 }
 
 bool ClientSession::column_order_stale(const std::variant<router::RouteDecision, router::RouteError>& routed,

@@ -119,9 +119,9 @@ void ClientSession::queue_route_error(const router::RouteError& e) {
                   {.severity = "ERROR", .sqlstate = e.sqlstate, .message = e.message, .hint = e.hint});
 }
 
-// Sends what is queued and waits until the attached server has answered everything asked of it.
-// False if it started a COPY FROM STDIN instead (it waits for the client): the waiting message is the COPY's.
-awaitable<bool> ClientSession::wait_server_idle() {
+// Sends what is queued and waits until the attached server has answered everything asked of it, or
+// started a COPY FROM STDIN (it waits for the client: the message handled again is then the COPY's).
+awaitable<void> ClientSession::wait_server_idle() {
   bool written = co_await flush_to_server();
   while (written && server_ && !u().replies.expect.empty() && !client_gone_ && !copy_in_) {
     if (!idle_signal_) idle_signal_ = std::make_unique<asio::steady_timer>(worker_.ctx);
@@ -129,7 +129,6 @@ awaitable<bool> ClientSession::wait_server_idle() {
     auto [ec] = co_await idle_signal_->async_wait(use_nothrow);
     (void)ec;  // cancelled is the signal
   }
-  co_return !copy_in_;
 }
 
 // SET [LOCAL] pgroute.shard_key: the key of the statements that follow, for the rest of the session or,
@@ -172,14 +171,13 @@ bool ClientSession::answer_locally(const router::Analysis& a, char& status_after
   return false;
 }
 
-awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f, std::string_view sql,
-                                                            const wire::ParseMsg& parse, const wire::BindMsg& bind) {
+ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::string_view sql,
+                                                 const wire::ParseMsg& parse, const wire::BindMsg& bind) {
   // A held read across shards whose unit the client ends without Sync or Flush: it runs first.
-  if (scatter_ && (f.type == fe::kQuery || f.type == fe::kFunctionCall)) {
-    if (co_await scatter_held(false) == Step::stop) co_return Step::stop;
-  }
+  if (scatter_ && (f.type == fe::kQuery || f.type == fe::kFunctionCall))
+    return wait_for(ClientWait::scatter_then_retry);
   switch (f.type) {
-    case fe::kQuery: co_return co_await route_query(sql);
+    case fe::kQuery: return route_query(sql);
     case fe::kParse: {
       auto analysis = analyze(parse.query);
       if (parse.name.empty())
@@ -188,33 +186,33 @@ awaitable<ClientSession::Step> ClientSession::route_message(const wire::Frame& f
         statements_.set_analysis(parse.name, std::move(analysis));
       break;
     }
-    case fe::kBind: co_return co_await route_bind(f, bind);
+    case fe::kBind: return route_bind(f, bind);
     default: break;
   }
-  if (server_) co_return Step::forward;
+  if (server_) return Step::forward;
   switch (f.type) {
     case fe::kParse:
     case fe::kDescribe:
     case fe::kClose:
-    case fe::kExecute: hold(f); co_return Step::done;
+    case fe::kExecute: hold(f); return Step::done;
     case fe::kFlush:
-      if (scatter_) co_return co_await scatter_held(false);
-      if (u().held.empty()) co_return Step::done;  // nothing asked yet: nothing to flush
+      if (scatter_) return wait_for(ClientWait::scatter_held);
+      if (u().held.empty()) return Step::done;  // nothing asked yet: nothing to flush
       // No deferred BEGIN here: the unit goes on after a Flush, and its Execute must run in the transaction.
-      co_return co_await release_held(alias_);
+      return release_held(alias_, false);
     case fe::kSync:
-      if (scatter_) co_return co_await scatter_held(true);
-      if (answer_held_unit()) co_return Step::done;
+      if (scatter_) return wait_for(ClientWait::scatter_held_at_sync);
+      if (answer_held_unit()) return Step::done;
       if (u().held.empty()) {
         wire::put_ready_for_query(u().out.buffer(), client_tx_status());  // nothing for a server to do
-        co_return Step::done;
+        return Step::done;
       }
       // Preparing or describing only (no Execute) does not choose the transaction's alias yet.
       defer_begin_ = !u().held.has_execute();
-      co_return co_await release_held(alias_);
+      return release_held(alias_, true);
     default:
       u().unit_alias = alias_;  // FunctionCall: the client's own alias
-      co_return Step::forward;
+      return Step::forward;
   }
 }
 
@@ -239,13 +237,12 @@ std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string
   return analyze(sql);
 }
 
-awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) {
+ClientSession::Step ClientSession::route_query(std::string_view sql) {
   const wire::BindParams* literals = nullptr;
   auto analysis = analyze_query(sql, literals);
   const router::Analysis& a = *analysis;
-  if (server_ && !u().replies.expect.empty() && answerable(a, u().pending_begin.has_value()) &&
-      !co_await wait_server_idle())
-    co_return Step::copy;
+  // Answering it here needs the transaction status after what is in flight.
+  if (server_busy() && answerable(a, u().pending_begin.has_value())) return wait_for(ClientWait::server_idle);
   char status = tx::kIdle;
   if (answer_locally(a, status)) {
     if (a.kind == router::StatementKind::TransactionBegin && !a.set_shard_key) {
@@ -253,87 +250,76 @@ awaitable<ClientSession::Step> ClientSession::route_query(std::string_view sql) 
       put_command_complete(u().out.buffer(), a.command.empty() ? "BEGIN" : a.command);
     }
     wire::put_ready_for_query(u().out.buffer(), status);
-    co_return Step::done;
+    return Step::done;
   }
   if (a.resets_shard_key) shard_key_.reset();
   if (!chooses_alias(a) && !a.hint_alias) {
     if (!server_) u().unit_alias = alias_;
-    co_return Step::forward;
+    return Step::forward;
   }
   ColumnOrderLookup columns(worker_.column_orders, snap_->generation);
+  use_learnt_column_order(columns);
   auto routed = route(a, sql, literals, columns);
   if (column_order_stale(routed, columns)) routed = route(a, sql, literals, columns);
-  if (columns.missing()) {  // INSERT without a column list, table not seen yet: ask the shards
-    co_await learn_missing_column_order(columns);
-    if (client_gone_) co_return Step::stop;
-    routed = route(a, sql, literals, columns);
-  }
+  if (columns.missing()) return learn_column_order(columns);  // INSERT without a column list, table not seen yet
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
-    if (server_ && !co_await wait_server_idle()) co_return Step::copy;
+    if (server_busy()) return wait_for(ClientWait::server_idle);  // the error comes after earlier answers
     queue_route_error(*e);
     wire::put_ready_for_query(u().out.buffer(), client_tx_status());
-    co_return Step::done;
+    return Step::done;
   }
   auto& d = std::get<router::RouteDecision>(routed);
-  if (!d.scatter.empty()) co_return co_await scatter_query(sql, a, d, literals);
+  if (!d.scatter.empty()) return scatter_query(sql, a, d, literals);
   if (server_ && server_->endpoint().alias != d.alias) {
     // A pipelined earlier query may still hold the connection.
-    if (!co_await wait_server_idle()) co_return Step::copy;
-    if (server_ && server_->endpoint().alias != d.alias) {
-      std::string current = server_->endpoint().alias;
-      PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
-      wire::put_error(u().out.buffer(), {.severity = "ERROR",
-                                         .sqlstate = wire::sqlstate::feature_not_supported,
-                                         .message = affinity_error(current, d),
-                                         .hint = "Commit first, or route these tables to the same alias."});
-      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
-      co_return Step::done;
-    }
+    if (server_busy()) return wait_for(ClientWait::server_idle);
+    std::string current = server_->endpoint().alias;
+    PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
+    wire::put_error(u().out.buffer(), {.severity = "ERROR",
+                                       .sqlstate = wire::sqlstate::feature_not_supported,
+                                       .message = affinity_error(current, d),
+                                       .hint = "Commit first, or route these tables to the same alias."});
+    wire::put_ready_for_query(u().out.buffer(), client_tx_status());
+    return Step::done;
   }
-  if (client_gone_) co_return Step::stop;
+  if (client_gone_) return Step::stop;
   note_routed(a, d.router);
   u().unit_alias = d.alias;
-  co_return Step::forward;
+  return Step::forward;
 }
 
-awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, const wire::BindMsg& bind) {
+ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::BindMsg& bind) {
   if (scatter_) {
     hold(f);  // a second Bind in a unit spread over shards: refused at its Sync
-    co_return Step::done;
+    return Step::done;
   }
   const router::Analysis* a = analysis_of_statement(bind.statement);
   if (!a) {
     // Unknown statement: let the server report it (on the attached or the client's own alias).
-    if (server_) co_return Step::forward;
+    if (server_) return Step::forward;
     hold(f);
-    co_return Step::done;
+    return Step::done;
   }
   if (a->set_shard_key && a->statement_count == 1) apply_shard_key(*a);  // its warning comes with its answer
   if (!chooses_alias(*a) && !a->hint_alias) {
-    if (server_) co_return Step::forward;
+    if (server_) return Step::forward;
     hold(f);
-    co_return Step::done;
+    return Step::done;
   }
   wire::BindParams& params = u().literal_params;  // reused: no allocation per Bind
   if (!wire::parse_bind_params(bind.after_statement, params)) {
-    note_end(ClientCloseReason::protocol_violation, "malformed Bind message");
-    co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: malformed Bind message from client");
-    co_return Step::stop;
+    fatal(ClientCloseReason::protocol_violation, "malformed Bind message", wire::sqlstate::protocol_violation,
+          "pgroute: malformed Bind message from client");
+    return Step::stop;
   }
   std::string_view sql;  // the rule router's regex looks at the text; held in the statement's Parse
   ColumnOrderLookup columns(worker_.column_orders, snap_->generation);
+  use_learnt_column_order(columns);
   auto routed = route(*a, sql, &params, columns);
   if (column_order_stale(routed, columns)) routed = route(*a, sql, &params, columns);
-  std::shared_ptr<const router::Analysis> keep;  // the analysis, if statements_ may change meanwhile
-  if (columns.missing()) {                       // INSERT without a column list, table not seen yet: ask the shards
-    // Kept alive while we wait: a pipelined DISCARD ALL's answer may clear statements_ meanwhile.
-    const ClientStatement* st = statements_.find(bind.statement);
-    keep = bind.statement.empty() ? unnamed_analysis_ : st ? st->analysis : nullptr;
-    co_await learn_missing_column_order(columns);
-    if (client_gone_) co_return Step::stop;
-    routed = route(*keep, sql, &params, columns);
-    a = keep.get();
-  }
+  // INSERT without a column list, table not seen yet. Handled again after: a pipelined DISCARD ALL
+  // answered meanwhile makes the statement unknown, and the server reports it as it would have.
+  if (columns.missing()) return learn_column_order(columns);
   if (auto* d = std::get_if<router::RouteDecision>(&routed); d && !d->scatter.empty()) {
     if (auto refusal = scatter_refusal(*a, *d)) {
       routed = std::move(*refusal);
@@ -341,7 +327,7 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
       hold(f);
       scatter_ =
           std::make_unique<ScatterUnit>(scatter_unit(std::move(*d), *a, statement_text(bind.statement), &params));
-      co_return Step::done;
+      return Step::done;
     }
   }
   if (auto* e = std::get_if<router::RouteError>(&routed)) {
@@ -358,13 +344,13 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
       queue_route_error(*e);
     }
     skip_until_sync_ = true;
-    co_return Step::done;
+    return Step::done;
   }
   auto& d = std::get<router::RouteDecision>(routed);
   if (server_) {
     if (server_->endpoint().alias == d.alias) {
       note_routed(*a, d.router);
-      co_return Step::forward;
+      return Step::forward;
     }
     std::string bytes;
     std::string current = server_->endpoint().alias;
@@ -377,11 +363,10 @@ awaitable<ClientSession::Step> ClientSession::route_bind(const wire::Frame& f, c
     u().replies.queue_error(std::move(bytes));
     forward_sync_after_skip_ = true;
     skip_until_sync_ = true;
-    co_return Step::done;
+    return Step::done;
   }
   note_routed(*a, d.router);
-  Step step = co_await release_held(d.alias);
-  co_return step;
+  return release_held(d.alias, false);
 }
 
 // Keeps an extended-protocol message until its unit's alias is known.
@@ -395,19 +380,43 @@ HeldUnit ClientSession::take_held() {
 
 void ClientSession::clear_held() { u().held.clear(); }
 
-// Attaches to `alias` and replays the held messages; the caller then handles the current one.
-awaitable<ClientSession::Step> ClientSession::release_held(const std::string& alias) {
+// Attaches to `alias` and replays the held messages; the caller then handles the current one. When the
+// pool has no connection at hand the held messages stay held and the current message waits for one
+// (handle_message replays them first when it is handled again).
+ClientSession::Step ClientSession::release_held(const std::string& alias, bool at_sync) {
   u().unit_alias = alias;
-  HeldUnit held = take_held();
-  Attach attached = attach_now();
-  if (attached == Attach::must_wait) attached = co_await attach_from_pool();
-  if (attached == Attach::failed) {
-    skip_until_sync_ = true;
-    co_return Step::done;
+  const Attach attached = attach_now();
+  if (attached == Attach::must_wait) {
+    held_awaits_attach_ = true;
+    return wait_for(ClientWait::attach);
   }
-  for (size_t i = 0; i < held.size(); ++i)
-    if (!co_await handle_message(held.message(i))) co_return Step::stop;
-  co_return Step::forward;
+  held_awaits_attach_ = false;
+  if (attached == Attach::failed) {
+    clear_held();
+    // Its error is queued: the unit ends as the server would have ended it.
+    if (at_sync)
+      wire::put_ready_for_query(u().out.buffer(), client_tx_status());
+    else
+      skip_until_sync_ = true;
+    return Step::done;
+  }
+  return replay_held();
+}
+
+ClientSession::Step ClientSession::replay_held() {
+  held_awaits_attach_ = false;
+  HeldUnit held = take_held();
+  for (size_t i = 0; i < held.size(); ++i) {
+    const Handled handled = handle_message(held.message(i));
+    if (handled == Handled::stop) return Step::stop;
+    if (handled == Handled::wait) {
+      // A held message waits only for what a server attached already has (a bug if not): say so, not hang.
+      client_wait_ = ClientWait::none;
+      note_end(ClientCloseReason::unknown, "a held message waited after its unit was attached (a pgroute bug)");
+      return Step::stop;
+    }
+  }
+  return Step::forward;
 }
 
 // A held unit that only opens a transaction, sets the shard key or ends a transaction nothing ran in:

@@ -93,24 +93,22 @@ ClientSession::ScatterUnit ClientSession::scatter_unit(router::RouteDecision d, 
   return unit;
 }
 
-awaitable<ClientSession::Step> ClientSession::scatter_query(std::string_view sql, const router::Analysis& a,
-                                                            const router::RouteDecision& d,
-                                                            const wire::BindParams* literals) {
+ClientSession::Step ClientSession::scatter_query(std::string_view sql, const router::Analysis& a,
+                                                 const router::RouteDecision& d, const wire::BindParams* literals) {
   // A pipelined earlier query may still hold a connection.
-  if (server_ && !co_await wait_server_idle()) co_return Step::copy;
-  if (client_gone_) co_return Step::stop;
+  if (server_busy()) return wait_for(ClientWait::server_idle);
   if (auto refusal = scatter_refusal(a, d)) {
     queue_route_error(*refusal);
     wire::put_ready_for_query(u().out.buffer(), client_tx_status());
-    co_return Step::done;
+    return Step::done;
   }
-  std::string query;
-  wire::put_query(query, sql);
+  WaitData& w = wait_data();
+  w.scatter_query.clear();
+  wire::put_query(w.scatter_query, sql);
   const bool normalized = u().normalized_current && !u().normalized.literals.empty();
   std::string statement(normalized ? std::string_view(u().normalized.text) : sql);
-  ScatterUnit unit = scatter_unit(d, a, std::move(statement), literals);
-  co_await run_scatter(unit, query, true, true);
-  co_return client_gone_ ? Step::stop : Step::done;
+  w.scatter = std::make_unique<ScatterUnit>(scatter_unit(d, a, std::move(statement), literals));
+  return wait_for(ClientWait::scatter_query);  // runs on the shards' connections, then the query is over
 }
 
 // The text of the client's statement `name` ("" = unnamed): from a Parse held in this unit, else from

@@ -135,7 +135,7 @@ awaitable<void> ClientSession::run() {
     end_session(ClientCloseReason::unknown);  // startup() noted why
     co_return;
   }
-  co_await serve(false);
+  serve();  // from here on the session is driven by completion handlers
 }
 
 const ClientSession::UnitState& ClientSession::u() const {
@@ -149,8 +149,8 @@ bool ClientSession::unit_idle() const {
   return s.held.empty() && !s.pending_begin && s.replies.idle() && s.unit_alias.empty();
 }
 
-// Parks an idle client: its coroutine frames and buffers are freed and only a readiness wait on the
-// socket is left, whose handler starts serve() again. Idle clients are most connections of a pooler,
+// Parks an idle client: its buffers are freed and only a readiness wait on the socket is left, whose
+// handler starts serve() again. Idle clients are most connections of a pooler,
 // and the frames and buffers were most of what one cost.
 void ClientSession::park() {
   if (unit_idle()) {
@@ -163,7 +163,9 @@ void ClientSession::park() {
   set_state(SessionState::parked);
   socket_.async_wait(Socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
     // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
-    asio::co_spawn(self->worker_.ctx, self->serve(true), asio::detached);
+    if (self->state_ == SessionState::parked) self->set_state(SessionState::idle);
+    self->woken_readable_ = true;
+    self->serve();
   });
 }
 
@@ -179,80 +181,180 @@ void ClientSession::park_if_idle(uint32_t tick) {
   socket_.cancel(ec);  // the read ends with operation_aborted; no data is lost
 }
 
-awaitable<void> ClientSession::serve(bool readable) {
-  auto self = shared_from_this();
-  if (state_ == SessionState::parked) set_state(SessionState::idle);
-  for (;;) {
+void ClientSession::serve() {
+  try {
+    size_t read_need = 0;  // the length of a message partly read
+    for (;;) {
+      wire::Frame f;
+      size_t need = 0;
+      std::string error;
+      wire::Decode d = wire::next_frame(u().in.view(), max_message_, f, need, &error);
+      if (d == wire::Decode::Ready) {
+        const Handled handled = handle_message(f);
+        if (handled == Handled::wait) {
+          start_wait(std::exchange(client_wait_, ClientWait::none));
+          return;  // the message stays buffered: handled again (or consumed) after the wait
+        }
+        u().in.consume(f.wire_size());
+        message_over();
+        if (handled == Handled::stop) {
+          client_side_ends();
+          return;
+        }
+        continue;
+      }
+      if (d == wire::Decode::Invalid) {
+        fatal(wire::frame_too_large(u().in.view(), max_message_) ? ClientCloseReason::message_too_large
+                                                                 : ClientCloseReason::protocol_violation,
+              error, wire::sqlstate::protocol_violation, "pgroute: invalid message from client: " + error);
+        client_side_ends();
+        return;
+      }
+      read_need = need;
+      break;
+    }
+    // Everything complete is handled: send it on in one write, answer what the proxy answered itself.
+    if (send_to_server_now() == ServerSend::must_wait) {
+      start_wait(ClientWait::server_write);
+      return;
+    }
+    switch (u().out.flush_now(socket_)) {
+      case Outbox::FlushNow::done: break;
+      case Outbox::FlushNow::must_wait: start_wait(ClientWait::client_write); return;
+      case Outbox::FlushNow::failed:
+        note_write_failed();
+        client_side_ends();
+        return;
+    }
+    if (u().in.empty() && !last_read_filled_ && !std::exchange(woken_readable_, false) && may_park()) {
+      // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
+      park();
+      return;
+    }
+    read_client(read_need);
+  } catch (const std::exception& e) {
+    // A completion handler runs outside any coroutine: nothing may escape it into the worker's loop.
+    note_end(ClientCloseReason::unknown, std::string("internal error on the client side: ") + e.what());
+    client_side_ends();
+  }
+}
+
+void ClientSession::read_client(size_t need) {
+  size_t want = std::max(kReadSize, need > u().in.size() ? need - u().in.size() : 0);
+  if (u().in.empty() && !last_read_filled_) {
+    // A server is attached (the answer is coming and the client's next message soon after), or the
+    // client woke us from park(). The read is started now (Asio tries it once, then waits for epoll to
+    // report the socket readable), into a small buffer: most messages fit, a longer one takes a second read.
+    u().in.shrink_to(kWaitReadSize);
+    want = kWaitReadSize;
+  }
+  auto [space, len] = u().in.prepare(want);
+  idle_read_since_ = u().in.empty() ? worker_.park_tick : kNotIdle;
+  socket_.async_read_some(asio::buffer(space, len),
+                          [self = shared_from_this(), len](boost::system::error_code ec, size_t n) {
+                            self->last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
+                            self->on_client_read(ec, n);
+                          });
+}
+
+void ClientSession::on_client_read(boost::system::error_code ec, size_t n) {
+  idle_read_since_ = kNotIdle;
+  if (std::exchange(park_requested_, false) && ec == asio::error::operation_aborted) {
+    // park_if_idle() cancelled the read of a client that stayed idle
+    if (may_park()) {
+      park();
+      return;
+    }
+    serve();  // something changed meanwhile (a shutdown closes the socket: the next read ends it)
+    return;
+  }
+  if (ec == asio::error::eof || (!ec && n == 0)) {
+    client_input_ended_ = true;
+    const std::string_view cut = input_cut_short();
+    note_end(cut.empty() ? ClientCloseReason::client_closed : ClientCloseReason::client_lost,
+             cut.empty() ? std::string_view("end of input") : cut);
+    client_side_ends();
+    return;
+  }
+  if (ec) {
+    note_end(ClientCloseReason::client_lost, "reading from the client failed: " + ec.message());
+    client_gone_ = true;
+    client_side_ends();
+    return;
+  }
+  metrics::record_client_bytes_in(n);
+  u().in.commit(n);
+  serve();
+}
+
+// What a message carried across its waits is over with it.
+void ClientSession::message_over() {
+  attach_failed_ = false;
+  if (wait_data_) wait_data_->learnt.reset();
+}
+
+void ClientSession::start_wait(ClientWait what) {
+  asio::co_spawn(worker_.ctx, client_waiting(shared_from_this(), what), asio::detached);
+}
+
+// The cold path of the client side: the wait a message named, then serve() again.
+awaitable<void> ClientSession::client_waiting([[maybe_unused]] std::shared_ptr<ClientSession> self, ClientWait what) {
+  Step after = Step::forward;  // forward: handle the message again; done: it is over
+  switch (what) {
+    case ClientWait::none: break;
+    case ClientWait::server_idle: co_await wait_server_idle(); break;
+    case ClientWait::attach: co_await attach_from_pool(); break;
+    case ClientWait::column_order: co_await learn_missing_column_order(); break;
+    case ClientWait::scatter_then_retry:
+      if (co_await scatter_held(false) == Step::stop) after = Step::stop;
+      break;
+    case ClientWait::scatter_held: after = co_await scatter_held(false); break;
+    case ClientWait::scatter_held_at_sync: after = co_await scatter_held(true); break;
+    case ClientWait::scatter_query: {
+      auto unit = std::move(wait_data().scatter);
+      std::string query = std::move(wait_data().scatter_query);
+      co_await run_scatter(*unit, query, true, true);
+      after = client_gone_ ? Step::stop : Step::done;
+      break;
+    }
+    case ClientWait::server_write: co_await flush_to_server(); break;
+    case ClientWait::client_write:
+      if (!co_await u().out.flush(socket_)) note_write_failed();
+      break;
+  }
+  if (after == Step::stop || client_gone_ || state_ == SessionState::closed) {
+    client_side_ends();
+    co_return;
+  }
+  if (after == Step::done) {  // the message waited on is over
+    emit_ready_synthetic();
     wire::Frame f;
     size_t need = 0;
-    std::string error;
-    wire::Decode d = wire::next_frame(u().in.view(), max_message_, f, need, &error);
-    if (d == wire::Decode::Ready) {
-      bool keep_going = co_await handle_message(f);
+    if (wire::next_frame(u().in.view(), max_message_, f, need, nullptr) == wire::Decode::Ready)
       u().in.consume(f.wire_size());
-      if (!keep_going) break;
-      continue;
-    }
-    if (d == wire::Decode::Invalid) {
-      note_end(wire::frame_too_large(u().in.view(), max_message_) ? ClientCloseReason::message_too_large
-                                                                  : ClientCloseReason::protocol_violation,
-               error);
-      co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: invalid message from client: " + error);
-      break;
-    }
-    // Everything complete is processed: send it on in one write, answer what the proxy answered itself.
-    co_await flush_to_server();
-    u().server_out.clear();
-    if (u().out.queued() > 0 && !co_await u().out.flush(socket_)) {
-      note_write_failed();
-      break;
-    }
-    size_t want = std::max(kReadSize, need > u().in.size() ? need - u().in.size() : 0);
-    if (u().in.empty() && !last_read_filled_) {
-      // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
-      if (!std::exchange(readable, false) && may_park()) {
-        park();
-        co_return;
-      }
-      // A server is attached (the answer is coming and the client's next message soon after), or the
-      // client woke us from park(). The read is started now (Asio tries it once, then waits for epoll to
-      // report the socket readable), into a small buffer: most messages fit, a longer one takes a second read.
-      u().in.shrink_to(kWaitReadSize);
-      want = kWaitReadSize;
-    }
-    auto [space, len] = u().in.prepare(want);
-    idle_read_since_ = u().in.empty() ? worker_.park_tick : kNotIdle;
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);
-    idle_read_since_ = kNotIdle;
-    if (std::exchange(park_requested_, false) && ec == asio::error::operation_aborted) {
-      // park_if_idle() cancelled the read of a client that stayed idle
-      if (may_park()) {
-        park();
-        co_return;
-      }
-      continue;  // something changed meanwhile (a shutdown closes the socket: the next read ends it)
-    }
-    if (ec == asio::error::eof || (!ec && n == 0)) {
-      client_input_ended_ = true;
-      const std::string_view cut = input_cut_short();
-      note_end(cut.empty() ? ClientCloseReason::client_closed : ClientCloseReason::client_lost,
-               cut.empty() ? std::string_view("end of input") : cut);
-      break;
-    }
-    if (ec) {
-      note_end(ClientCloseReason::client_lost, "reading from the client failed: " + ec.message());
-      break;
-    }
-    last_read_filled_ = n == len;  // more may be waiting: read on with a full-size buffer
-    metrics::record_client_bytes_in(n);
-    u().in.commit(n);
+    message_over();
   }
+  serve();
+}
+
+void ClientSession::client_side_ends() {
+  // Closed already (a shutdown while the message waited): a connection attached meanwhile still goes back.
+  if (state_ != SessionState::closed && (client_input_ended_ || (!client_gone_ && u().out.queued() > 0))) {
+    asio::co_spawn(worker_.ctx, client_ending(shared_from_this()), asio::detached);
+    return;
+  }
+  note_client_gone();
+  if (!server_) end_session(ClientCloseReason::unknown);  // noted where the client side stopped
+}
+
+awaitable<void> ClientSession::client_ending([[maybe_unused]] std::shared_ptr<ClientSession> self) {
   if (client_input_ended_) {
     co_await end_client_input();
     co_return;
   }
+  co_await u().out.flush(socket_);  // a FATAL the client is owed
   note_client_gone();
-  if (!server_) end_session(ClientCloseReason::unknown);  // noted where the loop ended
+  if (!server_) end_session(ClientCloseReason::unknown);  // noted where the client side stopped
 }
 
 // The client will send nothing more. What it asked before is still answered (as PostgreSQL does for a
@@ -321,14 +423,14 @@ void ClientSession::emit_ready_synthetic() { u().replies.emit_synthetic(u().out.
 // ends the COPY with 08P01 and then the session ("protocol synchronization was lost"): it goes to the
 // server, unrouted, which says so to this client exactly as to a direct one, then closes. Returns false
 // when the client's input is over.
-bool ClientSession::handle_copy_message(const wire::Frame& f) {
+ClientSession::Handled ClientSession::handle_copy_message(const wire::Frame& f) {
   u().server_out.append(f.bytes());
   switch (f.type) {
     case fe::kCopyData:
     case fe::kFlush:
-    case fe::kSync: return true;  // no answer is expected to any of them
+    case fe::kSync: return Handled::next;  // no answer is expected to any of them
     case fe::kCopyDone:
-    case fe::kCopyFail: copy_in_ = false; return true;  // the COPY's own answer ends it
+    case fe::kCopyFail: copy_in_ = false; return Handled::next;  // the COPY's own answer ends it
     default:
       note_end(ClientCloseReason::protocol_violation, "message type " +
                                                           std::to_string(int(static_cast<unsigned char>(f.type))) +
@@ -337,43 +439,55 @@ bool ClientSession::handle_copy_message(const wire::Frame& f) {
       unit_open_ = true;  // what the server makes of it is not tracked: the connection is not reused
       server_close_expected_ = true;
       client_input_ended_ = true;
-      return false;
+      return Handled::stop;
   }
 }
 
-awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
-  if (copy_in_) co_return handle_copy_message(f);
+ClientSession::Handled ClientSession::fatal(ClientCloseReason reason, const std::string& detail,
+                                            std::string_view sqlstate, const std::string& message) {
+  note_end(reason, detail);
+  wire::put_error(u().out.buffer(), {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
+  return Handled::stop;
+}
+
+ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
+  if (held_awaits_attach_ && server_) {
+    // Handled again after the wait for the connection that release_held() asked for: the messages it
+    // holds go first.
+    if (replay_held() == Step::stop) return Handled::stop;
+  }
+  if (copy_in_) return handle_copy_message(f);
   if (f.type == fe::kTerminate) {
     client_input_ended_ = true;
     note_end(ClientCloseReason::client_closed, "Terminate");
-    co_return false;
+    return Handled::stop;
   }
   if (skip_until_sync_) {
-    if (f.type != fe::kSync) co_return true;
+    if (f.type != fe::kSync) return Handled::next;
     skip_until_sync_ = false;
     bool forward = forward_sync_after_skip_ && server_;
     forward_sync_after_skip_ = false;
     if (!forward) {
       wire::put_ready_for_query(u().out.buffer(), client_tx_status());
-      co_return true;
+      return Handled::next;
     }
     // The server saw this unit's first messages: its Sync closes the unit (and answers ReadyForQuery).
     unit_open_ = false;
     push({Expect::Sync});
     u().server_out.append(f.bytes());
-    co_return true;
+    return Handled::next;
   }
   switch (f.type) {
     case fe::kFlush:  // Flush: only meaningful while something is outstanding on the server...
       // ...or held by routing, which must now send it on (client_routing.cpp).
       if (!server_ && routing_active() && (!u().held.empty() || scatter_)) break;
       if (server_ && (!u().replies.expect.empty() || unit_open_)) u().server_out.append(f.bytes());
-      co_return true;
+      return Handled::next;
     case fe::kCopyData:
     case fe::kCopyDone:
     case fe::kCopyFail:  // COPY data from the client belongs to the COPY in progress
       if (server_ && !u().replies.expect.empty()) u().server_out.append(f.bytes());
-      co_return true;
+      return Handled::next;
     case fe::kQuery:
     case fe::kFunctionCall:
     case fe::kParse:
@@ -384,9 +498,8 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case fe::kSync: break;
     default: {
       std::string what = f.type >= 32 && f.type < 127 ? std::string("'") + f.type + "'" : std::to_string(int(f.type));
-      note_end(ClientCloseReason::protocol_violation, "unexpected message type " + what);
-      co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: unexpected message type " + what);
-      co_return false;
+      return fatal(ClientCloseReason::protocol_violation, "unexpected message type " + what,
+                   wire::sqlstate::protocol_violation, "pgroute: unexpected message type " + what);
     }
   }
   // Validate before borrowing a server: a malformed message must not reach (and kill) a pooled connection.
@@ -406,34 +519,36 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     default: break;
   }
   if (!valid) {
-    note_end(ClientCloseReason::protocol_violation, std::string("malformed message of type '") + f.type + "'");
-    co_await send_fatal(wire::sqlstate::protocol_violation,
-                        std::string("pgroute: malformed message of type '") + f.type + "' from client");
-    co_return false;
+    return fatal(ClientCloseReason::protocol_violation, std::string("malformed message of type '") + f.type + "'",
+                 wire::sqlstate::protocol_violation,
+                 std::string("pgroute: malformed message of type '") + f.type + "' from client");
   }
   if (f.type == fe::kParse && !parse.name.empty() && statement_exists(parse.name))
-    co_return co_await refuse_duplicate_parse(parse.name);
+    return refuse_duplicate_parse(parse.name);
   u().normalized_current = u().normalize_tried = false;
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
   if (!server_ && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
   if (routing_active()) {
-    Step step = co_await route_message(f, sql, parse, bind);
-    if (step == Step::stop) co_return false;
-    if (step == Step::copy) co_return handle_copy_message(f);
+    const Step step = route_message(f, sql, parse, bind);
+    if (step == Step::stop) return Handled::stop;
+    if (step == Step::wait) return Handled::wait;
     if (step == Step::done) {
       emit_ready_synthetic();
-      co_return true;
+      return Handled::next;
     }
   }
-  Attach attached = attach_now();
-  if (attached == Attach::must_wait) attached = co_await attach_from_pool();
+  const Attach attached = attach_now();
+  if (attached == Attach::must_wait) {
+    client_wait_ = ClientWait::attach;
+    return Handled::wait;
+  }
   if (attached == Attach::failed) {
     // The error is queued; finish the unit the way the server would have.
     if (f.type == fe::kQuery || f.type == fe::kFunctionCall || f.type == fe::kSync)
       wire::put_ready_for_query(u().out.buffer(), client_tx_status());
     else
       skip_until_sync_ = true;
-    co_return true;
+    return Handled::next;
   }
   switch (f.type) {
     case fe::kQuery:
@@ -496,7 +611,7 @@ awaitable<bool> ClientSession::handle_message(const wire::Frame& f) {
     case fe::kFlush: u().server_out.append(f.bytes()); break;  // after a held unit was released
   }
   emit_ready_synthetic();
-  co_return true;
+  return Handled::next;
 }
 
 // The statement a unit's statistics are kept under (the first of the unit): its text, constants
@@ -520,15 +635,22 @@ bool ClientSession::statement_exists(std::string_view name) const {
 
 // A Parse naming a statement that exists fails as on the server (42P05, the statement is kept), in its
 // place among the answers, and the rest of the unit is skipped up to its Sync.
-awaitable<bool> ClientSession::refuse_duplicate_parse(std::string_view name) {
+ClientSession::Handled ClientSession::refuse_duplicate_parse(std::string_view name) {
+  // Messages routing holds come first: run them where a Flush would (the unit ends here, nothing later
+  // in it can choose an alias). After that wait this message is handled again.
+  if (!server_ && scatter_) {
+    client_wait_ = ClientWait::scatter_then_retry;
+    return Handled::wait;
+  }
+  if (!server_ && !u().held.empty()) {
+    const Step step = release_held(alias_, false);
+    if (step == Step::stop) return Handled::stop;
+    if (step == Step::wait) return Handled::wait;
+  }
   std::string error;
   wire::put_error(error, {.severity = "ERROR",
                           .sqlstate = wire::sqlstate::duplicate_prepared_statement,
                           .message = "prepared statement \"" + std::string(name) + "\" already exists"});
-  // Messages routing holds come first: run them where a Flush would (the unit ends here, nothing later
-  // in it can choose an alias).
-  if (!server_ && scatter_ && co_await scatter_held(false) == Step::stop) co_return false;
-  if (!server_ && !u().held.empty() && co_await release_held(alias_) == Step::stop) co_return false;
   if (server_) {
     u().replies.queue_error(std::move(error));
     forward_sync_after_skip_ = true;  // the Sync goes on: the server answers it behind what it has
@@ -537,7 +659,7 @@ awaitable<bool> ClientSession::refuse_duplicate_parse(std::string_view name) {
   }
   skip_until_sync_ = true;
   emit_ready_synthetic();
-  co_return true;
+  return Handled::next;
 }
 
 StatementTarget ClientSession::statement_target(ServerConnection& conn, std::string& out, ResponseQueue& expect) const {
@@ -597,6 +719,10 @@ std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& ali
 }
 
 ClientSession::Attach ClientSession::attach_now() {
+  if (std::exchange(attach_failed_, false)) {  // attach_from_pool() found none (its error is queued)
+    u().unit_alias.clear();
+    return Attach::failed;
+  }
   if (server_) {
     // One-shot: a choice made for a unit that found a connection attached must not steer a later attach.
     u().unit_alias.clear();
@@ -614,18 +740,19 @@ ClientSession::Attach ClientSession::attach_now() {
   return Attach::attached;
 }
 
-// After attach_now() said must_wait: pool_ is the unit's alias's pool.
-awaitable<ClientSession::Attach> ClientSession::attach_from_pool() {
+// After attach_now() said must_wait: pool_ is the unit's alias's pool. The message is handled again
+// after this: attached then, or told by attach_failed_ that no connection came.
+awaitable<void> ClientSession::attach_from_pool() {
   u().unit_alias.clear();
   auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
   if (!checkout.conn) {
     defer_begin_ = false;
     PGR_LOG(warn) << describe() << ": " << checkout.error;
     send_error(checkout.sqlstate, checkout.error);
-    co_return Attach::failed;
+    attach_failed_ = true;
+    co_return;
   }
   attach(std::move(checkout.conn));
-  co_return Attach::attached;
 }
 
 void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
@@ -664,34 +791,51 @@ std::string ClientSession::session_parameter_sql(const ServerConnection& conn) c
   return sets + resets;
 }
 
-// Sends what is queued for the server now (the pump forwards the answers).
-awaitable<bool> ClientSession::flush_to_server() {
+// Sends what is queued for the server (the pump forwards the answers) as far as the socket takes it now.
+ClientSession::ServerSend ClientSession::send_to_server_now() {
   if (std::exchange(attaching_, false) && server_ && u().server_out.empty() && may_detach()) {
     server_->socket().cancel();  // attached for nothing after all: the pump reading its answer gives it back
   }
-  if (u().server_out.empty() || !server_) co_return true;
+  if (u().server_out.empty() || !server_) {
+    u().server_out.clear();
+    return ServerSend::sent;
+  }
   writing_to_server_ = true;
-  ServerConnection* conn = server_.get();
   boost::system::error_code ec;
   const std::string_view bytes = u().server_out;
-  const size_t n = write_now(conn->socket(), bytes, ec);
+  const size_t n = write_now(server_->socket(), bytes, ec);
   if (!ec && n < bytes.size()) {
-    auto [async_ec, rest] =
-        co_await asio::async_write(conn->socket(), asio::buffer(bytes.data() + n, bytes.size() - n), use_nothrow);
-    (void)rest;
-    ec = async_ec;
+    u().server_out.erase(0, n);  // the rest is written by flush_to_server()
+    return ServerSend::must_wait;
   }
-  const bool ok = !ec;
+  server_write_done(!ec);
+  return ec ? ServerSend::failed : ServerSend::sent;
+}
+
+void ClientSession::server_write_done(bool ok) {
   writing_to_server_ = false;
   u().server_out.clear();
-  // The pump may have lost the connection meanwhile (server_lost, the client leaving): it is gone.
-  if (server_.get() != conn) co_return false;
   // A failed write surfaces in the pump as a read error; it owns the client-visible report.
   if (!ok)
-    conn->socket().cancel();
+    server_->socket().cancel();
   else if (may_detach())
-    conn->socket().cancel();  // the pump waits on a read: let it return the connection
-  co_return ok;
+    server_->socket().cancel();  // the pump waits on a read: let it return the connection
+}
+
+awaitable<bool> ClientSession::flush_to_server() {
+  const ServerSend sent = send_to_server_now();
+  if (sent != ServerSend::must_wait) co_return sent == ServerSend::sent;
+  ServerConnection* conn = server_.get();
+  auto [ec, n] = co_await asio::async_write(conn->socket(), asio::buffer(u().server_out), use_nothrow);
+  (void)n;
+  // The pump may have lost the connection meanwhile (server_lost, the client leaving): it is gone.
+  if (server_.get() != conn) {
+    writing_to_server_ = false;
+    u().server_out.clear();
+    co_return false;
+  }
+  server_write_done(!ec);
+  co_return !ec;
 }
 
 // Brings `conn`'s session parameters to this client's, with a query whose answers are swallowed.

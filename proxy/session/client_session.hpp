@@ -1,9 +1,12 @@
 // One client connection: startup and authentication, then a loop that reads the client's messages,
 // borrows a server connection for each transaction (or the whole session in session mode) and forwards.
 //
-// Two coroutines run per session on the same worker thread (so no locks between them):
-//  - the client loop (run) reads client messages, rewrites prepared-statement names, and writes to the
-//    server connection it holds, attaching one from the pool when a transaction starts;
+// Startup and login run in a coroutine (a cold path). After that two sides of the session are driven by
+// completion handlers on the session's worker thread (so no locks between them), with no coroutine
+// frame per message or per transaction:
+//  - the client side (serve) reads client messages, rewrites prepared-statement names, and writes to the
+//    server connection it holds, attaching one from the pool when a transaction starts; a message that
+//    must wait names the wait (client_wait.hpp) and is handled again after it;
 //  - the server pump reads that connection's responses, forwards them to the client, and gives the
 //    connection back when the server says the transaction is over (ReadyForQuery 'I', nothing pending).
 #pragma once
@@ -24,6 +27,7 @@
 #include "proxy/pool/close_reason.hpp"
 #include "proxy/pool/runtime.hpp"
 #include "proxy/session/client_statements.hpp"
+#include "proxy/session/client_wait.hpp"
 #include "proxy/session/column_order_cache.hpp"
 #include "proxy/session/held_unit.hpp"
 #include "proxy/session/literal_normalizer.hpp"
@@ -82,20 +86,35 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<void> run_admin_console();
   awaitable<bool> run_admin_command(std::string_view sql);
 
-  // --- client loop (client_session.cpp)
-  // Reads and handles the client's messages until it leaves, or until it is idle: then it parks.
-  // `readable`: woken from park(), so the first read goes ahead without waiting.
-  awaitable<void> serve(bool readable);
+  // --- client side (client_session.cpp)
+  // Handles every whole message buffered, sends what they queued, then reads again, or parks when the
+  // client is idle. Runs from read completions, from park() and after a wait.
+  void serve();
+  void read_client(size_t need);
+  void on_client_read(boost::system::error_code ec, size_t n);
   bool may_park() const;
   void park();
-  awaitable<bool> handle_message(const wire::Frame& f);
-  bool handle_copy_message(const wire::Frame& f);
+  enum class Handled : uint8_t { next, wait, stop };
+  // One client message, without waiting: wait names client_wait_ (the message is handled again after it,
+  // or is over for the scatter waits); stop ends the client side (client_side_ends).
+  Handled handle_message(const wire::Frame& f);
+  Handled handle_copy_message(const wire::Frame& f);
+  Handled fatal(ClientCloseReason reason, const std::string& detail, std::string_view sqlstate,
+                const std::string& message);
+  void message_over();
+  void start_wait(ClientWait what);
+  awaitable<void> client_waiting(std::shared_ptr<ClientSession> self, ClientWait what);
+  // The client side is over (stopped, or its input ended or failed): answers what it still must, then
+  // the session ends, or the pump ends it after the server's last answers.
+  void client_side_ends();
+  awaitable<void> client_ending(std::shared_ptr<ClientSession> self);
   // A server connection for the unit being handled (once per transaction in transaction mode).
-  // attach_now() takes one without a coroutine when the pool has a fit idle connection at hand, as it
-  // nearly always has; on must_wait, attach_from_pool() waits for one, opens one or checks one first.
+  // attach_now() takes one without waiting when the pool has a fit idle connection at hand, as it
+  // nearly always has; on must_wait, attach_from_pool() waits for one, opens one or checks one first
+  // (ClientWait::attach), and the message is handled again.
   enum class Attach { attached, failed, must_wait };
   Attach attach_now();
-  awaitable<Attach> attach_from_pool();
+  awaitable<void> attach_from_pool();
   void attach(std::unique_ptr<ServerConnection> conn);
   bool pool_ready(const std::string& alias);
   // `alias`'s pool for this client, without touching pool_; null with sqlstate and error when there is none.
@@ -103,6 +122,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // into them, must outlive the routing).
   std::shared_ptr<ServerPool> pool_for_alias(const std::string& alias, std::string& sqlstate, std::string& error,
                                              bool refresh = true);
+  // Sends what is queued for the server as far as its socket takes it now; must_wait: flush_to_server()
+  // writes the rest (server_out keeps it, writing_to_server_ stays set).
+  enum class ServerSend : uint8_t { sent, failed, must_wait };
+  ServerSend send_to_server_now();
+  void server_write_done(bool ok);
   awaitable<bool> flush_to_server();
   std::string session_parameter_sql(const ServerConnection& conn) const;
   void queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect);
@@ -110,7 +134,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   StatementTarget statement_target(ServerConnection& conn, std::string& out, ResponseQueue& expect) const;
   void prepare_on_server(const ClientStatement& st);
   bool statement_exists(std::string_view name) const;
-  awaitable<bool> refuse_duplicate_parse(std::string_view name);
+  Handled refuse_duplicate_parse(std::string_view name);
   void note_statement(std::string_view sql, bool simple);
   void push(Pending p);
   void emit_ready_synthetic();
@@ -178,14 +202,21 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string describe() const;
 
   // --- routing (client_routing.cpp)
-  // copy: the server entered COPY IN while the message waited; it is the COPY's (handle_copy_message).
-  enum class Step { forward, done, stop, copy };
+  // wait: client_wait_ names what the message waits for (it is handled again after, client_wait.hpp).
+  enum class Step { forward, done, stop, wait };
+  Step wait_for(ClientWait what) {
+    client_wait_ = what;
+    return Step::wait;
+  }
   bool routing_active() const { return snap_ && snap_->chain && !session_mode_; }
-  awaitable<Step> route_message(const wire::Frame& f, std::string_view sql, const wire::ParseMsg& parse,
-                                const wire::BindMsg& bind);
-  awaitable<Step> route_query(std::string_view sql);
-  awaitable<Step> route_bind(const wire::Frame& f, const wire::BindMsg& bind);
-  awaitable<Step> release_held(const std::string& alias);
+  Step route_message(const wire::Frame& f, std::string_view sql, const wire::ParseMsg& parse,
+                     const wire::BindMsg& bind);
+  Step route_query(std::string_view sql);
+  Step route_bind(const wire::Frame& f, const wire::BindMsg& bind);
+  // Attaches to `alias` and replays the held messages; at_sync: the current message is the unit's Sync.
+  Step release_held(const std::string& alias, bool at_sync);
+  // After a wait for the connection release_held() asked for: the held messages go to it first.
+  Step replay_held();
   bool answer_held_unit();
   std::shared_ptr<const router::Analysis> analyze(std::string_view sql);
   std::shared_ptr<const router::Analysis> analyze_query(std::string_view sql, const wire::BindParams*& params);
@@ -197,7 +228,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool apply_shard_key(const router::Analysis& a);
   void note_routed(const router::Analysis& a, const std::string& router);
   char client_tx_status() const;
-  awaitable<bool> wait_server_idle();
+  // Whether the message being routed must first see the attached server answer what it was asked.
+  bool server_busy() const { return server_ && !u().replies.expect.empty(); }
+  awaitable<void> wait_server_idle();
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
   void queue_route_error(const router::RouteError& e);
   void hold(const wire::Frame& f);
@@ -207,7 +240,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // --- INSERT without a column list: a shard key's place in its table (client_column_order.cpp)
   awaitable<router::KeyPosition> learn_key_position(std::string table, std::string column,
                                                     std::vector<std::string> shards, uint64_t generation);
-  awaitable<void> learn_missing_column_order(ColumnOrderLookup& columns);
+  // Asks for what `columns` missed: the message waits (ClientWait::column_order), and the answer is
+  // used by its next routing pass (use_learnt_column_order).
+  Step learn_column_order(const ColumnOrderLookup& columns);
+  awaitable<void> learn_missing_column_order();
+  void use_learnt_column_order(ColumnOrderLookup& columns);
   void note_column_order_error(const wire::Frame& f);
   // A refusal of a statement placed by a cached column order that a changed order would explain (the
   // value taken for the key is not of its type): forgets that order, so routing again learns it anew.
@@ -225,8 +262,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<router::RouteError> scatter_refusal(const router::Analysis& a, const router::RouteDecision& d) const;
   ScatterUnit scatter_unit(router::RouteDecision d, const router::Analysis& a, std::string statement,
                            const wire::BindParams* params) const;
-  awaitable<Step> scatter_query(std::string_view sql, const router::Analysis& a, const router::RouteDecision& d,
-                                const wire::BindParams* literals);
+  Step scatter_query(std::string_view sql, const router::Analysis& a, const router::RouteDecision& d,
+                     const wire::BindParams* literals);
   awaitable<Step> scatter_held(bool at_sync);
   awaitable<void> run_scatter(const ScatterUnit& unit, std::string_view bytes, bool simple, bool ready_for_query);
   awaitable<bool> read_scatter_shard(ScatterShard& shard, ScatterMerge& merge);
@@ -315,6 +352,25 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::string> shard_key_;    // SET pgroute.shard_key
   bool shard_key_for_transaction_ = false;  // set inside a transaction: forgotten when it ends
   std::optional<std::chrono::steady_clock::time_point> last_write_;
+  // The client side's wait (client_wait.hpp), and what a message carries across it. wait_data_ is made by
+  // the first wait that needs it (learning a column order, a query across shards): most sessions never do.
+  ClientWait client_wait_ = ClientWait::none;
+  bool attach_failed_ = false;       // the attach waited for failed: the message handled again learns it
+  bool held_awaits_attach_ = false;  // release_held() waits for a connection: the held messages go first
+  bool woken_readable_ = false;      // park()'s readiness wait ended: the first read goes ahead
+  struct WaitData {
+    std::string table, column;  // a column order to learn, on these shards
+    std::vector<std::string> shards;
+    std::optional<router::KeyPosition> learnt;  // what learning found, for the next routing pass
+    uint64_t learnt_generation = 0;             // of the snapshot whose routers asked
+    std::unique_ptr<ScatterUnit> scatter;       // a simple query to run on every shard...
+    std::string scatter_query;                  // ...and its bytes
+  };
+  std::unique_ptr<WaitData> wait_data_;
+  WaitData& wait_data() {
+    if (!wait_data_) wait_data_ = std::make_unique<WaitData>();
+    return *wait_data_;
+  }
   bool forward_sync_after_skip_ = false;  // skip_until_sync_ with a server attached: the Sync goes on
   bool defer_begin_ = false;              // this attach is for a unit that executes nothing: keep the BEGIN pending
 
