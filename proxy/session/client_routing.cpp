@@ -95,6 +95,8 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   if (auto* d = std::get_if<router::RouteDecision>(&result)) {
     // "No router had an opinion": the client's own database decides (its alias), not the global default.
     if (d->router == "default" && d->scatter.empty()) d->alias = alias_;
+    // Handled again after waiting for a connection: the alias routed to before the wait stands.
+    if (wait_data_ && wait_data_->pinned_alias && d->scatter.empty()) d->alias = *wait_data_->pinned_alias;
     return std::move(*d);  // with scatter set: every shard (client_scatter.cpp)
   }
   return std::move(std::get<router::RouteError>(result));
@@ -388,6 +390,7 @@ ClientSession::Step ClientSession::release_held(const std::string& alias, bool a
   const Attach attached = attach_now();
   if (attached == Attach::must_wait) {
     held_awaits_attach_ = true;
+    pin_alias(alias);
     return wait_for(ClientWait::attach);
   }
   held_awaits_attach_ = false;

@@ -160,6 +160,7 @@ void ClientSession::park() {
     unit_->out.release();
   }
   client_view_.shrink_to_fit();  // grown one by one at login; no-op once it fits
+  wait_data_.reset();            // only ever needed across one message's wait
   set_state(SessionState::parked);
   socket_.async_wait(Socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
     // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
@@ -181,57 +182,55 @@ void ClientSession::park_if_idle(uint32_t tick) {
   socket_.cancel(ec);  // the read ends with operation_aborted; no data is lost
 }
 
+ClientSession::Buffered ClientSession::handle_buffered(size_t& need) {
+  for (;;) {
+    wire::Frame f;
+    std::string error;
+    need = 0;
+    const wire::Decode d = wire::next_frame(u().in.view(), max_message_, f, need, &error);
+    if (d == wire::Decode::NeedMore) return Buffered::drained;
+    if (d == wire::Decode::Invalid) {
+      fatal(wire::frame_too_large(u().in.view(), max_message_) ? ClientCloseReason::message_too_large
+                                                               : ClientCloseReason::protocol_violation,
+            error, wire::sqlstate::protocol_violation, "pgroute: invalid message from client: " + error);
+      return Buffered::stop;
+    }
+    const Handled handled = handle_message(f);
+    if (handled == Handled::wait) return Buffered::wait;  // handled again (or consumed) after the wait
+    u().in.consume(f.wire_size());
+    message_over();
+    if (handled == Handled::stop) return Buffered::stop;
+  }
+}
+
 void ClientSession::serve() {
   try {
-    size_t read_need = 0;  // the length of a message partly read
-    for (;;) {
-      wire::Frame f;
-      size_t need = 0;
-      std::string error;
-      wire::Decode d = wire::next_frame(u().in.view(), max_message_, f, need, &error);
-      if (d == wire::Decode::Ready) {
-        const Handled handled = handle_message(f);
-        if (handled == Handled::wait) {
-          start_wait(std::exchange(client_wait_, ClientWait::none));
-          return;  // the message stays buffered: handled again (or consumed) after the wait
-        }
-        u().in.consume(f.wire_size());
-        message_over();
-        if (handled == Handled::stop) {
-          client_side_ends();
-          return;
-        }
-        continue;
-      }
-      if (d == wire::Decode::Invalid) {
-        fatal(wire::frame_too_large(u().in.view(), max_message_) ? ClientCloseReason::message_too_large
-                                                                 : ClientCloseReason::protocol_violation,
-              error, wire::sqlstate::protocol_violation, "pgroute: invalid message from client: " + error);
-        client_side_ends();
-        return;
-      }
-      read_need = need;
-      break;
+    size_t need = 0;  // the length of a message partly read
+    switch (handle_buffered(need)) {
+      case Buffered::drained: break;
+      case Buffered::wait: start_wait(std::exchange(client_wait_, ClientWait::none)); return;
+      case Buffered::stop: client_side_ends(); return;
     }
     // Everything complete is handled: send it on in one write, answer what the proxy answered itself.
     if (send_to_server_now() == ServerSend::must_wait) {
       start_wait(ClientWait::server_write);
       return;
     }
-    switch (u().out.flush_now(socket_)) {
-      case Outbox::FlushNow::done: break;
-      case Outbox::FlushNow::must_wait: start_wait(ClientWait::client_write); return;
-      case Outbox::FlushNow::failed:
-        note_write_failed();
-        client_side_ends();
-        return;
-    }
+    // A flush by the pump still writing takes what is queued too: nothing to wait for here.
+    if (!u().out.writing()) switch (u().out.flush_now(socket_)) {
+        case Outbox::FlushNow::done: break;
+        case Outbox::FlushNow::must_wait: start_wait(ClientWait::client_write); return;  // the rest of ours
+        case Outbox::FlushNow::failed:
+          note_write_failed();
+          client_side_ends();
+          return;
+      }
     if (u().in.empty() && !last_read_filled_ && !std::exchange(woken_readable_, false) && may_park()) {
       // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
       park();
       return;
     }
-    read_client(read_need);
+    read_client(need);
   } catch (const std::exception& e) {
     // A completion handler runs outside any coroutine: nothing may escape it into the worker's loop.
     note_end(ClientCloseReason::unknown, std::string("internal error on the client side: ") + e.what());
@@ -258,6 +257,16 @@ void ClientSession::read_client(size_t need) {
 }
 
 void ClientSession::on_client_read(boost::system::error_code ec, size_t n) {
+  try {
+    client_read_done(ec, n);
+  } catch (const std::exception& e) {
+    // A completion handler runs outside any coroutine: nothing may escape it into the worker's loop.
+    note_end(ClientCloseReason::unknown, std::string("internal error on the client side: ") + e.what());
+    client_side_ends();
+  }
+}
+
+void ClientSession::client_read_done(boost::system::error_code ec, size_t n) {
   idle_read_since_ = kNotIdle;
   if (std::exchange(park_requested_, false) && ec == asio::error::operation_aborted) {
     // park_if_idle() cancelled the read of a client that stayed idle
@@ -290,7 +299,12 @@ void ClientSession::on_client_read(boost::system::error_code ec, size_t n) {
 // What a message carried across its waits is over with it.
 void ClientSession::message_over() {
   attach_failed_ = false;
-  if (wait_data_) wait_data_->learnt.reset();
+  held_awaits_attach_ = false;
+  defer_begin_ = false;
+  if (wait_data_) {
+    wait_data_->learnt.reset();
+    wait_data_->pinned_alias.reset();
+  }
 }
 
 void ClientSession::start_wait(ClientWait what) {
@@ -334,7 +348,9 @@ awaitable<void> ClientSession::client_waiting([[maybe_unused]] std::shared_ptr<C
       u().in.consume(f.wire_size());
     message_over();
   }
-  serve();
+  // Posted, not called: a wait that completed without suspending would otherwise nest serve() in
+  // serve() once per message that waits.
+  asio::post(worker_.ctx, [self = shared_from_this()] { self->serve(); });
 }
 
 void ClientSession::client_side_ends() {
@@ -539,6 +555,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
   }
   const Attach attached = attach_now();
   if (attached == Attach::must_wait) {
+    pin_alias(u().unit_alias.empty() ? alias_ : u().unit_alias);
     client_wait_ = ClientWait::attach;
     return Handled::wait;
   }
@@ -719,8 +736,10 @@ std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& ali
 }
 
 ClientSession::Attach ClientSession::attach_now() {
-  if (std::exchange(attach_failed_, false)) {  // attach_from_pool() found none (its error is queued)
+  if (std::exchange(attach_failed_, false)) {  // attach_from_pool() found none: said here, in its place
     u().unit_alias.clear();
+    defer_begin_ = false;
+    send_error(wait_data().attach_sqlstate, wait_data().attach_error);
     return Attach::failed;
   }
   if (server_) {
@@ -746,9 +765,9 @@ awaitable<void> ClientSession::attach_from_pool() {
   u().unit_alias.clear();
   auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
   if (!checkout.conn) {
-    defer_begin_ = false;
     PGR_LOG(warn) << describe() << ": " << checkout.error;
-    send_error(checkout.sqlstate, checkout.error);
+    wait_data().attach_sqlstate = std::move(checkout.sqlstate);
+    wait_data().attach_error = std::move(checkout.error);
     attach_failed_ = true;
     co_return;
   }

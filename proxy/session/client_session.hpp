@@ -44,7 +44,11 @@ namespace pgroute {
 
 struct Worker;
 
+struct SessionProbe;  // tests/unit/core: drives the session's message handling without sockets
+
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
+  friend struct SessionProbe;
+
  public:
   ClientSession(Runtime& rt, Worker& worker, Socket socket);
   ~ClientSession();
@@ -90,8 +94,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Handles every whole message buffered, sends what they queued, then reads again, or parks when the
   // client is idle. Runs from read completions, from park() and after a wait.
   void serve();
+  // The part of serve() without I/O: handles every whole message in the read buffer. drained: none is
+  // left (need: the length of one partly read); wait: client_wait_ names what the first one waits for
+  // (it stays buffered); stop: the client side is over.
+  enum class Buffered : uint8_t { drained, wait, stop };
+  Buffered handle_buffered(size_t& need);
   void read_client(size_t need);
   void on_client_read(boost::system::error_code ec, size_t n);
+  void client_read_done(boost::system::error_code ec, size_t n);
   bool may_park() const;
   void park();
   enum class Handled : uint8_t { next, wait, stop };
@@ -102,6 +112,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Handled fatal(ClientCloseReason reason, const std::string& detail, std::string_view sqlstate,
                 const std::string& message);
   void message_over();
+  void pin_alias(const std::string& alias) { wait_data().pinned_alias = alias; }
   void start_wait(ClientWait what);
   awaitable<void> client_waiting(std::shared_ptr<ClientSession> self, ClientWait what);
   // The client side is over (stopped, or its input ended or failed): answers what it still must, then
@@ -355,7 +366,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The client side's wait (client_wait.hpp), and what a message carries across it. wait_data_ is made by
   // the first wait that needs it (learning a column order, a query across shards): most sessions never do.
   ClientWait client_wait_ = ClientWait::none;
-  bool attach_failed_ = false;       // the attach waited for failed: the message handled again learns it
+  bool attach_failed_ = false;       // the attach waited for failed: the message handled again says why
   bool held_awaits_attach_ = false;  // release_held() waits for a connection: the held messages go first
   bool woken_readable_ = false;      // park()'s readiness wait ended: the first read goes ahead
   struct WaitData {
@@ -365,6 +376,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     uint64_t learnt_generation = 0;             // of the snapshot whose routers asked
     std::unique_ptr<ScatterUnit> scatter;       // a simple query to run on every shard...
     std::string scatter_query;                  // ...and its bytes
+    // The alias the message was routed to before it waited for a connection: handled again, it keeps
+    // that decision (a router may draw another replica, and an attached connection changes what
+    // in_transaction says while a BEGIN the proxy answered is pending).
+    std::optional<std::string> pinned_alias;
+    std::string attach_sqlstate, attach_error;  // why no connection came (attach_failed_)
   };
   std::unique_ptr<WaitData> wait_data_;
   WaitData& wait_data() {

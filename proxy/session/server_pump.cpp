@@ -273,6 +273,7 @@ void ClientSession::on_server_read(boost::system::error_code ec, size_t n) {
   } catch (const std::exception& e) {
     if (server_) pool_->discard(std::move(server_), CloseReason::server_error);
     pump_running_ = false;
+    if (idle_signal_) idle_signal_->cancel();  // a client message waiting for this server to go quiet
     end_session(ClientCloseReason::unknown, std::string("internal error in the server pump: ") + e.what());
   }
 }
@@ -398,6 +399,7 @@ awaitable<void> ClientSession::finish_server_on_client_exit() {
   pump_running_ = false;
   copy_in_ = false;
   server_close_expected_ = false;
+  if (idle_signal_) idle_signal_->cancel();  // a client message waiting for this server to go quiet
   cancel_slot_->clear();
   end_session(ClientCloseReason::unknown);  // noted where the client went (client_gone_) or its input ended
   bool idle_between_units = u().replies.expect.empty() && !unit_open_ && !writing_to_server_;
