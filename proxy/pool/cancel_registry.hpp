@@ -34,6 +34,11 @@ class CancelSlot {
     std::lock_guard lock(mu_);
     targets_.clear();
   }
+  // Frees the storage of an empty slot (a parked client's: set() and clear() per transaction keep it).
+  void release_memory() {
+    std::lock_guard lock(mu_);
+    if (targets_.empty()) std::vector<CancelTarget>().swap(targets_);
+  }
   std::vector<CancelTarget> get() const {
     std::lock_guard lock(mu_);
     return targets_;

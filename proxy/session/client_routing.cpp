@@ -63,8 +63,8 @@ std::shared_ptr<const router::Analysis> ClientSession::analyze(std::string_view 
 }
 
 const router::Analysis* ClientSession::analysis_of_statement(std::string_view name) const {
-  if (name.empty()) return unnamed_analysis_.get();
-  const ClientStatement* st = statements_.find(name);
+  if (name.empty()) return prepared_view().unnamed_analysis.get();
+  const ClientStatement* st = prepared_view().named.find(name);
   return st ? st->analysis.get() : nullptr;
 }
 
@@ -139,7 +139,7 @@ awaitable<void> ClientSession::wait_server_idle() {
 bool ClientSession::apply_shard_key(const router::Analysis& a) {
   const bool in_transaction = client_tx_status() != tx::kIdle;
   if (a.shard_key_local && !in_transaction) return false;
-  shard_key_ = *a.set_shard_key;
+  shard_key_ = std::make_unique<std::string>(*a.set_shard_key);
   shard_key_for_transaction_ = in_transaction;
   return true;
 }
@@ -183,9 +183,9 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
     case fe::kParse: {
       auto analysis = analyze(parse.query);
       if (parse.name.empty())
-        unnamed_analysis_ = std::move(analysis);
+        prepared().unnamed_analysis = std::move(analysis);
       else
-        statements_.set_analysis(parse.name, std::move(analysis));
+        prepared().named.set_analysis(parse.name, std::move(analysis));
       break;
     }
     case fe::kBind: return route_bind(f, bind);
@@ -465,7 +465,7 @@ bool ClientSession::answer_held_unit() {
         if (p.name.empty())
           begin_sql = std::string(p.query);
         else
-          statements_.remember(p);
+          prepared().named.remember(p);
         wire::put_parse_complete(out);
         break;
       }
@@ -474,7 +474,7 @@ bool ClientSession::answer_held_unit() {
         wire::parse_bind(f.body, b);
         portal = analysis_of_statement(b.statement);
         if (!b.statement.empty()) {
-          const ClientStatement* st = statements_.find(b.statement);
+          const ClientStatement* st = prepared_view().named.find(b.statement);
           // Its text, kept in simple-query form for the server later.
           begin_sql = st ? std::string(st->query()) : std::string();
         }

@@ -116,7 +116,7 @@ ClientSession::Step ClientSession::scatter_query(std::string_view sql, const rou
 std::string ClientSession::statement_text(std::string_view name) const {
   std::string text(u().held.parsed_query(name));
   if (!text.empty() || name.empty()) return text;
-  if (const ClientStatement* st = statements_.find(name)) text.assign(st->query());
+  if (const ClientStatement* st = prepared_view().named.find(name)) text.assign(st->query());
   return text;
 }
 
@@ -173,7 +173,7 @@ void ClientSession::build_scatter_unit(ServerConnection& conn, std::string_view 
         else
           wire::parse_describe_or_close(f.body, target);
         // A named Close: the client forgets the statement once every shard has run the unit (run_scatter).
-        expect.push({translate_statement_message({f, &parse, &bind, &target}, statements_, to).answer});
+        expect.push({translate_statement_message({f, &parse, &bind, &target}, prepared().named, to).answer});
         break;
       }
       case fe::kExecute: {
@@ -382,7 +382,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
       wire::TargetMsg t;
       if (f.type == fe::kClose && wire::parse_describe_or_close(f.body, t) && t.kind == fe::kTargetStatement &&
           !t.name.empty())
-        statements_.forget(t.name);
+        prepared().named.forget(t.name);
       return true;
     });
   }

@@ -138,6 +138,11 @@ awaitable<void> ClientSession::run() {
   serve();  // from here on the session is driven by completion handlers
 }
 
+const ClientSession::Prepared& ClientSession::prepared_view() const {
+  static const Prepared none;
+  return prepared_ ? *prepared_ : none;
+}
+
 const ClientSession::UnitState& ClientSession::u() const {
   static const UnitState none;
   return unit_ ? *unit_ : none;
@@ -159,8 +164,10 @@ void ClientSession::park() {
     unit_->in.release();
     unit_->out.release();
   }
-  client_view_.shrink_to_fit();  // grown one by one at login; no-op once it fits
-  wait_data_.reset();            // only ever needed across one message's wait
+  client_view_.intern(worker_.client_views);
+  wait_data_.reset();  // only ever needed across one message's wait
+  if (prepared_ && prepared_->named.size() == 0) prepared_.reset();
+  if (cancel_slot_) cancel_slot_->release_memory();
   set_state(SessionState::parked);
   socket_.async_wait(Socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
     // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
@@ -402,17 +409,6 @@ awaitable<void> ClientSession::end_client_input() {
   end_session(ClientCloseReason::unknown);  // noted where the input ended
 }
 
-bool ClientSession::client_view_changes(std::string_view name, std::string_view value) {
-  auto key = static_cast<uint32_t>(std::hash<std::string_view>{}(name));
-  auto seen = static_cast<uint32_t>(std::hash<std::string_view>{}(value));
-  for (auto& [k, v] : client_view_) {
-    if (k != key) continue;
-    return std::exchange(v, seen) != seen;
-  }
-  client_view_.emplace_back(key, seen);
-  return true;
-}
-
 void ClientSession::note_client_gone() {
   client_gone_ = true;
   // The pump owns the server connection's ending (return, roll back, or close); wake it.
@@ -570,19 +566,19 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
   switch (f.type) {
     case fe::kQuery:
       note_statement(sql, true);
-      if (auto name = deallocated_name(sql); name && statements_.prepared(*name)) {
+      if (auto name = deallocated_name(sql); name && prepared_view().named.prepared(*name)) {
         // SQL DEALLOCATE of a statement the client prepared with Parse: the server knows it by the proxy's
         // name. The client's name is gone now (a later Parse may reuse it); the connection's copy when the
         // server confirms (pump: CommandComplete "DEALLOCATE").
-        ClientStatement st = std::move(*statements_.find(*name));
-        statements_.forget(*name);
+        ClientStatement st = std::move(*prepared().named.find(*name));
+        prepared().named.forget(*name);
         prepare_on_server(st);
-        push({Expect::Query, st.id, {}, statements_.parses()});
+        push({Expect::Query, st.id, {}, parses()});
         wire::put_query(u().server_out, "DEALLOCATE " + st.server_name);
         break;
       }
       push({.kind = Expect::Query,
-            .parse_number = statements_.parses(),
+            .parse_number = parses(),
             .column_order = std::exchange(u().column_order_placed, false)});
       u().server_out.append(f.bytes());
       break;
@@ -596,27 +592,27 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
     case fe::kClose: {
       unit_open_ = true;
       StatementTarget to = statement_target(*server_, u().server_out, u().replies.expect);
-      const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, statements_, to);
+      const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, prepared().named, to);
       switch (t.answer) {
-        case Expect::Parse: unnamed_query_.assign(parse.query); break;
+        case Expect::Parse: prepared().unnamed_query.assign(parse.query); break;
         // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
         case Expect::SynthParseComplete: push({Expect::SynthParseComplete, 0, {}, t.statement->parse_number}); break;
         case Expect::Bind:
           if (t.statement)
             note_statement(t.statement->query(), false);
           else if (bind.statement.empty())
-            note_statement(unnamed_query_, false);
+            note_statement(prepared().unnamed_query, false);
           push({.kind = Expect::Bind, .column_order = u().column_order_placed});
           break;
         // The statement stays prepared on the server for other clients; only this client forgets it.
-        case Expect::SynthCloseComplete: statements_.forget(target.name); [[fallthrough]];
+        case Expect::SynthCloseComplete: prepared().named.forget(target.name); [[fallthrough]];
         default: push({t.answer});
       }
       break;
     }
     case fe::kExecute:
       unit_open_ = true;
-      push({.kind = Expect::Execute, .parse_number = statements_.parses(), .column_order = u().column_order_placed});
+      push({.kind = Expect::Execute, .parse_number = parses(), .column_order = u().column_order_placed});
       u().server_out.append(f.bytes());
       break;
     case fe::kSync:
@@ -647,7 +643,7 @@ void ClientSession::note_statement(std::string_view sql, bool simple) {
 bool ClientSession::statement_exists(std::string_view name) const {
   if (unit_)
     if (const bool* held = u().held.statement_state(name)) return *held;
-  return statements_.prepared(name);
+  return prepared_view().named.prepared(name);
 }
 
 // A Parse naming a statement that exists fails as on the server (42P05, the statement is kept), in its
@@ -703,7 +699,10 @@ bool ClientSession::pool_ready(const std::string& alias) {
 std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& alias, std::string& sqlstate,
                                                           std::string& error, bool refresh) {
   if (refresh && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
-  auto it = std::find_if(pools_.begin(), pools_.end(), [&](const auto& p) { return p.first == alias; });
+  const bool own = alias == alias_;
+  if (own && own_pool_.pool && own_pool_.generation == snap_->generation) return own_pool_.pool;
+  auto it =
+      own ? pools_.end() : std::find_if(pools_.begin(), pools_.end(), [&](const auto& p) { return p.first == alias; });
   if (it != pools_.end() && it->second.generation == snap_->generation) return it->second.pool;
   const config::Backend* backend = snap_->config->backend(alias);
   if (!backend) {
@@ -711,24 +710,25 @@ std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& ali
     error = "pgroute: alias \"" + alias + "\" is not configured (removed by a reload?)";
     return nullptr;
   }
-  std::string user = server_user_, password = server_password_;
-  if (!backend->user.empty()) {
-    user = backend->user;
-    password = backend->password;
-  } else if (alias != alias_) {
-    // Logging in as the client elsewhere too: its configured password must be plaintext.
+  const std::string* user = &backend->user;
+  const std::string* password = &backend->password;
+  if (backend->user.empty()) {
+    // Logging in as the client, with its configured password: an md5 hash serves the client's own
+    // alias (whose server was checked at login), elsewhere it must be plaintext.
     const config::User* u = snap_->config->user(user_);
-    if (!u || auth::is_scram_verifier(u->password) || auth::is_md5_hash(u->password)) {
+    if (!u || auth::is_scram_verifier(u->password) || (alias != alias_ && auth::is_md5_hash(u->password))) {
       sqlstate = wire::sqlstate::invalid_authorization;
-      error = "pgroute cannot log in to alias \"" + alias + "\" as \"" + user_ +
-              "\": its url names no user and this user's password is not stored in plaintext";
+      error = "pgroute cannot log in to alias \"" + alias + "\" as \"" + user_ + "\": its url names no user and " +
+              (u ? "this user's password is not stored in plaintext" : "the user is no longer configured");
       return nullptr;
     }
-    user = u->name;
-    password = u->password;
+    user = &u->name;
+    password = &u->password;
   }
-  auto pool = rt_.pool_for(*snap_, *backend, user, password);
-  if (it != pools_.end())
+  auto pool = rt_.pool_for(*snap_, *backend, *user, *password);
+  if (own)
+    own_pool_ = {pool, snap_->generation};
+  else if (it != pools_.end())
     it->second = {pool, snap_->generation};
   else
     pools_.emplace_back(alias, AliasPool{pool, snap_->generation});

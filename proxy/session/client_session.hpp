@@ -27,6 +27,7 @@
 #include "proxy/pool/close_reason.hpp"
 #include "proxy/pool/runtime.hpp"
 #include "proxy/session/client_statements.hpp"
+#include "proxy/session/client_view.hpp"
 #include "proxy/session/client_wait.hpp"
 #include "proxy/session/column_order_cache.hpp"
 #include "proxy/session/held_unit.hpp"
@@ -153,7 +154,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void note_client_gone();
   awaitable<void> end_client_input();
   // Records a ParameterStatus value for the client; true if it differs from what the client has seen.
-  bool client_view_changes(std::string_view name, std::string_view value);
+  bool client_view_changes(std::string_view name, std::string_view value) { return client_view_.changes(name, value); }
 
   // --- server pump (server_pump.cpp)
   // The attached connection is read with a completion handler and what it answers is handled without a
@@ -290,30 +291,41 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Identity and routing (fixed at startup).
   std::shared_ptr<const Snapshot> snap_;
   std::string user_, database_, alias_, application_name_;
-  std::string server_user_, server_password_;
   std::shared_ptr<ServerPool> pool_;  // the pool of the attached server connection
   struct AliasPool {
     std::shared_ptr<ServerPool> pool;
     uint64_t generation = 0;
   };
-  std::vector<std::pair<std::string, AliasPool>> pools_;  // by alias, as this client logs in to each (few)
+  AliasPool own_pool_;                                    // the pool of the client's own alias (alias_)
+  std::vector<std::pair<std::string, AliasPool>> pools_;  // of other aliases, as this client logs in to each (few)
   bool session_mode_ = false;
   uint32_t max_message_ = 64u << 20;
 
   // Session parameters the client asked for (startup packet, options -c, and its own later SETs of
   // reported parameters); every server connection that serves it is brought to these values.
   std::vector<std::pair<std::string, std::string>> wanted_params_;
-  // ParameterStatus values the client has seen, as (hash of name, hash of value): an idle client holds
-  // a dozen of them, and whole strings would cost more than the rest of the session.
-  // 32-bit hashes: a changed value taken for the old one (one chance in 2^32) skips one ParameterStatus.
-  std::vector<std::pair<uint32_t, uint32_t>> client_view_;
+  // ParameterStatus values the client has seen (shared with other idle clients that saw the same).
+  ClientView client_view_;
 
   // Cancel key handed to the client, and where its query runs now.
   std::shared_ptr<CancelSlot> cancel_slot_;
   int32_t cancel_pid_ = 0;
 
-  // Prepared statements by the client's name.
-  ClientStatements statements_;
+  // The client's prepared statements by its names (client_statements.hpp), and its unnamed statement.
+  // Made by the first Parse (most clients of a pooler never send one) and freed when the session parks
+  // with no named statement left: an unnamed statement does not outlive its server connection anyway.
+  struct Prepared {
+    ClientStatements named;
+    std::string unnamed_query;                                 // text of the last unnamed Parse
+    std::shared_ptr<const router::Analysis> unnamed_analysis;  // routing's analysis of it
+  };
+  std::unique_ptr<Prepared> prepared_;
+  Prepared& prepared() {
+    if (!prepared_) prepared_ = std::make_unique<Prepared>();
+    return *prepared_;
+  }
+  const Prepared& prepared_view() const;  // never makes one: an empty one when there is none
+  uint64_t parses() const { return prepared_ ? prepared_->named.parses() : 0; }
 
   // What the session needs while it has messages in hand or answers to wait for. Allocated by the
   // first message and freed when the session parks with none of it in use (unit_idle()): an idle
@@ -359,8 +371,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A Bind the router spreads over several shards: its unit is held until Sync (or Flush) and then run
   // on every shard (client_scatter.cpp). Null otherwise: most sessions never scatter.
   std::unique_ptr<ScatterUnit> scatter_;
-  std::shared_ptr<const router::Analysis> unnamed_analysis_;
-  std::optional<std::string> shard_key_;    // SET pgroute.shard_key
+  std::unique_ptr<std::string> shard_key_;  // SET pgroute.shard_key (a pointer: most sessions never set one)
   bool shard_key_for_transaction_ = false;  // set inside a transaction: forgotten when it ends
   std::optional<std::chrono::steady_clock::time_point> last_write_;
   // The client side's wait (client_wait.hpp), and what a message carries across it. wait_data_ is made by
@@ -418,7 +429,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool shutting_down_ = false;
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
   bool admin_ = false;                // an admin console session
-  std::string unnamed_query_;         // text of the last unnamed Parse
 };
 
 }  // namespace pgroute

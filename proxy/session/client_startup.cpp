@@ -291,11 +291,11 @@ awaitable<bool> ClientSession::startup() {
   leave_startup();
   if (!co_await admit_client()) co_return false;
 
+  // The pool logs in with the url's user, or else as the client with its configured password
+  // (pool_for_alias finds which again for each alias: nothing of it is kept per session).
   const config::Backend* backend = cfg.backend(alias_);
   if (backend->user.empty()) {
-    server_user_ = user_;
-    server_password_ = user->password;
-    if (auth::is_scram_verifier(server_password_)) {
+    if (auth::is_scram_verifier(user->password)) {
       note_end(ClientCloseReason::startup_refused,
                "its password is a SCRAM verifier and the url of alias \"" + alias_ + "\" names no user");
       co_await send_fatal(wire::sqlstate::invalid_authorization,
@@ -304,9 +304,6 @@ awaitable<bool> ClientSession::startup() {
                           "put a user and password in the backend url, or a plaintext password for this user");
       co_return false;
     }
-  } else {
-    server_user_ = backend->user;
-    server_password_ = backend->password;
   }
   session_mode_ = cfg.pool.mode == config::PoolMode::Session;
   cancel_slot_ = std::make_shared<CancelSlot>();

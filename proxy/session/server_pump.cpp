@@ -117,10 +117,10 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     wire::parse_command_tag(f.body, tag);
     // Statements the client parsed after sending this (pipelined) were not touched by it.
     const uint64_t parsed_before =
-        head.kind == Expect::Query || head.kind == Expect::Execute ? head.parse_number : statements_.parses();
+        head.kind == Expect::Query || head.kind == Expect::Execute ? head.parse_number : parses();
     if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") {
       conn.prepared.clear();
-      statements_.forget_parsed_up_to(parsed_before);
+      if (prepared_) prepared_->named.forget_parsed_up_to(parsed_before);
       conn.applied.clear();
     } else if (tag == "DEALLOCATE" && head.kind == Expect::Query && head.statement) {
       conn.prepared.remove(head.statement);  // a client's SQL DEALLOCATE, sent with the server's name
@@ -152,7 +152,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   }
   // A client Parse the server rejected or skipped made no statement (PostgreSQL accepts a later Parse of
   // that name).
-  if (!failed_parses.empty()) statements_.forget_parses(failed_parses);
+  if (!failed_parses.empty()) prepared().named.forget_parses(failed_parses);
   emit_ready_synthetic();
   if (u().replies.expect.empty() && idle_signal_)
     idle_signal_->cancel();  // a client waiting for this connection to go quiet

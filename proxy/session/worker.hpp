@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "proxy/io/asio.hpp"
+#include "proxy/session/client_view.hpp"
 #include "proxy/session/column_order_cache.hpp"
 #include "router/analysis_cache.hpp"
 
@@ -33,6 +34,8 @@ struct Worker {
   router::AnalysisCache analyses;
   // Where shard keys stand in their tables (INSERT without a column list), learnt from the shards.
   ColumnOrderCache column_orders;
+  // ParameterStatus values its idle clients have seen, shared among them (client_view.hpp).
+  ClientViews client_views;
   // What the admin console may ask of the server (reload, the other workers); set by ProxyServer before
   // any client is accepted, null without one.
   admin::Control* control = nullptr;
