@@ -265,6 +265,11 @@ std::string sync_msg() {
   wire::put_sync(out);
   return out;
 }
+std::string close_statement(std::string_view name) {
+  std::string out;
+  wire::put_close(out, wire::frontend::kTargetStatement, name);
+  return out;
+}
 std::string query(std::string_view sql) {
   std::string out;
   wire::put_query(out, sql);
@@ -452,6 +457,7 @@ TEST_CASE("session core: an error in a pipelined unit skips to its Sync and the 
   const std::string second = parse("s2", "SELECT 2") + bind("s2") + execute() + sync_msg();
   REQUIRE(SessionProbe::receive(s, first + second) == "drained");
   CHECK(types(SessionProbe::written_to_server(s)) == "PBESPBES");
+  CHECK(SessionProbe::owed(s) == "Parse Bind Execute Sync InjectedParse SynthParseComplete Bind Execute Sync");
   CHECK(SessionProbe::sent_to_client(s).empty());
 
   // The first Bind fails: the server skips the Execute and answers the Sync.
@@ -650,4 +656,24 @@ TEST_CASE("session core: an idle session parks without buffers and a query after
   CHECK(SessionProbe::server_out(s) == query("SELECT 2"));
   CHECK(SessionProbe::state(s) == SessionState::attached);
   CHECK(SessionProbe::owed(s) == "Query");
+}
+
+TEST_CASE("session core: an unnamed Parse is owed its answer: what the proxy answers after it waits for it") {
+  Proxy proxy;
+  ClientSession& s = proxy.logged_in_session();
+  SessionProbe::attach(s, proxy.server_connection(s, 901, 1));
+  REQUIRE(SessionProbe::receive(s, parse("s1", "SELECT 1") + sync_msg()) == "drained");
+  SessionProbe::written_to_server(s);
+  REQUIRE(SessionProbe::server_sends(s, parse_complete() + ready(tx::kIdle)));
+  REQUIRE(types(SessionProbe::sent_to_client(s)) == "1Z");
+
+  // The Close of s1 is answered by the proxy (the server keeps the statement for other clients), but
+  // only after the server has answered the unnamed Parse sent before it.
+  REQUIRE(SessionProbe::receive(s, parse("", "SELECT 2") + close_statement("s1") + sync_msg()) == "drained");
+  CHECK(SessionProbe::written_to_server(s) == parse("", "SELECT 2") + sync_msg());
+  CHECK(SessionProbe::owed(s) == "Parse SynthCloseComplete Sync");
+  CHECK(SessionProbe::sent_to_client(s).empty());
+  REQUIRE(SessionProbe::server_sends(s, parse_complete() + ready(tx::kIdle)));
+  CHECK(types(SessionProbe::sent_to_client(s)) == "13Z");  // as PostgreSQL answers them: in order
+  CHECK(SessionProbe::may_detach(s));
 }
