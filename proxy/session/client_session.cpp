@@ -594,7 +594,10 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       StatementTarget to = statement_target(*server_, u().server_out, u().replies.expect);
       const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, prepared().named, to);
       switch (t.answer) {
-        case Expect::Parse: prepared().unnamed_query.assign(parse.query); break;
+        case Expect::Parse:  // owed in its place: a proxy answer queued after it waits for it
+          prepared().unnamed_query.assign(parse.query);
+          push({Expect::Parse});
+          break;
         // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
         case Expect::SynthParseComplete: push({Expect::SynthParseComplete, 0, {}, t.statement->parse_number}); break;
         case Expect::Bind:

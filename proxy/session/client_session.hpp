@@ -178,6 +178,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool process_server_frame(const wire::Frame& f);
   bool may_detach() const;
   awaitable<void> finish_server_on_client_exit();
+  // What the client's exit leaves to do with the connection it held (taken from server_), decided
+  // without I/O: give it back, roll back its transaction first, or close it.
+  enum class ExitCleanup : uint8_t { release, roll_back, discard };
+  ExitCleanup exit_cleanup(const ServerConnection& conn) const;
   struct QueryError {
     std::string sqlstate, message;
     bool broken = false;  // the connection is unusable (not an error the server reported)

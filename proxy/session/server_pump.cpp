@@ -402,21 +402,26 @@ awaitable<void> ClientSession::finish_server_on_client_exit() {
   if (idle_signal_) idle_signal_->cancel();  // a client message waiting for this server to go quiet
   cancel_slot_->clear();
   end_session(ClientCloseReason::unknown);  // noted where the client went (client_gone_) or its input ended
-  bool idle_between_units = u().replies.expect.empty() && !unit_open_ && !writing_to_server_;
-  if (idle_between_units && conn->tx_status != tx::kIdle) {
-    // Left inside a transaction: roll it back so the connection is clean for the next client.
-    auto err = co_await run_internal_query(*conn, "ROLLBACK");
-    if (err || conn->tx_status != tx::kIdle) {
-      pool_->discard(std::move(conn), CloseReason::client_gone);
-      co_return;
+  switch (exit_cleanup(*conn)) {
+    case ExitCleanup::release: break;
+    case ExitCleanup::roll_back: {
+      auto err = co_await run_internal_query(*conn, "ROLLBACK");
+      if (err || conn->tx_status != tx::kIdle) {
+        pool_->discard(std::move(conn), CloseReason::client_gone);
+        co_return;
+      }
+      break;
     }
-  }
-  if (!idle_between_units) {
-    // A query is running or a unit is half sent: the connection's state is unknown. Close it.
-    pool_->discard(std::move(conn), CloseReason::client_gone);
-    co_return;
+    case ExitCleanup::discard: pool_->discard(std::move(conn), CloseReason::client_gone); co_return;
   }
   co_await release_server(std::move(conn));
+}
+
+ClientSession::ExitCleanup ClientSession::exit_cleanup(const ServerConnection& conn) const {
+  // A query is running or a unit is half sent: the connection's state is unknown. Close it.
+  if (!u().replies.expect.empty() || unit_open_ || writing_to_server_) return ExitCleanup::discard;
+  // Left inside a transaction: roll it back so the connection is clean for the next client.
+  return conn.tx_status != tx::kIdle ? ExitCleanup::roll_back : ExitCleanup::release;
 }
 
 awaitable<std::optional<ClientSession::QueryError>> ClientSession::run_internal_query(
