@@ -124,6 +124,8 @@ void ClientSession::queue_route_error(const router::RouteError& e) {
 // Sends what is queued and waits until the attached server has answered everything asked of it, or
 // started a COPY FROM STDIN (it waits for the client: the message handled again is then the COPY's).
 awaitable<void> ClientSession::wait_server_idle() {
+  // Inside an extended-protocol unit the server keeps its answers until a Sync or Flush: ask for them.
+  if (server_ && unit_open_) wire::put_flush(u().server_out);
   bool written = co_await flush_to_server();
   while (written && server_ && !u().replies.expect.empty() && !client_gone_ && !copy_in_) {
     if (!idle_signal_) idle_signal_ = std::make_unique<asio::steady_timer>(worker_.ctx);

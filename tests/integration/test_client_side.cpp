@@ -116,3 +116,16 @@ TEST_CASE("client side: a client that sends while the proxy waits to write it a 
   CHECK(rows == 401);
   CHECK(last_row == "5");
 }
+
+TEST_CASE("client side: a statement routing answers itself, sent inside an unfinished unit, gets its answer") {
+  Proxy proxy(one_connection_routed());
+  RawClient raw(proxy.port());
+  raw.startup_trust(kProxyTrustUser, "app");
+  // Parse/Bind/Execute without Sync: the server keeps its answers until a Sync or Flush. The SET is
+  // answered by the proxy, which first needs what the server owes (the transaction status after it).
+  REQUIRE(raw.send(parse_message("", "SELECT 3") + bind_message("") + execute_message() +
+                   query_message("SET pgroute.shard_key = 5")));
+  CHECK(answers(raw) == std::vector<std::string>{"1", "2", "D 3", "C", "C", "Z I"});
+  REQUIRE(raw.send(sync_message()));
+  CHECK(answers(raw) == std::vector<std::string>{"Z I"});
+}
