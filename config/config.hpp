@@ -79,6 +79,18 @@ struct Metrics {
   uint16_t port = 9930;
 };
 
+// `tls:`: TLS between clients and pgroute. Absent: an SSLRequest is answered 'N'.
+struct Tls {
+  enum class Mode { disable, allow, require };  // require: a plaintext startup is refused (28000)
+  enum class Version { tls1_2, tls1_3 };
+  std::string cert, key;  // PEM files: the certificate chain and its private key
+  Mode mode = Mode::allow;
+  Version min_version = Version::tls1_2;
+  std::string ciphers;  // OpenSSL cipher list for TLS 1.2 ("" = OpenSSL's default)
+  // Where each file is named, "FILE:LINE:COL: tls.cert": what loading it finds wrong is reported there.
+  std::string cert_at, key_at, ciphers_at;
+};
+
 // `admin: {users: [ops]}`: who may use the admin console (virtual database "pgroute").
 struct Admin {
   std::vector<std::string> users;  // each a name from `users`
@@ -111,6 +123,7 @@ struct Config {
   std::vector<RouterSpec> routers;  // `routers:` in order; empty = everything to default_alias
   int routing_cache_size = 10000;   // statement analyses cached per worker thread
   std::optional<Metrics> metrics;
+  std::optional<Tls> tls;
   Admin admin;
   Reload reload;
 

@@ -21,6 +21,8 @@ void read_shard_router(SchemaReader& reader, const YAML::Node& item, const KeyPa
                        ShardRouterSpec& spec);
 // metrics:, admin: and reload: (schema_ops.cpp). read_admin defers its check that each user exists.
 void read_metrics(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
+// tls: (schema_ops.cpp): the files are only named here; proxy/io/tls_context.cpp loads them.
+void read_tls(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_admin(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_reload(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_users(SchemaReader& reader, const SchemaReader::Entry& section, std::vector<User>& users);

@@ -74,6 +74,68 @@ void read_metrics(SchemaReader& r, const Entry& section, Config& config) {
   if (ok && section.value.IsMap()) config.metrics = metrics;
 }
 
+namespace {
+constexpr std::array<Choice<Tls::Mode>, 3> kTlsModes = {
+    {{"disable", Tls::Mode::disable}, {"allow", Tls::Mode::allow}, {"require", Tls::Mode::require}}};
+constexpr std::array<Choice<Tls::Version>, 2> kTlsVersions = {
+    {{"TLSv1.2", Tls::Version::tls1_2}, {"TLSv1.3", Tls::Version::tls1_3}}};
+
+// "FILE:LINE:COL: tls.cert": where a value is, for what loading it finds wrong later.
+std::string place(const SchemaReader& r, const Entry& e) {
+  const YAML::Mark m = e.value.Mark();
+  return r.source() + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + e.path.str();
+}
+}  // namespace
+
+void read_tls(SchemaReader& r, const Entry& section, Config& config) {
+  Tls tls;
+  bool ok = true, cert_given = false, key_given = false;
+  auto file = [&](const Entry& e, std::string& path, std::string& at, bool& given) {
+    given = true;
+    auto text = r.non_empty_text(e.value, e.path);
+    if (!text) {
+      ok = false;
+      return;
+    }
+    path = *text;
+    at = place(r, e);
+  };
+  const Field fields[] = {
+      {"cert", [&](const Entry& e) { file(e, tls.cert, tls.cert_at, cert_given); }},
+      {"key", [&](const Entry& e) { file(e, tls.key, tls.key_at, key_given); }},
+      {"mode",
+       [&](const Entry& e) {
+         auto mode = r.choice(e.value, e.path, kTlsModes);
+         ok &= mode.has_value();
+         assign(tls.mode, mode);
+       }},
+      {"min_version",
+       [&](const Entry& e) {
+         auto version = r.choice(e.value, e.path, kTlsVersions);
+         ok &= version.has_value();
+         assign(tls.min_version, version);
+       }},
+      {"ciphers",
+       [&](const Entry& e) {
+         auto text = r.non_empty_text(e.value, e.path);
+         if (!text) {
+           ok = false;
+           return;
+         }
+         tls.ciphers = *text;
+         tls.ciphers_at = place(r, e);
+       }},
+  };
+  r.read_fields(section.value, section.path, fields);
+  if (!section.value.IsMap()) return;
+  if (tls.mode != Tls::Mode::disable) {
+    if (!cert_given) r.report(section.key_node.Mark(), section.path, "cert: is required unless mode is disable");
+    if (!key_given) r.report(section.key_node.Mark(), section.path, "key: is required unless mode is disable");
+    if (!cert_given || !key_given) return;
+  }
+  if (ok) config.tls = std::move(tls);
+}
+
 void read_admin(SchemaReader& r, const Entry& section, Config& config) {
   const Field fields[] = {
       {"users",

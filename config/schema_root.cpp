@@ -120,6 +120,7 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
       {"routing_cache_size",
        [&](const Entry& e) { assign(config.routing_cache_size, r.integer(e.value, e.path, 1, kMaxRoutingCacheSize)); }},
       {"metrics", [&](const Entry& e) { read_metrics(r, e, config); }},
+      {"tls", [&](const Entry& e) { read_tls(r, e, config); }},
       {"admin", [&](const Entry& e) { read_admin(r, e, config); }},
       {"reload", [&](const Entry& e) { read_reload(r, e, config); }},
   };

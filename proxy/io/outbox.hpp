@@ -1,10 +1,12 @@
-// Bytes on their way to a client socket. Two coroutines of a session may produce them (the client loop
+// Bytes on their way to a client socket. Two parts of a session may produce them (the client side
 // answers some messages itself, the server pump forwards results); the first one to flush writes
-// everything queued, including what the other adds meanwhile, so writes never interleave.
+// everything queued, including what the other adds meanwhile, so writes never interleave. On a TLS
+// connection what is queued is encrypted as it is written.
 #pragma once
 #include <string>
 
 #include "proxy/io/asio.hpp"
+#include "proxy/io/tls_channel.hpp"
 #include "proxy/io/write_now.hpp"
 #include "proxy/metrics/query_stats.hpp"
 
@@ -13,15 +15,18 @@ namespace pgroute {
 class Outbox {
  public:
   std::string& buffer() { return pending_; }
+  // The connection's TLS (null: plaintext); set before anything is flushed.
+  void use_tls(TlsChannel* tls) { tls_ = tls; }
   // Frees the storage while nothing is queued or being written.
   void release() {
-    if (!writing_ && pending_.empty()) {
+    if (!writing_ && pending_.empty() && cipher_.empty()) {
       std::string().swap(pending_);
       std::string().swap(inflight_);
+      std::string().swap(cipher_);
     }
   }
   bool writing() const { return writing_; }
-  size_t queued() const { return pending_.size(); }
+  size_t queued() const { return pending_.size() + cipher_.size(); }
 
   enum class FlushNow { done, failed, must_wait };
   // Writes what is queued without waiting. must_wait: another flush is writing, or the socket took only
@@ -29,19 +34,21 @@ class Outbox {
   FlushNow flush_now(Socket& sock) {
     if (failed_) return FlushNow::failed;
     if (writing_) return FlushNow::must_wait;
-    if (pending_.empty()) return FlushNow::done;
+    std::string& out = wire_bytes();
+    if (failed_) return FlushNow::failed;
+    if (out.empty()) return FlushNow::done;
     boost::system::error_code ec;
-    const size_t n = write_now(sock, pending_, ec);
+    const size_t n = write_now(sock, out, ec);
     metrics::record_client_bytes_out(n);
     if (ec) {
       failed_ = true;
       return FlushNow::failed;
     }
-    if (n == pending_.size()) {
-      pending_.clear();
+    if (n == out.size()) {
+      out.clear();
       return FlushNow::done;
     }
-    pending_.erase(0, n);
+    out.erase(0, n);
     return FlushNow::must_wait;
   }
 
@@ -49,8 +56,10 @@ class Outbox {
   awaitable<bool> flush(Socket& sock) {
     if (writing_) co_return !failed_;
     writing_ = true;
-    while (!pending_.empty() && !failed_) {
-      inflight_.swap(pending_);
+    while (!failed_) {
+      std::string& out = wire_bytes();
+      if (failed_ || out.empty()) break;
+      inflight_.swap(out);
       boost::system::error_code ec;
       size_t n = write_now(sock, inflight_, ec);
       if (!ec && n < inflight_.size()) {
@@ -68,7 +77,19 @@ class Outbox {
   }
 
  private:
+  // The bytes for the socket: what is queued, encrypted first on a TLS connection.
+  std::string& wire_bytes() {
+    if (!tls_) return pending_;
+    if (!pending_.empty()) {
+      if (!tls_->write(pending_, cipher_)) failed_ = true;
+      pending_.clear();
+    }
+    return cipher_;
+  }
+
   std::string pending_, inflight_;
+  std::string cipher_;  // TLS records not written yet
+  TlsChannel* tls_ = nullptr;
   bool writing_ = false;
   bool failed_ = false;
 };

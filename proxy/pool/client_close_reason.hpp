@@ -19,9 +19,10 @@ enum class ClientCloseReason : uint8_t {
   server_lost,            // the server connection broke or the server ended the session (08006 to the client)
   shutdown,               // the proxy is shutting down (SIGTERM, admin SHUTDOWN)
   cancel_request,         // the connection carried a cancel request, which ends it
+  tls_failed,             // the TLS handshake failed, or TLS broke on an established connection
   unknown,                // ended without a reason: a pgroute bug (tests assert it stays 0)
 };
-inline constexpr int kClientCloseReasonCount = 13;
+inline constexpr int kClientCloseReasonCount = 14;
 
 constexpr std::string_view client_close_reason_name(ClientCloseReason r) {
   switch (r) {
@@ -37,6 +38,7 @@ constexpr std::string_view client_close_reason_name(ClientCloseReason r) {
     case ClientCloseReason::server_lost: return "server_lost";
     case ClientCloseReason::shutdown: return "shutdown";
     case ClientCloseReason::cancel_request: return "cancel_request";
+    case ClientCloseReason::tls_failed: return "tls_failed";
     case ClientCloseReason::unknown: return "unknown";
   }
   return "unknown";

@@ -15,9 +15,10 @@ std::shared_ptr<const router::RouterChain> chain_for(const config::Config& cfg, 
 
 std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,
                                               std::shared_ptr<const router::RouterChain> chain,
-                                              const Snapshot* previous) {
+                                              const Snapshot* previous, std::shared_ptr<const TlsContext> tls) {
   auto snap = std::make_shared<Snapshot>();
   snap->chain = std::move(chain);
+  snap->tls = std::move(tls);
   for (const auto& u : cfg->users) {
     if (u.auth != config::AuthMethod::ScramSha256 && u.auth != config::AuthMethod::Cleartext) continue;
     if (auth::is_scram_verifier(u.password)) {
@@ -82,9 +83,10 @@ std::string random_key() {
 
 Runtime::Runtime(int workers) : mock_scram_key(random_key()), workers_(workers) {}
 
-void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain) {
+void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain,
+                      std::shared_ptr<const TlsContext> tls) {
   uint64_t gen = generation_.load() + 1;
-  auto snap = make_snapshot(cfg, gen, std::move(chain), snapshot_.load().get());
+  auto snap = make_snapshot(cfg, gen, std::move(chain), snapshot_.load().get(), std::move(tls));
   // Health flags outlive reloads for aliases that stay, so a router keeps its view.
   auto old_health = health_.load();
   auto health = std::make_shared<HealthMap>();

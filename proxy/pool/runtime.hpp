@@ -13,6 +13,7 @@
 
 #include "config/config.hpp"
 #include "proxy/auth/scram.hpp"
+#include "proxy/io/tls_context.hpp"
 #include "proxy/pool/cancel_registry.hpp"
 #include "proxy/pool/client_close_reason.hpp"
 #include "proxy/pool/pause_gate.hpp"
@@ -28,11 +29,13 @@ struct Snapshot {
   std::chrono::system_clock::time_point loaded_at = std::chrono::system_clock::now();
   std::unordered_map<std::string, auth::ScramSecret> scram;  // user name -> secret (scram-sha-256 users)
   std::shared_ptr<const router::RouterChain> chain;          // null: routing off (no routers configured)
+  std::shared_ptr<const TlsContext> tls;                     // null: no TLS for clients (SSLRequest gets 'N')
 };
 // `previous`: the snapshot in force, whose derived secrets are kept for users whose password is unchanged.
 std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,
                                               std::shared_ptr<const router::RouterChain> chain,
-                                              const Snapshot* previous = nullptr);
+                                              const Snapshot* previous = nullptr,
+                                              std::shared_ptr<const TlsContext> tls = nullptr);
 // The router chain a config asks for: null when it has no `routers:` (routing off, nothing parsed) or
 // when building fails (then `error` says why, pointing into the file).
 std::shared_ptr<const router::RouterChain> chain_for(const config::Config& cfg, std::string& error);
@@ -46,7 +49,8 @@ class Runtime {
   // Installs a new snapshot. Pools keep their connections when only pool settings changed (the new
   // settings apply); pools whose backend address, database or login changed, or whose alias is gone,
   // are retired: idle connections close now, lent ones when they come back.
-  void install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain);
+  void install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain,
+               std::shared_ptr<const TlsContext> tls = nullptr);
   // The workers' io_contexts, where pools run their maintenance. Starts it for existing pools and opens
   // pools with a fixed server login (user in the backend URL) at once, so min_size is warm before clients.
   void attach_workers(std::vector<asio::io_context*> contexts);

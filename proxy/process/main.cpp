@@ -40,6 +40,12 @@ int check(const std::string& path) {
     std::cerr << chain_error << "\n" << path << ": 1 problem(s) found\n";
     return 1;
   }
+  std::string tls_error;  // certificate and key files that do not load
+  pgroute::tls_for(*result.config, tls_error);
+  if (!tls_error.empty()) {
+    std::cerr << tls_error << "\n" << path << ": 1 problem(s) found\n";
+    return 1;
+  }
   if (auto warning = pgroute::config::secret_exposure_warning(*result.config))
     std::cerr << "warning: " << *warning << "\n";
   std::cout << path << ": OK (" << result.config->backends.size() << " backend alias(es), "
@@ -145,6 +151,13 @@ int main(int argc, char** argv) {
     PGR_LOG(error) << "pgroute: the router chain cannot be built; not starting";
     return 1;
   }
+  std::string tls_error;
+  auto tls = pgroute::tls_for(*result.config, tls_error);
+  if (!tls_error.empty()) {
+    PGR_LOG(error) << tls_error;
+    PGR_LOG(error) << "pgroute: the TLS certificate or key does not load; not starting";
+    return 1;
+  }
   raise_file_limit(*result.config);
   // A client that vanishes mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -152,7 +165,7 @@ int main(int argc, char** argv) {
   sigset_t set;
   sigemptyset(&set);
   try {
-    pgroute::ProxyServer server(config_path, result.config, std::move(chain));
+    pgroute::ProxyServer server(config_path, result.config, std::move(chain), std::move(tls));
     return server.run();
   } catch (const std::exception& e) {
     // Whatever the event loop or the listeners refuse at start: say so rather than abort.

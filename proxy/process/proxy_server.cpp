@@ -20,7 +20,7 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 }  // namespace
 
 ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg,
-                         std::shared_ptr<const router::RouterChain> chain)
+                         std::shared_ptr<const router::RouterChain> chain, std::shared_ptr<const TlsContext> tls)
     : config_path_(std::move(config_path)) {
   // Automatic: half the cores. A pooler shares its machine with the kernel's network work for its own
   // sockets and, often, with PostgreSQL or the application; on 2 shared cores one worker used 20-25%
@@ -29,7 +29,7 @@ ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::
       cfg->threads > 0 ? cfg->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
   rt_ = std::make_unique<Runtime>(threads);
   size_t cache = static_cast<size_t>(std::max(1, cfg->routing_cache_size));
-  rt_->install(std::move(cfg), std::move(chain));
+  rt_->install(std::move(cfg), std::move(chain), std::move(tls));
   for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(i, cache));
 }
 
@@ -130,8 +130,11 @@ std::string ProxyServer::apply(const config::LoadResult& result) {
   std::string chain_error;
   auto chain = chain_for(*result.config, chain_error);
   if (!chain_error.empty()) return reject_reload({chain_error});
+  std::string tls_error;
+  auto tls = tls_for(*result.config, tls_error);
+  if (!tls_error.empty()) return reject_reload({tls_error});
   if (auto warning = config::secret_exposure_warning(*result.config)) PGR_LOG(warn) << "reload: " << *warning;
-  rt_->install(result.config, std::move(chain));
+  rt_->install(result.config, std::move(chain), std::move(tls));
   sync_watching();
   PGR_LOG(info) << "reload: configuration " << config_path_ << " applied (generation " << rt_->generation() << ")";
   rt_->reloads_ok.fetch_add(1);

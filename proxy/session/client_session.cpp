@@ -166,6 +166,7 @@ void ClientSession::park() {
   }
   client_view_.intern(worker_.client_views);
   wait_data_.reset();  // only ever needed across one message's wait
+  if (tls_) tls_->release_raw();
   if (prepared_ && prepared_->named.size() == 0) prepared_.reset();
   if (cancel_slot_) cancel_slot_->release_memory();
   set_state(SessionState::parked);
@@ -246,6 +247,17 @@ void ClientSession::serve() {
 }
 
 void ClientSession::read_client(size_t need) {
+  if (tls_) {  // whole TLS records: what they decrypt to is appended to u().in when the read completes
+    std::string& raw = tls_->raw();
+    raw.resize(tls_read_size());
+    idle_read_since_ = u().in.empty() ? worker_.park_tick : kNotIdle;
+    socket_.async_read_some(asio::buffer(raw.data(), raw.size()),
+                            [self = shared_from_this(), len = raw.size()](boost::system::error_code ec, size_t n) {
+                              self->last_read_filled_ = n == len;
+                              self->on_client_read(ec, n);
+                            });
+    return;
+  }
   size_t want = std::max(kReadSize, need > u().in.size() ? need - u().in.size() : 0);
   if (u().in.empty() && !last_read_filled_) {
     // A server is attached (the answer is coming and the client's next message soon after), or the
@@ -285,11 +297,7 @@ void ClientSession::client_read_done(boost::system::error_code ec, size_t n) {
     return;
   }
   if (ec == asio::error::eof || (!ec && n == 0)) {
-    client_input_ended_ = true;
-    const std::string_view cut = input_cut_short();
-    note_end(cut.empty() ? ClientCloseReason::client_closed : ClientCloseReason::client_lost,
-             cut.empty() ? std::string_view("end of input") : cut);
-    client_side_ends();
+    client_input_over();
     return;
   }
   if (ec) {
@@ -299,8 +307,32 @@ void ClientSession::client_read_done(boost::system::error_code ec, size_t n) {
     return;
   }
   metrics::record_client_bytes_in(n);
-  u().in.commit(n);
+  if (!tls_) {
+    u().in.commit(n);
+  } else {
+    tls_->feed({tls_->raw().data(), n});
+    switch (tls_->read(u().in)) {
+      case TlsChannel::Status::ok:
+      case TlsChannel::Status::want_more:
+      // close_notify: what came before it (a Terminate, usually) is handled first; the end of the
+      // connection itself comes as the socket's end of input.
+      case TlsChannel::Status::closed: break;
+      case TlsChannel::Status::failed:
+        note_end(ClientCloseReason::tls_failed, tls_->error());
+        client_gone_ = true;  // nothing more can be said to it
+        client_side_ends();
+        return;
+    }
+  }
   serve();
+}
+
+void ClientSession::client_input_over() {
+  client_input_ended_ = true;
+  const std::string_view cut = input_cut_short();
+  note_end(cut.empty() ? ClientCloseReason::client_closed : ClientCloseReason::client_lost,
+           cut.empty() ? std::string_view("end of input") : cut);
+  client_side_ends();
 }
 
 // What a message carried across its waits is over with it.

@@ -21,8 +21,10 @@
 #include "proxy/admin/client_info.hpp"
 #include "proxy/base/log.hpp"
 #include "proxy/io/asio.hpp"
+#include "proxy/io/frame_io.hpp"
 #include "proxy/io/outbox.hpp"
 #include "proxy/io/read_buffer.hpp"
+#include "proxy/io/tls_channel.hpp"
 #include "proxy/pool/client_close_reason.hpp"
 #include "proxy/pool/close_reason.hpp"
 #include "proxy/pool/runtime.hpp"
@@ -87,6 +89,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> login_server();
   awaitable<void> send_fatal(std::string_view sqlstate, const std::string& message, std::string_view hint = {});
 
+  // --- TLS with the client (client_tls.cpp)
+  // The handshake after 'S' to an SSLRequest; false when it failed (noted).
+  awaitable<bool> start_tls();
+  static size_t tls_read_size();
+  // Client reads of the login and the admin console: into u().in, through TLS once it is on.
+  awaitable<bool> read_client_more(size_t want, std::string& error);
+  awaitable<ReadStatus> read_client_startup(uint32_t max_len, wire::StartupPacket& pkt, size_t& consumed,
+                                            std::string& error);
+  awaitable<ReadStatus> read_client_frame(uint32_t max_body, wire::Frame& f, std::string& error);
+
   // --- admin console on the virtual database "pgroute" (admin/console_session.cpp)
   awaitable<void> run_admin_console();
   awaitable<bool> run_admin_command(std::string_view sql);
@@ -103,6 +115,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void read_client(size_t need);
   void on_client_read(boost::system::error_code ec, size_t n);
   void client_read_done(boost::system::error_code ec, size_t n);
+  void client_input_over();  // the client's input ended
   bool may_park() const;
   void park();
   enum class Handled : uint8_t { next, wait, stop };
@@ -290,6 +303,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Runtime& rt_;
   Worker& worker_;
   Socket socket_;
+  std::unique_ptr<TlsChannel> tls_;  // TLS with the client (null: plaintext)
   uint64_t id_;
 
   // Identity and routing (fixed at startup).
@@ -363,7 +377,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   std::unique_ptr<UnitState> unit_;
   UnitState& u() {
-    if (!unit_) unit_ = std::make_unique<UnitState>();
+    if (!unit_) {
+      unit_ = std::make_unique<UnitState>();
+      unit_->out.use_tls(tls_.get());
+    }
     return *unit_;
   }
   const UnitState& u() const;

@@ -141,7 +141,10 @@ void ClientSession::abort_startup(ClientCloseReason reason, std::string_view sql
     // Best effort and never waiting: the client may read nothing at all.
     std::string error;
     wire::put_error(error, {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
-    [[maybe_unused]] auto n = ::send(socket_.native_handle(), error.data(), error.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    std::string cipher;  // on a TLS connection, as a TLS record
+    const std::string& bytes = tls_ && tls_->write(error, cipher) ? cipher : error;
+    if (!tls_ || !cipher.empty()) [[maybe_unused]]
+      auto n = ::send(socket_.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
   end_session(reason);  // the coroutine's read or write ends with an error, and the session with it
 }
@@ -170,7 +173,7 @@ awaitable<bool> ClientSession::startup() {
   for (int round = 0;; ++round) {
     size_t consumed = 0;
     std::string error;
-    ReadStatus st = co_await read_startup(socket_, u().in, kMaxStartupPacket, pkt, consumed, error);
+    ReadStatus st = co_await read_client_startup(kMaxStartupPacket, pkt, consumed, error);
     if (st == ReadStatus::closed) {
       note_input_closed(error);
       co_return false;
@@ -193,9 +196,16 @@ awaitable<bool> ClientSession::startup() {
         co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: too many encryption requests");
         co_return false;
       }
+      if (tls_) {
+        note_end(ClientCloseReason::protocol_violation, "an encryption request inside TLS");
+        co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: an encryption request inside TLS");
+        co_return false;
+      }
       boost::system::error_code ec;
       const bool pipelined = !u().in.empty() || socket_.available(ec) > 0;
-      u().out.buffer().push_back('N');
+      // TLS when it is configured (GSSAPI encryption never): 'S', then the handshake.
+      const bool tls = pkt.kind == wire::StartupKind::SslRequest && snap_->tls;
+      u().out.buffer().push_back(tls ? 'S' : 'N');
       if (pipelined) {
         const bool ssl = pkt.kind == wire::StartupKind::SslRequest;
         note_end(
@@ -214,14 +224,22 @@ awaitable<bool> ClientSession::startup() {
         note_end(ClientCloseReason::client_lost, "writing to the client failed");
         co_return false;
       }
+      if (tls && !co_await start_tls()) co_return false;
       continue;
     }
-    if (pkt.kind == wire::StartupKind::Cancel) {
+    if (pkt.kind == wire::StartupKind::Cancel) {  // allowed in the clear: libpq sends them so
       note_end(ClientCloseReason::cancel_request, "a cancel request");
       co_await handle_cancel(pkt.cancel_pid, pkt.cancel_secret);
       co_return false;
     }
     break;
+  }
+  if (!tls_ && snap_->tls && snap_->tls->mode() == config::Tls::Mode::require) {
+    note_end(ClientCloseReason::startup_refused, "a startup without TLS (tls.mode: require)");
+    co_await send_fatal(wire::sqlstate::invalid_authorization,
+                        "pgroute: this server accepts only TLS connections (tls.mode: require)",
+                        "connect with sslmode=require (or verify-ca, verify-full)");
+    co_return false;
   }
 
   std::vector<std::string> unsupported;
@@ -323,7 +341,7 @@ awaitable<bool> ClientSession::startup() {
 awaitable<bool> ClientSession::read_password_message(wire::Frame& f) {
   std::string error;
   co_await u().out.flush(socket_);
-  ReadStatus st = co_await read_frame(socket_, u().in, kMaxAuthMessage, f, error);
+  ReadStatus st = co_await read_client_frame(kMaxAuthMessage, f, error);
   if (st == ReadStatus::ok && f.type == wire::frontend::kPasswordMessage) co_return true;
   if (st == ReadStatus::closed) {
     note_input_closed(error);

@@ -91,7 +91,7 @@ awaitable<void> ClientSession::run_admin_console() {
     }
     wire::Frame f;
     std::string error;
-    ReadStatus st = co_await read_frame(socket_, u().in, kMaxAdminMessage, f, error);
+    ReadStatus st = co_await read_client_frame(kMaxAdminMessage, f, error);
     if (st == ReadStatus::invalid) {
       note_end(wire::frame_too_large(u().in.view(), kMaxAdminMessage) ? ClientCloseReason::message_too_large
                                                                       : ClientCloseReason::protocol_violation,

@@ -29,6 +29,7 @@ const std::vector<std::string> kReasons = {"client_closed",
                                            "server_lost",
                                            "shutdown",
                                            "cancel_request",
+                                           "tls_failed",
                                            "unknown"};
 
 using Counts = std::map<std::string, double>;

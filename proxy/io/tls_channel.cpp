@@ -1,0 +1,102 @@
+#include "proxy/io/tls_channel.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
+namespace pgroute {
+
+TlsChannel::TlsChannel(std::shared_ptr<const TlsContext> context) : context_(std::move(context)) {
+  ssl_ = SSL_new(context_->native());
+  rbio_ = BIO_new(BIO_s_mem());
+  wbio_ = BIO_new(BIO_s_mem());
+  if (!ssl_ || !rbio_ || !wbio_) {
+    BIO_free(rbio_);
+    BIO_free(wbio_);
+    SSL_free(ssl_);
+    throw std::runtime_error("TLS: out of memory for a connection");
+  }
+  // An empty memory BIO means "no data yet", not end of file.
+  BIO_set_mem_eof_return(rbio_, -1);
+  BIO_set_mem_eof_return(wbio_, -1);
+  SSL_set_bio(ssl_, rbio_, wbio_);
+  SSL_set_accept_state(ssl_);
+}
+
+TlsChannel::~TlsChannel() { SSL_free(ssl_); }
+
+void TlsChannel::feed(std::string_view cipher) {
+  while (!cipher.empty()) {
+    const int n = BIO_write(rbio_, cipher.data(), static_cast<int>(std::min<size_t>(cipher.size(), 1 << 30)));
+    if (n <= 0) break;  // a memory BIO takes everything unless out of memory
+    cipher.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void TlsChannel::drain(std::string& out) {
+  char buf[16384];
+  for (int n; (n = BIO_read(wbio_, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+}
+
+TlsChannel::Status TlsChannel::fail(int ssl_result, std::string_view what) {
+  const int code = SSL_get_error(ssl_, ssl_result);
+  std::string reasons;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    reasons += (reasons.empty() ? "" : "; ") + std::string(buf);
+  }
+  if (code == SSL_ERROR_ZERO_RETURN) return Status::closed;
+  error_ = std::string(what) + ": " + (reasons.empty() ? "SSL error " + std::to_string(code) : reasons);
+  return Status::failed;
+}
+
+TlsChannel::Status TlsChannel::handshake(std::string& out) {
+  ERR_clear_error();
+  const int r = SSL_do_handshake(ssl_);
+  drain(out);  // what to answer, or the alert that tells the client why it failed
+  if (r == 1) return Status::ok;
+  const int code = SSL_get_error(ssl_, r);
+  if (code == SSL_ERROR_WANT_READ) return Status::want_more;
+  return fail(r, "TLS handshake failed");
+}
+
+TlsChannel::Status TlsChannel::read(ReadBuffer& in) {
+  for (;;) {
+    ERR_clear_error();
+    auto [space, len] = in.prepare(16384);
+    const int n = SSL_read(ssl_, space, static_cast<int>(std::min<size_t>(len, 1 << 30)));
+    if (n > 0) {
+      in.commit(static_cast<size_t>(n));
+      continue;
+    }
+    const int code = SSL_get_error(ssl_, n);
+    if (code == SSL_ERROR_WANT_READ) return Status::ok;  // all whole records are read
+    return fail(n, "TLS");
+  }
+}
+
+bool TlsChannel::write(std::string_view plain, std::string& out) {
+  while (!plain.empty()) {
+    ERR_clear_error();
+    const int n = SSL_write(ssl_, plain.data(), static_cast<int>(std::min<size_t>(plain.size(), 1 << 30)));
+    if (n <= 0) {
+      fail(n, "TLS write");
+      return false;
+    }
+    plain.remove_prefix(static_cast<size_t>(n));
+  }
+  drain(out);
+  return true;
+}
+
+std::string_view TlsChannel::version() const { return SSL_get_version(ssl_); }
+
+std::string_view TlsChannel::cipher() const {
+  const char* name = SSL_get_cipher_name(ssl_);
+  return name ? name : "";
+}
+
+}  // namespace pgroute

@@ -1,0 +1,57 @@
+// TLS on one client connection, between its socket and the session, with memory BIOs: the session reads
+// the socket as always and feeds what came (ciphertext) in; what TLS decrypts goes to the session's read
+// buffer, and what the session writes is encrypted into bytes for the socket. No socket here: the
+// driver keeps doing the I/O, and this stays testable with bytes alone.
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "proxy/io/read_buffer.hpp"
+#include "proxy/io/tls_context.hpp"
+
+typedef struct ssl_st SSL;
+typedef struct bio_st BIO;
+
+namespace pgroute {
+
+class TlsChannel {
+ public:
+  explicit TlsChannel(std::shared_ptr<const TlsContext> context);
+  ~TlsChannel();
+  TlsChannel(const TlsChannel&) = delete;
+  TlsChannel& operator=(const TlsChannel&) = delete;
+
+  enum class Status { ok, want_more, closed, failed };
+  // Ciphertext from the peer.
+  void feed(std::string_view cipher);
+  // Goes on with the handshake: ok once it is done, want_more until then; the bytes it answers with are
+  // appended to `out` either way (send them, then read more if want_more).
+  Status handshake(std::string& out);
+  // Appends what the fed ciphertext decrypts to (whole records only); closed: the peer ended TLS
+  // (close_notify); failed: see error().
+  Status read(ReadBuffer& in);
+  // Encrypts `plain`, appending the records to `out`. False on failure (see error()).
+  bool write(std::string_view plain, std::string& out);
+  const std::string& error() const { return error_; }
+  // For SHOW CLIENTS and logs, once the handshake is done: "TLSv1.3", "TLS_AES_256_GCM_SHA384".
+  std::string_view version() const;
+  std::string_view cipher() const;
+
+  // The buffer reads from the socket land in before they are fed (kept here: only TLS sessions need it).
+  std::string& raw() { return raw_; }
+  void release_raw() { std::string().swap(raw_); }
+
+ private:
+  void drain(std::string& out);
+  Status fail(int ssl_result, std::string_view what);
+
+  std::shared_ptr<const TlsContext> context_;
+  SSL* ssl_ = nullptr;
+  BIO* rbio_ = nullptr;  // ciphertext in (owned by ssl_)
+  BIO* wbio_ = nullptr;  // ciphertext out (owned by ssl_)
+  std::string raw_;
+  std::string error_;
+};
+
+}  // namespace pgroute

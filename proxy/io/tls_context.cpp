@@ -1,0 +1,77 @@
+#include "proxy/io/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/stat.h>
+
+#include "proxy/base/log.hpp"
+
+namespace pgroute {
+
+namespace {
+
+// OpenSSL's reasons for the last failure, oldest first, and its error queue emptied.
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    out += (out.empty() ? "" : "; ") + std::string(buf);
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+// A private key others may read is a key others may have: PostgreSQL refuses such a file; we warn.
+void warn_if_exposed(const config::Tls& tls) {
+  struct stat st {};
+  if (::stat(tls.key.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+    PGR_LOG(warn) << tls.key_at << ": " << tls.key << " is readable by group/others (mode "
+                  << std::oct << (st.st_mode & 0777) << std::dec << "); chmod 600 it";
+}
+
+}  // namespace
+
+std::shared_ptr<const TlsContext> TlsContext::load(const config::Tls& tls, std::string& error) {
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) {
+    error = "tls: cannot make a TLS context: " + openssl_errors();
+    return nullptr;
+  }
+  std::shared_ptr<TlsContext> result(new TlsContext(ctx, tls.mode));
+  SSL_CTX_set_min_proto_version(ctx, tls.min_version == config::Tls::Version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  // Renegotiation is a known attack surface and PostgreSQL clients never need it.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // A session ends with its connection: no resumption cache to grow.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) {
+    error = tls.cert_at + ": cannot load the certificate " + tls.cert + ": " + openssl_errors();
+    return nullptr;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    error = tls.key_at + ": cannot load the private key " + tls.key + ": " + openssl_errors();
+    return nullptr;
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    error = tls.key_at + ": the private key " + tls.key + " does not match the certificate " + tls.cert + ": " +
+            openssl_errors();
+    return nullptr;
+  }
+  if (!tls.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, tls.ciphers.c_str()) != 1) {
+    error = tls.ciphers_at + ": no cipher of \"" + tls.ciphers + "\" is usable: " + openssl_errors();
+    return nullptr;
+  }
+  warn_if_exposed(tls);
+  return result;
+}
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+std::shared_ptr<const TlsContext> tls_for(const config::Config& cfg, std::string& error) {
+  error.clear();
+  if (!cfg.tls || cfg.tls->mode == config::Tls::Mode::disable) return nullptr;
+  return TlsContext::load(*cfg.tls, error);
+}
+
+}  // namespace pgroute

@@ -1,0 +1,123 @@
+// TLS between the client and pgroute (`tls:`): the handshake after an SSLRequest, and the client reads
+// of the login and the admin console, which go through TLS once it is on. The hot path's reads are in
+// client_session.cpp (read_client), its writes in the outbox (io/outbox.hpp).
+#include "proxy/base/log.hpp"
+#include "proxy/io/frame_io.hpp"
+#include "proxy/session/client_session.hpp"
+
+namespace pgroute {
+
+namespace {
+// A TLS record holds at most 16 KiB of data plus its header and the cipher's overhead.
+constexpr size_t kTlsReadSize = 16 * 1024 + 512;
+}  // namespace
+
+size_t ClientSession::tls_read_size() { return kTlsReadSize; }
+
+awaitable<bool> ClientSession::start_tls() {
+  tls_ = std::make_unique<TlsChannel>(snap_->tls);
+  std::string& raw = tls_->raw();
+  for (;;) {
+    std::string out;
+    const TlsChannel::Status st = tls_->handshake(out);
+    if (!out.empty()) {
+      std::string error;
+      if (!co_await write_all(socket_, out, error)) {
+        note_end(ClientCloseReason::client_lost, "writing the TLS handshake failed: " + error);
+        co_return false;
+      }
+    }
+    if (st == TlsChannel::Status::ok) break;
+    if (st != TlsChannel::Status::want_more) {
+      note_end(ClientCloseReason::tls_failed, tls_->error());
+      co_return false;  // the alert (if any) went out with `out`; nothing more can be said in the clear
+    }
+    raw.resize(kTlsReadSize);
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(raw.data(), raw.size()), use_nothrow);
+    if (ec || n == 0) {
+      note_end(ClientCloseReason::client_lost, ec && ec != asio::error::eof
+                                                   ? "reading the TLS handshake failed: " + ec.message()
+                                                   : std::string("end of input during the TLS handshake"));
+      co_return false;
+    }
+    metrics::record_client_bytes_in(n);
+    tls_->feed({raw.data(), n});
+  }
+  u().out.use_tls(tls_.get());
+  PGR_LOG(debug) << describe() << ": TLS " << tls_->version() << " " << tls_->cipher();
+  // The client may have sent its startup packet right behind its last handshake message.
+  if (tls_->read(u().in) == TlsChannel::Status::failed) {
+    note_end(ClientCloseReason::tls_failed, tls_->error());
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> ClientSession::read_client_more(size_t want, std::string& error) {
+  for (;;) {
+    const size_t before = u().in.size();
+    // Where the bytes go: straight into the read buffer, or first into the TLS channel's.
+    char* space = nullptr;
+    size_t len = 0;
+    if (tls_) {
+      tls_->raw().resize(kTlsReadSize);
+      space = tls_->raw().data();
+      len = tls_->raw().size();
+    } else {
+      std::tie(space, len) = u().in.prepare(want);
+    }
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space, len), use_nothrow);
+    if (ec || n == 0) {
+      error = ec && ec != asio::error::eof ? ec.message() : std::string(kEndOfStream);
+      co_return false;
+    }
+    metrics::record_client_bytes_in(n);
+    if (!tls_) {
+      u().in.commit(n);
+      co_return true;
+    }
+    tls_->feed({tls_->raw().data(), n});
+    switch (tls_->read(u().in)) {
+      case TlsChannel::Status::ok:
+      case TlsChannel::Status::want_more: break;
+      case TlsChannel::Status::closed: error = std::string(kEndOfStream); co_return false;
+      case TlsChannel::Status::failed:
+        note_end(ClientCloseReason::tls_failed, tls_->error());
+        error = tls_->error();
+        co_return false;
+    }
+    if (u().in.size() > before) co_return true;  // else only part of a record came: read on
+  }
+}
+
+awaitable<ReadStatus> ClientSession::read_client_startup(uint32_t max_len, wire::StartupPacket& pkt, size_t& consumed,
+                                                         std::string& error) {
+  for (;;) {
+    switch (wire::decode_startup(u().in.view(), max_len, pkt, consumed, &error)) {
+      case wire::Decode::Ready: co_return ReadStatus::ok;
+      case wire::Decode::Invalid: co_return ReadStatus::invalid;
+      case wire::Decode::NeedMore: break;
+    }
+    // Computed apart and awaited in a statement of its own: GCC 12 built `if (!co_await f(a ? b : c))`
+    // here into a coroutine whose frame lost `this` after the resumption.
+    const size_t want = consumed > u().in.size() ? consumed - u().in.size() : 512;
+    const bool more = co_await read_client_more(want, error);
+    if (!more) co_return ReadStatus::closed;
+  }
+}
+
+awaitable<ReadStatus> ClientSession::read_client_frame(uint32_t max_body, wire::Frame& f, std::string& error) {
+  for (;;) {
+    size_t need = 0;
+    switch (wire::next_frame(u().in.view(), max_body, f, need, &error)) {
+      case wire::Decode::Ready: co_return ReadStatus::ok;
+      case wire::Decode::Invalid: co_return ReadStatus::invalid;
+      case wire::Decode::NeedMore: break;
+    }
+    const size_t want = need > u().in.size() ? need - u().in.size() : 4096;
+    const bool more = co_await read_client_more(want, error);
+    if (!more) co_return ReadStatus::closed;
+  }
+}
+
+}  // namespace pgroute
