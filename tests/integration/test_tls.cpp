@@ -270,6 +270,12 @@ TEST_CASE("tls: GSSENCRequest is answered N, then an SSLRequest on the same conn
   CHECK(read_one_byte(raw) == 'N');
   raw.send(encryption_request(kSslRequestCode));
   CHECK(read_one_byte(raw) == 'S');
+
+  INFO("or a plaintext startup after the N (mode allow)");
+  RawClient plain(proxy.port());
+  plain.send(encryption_request(kGssEncRequestCode));
+  CHECK(read_one_byte(plain) == 'N');
+  CHECK(plain.startup_trust(kProxyTrustUser, "app").back().type == 'Z');
 }
 
 TEST_CASE("tls: bytes pipelined after SSLRequest close the connection and reach nobody") {
@@ -349,6 +355,25 @@ TEST_CASE("tls: psql with sslmode=require reports an SSL connection") {
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("SSL connection (protocol: TLSv1.3") != std::string::npos);
   CHECK(r.out.find("psql over tls") != std::string::npos);
+}
+
+TEST_CASE("tls: psycopg 3 with sslmode=verify-full, prepared statements over TLS") {
+  // Debian's interpreter: a python3 earlier on PATH may not see Debian's psycopg packages.
+  static constexpr const char* kScript = R"PY(
+import sys, psycopg
+port, root = int(sys.argv[1]), sys.argv[2]
+with psycopg.connect(host="localhost", hostaddr="127.0.0.1", port=port, user="app", password="secret",
+                     dbname="app", sslmode="verify-full", sslrootcert=root, autocommit=True) as conn:
+    total = sum(conn.execute("SELECT %s::int * 2", (i,), prepare=True).fetchone()[0] for i in range(10))
+    print("ssl", conn.pgconn.ssl_in_use, "total", total)
+)PY";
+  Proxy proxy(tls_proxy_config({"mode: require"}));
+  RunResult r =
+      run({"/usr/bin/python3", "-c", kScript, std::to_string(proxy.port()), test_certificates().ca.cert.string()},
+          {.timeout = 60s});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "ssl True total 90\n");
 }
 
 TEST_CASE("tls: pgbench -S over TLS in transaction mode, simple, extended and prepared") {
