@@ -1,5 +1,6 @@
 #include "pg_conn.hpp"
 
+#include <algorithm>
 #include <regex>
 
 #include <poll.h>
@@ -29,16 +30,25 @@ PgError connection_error(PGconn* conn) {
   return PgError("", "", text);
 }
 
-// Blocks until `fd` is ready for `events` or the deadline passes (then throws).
-void wait_fd(int fd, short events, Clock::time_point deadline, std::string_view what) {
+// Blocks until `fd` is ready for `events` or the deadline passes (then throws). With `slice`, returns
+// after at most that long even if nothing happened on the socket.
+void wait_fd(int fd, short events, Clock::time_point deadline, std::string_view what,
+             std::chrono::milliseconds slice = std::chrono::milliseconds::max()) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left <= 0ms) throw PgError("", "", "client-side timeout waiting for " + std::string(what));
     pollfd p{fd, events, 0};
-    const int n = poll(&p, 1, static_cast<int>(left.count()));
-    if (n > 0) return;
+    const int n = poll(&p, 1, static_cast<int>(std::min(left, slice).count()));
+    if (n > 0 || (n == 0 && slice < left)) return;
     if (n < 0 && errno != EINTR) throw PgError("", "", "poll failed");
   }
+}
+
+// On a TLS connection OpenSSL may hold decrypted bytes libpq has not taken yet (a record read only in
+// part) while the socket has nothing more to read: waiting on the socket alone could wait forever, so
+// such waits wake up every few milliseconds to let PQconsumeInput take them.
+std::chrono::milliseconds read_slice(PGconn* conn) {
+  return PQsslInUse(conn) == 1 ? 10ms : std::chrono::milliseconds::max();
 }
 
 void ignore_notice(void*, const char*) {}
@@ -134,6 +144,11 @@ Conn::Conn(const ConnParams& params, std::chrono::milliseconds connect_timeout) 
   PQsetErrorVerbosity(conn_, PQERRORS_DEFAULT);
 }
 
+std::string Conn::ssl_attribute(const char* name) const {
+  const char* v = PQsslAttribute(conn_, name);
+  return v != nullptr ? v : "";
+}
+
 Conn::~Conn() {
   if (conn_ != nullptr) PQfinish(conn_);
 }
@@ -150,7 +165,7 @@ Conn& Conn::operator=(Conn&& other) noexcept {
 }
 
 void Conn::wait_input() {
-  wait_fd(PQsocket(conn_), POLLIN, Clock::now() + query_timeout_, "the server's answer");
+  wait_fd(PQsocket(conn_), POLLIN, Clock::now() + query_timeout_, "the server's answer", read_slice(conn_));
   PQconsumeInput(conn_);  // a failure shows up in the next PQgetResult
 }
 
@@ -158,7 +173,7 @@ ResultPtr Conn::next_result() {
   const auto deadline = Clock::now() + query_timeout_;
   while (PQisBusy(conn_)) {
     if (PQsocket(conn_) < 0) break;  // connection gone: PQgetResult reports it
-    wait_fd(PQsocket(conn_), POLLIN, deadline, "the server's answer");
+    wait_fd(PQsocket(conn_), POLLIN, deadline, "the server's answer", read_slice(conn_));
     if (!PQconsumeInput(conn_)) break;
   }
   return ResultPtr(PQgetResult(conn_));

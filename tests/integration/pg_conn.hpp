@@ -89,6 +89,10 @@ class Conn {
   std::chrono::milliseconds query_timeout() const { return query_timeout_; }
   PGTransactionStatusType transaction_status() const { return PQtransactionStatus(conn_); }
   PGconn* raw() const { return conn_; }
+  // libpq's view of the connection's encryption: PQsslInUse, and PQsslAttribute ("protocol",
+  // "cipher", ...; "" when not TLS).
+  bool ssl_in_use() const { return PQsslInUse(conn_) == 1; }
+  std::string ssl_attribute(const char* name) const;
 
  private:
   std::vector<Rows> collect(std::string_view what);

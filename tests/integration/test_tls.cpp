@@ -1,0 +1,509 @@
+// Issue 19, client side: TLS between clients and pgroute (the top-level `tls:` block), with libpq,
+// psql and pgbench at every sslmode, raw bytes around SSLRequest, and certificates made by openssl.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <regex>
+
+#include "harness.hpp"
+#include "tls_certs.hpp"
+
+using namespace pgroute::it;
+
+namespace {
+
+constexpr std::uint32_t kSslRequestCode = 80877103;
+constexpr std::uint32_t kGssEncRequestCode = 80877104;
+constexpr const char* kTlsBenchDb = "it_tls_bench";
+
+std::string encryption_request(std::uint32_t code) {
+  std::string m;
+  put_u32(m, 8);
+  put_u32(m, code);
+  return m;
+}
+
+// The one-byte answer to an encryption request ('S', 'G' or 'N'); 0 on EOF or timeout.
+char read_one_byte(RawClient& raw, std::chrono::milliseconds timeout = 5s) {
+  pollfd p{raw.fd(), POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return 0;
+  char c = 0;
+  return ::recv(raw.fd(), &c, 1, 0) == 1 ? c : 0;
+}
+
+// Typed backend messages in `bytes`; nullopt unless they are whole messages and nothing else.
+std::optional<std::vector<BackendMessage>> whole_messages(std::string_view bytes) {
+  std::vector<BackendMessage> out;
+  while (!bytes.empty()) {
+    if (bytes.size() < 5) return std::nullopt;
+    const std::uint32_t len = get_u32(bytes.substr(1));
+    if (len < 4 || bytes.size() < 1 + std::size_t{len}) return std::nullopt;
+    out.push_back({bytes[0], std::string(bytes.substr(5, len - 4))});
+    bytes.remove_prefix(1 + std::size_t{len});
+  }
+  return out;
+}
+
+// A YAML double-quoted scalar.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// The top-level `tls:` block; `settings` are more of its lines ("mode: require", ...).
+std::string tls_block(const CertFiles& server, const std::vector<std::string>& settings = {}) {
+  std::string y = "tls:\n  cert: " + quoted(server.cert.string()) + "\n  key: " + quoted(server.key.string()) + "\n";
+  for (const auto& s : settings) y += "  " + s + "\n";
+  return y;
+}
+
+ProxyConfig tls_proxy_config(const std::vector<std::string>& settings = {},
+                             const CertFiles& server = test_certificates().server) {
+  ProxyConfig cfg = default_proxy_config();
+  cfg.extra_yaml += tls_block(server, settings);
+  return cfg;
+}
+
+// The proxy's app user over TCP to 127.0.0.1, naming the server `host` (what verify-full checks), then `extra`.
+ConnParams tls_params(const Proxy& proxy, const std::string& host, const ConnParams& extra) {
+  ConnParams p{{"host", host},       {"hostaddr", "127.0.0.1"},    {"port", std::to_string(proxy.port())},
+               {"user", kProxyUser}, {"password", kProxyPassword}, {"dbname", "app"}};
+  p.insert(p.end(), extra.begin(), extra.end());
+  return p;
+}
+
+// The connection error of a login that must fail; fails the test if it succeeds.
+PgError refused(const ConnParams& params) {
+  return expect_pg_error([&] { Conn c(params); });
+}
+
+std::string md5_of(std::string_view bytes) {
+  RunResult r = run({"md5sum"}, {.stdin_data = std::string(bytes)});
+  if (r.exit_code != 0) throw std::runtime_error("md5sum failed: " + r.describe());
+  return r.out.substr(0, 32);
+}
+
+std::string output_of(const RunResult& r) { return r.out + r.err; }
+
+// Bytes for a failure message: printable ASCII as is, the rest as \xNN.
+std::string printable(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes.substr(0, 200)) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return bytes.size() > 200 ? out + "..." : out;
+}
+
+}  // namespace
+
+TEST_CASE("tls: the test certificates verify with openssl") {
+  const TestCertificates& certs = test_certificates();
+  const std::string ca = certs.ca.cert.string();
+  auto verify = [&](const std::string& ca_file, const std::vector<std::string>& checks, const CertFiles& leaf) {
+    std::vector<std::string> argv{"openssl", "verify", "-CAfile", ca_file};
+    argv.insert(argv.end(), checks.begin(), checks.end());
+    argv.push_back(leaf.cert.string());
+    return run(argv, {.timeout = 10s});
+  };
+  {
+    RunResult r =
+        verify(ca, {"-purpose", "sslserver", "-verify_hostname", "localhost", "-verify_ip", "127.0.0.1"}, certs.server);
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find(": OK") != std::string::npos);
+  }
+  {
+    RunResult r = verify(ca, {"-purpose", "sslserver", "-verify_hostname", "wrong.example"}, certs.wrong_host);
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+  }
+  {
+    RunResult r = verify(ca, {"-verify_hostname", "localhost"}, certs.wrong_host);
+    INFO(r.describe());
+    CHECK(r.exit_code != 0);
+    CHECK(output_of(r).find("hostname mismatch") != std::string::npos);
+  }
+  {
+    RunResult r = verify(certs.other_ca.cert.string(), {}, certs.server);
+    INFO(r.describe());
+    CHECK(r.exit_code != 0);
+  }
+  {
+    INFO("a client certificate carries the user name as its CN");
+    const CertFiles client = issue_client_cert(certs.dir, "client-app", certs.ca, kProxyUser);
+    RunResult r = verify(ca, {"-purpose", "sslclient"}, client);
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    RunResult subject = run({"openssl", "x509", "-noout", "-subject", "-in", client.cert.string()}, {.timeout = 10s});
+    CHECK(subject.out.find("CN = " + std::string(kProxyUser)) != std::string::npos);
+  }
+  for (const CertFiles* pair : {&certs.ca, &certs.server, &certs.wrong_host, &certs.other_ca}) {
+    INFO(pair->cert.string());
+    // The key is the certificate's, and only its owner can read it.
+    RunResult from_cert = run({"openssl", "x509", "-noout", "-pubkey", "-in", pair->cert.string()}, {.timeout = 10s});
+    RunResult from_key = run({"openssl", "pkey", "-pubout", "-in", pair->key.string()}, {.timeout = 10s});
+    CHECK(from_cert.exit_code == 0);
+    CHECK(from_key.exit_code == 0);
+    CHECK(!from_cert.out.empty());
+    CHECK(from_cert.out == from_key.out);
+    struct stat st {};
+    REQUIRE(::stat(pair->key.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(::access(pair->key.c_str(), R_OK) == 0);  // the proxy runs as we do
+  }
+}
+
+TEST_CASE("tls: libpq with sslmode=require gets an encrypted connection through pgroute") {
+  Proxy proxy(tls_proxy_config());
+  Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}}));
+  CHECK(c.ssl_in_use());
+  CHECK(c.ssl_attribute("library") == "OpenSSL");
+  CHECK(c.ssl_attribute("protocol") == "TLSv1.3");  // min_version TLSv1.2 by default; both ends can do 1.3
+  CHECK(c.scalar("SELECT 'over tls'") == "over tls");
+  CHECK(c.exec_params("SELECT $1::int + 1", {"41"}).at(0, 0) == "42");
+}
+
+TEST_CASE("tls: verify-ca and verify-full accept the proxy's certificate, signed by the CA, for localhost") {
+  const TestCertificates& certs = test_certificates();
+  Proxy proxy(tls_proxy_config());
+  const std::string root = certs.ca.cert.string();
+  {
+    Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "verify-ca"}, {"sslrootcert", root}}));
+    CHECK(c.ssl_in_use());
+    CHECK(c.scalar("SELECT 'verify-ca'") == "verify-ca");
+  }
+  {
+    Conn c(tls_params(proxy, "localhost", {{"sslmode", "verify-full"}, {"sslrootcert", root}}));
+    CHECK(c.ssl_in_use());
+    CHECK(c.scalar("SELECT 'verify-full'") == "verify-full");
+  }
+  {
+    INFO("the certificate's IP address SAN matches host=127.0.0.1");
+    Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "verify-full"}, {"sslrootcert", root}}));
+    CHECK(c.scalar("SELECT 'verify-full by address'") == "verify-full by address");
+  }
+  {
+    INFO("a client that trusts another CA only refuses the proxy");
+    PgError e = refused(
+        tls_params(proxy, "localhost", {{"sslmode", "verify-ca"}, {"sslrootcert", certs.other_ca.cert.string()}}));
+    INFO(std::string(e.what()));
+    CHECK(e.sqlstate.empty());  // libpq's own verdict, not the server's
+    CHECK(e.message.find("certificate verify failed") != std::string::npos);
+  }
+}
+
+TEST_CASE("tls: verify-full refuses a certificate made for another host name") {
+  const TestCertificates& certs = test_certificates();
+  Proxy proxy(tls_proxy_config({}, certs.wrong_host));
+  const std::string root = certs.ca.cert.string();
+  PgError e = refused(tls_params(proxy, "localhost", {{"sslmode", "verify-full"}, {"sslrootcert", root}}));
+  INFO(std::string(e.what()));
+  CHECK(e.message.find("server certificate for \"wrong.example\" does not match host name \"localhost\"") !=
+        std::string::npos);
+  // The same certificate passes verify-ca: the chain is good, only the name is wrong.
+  Conn c(tls_params(proxy, "localhost", {{"sslmode", "verify-ca"}, {"sslrootcert", root}}));
+  CHECK(c.ssl_in_use());
+  CHECK(c.scalar("SELECT 'chain ok'") == "chain ok");
+}
+
+TEST_CASE("tls: mode require refuses a plaintext login with 28000 and takes a TLS one") {
+  Proxy proxy(tls_proxy_config({"mode: require"}));
+  PgError e = refused(tls_params(proxy, "127.0.0.1", {{"sslmode", "disable"}}));
+  INFO(std::string(e.what()));
+  CHECK(e.sqlstate == "28000");
+  CHECK(e.severity == "FATAL");
+  CHECK(e.message.find("TLS") != std::string::npos);
+
+  Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}}));
+  CHECK(c.ssl_in_use());
+  CHECK(c.scalar("SELECT 'required tls'") == "required tls");
+  // libpq's default, prefer, asks for TLS first and gets it.
+  Conn preferred(tls_params(proxy, "127.0.0.1", {{"sslmode", "prefer"}}));
+  CHECK(preferred.ssl_in_use());
+}
+
+TEST_CASE("tls: mode allow takes plaintext and TLS logins on the same proxy") {
+  Proxy proxy(tls_proxy_config({"mode: allow"}));
+  Conn plain(tls_params(proxy, "127.0.0.1", {{"sslmode", "disable"}}));
+  Conn encrypted(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}}));
+  CHECK_FALSE(plain.ssl_in_use());
+  CHECK(encrypted.ssl_in_use());
+  CHECK(plain.scalar("SELECT 'plain'") == "plain");
+  CHECK(encrypted.scalar("SELECT 'encrypted'") == "encrypted");
+  CHECK(plain.scalar("SELECT 'plain again'") == "plain again");
+  // allow is the default mode.
+  Proxy by_default(tls_proxy_config());
+  CHECK_FALSE(Conn(tls_params(by_default, "127.0.0.1", {{"sslmode", "disable"}})).ssl_in_use());
+  CHECK(Conn(tls_params(by_default, "127.0.0.1", {{"sslmode", "require"}})).ssl_in_use());
+}
+
+TEST_CASE("tls: mode disable answers SSLRequest with N although certificates are configured") {
+  Proxy proxy(tls_proxy_config({"mode: disable"}));
+  {
+    RawClient raw(proxy.port());
+    raw.send(encryption_request(kSslRequestCode));
+    CHECK(read_one_byte(raw) == 'N');
+  }
+  PgError e = refused(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}}));
+  INFO(std::string(e.what()));
+  CHECK(e.message.find("server does not support SSL") != std::string::npos);
+  Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "prefer"}}));
+  CHECK_FALSE(c.ssl_in_use());
+  CHECK(c.scalar("SELECT 'no tls'") == "no tls");
+}
+
+TEST_CASE("tls: GSSENCRequest is answered N, then an SSLRequest on the same connection S") {
+  Proxy proxy(tls_proxy_config());
+  RawClient raw(proxy.port());
+  raw.send(encryption_request(kGssEncRequestCode));
+  CHECK(read_one_byte(raw) == 'N');
+  raw.send(encryption_request(kSslRequestCode));
+  CHECK(read_one_byte(raw) == 'S');
+
+  INFO("or a plaintext startup after the N (mode allow)");
+  RawClient plain(proxy.port());
+  plain.send(encryption_request(kGssEncRequestCode));
+  CHECK(read_one_byte(plain) == 'N');
+  CHECK(plain.startup_trust(kProxyTrustUser, "app").back().type == 'Z');
+}
+
+TEST_CASE("tls: bytes pipelined after SSLRequest close the connection and reach nobody") {
+  for (const std::string mode : {"allow", "require"}) {
+    Proxy proxy(tls_proxy_config({"mode: " + mode}));
+    for (std::uint32_t code : {kSslRequestCode, kGssEncRequestCode}) {
+      INFO("mode " << mode << ", request code " << code);
+      // A trust user: a startup read after the request would log straight in (an 'R' AuthenticationOk).
+      RawClient raw(proxy.port());
+      raw.send(encryption_request(code) + startup_message({{"user", kProxyTrustUser}, {"database", "app"}}));
+      auto bytes = raw.read_until_closed(5s);
+      REQUIRE(bytes);  // closed, not waiting for more
+      INFO("answer: " << printable(*bytes));
+      // The one-byte answer ('N' to GSSENCRequest) may come first or be left out (PgBouncer refuses
+      // at once); then an 08P01 FATAL or just the close; nothing else.
+      std::string_view rest = *bytes;
+      if (!rest.empty() && (rest[0] == 'S' || rest[0] == 'N')) {
+        if (code == kGssEncRequestCode) CHECK(rest[0] == 'N');
+        rest.remove_prefix(1);
+      }
+      auto messages = whole_messages(rest);
+      REQUIRE(messages);
+      REQUIRE(messages->size() <= 1);
+      if (messages->size() == 1) {
+        CHECK(messages->front().type == 'E');
+        auto fields = error_fields(messages->front().body);
+        CHECK(fields['C'] == "08P01");
+        CHECK(fields['S'] == "FATAL");
+      }
+    }
+    Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}}));
+    CHECK(c.scalar("SELECT 'still serving'") == "still serving");
+  }
+}
+
+TEST_CASE("tls: a plaintext startup sent after the S answer fails the handshake and logs nobody in") {
+  Proxy proxy(tls_proxy_config());
+  RawClient raw(proxy.port());
+  raw.send(encryption_request(kSslRequestCode));
+  REQUIRE(read_one_byte(raw) == 'S');
+  raw.send(startup_message({{"user", kProxyTrustUser}, {"database", "app"}}));
+  auto bytes = raw.read_until_closed(5s);
+  REQUIRE(bytes);
+  INFO("answer: " << printable(*bytes));
+  // At most a TLS alert record (content type 21) or an ErrorResponse: never an authentication request.
+  CHECK((bytes->empty() || (*bytes)[0] == '\x15' || (*bytes)[0] == 'E'));
+}
+
+TEST_CASE("tls: min_version TLSv1.3 refuses a client that stops at TLS 1.2, and TLSv1.2 takes it") {
+  {
+    Proxy proxy(tls_proxy_config({"min_version: TLSv1.3"}));
+    PgError e =
+        refused(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}, {"ssl_max_protocol_version", "TLSv1.2"}}));
+    INFO(std::string(e.what()));
+    CHECK(e.sqlstate.empty());
+    CHECK(e.message.find("SSL error") != std::string::npos);
+    CHECK(e.message.find("protocol version") != std::string::npos);
+    Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}}));
+    CHECK(c.ssl_attribute("protocol") == "TLSv1.3");
+  }
+  {
+    Proxy proxy(tls_proxy_config({"min_version: TLSv1.2", "ciphers: \"ECDHE-RSA-AES128-GCM-SHA256\""}));
+    Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}, {"ssl_max_protocol_version", "TLSv1.2"}}));
+    CHECK(c.ssl_attribute("protocol") == "TLSv1.2");
+    CHECK(c.ssl_attribute("cipher") == "ECDHE-RSA-AES128-GCM-SHA256");
+    CHECK(c.scalar("SELECT 'tls 1.2'") == "tls 1.2");
+  }
+}
+
+TEST_CASE("tls: psql with sslmode=require reports an SSL connection") {
+  Proxy proxy(tls_proxy_config());
+  RunResult r = run(
+      {pg_bin("psql"), "-X", "-A", "-t", "-c", "\\conninfo", "-c", "SELECT 'psql over tls'",
+       "host=127.0.0.1 port=" + std::to_string(proxy.port()) + " user=" + kProxyUser + " dbname=app sslmode=require"},
+      {.timeout = 30s, .env = {{"PGPASSWORD", kProxyPassword}}});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("SSL connection (protocol: TLSv1.3") != std::string::npos);
+  CHECK(r.out.find("psql over tls") != std::string::npos);
+}
+
+TEST_CASE("tls: psycopg 3 with sslmode=verify-full, prepared statements over TLS") {
+  // Debian's interpreter: a python3 earlier on PATH may not see Debian's psycopg packages.
+  static constexpr const char* kScript = R"PY(
+import sys, psycopg
+port, root = int(sys.argv[1]), sys.argv[2]
+with psycopg.connect(host="localhost", hostaddr="127.0.0.1", port=port, user="app", password="secret",
+                     dbname="app", sslmode="verify-full", sslrootcert=root, autocommit=True) as conn:
+    total = sum(conn.execute("SELECT %s::int * 2", (i,), prepare=True).fetchone()[0] for i in range(10))
+    print("ssl", conn.pgconn.ssl_in_use, "total", total)
+)PY";
+  Proxy proxy(tls_proxy_config({"mode: require"}));
+  RunResult r =
+      run({"/usr/bin/python3", "-c", kScript, std::to_string(proxy.port()), test_certificates().ca.cert.string()},
+          {.timeout = 60s});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "ssl True total 90\n");
+}
+
+TEST_CASE("tls: pgbench -S over TLS in transaction mode, simple, extended and prepared") {
+  {
+    Conn su = first_cluster().superuser();
+    if (su.scalar(std::string("SELECT count(*) FROM pg_database WHERE datname = '") + kTlsBenchDb + "'") == "0") {
+      su.exec(std::string("CREATE DATABASE ") + kTlsBenchDb + " OWNER app");
+      RunResult init = run({pg_bin("pgbench"), "-i", "-s", "1", "-h", "127.0.0.1", "-p",
+                            std::to_string(first_cluster().port()), "-U", kAppUser, kTlsBenchDb},
+                           {.timeout = 90s, .env = {{"PGPASSWORD", kAppPassword}}});
+      INFO("pgbench -i direct: " << init.describe());
+      REQUIRE(init.exit_code == 0);
+    }
+  }
+  ProxyConfig cfg = tls_proxy_config({"mode: require"});
+  REQUIRE(cfg.pool_mode == "transaction");
+  cfg.backends.push_back({"tls_bench", first_cluster().url(kAppUser, kAppPassword, kTlsBenchDb), 4});
+  cfg.databases.emplace_back(kTlsBenchDb, "tls_bench");
+  Proxy proxy(cfg);
+
+  static const std::regex processed(R"(number of transactions actually processed: ([0-9]+))");
+  for (const std::string mode : {"simple", "extended", "prepared"}) {
+    RunResult r = run({pg_bin("pgbench"), "-h", "127.0.0.1", "-p", std::to_string(proxy.port()), "-U", kProxyUser, "-S",
+                       "-T", "3", "-c", "8", "-j", "2", "-M", mode, kTlsBenchDb},
+                      {.timeout = 60s, .env = {{"PGPASSWORD", kProxyPassword}, {"PGSSLMODE", "require"}}});
+    INFO("pgbench -M " << mode << " over TLS: " << r.describe());
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("number of failed transactions: 0 ") != std::string::npos);
+    CHECK(r.err.find("error") == std::string::npos);
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, processed));
+    CHECK(std::stol(m[1]) > 0);
+    MESSAGE("pgbench -S -c 8 -j 2 -T 3 -M " << mode << " over TLS through pgroute: " << m[1] << " transactions");
+  }
+}
+
+TEST_CASE("tls: a 20 MB result and a 4 MB COPY FROM STDIN arrive intact") {
+  Proxy proxy(tls_proxy_config({"mode: require"}));
+  Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}}));
+  REQUIRE(c.ssl_in_use());
+
+  // 160,000 rows of 128 characters: ~21 MB of DataRows, many TLS records.
+  const std::string rows_sql = "SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 160000) i ORDER BY i";
+  Rows big = c.exec(rows_sql);
+  REQUIRE(big.size() == 160000);
+  std::string received;
+  received.reserve(160000 * 136);
+  for (std::size_t i = 0; i < big.size(); ++i) received += (i ? "\n" : "") + big.at(i, 0) + ":" + big.at(i, 1);
+  CHECK(received.size() > 20'000'000);
+  const std::string expected_md5 = c.scalar(
+      "SELECT md5(string_agg(i::text || ':' || repeat(md5(i::text), 4), E'\\n' ORDER BY i)) "
+      "FROM generate_series(1, 160000) i");
+  CHECK(md5_of(received) == expected_md5);
+
+  // COPY FROM STDIN through TLS, checked on the server straight (no proxy in between).
+  Conn direct(first_cluster().params(kAppUser, kAppPassword));
+  direct.exec("DROP TABLE IF EXISTS it_tls_copy; CREATE TABLE it_tls_copy (id int PRIMARY KEY, payload text)");
+  std::string data;
+  for (int i = 1; i <= 40000; ++i) data += std::to_string(i) + "\t" + std::string(100, char('a' + i % 26)) + "\n";
+  REQUIRE(data.size() > 3'900'000);
+  if (!PQsendQuery(c.raw(), "COPY it_tls_copy FROM STDIN")) FAIL(PQerrorMessage(c.raw()));
+  ResultPtr start = c.next_result();
+  throw_if_error(start.get(), c.raw());
+  REQUIRE(PQresultStatus(start.get()) == PGRES_COPY_IN);
+  constexpr std::size_t kChunk = 64 * 1024;
+  for (std::size_t pos = 0; pos < data.size(); pos += kChunk) {
+    const std::size_t n = std::min(kChunk, data.size() - pos);
+    REQUIRE(PQputCopyData(c.raw(), data.data() + pos, static_cast<int>(n)) == 1);
+  }
+  REQUIRE(PQputCopyEnd(c.raw(), nullptr) == 1);
+  ResultPtr done = c.next_result();
+  throw_if_error(done.get(), c.raw());
+  CHECK(std::string(PQcmdStatus(done.get())) == "COPY 40000");
+  while (c.next_result()) {}
+  const std::string stored =
+      direct.scalar("SELECT md5(string_agg(id::text || E'\\t' || payload || E'\\n', '' ORDER BY id)) FROM it_tls_copy");
+  CHECK(stored == md5_of(data));
+  CHECK(c.scalar("SELECT count(*) FROM it_tls_copy") == "40000");  // and the connection goes on
+  direct.exec("DROP TABLE it_tls_copy");
+}
+
+TEST_CASE("tls: pgroute --check and a start name tls.cert or tls.key for a missing or broken file") {
+  const TestCertificates& certs = test_certificates();
+  TempDir dir("tls-check");
+  const auto broken_key = dir / "broken.key";
+  write_file(broken_key, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+  ::chmod(broken_key.c_str(), 0600);
+  const auto missing_cert = dir / "absent.crt";
+
+  {
+    const auto good = dir / "good.yaml";
+    write_file(good, tls_proxy_config({"mode: require", "min_version: TLSv1.3"}).to_yaml(free_port()));
+    RunResult r = run({pgroute_binary(), "--check", good.string()}, {.timeout = 10s});
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+  }
+  // What the output must name: the key path and the file (a mismatch may be told of either file).
+  struct Case {
+    const char* what;
+    CertFiles files;
+    std::vector<std::string> key_paths;
+    std::vector<std::filesystem::path> named_files;
+  };
+  auto names_one_of = [](const std::string& output, const auto& candidates) {
+    return std::any_of(candidates.begin(), candidates.end(), [&](const auto& c) {
+      return output.find(std::filesystem::path(c).string()) != std::string::npos;
+    });
+  };
+  const CertFiles mismatched{certs.server.cert, certs.other_ca.key};
+  for (const Case& k : {Case{"a missing certificate", {missing_cert, certs.server.key}, {"tls.cert"}, {missing_cert}},
+                        Case{"a broken key", {certs.server.cert, broken_key}, {"tls.key"}, {broken_key}},
+                        Case{"a key that is not the certificate's",
+                             mismatched,
+                             {"tls.key", "tls.cert"},
+                             {mismatched.key, mismatched.cert}}}) {
+    INFO(std::string(k.what));
+    const auto file = dir / "bad.yaml";
+    const int port = free_port();
+    write_file(file, tls_proxy_config({}, k.files).to_yaml(port));
+    RunResult check = run({pgroute_binary(), "--check", file.string()}, {.timeout = 10s});
+    INFO("--check: " << check.describe());
+    CHECK(check.exit_code != 0);
+    CHECK(names_one_of(output_of(check), k.key_paths));
+    CHECK(names_one_of(output_of(check), k.named_files));
+    // Started with it, pgroute does not come up.
+    RunResult start = run({pgroute_binary(), "--config", file.string()}, {.timeout = 10s});
+    INFO("start: " << start.describe());
+    CHECK_FALSE(start.timed_out);
+    CHECK(start.exit_code != 0);
+    CHECK(names_one_of(output_of(start), k.key_paths));
+    CHECK_FALSE(port_accepts(port));
+  }
+}
