@@ -25,8 +25,8 @@ std::string openssl_errors() {
 void warn_if_exposed(const config::Tls& tls) {
   struct stat st {};
   if (::stat(tls.key.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-    PGR_LOG(warn) << tls.key_at << ": " << tls.key << " is readable by group/others (mode "
-                  << std::oct << (st.st_mode & 0777) << std::dec << "); chmod 600 it";
+    PGR_LOG(warn) << tls.key_at << ": " << tls.key << " is readable by group/others (mode " << std::oct
+                  << (st.st_mode & 0777) << std::dec << "); chmod 600 it";
 }
 
 }  // namespace

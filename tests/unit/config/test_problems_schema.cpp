@@ -35,7 +35,7 @@ TEST_CASE("problems: unknown key far from every known key lists them") {
         Lines{"pgroute.yaml:2:1: unknown key \"colour\" (known keys: listen, threads, "
               "max_client_connections, max_startup_connections, reserved_admin_connections, "
               "authentication_timeout, max_message_size, default, backends, databases, users, pool, "
-              "routers, routing_cache_size, metrics, admin, reload)"});
+              "routers, routing_cache_size, metrics, tls, admin, reload)"});
 }
 
 TEST_CASE("problems: unknown key in a list item, in file order with the item's own problem") {
