@@ -73,9 +73,10 @@ Table show_servers(Runtime& rt) {
 }
 
 Table show_clients(const std::vector<ClientInfo>& clients) {
-  Table t{{"id", "user", "database", "alias", "application_name", "address", "state", "worker"}, {}};
+  Table t{{"id", "user", "database", "alias", "application_name", "address", "state", "worker", "tls"}, {}};
   for (const ClientInfo& c : clients)
-    t.rows.push_back({str(c.id), c.user, c.database, c.alias, c.application_name, c.address, c.state, str(c.worker)});
+    t.rows.push_back(
+        {str(c.id), c.user, c.database, c.alias, c.application_name, c.address, c.state, str(c.worker), c.tls});
   return t;
 }
 

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 
 #include "proxy/base/log.hpp"
@@ -63,6 +64,14 @@ std::shared_ptr<const TlsContext> TlsContext::load(const config::Tls& tls, std::
     return nullptr;
   }
   warn_if_exposed(tls);
+  if (const X509* cert = SSL_CTX_get0_certificate(ctx)) {
+    // Seconds from the epoch to notAfter, as OpenSSL counts them (ASN1_TIME_diff: days and seconds).
+    int days = 0, seconds = 0;
+    ASN1_TIME* epoch = ASN1_TIME_set(nullptr, 0);
+    if (epoch && ASN1_TIME_diff(&days, &seconds, epoch, X509_get0_notAfter(cert)))
+      result->expires_at_ = int64_t{days} * 86400 + seconds;
+    ASN1_TIME_free(epoch);
+  }
   return result;
 }
 

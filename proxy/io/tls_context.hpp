@@ -2,6 +2,7 @@
 // key loaded, versions and ciphers set. One per configuration generation: a reload with a broken file
 // is rejected (the old context stays), and sessions keep the context they began with.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -22,11 +23,14 @@ class TlsContext {
 
   SSL_CTX* native() const { return ctx_; }
   config::Tls::Mode mode() const { return mode_; }
+  // When the certificate clients are shown stops being valid (Unix time), for the expiry gauge.
+  int64_t certificate_expires_at() const { return expires_at_; }
 
  private:
   TlsContext(SSL_CTX* ctx, config::Tls::Mode mode) : ctx_(ctx), mode_(mode) {}
   SSL_CTX* ctx_;
   config::Tls::Mode mode_;
+  int64_t expires_at_ = 0;
 };
 
 // The context a configuration asks for: null when it has no `tls:` or its mode is disable (no

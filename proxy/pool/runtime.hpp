@@ -76,6 +76,7 @@ class Runtime {
   std::atomic<int> clients{0};           // logged in (max_client_connections)
   std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
   std::atomic<int> clients_parked{0};    // idle clients holding no buffers or coroutine frames
+  std::atomic<int> clients_tls{0};       // client connections with TLS established
   std::atomic<bool> shutting_down{false};
   std::atomic<uint64_t> client_closes[kClientCloseReasonCount] = {};  // ended sessions, by reason
   // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.

@@ -107,6 +107,14 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                           "Idle clients parked: no read buffer or coroutine frames held (a part of the idle ones).",
                           MetricType::Gauge),
                 {}, rt_.clients_parked.load(relaxed));
+  Families::add(
+      fs.family("pgroute_client_connections_tls", "Client connections with TLS established.", MetricType::Gauge), {},
+      rt_.clients_tls.load(relaxed));
+  if (snap->tls)
+    Families::add(
+        fs.family("pgroute_tls_certificate_expiry_timestamp_seconds",
+                  "When the certificate clients are shown (tls.cert) expires, as a Unix time.", MetricType::Gauge),
+        {}, static_cast<double>(snap->tls->certificate_expires_at()));
   Families::add(fs.family("pgroute_clients_max", "max_client_connections.", MetricType::Gauge), {},
                 cfg.max_client_connections);
   Families::add(fs.family("pgroute_clients_logging_in",

@@ -47,6 +47,7 @@ ClientSession::~ClientSession() {
   }
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
   if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
+  if (tls_counted_) rt_.clients_tls.fetch_sub(1, std::memory_order_relaxed);
   leave_startup();
   set_state(SessionState::closed);  // a parked session leaves pgroute_clients_parked
   worker_.sessions.erase(id_);

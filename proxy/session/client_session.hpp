@@ -304,6 +304,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Worker& worker_;
   Socket socket_;
   std::unique_ptr<TlsChannel> tls_;  // TLS with the client (null: plaintext)
+  bool tls_counted_ = false;         // the handshake completed: counted in rt_.clients_tls
   uint64_t id_;
 
   // Identity and routing (fixed at startup).

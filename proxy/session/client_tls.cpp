@@ -44,6 +44,8 @@ awaitable<bool> ClientSession::start_tls() {
     tls_->feed({raw.data(), n});
   }
   u().out.use_tls(tls_.get());
+  tls_counted_ = true;
+  rt_.clients_tls.fetch_add(1, std::memory_order_relaxed);
   PGR_LOG(debug) << describe() << ": TLS " << tls_->version() << " " << tls_->cipher();
   // The client may have sent its startup packet right behind its last handshake message.
   if (tls_->read(u().in) == TlsChannel::Status::failed) {

@@ -57,6 +57,7 @@ admin::ClientInfo ClientSession::info() const {
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) i.address = ep.address().to_string() + ":" + std::to_string(ep.port());
   i.state = admin_ ? "admin" : std::string(session_state_name(state_));
+  if (tls_) i.tls = std::string(tls_->version()) + " " + std::string(tls_->cipher());
   return i;
 }
 

@@ -8,7 +8,7 @@ namespace {
 constexpr const char* kOps = "ops";
 constexpr const char* kOpsPassword = "opspass";
 
-// SHOW CLIENTS: id|user|database|alias|application_name|address|state|worker
+// SHOW CLIENTS: id|user|database|alias|application_name|address|state|worker|tls
 constexpr size_t kAppName = 4, kState = 6;
 
 std::vector<std::string> states_of(Conn& console, const std::string& application_name) {

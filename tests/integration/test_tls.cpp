@@ -4,9 +4,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <csignal>
+#include <ctime>
+#include <fstream>
 #include <regex>
 
 #include "harness.hpp"
+#include "http_get.hpp"
 #include "tls_certs.hpp"
 
 using namespace pgroute::it;
@@ -16,6 +20,8 @@ namespace {
 constexpr std::uint32_t kSslRequestCode = 80877103;
 constexpr std::uint32_t kGssEncRequestCode = 80877104;
 constexpr const char* kTlsBenchDb = "it_tls_bench";
+constexpr const char* kOps = "ops";  // an admin user, for SHOW CLIENTS
+constexpr const char* kOpsPassword = "ops-secret";
 
 std::string encryption_request(std::uint32_t code) {
   std::string m;
@@ -506,4 +512,68 @@ TEST_CASE("tls: pgroute --check and a start name tls.cert or tls.key for a missi
     CHECK(names_one_of(output_of(start), k.key_paths));
     CHECK_FALSE(port_accepts(port));
   }
+}
+
+TEST_CASE("tls: SHOW CLIENTS and the metrics show TLS; a reload swaps the certificate for new connections only") {
+  const TestCertificates& certs = test_certificates();
+  const int metrics_port = free_port();
+  ProxyConfig cfg = tls_proxy_config();
+  cfg.metrics_port = metrics_port;
+  cfg.users.push_back({kOps, kOpsPassword, std::nullopt});
+  cfg.admin_users = {kOps};
+  Proxy proxy(cfg);
+  const ConnParams trust_ca{{"sslmode", "verify-full"}, {"sslrootcert", certs.ca.cert.string()}};
+
+  Conn before = Conn(tls_params(proxy, "localhost", trust_ca));
+  CHECK(before.scalar("SELECT 1") == "1");
+  Conn plain = proxy.connect(kOps, kOpsPassword, "pgroute", {{"sslmode", "disable"}});
+  // SHOW CLIENTS: id|user|database|alias|application_name|address|state|worker|tls
+  Rows clients = plain.exec("SHOW CLIENTS");
+  REQUIRE(clients.columns.back() == "tls");
+  int with_tls = 0, without = 0;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    const std::string& tls = clients.at(i, clients.columns.size() - 1);
+    if (tls.empty())
+      ++without;
+    else if (tls.rfind("TLSv1.", 0) == 0)
+      ++with_tls;
+  }
+  CHECK(with_tls == 1);  // `before`; the console itself is plaintext
+  CHECK(without >= 1);
+  std::optional<HttpResponse> scrape;
+  REQUIRE(eventually([&] { return (scrape = http_get(metrics_port, "/metrics", 1s)) && scrape->status == 200; }));
+  CHECK(sample_value(scrape->body, "pgroute_client_connections_tls") == 1);
+  const auto expiry = sample_value(scrape->body, "pgroute_tls_certificate_expiry_timestamp_seconds");
+  REQUIRE(expiry.has_value());
+  const double now = static_cast<double>(std::time(nullptr));
+  CHECK(*expiry > now);
+  CHECK(*expiry < now + 3660.0 * 24 * 3650);  // the test certificates are made for days, not decades
+
+  // The certificate for wrong.example replaces the one for localhost.
+  ProxyConfig swapped = tls_proxy_config({}, certs.wrong_host);
+  swapped.metrics_port = metrics_port;
+  swapped.users = cfg.users;
+  swapped.admin_users = cfg.admin_users;
+  proxy.write_config(swapped);
+  proxy.signal(SIGHUP);
+  REQUIRE(eventually([&] { return proxy.log_tail(200).find("(generation 2)") != std::string::npos; }));
+  const PgError mismatch = refused(tls_params(proxy, "localhost", trust_ca));
+  CHECK(std::string(mismatch.what()).find("wrong.example") != std::string::npos);
+  CHECK(Conn(tls_params(proxy, "wrong.example", trust_ca)).scalar("SELECT 2") == "2");
+  CHECK(before.scalar("SELECT 3") == "3");  // the connection made before goes on
+
+  // A key that does not load: the reload is rejected naming the file, the certificate in force stays.
+  const std::filesystem::path broken = certs.dir / "broken.key";
+  {
+    std::ofstream out(broken);
+    out << "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n";
+  }
+  ::chmod(broken.c_str(), 0600);
+  ProxyConfig bad = swapped;
+  bad.extra_yaml = tls_block({certs.server.cert, broken});
+  proxy.write_config(bad);
+  proxy.signal(SIGHUP);
+  REQUIRE(eventually([&] { return proxy.log_tail(200).find("reload rejected") != std::string::npos; }));
+  CHECK(proxy.log_tail(200).find("tls.key") != std::string::npos);
+  CHECK(Conn(tls_params(proxy, "wrong.example", trust_ca)).scalar("SELECT 4") == "4");
 }
