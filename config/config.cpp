@@ -64,6 +64,7 @@ std::string_view to_string(AuthMethod method) {
     case AuthMethod::Cleartext: return "cleartext";
     case AuthMethod::Md5: return "md5";
     case AuthMethod::ScramSha256: return "scram-sha-256";
+    case AuthMethod::Cert: return "cert";
   }
   return "?";
 }

@@ -55,7 +55,7 @@ struct Backend {
   std::string login_dbname(std::string_view client_user) const;
 };
 
-enum class AuthMethod { Trust, Cleartext, Md5, ScramSha256 };
+enum class AuthMethod { Trust, Cleartext, Md5, ScramSha256, Cert };  // Cert: a TLS client certificate (tls.ca)
 
 struct User {
   std::string name, password;  // password: plaintext, SCRAM verifier or md5 hash
@@ -84,11 +84,12 @@ struct Tls {
   enum class Mode { disable, allow, require };  // require: a plaintext startup is refused (28000)
   enum class Version { tls1_2, tls1_3 };
   std::string cert, key;  // PEM files: the certificate chain and its private key
+  std::string ca;         // PEM file: CAs whose client certificates are accepted ("" = none asked for)
   Mode mode = Mode::allow;
   Version min_version = Version::tls1_2;
   std::string ciphers;  // OpenSSL cipher list for TLS 1.2 ("" = OpenSSL's default)
   // Where each file is named, "FILE:LINE:COL: tls.cert": what loading it finds wrong is reported there.
-  std::string cert_at, key_at, ciphers_at;
+  std::string cert_at, key_at, ca_at, ciphers_at;
 };
 
 // `admin: {users: [ops]}`: who may use the admin console (virtual database "pgroute").

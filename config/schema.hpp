@@ -25,7 +25,8 @@ void read_metrics(SchemaReader& reader, const SchemaReader::Entry& section, Conf
 void read_tls(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_admin(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 void read_reload(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
-void read_users(SchemaReader& reader, const SchemaReader::Entry& section, std::vector<User>& users);
+// users: (schema_users.cpp); defers its check that auth: cert users have a tls.ca.
+void read_users(SchemaReader& reader, const SchemaReader::Entry& section, Config& config);
 
 // The connection lifecycle keys (min_size, max_lifetime, ...) as Fields that write into l; shared by
 // `pool:` and the backend mappings.

@@ -103,6 +103,11 @@ void read_tls(SchemaReader& r, const Entry& section, Config& config) {
   const Field fields[] = {
       {"cert", [&](const Entry& e) { file(e, tls.cert, tls.cert_at, cert_given); }},
       {"key", [&](const Entry& e) { file(e, tls.key, tls.key_at, key_given); }},
+      {"ca",
+       [&](const Entry& e) {
+         bool given = false;
+         file(e, tls.ca, tls.ca_at, given);
+       }},
       {"mode",
        [&](const Entry& e) {
          auto mode = r.choice(e.value, e.path, kTlsModes);

@@ -114,7 +114,7 @@ void read_config(SchemaReader& r, const YAML::Node& root, Config& config) {
          read_backends(r, e, config);
        }},
       {"databases", [&](const Entry& e) { read_databases(r, e, config); }},
-      {"users", [&](const Entry& e) { read_users(r, e, config.users); }},
+      {"users", [&](const Entry& e) { read_users(r, e, config); }},
       {"pool", [&](const Entry& e) { read_pool(r, e, config.pool); }},
       {"routers", [&](const Entry& e) { read_routers(r, e, config); }},
       {"routing_cache_size",

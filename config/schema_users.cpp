@@ -11,10 +11,14 @@ namespace {
 using Entry = SchemaReader::Entry;
 using Field = SchemaReader::Field;
 
-constexpr std::array<Choice<AuthMethod>, 4> kAuthMethods = {{{"scram-sha-256", AuthMethod::ScramSha256},
+constexpr std::array<Choice<AuthMethod>, 5> kAuthMethods = {{{"scram-sha-256", AuthMethod::ScramSha256},
                                                              {"md5", AuthMethod::Md5},
                                                              {"cleartext", AuthMethod::Cleartext},
-                                                             {"trust", AuthMethod::Trust}}};
+                                                             {"trust", AuthMethod::Trust},
+                                                             {"cert", AuthMethod::Cert}}};
+
+// Methods that take no password from the client.
+bool passwordless(AuthMethod auth) { return auth == AuthMethod::Trust || auth == AuthMethod::Cert; }
 
 // What was read for one user beyond the User itself: enough to judge the password afterwards.
 struct UserEntry {
@@ -31,8 +35,8 @@ void check_password(SchemaReader& r, const YAML::Node& item, const KeyPath& path
     // "password:" with no value was already reported as a missing value, and with an invalid
     // auth: there is no telling whether a password is needed.
     bool key_written = item["password"].IsDefined();
-    if (auth != AuthMethod::Trust && !key_written && u.auth_read)
-      r.report(item.Mark(), path, "missing required key \"password\" (only auth: trust needs none)");
+    if (!passwordless(auth) && !key_written && u.auth_read)
+      r.report(item.Mark(), path, "missing required key \"password\" (only auth: trust and cert need none)");
     return;
   }
   if (!u.password_read) return;  // its own problem is already reported
@@ -40,7 +44,7 @@ void check_password(SchemaReader& r, const YAML::Node& item, const KeyPath& path
   auto problem = [&](std::string_view message) { r.report(u.password_mark, u.password_path, message); };
   switch (classify_password(password)) {
     case PasswordKind::Plaintext:
-      if (password.empty() && auth != AuthMethod::Trust) problem("must not be empty (use auth: trust for no password)");
+      if (password.empty() && !passwordless(auth)) problem("must not be empty (use auth: trust for no password)");
       return;
     case PasswordKind::ScramVerifier:
       if (!is_well_formed_scram_verifier(password))
@@ -64,7 +68,8 @@ void check_password(SchemaReader& r, const YAML::Node& item, const KeyPath& path
 
 }  // namespace
 
-void read_users(SchemaReader& r, const Entry& section, std::vector<User>& users) {
+void read_users(SchemaReader& r, const Entry& section, Config& config) {
+  std::vector<User>& users = config.users;
   std::map<std::string, YAML::Mark> first_by_name;
   r.for_each_item(section.value, section.path, [&](const YAML::Node& item, const KeyPath& path) {
     UserEntry u;
@@ -96,6 +101,11 @@ void read_users(SchemaReader& r, const Entry& section, std::vector<User>& users)
            auto auth = r.choice(e.value, e.path, kAuthMethods);
            u.auth_read = auth.has_value();
            assign(u.user.auth, auth);
+           if (auth == AuthMethod::Cert)
+             r.defer([&r, &config, mark = e.value.Mark(), path = e.path] {
+               if (!config.tls || config.tls->ca.empty() || config.tls->mode == Tls::Mode::disable)
+                 r.report(mark, path, "auth cert needs tls.ca (the CA that signs client certificates), with TLS on");
+             });
          }},
     };
     r.read_fields(item, path, fields);

@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <stdexcept>
 
@@ -90,6 +91,14 @@ bool TlsChannel::write(std::string_view plain, std::string& out) {
   }
   drain(out);
   return true;
+}
+
+std::string TlsChannel::verified_peer_name() const {
+  const X509* peer = SSL_get0_peer_certificate(ssl_);
+  if (!peer || SSL_get_verify_result(ssl_) != X509_V_OK) return {};
+  char name[256];
+  const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, name, sizeof name);
+  return n > 0 ? std::string(name, static_cast<size_t>(n)) : std::string();
 }
 
 std::string_view TlsChannel::version() const { return SSL_get_version(ssl_); }

@@ -37,6 +37,9 @@ class TlsChannel {
   // For SHOW CLIENTS and logs, once the handshake is done: "TLSv1.3", "TLS_AES_256_GCM_SHA384".
   std::string_view version() const;
   std::string_view cipher() const;
+  // The common name of the client's certificate when it showed one that verified against tls.ca;
+  // "" otherwise.
+  std::string verified_peer_name() const;
 
   // The buffer reads from the socket land in before they are fed (kept here: only TLS sessions need it).
   std::string& raw() { return raw_; }

@@ -59,6 +59,16 @@ std::shared_ptr<const TlsContext> TlsContext::load(const config::Tls& tls, std::
             openssl_errors();
     return nullptr;
   }
+  if (!tls.ca.empty()) {
+    // Client certificates: asked for, verified against these CAs when shown (a bad one fails the
+    // handshake), required only by the users whose auth is cert.
+    if (SSL_CTX_load_verify_locations(ctx, tls.ca.c_str(), nullptr) != 1) {
+      error = tls.ca_at + ": cannot load the CA certificates " + tls.ca + ": " + openssl_errors();
+      return nullptr;
+    }
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.ca.c_str())) SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  }
   if (!tls.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, tls.ciphers.c_str()) != 1) {
     error = tls.ciphers_at + ": no cipher of \"" + tls.ciphers + "\" is usable: " + openssl_errors();
     return nullptr;

@@ -367,6 +367,22 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
   wire::Frame f;
   switch (method) {
     case config::AuthMethod::Trust: ok = user != nullptr; break;
+    case config::AuthMethod::Cert:
+      // A certificate the configured CA signed, for this user: its CN is the user name (as PostgreSQL's
+      // cert method). Nothing is asked of the client: it already showed it in the handshake.
+      ok = user != nullptr && tls_ && tls_->verified_peer_name() == name;
+      if (!ok) {
+        note_end(ClientCloseReason::authentication_failed,
+                 "certificate authentication failed for user \"" + name + "\"" +
+                     (!tls_ ? ": not a TLS connection"
+                      : tls_->verified_peer_name().empty()
+                          ? ": no client certificate"
+                          : ": the certificate is for \"" + std::string(tls_->verified_peer_name()) + "\""));
+        co_await send_fatal(wire::sqlstate::invalid_authorization,
+                            "certificate authentication failed for user \"" + name + "\"");
+        co_return false;
+      }
+      break;
     case config::AuthMethod::Cleartext: {
       wire::put_auth(u().out.buffer(), wire::kAuthCleartext);
       if (!co_await read_password_message(f)) co_return false;

@@ -577,3 +577,45 @@ TEST_CASE("tls: SHOW CLIENTS and the metrics show TLS; a reload swaps the certif
   CHECK(proxy.log_tail(200).find("tls.key") != std::string::npos);
   CHECK(Conn(tls_params(proxy, "wrong.example", trust_ca)).scalar("SELECT 4") == "4");
 }
+
+TEST_CASE("tls: auth cert logs a user in by its client certificate, and nobody else") {
+  const TestCertificates& certs = test_certificates();
+  const std::filesystem::path dir = certs.dir / "client-auth";
+  std::filesystem::create_directories(dir);
+  const CertFiles mine = issue_client_cert(dir, "certuser", certs.ca, "certuser");
+  const CertFiles someone_else = issue_client_cert(dir, "someone", certs.ca, "someone");
+  const CertFiles foreign = issue_client_cert(dir, "foreign", certs.other_ca, "certuser");
+  ProxyConfig cfg = tls_proxy_config({"ca: " + quoted(certs.ca.cert.string())});
+  cfg.users.push_back({"certuser", std::nullopt, "cert"});
+  Proxy proxy(cfg);
+  auto params = [&](const CertFiles* cert) {
+    ConnParams p{{"host", "127.0.0.1"},
+                 {"port", std::to_string(proxy.port())},
+                 {"user", "certuser"},
+                 {"dbname", "app"},
+                 {"sslmode", "require"}};
+    if (cert) {
+      p.emplace_back("sslcert", cert->cert.string());
+      p.emplace_back("sslkey", cert->key.string());
+    }
+    return p;
+  };
+  Conn in(params(&mine));
+  CHECK(in.ssl_in_use());
+  CHECK(in.scalar("SELECT 5") == "5");
+  // Signed by the CA but for another user; no certificate at all: 28000, as PostgreSQL's cert method.
+  for (const CertFiles* cert : {&someone_else, static_cast<const CertFiles*>(nullptr)}) {
+    const PgError e = refused(params(cert));
+    CHECK(e.sqlstate == "28000");
+    CHECK(std::string(e.what()).find("certificate authentication failed for user \"certuser\"") != std::string::npos);
+  }
+  // Not signed by tls.ca: the handshake itself fails.
+  const PgError e = refused(params(&foreign));
+  CHECK(std::string(e.what()).find("SSL") != std::string::npos);
+  // Plaintext: no certificate can have been shown.
+  ConnParams plain = params(nullptr);
+  plain.back() = {"sslmode", "disable"};
+  CHECK(refused(plain).sqlstate == "28000");
+  // Users with passwords are not asked for a certificate.
+  CHECK(Conn(tls_params(proxy, "localhost", {{"sslmode", "require"}})).scalar("SELECT 6") == "6");
+}

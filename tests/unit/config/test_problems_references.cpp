@@ -118,15 +118,16 @@ TEST_CASE("problems: passwords must fit the auth method") {
                      "  - {name: k, auth: cleartext, password: \"" + kMd5 + "\"}\n" +       // 13 ok
                      "  - {name: l, auth: md5, password: }\n";                              // 14
   auto problems = problems_of(text);
-  CHECK(problems == Lines{"pgroute.yaml:3:36: users[0].password: auth md5 needs a plaintext password or an md5 hash, "
-                          "not a SCRAM-SHA-256 verifier",
-                          "pgroute.yaml:4:25: users[1].password: auth scram-sha-256 needs a plaintext password or a "
-                          "SCRAM-SHA-256 verifier, not an md5 hash",
-                          "pgroute.yaml:8:5: users[5]: missing required key \"password\" (only auth: trust needs none)",
-                          "pgroute.yaml:9:25: users[6].password: must not be empty (use auth: trust for no password)",
-                          "pgroute.yaml:10:25: users[7].password: malformed SCRAM-SHA-256 verifier "
-                          "(expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>)",
-                          "pgroute.yaml:14:26: users[11].password: missing value"});
+  CHECK(problems ==
+        Lines{"pgroute.yaml:3:36: users[0].password: auth md5 needs a plaintext password or an md5 hash, "
+              "not a SCRAM-SHA-256 verifier",
+              "pgroute.yaml:4:25: users[1].password: auth scram-sha-256 needs a plaintext password or a "
+              "SCRAM-SHA-256 verifier, not an md5 hash",
+              "pgroute.yaml:8:5: users[5]: missing required key \"password\" (only auth: trust and cert need none)",
+              "pgroute.yaml:9:25: users[6].password: must not be empty (use auth: trust for no password)",
+              "pgroute.yaml:10:25: users[7].password: malformed SCRAM-SHA-256 verifier "
+              "(expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>)",
+              "pgroute.yaml:14:26: users[11].password: missing value"});
   for (const std::string& p : problems) CHECK(p.find("4096:bad") == std::string::npos);
 }
 
@@ -160,7 +161,7 @@ pool: {}
               "pgroute.yaml:2:18: databases.app: unknown alias \"nowhere\" (known: default)",
               "pgroute.yaml:4:18: backends.default.url: invalid port \"0\" (must be 1..65535)",
               "pgroute.yaml:6:23: users[0].auth: unknown value \"nope\" "
-              "(allowed: scram-sha-256, md5, cleartext, trust)",
+              "(allowed: scram-sha-256, md5, cleartext, trust, cert)",
               "pgroute.yaml:7:14: pool.mode: unknown value \"transction\" (allowed: session, transaction)",
               "pgroute.yaml:7:32: pool.size: must be at least 1, got 0",
               "pgroute.yaml:8:10: threads: must be between 0 and 1024, got -1",

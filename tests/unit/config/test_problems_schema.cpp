@@ -43,7 +43,7 @@ TEST_CASE("problems: unknown key in a list item, in file order with the item's o
 users:
   - {name: a, password: x}
   - {name: b, passwd: x}
-)")) == Lines{"pgroute.yaml:4:5: users[1]: missing required key \"password\" (only auth: trust needs none)",
+)")) == Lines{"pgroute.yaml:4:5: users[1]: missing required key \"password\" (only auth: trust and cert need none)",
               "pgroute.yaml:4:15: users[1]: unknown key \"passwd\" (did you mean \"password\"?)"});
 }
 
@@ -95,7 +95,7 @@ TEST_CASE("problems: enumerations list the allowed values") {
   // An unknown auth method says only that: whether a password is needed cannot be known.
   CHECK(problems_of(kBackendLine + "users:\n  - {name: a, auth: password}\n") ==
         Lines{"pgroute.yaml:3:21: users[0].auth: unknown value \"password\" "
-              "(allowed: scram-sha-256, md5, cleartext, trust)"});
+              "(allowed: scram-sha-256, md5, cleartext, trust, cert)"});
 }
 
 TEST_CASE("problems: durations") {

@@ -43,3 +43,16 @@ TEST_CASE("tls config: problems point at the key") {
   CHECK(problems_of(kBackendLine + "tls: {mode: disable}\n").empty());
   CHECK(problems_of(kBackendLine + "tls: {cert: a.crt, key: a.key, min_version: TLSv1.1}\n").size() == 1);
 }
+
+TEST_CASE("tls config: auth cert needs tls.ca, and takes no password") {
+  CHECK(problems_of(kBackendLine + "users: [{name: alice, auth: cert}]\n") ==
+        Lines{"pgroute.yaml:2:29: users[0].auth: auth cert needs tls.ca (the CA that signs client certificates), "
+              "with TLS on"});
+  auto cfg =
+      config_of(kBackendLine + "users: [{name: alice, auth: cert}]\ntls: {cert: a.crt, key: a.key, ca: ca.crt}\n");
+  CHECK(cfg->users.at(0).auth == AuthMethod::Cert);
+  CHECK(cfg->users.at(0).password.empty());
+  CHECK(cfg->tls->ca == "ca.crt");
+  CHECK(problems_of(kBackendLine + "users: [{name: alice, auth: cert}]\ntls: {mode: disable, ca: ca.crt}\n").size() ==
+        1);
+}
