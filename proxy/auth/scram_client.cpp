@@ -10,6 +10,7 @@ namespace pgroute::auth {
 namespace {
 
 constexpr std::string_view kGs2Header = "n,,";
+constexpr std::string_view kGs2HeaderBound = "p=tls-server-end-point,,";
 
 std::string nonce_or_random(std::string nonce) { return nonce.empty() ? random_scram_nonce() : std::move(nonce); }
 
@@ -36,7 +37,7 @@ std::nullopt_t ScramClient::fail(std::string message) {
 
 std::string ScramClient::client_first() {
   if (state_ == State::initial) state_ = State::expect_server_first;
-  return std::string(kGs2Header) + client_first_bare_;
+  return std::string(cbind_data_.empty() ? kGs2Header : kGs2HeaderBound) + client_first_bare_;
 }
 
 std::optional<std::string> ScramClient::handle_server_first(std::string_view server_first) {
@@ -72,7 +73,9 @@ std::optional<std::string> ScramClient::handle_server_first(std::string_view ser
     keys_.server_key = scram_server_key(salted);
   }
 
-  const std::string without_proof = "c=" + base64_encode(kGs2Header) + ",r=" + std::string(nonce);
+  const std::string binding =
+      cbind_data_.empty() ? std::string(kGs2Header) : std::string(kGs2HeaderBound) + cbind_data_;
+  const std::string without_proof = "c=" + base64_encode(binding) + ",r=" + std::string(nonce);
   const std::string auth_message = client_first_bare_ + "," + std::string(server_first) + "," + without_proof;
   const std::string stored_key = sha256(keys_.client_key);
   const std::string proof = xor_bytes(keys_.client_key, hmac_sha256(stored_key, auth_message));

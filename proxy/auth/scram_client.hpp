@@ -29,7 +29,10 @@ class ScramClient {
   ScramClient(std::string password, std::string client_nonce, std::string username);
   explicit ScramClient(ScramClientKeys keys, std::string client_nonce = {});
 
-  // "n,,n=,r=<nonce>" (we never use channel binding).
+  // Channel binding "tls-server-end-point" (RFC 5929) with this data (the hash of the server's
+  // certificate): the exchange then proves both ends see the same TLS session. Call before client_first().
+  void bind_channel(std::string tls_server_end_point) { cbind_data_ = std::move(tls_server_end_point); }
+  // "n,,n=,r=<nonce>", or "p=tls-server-end-point,,n=,r=<nonce>" with channel binding.
   std::string client_first();
   // server-first-message -> client-final-message "c=biws,r=...,p=...".
   std::optional<std::string> handle_server_first(std::string_view server_first);
@@ -50,6 +53,7 @@ class ScramClient {
   ScramClientKeys keys_;  // set up front, or derived from the password in handle_server_first
   bool have_keys_ = false;
   std::string client_nonce_;
+  std::string cbind_data_;  // empty: no channel binding (GS2 header "n,,")
   std::string client_first_bare_;
   std::string expected_server_signature_;
   State state_ = State::initial;

@@ -17,28 +17,41 @@ std::nullopt_t ScramServer::fail(ScramFailure kind, std::string message) {
   return std::nullopt;
 }
 
-std::optional<std::string> ScramServer::handle_client_first(std::string_view client_first) {
+std::optional<std::string> ScramServer::handle_client_first(std::string_view client_first, bool plus) {
   constexpr auto violation = ScramFailure::protocol_violation;
   if (state_ != State::expect_client_first) {
     return fail(violation, "unexpected client-first-message at this point of the SCRAM exchange");
   }
 
-  // GS2 header: cbind-flag "," [authzid] ",". We never advertise SCRAM-SHA-256-PLUS, so
-  // "y" (client could bind but thinks we cannot) is as acceptable as "n".
+  // GS2 header: cbind-flag "," [authzid] ",". "y" says the client could bind but thinks we cannot:
+  // fine unless SCRAM-SHA-256-PLUS was offered, where it means someone took the offer away (RFC 5802).
   if (client_first.empty()) return fail(violation, "empty SCRAM client-first-message");
   const char flag = client_first[0];
+  size_t flag_end = 1;
   if (flag == 'p') {
-    return fail(violation, "client requested SCRAM channel binding (p=), but SCRAM-SHA-256-PLUS was not offered");
+    if (!offers_channel_binding())
+      return fail(violation, "client requested SCRAM channel binding (p=), but SCRAM-SHA-256-PLUS was not offered");
+    constexpr std::string_view kEndPoint = "p=tls-server-end-point";
+    if (!client_first.starts_with(kEndPoint))
+      return fail(violation, "unsupported SCRAM channel binding type (only tls-server-end-point is offered)");
+    if (!plus) return fail(violation, "SCRAM channel binding (p=) needs the mechanism SCRAM-SHA-256-PLUS");
+    flag_end = kEndPoint.size();
+    bound_ = true;
+  } else if (flag == 'n' || flag == 'y') {
+    if (plus) return fail(violation, "SCRAM-SHA-256-PLUS was chosen without channel binding (p=)");
+    if (flag == 'y' && offers_channel_binding())
+      return fail(violation, "SCRAM channel binding was offered but the client says the server cannot bind (y)");
+  } else {
+    return fail(violation, "malformed SCRAM GS2 header: bad channel binding flag");
   }
-  if (flag != 'n' && flag != 'y') return fail(violation, "malformed SCRAM GS2 header: bad channel binding flag");
-  if (client_first.size() < 2 || client_first[1] != ',') {
+  if (client_first.size() <= flag_end || client_first[flag_end] != ',') {
     return fail(violation, "malformed SCRAM GS2 header: expected ',' after channel binding flag");
   }
-  const size_t authzid_end = client_first.find(',', 2);
+  const size_t authzid_end = client_first.find(',', flag_end + 1);
   if (authzid_end == std::string_view::npos) {
     return fail(violation, "malformed SCRAM GS2 header: missing ',' after authorization identity");
   }
-  const std::string_view authzid = client_first.substr(2, authzid_end - 2);
+  const std::string_view authzid = client_first.substr(flag_end + 1, authzid_end - flag_end - 1);
   if (authzid.starts_with("a=")) {
     return fail(violation, "SCRAM authorization identity (a=) is not supported");
   }
@@ -85,8 +98,11 @@ std::optional<std::string> ScramServer::handle_client_final(std::string_view cli
 
   const auto binding_data = base64_decode(binding.value);
   if (!binding_data) return fail(violation, "invalid base64 in SCRAM channel binding (c=)");
-  if (*binding_data != gs2_header_) {
-    return fail(violation, "SCRAM channel binding (c=) does not match the GS2 header");
+  // c= is the GS2 header, followed by the channel binding data when the client binds the channel.
+  if (!binding_data->starts_with(gs2_header_) ||
+      std::string_view(*binding_data).substr(gs2_header_.size()) != (bound_ ? cbind_data_ : std::string())) {
+    return fail(violation, bound_ ? "SCRAM channel binding (c=) does not match this TLS connection"
+                                  : "SCRAM channel binding (c=) does not match the GS2 header");
   }
   if (nonce.value != nonce_) return fail(violation, "SCRAM nonce in client-final-message does not match");
   const auto proof_bytes = base64_decode(proof.value);

@@ -24,8 +24,13 @@ class ScramServer {
   // caller can hide whether a user exists.
   explicit ScramServer(ScramSecret secret, std::string server_nonce_suffix = {});
 
-  // client-first-message -> server-first-message.
-  std::optional<std::string> handle_client_first(std::string_view client_first);
+  // SCRAM-SHA-256-PLUS is offered (a TLS connection): `tls_server_end_point` is the hash of the
+  // certificate this server showed (RFC 5929), which a client binding the channel must have seen.
+  void offer_channel_binding(std::string tls_server_end_point) { cbind_data_ = std::move(tls_server_end_point); }
+  bool offers_channel_binding() const { return !cbind_data_.empty(); }
+
+  // client-first-message -> server-first-message; `plus`: the client chose SCRAM-SHA-256-PLUS.
+  std::optional<std::string> handle_client_first(std::string_view client_first, bool plus = false);
   // client-final-message -> server-final-message "v=..."; nullopt if the proof is wrong.
   std::optional<std::string> handle_client_final(std::string_view client_final);
 
@@ -46,6 +51,8 @@ class ScramServer {
   std::nullopt_t fail(ScramFailure kind, std::string message);
 
   ScramSecret secret_;
+  std::string cbind_data_;  // offered channel binding data; empty: not offered
+  bool bound_ = false;      // the client binds the channel (GS2 "p=tls-server-end-point")
   std::string server_nonce_suffix_;
   State state_ = State::expect_client_first;
   std::string gs2_header_;         // e.g. "n,," — what c= must encode

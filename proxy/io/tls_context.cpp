@@ -1,6 +1,8 @@
 #include "proxy/io/tls_context.hpp"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
@@ -81,6 +83,14 @@ std::shared_ptr<const TlsContext> TlsContext::load(const config::Tls& tls, std::
     if (epoch && ASN1_TIME_diff(&days, &seconds, epoch, X509_get0_notAfter(cert)))
       result->expires_at_ = int64_t{days} * 86400 + seconds;
     ASN1_TIME_free(epoch);
+    int md_nid = NID_undef;
+    if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, nullptr) || md_nid == NID_md5 ||
+        md_nid == NID_sha1 || md_nid == NID_undef)
+      md_nid = NID_sha256;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (const EVP_MD* md = EVP_get_digestbynid(md_nid); md && X509_digest(cert, md, digest, &length) == 1)
+      result->end_point_.assign(reinterpret_cast<const char*>(digest), length);
   }
   return result;
 }

@@ -25,12 +25,16 @@ class TlsContext {
   config::Tls::Mode mode() const { return mode_; }
   // When the certificate clients are shown stops being valid (Unix time), for the expiry gauge.
   int64_t certificate_expires_at() const { return expires_at_; }
+  // SCRAM channel binding "tls-server-end-point" (RFC 5929): the hash of the certificate clients are
+  // shown, with its signature's hash (SHA-256 for MD5 and SHA-1). Empty if it cannot be made.
+  const std::string& tls_server_end_point() const { return end_point_; }
 
  private:
   TlsContext(SSL_CTX* ctx, config::Tls::Mode mode) : ctx_(ctx), mode_(mode) {}
   SSL_CTX* ctx_;
   config::Tls::Mode mode_;
   int64_t expires_at_ = 0;
+  std::string end_point_;
 };
 
 // The context a configuration asks for: null when it has no `tls:` or its mode is disable (no

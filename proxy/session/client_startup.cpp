@@ -27,6 +27,12 @@ namespace {
 constexpr uint32_t kMaxStartupPacket = 10000;  // what PostgreSQL itself accepts
 constexpr uint32_t kMaxAuthMessage = 8192;
 
+// The SASL mechanism the client chose: SCRAM-SHA-256, or its -PLUS form where that was offered.
+bool mechanism_ok(wire::BodyReader& r, std::string_view& mechanism, bool plus_offered) {
+  if (!r.read_cstring(mechanism)) return false;
+  return mechanism == "SCRAM-SHA-256" || (plus_offered && mechanism == "SCRAM-SHA-256-PLUS");
+}
+
 // `options` carries "-c name=value" and "--name=value" words; backslash escapes a space.
 std::vector<std::pair<std::string, std::string>> parse_options(std::string_view s, std::string& error) {
   std::vector<std::string> words;
@@ -414,18 +420,25 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
       auto it = snap_->scram.find(name);
       auth::ScramServer server(user && it != snap_->scram.end() ? it->second
                                                                 : auth::mock_scram_secret(name, rt_.mock_scram_key));
-      wire::put_auth_sasl(u().out.buffer(), {"SCRAM-SHA-256"});
+      // Over TLS SCRAM-SHA-256-PLUS comes first: the client then proves it sees our certificate, so a
+      // man in the middle with another certificate cannot relay the login.
+      if (tls_ && !snap_->tls->tls_server_end_point().empty())
+        server.offer_channel_binding(snap_->tls->tls_server_end_point());
+      if (server.offers_channel_binding())
+        wire::put_auth_sasl(u().out.buffer(), {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"});
+      else
+        wire::put_auth_sasl(u().out.buffer(), {"SCRAM-SHA-256"});
       if (!co_await read_password_message(f)) co_return false;
       wire::BodyReader r(f.body);
       std::string_view mechanism, data;
       int32_t len = 0;
-      if (!r.read_cstring(mechanism) || !r.read_i32(len) || mechanism != "SCRAM-SHA-256" || len < 0 ||
-          !r.read_bytes(static_cast<size_t>(len), data)) {
+      const bool ok_mechanism = mechanism_ok(r, mechanism, server.offers_channel_binding());
+      if (!ok_mechanism || !r.read_i32(len) || len < 0 || !r.read_bytes(static_cast<size_t>(len), data)) {
         note_end(ClientCloseReason::protocol_violation, "malformed SASL initial response");
         co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: malformed SASL initial response");
         co_return false;
       }
-      auto first = server.handle_client_first(data);
+      auto first = server.handle_client_first(data, mechanism == "SCRAM-SHA-256-PLUS");
       u().in.consume(f.wire_size());
       if (!first) {
         note_end(ClientCloseReason::protocol_violation, "SCRAM: " + server.error());

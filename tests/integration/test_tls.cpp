@@ -619,3 +619,18 @@ TEST_CASE("tls: auth cert logs a user in by its client certificate, and nobody e
   // Users with passwords are not asked for a certificate.
   CHECK(Conn(tls_params(proxy, "localhost", {{"sslmode", "require"}})).scalar("SELECT 6") == "6");
 }
+
+TEST_CASE("tls: SCRAM over TLS binds the channel (SCRAM-SHA-256-PLUS, tls-server-end-point)") {
+  Proxy proxy(tls_proxy_config());
+  // channel_binding=require: libpq refuses to log in unless the server offered and completed
+  // SCRAM-SHA-256-PLUS over this TLS connection.
+  Conn bound(tls_params(proxy, "localhost", {{"sslmode", "require"}, {"channel_binding", "require"}}));
+  CHECK(bound.scalar("SELECT 7") == "7");
+  // Without TLS there is nothing to bind: libpq itself refuses, before any password is sent.
+  const PgError plain =
+      refused(tls_params(proxy, "localhost", {{"sslmode", "disable"}, {"channel_binding", "require"}}));
+  CHECK(std::string(plain.what()).find("channel binding") != std::string::npos);
+  // A client that does not bind still logs in over TLS.
+  CHECK(Conn(tls_params(proxy, "localhost", {{"sslmode", "require"}, {"channel_binding", "disable"}}))
+            .scalar("SELECT 8") == "8");
+}
