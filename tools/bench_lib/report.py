@@ -272,13 +272,15 @@ HAPROXY_NOTE = ("`haproxy` is HAProxy in TCP mode with one thread (`nbthread 1`)
 
 def tls_section(tls, targets):
     """--tls: what was encrypted, and what each pooler showed of it."""
+    plaintext = [t for t in targets if t not in TLS_TARGETS]
     lines = ["**This run used client TLS**: " + tls["certificate"] + "; PgBouncer with `client_tls_sslmode = "
              "require`, pgroute with `tls: {mode: require}` (both with their default versions and ciphers), "
              "pgbench and psql with `sslmode=require`. The pgbench figures of "
-             + ", ".join(f"`{t}`" for t in targets if t in TLS_TARGETS) + " are TLS figures; "
-             + (", ".join(f"`{t}`" for t in targets if t not in TLS_TARGETS) or "no other target")
-             + " ran plaintext (PostgreSQL has `ssl = off`), so added latency and × direct include what TLS "
-             "costs. The idle-connection test is plaintext (its client has no TLS).", "",
+             + ", ".join(f"`{t}`" for t in targets if t in TLS_TARGETS) + " are TLS figures"
+             + (("; " + ", ".join(f"`{t}`" for t in plaintext) + " ran plaintext (PostgreSQL has `ssl = off`), "
+                 "so added latency and × direct include what TLS costs") if plaintext else "")
+             + ". The many-clients test runs over TLS too, the idle-connection test plaintext (its client has no "
+             "TLS).", "",
              "| target | negotiated (psql `\\conninfo`) | during a 16-client pgbench run | plaintext login |",
              "|---|---|---|---|"]
     for target, check in tls["checks"].items():
@@ -298,7 +300,8 @@ def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_lis
           "Versions: " + meta["versions"], "",
           "Settings: " + meta["settings"], "",
           "Routing chain (pgroute-routed): " + meta["routing"], "",
-          *(["## Client TLS", "", tls_section(tls, targets), ""] if tls else []),
+          *(["## Client TLS", "", tls_section(tls, [t for t in targets if any(k[2] == t for k in summary)]), ""]
+            if tls else []),
           "> Caveat: " + meta["caveat"], "",
           "![chart](bench.png)", "",
           "## pgbench", "",

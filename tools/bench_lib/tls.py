@@ -81,7 +81,9 @@ def plaintext_refusal(port):
     p = _psql(port, "SELECT 1", "disable", USER, PASSWORD, DATABASE)
     if p.returncode == 0:
         raise BenchError(f"port {port} let a plaintext client in: client TLS is not required")
-    return (p.stderr.strip().splitlines() or ["refused"])[-1].replace("psql: error: ", "")[:200]
+    lines = p.stderr.strip().splitlines() or ["refused"]
+    fatal = [line.split("FATAL:", 1)[1].strip() for line in lines if "FATAL:" in line]
+    return (fatal[0] if fatal else lines[-1].replace("psql: error: ", ""))[:200]
 
 
 def show_clients(port, console_db):
