@@ -53,7 +53,8 @@ def parse_args(argv):
     p.add_argument("--tls", action="store_true",
                    help="client TLS on the poolers: PgBouncer (client_tls_sslmode=require) and pgroute (tls: mode "
                         "require) with one certificate made for the run, pgbench with sslmode=require through them; "
-                        "direct and haproxy stay plaintext (PostgreSQL has ssl off); the idle test runs plaintext")
+                        "direct and haproxy stay plaintext (PostgreSQL has ssl off); the many-clients and idle tests "
+                        "connect with TLS too")
     p.add_argument("--profile", type=int, default=0, metavar="CLIENTS",
                    help="after the rounds, profile PgBouncer and pgroute-routed with perf during one pgbench -S "
                         "simple run at CLIENTS clients: profile.md in the results folder (0 = off)")
@@ -272,21 +273,21 @@ class Bench:
         a = self.a
         if a.idle_connections <= 0:
             return
-        # Fresh proxies, so that RSS is not what the benchmark runs left behind. Plaintext also in a --tls
-        # run: its client speaks the protocol without TLS.
+        # Fresh proxies, so that RSS is not what the benchmark runs left behind; with --tls, TLS clients.
         fresh = []
         if "pgbouncer" in self.procs:
             fresh.append(PgBouncer(self.work, self.cluster.port, a.pool_size, a.idle_connections + 200,
-                                   name="pgbouncer-idle"))
+                                   name="pgbouncer-idle", tls=self.tls))
         for target in ("pgroute-routed", "pgroute-plain"):
             if target in self.procs:
                 p = self.procs[target]
                 fresh.append(Pgroute(self.work, self.binary, self.cluster.port, a.pool_size,
-                                     a.idle_connections + 200, a.pgroute_threads, p.routed, target + "-idle"))
+                                     a.idle_connections + 200, a.pgroute_threads, p.routed, target + "-idle",
+                                     tls=self.tls))
                 break   # one pgroute is enough: routed if it runs, else plain
         for proxy in fresh:
             proxy.start(self.cleanup)
-            res = run_idle_test(proxy.port, a.idle_connections, proxy.stat())
+            res = run_idle_test(proxy.port, a.idle_connections, proxy.stat(), tls=self.tls is not None)
             res["target"] = proxy.name
             self.idle.append(res)
             log(f"idle: {proxy.name}: {res['rss_per_conn']:.0f} B RSS per connection, "
