@@ -32,20 +32,21 @@ def create(cluster, scale):
     cluster.psql("VACUUM ANALYZE", db=DATABASE, user=USER)
 
 
-def _through_proxy(port, sql):
+def _through_proxy(port, sql, sslmode):
     p = subprocess.run([PSQL, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True,
-                       text=True, env=client_env(port), timeout=30)
+                       text=True, env=client_env(port, sslmode), timeout=30)
     return p.returncode, (p.stderr or p.stdout).strip()
 
 
-def verify_routing(cluster, proxy_port, keys=range(1, 9)):
+def verify_routing(cluster, proxy_port, keys=range(1, 9), sslmode="disable"):
     """Writes through the routed proxy and looks where rows landed. Returns (ok, description)."""
     problems = []
     for k in keys:
-        rc, out = _through_proxy(proxy_port, f"INSERT INTO {SHARD_TABLE} ({SHARD_KEY}, note) VALUES ({k}, 'bench')")
+        rc, out = _through_proxy(proxy_port, f"INSERT INTO {SHARD_TABLE} ({SHARD_KEY}, note) VALUES ({k}, 'bench')",
+                                 sslmode)
         if rc != 0:
             problems.append(f"INSERT key {k}: {out}")
-    rc, out = _through_proxy(proxy_port, f"INSERT INTO {USERS_TABLE} (id, name) VALUES (1, 'bench')")
+    rc, out = _through_proxy(proxy_port, f"INSERT INTO {USERS_TABLE} (id, name) VALUES (1, 'bench')", sslmode)
     if rc != 0:
         problems.append(f"INSERT into {USERS_TABLE}: {out}")
     if problems:

@@ -2,10 +2,13 @@
 connection, then every connection must still answer `SELECT 1`.
 
 A compact asyncio client of the PostgreSQL protocol (startup, md5/cleartext/trust, simple query),
-so that 10,000 connections cost this process little and need no extra packages.
+so that 10,000 connections cost this process little and need no extra packages. With an SSL context
+(--tls) each connection first sends SSLRequest and, answered `S`, runs the TLS handshake (sslmode=require:
+no certificate check), as libpq does.
 """
 import asyncio
 import hashlib
+import ssl
 import struct
 import time
 
@@ -22,6 +25,17 @@ def _startup_packet():
                       for k, v in (("user", USER), ("database", DATABASE)))
     body = struct.pack("!I", 196608) + params + b"\0"
     return struct.pack("!I", len(body) + 4) + body
+
+
+SSL_REQUEST = struct.pack("!II", 8, 80877103)
+
+
+def client_ssl_context():
+    """What libpq's sslmode=require does: encrypt, trust any certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def _message(tag, payload):
@@ -43,12 +57,21 @@ def _error_text(payload):
 
 
 class IdleClient:
-    def __init__(self, port):
-        self.port = port
+    def __init__(self, port, ssl_context=None):
+        self.port, self.ssl_context = port, ssl_context
         self.reader = self.writer = None
 
     async def connect(self):
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        if self.ssl_context is not None:
+            self.writer.write(SSL_REQUEST)
+            answer = await self.reader.readexactly(1)
+            if answer == b"E":   # refused before TLS (e.g. too many connections logging in)
+                (length,) = struct.unpack("!I", await self.reader.readexactly(4))
+                raise PgError(_error_text(await self.reader.readexactly(length - 4)))
+            if answer != b"S":
+                raise PgError(f"SSLRequest answered {answer!r}, not S")
+            await self.writer.start_tls(self.ssl_context)
         self.writer.write(_startup_packet())
         while True:
             tag, payload = await _read_message(self.reader)
@@ -95,9 +118,9 @@ class IdleClient:
             self.writer.close()
 
 
-async def _run(port, count, stat, concurrency):
+async def _run(port, count, stat, concurrency, ssl_context):
     gate = asyncio.Semaphore(concurrency)
-    clients = [IdleClient(port) for _ in range(count)]
+    clients = [IdleClient(port, ssl_context) for _ in range(count)]
     errors = []
 
     async def guarded(coro_fn, client):
@@ -111,7 +134,7 @@ async def _run(port, count, stat, concurrency):
                 return False
 
     # Baseline: one connection and one query, so pools and caches exist before we measure.
-    warm = IdleClient(port)
+    warm = IdleClient(port, ssl_context)
     await warm.connect()
     await warm.select_one()
     rss_before = stat.rss_bytes()
@@ -140,5 +163,6 @@ async def _run(port, count, stat, concurrency):
     }
 
 
-def run_idle_test(port, count, stat, concurrency=200):
-    return asyncio.run(_run(port, count, stat, concurrency))
+def run_idle_test(port, count, stat, concurrency=200, tls=False):
+    """tls: connect as libpq's sslmode=require does (the proxy must answer SSLRequest with S)."""
+    return asyncio.run(_run(port, count, stat, concurrency, client_ssl_context() if tls else None))

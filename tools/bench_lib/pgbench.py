@@ -49,10 +49,11 @@ def writes(mode):
     return parse_mode(mode)[0] == "tpcb"
 
 
-def client_env(port):
+def client_env(port, sslmode="disable"):
+    """libpq's environment for pgbench/psql as the benchmark user; sslmode "require" for --tls's poolers."""
     env = dict(os.environ)
     env.update(PGHOST="127.0.0.1", PGPORT=str(port), PGUSER=USER, PGPASSWORD=PASSWORD,
-               PGDATABASE=DATABASE, PGSSLMODE="disable")
+               PGDATABASE=DATABASE, PGSSLMODE=sslmode)
     env.pop("PGSERVICE", None)
     return env
 
@@ -82,7 +83,8 @@ def _field(pattern, text, cast=float):
     return cast(m.group(1)) if m else None
 
 
-def run_pgbench(port, mode, clients, duration, proxy_stat=None, jobs=2, extra_args=(), log_parent=None):
+def run_pgbench(port, mode, clients, duration, proxy_stat=None, jobs=2, extra_args=(), log_parent=None,
+                sslmode="disable"):
     """Returns a dict: tps, lat_avg_ms, p99_ms, transactions, failed, error (None when clean),
     cpu_s and rss (when proxy_stat is given)."""
     jobs = max(1, min(jobs, clients))
@@ -93,7 +95,7 @@ def run_pgbench(port, mode, clients, duration, proxy_stat=None, jobs=2, extra_ar
     try:
         cpu_before = proxy_stat.cpu_seconds() if proxy_stat else None
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, env=client_env(port),
+            p = subprocess.run(cmd, capture_output=True, text=True, env=client_env(port, sslmode),
                                timeout=duration + 180, start_new_session=True)
             stdout, stderr, rc = p.stdout, p.stderr, p.returncode
         except subprocess.TimeoutExpired as e:

@@ -4,6 +4,7 @@ The two poolers (PgBouncer, pgroute) pool `pool_size` server connections per (da
 transaction mode, authenticate clients with md5 against the same user/password, and reach PostgreSQL
 over TCP as `bench` (trust). HAProxy is the reference hop: TCP mode, one thread, bytes forwarded and
 nothing else, so no pooling (one PostgreSQL connection per client) and PostgreSQL authenticates.
+With --tls, the poolers require client TLS with one certificate (see tls.py) and get a console user.
 """
 import os
 import subprocess
@@ -11,6 +12,8 @@ import subprocess
 from .procs import BenchError, ProcStat, chown_to_pg, free_port, log, pg_user_kwargs, run, wait_for_port
 
 USER, PASSWORD, DATABASE = "bench", "benchpw", "bench"
+# With --tls, a console user of each pooler (SHOW CLIENTS shows each client's TLS); pgbench's user stays ordinary.
+ADMIN_USER, ADMIN_PASSWORD = "benchadmin", "benchadminpw"
 # Aliases only the routed configuration's routers send to (the pgbench tables stay on `default`).
 ROUTED_DATABASES = {"users": "bench_users", "shard_0": "bench_shard_0", "shard_1": "bench_shard_1"}
 MODEL_PATTERN, MODEL_ALIAS = "bench_users_*", "users"
@@ -49,8 +52,10 @@ class Pooler:
 
 
 class PgBouncer(Pooler):
-    def __init__(self, work_dir, pg_port, pool_size, max_clients, name="pgbouncer"):
-        self.name = name
+    console_db = "pgbouncer"
+
+    def __init__(self, work_dir, pg_port, pool_size, max_clients, name="pgbouncer", tls=None):
+        self.name, self.tls = name, tls   # tls: a tls.Certificates for client TLS (required), or None
         self.dir = os.path.join(work_dir, name)
         os.makedirs(self.dir, exist_ok=True)
         chown_to_pg(self.dir)
@@ -68,6 +73,8 @@ class PgBouncer(Pooler):
         auth_file = os.path.join(self.dir, "userlist.txt")
         with open(auth_file, "w") as f:
             f.write(f'"{USER}" "{PASSWORD}"\n')
+            if self.tls:
+                f.write(f'"{ADMIN_USER}" "{ADMIN_PASSWORD}"\n')
         ini = os.path.join(self.dir, "pgbouncer.ini")
         with open(ini, "w") as f:
             f.write(f"""[databases]
@@ -88,6 +95,12 @@ query_wait_timeout = 30
 log_connections = 0
 log_disconnections = 0
 ignore_startup_parameters = extra_float_digits
+""")
+            if self.tls:
+                f.write(f"""admin_users = {ADMIN_USER}
+client_tls_sslmode = require
+client_tls_cert_file = {self.tls.cert}
+client_tls_key_file = {self.tls.key}
 """)
         for path in (auth_file, ini):
             chown_to_pg(path)
@@ -157,8 +170,10 @@ def routers_yaml():
 
 
 class Pgroute(Pooler):
-    def __init__(self, work_dir, binary, pg_port, pool_size, max_clients, threads, routed, name):
-        self.name = name
+    console_db = "pgroute"
+
+    def __init__(self, work_dir, binary, pg_port, pool_size, max_clients, threads, routed, name, tls=None):
+        self.name, self.tls = name, tls   # tls: a tls.Certificates for client TLS (mode require), or None
         self.dir = os.path.join(work_dir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -170,7 +185,9 @@ class Pgroute(Pooler):
     def config_text(self):
         url = lambda db: f"postgresql://{USER}@127.0.0.1:{self.pg_port}/{db}"  # noqa: E731
         backends = "".join(f"  {alias}:\n    url: \"{url(db)}\"\n" for alias, db in ROUTED_DATABASES.items())
-        text = f"""# Written by tools/bench ({'routing chain on' if self.routed else 'routing off'}).
+        admin_user = f"  - name: {ADMIN_USER}\n    password: {ADMIN_PASSWORD}\n    auth: md5\n" if self.tls else ""
+        text = f"""# Written by tools/bench ({'routing chain on' if self.routed else 'routing off'}\
+{', client TLS required' if self.tls else ''}).
 listen:
   host: 127.0.0.1
   port: {self.port}
@@ -184,11 +201,19 @@ backends:
   - name: {USER}
     password: {PASSWORD}
     auth: md5
-pool:
+{admin_user}pool:
   mode: transaction
   size: {self.pool_size}
   queue_timeout: 30s
   connect_timeout: 5s
+"""
+        if self.tls:
+            text += f"""tls:
+  cert: "{self.tls.cert}"
+  key: "{self.tls.key}"
+  mode: require
+admin:
+  users: [{ADMIN_USER}]
 """
         return text + (routers_yaml() if self.routed else "")
 

@@ -71,7 +71,7 @@ def summarize_stacks(stacks):
     return user / n, rows
 
 
-def profile_case(proxy, port, clients, duration, jobs, work):
+def profile_case(proxy, port, clients, duration, jobs, work, sslmode="disable"):
     """Runs pgbench at `clients` against `port` while perf samples `proxy` with call graphs (with them,
     `perf script` ends every sample with a blank line, which _stacks relies on); returns the summary."""
     perf = perf_binary()
@@ -84,7 +84,7 @@ def profile_case(proxy, port, clients, duration, jobs, work):
     def load():
         try:
             result["run"] = run_pgbench(port, "simple", clients, duration, proxy.stat(), jobs=jobs,
-                                        log_parent=work)
+                                        log_parent=work, sslmode=sslmode)
         except Exception as e:  # noqa: BLE001 — reported with the profile, not lost in the thread
             result["failure"] = f"pgbench: {e}"
 
@@ -141,7 +141,8 @@ def run_profiles(bench, clients):
             continue
         log(f"profile: {target} at {clients} clients")
         try:
-            out.append(profile_case(proxy, bench.ports[target], clients, max(a.duration, 6), a.jobs, bench.work))
+            out.append(profile_case(proxy, bench.ports[target], clients, max(a.duration, 6), a.jobs, bench.work,
+                                    bench.sslmode(target)))
         except (BenchError, OSError, subprocess.SubprocessError) as e:
             log(f"profile: {target}: {e}")
             out.append({"target": target, "clients": clients, "user_share": None, "rows": [], "tps": None,

@@ -3,6 +3,7 @@ import os
 
 from .pgbench import MODES, mode_label, parse_mode
 from .summary import PROXIES, TARGETS, baseline_cost, routing_cost
+from .tls import TLS_TARGETS
 
 
 def _f(value, fmt="{:.0f}", none="–"):
@@ -13,12 +14,17 @@ def _mib(b):
     return None if b is None else b / 2**20
 
 
-def _target_note(target, clients):
+def _target_note(target, clients, tls):
+    notes = []
     # HAProxy forwards bytes only: each client is a PostgreSQL connection of its own, as with direct.
-    return f"no pooling: {clients} server connections" if target == "haproxy" else ""
+    if target == "haproxy":
+        notes.append(f"no pooling: {clients} server connections")
+    if tls:
+        notes.append("client TLS" if target in TLS_TARGETS else "plaintext")
+    return "; ".join(notes)
 
 
-def case_table(summary, skipped, modes, clients_list, targets):
+def case_table(summary, skipped, modes, clients_list, targets, tls=False):
     lines = ["| mode | clients | target | tps (median) | lat avg ms | lat p99 ms | added lat µs | "
              "× PgBouncer | × direct | proxy CPU s/10k tx | proxy µs/tx | CPU/tx × PgBouncer | proxy RSS MiB | "
              "runs ok | notes |",
@@ -32,7 +38,7 @@ def case_table(summary, skipped, modes, clients_list, targets):
                     lines.append(f"| {mode} | {clients} | {target} | n/a |  |  |  |  |  |  |  |  |  |  | {reason} |")
                     continue
                 cpu = f["cpu_s_per_10k"]
-                note = "; ".join(n for n in [_target_note(target, clients), *sorted(set(f["errors"]))] if n)[:200]
+                note = "; ".join(n for n in [_target_note(target, clients, tls), *sorted(set(f["errors"]))] if n)[:200]
                 lines.append(
                     f"| {mode} | {clients} | {target} | {_f(f['tps'])} | {_f(f['lat_avg_ms'], '{:.3f}')} | "
                     f"{_f(f['p99_ms'], '{:.3f}')} | {_f(f['added_lat_us'], '{:+.0f}')} | "
@@ -120,12 +126,33 @@ def issue17_rows(summary, idle, clients_list, pgr):
     return rows
 
 
-def targets_table(summary, many, idle, clients_list):
-    """The targets of issues #6 and #17, judged on this run's medians (not asserted by any test)."""
+def tls_targets_table(summary, clients_list, pgr):
+    """Issue 19's target for a --tls run: CPU per transaction with client TLS ≤ PgBouncer's with TLS,
+    for every mode and client count run. The targets of #6 and #17 are plaintext figures: not judged here."""
+    rows = []
+    modes = sorted({m for (m, _c, _t) in summary}, key=MODES.index)
+    for mode in modes:
+        for c in clients_list:
+            r_cpu, b_cpu = (_get(summary, mode, c, t, "cpu_s_per_10k") for t in (pgr, "pgbouncer"))
+            if r_cpu is not None and b_cpu:
+                rows.append((f"CPU/tx with client TLS, {mode}, {pgr}, {c} clients ≤ PgBouncer's with TLS",
+                             f"{r_cpu * 100:.1f} vs {b_cpu * 100:.1f} µs ({r_cpu / b_cpu:.2f}×)", r_cpu <= b_cpu))
+    if not rows:
+        return "Issue #19's target needs PgBouncer and pgroute in the run."
+    lines = ["The targets of issues #6 and #17 are judged on runs without `--tls`.", "",
+             "| issue | target | this run | verdict |", "|---|---|---|---|"]
+    lines += [f"| #19 | {name} | {value} | {_check(ok)} |" for name, value, ok in rows]
+    return "\n".join(lines)
+
+
+def targets_table(summary, many, idle, clients_list, tls=False):
+    """The targets of issues #6 and #17 (#19 with --tls), judged on this run's medians (not asserted by any test)."""
     rows = []
     # The targets are about routing on; until pgroute-routed runs, judge pgroute-plain (labelled so).
     ran = {t for (_m, _c, t) in summary}
     pgr = "pgroute-routed" if "pgroute-routed" in ran else "pgroute-plain"
+    if tls:
+        return tls_targets_table(summary, clients_list, pgr)
 
     def get(mode, clients, target, key):
         return _get(summary, mode, clients, target, key)
@@ -196,7 +223,7 @@ COLORS = {"direct": "tab:gray", "pgbouncer": "tab:blue", "pgroute-routed": "tab:
           "pgroute-baseline": "tab:purple"}
 
 
-def chart(path, summary, modes, clients_list, targets):
+def chart(path, summary, modes, clients_list, targets, tls=False):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -223,7 +250,7 @@ def chart(path, summary, modes, clients_list, targets):
             ax.set_xticklabels([str(c) for c in clients_list])
             ax.set_xlabel("pgbench clients")
             ax.set_ylabel(label)
-            ax.set_title(f"pgbench {mode_label(mode)}")
+            ax.set_title(f"pgbench {mode_label(mode)}" + (", client TLS on the poolers" if tls else ""))
             ax.set_ylim(bottom=0)
             ax.grid(True, alpha=0.3)
             if ax.lines:
@@ -243,17 +270,38 @@ HAPROXY_NOTE = ("`haproxy` is HAProxy in TCP mode with one thread (`nbthread 1`)
                 "It is the reference for what a user-space hop costs.")
 
 
+def tls_section(tls, targets):
+    """--tls: what was encrypted, and what each pooler showed of it."""
+    plaintext = [t for t in targets if t not in TLS_TARGETS]
+    lines = ["**This run used client TLS**: " + tls["certificate"] + "; PgBouncer with `client_tls_sslmode = "
+             "require`, pgroute with `tls: {mode: require}` (both with their default versions and ciphers), "
+             "pgbench and psql with `sslmode=require`. The pgbench figures of "
+             + ", ".join(f"`{t}`" for t in targets if t in TLS_TARGETS) + " are TLS figures"
+             + (("; " + ", ".join(f"`{t}`" for t in plaintext) + " ran plaintext (PostgreSQL has `ssl = off`), "
+                 "so added latency and × direct include what TLS costs") if plaintext else "")
+             + ". The many-clients and idle-connection tests connect with TLS too (idle RSS includes each "
+             "connection's TLS state).", "",
+             "| target | negotiated (psql `\\conninfo`) | during a 16-client pgbench run | plaintext login |",
+             "|---|---|---|---|"]
+    for target, check in tls["checks"].items():
+        lines.append(f"| {target} | {check['negotiated']} | {check['clients']} | refused: {check['plaintext']} |")
+    return "\n".join(lines)
+
+
 def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_list):
     targets = [t for t in TARGETS if t in meta["targets"]]
+    tls = meta.get("tls")
     routed_ran = any(t == "pgroute-routed" for (_m, _c, t) in summary)
     unverified = ("> pgroute-routed ran but its routing was **not verified** (see \"Routing chain\" above): "
                   "its figures may be those of a proxy that does not consult the chain.\n"
                   if routed_ran and not meta.get("routing_ok") else "")
-    md = [f"# pgroute benchmark {meta['timestamp']}", "",
+    md = [f"# pgroute benchmark {meta['timestamp']}" + (" (client TLS)" if tls else ""), "",
           "Machine: " + meta["machine"], "",
           "Versions: " + meta["versions"], "",
           "Settings: " + meta["settings"], "",
           "Routing chain (pgroute-routed): " + meta["routing"], "",
+          *(["## Client TLS", "", tls_section(tls, [t for t in targets if any(k[2] == t for k in summary)]), ""]
+            if tls else []),
           "> Caveat: " + meta["caveat"], "",
           "![chart](bench.png)", "",
           "## pgbench", "",
@@ -262,19 +310,21 @@ def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_lis
           "Proxy CPU = utime+stime of the proxy process (all threads) across the run, from /proc/PID/stat."
           + (" " + TPCB_NOTE if any(parse_mode(m)[0] == "tpcb" for m in modes) else "")
           + (" " + HAPROXY_NOTE if "haproxy" in targets else ""), "",
-          case_table(summary, skipped, modes, clients_list, targets), "",
+          case_table(summary, skipped, modes, clients_list, targets, bool(tls)), "",
           "## Routing on vs off", "", unverified, routing_table(summary), ""]
     baseline = baseline_table(summary)
     if baseline:
         md += ["## This build vs the baseline", "", baseline, ""]
     md += ["## Many clients", "", many_table(many, summary) if many else "not run", "",
-           "## Idle connections", "", idle_table(idle) if idle else "not run", "",
-           "## Targets", "", unverified, targets_table(summary, many, idle, clients_list), ""]
+           "## Idle connections", "", *(["Client TLS: each connection made its TLS handshake (no certificate "
+                                          "check, as sslmode=require).", ""] if tls and idle else []),
+           idle_table(idle) if idle else "not run", "",
+           "## Targets", "", unverified, targets_table(summary, many, idle, clients_list, bool(tls)), ""]
     md_path = os.path.join(out_dir, "results.md")
     with open(md_path, "w") as f:
         f.write("\n".join(md))
     try:
-        chart(os.path.join(out_dir, "bench.png"), summary, modes, clients_list, targets)
+        chart(os.path.join(out_dir, "bench.png"), summary, modes, clients_list, targets, bool(tls))
     except ImportError as e:   # python3-matplotlib missing: the Markdown report still stands
         with open(md_path, "a") as f:
             f.write(f"\n(no chart: {e}; install python3-matplotlib)\n")

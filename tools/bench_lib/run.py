@@ -6,9 +6,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-from . import databases, report, setup
+from . import databases, report, setup, tls
 from .idle import run_idle_test
 from .pgbench import MODES, TPCB_RESET_SQL, mode_label, parse_mode, run_pgbench, writes
 from .profile import perf_binary, profile_markdown, run_profiles
@@ -49,6 +50,11 @@ def parse_args(argv):
                    help="another pgroute binary (e.g. a build of the previous commit) run with the routed "
                         "configuration as target pgroute-baseline, alternated with the others: before/after "
                         "figures for a change from one run")
+    p.add_argument("--tls", action="store_true",
+                   help="client TLS on the poolers: PgBouncer (client_tls_sslmode=require) and pgroute (tls: mode "
+                        "require) with one certificate made for the run, pgbench with sslmode=require through them; "
+                        "direct and haproxy stay plaintext (PostgreSQL has ssl off); the many-clients and idle tests "
+                        "connect with TLS too")
     p.add_argument("--profile", type=int, default=0, metavar="CLIENTS",
                    help="after the rounds, profile PgBouncer and pgroute-routed with perf during one pgbench -S "
                         "simple run at CLIENTS clients: profile.md in the results folder (0 = off)")
@@ -92,6 +98,8 @@ class Bench:
         self.skipped = {}                  # (target, mode or None) -> reason
         self.runs, self.many, self.idle, self.profiles = [], [], [], []
         self.routing, self.routing_ok = "not run", False
+        self.tls = None            # tls.Certificates with --tls
+        self.tls_checks = {}       # target -> what the TLS checks saw (--tls)
 
     # ---- setup -------------------------------------------------------------------------------
     def start(self):
@@ -119,6 +127,8 @@ class Bench:
         chown_to_pg(self.work)   # initdb creates the data directory in it as `postgres`
         self.cleanup.add_dir(self.work)
         max_conn = max(a.clients) + 6 * a.pool_size + 50
+        if a.tls:
+            self.tls = tls.Certificates(self.work).make()
         self.cluster = Cluster(self.work, free_port(), max_conn, self.cleanup)
         self.cluster.start()
         databases.create(self.cluster, a.scale)
@@ -129,7 +139,7 @@ class Bench:
             h.start(self.cleanup)
             self._add("haproxy", h)
         if "pgbouncer" in a.targets:
-            b = PgBouncer(self.work, self.cluster.port, a.pool_size, max_clients)
+            b = PgBouncer(self.work, self.cluster.port, a.pool_size, max_clients, tls=self.tls)
             b.start(self.cleanup)
             self._add("pgbouncer", b)
         for target, routed, binary in (("pgroute-routed", True, self.binary), ("pgroute-plain", False, self.binary),
@@ -137,7 +147,7 @@ class Bench:
             if target not in a.targets:
                 continue
             proxy = Pgroute(self.work, binary, self.cluster.port, a.pool_size, max_clients,
-                            a.pgroute_threads, routed, target)
+                            a.pgroute_threads, routed, target, tls=self.tls)
             problem = proxy.check()
             if problem:
                 # Until `routers:` is parsed (issue #4), pgroute rejects it as an unknown key.
@@ -150,13 +160,49 @@ class Bench:
             proxy.start(self.cleanup)
             self._add(target, proxy)
             if target == "pgroute-routed":
-                self.routing_ok, self.routing = databases.verify_routing(self.cluster, proxy.port)
+                self.routing_ok, self.routing = databases.verify_routing(self.cluster, proxy.port,
+                                                                         sslmode=self.sslmode(target))
                 log(f"routing chain: {self.routing}")
                 databases.scrub(self.cluster)
         self.targets = [t for t in a.targets if t in self.ports]
 
     def _add(self, target, proxy):
         self.ports[target], self.procs[target] = proxy.port, proxy
+
+    def sslmode(self, target):
+        """libpq's sslmode for pgbench/psql against a target: require on the poolers in a --tls run."""
+        return "require" if self.tls and target in tls.TLS_TARGETS else "disable"
+
+    def check_tls(self):
+        """--tls: each pooler refuses a plaintext login, psql negotiates TLS, and while pgbench runs every
+        one of its connections shows TLS in the pooler's SHOW CLIENTS. A pooler that lets plaintext in or
+        shows a pgbench connection without TLS stops the run: its figures would not be TLS figures."""
+        if not self.tls:
+            return
+        clients = 16
+        for target in [t for t in self.targets if t in tls.TLS_TARGETS]:
+            proxy, port = self.procs[target], self.ports[target]
+            check = {"plaintext": tls.plaintext_refusal(port), "negotiated": tls.conninfo(port)}
+            load = {}
+            t = threading.Thread(target=lambda: load.update(run=run_pgbench(
+                port, "simple", clients, 3, jobs=self.a.jobs, log_parent=self.work, sslmode="require")))
+            t.start()
+            try:
+                time.sleep(1.5)
+                seen = tls.show_clients(port, proxy.console_db)
+            except (BenchError, subprocess.SubprocessError) as e:
+                seen, check["clients"] = None, f"not checked: {e}"
+            finally:
+                t.join()
+            if seen is not None:
+                ok, check["clients"] = tls.summarize_clients(seen, clients)
+                if not ok:
+                    raise BenchError(f"{target}: pgbench did not run over TLS: {check['clients']}")
+            if load["run"]["error"]:
+                raise BenchError(f"{target}: pgbench with sslmode=require: {load['run']['error']}")
+            self.tls_checks[target] = check
+            log(f"{target} TLS: negotiated {check['negotiated']}; {check['clients']}; plaintext login refused "
+                f"({check['plaintext']})")
 
     def probe_pgbouncer_prepared(self):
         """PgBouncer before 1.21 cannot run -M prepared in transaction mode: try it, mark n/a."""
@@ -165,7 +211,7 @@ class Bench:
         for mode in [m for m in self.a.modes if parse_mode(m)[1] == "prepared"]:
             self.reset_writes(mode)
             r = run_pgbench(self.ports["pgbouncer"], mode, 2 * self.a.pool_size, 3, jobs=self.a.jobs,
-                            log_parent=self.work)
+                            log_parent=self.work, sslmode=self.sslmode("pgbouncer"))
             if r["error"]:
                 reason = f"{PgBouncer.version()} cannot (transaction mode): {r['error'][:120]}"
                 self.skipped[("pgbouncer", mode)] = reason
@@ -184,7 +230,8 @@ class Bench:
             raise BenchError(f"{target} exited ({proxy.proc.returncode}):\n{proxy.log_tail()}")
         self.reset_writes(mode)
         return run_pgbench(self.ports[target], mode, clients, duration,
-                           proxy.stat() if proxy else None, jobs=self.a.jobs, log_parent=self.work)
+                           proxy.stat() if proxy else None, jobs=self.a.jobs, log_parent=self.work,
+                           sslmode=self.sslmode(target))
 
     def rounds(self):
         a = self.a
@@ -226,20 +273,21 @@ class Bench:
         a = self.a
         if a.idle_connections <= 0:
             return
-        # Fresh proxies, so that RSS is not what the benchmark runs left behind.
+        # Fresh proxies, so that RSS is not what the benchmark runs left behind; with --tls, TLS clients.
         fresh = []
         if "pgbouncer" in self.procs:
             fresh.append(PgBouncer(self.work, self.cluster.port, a.pool_size, a.idle_connections + 200,
-                                   name="pgbouncer-idle"))
+                                   name="pgbouncer-idle", tls=self.tls))
         for target in ("pgroute-routed", "pgroute-plain"):
             if target in self.procs:
                 p = self.procs[target]
                 fresh.append(Pgroute(self.work, self.binary, self.cluster.port, a.pool_size,
-                                     a.idle_connections + 200, a.pgroute_threads, p.routed, target + "-idle"))
+                                     a.idle_connections + 200, a.pgroute_threads, p.routed, target + "-idle",
+                                     tls=self.tls))
                 break   # one pgroute is enough: routed if it runs, else plain
         for proxy in fresh:
             proxy.start(self.cleanup)
-            res = run_idle_test(proxy.port, a.idle_connections, proxy.stat())
+            res = run_idle_test(proxy.port, a.idle_connections, proxy.stat(), tls=self.tls is not None)
             res["target"] = proxy.name
             self.idle.append(res)
             log(f"idle: {proxy.name}: {res['rss_per_conn']:.0f} B RSS per connection, "
@@ -266,9 +314,12 @@ class Bench:
                          f"pgbench -j {a.jobs}, scale {a.scale}; pool size {a.pool_size} (both poolers, "
                          f"transaction mode, md5 client auth); pgroute threads {a.pgroute_threads or 'automatic (half the cores)'}; "
                          + ("HAProxy TCP mode, nbthread 1, no pooling (one server connection per client); "
-                            if "haproxy" in self.targets else "") +
+                            if "haproxy" in self.targets else "")
+                         + (f"client TLS on the poolers ({self.tls.describe()}; pgbench sslmode=require), "
+                            "direct and HAProxy plaintext; " if self.tls else "") +
                          "pgbench, proxies and PostgreSQL share this machine"),
             "routing": self.routing, "routing_ok": self.routing_ok, "targets": a.targets,
+            "tls": {"certificate": self.tls.describe(), "checks": self.tls_checks} if self.tls else None,
             "caveat": ("2 shared cores; other work (compilers) may run at the same time: treat single runs "
                        "as noisy and compare ratios within one run" + (" — --quick smoke run" if a.quick else "")),
         }
@@ -305,6 +356,7 @@ def main(argv, repo):
     bench.cleanup.install_signal_handlers()
     try:
         bench.start()
+        bench.check_tls()
         bench.probe_pgbouncer_prepared()
         bench.rounds()
         if args.profile > 0:
