@@ -15,8 +15,10 @@ namespace pgroute {
 class Outbox {
  public:
   std::string& buffer() { return pending_; }
-  // The connection's TLS (null: plaintext); set before anything is flushed.
+  // The connection's TLS (null: plaintext); set before anything is flushed. While its handshake runs
+  // nothing may be written (hold): what is queued then waits, and goes out encrypted or not at all.
   void use_tls(TlsChannel* tls) { tls_ = tls; }
+  void hold(bool on) { held_ = on; }
   // Frees the storage while nothing is queued or being written.
   void release() {
     if (!writing_ && pending_.empty() && cipher_.empty()) {
@@ -34,6 +36,7 @@ class Outbox {
   FlushNow flush_now(Socket& sock) {
     if (failed_) return FlushNow::failed;
     if (writing_) return FlushNow::must_wait;
+    if (held_) return FlushNow::done;
     std::string& out = wire_bytes();
     if (failed_) return FlushNow::failed;
     if (out.empty()) return FlushNow::done;
@@ -54,7 +57,7 @@ class Outbox {
 
   // Returns false if the client is gone.
   awaitable<bool> flush(Socket& sock) {
-    if (writing_) co_return !failed_;
+    if (writing_ || held_) co_return !failed_;
     writing_ = true;
     while (!failed_) {
       std::string& out = wire_bytes();
@@ -92,6 +95,7 @@ class Outbox {
   TlsChannel* tls_ = nullptr;
   bool writing_ = false;
   bool failed_ = false;
+  bool held_ = false;
 };
 
 }  // namespace pgroute

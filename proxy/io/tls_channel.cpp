@@ -75,30 +75,41 @@ TlsChannel::Status TlsChannel::read(ReadBuffer& in) {
     }
     const int code = SSL_get_error(ssl_, n);
     if (code == SSL_ERROR_WANT_READ) return Status::ok;  // all whole records are read
-    return fail(n, "TLS");
+    const Status status = fail(n, "TLS");
+    if (status == Status::closed) peer_closed_ = true;
+    return status;
   }
 }
 
 bool TlsChannel::write(std::string_view plain, std::string& out) {
+  // A record at a time, each drained at once: the write BIO never holds more than one (it keeps
+  // its largest size for the connection's life), and a large result is not held three times.
   while (!plain.empty()) {
     ERR_clear_error();
-    const int n = SSL_write(ssl_, plain.data(), static_cast<int>(std::min<size_t>(plain.size(), 1 << 30)));
+    const int n = SSL_write(ssl_, plain.data(), static_cast<int>(std::min<size_t>(plain.size(), 16384)));
     if (n <= 0) {
       fail(n, "TLS write");
       return false;
     }
     plain.remove_prefix(static_cast<size_t>(n));
+    drain(out);
   }
-  drain(out);
   return true;
 }
 
 std::string TlsChannel::verified_peer_name() const {
   const X509* peer = SSL_get0_peer_certificate(ssl_);
   if (!peer || SSL_get_verify_result(ssl_) != X509_V_OK) return {};
-  char name[256];
-  const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, name, sizeof name);
-  return n > 0 ? std::string(name, static_cast<size_t>(n)) : std::string();
+  // Exactly one CN, as UTF-8, without NUL: anything else names nobody.
+  const X509_NAME* subject = X509_get_subject_name(peer);
+  const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (at < 0 || X509_NAME_get_index_by_NID(subject, NID_commonName, at) >= 0) return {};
+  unsigned char* utf8 = nullptr;
+  const int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+  if (n <= 0) return {};
+  std::string name(reinterpret_cast<const char*>(utf8), static_cast<size_t>(n));
+  OPENSSL_free(utf8);
+  return name.find('\0') == std::string::npos ? name : std::string();
 }
 
 std::string_view TlsChannel::version() const { return SSL_get_version(ssl_); }

@@ -34,6 +34,8 @@ class TlsChannel {
   // Encrypts `plain`, appending the records to `out`. False on failure (see error()).
   bool write(std::string_view plain, std::string& out);
   const std::string& error() const { return error_; }
+  // The peer sent close_notify: it sends nothing more.
+  bool peer_closed() const { return peer_closed_; }
   // For SHOW CLIENTS and logs, once the handshake is done: "TLSv1.3", "TLS_AES_256_GCM_SHA384".
   std::string_view version() const;
   std::string_view cipher() const;
@@ -55,6 +57,7 @@ class TlsChannel {
   BIO* wbio_ = nullptr;  // ciphertext out (owned by ssl_)
   std::string raw_;
   std::string error_;
+  bool peer_closed_ = false;
 };
 
 }  // namespace pgroute

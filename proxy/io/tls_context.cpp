@@ -45,8 +45,13 @@ std::shared_ptr<const TlsContext> TlsContext::load(const config::Tls& tls, std::
   SSL_CTX_set_min_proto_version(ctx, tls.min_version == config::Tls::Version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
   // Renegotiation is a known attack surface and PostgreSQL clients never need it.
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  // A session ends with its connection: no resumption cache to grow.
+  // A session ends with its connection: no resumption, by cache or by ticket (a TLS 1.2 client resuming
+  // with client certificates asked for would otherwise fail for lack of a session id context).
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  static constexpr unsigned char kSessionContext[] = "pgroute";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) {
     error = tls.cert_at + ": cannot load the certificate " + tls.cert + ": " + openssl_errors();
@@ -83,14 +88,16 @@ std::shared_ptr<const TlsContext> TlsContext::load(const config::Tls& tls, std::
     if (epoch && ASN1_TIME_diff(&days, &seconds, epoch, X509_get0_notAfter(cert)))
       result->expires_at_ = int64_t{days} * 86400 + seconds;
     ASN1_TIME_free(epoch);
+    // RFC 5929 defines it for signatures with one hash: MD5 and SHA-1 become SHA-256; for others
+    // (Ed25519, RSA-PSS) it is undefined, and SCRAM-SHA-256-PLUS is then not offered.
     int md_nid = NID_undef;
-    if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, nullptr) || md_nid == NID_md5 ||
-        md_nid == NID_sha1 || md_nid == NID_undef)
-      md_nid = NID_sha256;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (const EVP_MD* md = EVP_get_digestbynid(md_nid); md && X509_digest(cert, md, digest, &length) == 1)
-      result->end_point_.assign(reinterpret_cast<const char*>(digest), length);
+    if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, nullptr) && md_nid != NID_undef) {
+      if (md_nid == NID_md5 || md_nid == NID_sha1) md_nid = NID_sha256;
+      unsigned char digest[EVP_MAX_MD_SIZE];
+      unsigned int length = 0;
+      if (const EVP_MD* md = EVP_get_digestbynid(md_nid); md && X509_digest(cert, md, digest, &length) == 1)
+        result->end_point_.assign(reinterpret_cast<const char*>(digest), length);
+    }
   }
   return result;
 }

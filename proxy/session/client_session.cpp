@@ -234,6 +234,10 @@ void ClientSession::serve() {
           client_side_ends();
           return;
       }
+    if (tls_ && tls_->peer_closed()) {  // it ended TLS (close_notify): nothing more will come
+      client_input_over();
+      return;
+    }
     if (u().in.empty() && !last_read_filled_ && !std::exchange(woken_readable_, false) && may_park()) {
       // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
       park();
@@ -315,8 +319,8 @@ void ClientSession::client_read_done(boost::system::error_code ec, size_t n) {
     switch (tls_->read(u().in)) {
       case TlsChannel::Status::ok:
       case TlsChannel::Status::want_more:
-      // close_notify: what came before it (a Terminate, usually) is handled first; the end of the
-      // connection itself comes as the socket's end of input.
+      // close_notify: what came before it (a Terminate, usually) is handled first; then its input
+      // is over (read_client).
       case TlsChannel::Status::closed: break;
       case TlsChannel::Status::failed:
         note_end(ClientCloseReason::tls_failed, tls_->error());

@@ -16,6 +16,7 @@ size_t ClientSession::tls_read_size() { return kTlsReadSize; }
 
 awaitable<bool> ClientSession::start_tls() {
   tls_ = std::make_unique<TlsChannel>(snap_->tls);
+  u().out.hold(true);  // a FATAL queued meanwhile (a shutdown) must not go out in the clear
   std::string& raw = tls_->raw();
   for (;;) {
     std::string out;
@@ -44,6 +45,7 @@ awaitable<bool> ClientSession::start_tls() {
     tls_->feed({raw.data(), n});
   }
   u().out.use_tls(tls_.get());
+  u().out.hold(false);
   tls_counted_ = true;
   rt_.clients_tls.fetch_add(1, std::memory_order_relaxed);
   PGR_LOG(debug) << describe() << ": TLS " << tls_->version() << " " << tls_->cipher();

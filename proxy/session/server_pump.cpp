@@ -230,7 +230,7 @@ void ClientSession::pump_step() {
           return;
       }
     }
-    if (!u().out.buffer().empty()) {
+    if (u().out.queued() > 0) {  // plaintext queued, or TLS records a partial write left
       Outbox::FlushNow flushed = u().out.flush_now(socket_);
       if (flushed == Outbox::FlushNow::must_wait) {
         pump_wait(PumpWait::pump);
@@ -314,7 +314,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       co_await finish_detach(std::move(done));
       co_return;
     }
-    if (!u().out.buffer().empty() && !co_await u().out.flush(socket_)) note_write_failed();
+    if (u().out.queued() > 0 && !co_await u().out.flush(socket_)) note_write_failed();
     // A client whose input ended has had every answer: the session ends as on its exit.
     if (client_gone_ || (client_input_ended_ && u().replies.expect.empty())) {
       co_await finish_server_on_client_exit();

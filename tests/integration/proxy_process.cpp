@@ -16,8 +16,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A YAML double-quoted scalar.
-std::string quoted(const std::string& s) {
+}  // namespace
+
+std::string yaml_quoted(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
@@ -25,8 +26,6 @@ std::string quoted(const std::string& s) {
   }
   return out + "\"";
 }
-
-}  // namespace
 
 std::string pgroute_binary() { return PGROUTE_BINARY; }
 
@@ -37,7 +36,7 @@ std::string ProxyConfig::to_yaml(int listen_port) const {
   if (max_client_connections) y << "max_client_connections: " << *max_client_connections << "\n";
   y << "backends:\n";
   for (const auto& b : backends) {
-    y << "  " << b.alias << ": {url: " << quoted(b.url);
+    y << "  " << b.alias << ": {url: " << yaml_quoted(b.url);
     if (b.pool_size) y << ", pool_size: " << *b.pool_size;
     if (!b.extra.empty()) y << ", " << b.extra;
     y << "}\n";
@@ -48,8 +47,8 @@ std::string ProxyConfig::to_yaml(int listen_port) const {
   }
   y << "users:\n";
   for (const auto& u : users) {
-    y << "  - {name: " << quoted(u.name);
-    if (u.password) y << ", password: " << quoted(*u.password);
+    y << "  - {name: " << yaml_quoted(u.name);
+    if (u.password) y << ", password: " << yaml_quoted(*u.password);
     if (u.auth) y << ", auth: " << *u.auth;
     y << "}\n";
   }
@@ -58,7 +57,7 @@ std::string ProxyConfig::to_yaml(int listen_port) const {
   if (metrics_port) y << "metrics: {listen: \"127.0.0.1:" << *metrics_port << "\"}\n";
   if (!admin_users.empty()) {
     y << "admin: {users: [";
-    for (std::size_t i = 0; i < admin_users.size(); ++i) y << (i ? ", " : "") << quoted(admin_users[i]);
+    for (std::size_t i = 0; i < admin_users.size(); ++i) y << (i ? ", " : "") << yaml_quoted(admin_users[i]);
     y << "]}\n";
   }
   if (!watch_config) y << "reload: {watch: false}\n";

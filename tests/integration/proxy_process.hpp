@@ -66,6 +66,9 @@ struct ProxyConfig {
 // above. Starts the shared clusters if needed.
 ProxyConfig default_proxy_config();
 
+// A YAML double-quoted scalar (for paths and names in configs written by tests).
+std::string yaml_quoted(const std::string& s);
+
 // Path of the built pgroute binary (CMake's PGROUTE_BINARY).
 std::string pgroute_binary();
 

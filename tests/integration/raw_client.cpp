@@ -207,4 +207,18 @@ std::vector<BackendMessage> RawClient::startup_trust(const std::string& user, co
   }
 }
 
+std::string encryption_request(std::uint32_t code) {
+  std::string m;
+  put_u32(m, 8);
+  put_u32(m, code);
+  return m;
+}
+
+char RawClient::read_one_byte(std::chrono::milliseconds timeout) {
+  pollfd p{fd_, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return 0;
+  char c = 0;
+  return ::recv(fd_, &c, 1, 0) == 1 ? c : 0;
+}
+
 }  // namespace pgroute::it

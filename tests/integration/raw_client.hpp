@@ -32,6 +32,10 @@ std::map<char, std::string> error_fields(std::string_view body);
 std::string startup_message(const std::vector<std::pair<std::string, std::string>>& params,
                             std::uint32_t version = kProtocol3);
 std::string cancel_request(std::uint32_t pid, std::uint32_t key);
+inline constexpr std::uint32_t kSslRequestCode = 80877103;
+inline constexpr std::uint32_t kGssEncRequestCode = 80877104;
+// SSLRequest or GSSENCRequest: length 8 and the code.
+std::string encryption_request(std::uint32_t code);
 std::string query_message(std::string_view sql);
 // Any typed frontend message: type, length, body (the body as it goes on the wire).
 std::string typed_message(char type, std::string_view body);
@@ -65,6 +69,8 @@ class RawClient {
   std::vector<BackendMessage> startup_trust(const std::string& user, const std::string& dbname);
 
   int fd() const { return fd_; }
+  // The one-byte answer to an encryption request ('S', 'G' or 'N'), read alone; 0 on EOF or timeout.
+  char read_one_byte(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
  private:
   // Appends at least one byte to buffer_; false on EOF/reset; throws on timeout.

@@ -12,24 +12,6 @@ using namespace pgroute::it;
 
 namespace {
 
-constexpr std::uint32_t kSslRequestCode = 80877103;
-constexpr std::uint32_t kGssEncRequestCode = 80877104;
-
-std::string encryption_request(std::uint32_t code) {
-  std::string m;
-  put_u32(m, 8);
-  put_u32(m, code);
-  return m;
-}
-
-// The one-byte answer to an encryption request ('S', 'G' or 'N'); 0 on EOF or timeout.
-char read_one_byte(RawClient& raw, std::chrono::milliseconds timeout = 5s) {
-  pollfd p{raw.fd(), POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return 0;
-  char c = 0;
-  return ::recv(raw.fd(), &c, 1, 0) == 1 ? c : 0;
-}
-
 // Typed backend messages in `bytes` (a trailing partial message is dropped).
 std::vector<BackendMessage> split_messages(std::string_view bytes) {
   std::vector<BackendMessage> out;
@@ -171,7 +153,7 @@ TEST_CASE("startup: bytes pipelined after SSLRequest or GSSENCRequest end the co
     INFO("the request answered first, then the startup (what libpq with sslmode=prefer does)");
     RawClient raw(proxy.port());
     raw.send(encryption_request(kSslRequestCode));
-    CHECK(read_one_byte(raw) == 'N');
+    CHECK(raw.read_one_byte() == 'N');
     auto got = raw.startup_trust(kProxyTrustUser, "app");
     CHECK(got.back().type == 'Z');
   }

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "harness.hpp"
 #include "http_get.hpp"
@@ -17,26 +18,9 @@ using namespace pgroute::it;
 
 namespace {
 
-constexpr std::uint32_t kSslRequestCode = 80877103;
-constexpr std::uint32_t kGssEncRequestCode = 80877104;
 constexpr const char* kTlsBenchDb = "it_tls_bench";
 constexpr const char* kOps = "ops";  // an admin user, for SHOW CLIENTS
 constexpr const char* kOpsPassword = "ops-secret";
-
-std::string encryption_request(std::uint32_t code) {
-  std::string m;
-  put_u32(m, 8);
-  put_u32(m, code);
-  return m;
-}
-
-// The one-byte answer to an encryption request ('S', 'G' or 'N'); 0 on EOF or timeout.
-char read_one_byte(RawClient& raw, std::chrono::milliseconds timeout = 5s) {
-  pollfd p{raw.fd(), POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return 0;
-  char c = 0;
-  return ::recv(raw.fd(), &c, 1, 0) == 1 ? c : 0;
-}
 
 // Typed backend messages in `bytes`; nullopt unless they are whole messages and nothing else.
 std::optional<std::vector<BackendMessage>> whole_messages(std::string_view bytes) {
@@ -51,19 +35,10 @@ std::optional<std::vector<BackendMessage>> whole_messages(std::string_view bytes
   return out;
 }
 
-// A YAML double-quoted scalar.
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // The top-level `tls:` block; `settings` are more of its lines ("mode: require", ...).
 std::string tls_block(const CertFiles& server, const std::vector<std::string>& settings = {}) {
-  std::string y = "tls:\n  cert: " + quoted(server.cert.string()) + "\n  key: " + quoted(server.key.string()) + "\n";
+  std::string y =
+      "tls:\n  cert: " + yaml_quoted(server.cert.string()) + "\n  key: " + yaml_quoted(server.key.string()) + "\n";
   for (const auto& s : settings) y += "  " + s + "\n";
   return y;
 }
@@ -259,7 +234,7 @@ TEST_CASE("tls: mode disable answers SSLRequest with N although certificates are
   {
     RawClient raw(proxy.port());
     raw.send(encryption_request(kSslRequestCode));
-    CHECK(read_one_byte(raw) == 'N');
+    CHECK(raw.read_one_byte() == 'N');
   }
   PgError e = refused(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}}));
   INFO(std::string(e.what()));
@@ -273,14 +248,14 @@ TEST_CASE("tls: GSSENCRequest is answered N, then an SSLRequest on the same conn
   Proxy proxy(tls_proxy_config());
   RawClient raw(proxy.port());
   raw.send(encryption_request(kGssEncRequestCode));
-  CHECK(read_one_byte(raw) == 'N');
+  CHECK(raw.read_one_byte() == 'N');
   raw.send(encryption_request(kSslRequestCode));
-  CHECK(read_one_byte(raw) == 'S');
+  CHECK(raw.read_one_byte() == 'S');
 
   INFO("or a plaintext startup after the N (mode allow)");
   RawClient plain(proxy.port());
   plain.send(encryption_request(kGssEncRequestCode));
-  CHECK(read_one_byte(plain) == 'N');
+  CHECK(plain.read_one_byte() == 'N');
   CHECK(plain.startup_trust(kProxyTrustUser, "app").back().type == 'Z');
 }
 
@@ -321,7 +296,7 @@ TEST_CASE("tls: a plaintext startup sent after the S answer fails the handshake 
   Proxy proxy(tls_proxy_config());
   RawClient raw(proxy.port());
   raw.send(encryption_request(kSslRequestCode));
-  REQUIRE(read_one_byte(raw) == 'S');
+  REQUIRE(raw.read_one_byte() == 'S');
   raw.send(startup_message({{"user", kProxyTrustUser}, {"database", "app"}}));
   auto bytes = raw.read_until_closed(5s);
   REQUIRE(bytes);
@@ -585,7 +560,7 @@ TEST_CASE("tls: auth cert logs a user in by its client certificate, and nobody e
   const CertFiles mine = issue_client_cert(dir, "certuser", certs.ca, "certuser");
   const CertFiles someone_else = issue_client_cert(dir, "someone", certs.ca, "someone");
   const CertFiles foreign = issue_client_cert(dir, "foreign", certs.other_ca, "certuser");
-  ProxyConfig cfg = tls_proxy_config({"ca: " + quoted(certs.ca.cert.string())});
+  ProxyConfig cfg = tls_proxy_config({"ca: " + yaml_quoted(certs.ca.cert.string())});
   cfg.users.push_back({"certuser", std::nullopt, "cert"});
   Proxy proxy(cfg);
   auto params = [&](const CertFiles* cert) {
@@ -633,4 +608,60 @@ TEST_CASE("tls: SCRAM over TLS binds the channel (SCRAM-SHA-256-PLUS, tls-server
   // A client that does not bind still logs in over TLS.
   CHECK(Conn(tls_params(proxy, "localhost", {{"sslmode", "require"}, {"channel_binding", "disable"}}))
             .scalar("SELECT 8") == "8");
+}
+
+TEST_CASE("tls: a certificate whose signature has no single hash (Ed25519): SCRAM logs in without channel binding") {
+  const TestCertificates& certs = test_certificates();
+  const std::filesystem::path dir = certs.dir / "ed25519";
+  std::filesystem::create_directories(dir);
+  const auto key = dir / "server.key", csr = dir / "server.csr", crt = dir / "server.crt", ext = dir / "ext.cnf";
+  {
+    std::ofstream out(ext);
+    out << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+  }
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{"openssl", "genpkey", "-algorithm", "ed25519", "-out", key.string()},
+        {"openssl", "req", "-new", "-key", key.string(), "-subj", "/CN=localhost", "-out", csr.string()},
+        {"openssl", "x509", "-req", "-in", csr.string(), "-key", key.string(), "-days", "2", "-extfile", ext.string(),
+         "-out", crt.string()}}) {
+    const RunResult r = run(argv);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.describe());
+  }
+  ::chmod(key.c_str(), 0600);
+  ProxyConfig cfg = default_proxy_config();
+  cfg.extra_yaml += tls_block({crt, key});
+  Proxy proxy(cfg);
+  // RFC 5929 defines no tls-server-end-point for it: SCRAM-SHA-256-PLUS is not offered, and libpq's
+  // default (channel_binding=prefer) logs in with SCRAM-SHA-256.
+  Conn c(tls_params(proxy, "localhost", {{"sslmode", "require"}}));
+  CHECK(c.ssl_in_use());
+  CHECK(c.scalar("SELECT 9") == "9");
+  CHECK(std::string(
+            refused(tls_params(proxy, "localhost", {{"sslmode", "require"}, {"channel_binding", "require"}})).what())
+            .find("channel binding") != std::string::npos);
+}
+
+TEST_CASE("tls: a shutdown while a client is in its TLS handshake sends nothing in the clear") {
+  Proxy proxy(tls_proxy_config());
+  RawClient raw(proxy.port());
+  REQUIRE(raw.send(encryption_request(kSslRequestCode)));
+  REQUIRE(raw.read_one_byte() == 'S');
+  // No ClientHello: the session waits in its handshake when the proxy is told to stop.
+  std::this_thread::sleep_for(200ms);
+  proxy.signal(SIGTERM);
+  const std::optional<std::string> rest = raw.read_until_closed(10s);
+  REQUIRE(rest.has_value());
+  CHECK_MESSAGE(rest->empty(), "sent in the clear: " << printable(*rest));
+}
+
+TEST_CASE("tls: results larger than the socket takes at once arrive whole inside a transaction") {
+  Proxy proxy(tls_proxy_config());
+  Conn c(tls_params(proxy, "localhost", {{"sslmode", "require"}}));
+  c.set_query_timeout(20s);
+  c.exec("BEGIN");  // the connection stays attached after each result: its pump keeps reading the server
+  for (int i = 0; i < 6; ++i) {
+    const Rows rows = c.exec("SELECT repeat('x', 4000) FROM generate_series(1, 2000)");
+    REQUIRE(rows.size() == 2000);
+  }
+  c.exec("COMMIT");
 }

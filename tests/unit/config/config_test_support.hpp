@@ -33,6 +33,9 @@ inline EnvLookup fake_env(std::map<std::string, std::string> vars = {}) {
   };
 }
 
+// One valid backend, for tests about other sections.
+inline const std::string kBackendLine = "backends: {default: {url: \"postgresql://h\"}}\n";
+
 // Lets a test write its YAML as a raw string that starts on the line after R"( .
 inline std::string yaml(std::string_view text) {
   if (text.starts_with('\n')) text.remove_prefix(1);

@@ -8,7 +8,6 @@ using namespace pgroute::config::test;
 using Lines = std::vector<std::string>;
 
 namespace {
-const std::string kBackendLine = "backends: {default: {url: \"postgresql://h\"}}\n";
 const std::string kKey(43, 'A');
 const std::string kVerifier = "SCRAM-SHA-256$4096:c2FsdHNhbHQ=$" + kKey + "=:" + kKey + "=";
 const std::string kMd5 = "md5" + std::string(32, 'b');

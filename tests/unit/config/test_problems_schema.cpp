@@ -7,11 +7,6 @@ using namespace pgroute::config;
 using namespace pgroute::config::test;
 using Lines = std::vector<std::string>;
 
-namespace {
-// One valid backend, for tests about other sections.
-const std::string kBackendLine = "backends: {default: {url: \"postgresql://h\"}}\n";
-}  // namespace
-
 TEST_CASE("problems: unknown key with a suggestion names the mapping's path") {
   CHECK(problems_of(yaml(R"(
 backends:

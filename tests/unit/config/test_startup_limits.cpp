@@ -10,7 +10,6 @@ using std::chrono::milliseconds;
 
 namespace {
 using Lines = std::vector<std::string>;
-const std::string kBackendLine = "backends: {default: {url: \"postgresql://h\"}}\n";
 const std::string kAdminLines = "users: [{name: ops, password: x}]\nadmin: {users: [ops]}\n";
 }  // namespace
 

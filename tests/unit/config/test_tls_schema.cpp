@@ -8,10 +8,6 @@ using namespace pgroute::config;
 using namespace pgroute::config::test;
 using Lines = std::vector<std::string>;
 
-namespace {
-const std::string kBackendLine = "backends: {default: {url: \"postgresql://h\"}}\n";
-}  // namespace
-
 TEST_CASE("tls config: the files, mode, minimum version and ciphers, with where each is named") {
   auto cfg = config_of(kBackendLine +
                        "tls:\n  cert: /etc/pgroute/s.crt\n  key: /etc/pgroute/s.key\n  mode: require\n"
