@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <filesystem>
 
 #include "config/schema.hpp"
 
@@ -97,7 +98,9 @@ void read_tls(SchemaReader& r, const Entry& section, Config& config) {
       ok = false;
       return;
     }
-    path = *text;
+    // Relative to the configuration file, not to wherever pgroute (or --check) was started from.
+    const std::filesystem::path named(*text);
+    path = named.is_absolute() ? named.string() : (std::filesystem::path(r.source()).parent_path() / named).string();
     at = place(r, e);
   };
   const Field fields[] = {

@@ -136,6 +136,7 @@ std::string ProxyServer::apply(const config::LoadResult& result) {
   if (auto warning = config::secret_exposure_warning(*result.config)) PGR_LOG(warn) << "reload: " << *warning;
   rt_->install(result.config, std::move(chain), std::move(tls));
   sync_watching();
+  sync_tls_watching();
   PGR_LOG(info) << "reload: configuration " << config_path_ << " applied (generation " << rt_->generation() << ")";
   rt_->reloads_ok.fetch_add(1);
   service::notify_ready("configuration generation " + std::to_string(rt_->generation()));
@@ -163,6 +164,7 @@ void ProxyServer::begin_shutdown() {
   rt_->stop_maintenance();
   asio::post(control_, [this] {
     if (watcher_) watcher_->stop();  // its pending read would keep control_.run() from returning
+    for (auto& w : tls_watchers_) w->stop();
   });
   rt_->pauses.resume_all();  // paused transactions must be able to finish or fail
   for (size_t i = 0; i < workers_.size(); ++i) {
@@ -195,6 +197,47 @@ void ProxyServer::sync_watching() {
   }
   PGR_LOG(info) << "reload: watching " << watcher_->path() << " for changes";
   if (!error.empty()) PGR_LOG(warn) << "reload: " << error << " (changes made there are not noticed)";
+}
+
+void ProxyServer::sync_tls_watching() {
+  const auto snap = rt_->snapshot();
+  std::vector<std::string> files;
+  if (snap->config->reload.watch && snap->tls && snap->config->tls)
+    for (const std::string* f : {&snap->config->tls->cert, &snap->config->tls->key, &snap->config->tls->ca})
+      if (!f->empty()) files.push_back(*f);
+  if (files == tls_watched_files_ || stopping_) return;
+  tls_watched_files_ = files;
+  for (auto& w : tls_watchers_) {
+    w->stop();
+    retired_watchers_.push_back(std::move(w));
+  }
+  tls_watchers_.clear();
+  for (const std::string& file : files) {
+    auto w = std::make_unique<ConfigWatcher>(control_, file, [this] { reload_tls_files(); });
+    std::string error;
+    if (!w->start(error)) {
+      PGR_LOG(warn) << "reload: cannot watch " << file << " (" << error << "); SIGHUP still reloads it";
+      continue;
+    }
+    tls_watchers_.push_back(std::move(w));
+  }
+}
+
+void ProxyServer::reload_tls_files() {
+  if (stopping_) return;
+  const auto snap = rt_->snapshot();
+  if (!snap->config->tls) return;
+  std::string error;
+  auto tls = tls_for(*snap->config, error);
+  if (!tls) {
+    PGR_LOG(error) << "reload: " << error << "; keeping the certificate in force";
+    rt_->reloads_failed.fetch_add(1);
+    return;
+  }
+  rt_->install(snap->config, snap->chain, std::move(tls));
+  PGR_LOG(info) << "reload: TLS files of " << config_path_ << " loaded again (generation " << rt_->generation()
+                << "); new connections use them";
+  rt_->reloads_ok.fetch_add(1);
 }
 
 void ProxyServer::reload_if_changed() {
@@ -273,6 +316,7 @@ int ProxyServer::run() {
   signals_ = std::make_unique<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
   asio::co_spawn(control_, signal_loop(), asio::detached);
   sync_watching();
+  sync_tls_watching();
   std::vector<asio::io_context*> contexts;
   for (auto& w : workers_) contexts.push_back(&w->ctx);
   rt_->attach_workers(std::move(contexts));  // pool maintenance starts once the workers run

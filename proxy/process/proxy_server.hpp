@@ -38,6 +38,10 @@ class ProxyServer {
   // stopped by one that turns it off (watch: false means no inotify at all).
   void sync_watching();
   void reload_if_changed();  // the watcher's callback: reloads unless the content is the live one
+  // tls: files are watched too (with reload.watch): a changed certificate, key or CA loads for new
+  // connections; one that does not load is logged, and the one in force stays.
+  void sync_tls_watching();
+  void reload_tls_files();
   void begin_shutdown();
 
   std::string config_path_;
@@ -50,6 +54,8 @@ class ProxyServer {
   // Stopped watchers: their coroutines may still be resuming on control_ (a cancelled read), so they
   // live as long as the server. One per time a reload turns watching off.
   std::vector<std::unique_ptr<ConfigWatcher>> retired_watchers_;
+  std::vector<std::unique_ptr<ConfigWatcher>> tls_watchers_;  // one per tls: file, as the config names them
+  std::vector<std::string> tls_watched_files_;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> last_accept_warning_ms_{-1000000};  // steady clock; accept failures logged at most 1/s
   std::atomic<int> accept_failures_{0};                    // since that message

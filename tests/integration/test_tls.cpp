@@ -665,3 +665,44 @@ TEST_CASE("tls: results larger than the socket takes at once arrive whole inside
   }
   c.exec("COMMIT");
 }
+
+TEST_CASE("tls: certificate files rewritten in place are loaded for new connections; a broken one is not") {
+  const TestCertificates& certs = test_certificates();
+  const std::filesystem::path dir = certs.dir / "rotating";
+  std::filesystem::create_directories(dir);
+  const CertFiles live{dir / "live.crt", dir / "live.key"};
+  auto put = [&](const CertFiles& from) {
+    std::filesystem::copy_file(from.cert, live.cert, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(from.key, live.key, std::filesystem::copy_options::overwrite_existing);
+    ::chmod(live.key.c_str(), 0600);
+  };
+  put(certs.server);
+  ProxyConfig cfg = default_proxy_config();
+  cfg.extra_yaml += tls_block(live);
+  cfg.watch_config = true;  // reload.watch: the tls: files are watched with the configuration file
+  Proxy proxy(cfg);
+  const ConnParams trust_ca{{"sslmode", "verify-full"}, {"sslrootcert", certs.ca.cert.string()}};
+  Conn before(tls_params(proxy, "localhost", trust_ca));
+
+  put(certs.wrong_host);  // a renewal, as certbot or an operator does it: same paths, new content
+  REQUIRE(eventually([&] {
+    try {
+      return Conn(tls_params(proxy, "wrong.example", trust_ca)).scalar("SELECT 1") == "1";
+    } catch (const PgError&) {
+      return false;
+    }
+  }));
+  CHECK(proxy.log_tail(200).find("TLS files of") != std::string::npos);
+  CHECK(std::string(refused(tls_params(proxy, "localhost", trust_ca)).what()).find("wrong.example") !=
+        std::string::npos);
+  CHECK(before.scalar("SELECT 2") == "2");
+
+  {  // a half-written key: logged with its place in the file, and the certificate in force stays
+    std::ofstream out(live.key, std::ios::trunc);
+    out << "-----BEGIN PRIVATE KEY-----\n";
+  }
+  REQUIRE(
+      eventually([&] { return proxy.log_tail(200).find("keeping the certificate in force") != std::string::npos; }));
+  CHECK(proxy.log_tail(200).find("tls.key") != std::string::npos);
+  CHECK(Conn(tls_params(proxy, "wrong.example", trust_ca)).scalar("SELECT 3") == "3");
+}

@@ -52,3 +52,12 @@ TEST_CASE("tls config: auth cert needs tls.ca, and takes no password") {
   CHECK(problems_of(kBackendLine + "users: [{name: alice, auth: cert}]\ntls: {mode: disable, ca: ca.crt}\n").size() ==
         1);
 }
+
+TEST_CASE("tls config: relative file names are taken from the configuration file's directory") {
+  LoadResult r = load_text(kBackendLine + "tls: {cert: certs/s.crt, key: /abs/s.key, ca: ca.crt}\n",
+                           "/etc/pgroute/pgroute.yaml", fake_env());
+  REQUIRE(r.problems.empty());
+  CHECK(r.config->tls->cert == "/etc/pgroute/certs/s.crt");
+  CHECK(r.config->tls->key == "/abs/s.key");
+  CHECK(r.config->tls->ca == "/etc/pgroute/ca.crt");
+}
