@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include <stdexcept>
+#include <utility>
 
 namespace pgroute {
 
@@ -41,10 +42,41 @@ void TlsChannel::drain(std::string& out) {
   for (int n; (n = BIO_read(wbio_, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
 }
 
+namespace {
+
+TlsFailure failure_of(unsigned long e) {
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL) return TlsFailure::other;
+  switch (ERR_GET_REASON(e)) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION: return TlsFailure::version;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE: return TlsFailure::cipher;
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_TLSV1_ALERT_DECRYPT_ERROR: return TlsFailure::certificate_refused;
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE: return TlsFailure::client_certificate;
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+    case SSL_R_PACKET_LENGTH_TOO_LONG:
+    case SSL_R_RECORD_LENGTH_MISMATCH:
+    case SSL_R_UNEXPECTED_MESSAGE: return TlsFailure::not_tls;
+    default: return TlsFailure::other;
+  }
+}
+
+}  // namespace
+
 TlsChannel::Status TlsChannel::fail(int ssl_result, std::string_view what) {
   const int code = SSL_get_error(ssl_, ssl_result);
   std::string reasons;
+  bool first = true;
   while (unsigned long e = ERR_get_error()) {
+    if (std::exchange(first, false)) failure_ = failure_of(e);
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);
     reasons += (reasons.empty() ? "" : "; ") + std::string(buf);

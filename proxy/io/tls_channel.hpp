@@ -9,6 +9,7 @@
 
 #include "proxy/io/read_buffer.hpp"
 #include "proxy/io/tls_context.hpp"
+#include "proxy/io/tls_failure.hpp"
 
 typedef struct ssl_st SSL;
 typedef struct bio_st BIO;
@@ -34,6 +35,8 @@ class TlsChannel {
   // Encrypts `plain`, appending the records to `out`. False on failure (see error()).
   bool write(std::string_view plain, std::string& out);
   const std::string& error() const { return error_; }
+  // After a failed handshake: what kind of failure (from OpenSSL's first reason).
+  TlsFailure failure() const { return failure_; }
   // The peer sent close_notify: it sends nothing more.
   bool peer_closed() const { return peer_closed_; }
   // For SHOW CLIENTS and logs, once the handshake is done: "TLSv1.3", "TLS_AES_256_GCM_SHA384".
@@ -58,6 +61,7 @@ class TlsChannel {
   std::string raw_;
   std::string error_;
   bool peer_closed_ = false;
+  TlsFailure failure_ = TlsFailure::other;
 };
 
 }  // namespace pgroute

@@ -14,6 +14,7 @@
 #include "config/config.hpp"
 #include "proxy/auth/scram.hpp"
 #include "proxy/io/tls_context.hpp"
+#include "proxy/io/tls_failure.hpp"
 #include "proxy/pool/cancel_registry.hpp"
 #include "proxy/pool/client_close_reason.hpp"
 #include "proxy/pool/pause_gate.hpp"
@@ -77,6 +78,7 @@ class Runtime {
   std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
   std::atomic<int> clients_parked{0};    // idle clients holding no buffers or coroutine frames
   std::atomic<int> clients_tls{0};       // client connections with TLS established
+  std::atomic<uint64_t> tls_handshake_failures[kTlsFailureCount] = {};  // by TlsFailure
   std::atomic<bool> shutting_down{false};
   std::atomic<uint64_t> client_closes[kClientCloseReasonCount] = {};  // ended sessions, by reason
   // Operations (metrics, admin console): PAUSE gates per alias, reload outcomes, the server's controls.

@@ -127,6 +127,14 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
     Families::add(ccl, {{"reason", std::string(client_close_reason_name(static_cast<ClientCloseReason>(i)))}},
                   static_cast<double>(rt_.client_closes[i].load(relaxed)));
 
+  auto& tf = fs.family("pgroute_tls_handshake_failures_total",
+                       "Client TLS handshakes that failed, by reason (version, cipher, certificate_refused, "
+                       "client_certificate, not_tls, other).",
+                       MetricType::Counter);
+  for (int i = 0; i < kTlsFailureCount; ++i)
+    Families::add(tf, {{"reason", std::string(tls_failure_name(static_cast<TlsFailure>(i)))}},
+                  static_cast<double>(rt_.tls_handshake_failures[i].load(relaxed)));
+
   auto& sc = fs.family("pgroute_server_connections", "Server connections by alias and state.", MetricType::Gauge);
   auto& ps = fs.family("pgroute_pool_size", "Pool size limit by alias (summed over server users).", MetricType::Gauge);
   auto& pw = fs.family("pgroute_pool_waiting_clients", "Clients queued for a server connection.", MetricType::Gauge);

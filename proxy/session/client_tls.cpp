@@ -30,7 +30,8 @@ awaitable<bool> ClientSession::start_tls() {
     }
     if (st == TlsChannel::Status::ok) break;
     if (st != TlsChannel::Status::want_more) {
-      note_end(ClientCloseReason::tls_failed, tls_->error());
+      rt_.tls_handshake_failures[static_cast<int>(tls_->failure())].fetch_add(1, std::memory_order_relaxed);
+      note_end(ClientCloseReason::tls_failed, std::string(tls_failure_name(tls_->failure())) + ": " + tls_->error());
       co_return false;  // the alert (if any) went out with `out`; nothing more can be said in the clear
     }
     raw.resize(kTlsReadSize);

@@ -706,3 +706,30 @@ TEST_CASE("tls: certificate files rewritten in place are loaded for new connecti
   CHECK(proxy.log_tail(200).find("tls.key") != std::string::npos);
   CHECK(Conn(tls_params(proxy, "wrong.example", trust_ca)).scalar("SELECT 3") == "3");
 }
+
+TEST_CASE("tls: failed handshakes are counted by reason") {
+  const TestCertificates& certs = test_certificates();
+  const int metrics_port = free_port();
+  ProxyConfig cfg = tls_proxy_config({"min_version: TLSv1.3"});
+  cfg.metrics_port = metrics_port;
+  Proxy proxy(cfg);
+  refused(tls_params(proxy, "localhost", {{"sslmode", "require"}, {"ssl_max_protocol_version", "TLSv1.2"}}));
+  refused(tls_params(proxy, "localhost", {{"sslmode", "verify-ca"}, {"sslrootcert", certs.other_ca.cert.string()}}));
+  {  // 'S', then a plaintext startup packet instead of a ClientHello
+    RawClient raw(proxy.port());
+    REQUIRE(raw.send(encryption_request(kSslRequestCode)));
+    REQUIRE(raw.read_one_byte() == 'S');
+    REQUIRE(raw.send(startup_message({{"user", kProxyUser}, {"database", "app"}})));
+    raw.read_until_closed(5s);
+  }
+  auto count = [&](const std::string& reason) {
+    auto r = http_get(metrics_port, "/metrics", 1s);
+    if (!r || r->status != 200) return -1.0;
+    return sample_value(r->body, "pgroute_tls_handshake_failures_total{reason=\"" + reason + "\"}").value_or(-1);
+  };
+  CHECK(eventually([&] { return count("version") == 1; }));
+  CHECK(count("certificate_refused") == 1);
+  CHECK(count("not_tls") == 1);
+  CHECK(count("cipher") == 0);
+  CHECK(count("other") == 0);
+}
