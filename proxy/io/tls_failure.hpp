@@ -7,11 +7,11 @@
 namespace pgroute {
 
 enum class TlsFailure : uint8_t {
-  version,             // no TLS version both accept (tls.min_version, an old client)
-  cipher,              // no cipher both accept (tls.ciphers)
-  certificate_refused, // the client does not trust our certificate (it sent an alert about it)
-  client_certificate,  // the client's certificate did not verify against tls.ca
-  not_tls,             // what came was not a TLS handshake (plaintext, HTTP, garbage)
+  version,              // no TLS version both accept (tls.min_version, an old client)
+  cipher,               // no cipher both accept (tls.ciphers)
+  certificate_refused,  // the client does not trust our certificate (it sent an alert about it)
+  client_certificate,   // the client's certificate did not verify against tls.ca
+  not_tls,              // what came was not a TLS handshake (plaintext, HTTP, garbage)
   other,
 };
 inline constexpr int kTlsFailureCount = 6;
