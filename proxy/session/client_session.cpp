@@ -724,10 +724,12 @@ void ClientSession::prepare_on_server(const ClientStatement& st) {
   prepare_on(to, st);
 }
 
-// Points pool_ at `alias`'s pool, refreshing the snapshot (and pools) after a reload.
+// Points pool_ at `alias`'s pool in the snapshot in force for this session (handle_message takes a new one per unit).
 bool ClientSession::pool_ready(const std::string& alias) {
   std::string sqlstate, error;
-  auto pool = pool_for_alias(alias, sqlstate, error);
+  // From the snapshot the unit was routed by (taken when it began): a reload landing between routing
+  // and attach must not change the rules for the rest of this transaction.
+  auto pool = pool_for_alias(alias, sqlstate, error, /*refresh=*/false);
   if (!pool) {
     send_error(sqlstate, error);
     return false;
