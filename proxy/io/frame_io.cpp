@@ -21,24 +21,6 @@ awaitable<ReadStatus> read_frame(Socket& sock, ReadBuffer& buf, uint32_t max_bod
   }
 }
 
-awaitable<ReadStatus> read_startup(Socket& sock, ReadBuffer& buf, uint32_t max_len, wire::StartupPacket& pkt,
-                                   size_t& consumed, std::string& error) {
-  for (;;) {
-    switch (wire::decode_startup(buf.view(), max_len, pkt, consumed, &error)) {
-      case wire::Decode::Ready: co_return ReadStatus::ok;
-      case wire::Decode::Invalid: co_return ReadStatus::invalid;
-      case wire::Decode::NeedMore: break;
-    }
-    auto [space, len] = buf.prepare(consumed > buf.size() ? consumed - buf.size() : 512);
-    auto [ec, n] = co_await sock.async_read_some(asio::buffer(space, len), use_nothrow);
-    if (ec || n == 0) {
-      error = ec && ec != asio::error::eof ? ec.message() : std::string(kEndOfStream);
-      co_return ReadStatus::closed;
-    }
-    buf.commit(n);
-  }
-}
-
 awaitable<bool> write_all(Socket& sock, std::string_view data, std::string& error) {
   auto [ec, n] = co_await asio::async_write(sock, asio::buffer(data.data(), data.size()), use_nothrow);
   (void)n;

@@ -19,10 +19,6 @@ inline constexpr std::string_view kEndOfStream = "end of stream";
 awaitable<ReadStatus> read_frame(Socket& sock, ReadBuffer& buf, uint32_t max_body, wire::Frame& frame,
                                  std::string& error);
 
-// Same for the untyped startup-phase packets.
-awaitable<ReadStatus> read_startup(Socket& sock, ReadBuffer& buf, uint32_t max_len, wire::StartupPacket& pkt,
-                                   size_t& consumed, std::string& error);
-
 // Writes all of `data`; returns false (with `error`) if the peer is gone.
 awaitable<bool> write_all(Socket& sock, std::string_view data, std::string& error);
 

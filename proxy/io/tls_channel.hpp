@@ -18,6 +18,10 @@ namespace pgroute {
 
 class TlsChannel {
  public:
+  // What one read of the socket takes: a TLS record holds at most 16 KiB of data plus its header and
+  // the cipher's overhead.
+  static constexpr size_t kReadSize = 16 * 1024 + 512;
+
   explicit TlsChannel(std::shared_ptr<const TlsContext> context);
   ~TlsChannel();
   TlsChannel(const TlsChannel&) = delete;

@@ -78,7 +78,7 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
   for (const auto& alias : shards) {
     if (skipped && alias == held) continue;
     std::string sqlstate, error;
-    auto pool = pool_for_alias(alias, sqlstate, error, /*refresh=*/false);
+    auto pool = pool_for_alias(alias, sqlstate, error);
     if (!pool) co_return failed(sqlstate, "cannot learn " + what + ": " + error);
     auto checkout = co_await pool->acquire(worker_.ctx, worker_.index);
     if (!checkout.conn) co_return failed(checkout.sqlstate, "cannot learn " + what + ": " + checkout.error);

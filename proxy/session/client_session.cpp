@@ -254,7 +254,7 @@ void ClientSession::serve() {
 void ClientSession::read_client(size_t need) {
   if (tls_) {  // whole TLS records: what they decrypt to is appended to u().in when the read completes
     std::string& raw = tls_->raw();
-    raw.resize(tls_read_size());
+    raw.resize(TlsChannel::kReadSize);
     idle_read_since_ = u().in.empty() ? worker_.park_tick : kNotIdle;
     socket_.async_read_some(asio::buffer(raw.data(), raw.size()),
                             [self = shared_from_this(), len = raw.size()](boost::system::error_code ec, size_t n) {
@@ -729,7 +729,7 @@ bool ClientSession::pool_ready(const std::string& alias) {
   std::string sqlstate, error;
   // From the snapshot the unit was routed by (taken when it began): a reload landing between routing
   // and attach must not change the rules for the rest of this transaction.
-  auto pool = pool_for_alias(alias, sqlstate, error, /*refresh=*/false);
+  auto pool = pool_for_alias(alias, sqlstate, error);
   if (!pool) {
     send_error(sqlstate, error);
     return false;
@@ -739,8 +739,7 @@ bool ClientSession::pool_ready(const std::string& alias) {
 }
 
 std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& alias, std::string& sqlstate,
-                                                          std::string& error, bool refresh) {
-  if (refresh && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
+                                                          std::string& error) {
   const bool own = alias == alias_;
   if (own && own_pool_.pool && own_pool_.generation == snap_->generation) return own_pool_.pool;
   auto it =

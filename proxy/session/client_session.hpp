@@ -92,7 +92,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // --- TLS with the client (client_tls.cpp)
   // The handshake after 'S' to an SSLRequest; false when it failed (noted).
   awaitable<bool> start_tls();
-  static size_t tls_read_size();
   // Client reads of the login and the admin console: into u().in, through TLS once it is on.
   awaitable<bool> read_client_more(size_t want, std::string& error);
   awaitable<ReadStatus> read_client_startup(uint32_t max_len, wire::StartupPacket& pkt, size_t& consumed,
@@ -142,11 +141,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<void> attach_from_pool();
   void attach(std::unique_ptr<ServerConnection> conn);
   bool pool_ready(const std::string& alias);
-  // `alias`'s pool for this client, without touching pool_; null with sqlstate and error when there is none.
-  // refresh: take a newer snapshot first (false while a statement is being routed: its routers, and views
-  // into them, must outlive the routing).
-  std::shared_ptr<ServerPool> pool_for_alias(const std::string& alias, std::string& sqlstate, std::string& error,
-                                             bool refresh = true);
+  // `alias`'s pool for this client in the session's snapshot (never a newer one: the unit being routed
+  // keeps the rules it was routed by), without touching pool_; null with sqlstate and error when none.
+  std::shared_ptr<ServerPool> pool_for_alias(const std::string& alias, std::string& sqlstate, std::string& error);
   // Sends what is queued for the server as far as its socket takes it now; must_wait: flush_to_server()
   // writes the rest (server_out keeps it, writing_to_server_ stays set).
   enum class ServerSend : uint8_t { sent, failed, must_wait };

@@ -7,13 +7,6 @@
 
 namespace pgroute {
 
-namespace {
-// A TLS record holds at most 16 KiB of data plus its header and the cipher's overhead.
-constexpr size_t kTlsReadSize = 16 * 1024 + 512;
-}  // namespace
-
-size_t ClientSession::tls_read_size() { return kTlsReadSize; }
-
 awaitable<bool> ClientSession::start_tls() {
   tls_ = std::make_unique<TlsChannel>(snap_->tls);
   u().out.hold(true);  // a FATAL queued meanwhile (a shutdown) must not go out in the clear
@@ -34,7 +27,7 @@ awaitable<bool> ClientSession::start_tls() {
       note_end(ClientCloseReason::tls_failed, std::string(tls_failure_name(tls_->failure())) + ": " + tls_->error());
       co_return false;  // the alert (if any) went out with `out`; nothing more can be said in the clear
     }
-    raw.resize(kTlsReadSize);
+    raw.resize(TlsChannel::kReadSize);
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(raw.data(), raw.size()), use_nothrow);
     if (ec || n == 0) {
       note_end(ClientCloseReason::client_lost, ec && ec != asio::error::eof
@@ -65,7 +58,7 @@ awaitable<bool> ClientSession::read_client_more(size_t want, std::string& error)
     char* space = nullptr;
     size_t len = 0;
     if (tls_) {
-      tls_->raw().resize(kTlsReadSize);
+      tls_->raw().resize(TlsChannel::kReadSize);
       space = tls_->raw().data();
       len = tls_->raw().size();
     } else {

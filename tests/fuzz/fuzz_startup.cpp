@@ -1,5 +1,5 @@
 // The startup phase as a client sends it: SSLRequest / GSSENCRequest, then a StartupMessage or a
-// CancelRequest, decoded packet after packet as proxy/io/frame_io.cpp's read_startup() does.
+// CancelRequest, decoded packet after packet as the session's read_client_startup() does.
 // Checked on every packet: a decision never needs more bytes than the packet (the packet alone decodes
 // the same; one byte less is NeedMore), and a 3.0 StartupMessage re-encodes to the bytes accepted.
 #include <cstdint>
