@@ -7,7 +7,11 @@ namespace pgroute::config {
 namespace {
 
 constexpr std::array<std::string_view, 2> kSchemes = {"postgresql://", "postgres://"};
-constexpr std::array<std::string_view, 2> kSslModes = {"disable", "prefer"};
+constexpr std::array<std::pair<std::string_view, SslMode>, 5> kSslModes = {{{"disable", SslMode::disable},
+                                                                            {"prefer", SslMode::prefer},
+                                                                            {"require", SslMode::require},
+                                                                            {"verify-ca", SslMode::verify_ca},
+                                                                            {"verify-full", SslMode::verify_full}}};
 
 struct UrlParts {
   std::string_view userinfo;  // without the '@'
@@ -107,13 +111,39 @@ std::string parse_query(std::string_view query, BackendAddress& address) {
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     size_t eq = param.find('=');
     if (eq == std::string_view::npos) return "malformed URL parameter " + quoted(param) + " (expected name=value)";
-    std::string_view name = param.substr(0, eq), value = param.substr(eq + 1);
-    if (name != "sslmode") return "unknown URL parameter " + quoted(name) + " (supported: sslmode)";
-    bool known = false;
-    for (std::string_view mode : kSslModes) known = known || value == mode;
-    if (!known) return "sslmode must be disable or prefer, got " + quoted(value);
-    address.sslmode = std::string(value);
+    std::string_view name = param.substr(0, eq);
+    auto value = percent_decode(param.substr(eq + 1));
+    if (!value) return "invalid percent-encoding in the value of " + quoted(name);
+    if (name == "sslmode") {
+      bool known = false;
+      for (auto [text, mode] : kSslModes)
+        if (*value == text) {
+          address.sslmode = mode;
+          known = true;
+        }
+      if (!known)
+        return "sslmode must be disable, prefer, require, verify-ca or verify-full, got " + quoted(*value) +
+               (*value == "allow" ? " (allow is not supported: use prefer)" : "");
+    } else if (name == "sslrootcert" || name == "sslcert" || name == "sslkey") {
+      if (value->empty()) return quoted(name) + " needs a file name";
+      (name == "sslrootcert" ? address.sslrootcert
+       : name == "sslcert"   ? address.sslcert
+                             : address.sslkey) = std::move(*value);
+    } else {
+      return "unknown URL parameter " + quoted(name) + " (supported: sslmode, sslrootcert, sslcert, sslkey)";
+    }
   }
+  // What libpq would only find out at connect time, said where the URL is written.
+  if ((address.sslmode == SslMode::verify_ca || address.sslmode == SslMode::verify_full) && address.sslrootcert.empty())
+    return "sslmode=" + std::string(ssl_mode_name(address.sslmode)) +
+           " needs sslrootcert=FILE (the CA certificates to check the server against) or sslrootcert=system";
+  // libpq's rule: the public CAs vouch for a name, so trusting them without checking it proves nothing.
+  if (address.sslrootcert == "system" && address.sslmode != SslMode::verify_full)
+    return "sslrootcert=system needs sslmode=verify-full (any public CA would do without the host name check)";
+  if (address.sslcert.empty() != address.sslkey.empty())
+    return "sslcert and sslkey go together (the client certificate and its private key)";
+  if (address.sslmode == SslMode::disable && (!address.sslrootcert.empty() || !address.sslcert.empty()))
+    return "sslrootcert, sslcert and sslkey need TLS: set sslmode (require, verify-ca or verify-full)";
   return "";
 }
 
@@ -133,6 +163,12 @@ std::string parse_userinfo(std::string_view userinfo, BackendAddress& address) {
 }
 
 }  // namespace
+
+std::string_view ssl_mode_name(SslMode mode) {
+  for (auto [text, m] : kSslModes)
+    if (m == mode) return text;
+  return "?";
+}
 
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/backend_url.hpp"
 #include "config/password.hpp"
 #include "config/router_spec.hpp"
 
@@ -42,10 +43,14 @@ struct Backend {
   std::string host;        // IPv6 without brackets
   uint16_t port = 5432;
   std::string user, password, dbname;  // user empty → client's user; dbname empty → server user
-  std::string sslmode = "disable";     // "disable" or "prefer"
-  int pool_size = 0;                   // 0 → pool.size
-  bool password_in_file = false;       // the url's password is written out, not ${ENV}
-  Lifecycle lifecycle;                 // pool.lifecycle with this backend's own keys applied (loader)
+  SslMode sslmode = SslMode::disable;
+  // TLS files from the URL, relative ones resolved against the configuration file's directory;
+  // sslrootcert "system": OpenSSL's default CA store.
+  std::string sslrootcert, sslcert, sslkey;
+  std::string url_at;             // "FILE:LINE:COL: backends.ALIAS.url", for what loading its files finds
+  int pool_size = 0;              // 0 → pool.size
+  bool password_in_file = false;  // the url's password is written out, not ${ENV}
+  Lifecycle lifecycle;            // pool.lifecycle with this backend's own keys applied (loader)
 
   // url with the password replaced by "***": the only form of the url fit for logs and messages.
   std::string masked_url() const;

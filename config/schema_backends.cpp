@@ -1,5 +1,6 @@
 // backends: alias -> {url, pool_size, lifecycle keys}, and references to aliases from other sections.
 #include <cctype>
+#include <filesystem>
 #include <limits>
 
 #include "config/backend_url.hpp"
@@ -43,7 +44,17 @@ void read_url(SchemaReader& r, const Entry& e, Backend& backend) {
       !backend.password.empty() &&
       (userinfo_end == std::string::npos || !written_with_env(raw.substr(scheme + 3, userinfo_end - scheme - 3)));
   backend.dbname = std::move(a.dbname);
-  backend.sslmode = std::move(a.sslmode);
+  backend.sslmode = a.sslmode;
+  // Relative to the configuration file, not to wherever pgroute (or --check) was started from.
+  const std::filesystem::path dir = std::filesystem::path(r.source()).parent_path();
+  auto resolve = [&](std::string& file) {
+    if (!file.empty() && file != "system" && std::filesystem::path(file).is_relative()) file = (dir / file).string();
+  };
+  backend.sslrootcert = std::move(a.sslrootcert);
+  backend.sslcert = std::move(a.sslcert);
+  backend.sslkey = std::move(a.sslkey);
+  for (std::string* file : {&backend.sslrootcert, &backend.sslcert, &backend.sslkey}) resolve(*file);
+  backend.url_at = r.place(e);
 }
 
 // Lifecycle keys of a backend override pool.lifecycle, which may be written further down the file:

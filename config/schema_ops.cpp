@@ -80,12 +80,6 @@ constexpr std::array<Choice<Tls::Mode>, 3> kTlsModes = {
     {{"disable", Tls::Mode::disable}, {"allow", Tls::Mode::allow}, {"require", Tls::Mode::require}}};
 constexpr std::array<Choice<Tls::Version>, 2> kTlsVersions = {
     {{"TLSv1.2", Tls::Version::tls1_2}, {"TLSv1.3", Tls::Version::tls1_3}}};
-
-// "FILE:LINE:COL: tls.cert": where a value is, for what loading it finds wrong later.
-std::string place(const SchemaReader& r, const Entry& e) {
-  const YAML::Mark m = e.value.Mark();
-  return r.source() + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + e.path.str();
-}
 }  // namespace
 
 void read_tls(SchemaReader& r, const Entry& section, Config& config) {
@@ -101,7 +95,7 @@ void read_tls(SchemaReader& r, const Entry& section, Config& config) {
     // Relative to the configuration file, not to wherever pgroute (or --check) was started from.
     const std::filesystem::path named(*text);
     path = named.is_absolute() ? named.string() : (std::filesystem::path(r.source()).parent_path() / named).string();
-    at = place(r, e);
+    at = r.place(e);
   };
   const Field fields[] = {
       {"cert", [&](const Entry& e) { file(e, tls.cert, tls.cert_at, cert_given); }},
@@ -131,7 +125,7 @@ void read_tls(SchemaReader& r, const Entry& section, Config& config) {
            return;
          }
          tls.ciphers = *text;
-         tls.ciphers_at = place(r, e);
+         tls.ciphers_at = r.place(e);
        }},
   };
   r.read_fields(section.value, section.path, fields);

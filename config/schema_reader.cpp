@@ -240,4 +240,9 @@ std::optional<size_t> SchemaReader::choice_index(const YAML::Node& node, const K
   return std::nullopt;
 }
 
+std::string SchemaReader::place(const Entry& e) const {
+  const YAML::Mark m = e.value.Mark();
+  return source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + e.path.str();
+}
+
 }  // namespace pgroute::config

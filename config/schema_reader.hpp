@@ -46,6 +46,9 @@ class SchemaReader {
   SchemaReader(std::string source, EnvLookup env);
 
   const std::string& source() const { return source_; }
+  // "FILE:LINE:COL: key.path": where a value is written, for what loading it finds wrong later (a TLS
+  // file that does not load).
+  std::string place(const Entry& e) const;
 
   // --- problems -------------------------------------------------------------------------------
   void report(const YAML::Mark& mark, const KeyPath& path, std::string_view message);

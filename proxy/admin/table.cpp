@@ -60,14 +60,21 @@ Table show_pools(Runtime& rt) {
 
 Table show_servers(Runtime& rt) {
   // Connections by state per pool: the pool keeps no per-connection registry outside its own lock.
-  Table t{{"alias", "user", "host", "port", "database", "state", "count", "connects", "connect_failures"}, {}};
+  // sslmode: as the URL asks; tls_connections: how many of the pool's open connections have TLS (prefer
+  // falls back to plaintext); tls and server_auth: how the last connection opened logged in.
+  Table t{{"alias", "user", "host", "port", "database", "state", "count", "connects", "connect_failures", "sslmode",
+           "tls_connections", "tls", "server_auth"},
+          {}};
   for (auto& pool : rt.pools()) {
     const ServerEndpoint& ep = pool->endpoint();
     auto s = pool->snapshot();
     PoolCounters& c = pool->counters();
+    const std::string sslmode(config::ssl_mode_name(ep.sslmode));
+    const ServerPool::LastLogin login = pool->last_login();
+    const std::string tls_count = str(c.tls_connections->load(std::memory_order_relaxed));
     for (auto [state, n] : {std::pair<const char*, int>{"active", s.total - s.idle}, {"idle", s.idle}})
       t.rows.push_back({ep.alias, ep.user, ep.host, str(int(ep.port)), ep.dbname, state, str(n), str(load(c.connects)),
-                        str(load(c.connect_failures))});
+                        str(load(c.connect_failures)), sslmode, tls_count, login.tls, login.auth});
   }
   return t;
 }

@@ -4,14 +4,42 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "proxy/io/asio.hpp"
+#include "proxy/io/tls_end_point.hpp"
 
 #include <stdexcept>
 #include <utility>
 
 namespace pgroute {
 
-TlsChannel::TlsChannel(std::shared_ptr<const TlsContext> context) : context_(std::move(context)) {
-  ssl_ = SSL_new(context_->native());
+TlsChannel::TlsChannel(std::shared_ptr<const TlsContext> context) : context_(context) {
+  init(context->native());
+  SSL_set_accept_state(ssl_);
+}
+
+TlsChannel::TlsChannel(std::shared_ptr<const BackendTlsContext> context, const std::string& host) : context_(context) {
+  init(context->native());
+  SSL_set_connect_state(ssl_);
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  const bool is_address = !ec;
+  // libpq sends SNI for host names (sslsni=1), never for addresses (RFC 6066 forbids it).
+  if (!is_address) SSL_set_tlsext_host_name(ssl_, host.c_str());
+  if (context->verifies_host()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    // libpq accepts a match in the subject alternative names, else the common name: OpenSSL's checks
+    // do both (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT unset) and match wildcards in the leftmost label.
+    const int ok = is_address ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+                              : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+    if (ok != 1) throw std::runtime_error("TLS: cannot set the host name to verify: " + host);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  }
+}
+
+void TlsChannel::init(SSL_CTX* ctx) {
+  ssl_ = SSL_new(ctx);
   rbio_ = BIO_new(BIO_s_mem());
   wbio_ = BIO_new(BIO_s_mem());
   if (!ssl_ || !rbio_ || !wbio_) {
@@ -24,7 +52,6 @@ TlsChannel::TlsChannel(std::shared_ptr<const TlsContext> context) : context_(std
   BIO_set_mem_eof_return(rbio_, -1);
   BIO_set_mem_eof_return(wbio_, -1);
   SSL_set_bio(ssl_, rbio_, wbio_);
-  SSL_set_accept_state(ssl_);
 }
 
 TlsChannel::~TlsChannel() { SSL_free(ssl_); }
@@ -142,6 +169,19 @@ std::string TlsChannel::verified_peer_name() const {
   std::string name(reinterpret_cast<const char*>(utf8), static_cast<size_t>(n));
   OPENSSL_free(utf8);
   return name.find('\0') == std::string::npos ? name : std::string();
+}
+
+std::string TlsChannel::verify_error() const {
+  const long result = SSL_get_verify_result(ssl_);
+  return result == X509_V_OK ? std::string() : X509_verify_cert_error_string(result);
+}
+
+std::string TlsChannel::peer_end_point() const { return tls_server_end_point(SSL_get0_peer_certificate(ssl_)); }
+
+void TlsChannel::close_notify(std::string& out) {
+  ERR_clear_error();
+  SSL_shutdown(ssl_);  // with memory BIOs it only writes the alert; the peer's answer is not awaited
+  drain(out);
 }
 
 std::string_view TlsChannel::version() const { return SSL_get_version(ssl_); }

@@ -1,12 +1,14 @@
-// TLS on one client connection, between its socket and the session, with memory BIOs: the session reads
-// the socket as always and feeds what came (ciphertext) in; what TLS decrypts goes to the session's read
-// buffer, and what the session writes is encrypted into bytes for the socket. No socket here: the
-// driver keeps doing the I/O, and this stays testable with bytes alone.
+// TLS on one connection, between its socket and the code that speaks the protocol over it, with memory
+// BIOs: the owner reads the socket as always and feeds what came (ciphertext) in; what TLS decrypts goes
+// to the owner's read buffer, and what the owner writes is encrypted into bytes for the socket. No socket
+// here: the driver keeps doing the I/O, and this stays testable with bytes alone. Either end: pgroute as
+// the server of a client's connection, or as the client of a backend's.
 #pragma once
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "proxy/io/backend_tls_context.hpp"
 #include "proxy/io/read_buffer.hpp"
 #include "proxy/io/tls_context.hpp"
 #include "proxy/io/tls_failure.hpp"
@@ -22,7 +24,11 @@ class TlsChannel {
   // the cipher's overhead.
   static constexpr size_t kReadSize = 16 * 1024 + 512;
 
+  // pgroute as the server: a client's connection.
   explicit TlsChannel(std::shared_ptr<const TlsContext> context);
+  // pgroute as the client of a backend at `host` (the URL's): sends it as SNI when it is a name, and
+  // checks the certificate names it when the context verifies the host.
+  TlsChannel(std::shared_ptr<const BackendTlsContext> context, const std::string& host);
   ~TlsChannel();
   TlsChannel(const TlsChannel&) = delete;
   TlsChannel& operator=(const TlsChannel&) = delete;
@@ -49,16 +55,26 @@ class TlsChannel {
   // The common name of the client's certificate when it showed one that verified against tls.ca;
   // "" otherwise.
   std::string verified_peer_name() const;
+  // After a failed handshake: why the peer's certificate was not accepted ("unable to get local issuer
+  // certificate", "hostname mismatch"), or "" when that was not the failure.
+  std::string verify_error() const;
+  // tls-server-end-point of the peer's certificate (tls_end_point.hpp); "" if it has none or the hash is
+  // undefined for it.
+  std::string peer_end_point() const;
+  // Appends the close_notify alert (the orderly end of TLS) to `out`.
+  void close_notify(std::string& out);
 
   // The buffer reads from the socket land in before they are fed (kept here: only TLS sessions need it).
   std::string& raw() { return raw_; }
   void release_raw() { std::string().swap(raw_); }
 
  private:
+  // Makes the SSL object on `ctx` with empty memory BIOs.
+  void init(SSL_CTX* ctx);
   void drain(std::string& out);
   Status fail(int ssl_result, std::string_view what);
 
-  std::shared_ptr<const TlsContext> context_;
+  std::shared_ptr<const void> context_;  // keeps the SSL_CTX alive while this connection uses it
   SSL* ssl_ = nullptr;
   BIO* rbio_ = nullptr;  // ciphertext in (owned by ssl_)
   BIO* wbio_ = nullptr;  // ciphertext out (owned by ssl_)

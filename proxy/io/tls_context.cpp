@@ -8,21 +8,12 @@
 #include <sys/stat.h>
 
 #include "proxy/base/log.hpp"
+#include "proxy/io/openssl_errors.hpp"
+#include "proxy/io/tls_end_point.hpp"
 
 namespace pgroute {
 
 namespace {
-
-// OpenSSL's reasons for the last failure, oldest first, and its error queue emptied.
-std::string openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    out += (out.empty() ? "" : "; ") + std::string(buf);
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
 
 // A private key others may read is a key others may have: PostgreSQL refuses such a file; we warn.
 void warn_if_exposed(const config::Tls& tls) {
@@ -88,16 +79,8 @@ std::shared_ptr<const TlsContext> TlsContext::load(const config::Tls& tls, std::
     if (epoch && ASN1_TIME_diff(&days, &seconds, epoch, X509_get0_notAfter(cert)))
       result->expires_at_ = int64_t{days} * 86400 + seconds;
     ASN1_TIME_free(epoch);
-    // RFC 5929 defines it for signatures with one hash: MD5 and SHA-1 become SHA-256; for others
-    // (Ed25519, RSA-PSS) it is undefined, and SCRAM-SHA-256-PLUS is then not offered.
-    int md_nid = NID_undef;
-    if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, nullptr) && md_nid != NID_undef) {
-      if (md_nid == NID_md5 || md_nid == NID_sha1) md_nid = NID_sha256;
-      unsigned char digest[EVP_MAX_MD_SIZE];
-      unsigned int length = 0;
-      if (const EVP_MD* md = EVP_get_digestbynid(md_nid); md && X509_digest(cert, md, digest, &length) == 1)
-        result->end_point_.assign(reinterpret_cast<const char*>(digest), length);
-    }
+    // Empty for certificates without one signature hash: SCRAM-SHA-256-PLUS is then not offered.
+    result->end_point_ = pgroute::tls_server_end_point(cert);
   }
   return result;
 }

@@ -15,10 +15,12 @@ std::shared_ptr<const router::RouterChain> chain_for(const config::Config& cfg, 
 
 std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,
                                               std::shared_ptr<const router::RouterChain> chain,
-                                              const Snapshot* previous, std::shared_ptr<const TlsContext> tls) {
+                                              const Snapshot* previous, std::shared_ptr<const TlsContext> tls,
+                                              BackendTlsContexts backend_tls) {
   auto snap = std::make_shared<Snapshot>();
   snap->chain = std::move(chain);
   snap->tls = std::move(tls);
+  snap->backend_tls = std::move(backend_tls);
   for (const auto& u : cfg->users) {
     if (u.auth != config::AuthMethod::ScramSha256 && u.auth != config::AuthMethod::Cleartext) continue;
     if (auth::is_scram_verifier(u.password)) {
@@ -43,13 +45,15 @@ std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Conf
 }
 
 namespace {
-PoolSettings settings_for(const config::Config& cfg, const config::Backend& b) {
+PoolSettings settings_for(const Snapshot& snap, const config::Backend& b) {
+  const config::Config& cfg = *snap.config;
   PoolSettings s;
   s.max_size = cfg.pool_size_for(b);
   s.queue_timeout = cfg.pool.queue_timeout;
   s.connect_timeout = cfg.pool.connect_timeout;
   s.max_message = cfg.max_message_size;
   s.life = b.lifecycle;
+  if (auto it = snap.backend_tls.find(b.alias); it != snap.backend_tls.end()) s.tls = it->second;
   return s;
 }
 // Settings are not part of the key: a reload that only changes them keeps the pool and its connections.
@@ -59,7 +63,8 @@ std::string pool_key(const ServerEndpoint& ep) {
     k += *part;
     k.push_back('\0');
   }
-  return k + std::to_string(ep.port);
+  // TLS settings too: a connection made in plaintext (or with other files) must not serve a new sslmode.
+  return k + std::to_string(ep.port) + '\0' + ep.tls_settings;
 }
 ServerEndpoint endpoint_for(const config::Backend& b, const std::string& user, const std::string& password) {
   ServerEndpoint ep;
@@ -69,6 +74,9 @@ ServerEndpoint endpoint_for(const config::Backend& b, const std::string& user, c
   ep.user = user;
   ep.password = password;
   ep.dbname = b.dbname.empty() ? user : b.dbname;
+  ep.sslmode = b.sslmode;
+  ep.tls_settings =
+      std::string(config::ssl_mode_name(b.sslmode)) + '\0' + b.sslrootcert + '\0' + b.sslcert + '\0' + b.sslkey;
   return ep;
 }
 }  // namespace
@@ -84,9 +92,9 @@ std::string random_key() {
 Runtime::Runtime(int workers) : mock_scram_key(random_key()), workers_(workers) {}
 
 void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain,
-                      std::shared_ptr<const TlsContext> tls) {
+                      std::shared_ptr<const TlsContext> tls, BackendTlsContexts backend_tls) {
   uint64_t gen = generation_.load() + 1;
-  auto snap = make_snapshot(cfg, gen, std::move(chain), snapshot_.load().get(), std::move(tls));
+  auto snap = make_snapshot(cfg, gen, std::move(chain), snapshot_.load().get(), std::move(tls), std::move(backend_tls));
   // Health flags outlive reloads for aliases that stay, so a router keeps its view.
   auto old_health = health_.load();
   auto health = std::make_shared<HealthMap>();
@@ -111,7 +119,7 @@ void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr
         keep = pool_key(endpoint_for(*b, b->user, b->password)) == it->first;  // still the URL's login
       }
       if (keep) {
-        it->second->apply(settings_for(*cfg, *b));
+        it->second->apply(settings_for(*snap, *b));
         ++it;
       } else {
         retired.push_back(it->second);
@@ -120,7 +128,7 @@ void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr
     }
     if (!contexts_.empty())
       for (const auto& b : cfg->backends)
-        if (!b.user.empty()) pool_for_locked(*cfg, b, b.user, b.password);
+        if (!b.user.empty()) pool_for_locked(*snap, b, b.user, b.password);
   }
   for (auto& p : retired) {
     PGR_LOG(info) << "reload: draining pool for " << p->endpoint().describe() << " as " << p->endpoint().user
@@ -140,7 +148,7 @@ void Runtime::attach_workers(std::vector<asio::io_context*> contexts) {
     pool->start_maintenance(*contexts_[i], static_cast<int>(i));
   }
   for (const auto& b : snap->config->backends)
-    if (!b.user.empty()) pool_for_locked(*snap->config, b, b.user, b.password);
+    if (!b.user.empty()) pool_for_locked(*snap, b, b.user, b.password);
 }
 
 std::shared_ptr<AliasHealth> Runtime::health_of(std::string_view alias) const {
@@ -162,15 +170,15 @@ void Runtime::stop_maintenance() {
 std::shared_ptr<ServerPool> Runtime::pool_for(const Snapshot& snap, const config::Backend& backend,
                                               const std::string& user, const std::string& password) {
   std::lock_guard lock(pools_mu_);
-  return pool_for_locked(*snap.config, backend, user, password);
+  return pool_for_locked(snap, backend, user, password);
 }
 
-std::shared_ptr<ServerPool> Runtime::pool_for_locked(const config::Config& cfg, const config::Backend& backend,
+std::shared_ptr<ServerPool> Runtime::pool_for_locked(const Snapshot& snap, const config::Backend& backend,
                                                      const std::string& user, const std::string& password) {
   ServerEndpoint ep = endpoint_for(backend, user, password);
   auto& pool = pools_[pool_key(ep)];
   if (!pool) {
-    pool = std::make_shared<ServerPool>(std::make_shared<const ServerEndpoint>(ep), settings_for(cfg, backend),
+    pool = std::make_shared<ServerPool>(std::make_shared<const ServerEndpoint>(ep), settings_for(snap, backend),
                                         workers_, health_of(backend.alias));
     pool->set_pause_gate(pauses.gate(ep.alias));
     if (!contexts_.empty()) {

@@ -13,6 +13,7 @@
 
 #include "config/config.hpp"
 #include "proxy/auth/scram.hpp"
+#include "proxy/io/backend_tls_context.hpp"
 #include "proxy/io/tls_context.hpp"
 #include "proxy/io/tls_failure.hpp"
 #include "proxy/pool/cancel_registry.hpp"
@@ -31,12 +32,14 @@ struct Snapshot {
   std::unordered_map<std::string, auth::ScramSecret> scram;  // user name -> secret (scram-sha-256 users)
   std::shared_ptr<const router::RouterChain> chain;          // null: routing off (no routers configured)
   std::shared_ptr<const TlsContext> tls;                     // null: no TLS for clients (SSLRequest gets 'N')
+  BackendTlsContexts backend_tls;                            // alias -> TLS to it (sslmode other than disable)
 };
 // `previous`: the snapshot in force, whose derived secrets are kept for users whose password is unchanged.
 std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,
                                               std::shared_ptr<const router::RouterChain> chain,
                                               const Snapshot* previous = nullptr,
-                                              std::shared_ptr<const TlsContext> tls = nullptr);
+                                              std::shared_ptr<const TlsContext> tls = nullptr,
+                                              BackendTlsContexts backend_tls = {});
 // The router chain a config asks for: null when it has no `routers:` (routing off, nothing parsed) or
 // when building fails (then `error` says why, pointing into the file).
 std::shared_ptr<const router::RouterChain> chain_for(const config::Config& cfg, std::string& error);
@@ -51,7 +54,7 @@ class Runtime {
   // settings apply); pools whose backend address, database or login changed, or whose alias is gone,
   // are retired: idle connections close now, lent ones when they come back.
   void install(std::shared_ptr<const config::Config> cfg, std::shared_ptr<const router::RouterChain> chain,
-               std::shared_ptr<const TlsContext> tls = nullptr);
+               std::shared_ptr<const TlsContext> tls = nullptr, BackendTlsContexts backend_tls = {});
   // The workers' io_contexts, where pools run their maintenance. Starts it for existing pools and opens
   // pools with a fixed server login (user in the backend URL) at once, so min_size is warm before clients.
   void attach_workers(std::vector<asio::io_context*> contexts);
@@ -86,7 +89,7 @@ class Runtime {
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
 
  private:
-  std::shared_ptr<ServerPool> pool_for_locked(const config::Config& cfg, const config::Backend& backend,
+  std::shared_ptr<ServerPool> pool_for_locked(const Snapshot& snap, const config::Backend& backend,
                                               const std::string& user, const std::string& password);
   std::shared_ptr<AliasHealth> health_of(std::string_view alias) const;
 

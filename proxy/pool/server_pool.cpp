@@ -47,6 +47,11 @@ ServerPool::ServerPool(std::shared_ptr<const ServerEndpoint> endpoint, PoolSetti
 
 ServerPool::~ServerPool() { close_idle(CloseReason::shutdown); }
 
+ServerPool::LastLogin ServerPool::last_login() const {
+  std::lock_guard lock(mu_);
+  return last_login_;
+}
+
 PoolSettings ServerPool::settings() const {
   std::lock_guard lock(mu_);
   return settings_;
@@ -249,9 +254,16 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
 awaitable<ServerPool::Checkout> ServerPool::open_new(asio::io_context& ctx, int worker) {
   PoolSettings s = settings();
   auto conn = std::make_unique<ServerConnection>(ctx, worker, endpoint_);
-  std::string error = co_await conn->open(s.connect_timeout, s.max_message);
+  std::string error = co_await conn->open(s.connect_timeout, s.max_message, s.tls);
   if (error.empty()) {
     counters_.connects.fetch_add(1, std::memory_order_relaxed);
+    if (conn->tls) conn->count_in(counters_.tls_connections);
+    {
+      std::lock_guard lock(mu_);
+      last_login_.tls =
+          conn->tls ? std::string(conn->tls->version()) + " " + std::string(conn->tls->cipher()) : std::string();
+      last_login_.auth = conn->auth_method;
+    }
     const auto& t = conn->server_timeouts;
     PGR_LOG(debug) << "server connection " << conn->id() << " opened to " << endpoint_->describe() << " as "
                    << endpoint_->user << " (backend pid " << conn->backend_pid << "; server idle_session_timeout "

@@ -30,6 +30,9 @@ struct PoolSettings {
   std::chrono::milliseconds connect_timeout{5000};
   uint32_t max_message = 64u << 20;
   config::Lifecycle life;
+  // The backend's TLS (its URL's sslmode and files, loaded for the configuration in force); null:
+  // plaintext. A reload gives the pool the files loaded again: new connections use them.
+  std::shared_ptr<const BackendTlsContext> tls;
 };
 
 struct PoolCounters {
@@ -37,6 +40,8 @@ struct PoolCounters {
   std::atomic<uint64_t> fast_failures{0};  // refused at once: the backend is down (back-off window)
   std::atomic<uint64_t> checks{0};         // pre-use round trips
   std::atomic<uint64_t> health_probes{0};  // connects made only to learn whether the backend is up
+  // Open connections with TLS; each holds a share and gives it back when it is destroyed.
+  std::shared_ptr<std::atomic<int>> tls_connections = std::make_shared<std::atomic<int>>(0);
   std::atomic<uint64_t> closes[kCloseReasonCount] = {};
   metrics::AtomicHistogram wait_time;  // checkouts that queued: how long (served or timed out)
 };
@@ -90,6 +95,12 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   std::shared_ptr<const ServerEndpoint> endpoint_ptr() const { return endpoint_; }
   PoolSettings settings() const;
   PoolCounters& counters() { return counters_; }
+  // How the last connection opened logged in, for SHOW SERVERS: tls "TLSv1.3 TLS_AES_256_GCM_SHA384"
+  // ("" in plaintext), auth as ServerConnection::auth_method ("" before any login).
+  struct LastLogin {
+    std::string tls, auth;
+  };
+  LastLogin last_login() const;
   bool healthy() const { return health_->healthy.load(std::memory_order_relaxed); }
   struct Snapshot {
     int total, idle, waiting, max_size;
@@ -142,6 +153,7 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   Clock::time_point down_until_{}, down_since_{}, last_probe_{};
   bool transient_down_ = false;
   std::string last_error_;
+  LastLogin last_login_;
   std::shared_ptr<admin::PauseGate> pause_gate_;
 };
 

@@ -103,7 +103,7 @@ awaitable<void> ServerPool::probe(asio::io_context& ctx, int worker) {
   }
   counters_.health_probes.fetch_add(1, std::memory_order_relaxed);
   ServerConnection conn(ctx, worker, endpoint_);
-  std::string error = co_await conn.open(s.connect_timeout, s.max_message);
+  std::string error = co_await conn.open(s.connect_timeout, s.max_message, s.tls);
   conn.close();
   if (error.empty()) {
     connect_succeeded();

@@ -42,6 +42,7 @@ int check(const std::string& path) {
   }
   std::string tls_error;  // certificate and key files that do not load
   pgroute::tls_for(*result.config, tls_error);
+  if (tls_error.empty()) pgroute::backend_tls_for(*result.config, tls_error);
   if (!tls_error.empty()) {
     std::cerr << tls_error << "\n" << path << ": 1 problem(s) found\n";
     return 1;
@@ -153,9 +154,11 @@ int main(int argc, char** argv) {
   }
   std::string tls_error;
   auto tls = pgroute::tls_for(*result.config, tls_error);
+  pgroute::BackendTlsContexts backend_tls;
+  if (tls_error.empty()) backend_tls = pgroute::backend_tls_for(*result.config, tls_error);
   if (!tls_error.empty()) {
     PGR_LOG(error) << tls_error;
-    PGR_LOG(error) << "pgroute: the TLS certificate or key does not load; not starting";
+    PGR_LOG(error) << "pgroute: a TLS certificate or key does not load; not starting";
     return 1;
   }
   raise_file_limit(*result.config);
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
   sigset_t set;
   sigemptyset(&set);
   try {
-    pgroute::ProxyServer server(config_path, result.config, std::move(chain), std::move(tls));
+    pgroute::ProxyServer server(config_path, result.config, std::move(chain), std::move(tls), std::move(backend_tls));
     return server.run();
   } catch (const std::exception& e) {
     // Whatever the event loop or the listeners refuse at start: say so rather than abort.

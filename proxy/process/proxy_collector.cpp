@@ -61,7 +61,7 @@ std::string hex(uint64_t v) {
 }
 
 struct AliasPools {
-  double active = 0, idle = 0, waiting = 0, max_size = 0;
+  double active = 0, idle = 0, waiting = 0, max_size = 0, tls = 0;
   uint64_t checkouts = 0, waits = 0, wait_timeouts = 0, connects = 0, connect_failures = 0;
   uint64_t closes[kCloseReasonCount] = {};
   LatencyHistogram wait_time;
@@ -86,6 +86,7 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
     a.waiting += s.waiting;
     a.max_size += s.max_size;
     PoolCounters& c = pool->counters();
+    a.tls += c.tls_connections->load(relaxed);
     a.checkouts += c.checkouts.load(relaxed);
     a.waits += c.waits.load(relaxed);
     a.wait_timeouts += c.wait_timeouts.load(relaxed);
@@ -151,11 +152,14 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
   auto& up = fs.family("pgroute_backend_up",
                        "0 while the alias's backend is down (its last connect failed; clients fail fast), else 1.",
                        MetricType::Gauge);
+  auto& st = fs.family("pgroute_server_connections_tls",
+                       "Server connections with TLS (the backend URL's sslmode), by alias.", MetricType::Gauge);
   auto& pa =
       fs.family("pgroute_alias_paused", "1 while the alias is paused from the admin console.", MetricType::Gauge);
   for (auto& [alias, a] : by_alias) {
     Families::add(sc, {{"alias", alias}, {"state", "active"}}, a.active);
     Families::add(sc, {{"alias", alias}, {"state", "idle"}}, a.idle);
+    Families::add(st, {{"alias", alias}}, a.tls);
     Families::add(ps, {{"alias", alias}}, a.max_size);
     Families::add(pw, {{"alias", alias}}, a.waiting);
     Families::add(pc, {{"alias", alias}}, static_cast<double>(a.checkouts));

@@ -20,7 +20,8 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 }  // namespace
 
 ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg,
-                         std::shared_ptr<const router::RouterChain> chain, std::shared_ptr<const TlsContext> tls)
+                         std::shared_ptr<const router::RouterChain> chain, std::shared_ptr<const TlsContext> tls,
+                         BackendTlsContexts backend_tls)
     : config_path_(std::move(config_path)) {
   // Automatic: half the cores. A pooler shares its machine with the kernel's network work for its own
   // sockets and, often, with PostgreSQL or the application; on 2 shared cores one worker used 20-25%
@@ -29,7 +30,7 @@ ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::
       cfg->threads > 0 ? cfg->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
   rt_ = std::make_unique<Runtime>(threads);
   size_t cache = static_cast<size_t>(std::max(1, cfg->routing_cache_size));
-  rt_->install(std::move(cfg), std::move(chain), std::move(tls));
+  rt_->install(std::move(cfg), std::move(chain), std::move(tls), std::move(backend_tls));
   for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(i, cache));
 }
 
@@ -133,8 +134,11 @@ std::string ProxyServer::apply(const config::LoadResult& result) {
   std::string tls_error;
   auto tls = tls_for(*result.config, tls_error);
   if (!tls_error.empty()) return reject_reload({tls_error});
+  // Backends' TLS files are loaded again on every reload: new server connections use what is there now.
+  auto backend_tls = backend_tls_for(*result.config, tls_error);
+  if (!tls_error.empty()) return reject_reload({tls_error});
   if (auto warning = config::secret_exposure_warning(*result.config)) PGR_LOG(warn) << "reload: " << *warning;
-  rt_->install(result.config, std::move(chain), std::move(tls));
+  rt_->install(result.config, std::move(chain), std::move(tls), std::move(backend_tls));
   sync_watching();
   sync_tls_watching();
   PGR_LOG(info) << "reload: configuration " << config_path_ << " applied (generation " << rt_->generation() << ")";
@@ -234,7 +238,7 @@ void ProxyServer::reload_tls_files() {
     rt_->reloads_failed.fetch_add(1);
     return;
   }
-  rt_->install(snap->config, snap->chain, std::move(tls));
+  rt_->install(snap->config, snap->chain, std::move(tls), snap->backend_tls);
   PGR_LOG(info) << "reload: TLS files of " << config_path_ << " loaded again (generation " << rt_->generation()
                 << "); new connections use them";
   rt_->reloads_ok.fetch_add(1);

@@ -20,7 +20,8 @@ class ConfigWatcher;
 class ProxyServer {
  public:
   ProxyServer(std::string config_path, std::shared_ptr<const config::Config> cfg,
-              std::shared_ptr<const router::RouterChain> chain, std::shared_ptr<const TlsContext> tls);
+              std::shared_ptr<const router::RouterChain> chain, std::shared_ptr<const TlsContext> tls,
+              BackendTlsContexts backend_tls);
   ~ProxyServer();
   // Runs until SIGTERM/SIGINT and every client has left (or the shutdown timeout passed). Returns the exit code.
   int run();

@@ -215,7 +215,7 @@ awaitable<bool> ClientSession::read_scatter_shard(ScatterShard& shard, ScatterMe
   while (!shard.finished && !shard.broken && !client_gone_) {
     wire::Frame f;
     std::string error;
-    ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
+    ReadStatus st = co_await conn.receive_frame(max_message_, f, error);
     if (st != ReadStatus::ok) {
       shard.broken = true;
       shard.why = error.empty() ? "the server closed the connection" : error;
@@ -312,7 +312,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
     }
     shard.index = merge.add_shard(shard.alias, std::move(expected), &conn.prepared);
     std::string error;
-    if (!co_await write_all(conn.socket(), out, error)) {
+    if (!co_await conn.send_all(out, error)) {
       shard.broken = true;
       shard.why = "write failed: " + error;
     }

@@ -856,16 +856,23 @@ ClientSession::ServerSend ClientSession::send_to_server_now() {
   if (std::exchange(attaching_, false) && server_ && u().server_out.empty() && may_detach()) {
     server_->socket().cancel();  // attached for nothing after all: the pump reading its answer gives it back
   }
-  if (u().server_out.empty() || !server_) {
+  // Under TLS what a partial write left is ciphertext on the connection, server_out being empty.
+  if (!server_ || (u().server_out.empty() && server_->tls_out.empty())) {
     u().server_out.clear();
     return ServerSend::sent;
   }
   writing_to_server_ = true;
+  std::string error;
+  std::string* wire_bytes = server_->to_wire(u().server_out, error);  // under TLS: the records
+  if (!wire_bytes) {
+    PGR_LOG(warn) << server_->endpoint().describe() << ": TLS: " << error;
+    server_write_done(false);
+    return ServerSend::failed;
+  }
   boost::system::error_code ec;
-  const std::string_view bytes = u().server_out;
-  const size_t n = write_now(server_->socket(), bytes, ec);
-  if (!ec && n < bytes.size()) {
-    u().server_out.erase(0, n);  // the rest is written by flush_to_server()
+  const size_t n = write_now(server_->socket(), *wire_bytes, ec);
+  if (!ec && n < wire_bytes->size()) {
+    wire_bytes->erase(0, n);  // the rest is written by flush_to_server()
     return ServerSend::must_wait;
   }
   server_write_done(!ec);
@@ -875,6 +882,7 @@ ClientSession::ServerSend ClientSession::send_to_server_now() {
 void ClientSession::server_write_done(bool ok) {
   writing_to_server_ = false;
   u().server_out.clear();
+  server_->tls_out.clear();
   // A failed write surfaces in the pump as a read error; it owns the client-visible report.
   if (!ok)
     server_->socket().cancel();
@@ -886,7 +894,9 @@ awaitable<bool> ClientSession::flush_to_server() {
   const ServerSend sent = send_to_server_now();
   if (sent != ServerSend::must_wait) co_return sent == ServerSend::sent;
   ServerConnection* conn = server_.get();
-  auto [ec, n] = co_await asio::async_write(conn->socket(), asio::buffer(u().server_out), use_nothrow);
+  // What send_to_server_now() left: plaintext, or under TLS the records, kept on the connection.
+  std::string& rest = conn->tls ? conn->tls_out : u().server_out;
+  auto [ec, n] = co_await asio::async_write(conn->socket(), asio::buffer(rest), use_nothrow);
   (void)n;
   // The pump may have lost the connection meanwhile (server_lost, the client leaving): it is gone.
   if (server_.get() != conn) {

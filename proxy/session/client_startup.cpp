@@ -211,7 +211,7 @@ awaitable<bool> ClientSession::startup() {
       const bool pipelined = !u().in.empty() || socket_.available(ec) > 0;
       // TLS when it is configured (GSSAPI encryption never): 'S', then the handshake.
       const bool tls = pkt.kind == wire::StartupKind::SslRequest && snap_->tls;
-      u().out.buffer().push_back(tls ? 'S' : 'N');
+      u().out.buffer().push_back(tls ? wire::kSslAccepted : wire::kSslRefused);
       if (pipelined) {
         const bool ssl = pkt.kind == wire::StartupKind::SslRequest;
         note_end(

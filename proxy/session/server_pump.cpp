@@ -250,9 +250,8 @@ void ClientSession::pump_step() {
 
 // One read per response, started at once: no separate wait for readability before it.
 void ClientSession::pump_read() {
-  auto [space, len] = server_->rbuf.prepare(8192);
   server_->socket().async_read_some(
-      asio::buffer(space, len),
+      server_->read_space(),
       [self = shared_from_this()](boost::system::error_code ec, size_t n) { self->on_server_read(ec, n); });
 }
 
@@ -268,7 +267,11 @@ void ClientSession::on_server_read(boost::system::error_code ec, size_t n) {
       pump_wait(PumpWait::server_lost);
       return;
     }
-    server_->rbuf.commit(n);
+    if (std::string error; !server_->absorb(n, error)) {
+      server_lost("TLS: " + error);
+      pump_wait(PumpWait::server_lost);
+      return;
+    }
     pump_step();
   } catch (const std::exception& e) {
     if (server_) pool_->discard(std::move(server_), CloseReason::server_error);
@@ -322,8 +325,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
     }
     if (may_detach()) continue;  // the client loop finished writing while we flushed
     // One read per response, started at once: no separate wait for readability before it.
-    auto [space, len] = conn->rbuf.prepare(8192);
-    auto [ec, n] = co_await conn->socket().async_read_some(asio::buffer(space, len), use_nothrow);
+    auto [ec, n] = co_await conn->socket().async_read_some(conn->read_space(), use_nothrow);
     if (ec == asio::error::operation_aborted) continue;  // the client loop wants us to look again
     if (ec || n == 0) {
       server_lost(ec ? ec.message() : "the server closed the connection");
@@ -331,7 +333,12 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       end_session(ClientCloseReason::unknown);  // server_lost() noted why
       co_return;
     }
-    conn->rbuf.commit(n);
+    if (std::string error; !conn->absorb(n, error)) {
+      server_lost("TLS: " + error);
+      co_await u().out.flush(socket_);
+      end_session(ClientCloseReason::unknown);  // server_lost() noted why
+      co_return;
+    }
   }
 }
 
@@ -429,13 +436,13 @@ awaitable<std::optional<ClientSession::QueryError>> ClientSession::run_internal_
   std::string msg;
   wire::put_query(msg, sql);
   std::string error;
-  if (!co_await write_all(conn.socket(), msg, error))
+  if (!co_await conn.send_all(msg, error))
     co_return QueryError{std::string(wire::sqlstate::connection_failure), "write failed: " + error, true};
   std::optional<QueryError> result;
   std::vector<std::optional<std::string_view>> columns;
   for (;;) {
     wire::Frame f;
-    ReadStatus st = co_await read_frame(conn.socket(), conn.rbuf, max_message_, f, error);
+    ReadStatus st = co_await conn.receive_frame(max_message_, f, error);
     if (st != ReadStatus::ok)
       co_return QueryError{std::string(wire::sqlstate::connection_failure), "server connection lost: " + error, true};
     if (f.type == be::kErrorResponse && !result) {

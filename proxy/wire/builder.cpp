@@ -191,6 +191,11 @@ void put_cancel_request(std::string& out, int32_t pid, int32_t secret) {
   put_u32(out, static_cast<uint32_t>(secret));
 }
 
+void put_ssl_request(std::string& out) {
+  put_u32(out, static_cast<uint32_t>(kStartupHeaderSize));
+  put_u32(out, static_cast<uint32_t>(kSslRequestCode));
+}
+
 void put_password(std::string& out, std::string_view password) {
   MessageWriter(out, frontend::kPasswordMessage).cstring(password).finish();
 }

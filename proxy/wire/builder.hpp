@@ -76,6 +76,7 @@ void put_negotiate_protocol_version(std::string& out, int32_t newest_minor,
 // Frontend messages the proxy itself sends to servers.
 void put_startup(std::string& out, const std::vector<std::pair<std::string, std::string>>& params);  // 3.0
 void put_cancel_request(std::string& out, int32_t pid, int32_t secret);
+void put_ssl_request(std::string& out);
 void put_password(std::string& out, std::string_view password);  // 'p', NUL-terminated
 // 'p' with the mechanism name and the length-prefixed client-first message.
 void put_sasl_initial_response(std::string& out, std::string_view mechanism, std::string_view data);

@@ -20,6 +20,10 @@ constexpr int32_t kSslRequestCode = 80877103;
 constexpr int32_t kGssEncRequestCode = 80877104;
 constexpr int32_t kCancelRequestCode = 80877102;
 
+// The one-byte answers to SSLRequest (and GSSENCRequest): go on with the handshake, or go on in plaintext.
+constexpr char kSslAccepted = 'S';
+constexpr char kSslRefused = 'N';
+
 // Length + code: the smallest startup-phase packet (SSLRequest, GSSENCRequest).
 constexpr size_t kStartupHeaderSize = 8;
 // CancelRequest with the 4-byte secret of protocol 3.0.

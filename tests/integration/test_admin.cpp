@@ -62,7 +62,8 @@ TEST_CASE("admin: every SHOW command and EXPLAIN ROUTE through psql") {
   CHECK(has_row(clients, R"(\d+\|app\|app\|default\|it-admin\|127\.0\.0\.1:\d+\|idle\|\d\|)"));
   CHECK(has_row(clients, R"(\d+\|ops\|pgroute\|\|psql\|127\.0\.0\.1:\d+\|admin\|\d\|)"));
   const std::string servers = admin(proxy, "SHOW SERVERS");
-  CHECK(has_row(servers, R"(default\|app\|127\.0\.0\.1\|\d+\|app\|idle\|1\|1\|0)"));
+  // ...|state|count|connects|connect_failures|sslmode|tls_connections|tls|server_auth
+  CHECK(has_row(servers, R"(default\|app\|127\.0\.0\.1\|\d+\|app\|idle\|1\|1\|0\|disable\|0\|\|SCRAM-SHA-256)"));
   const std::string backends = admin(proxy, "SHOW BACKENDS");
   CHECK(has_row(backends,
                 R"(default\|postgresql://app:\*\*\*@127\.0\.0\.1:\d+/app\|127\.0\.0\.1\|\d+\|app\|4\|no\|yes)"));

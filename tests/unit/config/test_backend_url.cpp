@@ -30,7 +30,7 @@ TEST_CASE("url: every part") {
   CHECK(a.user == "app");
   CHECK(a.password == "secret");
   CHECK(a.dbname == "appdb");
-  CHECK(a.sslmode == "prefer");
+  CHECK(a.sslmode == SslMode::prefer);
 }
 
 TEST_CASE("url: defaults") {
@@ -40,14 +40,14 @@ TEST_CASE("url: defaults") {
   CHECK(a.user.empty());
   CHECK(a.password.empty());
   CHECK(a.dbname.empty());
-  CHECK(a.sslmode == "disable");
+  CHECK(a.sslmode == SslMode::disable);
 
   BackendAddress b = parsed("postgresql://app@host/");
   CHECK(b.user == "app");
   CHECK(b.password.empty());
   CHECK(b.dbname.empty());
   CHECK(parsed("postgresql://@host/db").user.empty());
-  CHECK(parsed("postgresql://host?sslmode=disable").sslmode == "disable");
+  CHECK(parsed("postgresql://host?sslmode=disable").sslmode == SslMode::disable);
 }
 
 TEST_CASE("url: percent-decoding of user, password and dbname") {
@@ -92,11 +92,43 @@ TEST_CASE("url: rejected forms") {
   CHECK(error_of("postgresql://host:54a/db") == "invalid port \"54a\" (must be 1..65535)");
   CHECK(error_of("postgresql://host:/db") == "invalid port \"\" (must be 1..65535)");
   CHECK(error_of("postgresql://host/db?connect_timeout=3") ==
-        "unknown URL parameter \"connect_timeout\" (supported: sslmode)");
-  CHECK(error_of("postgresql://host/db?sslmode=require") == "sslmode must be disable or prefer, got \"require\"");
+        "unknown URL parameter \"connect_timeout\" (supported: sslmode, sslrootcert, sslcert, sslkey)");
+  CHECK(error_of("postgresql://host/db?sslmode=strict") ==
+        "sslmode must be disable, prefer, require, verify-ca or verify-full, got \"strict\"");
   CHECK(error_of("postgresql://host/db?sslmode") == "malformed URL parameter \"sslmode\" (expected name=value)");
   CHECK(error_of("postgresql://:pw@host/db").starts_with("a password needs a user name"));
   CHECK(parsed("postgresql://host:65535/db").port == 65535);
+}
+
+TEST_CASE("url: TLS parameters, with libpq's meanings and its rules checked where the URL is written") {
+  BackendAddress a = parsed(
+      "postgresql://app@db.internal/app?sslmode=verify-full&sslrootcert=ca%20s.pem"
+      "&sslcert=client.crt&sslkey=/etc/pgroute/client.key");
+  CHECK(a.sslmode == SslMode::verify_full);
+  CHECK(a.sslrootcert == "ca s.pem");
+  CHECK(a.sslcert == "client.crt");
+  CHECK(a.sslkey == "/etc/pgroute/client.key");
+  CHECK(parsed("postgresql://h/db?sslmode=require").sslmode == SslMode::require);
+  CHECK(parsed("postgresql://h/db?sslmode=verify-ca&sslrootcert=ca.pem").sslmode == SslMode::verify_ca);
+  CHECK(parsed("postgresql://h/db?sslmode=verify-full&sslrootcert=system").sslrootcert == "system");
+  CHECK(ssl_mode_name(SslMode::verify_ca) == "verify-ca");
+
+  CHECK(
+      error_of("postgresql://h/db?sslmode=verify-full")
+          .starts_with("sslmode=verify-full needs sslrootcert=FILE (the CA certificates to check the server against)"));
+  CHECK(error_of("postgresql://h/db?sslmode=verify-ca").starts_with("sslmode=verify-ca needs sslrootcert=FILE"));
+  CHECK(error_of("postgresql://h/db?sslmode=require&sslcert=c.crt") ==
+        "sslcert and sslkey go together (the client certificate and its private key)");
+  CHECK(error_of("postgresql://h/db?sslrootcert=ca.pem") ==
+        "sslrootcert, sslcert and sslkey need TLS: set sslmode (require, verify-ca or verify-full)");
+  CHECK(error_of("postgresql://h/db?sslmode=require&sslrootcert=system")
+            .starts_with("sslrootcert=system needs sslmode=verify-full"));
+  CHECK(error_of("postgresql://h/db?sslmode=allow") ==
+        "sslmode must be disable, prefer, require, verify-ca or verify-full, got \"allow\" (allow is not supported: "
+        "use prefer)");
+  CHECK(error_of("postgresql://h/db?sslmode=require&sslrootcert=") == "\"sslrootcert\" needs a file name");
+  CHECK(error_of("postgresql://h/db?sslmode=require&sslrootcert=%zz") ==
+        "invalid percent-encoding in the value of \"sslrootcert\"");
 }
 
 TEST_CASE("url: errors never contain the password") {

@@ -61,7 +61,7 @@ TEST_CASE("loader: a full file sets every field") {
   CHECK(main.user == "app");
   CHECK(main.password == "p@ss");
   CHECK(main.dbname == "appdb");
-  CHECK(main.sslmode == "prefer");
+  CHECK(main.sslmode == SslMode::prefer);
   CHECK(main.pool_size == 30);
   const Backend& analytics = c->backends[1];
   CHECK(analytics.alias == "analytics");
@@ -69,7 +69,7 @@ TEST_CASE("loader: a full file sets every field") {
   CHECK(analytics.port == 5432);
   CHECK(analytics.user.empty());
   CHECK(analytics.dbname.empty());
-  CHECK(analytics.sslmode == "disable");
+  CHECK(analytics.sslmode == SslMode::disable);
   CHECK(analytics.pool_size == 0);
 
   CHECK(c->databases_listed);
