@@ -310,3 +310,53 @@ TEST_CASE("server tls: a TLS file that does not load is reported where the URL i
     return server_sees_tls(c) == "t";
   }));
 }
+
+TEST_CASE("server tls: a shard key learnt by position and a read spread over shards, both over TLS") {
+  TlsServer& server = right_server();
+  // Two shards: two databases of the TLS server.
+  {
+    Conn su = server.cluster().superuser();
+    for (const char* db : {"stls_shard_0", "stls_shard_1"}) {
+      su.exec(std::string("DROP DATABASE IF EXISTS ") + db);
+      su.exec(std::string("CREATE DATABASE ") + db + " OWNER " + kAppUser);
+      Conn owner(server.cluster().params(kAppUser, kAppPassword, db));
+      owner.exec("CREATE TABLE events (user_id bigint, payload text)");
+    }
+  }
+  auto shard_url = [&](int i) {
+    return "postgresql://" + std::string(kAppUser) + ":" + kAppPassword +
+           "@localhost:" + std::to_string(server.cluster().port()) + "/stls_shard_" + std::to_string(i) +
+           "?sslmode=verify-full&sslrootcert=" + ca_file();
+  };
+  ProxyConfig cfg = config_with(server.url("localhost", "sslmode=verify-full&sslrootcert=" + ca_file()));
+  cfg.backends.push_back({"shard_0", shard_url(0), std::nullopt});
+  cfg.backends.push_back({"shard_1", shard_url(1), std::nullopt});
+  cfg.extra_yaml = R"(
+routers:
+  - type: shard
+    table: events
+    key: user_id
+    key_type: bigint
+    method: hash
+    shards: [shard_0, shard_1]
+    without_key: all
+)";
+  Proxy proxy(cfg);
+  Conn c = proxy.connect();
+  // No column list: pgroute asks a shard where user_id stands (its own query, over TLS).
+  for (int id = 1; id <= 30; ++id) c.exec("INSERT INTO events VALUES (" + std::to_string(id) + ", 'by position')");
+  int on_shards = 0;
+  for (int i = 0; i < 2; ++i) {
+    Conn owner(server.cluster().params(kAppUser, kAppPassword, "stls_shard_" + std::to_string(i)));
+    const int here = std::stoi(owner.scalar("SELECT count(*) FROM events"));
+    CHECK(here > 0);
+    on_shards += here;
+  }
+  CHECK(on_shards == 30);
+  // No key: every shard is read and the rows merged in order.
+  Rows all = c.exec("SELECT user_id FROM events ORDER BY user_id");
+  REQUIRE(all.size() == 30);
+  for (size_t i = 0; i < all.size(); ++i) CHECK(all.at(i, 0) == std::to_string(i + 1));
+  const auto row = servers_row(proxy);
+  CHECK(row.at("server_auth") == "SCRAM-SHA-256-PLUS");
+}
