@@ -1,6 +1,7 @@
 // Issue 20, lag-aware rotation: a replicas router with max_lag / max_lag_bytes against a real primary
 // and streaming standbys. Lag is made with recovery_min_apply_delay on a standby; reads are told apart by
 // the server's port (SELECT inet_server_port()).
+#include <csignal>
 #include <set>
 
 #include "harness.hpp"
@@ -231,4 +232,82 @@ TEST_CASE("replica lag: a stopped standby leaves rotation; with none left, the p
     }
   }));
   CHECK(eventually([&] { return c.scalar("SELECT inet_server_port()") == port_of(rs.standby1); }));
+}
+
+TEST_CASE("replica lag: a hung standby is out after the check timeout and does not hold up the other's checks") {
+  ReplicationSet& rs = replication_set();
+  prepare_tables();
+  Proxy proxy(lag_config(free_port(), "replicas: [replica_1, replica_2], max_lag: 500ms, lag_check_interval: 100ms"));
+  Conn c = proxy.connect();
+  REQUIRE(eventually([&] {
+    auto r = show_replicas(proxy);
+    return r["replica_1"].in_rotation == "yes" && r["replica_2"].in_rotation == "yes";
+  }));
+
+  // Freeze standby2 whole: its postmaster (new connections hang after the TCP handshake) and the backend
+  // of the lag check's connection (the check in flight hangs).
+  Conn standby2 = rs.standby2.superuser();
+  const std::string check_pid =
+      standby2.scalar("SELECT pid FROM pg_stat_activity WHERE application_name = 'pgroute lag check'");
+  struct Thaw {
+    PgCluster& standby;
+    pid_t backend;
+    ~Thaw() {
+      ::kill(backend, SIGCONT);
+      try {
+        standby.signal_postmaster(SIGCONT);
+      } catch (...) {}
+    }
+  } thaw{rs.standby2, static_cast<pid_t>(std::stol(check_pid))};
+  rs.standby2.signal_postmaster(SIGSTOP);
+  REQUIRE(::kill(thaw.backend, SIGSTOP) == 0);
+  const auto frozen = Clock::now();
+  REQUIRE(eventually([&] { return in_rotation(proxy, "replica_2") == "no"; }, 5s));
+  MESSAGE("hung replica_2 out after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - frozen).count()
+          << " ms (check timeout 1s)");
+  CHECK(show_replicas(proxy)["replica_2"].why == "not answering lag checks");
+
+  // Meanwhile replica_1's checks go on at their interval: a delay on it is seen as quickly as ever.
+  UndelayOnExit undelay{rs.standby1};
+  set_apply_delay(rs.standby1, 10s);
+  rs.primary.superuser(kAppDatabase).exec("INSERT INTO lag_marks (note) VALUES ('while standby2 hangs')");
+  const auto wrote = Clock::now();
+  REQUIRE(eventually([&] { return in_rotation(proxy, "replica_1") == "no"; }, 5s));
+  const auto out_after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - wrote);
+  MESSAGE("replica_1 left rotation " << out_after.count() << " ms after the write, with replica_2 hung");
+  CHECK(out_after <= 500ms + 2 * 100ms + 300ms);
+  CHECK(read_ports(c, 5) == std::set{port_of(rs.primary)});
+}
+
+TEST_CASE("replica lag: the checks follow reloads: lag limits removed, the checks stop and their connections close") {
+  ReplicationSet& rs = replication_set();
+  prepare_tables();
+  const int metrics_port = free_port();
+  ProxyConfig cfg =
+      lag_config(metrics_port, "replicas: [replica_1, replica_2], max_lag: 1s, lag_check_interval: 100ms");
+  Proxy proxy(cfg);
+  auto checks_on = [](const PgCluster& server) {
+    return server.superuser().scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgroute lag check'");
+  };
+  REQUIRE(eventually([&] { return show_replicas(proxy).size() == 2 && in_rotation(proxy, "replica_1") == "yes"; }));
+  CHECK(checks_on(rs.primary) == "1");
+  CHECK(checks_on(rs.standby1) == "1");
+
+  cfg.extra_yaml =
+      "default: primary\nrouters:\n  - {type: replicas, primary: primary, replicas: [replica_1, replica_2]}\n";
+  proxy.write_config(cfg);
+  proxy.signal(SIGHUP);
+  REQUIRE(eventually([&] { return show_replicas(proxy).empty(); }));
+  CHECK(eventually([&] { return checks_on(rs.primary) == "0" && checks_on(rs.standby1) == "0"; }));
+  CHECK_FALSE(metric(metrics_port, R"(pgroute_replica_in_rotation{alias="replica_1"})").has_value());
+  // Back on: checked again.
+  cfg.extra_yaml =
+      "default: primary\nrouters:\n  - {type: replicas, primary: primary, replicas: [replica_2], max_lag_bytes: 16MB}\n";
+  proxy.write_config(cfg);
+  proxy.signal(SIGHUP);
+  REQUIRE(eventually([&] { return in_rotation(proxy, "replica_2") == "yes"; }));
+  CHECK(show_replicas(proxy).size() == 1);
+  CHECK(eventually([&] { return checks_on(rs.standby2) == "1" && checks_on(rs.standby1) == "0"; }));
 }
