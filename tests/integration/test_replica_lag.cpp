@@ -210,6 +210,12 @@ TEST_CASE("replica lag: a stopped standby leaves rotation; with none left, the p
   REQUIRE(eventually([&] { return in_rotation(to_primary, "replica_1") == "no"; }, 3s));
   CHECK(show_replicas(to_primary)["replica_1"].why == "not answering lag checks");
   CHECK(read_ports(c, 10) == std::set{port_of(rs.primary)});
+  // EXPLAIN ROUTE on the admin console uses the live checks and says why no replica took the read.
+  Rows explained = to_primary.connect(kOps, kOpsPassword, "pgroute").exec("EXPLAIN ROUTE 'SELECT 1'");
+  REQUIRE(explained.size() == 1);
+  CHECK(explained.at(0, 0) == "primary");
+  INFO(explained.at(0, 2));
+  CHECK(explained.at(0, 2).find("a read, but no replica is in rotation (replica_1: ") != std::string::npos);
 
   REQUIRE(eventually([&] { return in_rotation(refusing, "replica_1") == "no"; }, 3s));
   PgError refused = expect_pg_error([&] { e.exec("SELECT inet_server_port()"); });
