@@ -1,5 +1,6 @@
 #include "router/replica_rotation.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -46,6 +47,21 @@ std::string describe(OutOfRotation why, const ReplicaState& state, const LagLimi
              std::to_string(limits.max_lag_bytes.value_or(0)) + ")";
   }
   return "";
+}
+
+std::optional<double> replay_delay(uint64_t replay, const std::deque<LsnSample>& primary,
+                                   std::optional<double> since_commit, std::chrono::steady_clock::time_point now) {
+  if (primary.empty()) return std::nullopt;
+  if (replay >= primary.back().lsn) return 0.0;
+  std::optional<double> bound = since_commit;
+  for (auto it = primary.rbegin(); it != primary.rend(); ++it)
+    if (it->lsn <= replay) {
+      double since = std::chrono::duration<double>(now - it->at).count();
+      bound = bound ? std::min(*bound, since) : since;
+      break;
+    }
+  if (!bound) bound = std::chrono::duration<double>(now - primary.front().at).count();
+  return std::max(0.0, *bound);
 }
 
 std::string lsn_text(uint64_t lsn) {

@@ -35,11 +35,6 @@ std::chrono::milliseconds check_timeout(std::chrono::milliseconds interval) {
 // Primary LSN samples kept per server, for the replay delay (see lag_seconds); at 250 ms, a minute.
 constexpr size_t kHistory = 240;
 
-struct Sample {
-  uint64_t lsn;
-  Clock::time_point at;  // when the query that read it was sent: the LSN was current at or after this
-};
-
 }  // namespace
 
 router::ReplicaState ServerLag::load() const {
@@ -60,8 +55,8 @@ struct ReplicaMonitor::Target {
   Phase phase = Phase::Idle;
   short events = 0;  // what poll() waits for while a check runs
   Clock::time_point next_due{}, deadline{}, sent_at{};
-  bool answering = true;       // for logging changes only
-  std::deque<Sample> history;  // this server's own LSNs while it is a primary, oldest first
+  bool answering = true;                  // for logging changes only
+  std::deque<router::LsnSample> history;  // this server's own LSNs while it is a primary, oldest first
 
   ~Target() { close(); }
   void close() {
@@ -169,33 +164,6 @@ std::vector<ReplicaRow> ReplicaMonitor::rows(const config::Config& cfg) const {
   return out;
 }
 
-namespace {
-
-// The replay delay of a standby at replay LSN `replay`, now, given its primary's samples (oldest first)
-// and the seconds since its last replayed commit (nullopt: none replayed since it started).
-// Every unreplayed WAL record was written after the newest primary sample at or below `replay`, so
-// now minus that sample's time bounds the delay from above; so does the time since the last replayed
-// commit (PostgreSQL's suggestion, which alone grows without bound on an idle primary). The smaller bound
-// is taken. With the standby behind every sample kept, the delay is at least as old as the oldest one.
-std::optional<double> replay_delay(uint64_t replay, const std::deque<Sample>& primary,
-                                   std::optional<double> since_commit, Clock::time_point now) {
-  if (primary.empty()) return std::nullopt;
-  if (replay >= primary.back().lsn) return 0.0;
-  std::optional<double> bound = since_commit;
-  bool found = false;
-  for (auto it = primary.rbegin(); it != primary.rend(); ++it)
-    if (it->lsn <= replay) {
-      double since = std::chrono::duration<double>(now - it->at).count();
-      bound = bound ? std::min(*bound, since) : since;
-      found = true;
-      break;
-    }
-  if (!found && !bound) bound = std::chrono::duration<double>(now - primary.front().at).count();
-  return std::max(0.0, *bound);
-}
-
-}  // namespace
-
 void ReplicaMonitor::run() {
   std::vector<std::unique_ptr<Target>> targets;
   auto find = [&](std::string_view alias) -> Target* {
@@ -264,7 +232,8 @@ void ReplicaMonitor::run() {
     }
     if (in_recovery) {
       const Target* primary = find(t.plan.primary);
-      auto delay = primary && lsn ? replay_delay(*lsn, primary->history, since_commit, Clock::now()) : std::nullopt;
+      auto delay =
+          primary && lsn ? router::replay_delay(*lsn, primary->history, since_commit, Clock::now()) : std::nullopt;
       if (delay) {
         const uint64_t head = primary->history.back().lsn;
         lag.lag_seconds.store(*delay, relaxed);

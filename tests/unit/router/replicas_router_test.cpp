@@ -203,3 +203,22 @@ TEST_CASE("replicas: replicas out of rotation are skipped; with none left, the p
   ctx.replica_state = nullptr;
   CHECK(alias_of(strict->db_for_read(ctx)) != "main");
 }
+
+TEST_CASE("replicas: replay delay from the primary's LSN samples and the last replayed commit") {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point now = Clock::now();
+  const std::deque<LsnSample> primary{{100, now - 3s}, {200, now - 2s}, {300, now - 1s}, {400, now - 100ms}};
+  CHECK_FALSE(replay_delay(100, {}, 5.0, now).has_value());     // no primary sample yet: unknown
+  CHECK(replay_delay(400, primary, 60.0, now) == 0.0);          // caught up: 0, however old the last commit
+  CHECK(replay_delay(450, primary, std::nullopt, now) == 0.0);  // ahead of the last sample
+  // Idle primary that wrote a little WAL without commits: the last commit is a minute old, but the standby
+  // was level with the primary a second ago, so it is at most a second behind.
+  CHECK(replay_delay(300, primary, 60.0, now) == doctest::Approx(1.0));
+  CHECK(replay_delay(250, primary, 60.0, now) == doctest::Approx(2.0));
+  // A recent commit replayed bounds it tighter.
+  CHECK(replay_delay(250, primary, 0.5, now) == doctest::Approx(0.5));
+  // Behind every sample: the commit time, or without one at least the oldest sample's age.
+  CHECK(replay_delay(50, primary, 42.0, now) == doctest::Approx(42.0));
+  CHECK(replay_delay(50, primary, std::nullopt, now) == doctest::Approx(3.0));
+  CHECK(replay_delay(250, primary, -0.2, now) == 0.0);  // clock skew between servers: never negative
+}
