@@ -91,12 +91,13 @@ Opinion ReplicasRouter::db_for_read(const RouteContext& ctx) const {
 
 // The rare path (every replica down or out of rotation): the reason names each replica and why.
 Opinion ReplicasRouter::no_replica(const RouteContext& ctx) const {
-  if (!options_.lag_limits || !checked(ctx)) return to_primary("a read, but no replica is healthy");
+  if (options_.when_no_replica == NoReplica::Primary && (!options_.lag_limits || !checked(ctx)))
+    return to_primary("a read, but no replica is healthy");
   std::string why;
   for (const auto& r : options_.replicas) {
     std::string out = why_out(r.alias, ctx);
     // A pick can race a check that has just put the replica back: still "no replica" for this read.
-    why += (why.empty() ? "" : "; ") + r.alias + ": " + (out.empty() ? "back in rotation just now" : out);
+    why += (why.empty() ? "" : "; ") + r.alias + ": " + (out.empty() ? "available again just now" : out);
   }
   if (options_.when_no_replica == NoReplica::Error)
     return RouteError{

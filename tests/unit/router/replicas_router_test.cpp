@@ -202,6 +202,17 @@ TEST_CASE("replicas: replicas out of rotation are skipped; with none left, the p
   // Without a lookup (pgroute explain offline) every replica counts as in rotation.
   ctx.replica_state = nullptr;
   CHECK(alias_of(strict->db_for_read(ctx)) != "main");
+
+  // when_no_replica: error holds without lag limits too, for replicas that are down.
+  std::string error;
+  auto unchecked = ReplicasRouter::create({"main", {{"r1", 1}}, 0ms, std::nullopt, NoReplica::Error}, error);
+  REQUIRE_MESSAGE(unchecked, error);
+  std::function<bool(std::string_view)> all_down = [](std::string_view) { return false; };
+  ctx.alias_healthy = &all_down;
+  auto down = std::get<RouteError>(unchecked->db_for_read(ctx));
+  CHECK(down.message ==
+        "pgroute: replicas(main): no replica can take this read (r1: down (no connection)) and when_no_replica is "
+        "error");
 }
 
 TEST_CASE("replicas: replay delay from the primary's LSN samples and the last replayed commit") {
