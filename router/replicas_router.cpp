@@ -64,18 +64,24 @@ std::string ReplicasRouter::why_out(const std::string& alias, const RouteContext
 }
 
 const ReplicaOption* ReplicasRouter::pick(uint64_t draw, const RouteContext& ctx) const {
-  // Replicas are few (a handful): asking twice beats keeping a list, which would allocate per read.
-  uint64_t total = 0;
-  for (const auto& r : options_.replicas)
-    if (usable(r, ctx)) total += static_cast<uint64_t>(r.weight);
+  // Each replica is asked once (a lookup costs atomic loads, and its answer may change between two looks):
+  // the answers of the first 64 are kept as bits on the stack; more replicas than that are asked again.
+  constexpr size_t kRemembered = 64;
+  const auto& replicas = options_.replicas;
+  uint64_t usable_bits = 0, total = 0;
+  for (size_t i = 0; i < replicas.size(); ++i)
+    if (usable(replicas[i], ctx)) {
+      total += static_cast<uint64_t>(replicas[i].weight);
+      if (i < kRemembered) usable_bits |= uint64_t{1} << i;
+    }
   if (total == 0) return nullptr;
   uint64_t point = draw % total;
-  for (const auto& r : options_.replicas) {
-    if (!usable(r, ctx)) continue;
-    if (point < static_cast<uint64_t>(r.weight)) return &r;
-    point -= static_cast<uint64_t>(r.weight);
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    if (i < kRemembered ? !((usable_bits >> i) & 1) : !usable(replicas[i], ctx)) continue;
+    if (point < static_cast<uint64_t>(replicas[i].weight)) return &replicas[i];
+    point -= static_cast<uint64_t>(replicas[i].weight);
   }
-  return nullptr;  // unreachable: point < total
+  return nullptr;  // only when a replica past the 64th changed its answer meanwhile
 }
 
 Opinion ReplicasRouter::db_for_read(const RouteContext& ctx) const {
