@@ -56,6 +56,7 @@ struct ReplicaMonitor::Target {
   short events = 0;  // what poll() waits for while a check runs
   Clock::time_point next_due{}, deadline{}, sent_at{};
   bool answering = true;                  // for logging changes only
+  bool recorded = false;                  // the running check's row has been recorded
   std::deque<router::LsnSample> history;  // this server's own LSNs while it is a primary, oldest first
 
   ~Target() { close(); }
@@ -185,6 +186,7 @@ void ReplicaMonitor::run() {
   auto send_check = [&](Target& t) {
     if (!PQsendQuery(t.conn, kCheckQuery)) return fail(t, PQerrorMessage(t.conn));
     t.sent_at = Clock::now();
+    t.recorded = false;
     t.phase = Target::Phase::Querying;
     int flushed = PQflush(t.conn);
     if (flushed < 0) return fail(t, PQerrorMessage(t.conn));
@@ -262,13 +264,21 @@ void ReplicaMonitor::run() {
       t.events = static_cast<short>(POLLIN | (flushed == 1 ? POLLOUT : 0));
     }
     if (!PQconsumeInput(t.conn)) return fail(t, PQerrorMessage(t.conn));
-    if (PQisBusy(t.conn)) return;
-    PGresult* first = PQgetResult(t.conn);
-    if (first == nullptr) return fail(t, "no result");
-    while (PGresult* more = PQgetResult(t.conn)) PQclear(more);  // the final null ends the query
-    record(t, first);
-    PQclear(first);
-    if (t.conn) t.phase = Target::Phase::Idle;
+    // PQgetResult blocks while libpq is busy: only called when it is not. The row is recorded as soon as
+    // it is there; the check ends with the null result after ReadyForQuery, which may come in a later read.
+    while (t.conn && !PQisBusy(t.conn)) {
+      PGresult* res = PQgetResult(t.conn);
+      if (res == nullptr) {
+        if (!t.recorded) return fail(t, "no result");
+        t.phase = Target::Phase::Idle;
+        return;
+      }
+      if (!t.recorded) {
+        t.recorded = true;
+        record(t, res);  // may fail the check, closing the connection
+      }
+      PQclear(res);
+    }
   };
 
   std::vector<pollfd> fds;
