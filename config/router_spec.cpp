@@ -41,4 +41,12 @@ std::string_view to_string(WithoutKey without_key) {
   return "?";
 }
 
+std::string_view to_string(WhenNoReplica when) {
+  switch (when) {
+    case WhenNoReplica::Primary: return "primary";
+    case WhenNoReplica::Error: return "error";
+  }
+  return "?";
+}
+
 }  // namespace pgroute::config

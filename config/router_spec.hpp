@@ -2,6 +2,7 @@
 // router/chain_builder.hpp turns these into router objects; config/ knows nothing about routers.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -55,11 +56,22 @@ struct ReplicaSpec {
   int weight = 1;  // > 0
 };
 
+// What a read does when no replica is in rotation (all lagging, promoted, down).
+enum class WhenNoReplica { Primary, Error };
+
 // `type: replicas`: reads spread over replicas, writes/transactions/recent writers on the primary.
 struct ReplicasRouterSpec {
   std::string primary;
   std::vector<ReplicaSpec> replicas;
   std::chrono::milliseconds read_your_writes{0};  // 0 = reads go to replicas right after a write
+  // Lag-aware rotation: a replica whose replay is further behind than either limit leaves rotation.
+  std::optional<std::chrono::milliseconds> max_lag;  // replay delay
+  std::optional<uint64_t> max_lag_bytes;             // WAL bytes between the primary and the replica's replay
+  std::chrono::milliseconds lag_check_interval{250};
+  WhenNoReplica when_no_replica = WhenNoReplica::Primary;
+
+  // Whether pgroute checks this router's servers (lag, recovery, answering) on connections of its own.
+  bool monitored() const { return max_lag.has_value() || max_lag_bytes.has_value(); }
 };
 
 enum class RuleKindSpec { Any, Read, Write };
@@ -93,5 +105,6 @@ struct RouterSpec {
 std::string_view to_string(ShardKeyType type);  // "int2", "int4", "int8", "text", "uuid"
 std::string_view to_string(ShardMethod method);
 std::string_view to_string(WithoutKey without_key);
+std::string_view to_string(WhenNoReplica when);  // "primary", "error"
 
 }  // namespace pgroute::config

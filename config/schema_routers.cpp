@@ -26,7 +26,12 @@ constexpr std::array<Choice<RouterType>, 5> kRouterTypes = {{{"model", RouterTyp
 constexpr std::array<Choice<RuleKindSpec>, 3> kRuleKinds = {
     {{"read", RuleKindSpec::Read}, {"write", RuleKindSpec::Write}, {"any", RuleKindSpec::Any}}};
 
+constexpr std::array<Choice<WhenNoReplica>, 2> kWhenNoReplica = {
+    {{"primary", WhenNoReplica::Primary}, {"error", WhenNoReplica::Error}}};
+
 constexpr int64_t kMaxReplicaWeight = 1000000;
+// Below this, checks would load the servers more than they tell.
+constexpr Duration kMinLagCheckInterval{10};
 
 // `type:` is read before the other keys decide the shape; in the field tables it is just accepted.
 void skip(const Entry&) {}
@@ -84,6 +89,27 @@ void read_replica(SchemaReader& r, const YAML::Node& node, const KeyPath& path, 
   if (!replica.alias.empty()) spec.replicas.push_back(std::move(replica));
 }
 
+// Lag checks log in to the primary and every replica with the backend URL's user: a backend whose URL has
+// none (clients log in as themselves) leaves the checks without a login, reported at the limit's key.
+// The spec is read by index once the walk is over: the item being read is pushed to config.routers after.
+void require_monitor_login(SchemaReader& r, const Config& config, const Entry& e) {
+  r.defer([&r, &config, index = config.routers.size(), mark = e.key_node.Mark(), path = e.path] {
+    if (index >= config.routers.size()) return;
+    const auto* spec = std::get_if<ReplicasRouterSpec>(&config.routers[index].settings);
+    if (spec == nullptr) return;
+    std::vector<std::string> aliases{spec->primary};
+    for (const auto& replica : spec->replicas) aliases.push_back(replica.alias);
+    for (const std::string& alias : aliases) {
+      const Backend* b = config.backend(alias);
+      if (b == nullptr || !b->user.empty()) continue;
+      r.report(mark, path,
+               "lag checks log in with the backend URL's user, but backend \"" + alias +
+                   "\" has none (its clients log in as themselves); put a user (and password) in its url");
+      return;
+    }
+  });
+}
+
 void read_replicas(SchemaReader& r, const YAML::Node& item, const KeyPath& path, const Config& config,
                    ReplicasRouterSpec& spec) {
   const Field fields[] = {
@@ -101,6 +127,20 @@ void read_replicas(SchemaReader& r, const YAML::Node& item, const KeyPath& path,
        true},
       {"read_your_writes",
        [&](const Entry& e) { assign(spec.read_your_writes, r.duration(e.value, e.path, Duration(0))); }},
+      {"max_lag",
+       [&](const Entry& e) {
+         spec.max_lag = r.duration(e.value, e.path, Duration(0));
+         if (spec.max_lag) require_monitor_login(r, config, e);
+       }},
+      {"max_lag_bytes",
+       [&](const Entry& e) {
+         spec.max_lag_bytes = r.byte_size(e.value, e.path, 0, UINT64_MAX);
+         if (spec.max_lag_bytes && !spec.max_lag) require_monitor_login(r, config, e);
+       }},
+      {"lag_check_interval",
+       [&](const Entry& e) { assign(spec.lag_check_interval, r.duration(e.value, e.path, kMinLagCheckInterval)); }},
+      {"when_no_replica",
+       [&](const Entry& e) { assign(spec.when_no_replica, r.choice(e.value, e.path, kWhenNoReplica)); }},
   };
   r.read_fields(item, path, fields);
 }

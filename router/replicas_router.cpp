@@ -18,6 +18,8 @@ bool healthy(const RouteContext& ctx, const std::string& alias) {
   return ctx.alias_healthy == nullptr || !*ctx.alias_healthy || (*ctx.alias_healthy)(alias);
 }
 
+bool checked(const RouteContext& ctx) { return ctx.replica_state != nullptr && *ctx.replica_state; }
+
 }  // namespace
 
 ReplicasRouter::ReplicasRouter(ReplicasRouterOptions options)
@@ -48,18 +50,38 @@ RouteDecision ReplicasRouter::to_primary(const char* why) const {
   return RouteDecision{options_.primary, name_, why, {}, false};
 }
 
+bool ReplicasRouter::usable(const ReplicaOption& replica, const RouteContext& ctx) const {
+  if (!healthy(ctx, replica.alias)) return false;
+  if (!options_.lag_limits || !checked(ctx)) return true;
+  return out_of_rotation((*ctx.replica_state)(replica.alias), *options_.lag_limits) == OutOfRotation::No;
+}
+
+std::string ReplicasRouter::why_out(const std::string& alias, const RouteContext& ctx) const {
+  if (!healthy(ctx, alias)) return "down (no connection)";
+  if (!options_.lag_limits || !checked(ctx)) return "";
+  ReplicaState state = (*ctx.replica_state)(alias);
+  return describe(out_of_rotation(state, *options_.lag_limits), state, *options_.lag_limits);
+}
+
 const ReplicaOption* ReplicasRouter::pick(uint64_t draw, const RouteContext& ctx) const {
-  uint64_t total = 0;
-  for (const auto& r : options_.replicas)
-    if (healthy(ctx, r.alias)) total += static_cast<uint64_t>(r.weight);
+  // Each replica is asked once (a lookup costs atomic loads, and its answer may change between two looks):
+  // the answers of the first 64 are kept as bits on the stack; more replicas than that are asked again.
+  constexpr size_t kRemembered = 64;
+  const auto& replicas = options_.replicas;
+  uint64_t usable_bits = 0, total = 0;
+  for (size_t i = 0; i < replicas.size(); ++i)
+    if (usable(replicas[i], ctx)) {
+      total += static_cast<uint64_t>(replicas[i].weight);
+      if (i < kRemembered) usable_bits |= uint64_t{1} << i;
+    }
   if (total == 0) return nullptr;
   uint64_t point = draw % total;
-  for (const auto& r : options_.replicas) {
-    if (!healthy(ctx, r.alias)) continue;
-    if (point < static_cast<uint64_t>(r.weight)) return &r;
-    point -= static_cast<uint64_t>(r.weight);
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    if (i < kRemembered ? !((usable_bits >> i) & 1) : !usable(replicas[i], ctx)) continue;
+    if (point < static_cast<uint64_t>(replicas[i].weight)) return &replicas[i];
+    point -= static_cast<uint64_t>(replicas[i].weight);
   }
-  return nullptr;  // unreachable: point < total
+  return nullptr;  // only when a replica past the 64th changed its answer meanwhile
 }
 
 Opinion ReplicasRouter::db_for_read(const RouteContext& ctx) const {
@@ -70,7 +92,26 @@ Opinion ReplicasRouter::db_for_read(const RouteContext& ctx) const {
     return to_primary("this client wrote within read_your_writes");
   if (const ReplicaOption* replica = pick(next_draw(), ctx))
     return RouteDecision{replica->alias, name_, "a read, replica chosen by weight", {}, false};
-  return to_primary("a read, but no replica is healthy");
+  return no_replica(ctx);
+}
+
+// The rare path (every replica down or out of rotation): the reason names each replica and why.
+Opinion ReplicasRouter::no_replica(const RouteContext& ctx) const {
+  if (options_.when_no_replica == NoReplica::Primary && (!options_.lag_limits || !checked(ctx)))
+    return to_primary("a read, but no replica is healthy");
+  std::string why;
+  for (const auto& r : options_.replicas) {
+    std::string out = why_out(r.alias, ctx);
+    // A pick can race a check that has just put the replica back: still "no replica" for this read.
+    why += (why.empty() ? "" : "; ") + r.alias + ": " + (out.empty() ? "available again just now" : out);
+  }
+  if (options_.when_no_replica == NoReplica::Error)
+    return RouteError{
+        "57P03", "pgroute: " + name_ + ": no replica can take this read (" + why + ") and when_no_replica is error",
+        "reads return when a replica is back in rotation; SHOW REPLICAS on the admin console says why "
+        "each is out",
+        name_};
+  return RouteDecision{options_.primary, name_, "a read, but no replica is in rotation (" + why + ")", {}, false};
 }
 
 Opinion ReplicasRouter::db_for_write(const RouteContext&) const { return to_primary("a write"); }

@@ -4,12 +4,15 @@
 //   - anything inside an explicit transaction (the transaction must run on one server);
 //   - reads within read_your_writes of this client's last write, so it never reads the row it just
 //     wrote from a replica that has not replayed it yet.
-// Unhealthy replicas (RouteContext::alias_healthy) are skipped; with none left, reads go to the primary.
+// Unhealthy replicas (RouteContext::alias_healthy) are skipped, and so are replicas out of rotation when
+// lag limits are set (RouteContext::replica_state: lagging, promoted, not answering the checks); with none
+// left, reads go to the primary or are refused (when_no_replica).
 // It has an opinion on every statement, so routers after it in the chain are never asked: list it after
 // the routers that place tables (model, shard).
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,10 +25,15 @@ struct ReplicaOption {
   int weight = 1;  // > 0: share of reads relative to the other replicas
 };
 
+enum class NoReplica { Primary, Error };
+
 struct ReplicasRouterOptions {
   std::string primary;
   std::vector<ReplicaOption> replicas;
   std::chrono::milliseconds read_your_writes{0};
+  // Set: replicas are checked (rotation by RouteContext::replica_state); unset: only health counts.
+  std::optional<LagLimits> lag_limits;
+  NoReplica when_no_replica = NoReplica::Primary;
 };
 
 class ReplicasRouter final : public Router {
@@ -40,10 +48,15 @@ class ReplicasRouter final : public Router {
   // The replica a read goes to for a random draw in [0, 2^64), or nullptr when none is healthy.
   // Exposed so tests can check the weighting without statistics.
   const ReplicaOption* pick(uint64_t draw, const RouteContext& ctx) const;
+  // Why `alias` cannot take reads now ("" when it can): health, then rotation.
+  std::string why_out(const std::string& alias, const RouteContext& ctx) const;
+  const ReplicasRouterOptions& options() const { return options_; }
 
  private:
   explicit ReplicasRouter(ReplicasRouterOptions options);
   RouteDecision to_primary(const char* why) const;
+  bool usable(const ReplicaOption& replica, const RouteContext& ctx) const;
+  Opinion no_replica(const RouteContext& ctx) const;
 
   ReplicasRouterOptions options_;
   std::string name_;

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "router/replica_rotation.hpp"
 #include "router/statement.hpp"
 
 namespace pgroute::router {
@@ -35,6 +36,9 @@ struct RouteContext {
   // Whether an alias is up, for routers choosing among several (replicas); null = all are healthy.
   // Called on the route path: it must be cheap (an atomic flag per alias) and must not block.
   const std::function<bool(std::string_view alias)>* alias_healthy = nullptr;
+  // What the replica checks last saw of an alias, for replicas routers with lag limits; null = not checked
+  // here (pgroute explain, unit tests): every replica counts as in rotation. Cheap (atomic loads), no block.
+  const std::function<ReplicaState(std::string_view alias)>* replica_state = nullptr;
   // Where a shard key stands in its table's columns, for INSERTs without a column list; null = unknown.
   const ColumnOrderSource* column_order = nullptr;
 };

@@ -69,7 +69,7 @@ std::optional<Command> parse_command(std::string_view text, std::string& error) 
   if (verb == "SHOW" && words.size() == 2) {
     std::string what = upper(words[1]);
     for (std::string_view known :
-         {"POOLS", "CLIENTS", "SERVERS", "BACKENDS", "ROUTES", "CONFIG", "STATS", "STATEMENTS"})
+         {"POOLS", "CLIENTS", "SERVERS", "BACKENDS", "ROUTES", "REPLICAS", "CONFIG", "STATS", "STATEMENTS"})
       if (what == known) return Command{Verb::Show, what};
     return unknown();
   }

@@ -15,7 +15,7 @@ struct Command {
 
 // For the error of an unknown command.
 inline constexpr std::string_view kCommandList =
-    "SHOW POOLS|CLIENTS|SERVERS|BACKENDS|ROUTES|CONFIG|STATS|STATEMENTS, EXPLAIN ROUTE 'SQL', RELOAD, "
+    "SHOW POOLS|CLIENTS|SERVERS|BACKENDS|ROUTES|REPLICAS|CONFIG|STATS|STATEMENTS, EXPLAIN ROUTE 'SQL', RELOAD, "
     "PAUSE [alias], RESUME [alias], SHUTDOWN";
 
 // nullopt with `error` set when the text is not a command (the caller answers 42601).

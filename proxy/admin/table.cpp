@@ -87,6 +87,19 @@ Table show_clients(const std::vector<ClientInfo>& clients) {
   return t;
 }
 
+Table show_replicas(Runtime& rt, const config::Config& cfg) {
+  Table t{{"alias", "primary", "replay_lsn", "lag_seconds", "lag_bytes", "in_rotation", "why"}, {}};
+  for (const ReplicaRow& r : rt.replicas.rows(cfg)) {
+    const bool lag = r.state.lag_known && r.state.seen == router::ReplicaState::Seen::InRecovery;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.3f", r.state.lag_seconds);
+    t.rows.push_back({r.alias, r.primary, r.state.replay_lsn ? router::lsn_text(r.state.replay_lsn) : "",
+                      lag ? seconds : "", lag ? str(r.state.lag_bytes) : "",
+                      r.out == router::OutOfRotation::No ? "yes" : "no", r.why});
+  }
+  return t;
+}
+
 Table show_backends(Runtime& rt, const config::Config& cfg) {
   Table t{{"alias", "url", "host", "port", "database", "pool_size", "paused", "default"}, {}};
   for (const config::Backend& b : cfg.backends)
@@ -219,7 +232,7 @@ Table show_statements() {
   return t;
 }
 
-Table explain_route(const Snapshot& snap, std::string_view user, std::string_view sql) {
+Table explain_route(const Snapshot& snap, std::string_view user, std::string_view sql, const Runtime* rt) {
   Table t{{"alias", "router", "reason"}, {}};
   const config::Config& cfg = *snap.config;
   if (!snap.chain) {
@@ -233,6 +246,10 @@ Table explain_route(const Snapshot& snap, std::string_view user, std::string_vie
   ctx.analysis = &analysis;
   ctx.sql = sql;
   ctx.user = user;
+  if (rt) {
+    ctx.alias_healthy = &rt->alias_health;
+    ctx.replica_state = &rt->replica_state;
+  }
   auto result = snap.chain->route(ctx);
   if (auto* d = std::get_if<router::RouteDecision>(&result); d && !d->scatter.empty())
     if (auto refusal = router::scatter_refusal(analysis, *d, false)) result = std::move(*refusal);

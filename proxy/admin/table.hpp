@@ -22,10 +22,13 @@ Table show_servers(Runtime& rt);
 Table show_clients(const std::vector<ClientInfo>& clients);
 Table show_backends(Runtime& rt, const config::Config& cfg);
 Table show_routes(const config::Config& cfg);
+// One row per replica of each replicas router with lag limits: what its lag checks say and why it is out.
+Table show_replicas(Runtime& rt, const config::Config& cfg);
 Table show_config(const Snapshot& snap);
 Table show_stats(Runtime& rt);
 Table show_statements();
-// What the router chain would decide for `sql` sent by `user` outside a transaction.
-Table explain_route(const Snapshot& snap, std::string_view user, std::string_view sql);
+// What the router chain would decide for `sql` sent by `user` outside a transaction; with `rt`, as
+// health and lag checks stand now (replicas out of rotation are skipped, as for clients).
+Table explain_route(const Snapshot& snap, std::string_view user, std::string_view sql, const Runtime* rt = nullptr);
 
 }  // namespace pgroute::admin

@@ -103,6 +103,7 @@ void Runtime::install(std::shared_ptr<const config::Config> cfg, std::shared_ptr
     (*health)[b.alias] = it != old_health->end() ? it->second : std::make_shared<AliasHealth>();
   }
   health_.store(std::move(health));
+  replicas.follow(*cfg);
 
   std::vector<std::shared_ptr<ServerPool>> retired;
   {
@@ -149,6 +150,7 @@ void Runtime::attach_workers(std::vector<asio::io_context*> contexts) {
   }
   for (const auto& b : snap->config->backends)
     if (!b.user.empty()) pool_for_locked(*snap, b, b.user, b.password);
+  replicas.start();
 }
 
 std::shared_ptr<AliasHealth> Runtime::health_of(std::string_view alias) const {
@@ -165,6 +167,7 @@ bool Runtime::alias_healthy(std::string_view alias) const {
 
 void Runtime::stop_maintenance() {
   for (auto& p : pools()) p->stop_maintenance();
+  replicas.stop();
 }
 
 std::shared_ptr<ServerPool> Runtime::pool_for(const Snapshot& snap, const config::Backend& backend,

@@ -19,6 +19,7 @@
 #include "proxy/pool/cancel_registry.hpp"
 #include "proxy/pool/client_close_reason.hpp"
 #include "proxy/pool/pause_gate.hpp"
+#include "proxy/pool/replica_monitor.hpp"
 #include "proxy/pool/server_pool.hpp"
 #include "router/router_chain.hpp"
 
@@ -63,7 +64,12 @@ class Runtime {
   bool alias_healthy(std::string_view alias) const;
   // alias_healthy as the function routers take (RouteContext::alias_healthy).
   const std::function<bool(std::string_view)> alias_health{[this](std::string_view a) { return alias_healthy(a); }};
-  // Shutdown: pools stop warming up and probing.
+  // Lag checks of the replicas routers with lag limits (they follow each installed snapshot).
+  ReplicaMonitor replicas;
+  // ReplicaMonitor::state as the function routers take (RouteContext::replica_state).
+  const std::function<router::ReplicaState(std::string_view)> replica_state{
+      [this](std::string_view a) { return replicas.state(a); }};
+  // Shutdown: pools stop warming up and probing, lag checks end.
   void stop_maintenance();
 
   // The pool that logs in to `backend` as `user`/`password` (from the URL, or the client's own).

@@ -175,6 +175,29 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
     Families::add(up, {{"alias", alias}}, rt_.alias_healthy(alias) ? 1 : 0);
   }
 
+  // Lag-aware rotation: per replica alias (one listed by several routers is out when any router leaves it out).
+  auto& lag_s = fs.family("pgroute_replica_lag_seconds",
+                          "Replay delay of a replica checked for lag (0 when replay has reached the primary's LSN).",
+                          MetricType::Gauge);
+  auto& lag_b = fs.family("pgroute_replica_lag_bytes",
+                          "WAL bytes between the primary's LSN and a replica's replay LSN.", MetricType::Gauge);
+  auto& rot = fs.family("pgroute_replica_in_rotation",
+                        "1 while a replica takes reads (its lag checks answer, it is in recovery, within the limits).",
+                        MetricType::Gauge);
+  std::map<std::string, const ReplicaRow*> replicas;
+  const std::vector<ReplicaRow> replica_rows = rt_.replicas.rows(cfg);
+  for (const ReplicaRow& r : replica_rows) {
+    auto [it, fresh] = replicas.emplace(r.alias, &r);
+    if (!fresh && r.out != router::OutOfRotation::No) it->second = &r;
+  }
+  for (auto& [alias, r] : replicas) {
+    if (r->state.lag_known && r->state.seen == router::ReplicaState::Seen::InRecovery) {
+      Families::add(lag_s, {{"alias", alias}}, r->state.lag_seconds);
+      Families::add(lag_b, {{"alias", alias}}, static_cast<double>(r->state.lag_bytes));
+    }
+    Families::add(rot, {{"alias", alias}}, r->out == router::OutOfRotation::No ? 1 : 0);
+  }
+
   // Configuration.
   auto& rl = fs.family("pgroute_config_reloads_total", "Configuration reloads by result.", MetricType::Counter);
   Families::add(rl, {{"result", "ok"}}, static_cast<double>(rt_.reloads_ok.load(relaxed)));

@@ -86,6 +86,7 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   if (shard_key_) ctx.session_shard_key = *shard_key_;
   ctx.last_write = last_write_;
   ctx.alias_healthy = &rt_.alias_health;
+  ctx.replica_state = &rt_.replica_state;
   ctx.column_order = &columns;
   columns.start_route();
   auto result = snap_->chain->route(ctx);

@@ -189,6 +189,8 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
         t = admin::show_backends(rt_, cfg);
       else if (what == "ROUTES")
         t = admin::show_routes(cfg);
+      else if (what == "REPLICAS")
+        t = admin::show_replicas(rt_, cfg);
       else if (what == "CONFIG")
         t = admin::show_config(*snap);
       else if (what == "STATS")
@@ -199,7 +201,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       break;
     }
     case admin::Verb::ExplainRoute:
-      admin::put_table(out, admin::explain_route(*snap, user_, cmd->argument), "EXPLAIN");
+      admin::put_table(out, admin::explain_route(*snap, user_, cmd->argument, &rt_), "EXPLAIN");
       break;
     case admin::Verb::Reload: {
       if (!worker_.control) {

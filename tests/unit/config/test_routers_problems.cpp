@@ -183,3 +183,45 @@ routing_cache_size: 0
              "pgroute.yaml:7:5: routers[2]: missing required key \"path\"",
              "pgroute.yaml:8:21: routing_cache_size: must be between 1 and 10000000, got 0"});
 }
+
+TEST_CASE("router problems: replicas lag limits, check interval, when_no_replica and the checks' login") {
+  // kBackends' URLs name no user: lag checks would have no login.
+  CHECK(problems_of_routers(R"(
+routers:
+  - type: replicas
+    primary: default
+    replicas: [shard_0]
+    max_lag: -1s
+    max_lag_bytes: lots
+    lag_check_interval: 5ms
+    when_no_replica: primry
+  - type: replicas
+    primary: default
+    replicas: [shard_0, shard_1]
+    max_lag_bytes: 16MB
+)") == Lines{
+           "pgroute.yaml:7:14: routers[0].max_lag: invalid duration \"-1s\" (use e.g. 500ms, 5s, 2m, 1h, or a whole "
+           "number of seconds)",
+           "pgroute.yaml:8:20: routers[0].max_lag_bytes: invalid size \"lots\" (use e.g. 512kB, 64MB, 1GB, 1GiB, or a "
+           "number of bytes)",
+           "pgroute.yaml:9:25: routers[0].lag_check_interval: must be at least 10ms, got \"5ms\"",
+           "pgroute.yaml:10:22: routers[0].when_no_replica: unknown value \"primry\" (allowed: primary, error)",
+           "pgroute.yaml:14:5: routers[1].max_lag_bytes: lag checks log in with the backend URL's user, but backend "
+           "\"default\" has none (its clients log in as themselves); put a user (and password) in its url"});
+}
+
+TEST_CASE("router problems: lag checks need a login on the primary and on every replica") {
+  const std::string backends =
+      "backends: {default: {url: \"postgresql://u:p@h/db\"}, shard_0: {url: \"postgresql://u@h/db\"},\n"
+      "           shard_1: {url: \"postgresql://h/db\"}}\n";
+  CHECK(problems_of(backends + yaml(R"(
+routers:
+  - {type: replicas, primary: default, replicas: [shard_0, shard_1], max_lag: 1s, max_lag_bytes: 1MB}
+)")) == Lines{"pgroute.yaml:4:70: routers[0].max_lag: lag checks log in with the backend URL's user, but backend "
+              "\"shard_1\" has none (its clients log in as themselves); put a user (and password) in its url"});
+  CHECK(problems_of(backends + yaml(R"(
+routers:
+  - {type: replicas, primary: default, replicas: [shard_0], max_lag: 1s, when_no_replica: error}
+)"))
+            .empty());
+}

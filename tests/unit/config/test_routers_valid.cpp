@@ -201,3 +201,36 @@ TEST_CASE("routers: plugin options default to an empty object and escape strings
   CHECK(std::get<PluginRouterSpec>(c->routers[1].settings).options_json ==
         R"({"a\"b":"line\nbreak\\","seq":[],"map":{},"neg":-4,"no":false})");
 }
+
+TEST_CASE("routers: replicas lag limits, check interval and when_no_replica, with their defaults") {
+  auto c = config_of(yaml(R"(
+default: primary
+backends:
+  primary: {url: "postgresql://app:pw@h1/app"}
+  replica_1: {url: "postgresql://app:pw@h2/app"}
+routers:
+  - type: replicas
+    primary: primary
+    replicas: [replica_1]
+    max_lag: 1500ms
+    max_lag_bytes: 16MB
+    lag_check_interval: 100ms
+    when_no_replica: error
+  - type: replicas
+    primary: primary
+    replicas: [replica_1]
+)"));
+  REQUIRE(c->routers.size() == 2);
+  const auto& limited = std::get<ReplicasRouterSpec>(c->routers[0].settings);
+  CHECK(limited.max_lag == milliseconds(1500));
+  CHECK(limited.max_lag_bytes == uint64_t{16} << 20);
+  CHECK(limited.lag_check_interval == milliseconds(100));
+  CHECK(limited.when_no_replica == WhenNoReplica::Error);
+  CHECK(limited.monitored());
+  const auto& plain = std::get<ReplicasRouterSpec>(c->routers[1].settings);
+  CHECK_FALSE(plain.max_lag.has_value());
+  CHECK_FALSE(plain.max_lag_bytes.has_value());
+  CHECK(plain.lag_check_interval == milliseconds(250));
+  CHECK(plain.when_no_replica == WhenNoReplica::Primary);
+  CHECK_FALSE(plain.monitored());
+}

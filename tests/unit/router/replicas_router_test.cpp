@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <map>
 
 #include "route_fixture.hpp"
 #include "router/replicas_router.hpp"
@@ -110,4 +111,125 @@ TEST_CASE("replicas: invalid options are refused") {
   CHECK(error == "replicas router for main: at least one replica is required");
   CHECK_FALSE(ReplicasRouter::create({"main", {{"r1", 0}}, 0ms}, error));
   CHECK(error == "replicas router for main: replica \"r1\" needs an alias and a weight above 0");
+}
+
+namespace {
+
+std::unique_ptr<ReplicasRouter> lag_limited(NoReplica when_none) {
+  std::string error;
+  ReplicasRouterOptions o{"main", {{"r1", 1}, {"r2", 3}}, 0ms};
+  o.lag_limits = LagLimits{1000ms, 16u << 20};
+  o.when_no_replica = when_none;
+  auto router = ReplicasRouter::create(std::move(o), error);
+  REQUIRE_MESSAGE(router, error);
+  return router;
+}
+
+ReplicaState in_recovery(double lag_seconds, uint64_t lag_bytes) {
+  ReplicaState s;
+  s.seen = ReplicaState::Seen::InRecovery;
+  s.lag_known = true;
+  s.lag_seconds = lag_seconds;
+  s.lag_bytes = lag_bytes;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("replicas: rotation verdicts and their descriptions") {
+  const LagLimits limits{1000ms, 1024};
+  CHECK(out_of_rotation(ReplicaState{}, limits) == OutOfRotation::NotChecked);
+  ReplicaState s = in_recovery(0.5, 10);
+  CHECK(out_of_rotation(s, limits) == OutOfRotation::No);
+  CHECK(out_of_rotation(in_recovery(1.5, 10), limits) == OutOfRotation::LagSeconds);
+  CHECK(describe(OutOfRotation::LagSeconds, in_recovery(1.5, 10), limits) == "replay 1.5s behind (max_lag 1s)");
+  CHECK(out_of_rotation(in_recovery(0, 2048), limits) == OutOfRotation::LagBytes);
+  CHECK(describe(OutOfRotation::LagBytes, in_recovery(0, 2048), limits) ==
+        "replay 2048 bytes behind (max_lag_bytes 1024)");
+  CHECK(out_of_rotation(in_recovery(1.5, 2048), LagLimits{}) == OutOfRotation::No);  // no limits: lag is fine
+  s.lag_known = false;  // the primary never answered: the lag cannot be judged
+  s.lag_seconds = 100;
+  CHECK(out_of_rotation(s, limits) == OutOfRotation::No);
+  s.seen = ReplicaState::Seen::NotInRecovery;
+  CHECK(describe(out_of_rotation(s, limits), s, limits) == "not in recovery (promoted?)");
+  s.seen = ReplicaState::Seen::NotAnswering;
+  CHECK(describe(out_of_rotation(s, limits), s, limits) == "not answering lag checks");
+}
+
+TEST_CASE("replicas: LSNs as PostgreSQL writes them") {
+  CHECK(parse_lsn("16/B374D848") == (uint64_t{0x16} << 32 | 0xB374D848));
+  CHECK(parse_lsn("0/0") == uint64_t{0});
+  CHECK(lsn_text(uint64_t{0x16} << 32 | 0xB374D848) == "16/B374D848");
+  for (const char* bad : {"", "/", "1/", "/1", "1/2/3", "x/1", "1 /2", "100000000/0"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_lsn(bad).has_value());
+  }
+}
+
+TEST_CASE("replicas: replicas out of rotation are skipped; with none left, the primary or an error") {
+  auto router = lag_limited(NoReplica::Primary);
+  Statement select("SELECT * FROM t");
+  auto ctx = select.context();
+  std::map<std::string, ReplicaState, std::less<>> states{{"r1", in_recovery(0, 0)}, {"r2", in_recovery(5, 0)}};
+  std::function<ReplicaState(std::string_view)> lookup = [&](std::string_view alias) {
+    return states.find(alias)->second;
+  };
+  ctx.replica_state = &lookup;
+  for (uint64_t draw = 0; draw < 8; ++draw) CHECK(router->pick(draw, ctx)->alias == "r1");
+
+  states["r1"].seen = ReplicaState::Seen::NotInRecovery;
+  auto d = std::get<RouteDecision>(router->db_for_read(ctx));
+  CHECK(d.alias == "main");
+  CHECK(d.reason ==
+        "a read, but no replica is in rotation (r1: not in recovery (promoted?); r2: replay 5s behind (max_lag 1s))");
+
+  auto strict = lag_limited(NoReplica::Error);
+  auto e = std::get<RouteError>(strict->db_for_read(ctx));
+  CHECK(e.sqlstate == "57P03");
+  CHECK(e.router == "replicas(main)");
+  CHECK(e.message ==
+        "pgroute: replicas(main): no replica can take this read (r1: not in recovery (promoted?); r2: replay 5s "
+        "behind (max_lag 1s)) and when_no_replica is error");
+  // Writes are not reads: the error is for reads only.
+  CHECK(std::get<RouteDecision>(strict->db_for_write(ctx)).alias == "main");
+
+  // Back in rotation: reads return to the replica.
+  states["r2"] = in_recovery(0.2, 100);
+  CHECK(alias_of(strict->db_for_read(ctx)) == "r2");
+
+  // Without lag limits the checks do not matter (only health does).
+  CHECK(alias_of(replicas()->db_for_read(ctx)) != "main");
+  // Without a lookup (pgroute explain offline) every replica counts as in rotation.
+  ctx.replica_state = nullptr;
+  CHECK(alias_of(strict->db_for_read(ctx)) != "main");
+
+  // when_no_replica: error holds without lag limits too, for replicas that are down.
+  std::string error;
+  auto unchecked = ReplicasRouter::create({"main", {{"r1", 1}}, 0ms, std::nullopt, NoReplica::Error}, error);
+  REQUIRE_MESSAGE(unchecked, error);
+  std::function<bool(std::string_view)> all_down = [](std::string_view) { return false; };
+  ctx.alias_healthy = &all_down;
+  auto down = std::get<RouteError>(unchecked->db_for_read(ctx));
+  CHECK(down.message ==
+        "pgroute: replicas(main): no replica can take this read (r1: down (no connection)) and when_no_replica is "
+        "error");
+}
+
+TEST_CASE("replicas: replay delay from the primary's LSN samples and the last replayed commit") {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point now = Clock::now();
+  const std::deque<LsnSample> primary{{100, now - 3s}, {200, now - 2s}, {300, now - 1s}, {400, now - 100ms}};
+  CHECK_FALSE(replay_delay(100, {}, 5.0, now).has_value());     // no primary sample yet: unknown
+  CHECK(replay_delay(400, primary, 60.0, now) == 0.0);          // caught up: 0, however old the last commit
+  CHECK(replay_delay(450, primary, std::nullopt, now) == 0.0);  // ahead of the last sample
+  // Idle primary that wrote a little WAL without commits: the last commit is a minute old, but the standby
+  // was level with the primary a second ago, so it is at most a second behind.
+  CHECK(replay_delay(300, primary, 60.0, now) == doctest::Approx(1.0));
+  CHECK(replay_delay(250, primary, 60.0, now) == doctest::Approx(2.0));
+  // A recent commit replayed bounds it tighter.
+  CHECK(replay_delay(250, primary, 0.5, now) == doctest::Approx(0.5));
+  // Behind every sample: the commit time, or without one at least the oldest sample's age.
+  CHECK(replay_delay(50, primary, 42.0, now) == doctest::Approx(42.0));
+  CHECK(replay_delay(50, primary, std::nullopt, now) == doctest::Approx(3.0));
+  CHECK(replay_delay(250, primary, -0.2, now) == 0.0);  // clock skew between servers: never negative
 }
