@@ -22,9 +22,10 @@ TEST_CASE("problems: backend urls, without echoing the password") {
         Lines{"pgroute.yaml:2:18: backends.default.url: must start with postgresql:// or postgres://"});
   CHECK(problems_of("backends:\n  default: {url: \"postgresql://h/db?application_name=x\"}\n") ==
         Lines{"pgroute.yaml:2:18: backends.default.url: unknown URL parameter \"application_name\" "
-              "(supported: sslmode)"});
+              "(supported: sslmode, sslrootcert, sslcert, sslkey)"});
   CHECK(problems_of("backends:\n  default: {url: \"postgresql://h/db?sslmode=verify-full\"}\n") ==
-        Lines{"pgroute.yaml:2:18: backends.default.url: sslmode must be disable or prefer, got \"verify-full\""});
+        Lines{"pgroute.yaml:2:18: backends.default.url: sslmode=verify-full needs sslrootcert=FILE (the CA "
+              "certificates to check the server against) or sslrootcert=system"});
 }
 
 TEST_CASE("problems: a backend needs a url") {
