@@ -37,7 +37,8 @@ ProxyConfig causal_config(const std::string& causal_reads, std::optional<int> me
   return cfg;
 }
 
-// causal_t is written and read; causal_u is only read (no floor). Made directly on the primary (not through
+// causal_t is written and read; causal_u is only read (no floor); causal_w gets rows inserted and copied,
+// causal_del and causal_tr rows deleted and truncated; app may create tables (causal_ddl). Made directly on the primary (not through
 // pgroute, so they get no floor) and replayed by both standbys before a case starts.
 void prepare_tables() {
   ReplicationSet& rs = replication_set();
@@ -47,7 +48,11 @@ void prepare_tables() {
           "CREATE TABLE IF NOT EXISTS causal_u (id int PRIMARY KEY, v bigint NOT NULL);"
           "INSERT INTO causal_t SELECT g, 0 FROM generate_series(1, 200) g ON CONFLICT DO NOTHING;"
           "INSERT INTO causal_u SELECT g, 0 FROM generate_series(1, 200) g ON CONFLICT DO NOTHING;"
-          "GRANT ALL ON causal_t, causal_u TO app;");
+          "CREATE TABLE IF NOT EXISTS causal_w (v bigint NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS causal_del (v bigint NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS causal_tr (v bigint NOT NULL);"
+          "GRANT ALL ON causal_t, causal_u, causal_w, causal_del, causal_tr TO app;"
+          "GRANT CREATE ON SCHEMA public TO app;");
   wait_replayed(rs.primary, rs.standby1, 10s);
   wait_replayed(rs.primary, rs.standby2, 10s);
 }
@@ -257,6 +262,68 @@ void wait_replicas_serve(Conn& c) {
                      10s));
 }
 
+// One COPY ... FROM STDIN of `data` (a whole number of rows) through the Simple Query protocol.
+void copy_from_stdin(Conn& c, const std::string& sql, const std::string& data) {
+  if (!PQsendQuery(c.raw(), sql.c_str())) throw PgError("", "", PQerrorMessage(c.raw()));
+  ResultPtr start = c.next_result();
+  throw_if_error(start.get(), c.raw());
+  if (PQresultStatus(start.get()) != PGRES_COPY_IN) throw PgError("", "", "no CopyInResponse to " + sql);
+  if (PQputCopyData(c.raw(), data.data(), static_cast<int>(data.size())) != 1 || PQputCopyEnd(c.raw(), nullptr) != 1)
+    throw PgError("", "", PQerrorMessage(c.raw()));
+  std::optional<PgError> error;
+  for (ResultPtr r = c.next_result(); r; r = c.next_result()) {
+    try {
+      throw_if_error(r.get(), c.raw());
+    } catch (const PgError& e) {
+      if (!error) error = e;
+    }
+  }
+  if (error) throw *error;
+}
+
+// A write on A of some kind and the read on B that sees it or not: `check` returns "" when the read saw
+// the write, else what it saw. DELETE and TRUNCATE remove rows seeded (and replayed) before the case.
+struct WriteKind {
+  const char* name;
+  std::function<void(Conn& a, const std::string& x)> write;
+  std::function<std::string(Conn& b, const std::string& x)> check;
+  bool once = false;  // TRUNCATE: its seeded rows are gone after the first
+};
+
+std::string expect(const std::string& got, const std::string& want) {
+  return got == want ? "" : "read " + got + " (want " + want + ")";
+}
+
+std::vector<WriteKind> write_kinds() {
+  auto count_of = [](Conn& b, const std::string& table, const std::string& v) {
+    return b.scalar("SELECT count(*) FROM " + table + " WHERE v = " + v);
+  };
+  return {
+      {"INSERT", [](Conn& a, const std::string& x) { a.exec("INSERT INTO causal_w VALUES (" + x + ")"); },
+       [=](Conn& b, const std::string& x) { return expect(count_of(b, "causal_w", x), "1"); }},
+      {"COPY FROM STDIN",
+       [](Conn& a, const std::string& x) { copy_from_stdin(a, "COPY causal_w FROM STDIN", "-" + x + "\n"); },
+       [=](Conn& b, const std::string& x) { return expect(count_of(b, "causal_w", "-" + x), "1"); }},
+      {"DELETE", [](Conn& a, const std::string& x) { a.exec("DELETE FROM causal_del WHERE v = " + x); },
+       [=](Conn& b, const std::string& x) { return expect(count_of(b, "causal_del", x), "0"); }},
+      {"TRUNCATE", [](Conn& a, const std::string&) { a.exec("TRUNCATE causal_tr"); },
+       [](Conn& b, const std::string&) { return expect(b.scalar("SELECT count(*) FROM causal_tr"), "0"); }, true},
+      {"MERGE",
+       [](Conn& a, const std::string& x) {
+         a.exec_params(
+             "MERGE INTO causal_t USING (VALUES (5, $1::bigint)) s (id, v) ON causal_t.id = s.id "
+             "WHEN MATCHED THEN UPDATE SET v = s.v",
+             {x});
+       },
+       [](Conn& b, const std::string& x) { return expect(b.scalar("SELECT v FROM causal_t WHERE id = 5"), x); }},
+      {"DDL (DROP TABLE, CREATE TABLE AS)",
+       [](Conn& a, const std::string& x) {
+         a.exec("DROP TABLE IF EXISTS causal_ddl; CREATE TABLE causal_ddl AS SELECT " + x + "::bigint AS v");
+       },
+       [](Conn& b, const std::string& x) { return expect(b.scalar("SELECT v FROM causal_ddl"), x); }},
+  };
+}
+
 std::optional<double> metric(int port, const std::string& series) {
   auto r = http_get(port, "/metrics");
   return r ? sample_value(r->body, series) : std::nullopt;
@@ -414,6 +481,50 @@ TEST_CASE("causal reads: tables: never stale") {
   CHECK(served_by["replica_1"] + served_by["replica_2"] >= 180);
   CHECK(served_by["replica_1"] > 0);
   CHECK(served_by["replica_2"] > 0);
+}
+
+TEST_CASE("causal reads: tables: INSERT, DELETE, COPY FROM, TRUNCATE, MERGE and DDL raise floors too") {
+  prepare_tables();
+  Proxy proxy(causal_config("tables"));
+  Conn a = proxy.connect();
+  Conn b = proxy.connect();
+  wait_replicas_serve(b);
+
+  const long long base = fresh_base();
+  ReplicationSet& rs = replication_set();
+  rs.primary.superuser(kAppDatabase)
+      .exec("INSERT INTO causal_del SELECT " + std::to_string(base) +
+            " + g FROM generate_series(0, 19) g; INSERT INTO causal_tr VALUES (1)");
+  wait_replayed(rs.primary, rs.standby1, 5s);
+  wait_replayed(rs.primary, rs.standby2, 5s);
+
+  BothDelayed delayed(kApplyDelay);
+  std::map<std::string, int> stale;
+  std::vector<std::string> lines;
+  int tries = 0;
+  for (int i = 0; i < 20; ++i) {
+    const std::string x = std::to_string(base + i);
+    for (const WriteKind& kind : write_kinds()) {
+      if (kind.once && i > 0) continue;
+      std::string saw;
+      try {
+        kind.write(a, x);
+        saw = kind.check(b, x);
+      } catch (const PgError& e) {
+        saw = std::string("error: ") + e.what();  // e.g. 42P01: a replica without the new table
+      }
+      ++tries;
+      if (saw.empty()) continue;
+      ++stale[kind.name];
+      if (lines.size() < 10) lines.push_back(std::string(kind.name) + ", try " + std::to_string(i) + ": " + saw);
+    }
+  }
+  std::string summary;
+  for (const auto& [kind, n] : stale) summary += "\n" + kind + ": " + std::to_string(n) + " stale";
+  for (const auto& line : lines) summary += "\n  " + line;
+  INFO(summary);
+  CHECK(tries == 20 * 5 + 1);
+  CHECK(stale.empty());
 }
 
 TEST_CASE("causal reads: tables: other tables keep using replicas") {
