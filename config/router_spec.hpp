@@ -69,9 +69,15 @@ struct ReplicasRouterSpec {
   std::optional<uint64_t> max_lag_bytes;             // WAL bytes between the primary and the replica's replay
   std::chrono::milliseconds lag_check_interval{250};
   WhenNoReplica when_no_replica = WhenNoReplica::Primary;
+  // Causal reads: tables: a read of a table written through pgroute goes only to a replica that has
+  // replayed that commit (else the primary).
+  enum class CausalReads { off, tables };
+  CausalReads causal_reads = CausalReads::off;
 
   // Whether pgroute checks this router's servers (lag, recovery, answering) on connections of its own.
-  bool monitored() const { return max_lag.has_value() || max_lag_bytes.has_value(); }
+  bool monitored() const {
+    return max_lag.has_value() || max_lag_bytes.has_value() || causal_reads != CausalReads::off;
+  }
 };
 
 enum class RuleKindSpec { Any, Read, Write };

@@ -29,6 +29,9 @@ constexpr std::array<Choice<RuleKindSpec>, 3> kRuleKinds = {
 constexpr std::array<Choice<WhenNoReplica>, 2> kWhenNoReplica = {
     {{"primary", WhenNoReplica::Primary}, {"error", WhenNoReplica::Error}}};
 
+constexpr std::array<Choice<ReplicasRouterSpec::CausalReads>, 2> kCausalReads = {
+    {{"off", ReplicasRouterSpec::CausalReads::off}, {"tables", ReplicasRouterSpec::CausalReads::tables}}};
+
 constexpr int64_t kMaxReplicaWeight = 1000000;
 // Below this, checks would load the servers more than they tell.
 constexpr Duration kMinLagCheckInterval{10};
@@ -141,6 +144,19 @@ void read_replicas(SchemaReader& r, const YAML::Node& item, const KeyPath& path,
        [&](const Entry& e) { assign(spec.lag_check_interval, r.duration(e.value, e.path, kMinLagCheckInterval)); }},
       {"when_no_replica",
        [&](const Entry& e) { assign(spec.when_no_replica, r.choice(e.value, e.path, kWhenNoReplica)); }},
+      {"causal_reads",
+       [&](const Entry& e) {
+         if (e.value.IsScalar() && e.value.Scalar() == "strict") {
+           r.report(e.value.Mark(), e.path,
+                    "causal_reads: strict is not supported yet (use tables: reads of tables written through "
+                    "pgroute wait for their commit)");
+           return;
+         }
+         assign(spec.causal_reads, r.choice(e.value, e.path, kCausalReads));
+         // The replay positions come from the lag checks, which log in with the URLs' users.
+         if (spec.causal_reads != ReplicasRouterSpec::CausalReads::off && !spec.max_lag && !spec.max_lag_bytes)
+           require_monitor_login(r, config, e);
+       }},
   };
   r.read_fields(item, path, fields);
 }

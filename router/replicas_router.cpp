@@ -50,10 +50,30 @@ RouteDecision ReplicasRouter::to_primary(const char* why) const {
   return RouteDecision{options_.primary, name_, why, {}, false};
 }
 
-bool ReplicasRouter::usable(const ReplicaOption& replica, const RouteContext& ctx) const {
+bool ReplicasRouter::usable(const ReplicaOption& replica, const RouteContext& ctx, uint64_t floor) const {
   if (!healthy(ctx, replica.alias)) return false;
+  if (floor > 0) {
+    // Causal: only a position the checks have seen counts (what they saw is at most what it has replayed).
+    if (!checked(ctx)) return false;
+    const ReplicaState state = (*ctx.replica_state)(replica.alias);
+    if (state.seen != ReplicaState::Seen::InRecovery || state.replay_lsn < floor) return false;
+    return !options_.lag_limits || out_of_rotation(state, *options_.lag_limits) == OutOfRotation::No;
+  }
   if (!options_.lag_limits || !checked(ctx)) return true;
   return out_of_rotation((*ctx.replica_state)(replica.alias), *options_.lag_limits) == OutOfRotation::No;
+}
+
+uint64_t ReplicasRouter::causal_floor(const RouteContext& ctx, CausalFloors*& floors) const {
+  floors = nullptr;
+  if (!options_.causal_tables || !ctx.analysis || ctx.causal_floors == nullptr || !*ctx.causal_floors) return 0;
+  floors = (*ctx.causal_floors)(options_.primary);
+  if (floors == nullptr || floors->empty() || !checked(ctx)) return 0;
+  // What every replica has replayed, down ones included: one that comes back must not find a floor it
+  // has not reached already dropped.
+  uint64_t replayed = UINT64_MAX;
+  for (const auto& r : options_.replicas) replayed = std::min(replayed, (*ctx.replica_state)(r.alias).replay_lsn);
+  floors->forget_replayed(replayed);
+  return floors->floor_for(ctx.analysis->tables);
 }
 
 std::string ReplicasRouter::why_out(const std::string& alias, const RouteContext& ctx) const {
@@ -63,21 +83,21 @@ std::string ReplicasRouter::why_out(const std::string& alias, const RouteContext
   return describe(out_of_rotation(state, *options_.lag_limits), state, *options_.lag_limits);
 }
 
-const ReplicaOption* ReplicasRouter::pick(uint64_t draw, const RouteContext& ctx) const {
+const ReplicaOption* ReplicasRouter::pick(uint64_t draw, const RouteContext& ctx, uint64_t floor) const {
   // Each replica is asked once (a lookup costs atomic loads, and its answer may change between two looks):
   // the answers of the first 64 are kept as bits on the stack; more replicas than that are asked again.
   constexpr size_t kRemembered = 64;
   const auto& replicas = options_.replicas;
   uint64_t usable_bits = 0, total = 0;
   for (size_t i = 0; i < replicas.size(); ++i)
-    if (usable(replicas[i], ctx)) {
+    if (usable(replicas[i], ctx, floor)) {
       total += static_cast<uint64_t>(replicas[i].weight);
       if (i < kRemembered) usable_bits |= uint64_t{1} << i;
     }
   if (total == 0) return nullptr;
   uint64_t point = draw % total;
   for (size_t i = 0; i < replicas.size(); ++i) {
-    if (i < kRemembered ? !((usable_bits >> i) & 1) : !usable(replicas[i], ctx)) continue;
+    if (i < kRemembered ? !((usable_bits >> i) & 1) : !usable(replicas[i], ctx, floor)) continue;
     if (point < static_cast<uint64_t>(replicas[i].weight)) return &replicas[i];
     point -= static_cast<uint64_t>(replicas[i].weight);
   }
@@ -90,8 +110,24 @@ Opinion ReplicasRouter::db_for_read(const RouteContext& ctx) const {
   if (ctx.last_write && options_.read_your_writes.count() > 0 &&
       std::chrono::steady_clock::now() - *ctx.last_write < options_.read_your_writes)
     return to_primary("this client wrote within read_your_writes");
-  if (const ReplicaOption* replica = pick(next_draw(), ctx))
-    return RouteDecision{replica->alias, name_, "a read, replica chosen by weight", {}, false};
+  CausalFloors* floors = nullptr;
+  const uint64_t floor = causal_floor(ctx, floors);
+  const uint64_t draw = next_draw();
+  if (const ReplicaOption* replica = pick(draw, ctx, floor)) {
+    if (floor == 0) return RouteDecision{replica->alias, name_, "a read, replica chosen by weight", {}, false};
+    floors->reads_replica.fetch_add(1, std::memory_order_relaxed);
+    return RouteDecision{replica->alias, name_,
+                         "a read of a table written at " + lsn_text(floor) + ", replayed by this replica", {}, false};
+  }
+  if (floor > 0 && pick(draw, ctx) != nullptr) {
+    // Replicas are there, but none has replayed the commit yet: never a stale read.
+    floors->reads_primary.fetch_add(1, std::memory_order_relaxed);
+    return RouteDecision{options_.primary, name_,
+                         "causal read: no replica has replayed " + lsn_text(floor) +
+                             " (a write to a table this read touches) yet",
+                         {},
+                         false};
+  }
   return no_replica(ctx);
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "router/causal_floors.hpp"
 #include "router/router.hpp"
 
 namespace pgroute::router {
@@ -34,6 +35,9 @@ struct ReplicasRouterOptions {
   // Set: replicas are checked (rotation by RouteContext::replica_state); unset: only health counts.
   std::optional<LagLimits> lag_limits;
   NoReplica when_no_replica = NoReplica::Primary;
+  // causal_reads: tables: a read of a table with a floor (RouteContext::causal_floors) goes only to a
+  // replica whose last checked replay position has reached it, else to the primary.
+  bool causal_tables = false;
 };
 
 class ReplicasRouter final : public Router {
@@ -47,7 +51,8 @@ class ReplicasRouter final : public Router {
 
   // The replica a read goes to for a random draw in [0, 2^64), or nullptr when none is healthy.
   // Exposed so tests can check the weighting without statistics.
-  const ReplicaOption* pick(uint64_t draw, const RouteContext& ctx) const;
+  // With a causal floor (> 0) only replicas whose last checked replay position has reached it count.
+  const ReplicaOption* pick(uint64_t draw, const RouteContext& ctx, uint64_t floor = 0) const;
   // Why `alias` cannot take reads now ("" when it can): health, then rotation.
   std::string why_out(const std::string& alias, const RouteContext& ctx) const;
   const ReplicasRouterOptions& options() const { return options_; }
@@ -55,7 +60,9 @@ class ReplicasRouter final : public Router {
  private:
   explicit ReplicasRouter(ReplicasRouterOptions options);
   RouteDecision to_primary(const char* why) const;
-  bool usable(const ReplicaOption& replica, const RouteContext& ctx) const;
+  bool usable(const ReplicaOption& replica, const RouteContext& ctx, uint64_t floor) const;
+  // The causal floor of the read's tables (0: none), after dropping the floors every replica has replayed.
+  uint64_t causal_floor(const RouteContext& ctx, CausalFloors*& floors) const;
   Opinion no_replica(const RouteContext& ctx) const;
 
   ReplicasRouterOptions options_;

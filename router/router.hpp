@@ -19,6 +19,7 @@
 namespace pgroute::router {
 
 class ColumnOrderSource;  // column_order.hpp
+class CausalFloors;       // causal_floors.hpp
 
 struct RouteContext {
   const Analysis* analysis = nullptr;
@@ -39,6 +40,9 @@ struct RouteContext {
   // What the replica checks last saw of an alias, for replicas routers with lag limits; null = not checked
   // here (pgroute explain, unit tests): every replica counts as in rotation. Cheap (atomic loads), no block.
   const std::function<ReplicaState(std::string_view alias)>* replica_state = nullptr;
+  // The causal floors of a primary (causal_reads: tables), kept by the process; null function or result:
+  // none (pgroute explain, unit tests without them, causal reads off).
+  const std::function<CausalFloors*(std::string_view primary)>* causal_floors = nullptr;
   // Where a shard key stands in its table's columns, for INSERTs without a column list; null = unknown.
   const ColumnOrderSource* column_order = nullptr;
 };

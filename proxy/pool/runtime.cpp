@@ -39,6 +39,19 @@ std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Conf
       snap->scram.emplace(u.name, auth::make_scram_secret(u.password));
     }
   }
+  for (const auto& spec : cfg->routers) {
+    const auto* r = std::get_if<config::ReplicasRouterSpec>(&spec.settings);
+    if (r == nullptr || r->causal_reads == config::ReplicasRouterSpec::CausalReads::off) continue;
+    std::shared_ptr<router::CausalFloors> floors;
+    if (previous)
+      if (auto it = previous->causal_floors.find(r->primary); it != previous->causal_floors.end()) floors = it->second;
+    snap->causal_floors.emplace(r->primary, floors ? floors : std::make_shared<router::CausalFloors>());
+  }
+  if (!snap->causal_floors.empty())
+    snap->causal_lookup = [floors = &snap->causal_floors](std::string_view primary) -> router::CausalFloors* {
+      auto it = floors->find(primary);
+      return it == floors->end() ? nullptr : it->second.get();
+    };
   snap->config = std::move(cfg);
   snap->generation = generation;
   return snap;

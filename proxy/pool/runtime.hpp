@@ -21,6 +21,7 @@
 #include "proxy/pool/pause_gate.hpp"
 #include "proxy/pool/replica_monitor.hpp"
 #include "proxy/pool/server_pool.hpp"
+#include "router/causal_floors.hpp"
 #include "router/router_chain.hpp"
 
 namespace pgroute {
@@ -34,6 +35,11 @@ struct Snapshot {
   std::shared_ptr<const router::RouterChain> chain;          // null: routing off (no routers configured)
   std::shared_ptr<const TlsContext> tls;                     // null: no TLS for clients (SSLRequest gets 'N')
   BackendTlsContexts backend_tls;                            // alias -> TLS to it (sslmode other than disable)
+  // Primary alias -> the causal floors of its replicas router (causal_reads: tables). The objects are
+  // carried from snapshot to snapshot while the primary keeps causal reads: floors survive reloads.
+  std::map<std::string, std::shared_ptr<router::CausalFloors>, std::less<>> causal_floors;
+  // causal_floors as the function routers take (RouteContext::causal_floors); valid while this lives.
+  std::function<router::CausalFloors*(std::string_view)> causal_lookup;
 };
 // `previous`: the snapshot in force, whose derived secrets are kept for users whose password is unchanged.
 std::shared_ptr<const Snapshot> make_snapshot(std::shared_ptr<const config::Config> cfg, uint64_t generation,

@@ -198,6 +198,26 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
     Families::add(rot, {{"alias", alias}}, r->out == router::OutOfRotation::No ? 1 : 0);
   }
 
+  // Causal reads (replicas routers with causal_reads: tables), per primary.
+  if (!snap->causal_floors.empty()) {
+    auto& cr = fs.family("pgroute_causal_reads_total",
+                         "Reads of tables with a causal floor (written and committed through pgroute, not yet "
+                         "replayed by every replica), by where they went.",
+                         MetricType::Counter);
+    auto& cp = fs.family("pgroute_commit_lsn_probes_total",
+                         "Commits whose WAL position was read right behind them (causal reads).", MetricType::Counter);
+    auto& cf = fs.family("pgroute_causal_floors", "Tables with a causal floor now.", MetricType::Gauge);
+    for (const auto& [primary, floors] : snap->causal_floors) {
+      const std::string router = "replicas(" + primary + ")";
+      Families::add(cr, {{"router", router}, {"outcome", "replica"}},
+                    static_cast<double>(floors->reads_replica.load(relaxed)));
+      Families::add(cr, {{"router", router}, {"outcome", "primary_fallback"}},
+                    static_cast<double>(floors->reads_primary.load(relaxed)));
+      Families::add(cp, {{"alias", primary}}, static_cast<double>(floors->probes.load(relaxed)));
+      Families::add(cf, {{"alias", primary}}, static_cast<double>(floors->size()));
+    }
+  }
+
   // Configuration.
   auto& rl = fs.family("pgroute_config_reloads_total", "Configuration reloads by result.", MetricType::Counter);
   Families::add(rl, {{"result", "ok"}}, static_cast<double>(rt_.reloads_ok.load(relaxed)));

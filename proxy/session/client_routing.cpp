@@ -87,6 +87,7 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   ctx.last_write = last_write_;
   ctx.alias_healthy = &rt_.alias_health;
   ctx.replica_state = &rt_.replica_state;
+  if (snap_->causal_lookup) ctx.causal_floors = &snap_->causal_lookup;
   ctx.column_order = &columns;
   columns.start_route();
   auto result = snap_->chain->route(ctx);
@@ -103,10 +104,13 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   return std::move(std::get<router::RouteError>(result));
 }
 
-void ClientSession::note_routed(const router::Analysis& a, const std::string& router) {
-  if (router::is_write_kind(a.kind)) last_write_ = std::chrono::steady_clock::now();
+void ClientSession::note_routed(const router::Analysis& a, const router::RouteDecision& d) {
+  if (router::is_write_kind(a.kind)) {
+    last_write_ = std::chrono::steady_clock::now();
+    if (!snap_->causal_floors.empty()) note_causal_write(a, d.alias);
+  }
   // Labels of this unit's pgroute_queries_total sample, recorded when its ReadyForQuery arrives.
-  u().unit_router = router;
+  u().unit_router = d.router;
   u().unit_kind = router::kind_name(a.kind);
 }
 
@@ -246,6 +250,7 @@ ClientSession::Step ClientSession::route_query(std::string_view sql) {
   const wire::BindParams* literals = nullptr;
   auto analysis = analyze_query(sql, literals);
   const router::Analysis& a = *analysis;
+  note_causal_unit(a);
   // Answering it here needs the transaction status after what is in flight.
   if (server_busy() && answerable(a, u().pending_begin.has_value())) return wait_for(ClientWait::server_idle);
   char status = tx::kIdle;
@@ -288,7 +293,7 @@ ClientSession::Step ClientSession::route_query(std::string_view sql) {
     return Step::done;
   }
   if (client_gone_) return Step::stop;
-  note_routed(a, d.router);
+  note_routed(a, d);
   u().unit_alias = d.alias;
   return Step::forward;
 }
@@ -299,6 +304,7 @@ ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::
     return Step::done;
   }
   const router::Analysis* a = analysis_of_statement(bind.statement);
+  if (a) note_causal_unit(*a);
   if (!a) {
     // Unknown statement: let the server report it (on the attached or the client's own alias).
     if (server_) return Step::forward;
@@ -354,7 +360,7 @@ ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::
   auto& d = std::get<router::RouteDecision>(routed);
   if (server_) {
     if (server_->endpoint().alias == d.alias) {
-      note_routed(*a, d.router);
+      note_routed(*a, d);
       return Step::forward;
     }
     std::string bytes;
@@ -370,7 +376,7 @@ ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::
     skip_until_sync_ = true;
     return Step::done;
   }
-  note_routed(*a, d.router);
+  note_routed(*a, d);
   return release_held(d.alias, false);
 }
 

@@ -11,6 +11,7 @@
 //    connection back when the server says the transaction is over (ReadyForQuery 'I', nothing pending).
 #pragma once
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -252,7 +253,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                                                 ColumnOrderLookup& columns);
   bool answer_locally(const router::Analysis& a, char& status_after);
   bool apply_shard_key(const router::Analysis& a);
-  void note_routed(const router::Analysis& a, const std::string& router);
+  void note_routed(const router::Analysis& a, const router::RouteDecision& d);
+  // causal_reads: tables (commit_probe.cpp).
+  void note_causal_write(const router::Analysis& a, const std::string& alias);
+  void note_causal_unit(const router::Analysis& a);
+  void queue_commit_probe();
+  void on_commit_probe_reply(const wire::Frame& f);
   char client_tx_status() const;
   // Whether the message being routed must first see the attached server answer what it was asked.
   bool server_busy() const { return server_ && !u().replies.expect.empty(); }
@@ -393,6 +399,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<std::string> shard_key_;  // SET pgroute.shard_key (a pointer: most sessions never set one)
   bool shard_key_for_transaction_ = false;  // set inside a transaction: forgotten when it ends
   std::optional<std::chrono::steady_clock::time_point> last_write_;
+  // causal_reads: tables: the tables this client wrote on a primary with causal floors, until a commit
+  // probe sent right behind the commit reports its WAL position (null until the first such write).
+  struct CausalWrites {
+    std::shared_ptr<router::CausalFloors> floors;
+    std::vector<std::string> tables;                  // written, commit not probed yet
+    std::deque<std::vector<std::string>> probing;     // per probe in flight, its tables
+    std::optional<uint64_t> probed_lsn;               // the head probe's answer so far
+    bool may_commit = false;                          // the unit being sent may end the transaction
+  };
+  std::unique_ptr<CausalWrites> causal_;
   // The client side's wait (client_wait.hpp), and what a message carries across it. wait_data_ is made by
   // the first wait that needs it (learning a column order, a query across shards): most sessions never do.
   ClientWait client_wait_ = ClientWait::none;

@@ -85,6 +85,9 @@ struct Pending {
   // Query/Bind/Execute of a statement placed by a learnt column order (UnitState::column_order_table):
   // the errors a changed order would cause make it be learnt again; other statements' errors do not.
   bool column_order = false;
+  // An InjectedQuery asking the primary's WAL position right after a commit (causal reads): its DataRow
+  // and ReadyForQuery are read, not just swallowed.
+  bool lsn_probe = false;
 };
 
 // A FIFO that keeps its storage: allocation-free once warmed up.

@@ -82,7 +82,9 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   const Pending& head = reply.head;
   if (f.type == be::kErrorResponse && head.column_order) note_column_order_error(f);
   const bool swallow = !reply.forward;
-  if (head.kind == Expect::InjectedQuery && f.type == be::kErrorResponse) {
+  if (head.lsn_probe) {
+    on_commit_probe_reply(f);
+  } else if (head.kind == Expect::InjectedQuery && f.type == be::kErrorResponse) {
     wire::ErrorFields e;
     wire::parse_error_fields(f.body, e);
     PGR_LOG(warn) << describe() << ": setting session parameters on " << conn.endpoint().describe()

@@ -1,0 +1,88 @@
+// causal_reads: tables. A transaction that wrote on a primary with causal floors gets, right behind the
+// message that may commit it, `SELECT pg_current_wal_lsn()` on the same server connection (its answer is
+// not shown to the client). When that answer comes with the session idle, the transaction has committed
+// at or before that position, and every table it wrote gets it as its floor: reads of those tables, from
+// any client, then go only to replicas that have replayed it.
+#include "proxy/session/client_session.hpp"
+#include "proxy/wire/backend.hpp"
+#include "proxy/wire/builder.hpp"
+#include "router/replica_rotation.hpp"
+
+namespace pgroute {
+
+namespace be = wire::backend;
+namespace tx = wire::tx_status;
+
+namespace {
+constexpr std::string_view kCommitProbe = "SELECT pg_catalog.pg_current_wal_lsn()";
+
+bool ends_transaction(const router::Analysis& a) {
+  if (a.kind == router::StatementKind::TransactionEnd) return true;
+  for (router::StatementKind k : a.statement_kinds)
+    if (k == router::StatementKind::TransactionEnd) return true;
+  return false;
+}
+
+bool add_unique(std::vector<std::string>& keys, std::string_view key) {
+  for (const std::string& k : keys)
+    if (k == key) return false;
+  keys.emplace_back(key);
+  return true;
+}
+}  // namespace
+
+void ClientSession::note_causal_write(const router::Analysis& a, const std::string& alias) {
+  auto it = snap_->causal_floors.find(alias);
+  if (it == snap_->causal_floors.end()) return;
+  if (!causal_) causal_ = std::make_unique<CausalWrites>();
+  causal_->floors = it->second;
+  bool named = false;
+  for (const router::TableRef& t : a.tables)
+    if (t.written) named = true, add_unique(causal_->tables, router::CausalFloors::key(t));
+  // A write whose tables the analysis cannot name (DO, CALL, a function): every read waits for it.
+  if (!named) add_unique(causal_->tables, router::CausalFloors::kAnyTable);
+  if (client_tx_status() == tx::kIdle) causal_->may_commit = true;  // autocommit: this statement commits
+}
+
+// Called for every statement routed (Query, Bind) while this client has writes to probe.
+void ClientSession::note_causal_unit(const router::Analysis& a) {
+  if (!causal_ || causal_->tables.empty()) return;
+  if (a.kind == router::StatementKind::TransactionEnd && (a.command == "ROLLBACK" || a.command == "ABORT")) {
+    causal_->tables.clear();  // nothing was committed
+    return;
+  }
+  if (ends_transaction(a) || client_tx_status() == tx::kIdle) causal_->may_commit = true;
+}
+
+void ClientSession::queue_commit_probe() {
+  wire::put_query(u().server_out, kCommitProbe);
+  push({.kind = Expect::InjectedQuery, .lsn_probe = true});
+  causal_->probing.push_back(std::move(causal_->tables));
+  causal_->tables.clear();
+  causal_->may_commit = false;
+}
+
+void ClientSession::on_commit_probe_reply(const wire::Frame& f) {
+  if (!causal_ || causal_->probing.empty()) return;
+  if (f.type == be::kDataRow) {
+    std::vector<std::optional<std::string_view>> columns;
+    if (wire::parse_data_row(f.body, columns) && !columns.empty() && columns[0])
+      causal_->probed_lsn = router::parse_lsn(*columns[0]);
+    return;
+  }
+  if (f.type != be::kReadyForQuery) return;  // RowDescription, CommandComplete, an error (no position)
+  char status = tx::kIdle;
+  wire::parse_ready_for_query(f.body, status);
+  std::vector<std::string> tables = std::move(causal_->probing.front());
+  causal_->probing.pop_front();
+  const std::optional<uint64_t> lsn = std::exchange(causal_->probed_lsn, std::nullopt);
+  if (status == tx::kIdle && lsn) {
+    causal_->floors->raise(tables, *lsn);
+    causal_->floors->probes.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Still in the transaction (the unit did not commit) or no answer: its tables wait for the real commit.
+  for (std::string& t : tables) add_unique(causal_->tables, t);
+}
+
+}  // namespace pgroute
