@@ -618,7 +618,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
             .parse_number = parses(),
             .column_order = std::exchange(u().column_order_placed, false)});
       u().server_out.append(f.bytes());
-      if (causal_ && causal_->may_commit && !causal_->tables.empty()) queue_commit_probe();
+      if (causal_) send_commit_probe_if_due();
       break;
     case fe::kFunctionCall:
       push({Expect::FunctionCall});
@@ -661,7 +661,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       u().column_order_placed = false;  // the statement placed by it is over
       push({Expect::Sync});
       u().server_out.append(f.bytes());
-      if (causal_ && causal_->may_commit && !causal_->tables.empty()) queue_commit_probe();
+      if (causal_) send_commit_probe_if_due();
       break;
     case fe::kFlush: u().server_out.append(f.bytes()); break;  // after a held unit was released
   }

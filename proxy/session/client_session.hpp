@@ -257,8 +257,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // causal_reads: tables (commit_probe.cpp).
   void note_causal_write(const router::Analysis& a, const std::string& alias);
   void note_causal_unit(const router::Analysis& a);
-  void queue_commit_probe();
+  // After a Query or Sync is queued for the server: the probe behind it when the unit may commit writes.
+  void send_commit_probe_if_due();
   void on_commit_probe_reply(const wire::Frame& f);
+  // A ReadyForQuery being forwarded now is followed by a commit probe's answers (commit_probe.cpp).
+  bool commit_probe_next() const;
   char client_tx_status() const;
   // Whether the message being routed must first see the attached server answer what it was asked.
   bool server_busy() const { return server_ && !u().replies.expect.empty(); }
@@ -403,10 +406,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // probe sent right behind the commit reports its WAL position (null until the first such write).
   struct CausalWrites {
     std::shared_ptr<router::CausalFloors> floors;
-    std::vector<std::string> tables;                  // written, commit not probed yet
-    std::deque<std::vector<std::string>> probing;     // per probe in flight, its tables
-    std::optional<uint64_t> probed_lsn;               // the head probe's answer so far
-    bool may_commit = false;                          // the unit being sent may end the transaction
+    std::vector<std::string> tables;               // written, commit not probed yet
+    std::deque<std::vector<std::string>> probing;  // per probe in flight, its tables
+    std::optional<uint64_t> probed_lsn;            // the head probe's answer so far
+    bool may_commit = false;                       // the unit being sent may end the transaction
+    std::string held_ready;  // the committing unit's ReadyForQuery, given to the client after the probe
   };
   std::unique_ptr<CausalWrites> causal_;
   // The client side's wait (client_wait.hpp), and what a message carries across it. wait_data_ is made by

@@ -1,5 +1,5 @@
 // causal_reads: tables. A transaction that wrote on a primary with causal floors gets, right behind the
-// message that may commit it, `SELECT pg_current_wal_lsn()` on the same server connection (its answer is
+// message that may commit it, `SELECT pg_current_wal_insert_lsn()` on the same server connection (its answer is
 // not shown to the client). When that answer comes with the session idle, the transaction has committed
 // at or before that position, and every table it wrote gets it as its floor: reads of those tables, from
 // any client, then go only to replicas that have replayed it.
@@ -14,7 +14,9 @@ namespace be = wire::backend;
 namespace tx = wire::tx_status;
 
 namespace {
-constexpr std::string_view kCommitProbe = "SELECT pg_catalog.pg_current_wal_lsn()";
+// The insert position, not pg_current_wal_lsn() (the write position): with synchronous_commit = off the
+// commit record may not be written out yet, and the write position can still be before it.
+constexpr std::string_view kCommitProbe = "SELECT pg_catalog.pg_current_wal_insert_lsn()";
 
 bool ends_transaction(const router::Analysis& a) {
   if (a.kind == router::StatementKind::TransactionEnd) return true;
@@ -54,12 +56,17 @@ void ClientSession::note_causal_unit(const router::Analysis& a) {
   if (ends_transaction(a) || client_tx_status() == tx::kIdle) causal_->may_commit = true;
 }
 
-void ClientSession::queue_commit_probe() {
+void ClientSession::send_commit_probe_if_due() {
+  const bool due = std::exchange(causal_->may_commit, false);  // judged anew for each unit
+  if (!due || causal_->tables.empty()) return;
   wire::put_query(u().server_out, kCommitProbe);
   push({.kind = Expect::InjectedQuery, .lsn_probe = true});
   causal_->probing.push_back(std::move(causal_->tables));
   causal_->tables.clear();
-  causal_->may_commit = false;
+}
+
+bool ClientSession::commit_probe_next() const {
+  return causal_ && !causal_->probing.empty() && !u().replies.expect.empty() && u().replies.expect.front().lsn_probe;
 }
 
 void ClientSession::on_commit_probe_reply(const wire::Frame& f) {
@@ -79,10 +86,13 @@ void ClientSession::on_commit_probe_reply(const wire::Frame& f) {
   if (status == tx::kIdle && lsn) {
     causal_->floors->raise(tables, *lsn);
     causal_->floors->probes.fetch_add(1, std::memory_order_relaxed);
-    return;
+  } else {
+    // Still in the transaction (the unit did not commit) or no answer: its tables wait for the real commit.
+    for (std::string& t : tables) add_unique(causal_->tables, t);
   }
-  // Still in the transaction (the unit did not commit) or no answer: its tables wait for the real commit.
-  for (std::string& t : tables) add_unique(causal_->tables, t);
+  // The floor stands: the client may have the commit's ReadyForQuery.
+  u().out.buffer().append(causal_->held_ready);
+  causal_->held_ready.clear();
 }
 
 }  // namespace pgroute

@@ -91,11 +91,14 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
                   << " failed: " << e.message;
   }
   if (!swallow) {
+    // The commit's ReadyForQuery waits for the commit probe behind it: once the client has it, it may
+    // read from anywhere, and the floor must be raised by then.
+    std::string& to = commit_probe_next() ? causal_->held_ready : out;
     // A BEGIN the proxy answered is still pending (this unit only prepared): the client is in a transaction.
     if (f.type == be::kReadyForQuery && u().pending_begin)
-      wire::put_ready_for_query(out, tx::kInTransaction);
+      wire::put_ready_for_query(to, tx::kInTransaction);
     else
-      out.append(f.bytes());
+      to.append(f.bytes());
   }
   if (f.type == be::kCopyInResponse) {
     copy_in_ = true;  // the client's next messages are the COPY's data

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 
 #include "route_fixture.hpp"
 #include "router/replicas_router.hpp"
@@ -232,4 +233,83 @@ TEST_CASE("replicas: replay delay from the primary's LSN samples and the last re
   CHECK(replay_delay(50, primary, 42.0, now) == doctest::Approx(42.0));
   CHECK(replay_delay(50, primary, std::nullopt, now) == doctest::Approx(3.0));
   CHECK(replay_delay(250, primary, -0.2, now) == 0.0);  // clock skew between servers: never negative
+}
+
+TEST_CASE("replicas: causal floors: a written table's reads wait for its commit's replay, others do not") {
+  std::string error;
+  ReplicasRouterOptions options{"main", {{"r1", 1}, {"r2", 1}}, 0ms};
+  options.causal_tables = true;
+  auto router = ReplicasRouter::create(options, error);
+  REQUIRE_MESSAGE(router, error);
+
+  CausalFloors floors;
+  std::function<CausalFloors*(std::string_view)> floors_of = [&](std::string_view primary) {
+    return primary == "main" ? &floors : nullptr;
+  };
+  std::map<std::string, ReplicaState, std::less<>> states{{"r1", in_recovery(0, 0)}, {"r2", in_recovery(0, 0)}};
+  states["r1"].replay_lsn = 100;
+  states["r2"].replay_lsn = 300;
+  std::function<ReplicaState(std::string_view)> lookup = [&](std::string_view alias) {
+    return states.find(alias)->second;
+  };
+  Statement read_t("SELECT * FROM t WHERE id = 1");
+  Statement read_u("SELECT * FROM public.u");
+  auto ctx_t = read_t.context();
+  auto ctx_u = read_u.context();
+  for (auto* ctx : {&ctx_t, &ctx_u}) {
+    ctx->replica_state = &lookup;
+    ctx->causal_floors = &floors_of;
+  }
+
+  // No floor: both replicas.
+  std::set<std::string> seen;
+  for (uint64_t draw = 0; draw < 8; ++draw) seen.insert(router->pick(draw, ctx_t)->alias);
+  CHECK(seen == std::set<std::string>{"r1", "r2"});
+
+  // t committed at 200: only r2 (replayed 300) takes its reads; u's reads still go anywhere.
+  floors.raise({"t"}, 200);
+  for (int i = 0; i < 20; ++i) CHECK(alias_of(router->db_for_read(ctx_t)) == "r2");
+  seen.clear();
+  for (int i = 0; i < 40; ++i) seen.insert(alias_of(router->db_for_read(ctx_u)));
+  CHECK(seen == std::set<std::string>{"r1", "r2"});
+  CHECK(floors.reads_replica.load() == 20);
+
+  // t committed at 400: no replica has it; the primary, saying why.
+  floors.raise({"t"}, 400);
+  auto d = std::get<RouteDecision>(router->db_for_read(ctx_t));
+  CHECK(d.alias == "main");
+  CHECK(d.reason == "causal read: no replica has replayed 0/190 (a write to a table this read touches) yet");
+  CHECK(floors.reads_primary.load() == 1);
+
+  // A write whose tables are unknown holds back every read.
+  floors.raise({std::string(CausalFloors::kAnyTable)}, 350);
+  CHECK(alias_of(router->db_for_read(ctx_u)) == "main");
+
+  // Once every replica has replayed past them, the floors are dropped.
+  states["r1"].replay_lsn = 500;
+  states["r2"].replay_lsn = 450;
+  CHECK(alias_of(router->db_for_read(ctx_t)) != "main");
+  CHECK(floors.empty());
+
+  // Without checks (pgroute explain offline) a floor cannot be judged: the read is not held back by it.
+  floors.raise({"t"}, 900);
+  ctx_t.replica_state = nullptr;
+  CHECK(alias_of(router->db_for_read(ctx_t)) != "main");
+}
+
+TEST_CASE("causal floors: raised per table, the highest wins, dropped once replayed") {
+  CausalFloors floors;
+  CHECK(floors.empty());
+  Statement both("SELECT * FROM a JOIN b USING (id)");
+  CHECK(floors.floor_for(both.analysis.tables) == 0);
+  floors.raise({"a"}, 10);
+  floors.raise({"a", "b"}, 7);
+  CHECK(floors.floor_for(both.analysis.tables) == 10);
+  floors.raise({"b"}, 20);
+  CHECK(floors.floor_for(both.analysis.tables) == 20);
+  floors.forget_replayed(15);  // a (10) replayed everywhere, b (20) not
+  CHECK(floors.size() == 1);
+  CHECK(floors.floor_for(both.analysis.tables) == 20);
+  floors.forget_replayed(20);
+  CHECK(floors.empty());
 }
