@@ -479,7 +479,10 @@ ClientSession::Handled ClientSession::handle_copy_message(const wire::Frame& f) 
     case fe::kFlush:
     case fe::kSync: return Handled::next;  // no answer is expected to any of them
     case fe::kCopyDone:
-    case fe::kCopyFail: copy_in_ = false; return Handled::next;  // the COPY's own answer ends it
+    case fe::kCopyFail:
+      copy_in_ = false;
+      note_copy_done();      // the commit probe that waited for the data (causal reads)
+      return Handled::next;  // the COPY's own answer ends it
     default:
       note_end(ClientCloseReason::protocol_violation, "message type " +
                                                           std::to_string(int(static_cast<unsigned char>(f.type))) +

@@ -259,6 +259,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void note_causal_unit(const router::Analysis& a);
   // After a Query or Sync is queued for the server: the probe behind it when the unit may commit writes.
   void send_commit_probe_if_due();
+  void note_copy_done();
   void on_commit_probe_reply(const wire::Frame& f);
   // A ReadyForQuery being forwarded now is followed by a commit probe's answers (commit_probe.cpp).
   bool commit_probe_next() const;
@@ -410,6 +411,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::deque<std::vector<std::string>> probing;  // per probe in flight, its tables
     std::optional<uint64_t> probed_lsn;            // the head probe's answer so far
     bool may_commit = false;                       // the unit being sent may end the transaction
+    bool copy_from = false;  // a COPY FROM STDIN is among the writes: no probe until its data has gone
     std::string held_ready;  // the committing unit's ReadyForQuery, given to the client after the probe
   };
   std::unique_ptr<CausalWrites> causal_;

@@ -43,6 +43,8 @@ void ClientSession::note_causal_write(const router::Analysis& a, const std::stri
     if (t.written) named = true, add_unique(causal_->tables, router::CausalFloors::key(t));
   // A write whose tables the analysis cannot name (DO, CALL, a function): every read waits for it.
   if (!named) add_unique(causal_->tables, router::CausalFloors::kAnyTable);
+  // The server takes nothing but COPY data after a COPY FROM STDIN: the probe waits for its CopyDone.
+  if (a.command == "COPY") causal_->copy_from = true;
   if (client_tx_status() == tx::kIdle) causal_->may_commit = true;  // autocommit: this statement commits
 }
 
@@ -57,12 +59,20 @@ void ClientSession::note_causal_unit(const router::Analysis& a) {
 }
 
 void ClientSession::send_commit_probe_if_due() {
+  if (causal_->copy_from) return;  // after the COPY's data (note_copy_done), may_commit kept
   const bool due = std::exchange(causal_->may_commit, false);  // judged anew for each unit
   if (!due || causal_->tables.empty()) return;
   wire::put_query(u().server_out, kCommitProbe);
   push({.kind = Expect::InjectedQuery, .lsn_probe = true});
   causal_->probing.push_back(std::move(causal_->tables));
   causal_->tables.clear();
+}
+
+void ClientSession::note_copy_done() {
+  if (!causal_ || !causal_->copy_from) return;
+  causal_->copy_from = false;
+  // A COPY sent as a simple Query ends with this message; in the extended protocol the client's Sync follows.
+  if (!u().replies.expect.empty() && u().replies.expect.front().kind == Expect::Query) send_commit_probe_if_due();
 }
 
 bool ClientSession::commit_probe_next() const {
