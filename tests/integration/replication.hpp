@@ -24,6 +24,16 @@ ReplicationSet& replication_set();
 // the standby's session reports the new value.
 void set_apply_delay(PgCluster& standby, std::chrono::milliseconds delay);
 
+// Turns a standby's apply delay off when a case ends, even a failed one: the set is shared.
+struct UndelayOnExit {
+  PgCluster& standby;
+  ~UndelayOnExit() {
+    try {
+      set_apply_delay(standby, std::chrono::milliseconds(0));
+    } catch (...) {}
+  }
+};
+
 // pg_promote() on a standby; returns once it is out of recovery.
 void promote(PgCluster& standby);
 

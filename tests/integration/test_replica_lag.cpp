@@ -80,16 +80,6 @@ void prepare_tables() {
   wait_replayed(rs.primary, rs.standby2, 10s);
 }
 
-// Turns a standby's apply delay off when a case ends, even a failed one: the set is shared.
-struct UndelayOnExit {
-  PgCluster& standby;
-  ~UndelayOnExit() {
-    try {
-      set_apply_delay(standby, 0ms);
-    } catch (...) {}
-  }
-};
-
 }  // namespace
 
 TEST_CASE("replica lag: a standby delayed past max_lag leaves rotation within two check intervals, then returns") {
