@@ -73,6 +73,9 @@ struct ReplicasRouterSpec {
   // replayed that commit (else the primary).
   enum class CausalReads { off, tables };
   CausalReads causal_reads = CausalReads::off;
+  // A read no replica can take yet waits this long for one to replay the commit (re-checked), then goes
+  // to the primary; 0 = at once.
+  std::chrono::milliseconds causal_wait{50};
 
   // Whether pgroute checks this router's servers (lag, recovery, answering) on connections of its own.
   bool monitored() const {

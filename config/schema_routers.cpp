@@ -144,6 +144,7 @@ void read_replicas(SchemaReader& r, const YAML::Node& item, const KeyPath& path,
        [&](const Entry& e) { assign(spec.lag_check_interval, r.duration(e.value, e.path, kMinLagCheckInterval)); }},
       {"when_no_replica",
        [&](const Entry& e) { assign(spec.when_no_replica, r.choice(e.value, e.path, kWhenNoReplica)); }},
+      {"causal_wait", [&](const Entry& e) { assign(spec.causal_wait, r.duration(e.value, e.path, Duration(0))); }},
       {"causal_reads",
        [&](const Entry& e) {
          if (e.value.IsScalar() && e.value.Scalar() == "strict") {

@@ -37,7 +37,8 @@ class CausalFloors {
   size_t size() const { return count_.load(std::memory_order_relaxed); }
 
   // For metrics: reads of tables with a floor by where they went, and commit probes answered.
-  std::atomic<uint64_t> reads_replica{0}, reads_primary{0}, probes{0};
+  // (counted by the session once a read's route stands: reads_waited went to a replica after waiting).
+  std::atomic<uint64_t> reads_replica{0}, reads_waited{0}, reads_primary{0}, probes{0};
 
  private:
   mutable std::shared_mutex mu_;

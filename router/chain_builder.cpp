@@ -60,6 +60,7 @@ struct Build {
     if (spec.monitored()) o.lag_limits = LagLimits{spec.max_lag, spec.max_lag_bytes};
     o.when_no_replica = spec.when_no_replica == config::WhenNoReplica::Error ? NoReplica::Error : NoReplica::Primary;
     o.causal_tables = spec.causal_reads == config::ReplicasRouterSpec::CausalReads::tables;
+    o.causal_wait = spec.causal_wait;
     for (const auto& r : spec.replicas) o.replicas.push_back({r.alias, r.weight});
     return ReplicasRouter::create(std::move(o), error);
   }

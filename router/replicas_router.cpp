@@ -115,22 +115,26 @@ Opinion ReplicasRouter::db_for_read(const RouteContext& ctx) const {
   const uint64_t draw = next_draw();
   if (const ReplicaOption* replica = pick(draw, ctx, floor)) {
     if (floor == 0) return RouteDecision{replica->alias, name_, "a read, replica chosen by weight", {}, false};
-    floors->reads_replica.fetch_add(1, std::memory_order_relaxed);
-    return RouteDecision{replica->alias,
-                         name_,
-                         "a read of a table written at " + lsn_text(floor) + ", replayed by this replica",
-                         {},
-                         false};
+    RouteDecision d{replica->alias,
+                    name_,
+                    "a read of a table written at " + lsn_text(floor) + ", replayed by this replica",
+                    {},
+                    false};
+    d.causal = floors;
+    return d;
   }
   if (floor > 0 && pick(draw, ctx) != nullptr) {
     // Replicas are there, but none has replayed the commit yet: never a stale read.
-    floors->reads_primary.fetch_add(1, std::memory_order_relaxed);
-    return RouteDecision{
+    RouteDecision d{
         options_.primary,
         name_,
         "causal read: no replica has replayed " + lsn_text(floor) + " (a write to a table this read touches) yet",
         {},
         false};
+    d.causal = floors;
+    d.causal_fallback = true;
+    d.replay_wait = options_.causal_wait;
+    return d;
   }
   return no_replica(ctx);
 }

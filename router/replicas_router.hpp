@@ -38,6 +38,7 @@ struct ReplicasRouterOptions {
   // causal_reads: tables: a read of a table with a floor (RouteContext::causal_floors) goes only to a
   // replica whose last checked replay position has reached it, else to the primary.
   bool causal_tables = false;
+  std::chrono::milliseconds causal_wait{0};  // RouteDecision::replay_wait of a read sent to the primary
 };
 
 class ReplicasRouter final : public Router {

@@ -56,6 +56,12 @@ struct RouteDecision {
   // The router decided for the statement as a whole (rules, hints), not from where its tables live:
   // the chain then skips its cross-alias check.
   bool statement_level = false;
+  // Causal reads: the floors that held this read back (null: none applied); causal_fallback: it goes to
+  // the primary because no replica has replayed the floor yet, and replay_wait > 0: the caller may wait
+  // that long, routing again, for a replica to catch up.
+  CausalFloors* causal = nullptr;
+  bool causal_fallback = false;
+  std::chrono::milliseconds replay_wait{0};
 };
 
 // A refusal, sent to the client as an ErrorResponse. The message names the router, table(s), alias(es).

@@ -249,6 +249,7 @@ Table explain_route(const Snapshot& snap, std::string_view user, std::string_vie
   if (rt) {
     ctx.alias_healthy = &rt->alias_health;
     ctx.replica_state = &rt->replica_state;
+    if (snap.causal_lookup) ctx.causal_floors = &snap.causal_lookup;  // the floor in force, if any
   }
   auto result = snap.chain->route(ctx);
   if (auto* d = std::get_if<router::RouteDecision>(&result); d && !d->scatter.empty())

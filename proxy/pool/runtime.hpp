@@ -16,6 +16,7 @@
 #include "proxy/io/backend_tls_context.hpp"
 #include "proxy/io/tls_context.hpp"
 #include "proxy/io/tls_failure.hpp"
+#include "proxy/metrics/atomic_histogram.hpp"
 #include "proxy/pool/cancel_registry.hpp"
 #include "proxy/pool/client_close_reason.hpp"
 #include "proxy/pool/pause_gate.hpp"
@@ -89,6 +90,8 @@ class Runtime {
   // (auth::mock_scram_secret), the same per name for the life of the process.
   const std::string mock_scram_key;
   CancelRegistry cancels;
+  // Causal reads: how long reads waited for a replica to replay their floor (causal_wait).
+  metrics::AtomicHistogram causal_wait_time;
   std::atomic<int> clients{0};           // logged in (max_client_connections)
   std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
   std::atomic<int> clients_parked{0};    // idle clients holding no buffers or coroutine frames

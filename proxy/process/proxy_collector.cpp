@@ -207,10 +207,18 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
     auto& cp = fs.family("pgroute_commit_lsn_probes_total",
                          "Commits whose WAL position was read right behind them (causal reads).", MetricType::Counter);
     auto& cf = fs.family("pgroute_causal_floors", "Tables with a causal floor now.", MetricType::Gauge);
+    LatencyHistogram waited;
+    rt_.causal_wait_time.add_to(waited);
+    Families::add_histogram(
+        fs.family("pgroute_causal_wait_seconds", "How long reads waited for a replica to replay their causal floor.",
+                  MetricType::Histogram),
+        {}, waited);
     for (const auto& [primary, floors] : snap->causal_floors) {
       const std::string router = "replicas(" + primary + ")";
       Families::add(cr, {{"router", router}, {"outcome", "replica"}},
                     static_cast<double>(floors->reads_replica.load(relaxed)));
+      Families::add(cr, {{"router", router}, {"outcome", "waited_then_replica"}},
+                    static_cast<double>(floors->reads_waited.load(relaxed)));
       Families::add(cr, {{"router", router}, {"outcome", "primary_fallback"}},
                     static_cast<double>(floors->reads_primary.load(relaxed)));
       Families::add(cp, {{"alias", primary}}, static_cast<double>(floors->probes.load(relaxed)));

@@ -348,6 +348,7 @@ void ClientSession::message_over() {
   if (wait_data_) {
     wait_data_->learnt.reset();
     wait_data_->pinned_alias.reset();
+    wait_data_->replay_wait_since.reset();
   }
 }
 
@@ -375,6 +376,7 @@ awaitable<void> ClientSession::client_waiting([[maybe_unused]] std::shared_ptr<C
       after = client_gone_ ? Step::stop : Step::done;
       break;
     }
+    case ClientWait::replay: co_await replay_pause(); break;
     case ClientWait::server_write: co_await flush_to_server(); break;
     case ClientWait::client_write:
       if (!co_await u().out.flush(socket_)) note_write_failed();

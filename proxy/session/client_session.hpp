@@ -260,6 +260,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // After a Query or Sync is queued for the server: the probe behind it when the unit may commit writes.
   void send_commit_probe_if_due();
   void note_copy_done();
+  // A read held back by a causal floor: true when it should wait (ClientWait::replay) and be routed again;
+  // else its outcome is counted and the decision stands.
+  bool wait_for_replay(const router::RouteDecision& d);
+  awaitable<void> replay_pause();
   void on_commit_probe_reply(const wire::Frame& f);
   // A ReadyForQuery being forwarded now is followed by a commit probe's answers (commit_probe.cpp).
   bool commit_probe_next() const;
@@ -433,6 +437,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // in_transaction says while a BEGIN the proxy answered is pending).
     std::optional<std::string> pinned_alias;
     std::string attach_sqlstate, attach_error;  // why no connection came (attach_failed_)
+    // Causal reads: when this message began to wait for a replica to replay its floor.
+    std::optional<std::chrono::steady_clock::time_point> replay_wait_since;
   };
   std::unique_ptr<WaitData> wait_data_;
   WaitData& wait_data() {

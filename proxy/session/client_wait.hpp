@@ -19,6 +19,7 @@ enum class ClientWait : uint8_t {
   scatter_held,          // this Flush runs the held unit spread over shards: then the message is over
   scatter_held_at_sync,  // the same at Sync (answered with ReadyForQuery)
   scatter_query,         // this simple query runs on every shard (pending_scatter_): then it is over
+  replay,                // causal reads: a replica to replay the read's floor (routed again every few ms)
   server_write,          // the server's socket did not take all of what is queued for it
   client_write,          // the client's socket did not take all of its answers
 };
@@ -33,6 +34,7 @@ constexpr std::string_view client_wait_name(ClientWait w) {
     case ClientWait::scatter_held:
     case ClientWait::scatter_held_at_sync:
     case ClientWait::scatter_query: return "scatter";
+    case ClientWait::replay: return "replay";
     case ClientWait::server_write: return "server_write";
     case ClientWait::client_write: return "client_write";
   }

@@ -4,6 +4,7 @@
 // at or before that position, and every table it wrote gets it as its floor: reads of those tables, from
 // any client, then go only to replicas that have replayed it.
 #include "proxy/session/client_session.hpp"
+#include "proxy/session/worker.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
 #include "router/replica_rotation.hpp"
@@ -73,6 +74,29 @@ void ClientSession::note_copy_done() {
   causal_->copy_from = false;
   // A COPY sent as a simple Query ends with this message; in the extended protocol the client's Sync follows.
   if (!u().replies.expect.empty() && u().replies.expect.front().kind == Expect::Query) send_commit_probe_if_due();
+}
+
+bool ClientSession::wait_for_replay(const router::RouteDecision& d) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto since = wait_data_ ? wait_data_->replay_wait_since : std::nullopt;
+  if (d.causal_fallback && d.replay_wait.count() > 0 && (!since || now - *since < d.replay_wait)) {
+    if (!since) wait_data().replay_wait_since = now;
+    return true;
+  }
+  // The route stands: count where the read went.
+  if (since) rt_.causal_wait_time.observe(now - *since);
+  auto& counter = d.causal_fallback ? d.causal->reads_primary
+                  : since           ? d.causal->reads_waited
+                                    : d.causal->reads_replica;
+  counter.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+// The lag checks refresh what routers know of replay every lag_check_interval: looking again every few
+// milliseconds costs a route of one read, and answers within a check of the replica catching up.
+awaitable<void> ClientSession::replay_pause() {
+  asio::steady_timer timer(worker_.ctx, std::chrono::milliseconds(2));
+  co_await timer.async_wait(use_nothrow);
 }
 
 bool ClientSession::commit_probe_next() const {

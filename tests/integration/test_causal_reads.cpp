@@ -19,8 +19,10 @@ constexpr auto kApplyDelay = 300ms;
 constexpr const char* kRouter = "replicas(primary)";
 
 // Backends primary, replica_1, replica_2 (the shared set); one replicas router with `causal_reads`,
-// replay LSNs read every 20ms.
-ProxyConfig causal_config(const std::string& causal_reads, std::optional<int> metrics_port = std::nullopt) {
+// replay LSNs read every 20ms. causal_wait 0 unless asked: a read no replica can take goes to the primary
+// at once (what most cases look at; waiting is a case of its own).
+ProxyConfig causal_config(const std::string& causal_reads, std::optional<int> metrics_port = std::nullopt,
+                          const std::string& causal_wait = "0ms") {
   ReplicationSet& rs = replication_set();
   ProxyConfig cfg = default_proxy_config();
   cfg.backends = {{"primary", rs.primary.url(kAppUser, kAppPassword), std::nullopt},
@@ -33,7 +35,7 @@ ProxyConfig causal_config(const std::string& causal_reads, std::optional<int> me
       "default: primary\nrouters:\n  - type: replicas\n    primary: primary\n"
       "    replicas: [{alias: replica_1}, {alias: replica_2}]\n"
       "    causal_reads: " +
-      causal_reads + "\n    lag_check_interval: 20ms\n";
+      causal_reads + "\n    lag_check_interval: 20ms\n    causal_wait: " + causal_wait + "\n";
   return cfg;
 }
 
@@ -667,5 +669,64 @@ TEST_CASE("causal reads: tables: psycopg 3 and pgbench scripts never read stale 
     std::smatch m;
     REQUIRE(std::regex_search(r.out, m, processed));
     CHECK(std::stoi(m[1]) == 4 * 50);
+  }
+}
+
+TEST_CASE("causal reads: tables: a read waits up to causal_wait for a replica to replay, then takes the primary") {
+  ReplicationSet& rs = replication_set();
+  prepare_tables();
+  UndelayOnExit undo_1{rs.standby1};
+  UndelayOnExit undo_2{rs.standby2};
+  const long long base = fresh_base();
+  auto timed_read = [](Conn& c) {
+    const auto start = std::chrono::steady_clock::now();
+    const Read r = read_of(c.exec("SELECT v, inet_server_port() FROM causal_t WHERE id = 5"));
+    return std::pair{r, std::chrono::steady_clock::now() - start};
+  };
+  {
+    // Replicas 1s behind, causal_wait 5s: the read right behind the commit waits for a replica to replay it
+    // (no sooner than the delay), and a replica serves it, fresh.
+    const int metrics_port = free_port();
+    Proxy proxy(causal_config("tables", metrics_port, "5s"));
+    Conn a = proxy.connect();
+    Conn b = proxy.connect();
+    wait_replicas_serve(b);
+    set_apply_delay(rs.standby1, 1s);
+    set_apply_delay(rs.standby2, 1s);
+    const std::string value = std::to_string(base);
+    a.exec("UPDATE causal_t SET v = " + value + " WHERE id = 5");
+    const auto [r, waited] = timed_read(b);
+    CHECK(r.v == value);
+    CHECK(r.server != "primary");
+    CHECK(waited >= 700ms);
+    CHECK(waited < 4s);
+    CHECK(metric(metrics_port, causal_series("waited_then_replica")).value_or(0) == 1);
+    CHECK(metric(metrics_port, "pgroute_causal_wait_seconds_count").value_or(0) == 1);
+  }
+  {
+    // Replicas 2s behind, causal_wait 300ms: the read waits that long, then takes the primary, fresh.
+    const int metrics_port = free_port();
+    ProxyConfig cfg = causal_config("tables", metrics_port, "300ms");
+    cfg.users.push_back({"ops", "opspass", std::nullopt});
+    cfg.admin_users = {"ops"};
+    Proxy proxy(cfg);
+    Conn a = proxy.connect();
+    Conn b = proxy.connect();
+    set_apply_delay(rs.standby1, 2s);
+    set_apply_delay(rs.standby2, 2s);
+    const std::string value = std::to_string(base + 1);
+    a.exec("UPDATE causal_t SET v = " + value + " WHERE id = 5");
+    const auto [r, waited] = timed_read(b);
+    CHECK(r.v == value);
+    CHECK(r.server == "primary");
+    CHECK(waited >= 300ms);
+    CHECK(waited < 1500ms);
+    CHECK(metric(metrics_port, causal_series("primary_fallback")).value_or(0) == 1);
+    // The console's EXPLAIN ROUTE shows the floor that holds the read back (and counts nothing).
+    Conn console = proxy.connect("ops", "opspass", "pgroute");
+    const std::string reason = console.exec("EXPLAIN ROUTE 'SELECT v FROM causal_t WHERE id = 5'").at(0, 2);
+    INFO(reason);
+    CHECK(reason.find("causal read: no replica has replayed ") == 0);
+    CHECK(metric(metrics_port, causal_series("primary_fallback")).value_or(0) == 1);
   }
 }

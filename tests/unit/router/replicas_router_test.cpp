@@ -268,18 +268,27 @@ TEST_CASE("replicas: causal floors: a written table's reads wait for its commit'
 
   // t committed at 200: only r2 (replayed 300) takes its reads; u's reads still go anywhere.
   floors.raise({"t"}, 200);
-  for (int i = 0; i < 20; ++i) CHECK(alias_of(router->db_for_read(ctx_t)) == "r2");
+  for (int i = 0; i < 20; ++i) {
+    const auto held = std::get<RouteDecision>(router->db_for_read(ctx_t));
+    CHECK(held.alias == "r2");
+    CHECK(held.causal == &floors);  // the session counts where it went
+    CHECK_FALSE(held.causal_fallback);
+  }
   seen.clear();
-  for (int i = 0; i < 40; ++i) seen.insert(alias_of(router->db_for_read(ctx_u)));
+  for (int i = 0; i < 40; ++i) {
+    const auto free = std::get<RouteDecision>(router->db_for_read(ctx_u));
+    seen.insert(free.alias);
+    CHECK(free.causal == nullptr);
+  }
   CHECK(seen == std::set<std::string>{"r1", "r2"});
-  CHECK(floors.reads_replica.load() == 20);
 
   // t committed at 400: no replica has it; the primary, saying why.
   floors.raise({"t"}, 400);
   auto d = std::get<RouteDecision>(router->db_for_read(ctx_t));
   CHECK(d.alias == "main");
   CHECK(d.reason == "causal read: no replica has replayed 0/190 (a write to a table this read touches) yet");
-  CHECK(floors.reads_primary.load() == 1);
+  CHECK(d.causal_fallback);
+  CHECK(d.replay_wait == 0ms);  // causal_wait unset: the primary at once
 
   // A write whose tables are unknown holds back every read.
   floors.raise({std::string(CausalFloors::kAnyTable)}, 350);
