@@ -71,7 +71,8 @@ struct ReplicasRouterSpec {
   WhenNoReplica when_no_replica = WhenNoReplica::Primary;
   // Causal reads: tables: a read of a table written through pgroute goes only to a replica that has
   // replayed that commit (else the primary).
-  enum class CausalReads { off, tables };
+  // strict: every read waits for a primary position sampled after it arrived (commits anywhere count).
+  enum class CausalReads { off, tables, strict };
   CausalReads causal_reads = CausalReads::off;
   // A read no replica can take yet waits this long for one to replay the commit (re-checked), then goes
   // to the primary; 0 = at once.

@@ -29,8 +29,10 @@ constexpr std::array<Choice<RuleKindSpec>, 3> kRuleKinds = {
 constexpr std::array<Choice<WhenNoReplica>, 2> kWhenNoReplica = {
     {{"primary", WhenNoReplica::Primary}, {"error", WhenNoReplica::Error}}};
 
-constexpr std::array<Choice<ReplicasRouterSpec::CausalReads>, 2> kCausalReads = {
-    {{"off", ReplicasRouterSpec::CausalReads::off}, {"tables", ReplicasRouterSpec::CausalReads::tables}}};
+constexpr std::array<Choice<ReplicasRouterSpec::CausalReads>, 3> kCausalReads = {
+    {{"off", ReplicasRouterSpec::CausalReads::off},
+     {"tables", ReplicasRouterSpec::CausalReads::tables},
+     {"strict", ReplicasRouterSpec::CausalReads::strict}}};
 
 constexpr int64_t kMaxReplicaWeight = 1000000;
 // Below this, checks would load the servers more than they tell.
@@ -147,12 +149,6 @@ void read_replicas(SchemaReader& r, const YAML::Node& item, const KeyPath& path,
       {"causal_wait", [&](const Entry& e) { assign(spec.causal_wait, r.duration(e.value, e.path, Duration(0))); }},
       {"causal_reads",
        [&](const Entry& e) {
-         if (e.value.IsScalar() && e.value.Scalar() == "strict") {
-           r.report(e.value.Mark(), e.path,
-                    "causal_reads: strict is not supported yet (use tables: reads of tables written through "
-                    "pgroute wait for their commit)");
-           return;
-         }
          assign(spec.causal_reads, r.choice(e.value, e.path, kCausalReads));
          // The replay positions come from the lag checks, which log in with the URLs' users.
          if (spec.causal_reads != ReplicasRouterSpec::CausalReads::off && !spec.max_lag && !spec.max_lag_bytes)

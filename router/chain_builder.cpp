@@ -59,7 +59,9 @@ struct Build {
     ReplicasRouterOptions o{spec.primary, {}, spec.read_your_writes};
     if (spec.monitored()) o.lag_limits = LagLimits{spec.max_lag, spec.max_lag_bytes};
     o.when_no_replica = spec.when_no_replica == config::WhenNoReplica::Error ? NoReplica::Error : NoReplica::Primary;
-    o.causal_tables = spec.causal_reads == config::ReplicasRouterSpec::CausalReads::tables;
+    // strict keeps the table floors too: a commit through this pgroute is known without a sample.
+    o.causal_tables = spec.causal_reads != config::ReplicasRouterSpec::CausalReads::off;
+    o.causal_strict = spec.causal_reads == config::ReplicasRouterSpec::CausalReads::strict;
     o.causal_wait = spec.causal_wait;
     for (const auto& r : spec.replicas) o.replicas.push_back({r.alias, r.weight});
     return ReplicasRouter::create(std::move(o), error);

@@ -111,13 +111,28 @@ Opinion ReplicasRouter::db_for_read(const RouteContext& ctx) const {
       std::chrono::steady_clock::now() - *ctx.last_write < options_.read_your_writes)
     return to_primary("this client wrote within read_your_writes");
   CausalFloors* floors = nullptr;
-  const uint64_t floor = causal_floor(ctx, floors);
+  uint64_t floor = causal_floor(ctx, floors);
+  if (options_.causal_strict && checked(ctx) && floors) {
+    if (ctx.causal_sample == 0) {
+      RouteDecision d{
+          options_.primary, name_, "strict causal read: the primary's position is sampled first", {}, false};
+      d.causal = floors;
+      d.causal_fallback = true;
+      d.needs_primary_sample = true;
+      return d;
+    }
+    floor = std::max(floor, ctx.causal_sample);
+  }
+  // What the floor stands for, in the reasons: a commit through pgroute, or the primary when the read came.
+  const bool sampled = options_.causal_strict && floor == ctx.causal_sample;
+  const char* floor_is =
+      sampled ? "the primary's position when the read arrived" : "a write to a table this read touches";
   const uint64_t draw = next_draw();
   if (const ReplicaOption* replica = pick(draw, ctx, floor)) {
     if (floor == 0) return RouteDecision{replica->alias, name_, "a read, replica chosen by weight", {}, false};
     RouteDecision d{replica->alias,
                     name_,
-                    "a read of a table written at " + lsn_text(floor) + ", replayed by this replica",
+                    "a causal read after " + lsn_text(floor) + " (" + floor_is + "), replayed by this replica",
                     {},
                     false};
     d.causal = floors;
@@ -125,12 +140,11 @@ Opinion ReplicasRouter::db_for_read(const RouteContext& ctx) const {
   }
   if (floor > 0 && pick(draw, ctx) != nullptr) {
     // Replicas are there, but none has replayed the commit yet: never a stale read.
-    RouteDecision d{
-        options_.primary,
-        name_,
-        "causal read: no replica has replayed " + lsn_text(floor) + " (a write to a table this read touches) yet",
-        {},
-        false};
+    RouteDecision d{options_.primary,
+                    name_,
+                    "causal read: no replica has replayed " + lsn_text(floor) + " (" + floor_is + ") yet",
+                    {},
+                    false};
     d.causal = floors;
     d.causal_fallback = true;
     d.replay_wait = options_.causal_wait;

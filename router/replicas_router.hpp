@@ -39,6 +39,9 @@ struct ReplicasRouterOptions {
   // replica whose last checked replay position has reached it, else to the primary.
   bool causal_tables = false;
   std::chrono::milliseconds causal_wait{0};  // RouteDecision::replay_wait of a read sent to the primary
+  // causal_reads: strict: a read first needs the primary's position sampled after it arrived
+  // (RouteContext::causal_sample); until then it is a decision for the primary that asks for one.
+  bool causal_strict = false;
 };
 
 class ReplicasRouter final : public Router {

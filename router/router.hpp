@@ -43,6 +43,8 @@ struct RouteContext {
   // The causal floors of a primary (causal_reads: tables), kept by the process; null function or result:
   // none (pgroute explain, unit tests without them, causal reads off).
   const std::function<CausalFloors*(std::string_view primary)>* causal_floors = nullptr;
+  // causal_reads: strict: the primary's WAL position sampled after this read arrived; 0 = none yet.
+  uint64_t causal_sample = 0;
   // Where a shard key stands in its table's columns, for INSERTs without a column list; null = unknown.
   const ColumnOrderSource* column_order = nullptr;
 };
@@ -61,6 +63,9 @@ struct RouteDecision {
   // that long, routing again, for a replica to catch up.
   CausalFloors* causal = nullptr;
   bool causal_fallback = false;
+  // causal_reads: strict and no sample yet: the caller samples the primary's position (this decision's
+  // alias), then routes again with RouteContext::causal_sample; until then the read would go to the primary.
+  bool needs_primary_sample = false;
   std::chrono::milliseconds replay_wait{0};
 };
 

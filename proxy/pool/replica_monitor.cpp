@@ -19,11 +19,12 @@ using Clock = std::chrono::steady_clock;
 using Seen = router::ReplicaState::Seen;
 constexpr auto relaxed = std::memory_order_relaxed;
 
-// One query for primaries and standbys alike: pg_current_wal_lsn() fails during recovery, and a server's
-// role can change under us (a promoted standby). The delay is computed on the server, against its clock.
+// One query for primaries and standbys alike: pg_current_wal_insert_lsn() fails during recovery, and a
+// server's role can change under us (a promoted standby). A primary's insert position, not its write
+// position: a commit made with synchronous_commit = off is before it (causal reads: strict relies on that). The delay is computed on the server, against its clock.
 constexpr const char* kCheckQuery =
     "SELECT pg_is_in_recovery(), "
-    "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, "
+    "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END, "
     "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())";
 
 // A check (connect included) not answered by then fails: the server is "not answering". At least a
@@ -57,6 +58,7 @@ struct ReplicaMonitor::Target {
   Clock::time_point next_due{}, deadline{}, sent_at{};
   bool answering = true;                  // for logging changes only
   bool recorded = false;                  // the running check's row has been recorded
+  uint64_t number = 0;                    // the running check's (ServerLag::started)
   std::deque<router::LsnSample> history;  // this server's own LSNs while it is a primary, oldest first
 
   ~Target() { close(); }
@@ -156,6 +158,22 @@ router::ReplicaState ReplicaMonitor::state(std::string_view alias) const {
   return it != lags->end() ? it->second->load() : router::ReplicaState{};
 }
 
+uint64_t ReplicaMonitor::request_check(std::string_view alias) {
+  auto lags = lags_.load();
+  auto it = lags->find(alias);
+  if (it == lags->end()) return 0;
+  ServerLag& lag = *it->second;
+  const uint64_t ticket = lag.started.load(std::memory_order_acquire) + 1;  // any check that starts from now
+  if (!lag.wanted.exchange(true)) wake();
+  return ticket;
+}
+
+bool ReplicaMonitor::check_answered(std::string_view alias, uint64_t ticket) const {
+  auto lags = lags_.load();
+  auto it = lags->find(alias);
+  return it != lags->end() && it->second->answered.load(std::memory_order_acquire) >= ticket;
+}
+
 uint64_t ReplicaMonitor::replay_lsn(std::string_view alias) const {
   auto lags = lags_.load();
   auto it = lags->find(alias);
@@ -207,6 +225,8 @@ void ReplicaMonitor::run() {
   };
 
   auto start_check = [&](Target& t, Clock::time_point now) {
+    t.plan.lag->wanted.store(false);  // this check serves whoever asked until now
+    t.number = t.plan.lag->started.fetch_add(1, std::memory_order_acq_rel) + 1;
     t.next_due = now + t.plan.interval;
     t.deadline = now + check_timeout(t.plan.interval);
     if (t.conn && PQstatus(t.conn) == CONNECTION_OK) return send_check(t);
@@ -237,6 +257,7 @@ void ReplicaMonitor::run() {
     ServerLag& lag = *t.plan.lag;
     lag.checks.fetch_add(1, relaxed);
     if (lsn) lag.lsn.store(*lsn, relaxed);
+    if (lsn) lag.answered.store(t.number, std::memory_order_release);  // after the LSN: readers see it
     if (!in_recovery && lsn) {
       t.history.push_back({*lsn, t.sent_at});
       if (t.history.size() > kHistory) t.history.pop_front();
@@ -318,7 +339,7 @@ void ReplicaMonitor::run() {
     const auto now = Clock::now();
     auto wake_at = now + std::chrono::seconds(1);
     for (auto& t : targets) {
-      if (t->phase == Target::Phase::Idle && now >= t->next_due) start_check(*t, now);
+      if (t->phase == Target::Phase::Idle && (now >= t->next_due || t->plan.lag->wanted.load())) start_check(*t, now);
       if (t->phase != Target::Phase::Idle && now >= t->deadline) fail(*t, "no answer within the check timeout");
       wake_at = std::min(wake_at, t->phase == Target::Phase::Idle ? t->next_due : t->deadline);
     }

@@ -37,6 +37,10 @@ struct ServerLag {
   std::atomic<uint64_t> lag_bytes{0};
   std::atomic<uint64_t> lsn{0};  // a standby's replay LSN, a primary's current WAL LSN
   std::atomic<uint64_t> checks{0}, failures{0};
+  // On-demand checks (causal_reads: strict): checks are numbered as they start; `answered` is the
+  // number of the last one answered; `wanted` asks the monitor to start one as soon as it can.
+  std::atomic<uint64_t> started{0}, answered{0};
+  std::atomic<bool> wanted{false};
 
   router::ReplicaState load() const;
 };
@@ -68,6 +72,14 @@ class ReplicaMonitor {
   // A standby's last replay LSN, a primary's last current WAL LSN; 0 when unknown.
   uint64_t replay_lsn(std::string_view alias) const;
   uint64_t primary_lsn(std::string_view alias) const { return replay_lsn(alias); }
+
+  // causal_reads: strict. A check of `alias` (a primary) that starts after this call: returns its number,
+  // and has the monitor start it at once (or as soon as the one running ends; callers share it).
+  // 0 when the alias is not checked.
+  uint64_t request_check(std::string_view alias);
+  // Whether check number `ticket` (or a later one) of `alias` has been answered: its LSN is then in
+  // replay_lsn()/primary_lsn().
+  bool check_answered(std::string_view alias, uint64_t ticket) const;
 
   // Every replica of every replicas router with lag limits in cfg, in file order, judged by its router.
   std::vector<ReplicaRow> rows(const config::Config& cfg) const;

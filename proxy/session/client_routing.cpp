@@ -87,7 +87,10 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   ctx.last_write = last_write_;
   ctx.alias_healthy = &rt_.alias_health;
   ctx.replica_state = &rt_.replica_state;
-  if (snap_->causal_lookup) ctx.causal_floors = &snap_->causal_lookup;
+  if (snap_->causal_lookup) {
+    ctx.causal_floors = &snap_->causal_lookup;
+    if (wait_data_) ctx.causal_sample = wait_data_->causal_sample;
+  }
   ctx.column_order = &columns;
   columns.start_route();
   auto result = snap_->chain->route(ctx);

@@ -349,6 +349,8 @@ void ClientSession::message_over() {
     wait_data_->learnt.reset();
     wait_data_->pinned_alias.reset();
     wait_data_->replay_wait_since.reset();
+    wait_data_->sample_ticket = wait_data_->causal_sample = 0;
+    wait_data_->sample_since.reset();
   }
 }
 

@@ -264,6 +264,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // else its outcome is counted and the decision stands.
   bool wait_for_replay(const router::RouteDecision& d);
   awaitable<void> replay_pause();
+  bool sample_primary(const std::string& primary, std::chrono::steady_clock::time_point now);
   void on_commit_probe_reply(const wire::Frame& f);
   // A ReadyForQuery being forwarded now is followed by a commit probe's answers (commit_probe.cpp).
   bool commit_probe_next() const;
@@ -439,6 +440,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string attach_sqlstate, attach_error;  // why no connection came (attach_failed_)
     // Causal reads: when this message began to wait for a replica to replay its floor.
     std::optional<std::chrono::steady_clock::time_point> replay_wait_since;
+    // causal_reads: strict: the primary check asked for, and the position it found (the read's floor).
+    uint64_t sample_ticket = 0;
+    std::optional<std::chrono::steady_clock::time_point> sample_since;
+    uint64_t causal_sample = 0;
+    bool sample_fresh = false;  // just found: routed again without a pause
   };
   std::unique_ptr<WaitData> wait_data_;
   WaitData& wait_data() {

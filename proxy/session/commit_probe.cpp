@@ -17,6 +17,9 @@ namespace tx = wire::tx_status;
 namespace {
 // The insert position, not pg_current_wal_lsn() (the write position): with synchronous_commit = off the
 // commit record may not be written out yet, and the write position can still be before it.
+// How long a strict read waits for the primary's position before it takes the primary itself.
+constexpr std::chrono::seconds kSampleTimeout{1};
+
 constexpr std::string_view kCommitProbe = "SELECT pg_catalog.pg_current_wal_insert_lsn()";
 
 bool ends_transaction(const router::Analysis& a) {
@@ -78,6 +81,7 @@ void ClientSession::note_copy_done() {
 
 bool ClientSession::wait_for_replay(const router::RouteDecision& d) {
   const auto now = std::chrono::steady_clock::now();
+  if (d.needs_primary_sample && sample_primary(d.alias, now)) return true;
   const auto since = wait_data_ ? wait_data_->replay_wait_since : std::nullopt;
   if (d.causal_fallback && d.replay_wait.count() > 0 && (!since || now - *since < d.replay_wait)) {
     if (!since) wait_data().replay_wait_since = now;
@@ -92,10 +96,29 @@ bool ClientSession::wait_for_replay(const router::RouteDecision& d) {
   return false;
 }
 
-// The lag checks refresh what routers know of replay every lag_check_interval: looking again every few
-// milliseconds costs a route of one read, and answers within a check of the replica catching up.
+// causal_reads: strict: asks the lag checks for a check of the primary that starts after now (reads waiting
+// together share one), and waits for its answer: its position is the read's floor. True while waiting.
+// A primary that does not answer within a check timeout leaves the read on the primary.
+bool ClientSession::sample_primary(const std::string& primary, std::chrono::steady_clock::time_point now) {
+  WaitData& w = wait_data();
+  if (!w.sample_since) w.sample_since = now;
+  if (w.sample_ticket == 0) {
+    w.sample_ticket = rt_.replicas.request_check(primary);
+    return w.sample_ticket != 0;
+  }
+  if (rt_.replicas.check_answered(primary, w.sample_ticket)) {
+    w.causal_sample = rt_.replicas.primary_lsn(primary);
+    w.sample_fresh = true;
+    return true;  // routed again at once with the sample
+  }
+  return now - *w.sample_since < kSampleTimeout;
+}
+
+// The lag checks refresh what routers know of replay every lag_check_interval, and answer a strict read's
+// sample in a primary round trip: looking again every millisecond costs a route of one read.
 awaitable<void> ClientSession::replay_pause() {
-  asio::steady_timer timer(worker_.ctx, std::chrono::milliseconds(2));
+  if (wait_data_ && std::exchange(wait_data_->sample_fresh, false)) co_return;
+  asio::steady_timer timer(worker_.ctx, std::chrono::milliseconds(1));
   co_await timer.async_wait(use_nothrow);
 }
 

@@ -1,4 +1,4 @@
-// Issue 20, causal reads: a replicas router with `causal_reads: tables` against a real primary and two
+// Issue 20, causal reads: a replicas router with `causal_reads: tables` (and `strict`) against a real primary and two
 // streaming standbys delayed with recovery_min_apply_delay. A row is written through one client
 // connection (A) and read at once through another (B); a read that does not see the write is stale.
 // Reads are told apart by the server's port (inet_server_port() in the same statement as the read).
@@ -729,4 +729,73 @@ TEST_CASE("causal reads: tables: a read waits up to causal_wait for a replica to
     CHECK(reason.find("causal read: no replica has replayed ") == 0);
     CHECK(metric(metrics_port, causal_series("primary_fallback")).value_or(0) == 1);
   }
+}
+
+TEST_CASE(
+    "causal reads: strict: commits made elsewhere (on the primary, through another pgroute) are never read stale") {
+  ReplicationSet& rs = replication_set();
+  prepare_tables();
+  UndelayOnExit undo_1{rs.standby1};
+  UndelayOnExit undo_2{rs.standby2};
+  const int metrics_port = free_port();
+  ProxyConfig cfg = causal_config("strict", metrics_port);
+  Proxy proxy(cfg);
+  ProxyConfig other_cfg = causal_config("strict");
+  Proxy other(other_cfg);  // a second pgroute with the same rules and no shared state
+  Conn b = proxy.connect();
+  wait_replicas_serve(b);
+  set_apply_delay(rs.standby1, 300ms);
+  set_apply_delay(rs.standby2, 300ms);
+
+  // Committed straight on the primary: pgroute saw no write, only the sample taken after the read came.
+  Conn direct(rs.primary.params(kAppUser, kAppPassword));
+  Conn via_other = other.connect();
+  const long long base = fresh_base();
+  int stale = 0;
+  std::chrono::nanoseconds read_time{0};
+  for (int i = 0; i < 500; ++i) {
+    const std::string value = std::to_string(base + i);
+    Conn& writer = i % 2 ? via_other : direct;  // half on the primary itself, half through the other pgroute
+    writer.exec("UPDATE causal_t SET v = " + value + " WHERE id = 6");
+    const auto start = std::chrono::steady_clock::now();
+    const Read r = read_of(b.exec("SELECT v, inet_server_port() FROM causal_t WHERE id = 6"));
+    read_time += std::chrono::steady_clock::now() - start;
+    if (r.v != value) ++stale;
+  }
+  MESSAGE("strict, apply delay 300ms: " << stale << " stale of 500; mean read "
+                                        << std::chrono::duration<double, std::milli>(read_time).count() / 500 << " ms");
+  CHECK(stale == 0);
+
+  // No writes in flight, replicas caught up: they serve the reads (each after its sample).
+  set_apply_delay(rs.standby1, 0ms);
+  set_apply_delay(rs.standby2, 0ms);
+  wait_replayed(rs.primary, rs.standby1, 10s);
+  wait_replayed(rs.primary, rs.standby2, 10s);
+  ProxyConfig waiting_cfg = causal_config("strict", std::nullopt, "100ms");
+  Proxy waiting(waiting_cfg);
+  Conn c = waiting.connect();
+  wait_replicas_serve(c);
+  int on_replicas = 0;
+  read_time = {};
+  for (int i = 0; i < 200; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    if (is_replica(server_of(c.scalar("SELECT inet_server_port() FROM causal_u LIMIT 1")))) ++on_replicas;
+    read_time += std::chrono::steady_clock::now() - start;
+  }
+  MESSAGE("strict, no writes: " << on_replicas << " of 200 reads on replicas; mean read "
+                                << std::chrono::duration<double, std::milli>(read_time).count() / 200 << " ms");
+  CHECK(on_replicas >= 180);
+
+  // The same reads without causal reads, for the latency strict adds.
+  Proxy plain(causal_config("off"));
+  Conn p = plain.connect();
+  wait_replicas_serve(p);
+  read_time = {};
+  for (int i = 0; i < 200; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    p.scalar("SELECT inet_server_port() FROM causal_u LIMIT 1");
+    read_time += std::chrono::steady_clock::now() - start;
+  }
+  MESSAGE("causal_reads off, the same reads: mean "
+          << std::chrono::duration<double, std::milli>(read_time).count() / 200 << " ms");
 }

@@ -226,15 +226,17 @@ routers:
             .empty());
 }
 
-TEST_CASE("router problems: causal_reads: its values, strict refused for now, and the checks' login") {
+TEST_CASE("router problems: causal_reads: its values and the checks' login") {
   CHECK(problems_of_routers(R"(
 routers:
-  - {type: replicas, primary: default, replicas: [shard_0], causal_reads: strict}
+  - {type: replicas, primary: default, replicas: [shard_0], causal_reads: strict, causal_wait: soon}
   - {type: replicas, primary: default, replicas: [shard_0], causal_reads: always}
   - {type: replicas, primary: default, replicas: [shard_0], causal_reads: tables}
-)") == Lines{"pgroute.yaml:4:75: routers[0].causal_reads: causal_reads: strict is not supported yet (use tables: "
-             "reads of tables written through pgroute wait for their commit)",
-             "pgroute.yaml:5:75: routers[1].causal_reads: unknown value \"always\" (allowed: off, tables)",
+)") == Lines{"pgroute.yaml:4:61: routers[0].causal_reads: lag checks log in with the backend URL's user, but backend "
+             "\"default\" has none (its clients log in as themselves); put a user (and password) in its url",
+             "pgroute.yaml:4:96: routers[0].causal_wait: invalid duration \"soon\" (use e.g. 500ms, 5s, 2m, 1h, or a "
+             "whole number of seconds)",
+             "pgroute.yaml:5:75: routers[1].causal_reads: unknown value \"always\" (allowed: off, tables, strict)",
              "pgroute.yaml:6:61: routers[2].causal_reads: lag checks log in with the backend URL's user, but backend "
              "\"default\" has none (its clients log in as themselves); put a user (and password) in its url"});
 }
