@@ -63,6 +63,14 @@ bool ReplicasRouter::usable(const ReplicaOption& replica, const RouteContext& ct
   return out_of_rotation((*ctx.replica_state)(replica.alias), *options_.lag_limits) == OutOfRotation::No;
 }
 
+// The replicas whose checked replay has reached `floor`, for the decision's reason (the rare causal path).
+std::string ReplicasRouter::replayed_by(const RouteContext& ctx, uint64_t floor) const {
+  std::string names;
+  for (const auto& r : options_.replicas)
+    if (usable(r, ctx, floor)) names += (names.empty() ? "" : ", ") + r.alias;
+  return names;
+}
+
 uint64_t ReplicasRouter::causal_floor(const RouteContext& ctx, CausalFloors*& floors) const {
   floors = nullptr;
   if (!options_.causal_tables || !ctx.analysis || ctx.causal_floors == nullptr || !*ctx.causal_floors) return 0;
@@ -130,11 +138,12 @@ Opinion ReplicasRouter::db_for_read(const RouteContext& ctx) const {
   const uint64_t draw = next_draw();
   if (const ReplicaOption* replica = pick(draw, ctx, floor)) {
     if (floor == 0) return RouteDecision{replica->alias, name_, "a read, replica chosen by weight", {}, false};
-    RouteDecision d{replica->alias,
-                    name_,
-                    "a causal read after " + lsn_text(floor) + " (" + floor_is + "), replayed by this replica",
-                    {},
-                    false};
+    RouteDecision d{
+        replica->alias,
+        name_,
+        "a causal read after " + lsn_text(floor) + " (" + floor_is + "); replayed by " + replayed_by(ctx, floor),
+        {},
+        false};
     d.causal = floors;
     return d;
   }

@@ -67,6 +67,7 @@ class ReplicasRouter final : public Router {
   bool usable(const ReplicaOption& replica, const RouteContext& ctx, uint64_t floor) const;
   // The causal floor of the read's tables (0: none), after dropping the floors every replica has replayed.
   uint64_t causal_floor(const RouteContext& ctx, CausalFloors*& floors) const;
+  std::string replayed_by(const RouteContext& ctx, uint64_t floor) const;
   Opinion no_replica(const RouteContext& ctx) const;
 
   ReplicasRouterOptions options_;

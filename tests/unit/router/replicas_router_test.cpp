@@ -272,6 +272,7 @@ TEST_CASE("replicas: causal floors: a written table's reads wait for its commit'
     const auto held = std::get<RouteDecision>(router->db_for_read(ctx_t));
     CHECK(held.alias == "r2");
     CHECK(held.causal == &floors);  // the session counts where it went
+    CHECK(held.reason == "a causal read after 0/C8 (a write to a table this read touches); replayed by r2");
     CHECK_FALSE(held.causal_fallback);
   }
   seen.clear();
