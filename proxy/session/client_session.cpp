@@ -351,6 +351,7 @@ void ClientSession::message_over() {
     wait_data_->replay_wait_since.reset();
     wait_data_->sample_ticket = wait_data_->causal_sample = 0;
     wait_data_->sample_since.reset();
+    wait_data_->causal_counted = false;
   }
 }
 

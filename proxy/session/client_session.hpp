@@ -445,6 +445,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::optional<std::chrono::steady_clock::time_point> sample_since;
     uint64_t causal_sample = 0;
     bool sample_fresh = false;  // just found: routed again without a pause
+    bool causal_counted = false;  // its outcome is counted (routed again after an attach wait: not twice)
   };
   std::unique_ptr<WaitData> wait_data_;
   WaitData& wait_data() {

@@ -87,7 +87,9 @@ bool ClientSession::wait_for_replay(const router::RouteDecision& d) {
     if (!since) wait_data().replay_wait_since = now;
     return true;
   }
-  // The route stands: count where the read went.
+  // The route stands: count where the read went, once (an attach wait has it routed again).
+  if (wait_data().causal_counted) return false;
+  wait_data().causal_counted = true;
   if (since) rt_.causal_wait_time.observe(now - *since);
   auto& counter = d.causal_fallback ? d.causal->reads_primary
                   : since           ? d.causal->reads_waited
