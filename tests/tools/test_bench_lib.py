@@ -1,5 +1,6 @@
 """Pure parts of tools/bench: reading `perf script` output (--profile), pairing builds (--baseline),
-benchmark modes (-S and TPC-B-like), the HAProxy target's configuration, and report rows."""
+benchmark modes (-S, TPC-B-like, -N), the HAProxy target's configuration, the --replicas targets'
+configuration, and report rows."""
 import os
 import subprocess
 import sys
@@ -11,10 +12,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from bench_lib.profile import _short, _stacks, summarize_stacks  # noqa: E402
 from bench_lib.pgbench import MODES, mode_args, mode_label, parse_mode, writes  # noqa: E402
-from bench_lib.poolers import haproxy_config  # noqa: E402
-from bench_lib.report import case_table, issue17_rows, routing_table  # noqa: E402
+from bench_lib.poolers import Pgroute, haproxy_config  # noqa: E402
+from bench_lib.replicas import CAUSAL_TARGETS, CausalPgroute  # noqa: E402
+from bench_lib.report import causal_table, case_table, issue17_rows, routing_table  # noqa: E402
 from bench_lib.run import parse_args  # noqa: E402
-from bench_lib.summary import baseline_cost, routing_cost, summarize  # noqa: E402
+from bench_lib.summary import baseline_cost, causal_cost, routing_cost, summarize  # noqa: E402
 
 # Three samples as `perf script -F ip,sym,dso` prints them with call graphs: frames, then a blank line.
 PERF_SCRIPT = """
@@ -84,8 +86,16 @@ class Modes(unittest.TestCase):
         self.assertEqual(mode_label("tpcb-extended"), "TPC-B-like -M extended")
         self.assertTrue(writes("tpcb-prepared"))
 
+    def test_simple_update_modes_run_pgbench_N(self):
+        self.assertEqual(parse_mode("update-prepared"), ("update", "prepared"))
+        self.assertEqual(mode_args("update-simple"), ["-b", "simple-update", "-M", "simple"])  # = pgbench -N
+        self.assertEqual(mode_label("update-extended"), "-N -M extended")
+        self.assertTrue(writes("update-simple"))
+        self.assertIn("update-simple", MODES)
+
     def test_unknown_modes_are_refused(self):
-        for bad in ("tpcb", "select-simple", "tpcb-", "-simple", "tpcb-simple-x", "Simple"):
+        for bad in ("tpcb", "select-simple", "tpcb-", "-simple", "tpcb-simple-x", "Simple", "simple-update",
+                    "update"):
             with self.assertRaises(ValueError, msg=bad):
                 parse_mode(bad)
 
@@ -102,6 +112,84 @@ class Modes(unittest.TestCase):
                     parse_args(["--modes", "simple,tpcb-bogus"])
             finally:
                 sys.stderr = stderr
+
+
+def quiet_parse_error(test, argv):
+    with open(os.devnull, "w") as null:
+        stderr, sys.stderr = sys.stderr, null
+        try:
+            with test.assertRaises(SystemExit, msg=argv):
+                parse_args(argv)
+        finally:
+            sys.stderr = stderr
+
+
+class ReplicasOption(unittest.TestCase):
+    def test_default_run_has_no_causal_targets(self):
+        self.assertFalse(set(parse_args([]).targets) & set(CAUSAL_TARGETS))
+        self.assertFalse(parse_args([]).replicas)
+
+    def test_replicas_adds_the_three_targets(self):
+        a = parse_args(["--replicas"])
+        self.assertEqual([t for t in a.targets if t in CAUSAL_TARGETS], list(CAUSAL_TARGETS))
+        only = parse_args(["--replicas", "--only", "pgroute-causal-off,pgroute-causal-tables"]).targets
+        self.assertEqual(only, ["pgroute-causal-off", "pgroute-causal-tables"])
+
+    def test_causal_targets_need_replicas_and_replicas_a_causal_target(self):
+        quiet_parse_error(self, ["--only", "pgroute-causal-off"])
+        quiet_parse_error(self, ["--replicas", "--only", "pgbouncer"])
+
+
+class CausalPgrouteConfig(unittest.TestCase):
+    def config(self, causal):
+        with tempfile.TemporaryDirectory() as work:
+            p = CausalPgroute(work, "/bin/false", 5433, 5434, 20, 300, 0, causal, "pgroute-causal-" + causal)
+            plain = Pgroute(work, "/bin/false", 5433, 20, 300, 0, False, "pgroute-plain")
+            return p.config_text(), plain.config_text()
+
+    def test_primary_and_replica_with_logins_and_one_replicas_router(self):
+        text, _ = self.config("tables")
+        lines = [line.strip() for line in text.splitlines()]
+        for want in ("default: primary", 'url: "postgresql://bench:benchpw@127.0.0.1:5433/bench"',
+                     'url: "postgresql://bench:benchpw@127.0.0.1:5434/bench"', "- type: replicas",
+                     "primary: primary", "replicas: [replica]", "causal_reads: tables", "lag_check_interval: 20ms"):
+            self.assertIn(want, lines)
+        self.assertEqual(text.count("type:"), 1)
+
+    def test_same_pool_settings_as_the_other_pgroute_targets(self):
+        text, plain = self.config("strict")
+        self.assertIn("causal_reads: strict", text)
+        pool = plain[plain.index("\nusers:\n"):]
+        self.assertIn(pool, text)
+        self.assertIn("mode: transaction", pool)
+
+
+class CausalReport(unittest.TestCase):
+    def test_ratios_over_off_and_issue20_verdicts(self):
+        runs = [run_of("pgroute-causal-off", "simple", 16, 1000.0, 1.0),
+                run_of("pgroute-causal-tables", "simple", 16, 990.0, 1.04),
+                run_of("pgroute-causal-strict", "simple", 16, 500.0, 1.5),
+                run_of("pgroute-causal-off", "update-simple", 16, 800.0, 1.0),
+                run_of("pgroute-causal-tables", "update-simple", 16, 700.0, 1.2),
+                run_of("pgroute-causal-off", "simple", 64, 1000.0, 1.0),
+                run_of("pgroute-causal-tables", "simple", 64, 1000.0, 1.1)]
+        runs[2]["lat_avg_ms"] = 2.5
+        summary = summarize(runs, {})
+        cost = causal_cost(summary)
+        self.assertAlmostEqual(cost[("simple", 16)]["tables"][1], 1.04)
+        self.assertAlmostEqual(cost[("simple", 16)]["strict"][0], 0.5)
+        self.assertAlmostEqual(cost[("simple", 16)]["strict"][2], 1500.0)   # µs over off's 1.0 ms
+        self.assertNotIn("strict", cost[("update-simple", 16)])
+        table = causal_table(summary)
+        self.assertIn("| simple | 16 | 100.0 / 104.0 / 150.0 | 1.040 | 1.500 |", table)
+        self.assertIn("| +1500 |", table)
+        self.assertIn("| update-simple | 16 | 100.0 / 120.0 / – | 1.200 | – |", table)
+        self.assertIn("simple, 16 clients: causal_reads tables ≤ 1.05× off | 104.0 vs 100.0 µs (1.040×) | met",
+                      table)
+        self.assertIn("simple, 64 clients: causal_reads tables ≤ 1.05× off | 110.0 vs 100.0 µs (1.100×) | "
+                      "**not met**", table)
+        self.assertNotIn("update-simple, 16 clients: causal_reads", table)  # the target is read-only
+        self.assertIsNone(causal_table(summarize(runs[:1], {})))
 
 
 class HAProxyConfig(unittest.TestCase):

@@ -3,7 +3,9 @@ per-transaction log reduced to average and p99 latency.
 
 A benchmark mode names the script and the protocol: `simple`, `extended`, `prepared` run the
 select-only script (`-S`, one SELECT per transaction); `tpcb-simple`, `tpcb-extended`, `tpcb-prepared`
-run pgbench's default TPC-B-like script (BEGIN, three UPDATEs, a SELECT, an INSERT, END: writes).
+run pgbench's default TPC-B-like script (BEGIN, three UPDATEs, a SELECT, an INSERT, END: writes);
+`update-simple`, `update-extended`, `update-prepared` its simple-update script (`-N`: BEGIN, one UPDATE,
+a SELECT, an INSERT, END: one written table less contended than TPC-B's branches).
 """
 import glob
 import os
@@ -18,15 +20,17 @@ PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
 
 PROTOCOLS = ("simple", "extended", "prepared")
 # script -> (builtin name for `pgbench -b`, how the report names it)
-SCRIPTS = {"select": ("select-only", "-S"), "tpcb": ("tpcb-like", "TPC-B-like")}
-MODES = [*PROTOCOLS, *(f"tpcb-{p}" for p in PROTOCOLS)]
+SCRIPTS = {"select": ("select-only", "-S"), "tpcb": ("tpcb-like", "TPC-B-like"),
+           "update": ("simple-update", "-N")}
+MODES = [*PROTOCOLS, *(f"{script}-{p}" for script in ("tpcb", "update") for p in PROTOCOLS)]
 # What pgbench itself does before a run unless -n (it runs with -n here, through proxies): the TPC-B
-# script appends to pgbench_history and updates the small tables, so each such run starts from this.
+# and simple-update scripts append to pgbench_history and updates the small tables, so each such run starts from this.
 TPCB_RESET_SQL = "TRUNCATE pgbench_history; VACUUM pgbench_branches, pgbench_tellers"
 
 
 def parse_mode(mode):
-    """'simple' -> ('select', 'simple'); 'tpcb-extended' -> ('tpcb', 'extended'). ValueError if unknown."""
+    """'simple' -> ('select', 'simple'); 'tpcb-extended' -> ('tpcb', 'extended'); 'update-simple' ->
+    ('update', 'simple'). ValueError if unknown."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
     script, _, protocol = mode.rpartition("-")
@@ -40,13 +44,14 @@ def mode_args(mode):
 
 
 def mode_label(mode):
-    """'tpcb-simple' -> 'TPC-B-like -M simple', 'simple' -> '-S -M simple' (report headings)."""
+    """'tpcb-simple' -> 'TPC-B-like -M simple', 'simple' -> '-S -M simple', 'update-simple' -> '-N -M simple'
+    (report headings)."""
     script, protocol = parse_mode(mode)
     return f"{SCRIPTS[script][1]} -M {protocol}"
 
 
 def writes(mode):
-    return parse_mode(mode)[0] == "tpcb"
+    return parse_mode(mode)[0] != "select"
 
 
 def client_env(port, sslmode="disable"):

@@ -182,22 +182,32 @@ class Pgroute(Pooler):
         self.binary, self.pg_port, self.pool_size = binary, pg_port, pool_size
         self.max_clients, self.threads, self.routed = max_clients, threads, routed
 
-    def config_text(self):
+    def description(self):
+        """What the generated file's first line says about this configuration."""
+        return "routing chain on" if self.routed else "routing off"
+
+    def backends_yaml(self):
+        """`default:` and `backends:`: `default` holds the pgbench tables, the routed aliases other databases."""
         url = lambda db: f"postgresql://{USER}@127.0.0.1:{self.pg_port}/{db}"  # noqa: E731
         backends = "".join(f"  {alias}:\n    url: \"{url(db)}\"\n" for alias, db in ROUTED_DATABASES.items())
+        return f"""default: default
+backends:
+  default:
+    url: "{url(DATABASE)}"
+{backends}"""
+
+    def routers_yaml(self):
+        return routers_yaml() if self.routed else ""
+
+    def config_text(self):
         admin_user = f"  - name: {ADMIN_USER}\n    password: {ADMIN_PASSWORD}\n    auth: md5\n" if self.tls else ""
-        text = f"""# Written by tools/bench ({'routing chain on' if self.routed else 'routing off'}\
-{', client TLS required' if self.tls else ''}).
+        text = f"""# Written by tools/bench ({self.description()}{', client TLS required' if self.tls else ''}).
 listen:
   host: 127.0.0.1
   port: {self.port}
 threads: {self.threads}
 max_client_connections: {self.max_clients}
-default: default
-backends:
-  default:
-    url: "{url(DATABASE)}"
-{backends}users:
+{self.backends_yaml()}users:
   - name: {USER}
     password: {PASSWORD}
     auth: md5
@@ -215,7 +225,7 @@ backends:
 admin:
   users: [{ADMIN_USER}]
 """
-        return text + (routers_yaml() if self.routed else "")
+        return text + self.routers_yaml()
 
     def check(self):
         """Writes the config and asks `pgroute --check`; returns None if accepted, else why not."""

@@ -7,11 +7,12 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 
 
 class Cluster:
-    def __init__(self, base_dir, port, max_connections, cleanup):
+    def __init__(self, base_dir, port, max_connections, cleanup, extra_settings=None):
         self.data = os.path.join(base_dir, "pgdata")
         self.socket_dir = base_dir
         self.port = port
         self.max_connections = max_connections
+        self.extra_settings = extra_settings or {}   # e.g. what a streaming standby needs (--replicas)
         self._cleanup = cleanup
 
     def start(self):
@@ -27,6 +28,7 @@ class Cluster:
             "synchronous_commit": "off",
             "full_page_writes": "off",
             "log_min_messages": "warning",
+            **self.extra_settings,
         }
         with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as f:
             for k, v in settings.items():

@@ -1,8 +1,8 @@
 """Markdown report and PNG chart of a benchmark run."""
 import os
 
-from .pgbench import MODES, mode_label, parse_mode
-from .summary import PROXIES, TARGETS, baseline_cost, routing_cost
+from .pgbench import MODES, mode_label, parse_mode, writes
+from .summary import CAUSAL, PROXIES, TARGETS, baseline_cost, causal_cost, routing_cost
 from .tls import TLS_TARGETS
 
 
@@ -76,6 +76,57 @@ def baseline_table(summary):
     return ("pgroute-routed is this tree's build, pgroute-baseline the --baseline binary; both run the routed "
             "configuration, alternated within each round. Below 1 in the CPU column: this build costs less.\n\n"
             + _paired_table(cost, "baseline"))
+
+
+# Issue 20: causal_reads tables on a read-only workload costs at most this much CPU per transaction over off.
+CAUSAL_TABLES_MAX_CPU = 1.05
+
+
+def causal_table(summary):
+    """--replicas: pgroute's CPU per transaction, tps and latency with causal_reads off, tables and strict
+    side by side, the ratios over off, and issue 20's target on the read-only (-S) modes."""
+    cost = causal_cost(summary)
+    if not cost:
+        return None
+    lines = ["| mode | clients | proxy µs/tx off / tables / strict | CPU/tx tables/off | CPU/tx strict/off | "
+             "tps off / tables / strict | tps tables/off | tps strict/off | lat avg ms off / tables / strict | "
+             "lat strict − off µs | lat tables − off µs |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    verdicts = []
+    for (mode, clients), by in sorted(cost.items(), key=_mode_order):
+        figs = [summary.get((mode, clients, t)) or {} for t in CAUSAL]
+        cpu = [None if f.get("cpu_s_per_10k") is None else f["cpu_s_per_10k"] * 100 for f in figs]
+        t_tps, t_cpu, t_lat = by.get("tables", (None, None, None))
+        s_tps, s_cpu, s_lat = by.get("strict", (None, None, None))
+        lines.append(f"| {mode} | {clients} | {' / '.join(_f(c, '{:.1f}') for c in cpu)} | {_f(t_cpu, '{:.3f}')} | "
+                     f"{_f(s_cpu, '{:.3f}')} | {' / '.join(_f(f.get('tps')) for f in figs)} | "
+                     f"{_f(t_tps, '{:.3f}')} | {_f(s_tps, '{:.3f}')} | "
+                     f"{' / '.join(_f(f.get('lat_avg_ms'), '{:.3f}') for f in figs)} | {_f(s_lat, '{:+.0f}')} | "
+                     f"{_f(t_lat, '{:+.0f}')} |")
+        if parse_mode(mode)[0] == "select" and t_cpu is not None:
+            verdicts.append(f"| #20 | CPU/tx, {mode}, {clients} clients: causal_reads tables ≤ "
+                            f"{CAUSAL_TABLES_MAX_CPU}× off | {cpu[1]:.1f} vs {cpu[0]:.1f} µs ({t_cpu:.3f}×) | "
+                            f"{_check(t_cpu <= CAUSAL_TABLES_MAX_CPU)} |")
+    if verdicts:
+        lines += ["", "| issue | target | this run | verdict |", "|---|---|---|---|", *verdicts]
+    return "\n".join(lines)
+
+
+def replicas_section(summary, replica_reads):
+    lines = ["One streaming standby of the PostgreSQL cluster (`pg_basebackup -R`, hot standby, replayed past "
+             "`pgbench -i` before the rounds). `pgroute-causal-off`, `-tables` and `-strict` are pgroute with "
+             "backends `primary` and `replica` and one `replicas` router (`causal_reads` off, tables, strict; "
+             "`lag_check_interval: 20ms`; `causal_wait` default), the pool settings of the other pgroute "
+             "targets. Reads (`-S`, autocommit) may go to the standby; the writing scripts' transactions go to "
+             "the primary, and with `tables` or `strict` each commit that wrote is followed by the commit LSN "
+             "probe. Proxy CPU includes the lag checks (every 20 ms on two servers).", ""]
+    if replica_reads:
+        lines += ["Reads on the standby, checked before the rounds (standby server connections that ran a "
+                  "pgbench read during a 2 s, 4-client `-S` run through each target): "
+                  + ", ".join(f"`{t}` {n}" for t, n in replica_reads.items()) + ".", ""]
+    table = causal_table(summary)
+    return "\n".join(lines + [table or "Not measured: pgroute-causal-off and another pgroute-causal-* target "
+                                        "did not both run."])
 
 
 def _check(ok):
@@ -220,7 +271,8 @@ def idle_table(idle):
 
 
 COLORS = {"direct": "tab:gray", "pgbouncer": "tab:blue", "pgroute-routed": "tab:red", "pgroute-plain": "tab:orange",
-          "pgroute-baseline": "tab:purple"}
+          "pgroute-baseline": "tab:purple", "pgroute-causal-off": "tab:green", "pgroute-causal-tables": "tab:olive",
+          "pgroute-causal-strict": "tab:brown"}
 
 
 def chart(path, summary, modes, clients_list, targets, tls=False):
@@ -260,10 +312,10 @@ def chart(path, summary, modes, clients_list, targets, tls=False):
     plt.close(fig)
 
 
-TPCB_NOTE = ("The TPC-B-like script writes: before each of its runs (outside the timed run and the CPU "
-             "sample) pgbench_history is truncated and pgbench_branches and pgbench_tellers are vacuumed, "
-             "directly on PostgreSQL — what pgbench does itself without -n — so rounds and targets start "
-             "alike; pgbench_accounts keeps its dead tuples to autovacuum.")
+TPCB_NOTE = ("The TPC-B-like and simple-update (`-N`) scripts write: before each of their runs (outside the "
+             "timed run and the CPU sample) pgbench_history is truncated and pgbench_branches and "
+             "pgbench_tellers are vacuumed, directly on PostgreSQL — what pgbench does itself without -n — so "
+             "rounds and targets start alike; pgbench_accounts keeps its dead tuples to autovacuum.")
 HAPROXY_NOTE = ("`haproxy` is HAProxy in TCP mode with one thread (`nbthread 1`): it forwards bytes and "
                 "does not pool, so each client is a PostgreSQL connection of its own (64 clients: 64 server "
                 "connections, as with direct, where the poolers use their 20); PostgreSQL authenticates. "
@@ -308,10 +360,12 @@ def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_lis
           "Modes: " + "; ".join(f"`{m}` = pgbench {mode_label(m)}" for m in modes) + ". "
           "Medians over rounds of runs without errors. Added latency = latency average minus direct's. "
           "Proxy CPU = utime+stime of the proxy process (all threads) across the run, from /proc/PID/stat."
-          + (" " + TPCB_NOTE if any(parse_mode(m)[0] == "tpcb" for m in modes) else "")
+          + (" " + TPCB_NOTE if any(writes(m) for m in modes) else "")
           + (" " + HAPROXY_NOTE if "haproxy" in targets else ""), "",
           case_table(summary, skipped, modes, clients_list, targets, bool(tls)), "",
           "## Routing on vs off", "", unverified, routing_table(summary), ""]
+    if meta.get("replica_reads") is not None:
+        md += ["## Causal reads (--replicas)", "", replicas_section(summary, meta["replica_reads"]), ""]
     baseline = baseline_table(summary)
     if baseline:
         md += ["## This build vs the baseline", "", baseline, ""]

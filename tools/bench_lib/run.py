@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 
-from . import databases, report, setup, tls
+from . import databases, replicas, report, setup, tls
 from .idle import run_idle_test
 from .pgbench import MODES, TPCB_RESET_SQL, mode_label, parse_mode, run_pgbench, writes
 from .profile import perf_binary, profile_markdown, run_profiles
@@ -34,7 +34,8 @@ def parse_args(argv):
     p.add_argument("--rounds", type=int, help="rounds over all cases (3; quick 1)")
     p.add_argument("--clients", help="client counts (4,16,64,256; quick 16,64)")
     p.add_argument("--modes", help=f"of {','.join(MODES)}: simple/extended/prepared run pgbench -S with that -M, "
-                                   "tpcb-* pgbench's default TPC-B-like script (writes) "
+                                   "tpcb-* pgbench's default TPC-B-like script (writes), update-* its "
+                                   "simple-update script (-N, writes) "
                                    "(default simple,extended,prepared; quick simple,prepared)")
     p.add_argument("--only", help=f"targets to run, of {','.join(TARGETS)} (default: all)")
     p.add_argument("--scale", type=int, default=10, help="pgbench -i scale (10)")
@@ -55,6 +56,10 @@ def parse_args(argv):
                         "require) with one certificate made for the run, pgbench with sslmode=require through them; "
                         "direct and haproxy stay plaintext (PostgreSQL has ssl off); the many-clients and idle tests "
                         "connect with TLS too")
+    p.add_argument("--replicas", action="store_true",
+                   help="also make a streaming standby (pg_basebackup -R) and run pgroute with a replicas router "
+                        "over primary and standby, causal_reads off/tables/strict: targets "
+                        + ", ".join(replicas.CAUSAL_TARGETS) + " (issue 20)")
     p.add_argument("--profile", type=int, default=0, metavar="CLIENTS",
                    help="after the rounds, profile PgBouncer and pgroute-routed with perf during one pgbench -S "
                         "simple run at CLIENTS clients: profile.md in the results folder (0 = off)")
@@ -83,6 +88,12 @@ def parse_args(argv):
     elif a.only and "pgroute-baseline" in a.targets:
         p.error("target pgroute-baseline needs --baseline BINARY")
     a.targets = [t for t in a.targets if t != "pgroute-baseline" or a.baseline]
+    causal = [t for t in a.targets if t in replicas.CAUSAL_TARGETS]
+    if a.only and causal and not a.replicas:
+        p.error(f"targets {', '.join(causal)} need --replicas")
+    a.targets = [t for t in a.targets if t not in replicas.CAUSAL_TARGETS or a.replicas]
+    if a.replicas and not [t for t in a.targets if t in replicas.CAUSAL_TARGETS]:
+        p.error("--replicas: --only leaves out every pgroute-causal-* target")
     if a.profile < 0:
         p.error("--profile takes a client count (0 = off)")
     return a
@@ -100,6 +111,8 @@ class Bench:
         self.routing, self.routing_ok = "not run", False
         self.tls = None            # tls.Certificates with --tls
         self.tls_checks = {}       # target -> what the TLS checks saw (--tls)
+        self.standby = None        # replicas.Standby with --replicas
+        self.replica_reads = {}    # target -> standby connections that served its reads in a check (--replicas)
 
     # ---- setup -------------------------------------------------------------------------------
     def start(self):
@@ -129,9 +142,14 @@ class Bench:
         max_conn = max(a.clients) + 6 * a.pool_size + 50
         if a.tls:
             self.tls = tls.Certificates(self.work).make()
-        self.cluster = Cluster(self.work, free_port(), max_conn, self.cleanup)
+        self.cluster = Cluster(self.work, free_port(), max_conn, self.cleanup,
+                               replicas.PRIMARY_SETTINGS if a.replicas else None)
         self.cluster.start()
         databases.create(self.cluster, a.scale)
+        if a.replicas:
+            self.standby = replicas.Standby(os.path.join(self.work, "replica"), self.cluster, self.cleanup)
+            self.standby.start()
+            self.standby.wait_replayed()
         self.ports["direct"] = self.cluster.port
         max_clients = max(a.many_clients, max(a.clients)) + 200
         if "haproxy" in a.targets:
@@ -164,7 +182,34 @@ class Bench:
                                                                          sslmode=self.sslmode(target))
                 log(f"routing chain: {self.routing}")
                 databases.scrub(self.cluster)
+        for target, causal_reads in replicas.CAUSAL_TARGETS.items():
+            if target not in a.targets:
+                continue
+            proxy = replicas.CausalPgroute(self.work, self.binary, self.cluster.port, self.standby.port, a.pool_size,
+                                           max_clients, a.pgroute_threads, causal_reads, target)
+            problem = proxy.check()
+            if problem:
+                self.skipped[(target, None)] = "config rejected by pgroute --check: " + problem.splitlines()[0][-200:]
+                log(f"{target}: n/a — pgroute --check rejects the config:\n{problem}")
+                continue
+            proxy.start(self.cleanup)
+            self._add(target, proxy)
         self.targets = [t for t in a.targets if t in self.ports]
+
+    def check_replica_reads(self):
+        """--replicas: a short pgbench -S through each causal target must reach the standby (with causal
+        reads off at least: else the router is not routing reads and the figures say nothing)."""
+        for target in [t for t in self.targets if t in replicas.CAUSAL_TARGETS]:
+            since = self.standby.now()
+            r = run_pgbench(self.ports[target], "simple", 4, 2, jobs=self.a.jobs, log_parent=self.work)
+            if r["error"]:
+                raise BenchError(f"{target}: pgbench -S: {r['error']}")
+            n = self.standby.reads_since(since)
+            self.replica_reads[target] = n
+            log(f"{target}: {n} standby connection(s) served pgbench -S reads in a 2 s check")
+            if n == 0 and replicas.CAUSAL_TARGETS[target] == "off":
+                raise BenchError(f"{target}: no pgbench read reached the standby: the replicas router does not "
+                                 f"route reads there\n{self.procs[target].log_tail()}")
 
     def _add(self, target, proxy):
         self.ports[target], self.procs[target] = proxy.port, proxy
@@ -316,10 +361,15 @@ class Bench:
                          + ("HAProxy TCP mode, nbthread 1, no pooling (one server connection per client); "
                             if "haproxy" in self.targets else "")
                          + (f"client TLS on the poolers ({self.tls.describe()}; pgbench sslmode=require), "
-                            "direct and HAProxy plaintext; " if self.tls else "") +
+                            "direct and HAProxy plaintext; " if self.tls else "")
+                         + (f"--replicas: one streaming standby (pg_basebackup -R, hot standby) of the "
+                            f"PostgreSQL cluster, pgroute-causal-* route over both with a replicas router "
+                            f"(lag_check_interval {replicas.LAG_CHECK_INTERVAL}, causal_wait default); "
+                            if self.standby else "") +
                          "pgbench, proxies and PostgreSQL share this machine"),
             "routing": self.routing, "routing_ok": self.routing_ok, "targets": a.targets,
             "tls": {"certificate": self.tls.describe(), "checks": self.tls_checks} if self.tls else None,
+            "replica_reads": self.replica_reads if self.standby else None,
             "caveat": ("2 shared cores; other work (compilers) may run at the same time: treat single runs "
                        "as noisy and compare ratios within one run" + (" — --quick smoke run" if a.quick else "")),
         }
@@ -357,6 +407,7 @@ def main(argv, repo):
     try:
         bench.start()
         bench.check_tls()
+        bench.check_replica_reads()
         bench.probe_pgbouncer_prepared()
         bench.rounds()
         if args.profile > 0:

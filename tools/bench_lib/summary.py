@@ -1,8 +1,10 @@
 """Reduces the runs of all rounds to one figure set per (mode, clients, target)."""
 import statistics
 
-TARGETS = ["direct", "haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline"]
-PROXIES = ["haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline"]
+# The pgroute-causal-* targets run only with --replicas (replicas.py).
+CAUSAL = ["pgroute-causal-off", "pgroute-causal-tables", "pgroute-causal-strict"]
+TARGETS = ["direct", "haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline", *CAUSAL]
+PROXIES = ["haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline", *CAUSAL]
 
 
 def _median(values):
@@ -72,3 +74,20 @@ def routing_cost(summary):
 def baseline_cost(summary):
     """{(mode, clients): (tps routed/baseline, cpu routed/baseline)}: this build against --baseline's."""
     return paired_cost(summary, "pgroute-baseline")
+
+
+def causal_cost(summary):
+    """{(mode, clients): {"tables"|"strict": (tps, CPU per tx, each over off's; latency average minus off's,
+    µs)}} where pgroute-causal-off and that target both ran: what causal reads cost over none."""
+    out = {}
+    for (mode, clients, target), f in summary.items():
+        if target not in CAUSAL[1:]:
+            continue
+        off = summary.get((mode, clients, CAUSAL[0]))
+        if not off:
+            continue
+        lat = (f["lat_avg_ms"] - off["lat_avg_ms"]) * 1000 \
+            if f["lat_avg_ms"] is not None and off["lat_avg_ms"] is not None else None
+        out.setdefault((mode, clients), {})[target.rsplit("-", 1)[1]] = (
+            _ratio(f["tps"], off["tps"]), _ratio(f["cpu_s_per_10k"], off["cpu_s_per_10k"]), lat)
+    return out
