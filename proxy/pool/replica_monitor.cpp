@@ -174,6 +174,12 @@ bool ReplicaMonitor::check_answered(std::string_view alias, uint64_t ticket) con
   return it != lags->end() && it->second->answered.load(std::memory_order_acquire) >= ticket;
 }
 
+uint64_t ReplicaMonitor::checks_started(std::string_view alias) const {
+  auto lags = lags_.load();
+  auto it = lags->find(alias);
+  return it != lags->end() ? it->second->started.load(relaxed) : 0;
+}
+
 uint64_t ReplicaMonitor::replay_lsn(std::string_view alias) const {
   auto lags = lags_.load();
   auto it = lags->find(alias);

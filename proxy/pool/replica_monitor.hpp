@@ -80,6 +80,8 @@ class ReplicaMonitor {
   // Whether check number `ticket` (or a later one) of `alias` has been answered: its LSN is then in
   // replay_lsn()/primary_lsn().
   bool check_answered(std::string_view alias, uint64_t ticket) const;
+  // Checks of `alias` started so far, the ones strict reads asked for included (metrics).
+  uint64_t checks_started(std::string_view alias) const;
 
   // Every replica of every replicas router with lag limits in cfg, in file order, judged by its router.
   std::vector<ReplicaRow> rows(const config::Config& cfg) const;

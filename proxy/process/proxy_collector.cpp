@@ -207,6 +207,10 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
     auto& cp = fs.family("pgroute_commit_lsn_probes_total",
                          "Commits whose WAL position was read right behind them (causal reads).", MetricType::Counter);
     auto& cf = fs.family("pgroute_causal_floors", "Tables with a causal floor now.", MetricType::Gauge);
+    auto& pc = fs.family("pgroute_primary_checks_total",
+                         "Checks of a causal primary's WAL position: every lag_check_interval, and those strict reads "
+                         "asked for (reads waiting together share one).",
+                         MetricType::Counter);
     LatencyHistogram waited;
     rt_.causal_wait_time.add_to(waited);
     Families::add_histogram(
@@ -223,6 +227,7 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                     static_cast<double>(floors->reads_primary.load(relaxed)));
       Families::add(cp, {{"alias", primary}}, static_cast<double>(floors->probes.load(relaxed)));
       Families::add(cf, {{"alias", primary}}, static_cast<double>(floors->size()));
+      Families::add(pc, {{"alias", primary}}, static_cast<double>(rt_.replicas.checks_started(primary)));
     }
   }
 

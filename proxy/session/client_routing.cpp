@@ -282,7 +282,7 @@ ClientSession::Step ClientSession::route_query(std::string_view sql) {
     return Step::done;
   }
   auto& d = std::get<router::RouteDecision>(routed);
-  if (d.causal && wait_for_replay(d)) return wait_for(ClientWait::replay);
+  if (causal_route(d) && wait_for_replay(d)) return wait_for(ClientWait::replay);
   if (!d.scatter.empty()) return scatter_query(sql, a, d, literals);
   if (server_ && server_->endpoint().alias != d.alias) {
     // A pipelined earlier query may still hold the connection.
@@ -335,7 +335,7 @@ ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::
   // INSERT without a column list, table not seen yet. Handled again after: a pipelined DISCARD ALL
   // answered meanwhile makes the statement unknown, and the server reports it as it would have.
   if (columns.missing()) return learn_column_order(columns);
-  if (auto* d = std::get_if<router::RouteDecision>(&routed); d && d->causal && wait_for_replay(*d))
+  if (auto* d = std::get_if<router::RouteDecision>(&routed); d && causal_route(*d) && wait_for_replay(*d))
     return wait_for(ClientWait::replay);
   if (auto* d = std::get_if<router::RouteDecision>(&routed); d && !d->scatter.empty()) {
     if (auto refusal = scatter_refusal(*a, *d)) {

@@ -352,6 +352,7 @@ void ClientSession::message_over() {
     wait_data_->sample_ticket = wait_data_->causal_sample = 0;
     wait_data_->sample_since.reset();
     wait_data_->causal_counted = false;
+    wait_data_->waited_floors = nullptr;
   }
 }
 

@@ -263,6 +263,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A read held back by a causal floor: true when it should wait (ClientWait::replay) and be routed again;
   // else its outcome is counted and the decision stands.
   bool wait_for_replay(const router::RouteDecision& d);
+  // A decision a causal floor held back, or one for a read that waited on one (it may have been dropped).
+  bool causal_route(const router::RouteDecision& d) const {
+    return d.causal || (wait_data_ && wait_data_->replay_wait_since);
+  }
   awaitable<void> replay_pause();
   bool sample_primary(const std::string& primary, std::chrono::steady_clock::time_point now);
   void on_commit_probe_reply(const wire::Frame& f);
@@ -444,8 +448,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     uint64_t sample_ticket = 0;
     std::optional<std::chrono::steady_clock::time_point> sample_since;
     uint64_t causal_sample = 0;
-    bool sample_fresh = false;  // just found: routed again without a pause
+    bool sample_fresh = false;    // just found: routed again without a pause
     bool causal_counted = false;  // its outcome is counted (routed again after an attach wait: not twice)
+    router::CausalFloors* waited_floors = nullptr;  // the floors it waits on (its snapshot keeps them)
   };
   std::unique_ptr<WaitData> wait_data_;
   WaitData& wait_data() {

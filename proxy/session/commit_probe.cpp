@@ -82,18 +82,22 @@ void ClientSession::note_copy_done() {
 bool ClientSession::wait_for_replay(const router::RouteDecision& d) {
   const auto now = std::chrono::steady_clock::now();
   if (d.needs_primary_sample && sample_primary(d.alias, now)) return true;
-  const auto since = wait_data_ ? wait_data_->replay_wait_since : std::nullopt;
-  if (d.causal_fallback && d.replay_wait.count() > 0 && (!since || now - *since < d.replay_wait)) {
-    if (!since) wait_data().replay_wait_since = now;
+  WaitData& w = wait_data();
+  const bool waiting = w.replay_wait_since.has_value();
+  const auto waited = waiting ? now - w.replay_wait_since.value() : std::chrono::steady_clock::duration::zero();
+  if (d.causal_fallback && d.replay_wait.count() > 0 && (!waiting || waited < d.replay_wait)) {
+    if (!waiting) {
+      w.replay_wait_since = now;
+      w.waited_floors = d.causal;
+    }
     return true;
   }
-  // The route stands: count where the read went, once (an attach wait has it routed again).
-  if (wait_data().causal_counted) return false;
-  wait_data().causal_counted = true;
-  if (since) rt_.causal_wait_time.observe(now - *since);
-  auto& counter = d.causal_fallback ? d.causal->reads_primary
-                  : since           ? d.causal->reads_waited
-                                    : d.causal->reads_replica;
+  // The route stands: count where the read went, once (an attach wait has it routed again). A read that
+  // waited may find its floor gone (every replica replayed it): it is still one that waited.
+  router::CausalFloors* floors = d.causal ? d.causal : w.waited_floors;
+  if (floors == nullptr || std::exchange(w.causal_counted, true)) return false;
+  if (waiting) rt_.causal_wait_time.observe(waited);
+  auto& counter = d.causal_fallback ? floors->reads_primary : waiting ? floors->reads_waited : floors->reads_replica;
   counter.fetch_add(1, std::memory_order_relaxed);
   return false;
 }

@@ -799,3 +799,42 @@ TEST_CASE(
   MESSAGE("causal_reads off, the same reads: mean "
           << std::chrono::duration<double, std::milli>(read_time).count() / 200 << " ms");
 }
+
+TEST_CASE("causal reads: strict: reads waiting together share one check of the primary") {
+  prepare_tables();
+  const int metrics_port = free_port();
+  // Periodic checks rarely (1s): nearly every check counted is one the reads asked for.
+  ProxyConfig cfg = causal_config("strict", metrics_port);
+  const std::string every_20ms = "lag_check_interval: 20ms";
+  cfg.extra_yaml.replace(cfg.extra_yaml.find(every_20ms), every_20ms.size(), "lag_check_interval: 1s");
+  Proxy proxy(cfg);
+  {
+    Conn c = proxy.connect();
+    wait_replicas_serve(c);
+  }
+  const std::string checks = R"(pgroute_primary_checks_total{alias="primary"})";
+  const double checks_0 = metric(metrics_port, checks).value_or(0);
+  constexpr int kClients = 16, kReads = 50;
+  ThreadErrors errors;
+  std::vector<std::thread> clients;
+  const auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < kClients; ++t)
+    clients.emplace_back([&] {
+      try {
+        Conn c = proxy.connect();
+        for (int i = 0; i < kReads; ++i) c.scalar("SELECT count(*) FROM causal_u");
+      } catch (const std::exception& e) {
+        errors.add(e.what());
+      }
+    });
+  for (auto& t : clients) t.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE_MESSAGE(errors.list().empty(), errors.summary());
+  const double used = metric(metrics_port, checks).value_or(0) - checks_0;
+  const int reads = kClients * kReads;
+  MESSAGE(reads << " strict reads from " << kClients << " clients in " << seconds << " s: " << used
+                << " checks of the primary");
+  CHECK(used >= 1);
+  // Without sharing there would be a check per read: one serves every read that waited for it.
+  CHECK(used < 0.75 * reads);
+}
