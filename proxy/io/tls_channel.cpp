@@ -71,6 +71,13 @@ void TlsChannel::drain(std::string& out) {
 
 namespace {
 
+// SSL_get_error() reads the thread's error queue, so it must be empty before each SSL call. Clearing it
+// unconditionally walks all of its slots (3% of a TLS proxy's user time at 16 clients, per record): it is
+// nearly always empty already, and looking costs one thread-local read.
+void start_clean() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 TlsFailure failure_of(unsigned long e) {
   if (ERR_GET_LIB(e) != ERR_LIB_SSL) return TlsFailure::other;
   switch (ERR_GET_REASON(e)) {
@@ -114,7 +121,7 @@ TlsChannel::Status TlsChannel::fail(int ssl_result, std::string_view what) {
 }
 
 TlsChannel::Status TlsChannel::handshake(std::string& out) {
-  ERR_clear_error();
+  start_clean();
   const int r = SSL_do_handshake(ssl_);
   drain(out);  // what to answer, or the alert that tells the client why it failed
   if (r == 1) return Status::ok;
@@ -125,7 +132,7 @@ TlsChannel::Status TlsChannel::handshake(std::string& out) {
 
 TlsChannel::Status TlsChannel::read(ReadBuffer& in) {
   for (;;) {
-    ERR_clear_error();
+    start_clean();
     auto [space, len] = in.prepare(16384);
     const int n = SSL_read(ssl_, space, static_cast<int>(std::min<size_t>(len, 1 << 30)));
     if (n > 0) {
@@ -144,7 +151,7 @@ bool TlsChannel::write(std::string_view plain, std::string& out) {
   // A record at a time, each drained at once: the write BIO never holds more than one (it keeps
   // its largest size for the connection's life), and a large result is not held three times.
   while (!plain.empty()) {
-    ERR_clear_error();
+    start_clean();
     const int n = SSL_write(ssl_, plain.data(), static_cast<int>(std::min<size_t>(plain.size(), 16384)));
     if (n <= 0) {
       fail(n, "TLS write");
@@ -179,7 +186,7 @@ std::string TlsChannel::verify_error() const {
 std::string TlsChannel::peer_end_point() const { return tls_server_end_point(SSL_get0_peer_certificate(ssl_)); }
 
 void TlsChannel::close_notify(std::string& out) {
-  ERR_clear_error();
+  start_clean();
   SSL_shutdown(ssl_);  // with memory BIOs it only writes the alert; the peer's answer is not awaited
   drain(out);
 }
