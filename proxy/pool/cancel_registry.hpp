@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/base/spin_lock.hpp"
+
 namespace pgroute {
 
 // The server-side key of the connection currently serving a client (absent while it holds none).
@@ -70,9 +72,9 @@ class CancelSlot {
   }
 
  private:
-  mutable std::mutex mu_;
   std::vector<CancelTarget> targets_;
   int forwarding_ = 0;
+  mutable SpinLock mu_;  // a session holds its slot inline: this lock is one byte
 };
 
 // A cancel request being forwarded: forwarding() holds while this lives, whichever way its coroutine

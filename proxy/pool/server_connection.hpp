@@ -12,6 +12,7 @@
 #include "proxy/io/frame_io.hpp"
 #include "proxy/io/read_buffer.hpp"
 #include "proxy/io/tls_channel.hpp"
+#include "proxy/pool/applied_parameters.hpp"
 #include "proxy/pool/server_prepared_set.hpp"
 #include "proxy/pool/server_timeouts.hpp"
 #include "proxy/wire/message_type.hpp"
@@ -77,7 +78,7 @@ class ServerConnection {
 
   int32_t backend_pid = 0, backend_secret = 0;
   std::map<std::string, std::string, std::less<>> reported;  // ParameterStatus values the server announced
-  std::map<std::string, std::string, std::less<>> applied;   // session parameters set for the current client
+  AppliedParameters applied;                                 // session parameters set for the clients it serves
   ServerPreparedSet prepared;                                // proxy names prepared on this connection
   ReadBuffer rbuf;                                           // bytes read from the server, kept with it
   char tx_status = wire::tx_status::kIdle;

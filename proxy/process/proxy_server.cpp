@@ -103,8 +103,7 @@ awaitable<void> ProxyServer::park_sweep(Worker& w) {
     t.expires_after(kParkSweepPeriod);
     co_await t.async_wait(use_nothrow);
     ++w.park_tick;
-    for (auto& [id, weak] : w.sessions)
-      if (auto s = weak.lock()) s->park_if_idle(w.park_tick);
+    w.sessions.for_each([&](ClientSession& s) { s.park_if_idle(w.park_tick); });
   }
 }
 
@@ -176,8 +175,7 @@ void ProxyServer::begin_shutdown() {
     asio::post(w.ctx, [&w, acc = acceptors_[i].get()] {
       boost::system::error_code ec;
       acc->close(ec);
-      for (auto& [id, weak] : std::unordered_map(w.sessions))
-        if (auto s = weak.lock()) s->request_shutdown();
+      for (auto& s : w.sessions.held()) s->request_shutdown();
     });
   }
 }

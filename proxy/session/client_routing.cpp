@@ -79,12 +79,12 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
     ctx.param_formats = params->formats;
   }
   ctx.sql = sql;
-  ctx.user = user_;
-  ctx.database = database_;
-  ctx.application_name = application_name_;
+  ctx.user = who_->user;
+  ctx.database = who_->database;
+  ctx.application_name = who_->application_name;
   ctx.in_transaction = client_tx_status() != tx::kIdle;
   if (shard_key_) ctx.session_shard_key = *shard_key_;
-  ctx.last_write = last_write_;
+  if (last_write_ != std::chrono::steady_clock::time_point{}) ctx.last_write = last_write_;
   ctx.alias_healthy = &rt_.alias_health;
   ctx.replica_state = &rt_.replica_state;
   if (snap_->causal_lookup) {
@@ -99,7 +99,7 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   if (u().column_order_placed) u().column_order_table.assign(columns.used_table());
   if (auto* d = std::get_if<router::RouteDecision>(&result)) {
     // "No router had an opinion": the client's own database decides (its alias), not the global default.
-    if (d->router == "default" && d->scatter.empty()) d->alias = alias_;
+    if (d->router == "default" && d->scatter.empty()) d->alias = who_->alias;
     // Handled again after waiting for a connection: the alias routed to before the wait stands.
     if (wait_data_ && wait_data_->pinned_alias && d->scatter.empty()) d->alias = *wait_data_->pinned_alias;
     return std::move(*d);  // with scatter set: every shard (client_scatter.cpp)
@@ -211,7 +211,7 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
       if (scatter_) return wait_for(ClientWait::scatter_held);
       if (u().held.empty()) return Step::done;  // nothing asked yet: nothing to flush
       // No deferred BEGIN here: the unit goes on after a Flush, and its Execute must run in the transaction.
-      return release_held(alias_, false);
+      return release_held(who_->alias, false);
     case fe::kSync:
       if (scatter_) return wait_for(ClientWait::scatter_held_at_sync);
       if (answer_held_unit()) return Step::done;
@@ -221,9 +221,9 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
       }
       // Preparing or describing only (no Execute) does not choose the transaction's alias yet.
       defer_begin_ = !u().held.has_execute();
-      return release_held(alias_, true);
+      return release_held(who_->alias, true);
     default:
-      u().unit_alias = alias_;  // FunctionCall: the client's own alias
+      u().unit_alias = who_->alias;  // FunctionCall: the client's own alias
       return Step::forward;
   }
 }
@@ -267,7 +267,7 @@ ClientSession::Step ClientSession::route_query(std::string_view sql) {
   }
   if (a.resets_shard_key) shard_key_.reset();
   if (!chooses_alias(a) && !a.hint_alias) {
-    if (!server_) u().unit_alias = alias_;
+    if (!server_) u().unit_alias = who_->alias;
     return Step::forward;
   }
   ColumnOrderLookup columns(worker_.column_orders, snap_->generation);

@@ -298,7 +298,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
     const ServerConnection& conn = *shard.conn;
     targets.push_back({conn.endpoint().host, conn.endpoint().port, conn.backend_pid, conn.backend_secret});
   }
-  cancel_slot_->set_all(std::move(targets));
+  cancel_slot_.set_all(std::move(targets));
   for (auto& shard : shards) {
     ServerConnection& conn = *shard.conn;
     std::string out;
@@ -358,7 +358,7 @@ awaitable<void> ClientSession::run_scatter(const ScatterUnit& unit, std::string_
         metrics::record_query(worker_.index, shard.alias, d.router, "read", std::chrono::steady_clock::now() - started,
                               shard.rows);
   }
-  cancel_slot_->clear();
+  cancel_slot_.clear();
   if (!merge.injected_error().empty())
     PGR_LOG(warn) << describe()
                   << ": setting session parameters for a read across shards failed: " << merge.injected_error();

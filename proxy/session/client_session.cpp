@@ -50,12 +50,12 @@ ClientSession::~ClientSession() {
   if (tls_counted_) rt_.clients_tls.fetch_sub(1, std::memory_order_relaxed);
   leave_startup();
   set_state(SessionState::closed);  // a parked session leaves pgroute_clients_parked
-  worker_.sessions.erase(id_);
+  worker_.sessions.remove(*this);
 }
 
 std::string ClientSession::describe() const {
   std::string s = "client " + std::to_string(id_);
-  if (!user_.empty()) s += " (" + user_ + "@" + database_ + " -> alias \"" + alias_ + "\")";
+  if (!who_->user.empty()) s += " (" + who_->user + "@" + who_->database + " -> alias \"" + who_->alias + "\")";
   return s;
 }
 
@@ -130,7 +130,7 @@ void ClientSession::request_shutdown() {
 
 awaitable<void> ClientSession::run() {
   auto self = shared_from_this();
-  worker_.sessions[id_] = self;
+  worker_.sessions.add(*this);
   if (!co_await startup()) {
     co_await u().out.flush(socket_);
     end_session(ClientCloseReason::unknown);  // startup() noted why
@@ -169,7 +169,8 @@ void ClientSession::park() {
   wait_data_.reset();  // only ever needed across one message's wait
   if (tls_) tls_->release_raw();
   if (prepared_ && prepared_->named.size() == 0) prepared_.reset();
-  if (cancel_slot_) cancel_slot_->release_memory();
+  cancel_slot_.release_memory();
+  pools_.reset();  // looked up again by the next transaction that needs one
   set_state(SessionState::parked);
   socket_.async_wait(Socket::wait_read, [self = shared_from_this()](boost::system::error_code) {
     // An error (the socket was closed) is seen again by serve()'s read, which then ends the session.
@@ -597,7 +598,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
   }
   const Attach attached = attach_now();
   if (attached == Attach::must_wait) {
-    pin_alias(u().unit_alias.empty() ? alias_ : u().unit_alias);
+    pin_alias(u().unit_alias.empty() ? who_->alias : u().unit_alias);
     client_wait_ = ClientWait::attach;
     return Handled::wait;
   }
@@ -707,7 +708,7 @@ ClientSession::Handled ClientSession::refuse_duplicate_parse(std::string_view na
     return Handled::wait;
   }
   if (!server_ && !u().held.empty()) {
-    const Step step = release_held(alias_, false);
+    const Step step = release_held(who_->alias, false);
     if (step == Step::stop) return Handled::stop;
     if (step == Step::wait) return Handled::wait;
   }
@@ -751,11 +752,14 @@ bool ClientSession::pool_ready(const std::string& alias) {
 
 std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& alias, std::string& sqlstate,
                                                           std::string& error) {
-  const bool own = alias == alias_;
-  if (own && own_pool_.pool && own_pool_.generation == snap_->generation) return own_pool_.pool;
-  auto it =
-      own ? pools_.end() : std::find_if(pools_.begin(), pools_.end(), [&](const auto& p) { return p.first == alias; });
-  if (it != pools_.end() && it->second.generation == snap_->generation) return it->second.pool;
+  const bool own = alias == who_->alias;
+  AliasPool* cached = &own_pool_;
+  if (!own) {
+    if (!pools_) pools_ = std::make_unique<std::vector<std::pair<std::string, AliasPool>>>();
+    auto it = std::find_if(pools_->begin(), pools_->end(), [&](const auto& p) { return p.first == alias; });
+    cached = it != pools_->end() ? &it->second : &pools_->emplace_back(alias, AliasPool{}).second;
+  }
+  if (cached->pool && cached->generation == snap_->generation) return cached->pool;
   const config::Backend* backend = snap_->config->backend(alias);
   if (!backend) {
     sqlstate = wire::sqlstate::connection_exception;
@@ -767,10 +771,10 @@ std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& ali
   if (backend->user.empty()) {
     // Logging in as the client, with its configured password: an md5 hash serves the client's own
     // alias (whose server was checked at login), elsewhere it must be plaintext.
-    const config::User* u = snap_->config->user(user_);
-    if (!u || auth::is_scram_verifier(u->password) || (alias != alias_ && auth::is_md5_hash(u->password))) {
+    const config::User* u = snap_->config->user(who_->user);
+    if (!u || auth::is_scram_verifier(u->password) || (alias != who_->alias && auth::is_md5_hash(u->password))) {
       sqlstate = wire::sqlstate::invalid_authorization;
-      error = "pgroute cannot log in to alias \"" + alias + "\" as \"" + user_ + "\": its url names no user and " +
+      error = "pgroute cannot log in to alias \"" + alias + "\" as \"" + who_->user + "\": its url names no user and " +
               (u ? "this user's password is not stored in plaintext" : "the user is no longer configured");
       return nullptr;
     }
@@ -778,12 +782,7 @@ std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& ali
     password = &u->password;
   }
   auto pool = rt_.pool_for(*snap_, *backend, *user, *password);
-  if (own)
-    own_pool_ = {pool, snap_->generation};
-  else if (it != pools_.end())
-    it->second = {pool, snap_->generation};
-  else
-    pools_.emplace_back(alias, AliasPool{pool, snap_->generation});
+  *cached = {pool, snap_->generation};
   return pool;
 }
 
@@ -799,7 +798,7 @@ ClientSession::Attach ClientSession::attach_now() {
     u().unit_alias.clear();
     return Attach::attached;
   }
-  if (!pool_ready(u().unit_alias.empty() ? alias_ : u().unit_alias)) {
+  if (!pool_ready(u().unit_alias.empty() ? who_->alias : u().unit_alias)) {
     u().unit_alias.clear();
     defer_begin_ = false;
     return Attach::failed;
@@ -837,8 +836,7 @@ void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
     push({Expect::InjectedQuery});
     u().pending_begin.reset();
   }
-  cancel_slot_->set(
-      {server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
+  cancel_slot_.set({server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
   pump_running_ = true;
   attaching_ = true;  // until flush_to_server(): the unit that made us attach is being queued
   start_pump();
@@ -846,16 +844,17 @@ void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {
 
 // SQL that brings a server connection's session parameters to what this client asked for.
 std::string ClientSession::session_parameter_sql(const ServerConnection& conn) const {
+  if (conn.applied.equal_to(who_->serial)) return {};  // its last client logged in alike (the usual case)
   std::string sets, resets;
-  for (const auto& [name, value] : wanted_params_) {
-    auto it = conn.applied.find(name);
-    if (it != conn.applied.end() && it->second == value) continue;
+  for (const auto& [name, value] : who_->params) {
+    auto it = conn.applied.values().find(name);
+    if (it != conn.applied.values().end() && it->second == value) continue;
     sets += sets.empty() ? "SELECT " : ", ";
     sets += "pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
   }
-  for (const auto& [name, value] : conn.applied) {
+  for (const auto& [name, value] : conn.applied.values()) {
     bool wanted = false;
-    for (const auto& w : wanted_params_) wanted |= (w.first == name);
+    for (const auto& w : who_->params) wanted |= (w.first == name);
     if (!wanted) resets += "RESET " + quote_ident(name) + ";";
   }
   if (!sets.empty()) sets += ";";
@@ -922,11 +921,13 @@ awaitable<bool> ClientSession::flush_to_server() {
 // Brings `conn`'s session parameters to this client's, with a query whose answers are swallowed.
 void ClientSession::queue_session_parameters(ServerConnection& conn, std::string& out, ResponseQueue& expect) {
   std::string sql = session_parameter_sql(conn);
-  if (sql.empty()) return;
+  if (sql.empty()) {
+    conn.applied.mark_equal_to(who_->serial);
+    return;
+  }
   wire::put_query(out, sql);
   expect.push({Expect::InjectedQuery});
-  conn.applied.clear();
-  for (const auto& [name, value] : wanted_params_) conn.applied[name] = value;
+  conn.applied.assign(who_->params, who_->serial);
 }
 
 }  // namespace pgroute

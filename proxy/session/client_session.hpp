@@ -29,6 +29,7 @@
 #include "proxy/pool/client_close_reason.hpp"
 #include "proxy/pool/close_reason.hpp"
 #include "proxy/pool/runtime.hpp"
+#include "proxy/session/client_identity.hpp"
 #include "proxy/session/client_statements.hpp"
 #include "proxy/session/client_view.hpp"
 #include "proxy/session/client_wait.hpp"
@@ -38,6 +39,7 @@
 #include "proxy/session/response_queue.hpp"
 #include "proxy/session/scatter_merge.hpp"
 #include "proxy/session/server_replies.hpp"
+#include "proxy/session/session_list.hpp"
 #include "proxy/session/session_state.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/frontend.hpp"
@@ -52,6 +54,7 @@ struct SessionProbe;  // tests/unit/core: drives the session's message handling 
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
   friend struct SessionProbe;
+  friend class SessionList;
 
  public:
   ClientSession(Runtime& rt, Worker& worker, Socket socket);
@@ -318,33 +321,32 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   Runtime& rt_;
   Worker& worker_;
+  SessionListHook list_hook_;  // in worker_.sessions
   Socket socket_;
   std::unique_ptr<TlsChannel> tls_;  // TLS with the client (null: plaintext)
-  bool tls_counted_ = false;         // the handshake completed: counted in rt_.clients_tls
   uint64_t id_;
 
   // Identity and routing (fixed at startup).
   std::shared_ptr<const Snapshot> snap_;
-  std::string user_, database_, alias_, application_name_;
+  // User, database, alias, application_name and the session parameters asked for (shared: interned).
+  std::shared_ptr<const ClientIdentity> who_ = ClientIdentity::unknown();
   std::shared_ptr<ServerPool> pool_;  // the pool of the attached server connection
   struct AliasPool {
     std::shared_ptr<ServerPool> pool;
     uint64_t generation = 0;
   };
-  AliasPool own_pool_;                                    // the pool of the client's own alias (alias_)
-  std::vector<std::pair<std::string, AliasPool>> pools_;  // of other aliases, as this client logs in to each (few)
-  bool session_mode_ = false;
+  AliasPool own_pool_;  // the pool of the client's own alias (alias_)
+  // Of other aliases, as this client logs in to each (few); dropped when the session parks.
+  std::unique_ptr<std::vector<std::pair<std::string, AliasPool>>> pools_;
   uint32_t max_message_ = 64u << 20;
+  int32_t cancel_pid_ = 0;  // the cancel key's pid: this session's entry in rt_.cancels
 
-  // Session parameters the client asked for (startup packet, options -c, and its own later SETs of
-  // reported parameters); every server connection that serves it is brought to these values.
-  std::vector<std::pair<std::string, std::string>> wanted_params_;
   // ParameterStatus values the client has seen (shared with other idle clients that saw the same).
   ClientView client_view_;
 
   // Cancel key handed to the client, and where its query runs now.
-  std::shared_ptr<CancelSlot> cancel_slot_;
-  int32_t cancel_pid_ = 0;
+  // Inline (the registry holds it through a pointer that shares this session's ownership).
+  CancelSlot cancel_slot_;
 
   // The client's prepared statements by its names (client_statements.hpp), and its unnamed statement.
   // Made by the first Parse (most clients of a pooler never send one) and freed when the session parks
@@ -410,8 +412,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // on every shard (client_scatter.cpp). Null otherwise: most sessions never scatter.
   std::unique_ptr<ScatterUnit> scatter_;
   std::unique_ptr<std::string> shard_key_;  // SET pgroute.shard_key (a pointer: most sessions never set one)
-  bool shard_key_for_transaction_ = false;  // set inside a transaction: forgotten when it ends
-  std::optional<std::chrono::steady_clock::time_point> last_write_;
+  // When this client last wrote through a router (routers may read their replicas after it); epoch: never.
+  std::chrono::steady_clock::time_point last_write_{};
   // causal_reads: tables: the tables this client wrote on a primary with causal floors, until a commit
   // probe sent right behind the commit reports its WAL position (null until the first such write).
   struct CausalWrites {
@@ -457,8 +459,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     if (!wait_data_) wait_data_ = std::make_unique<WaitData>();
     return *wait_data_;
   }
-  bool forward_sync_after_skip_ = false;  // skip_until_sync_ with a server attached: the Sync goes on
-  bool defer_begin_ = false;              // this attach is for a unit that executes nothing: keep the BEGIN pending
 
   // The borrowed server connection and the protocol state of what is in flight on it.
   std::unique_ptr<ServerConnection> server_;
@@ -471,8 +471,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool park_requested_ = false;          // park_if_idle() cancelled that read
   bool last_read_filled_ = false;        // the last client read filled its buffer: more is likely waiting
   bool writing_to_server_ = false;
-  bool counted_ = false;                               // counted in rt_.clients
-  bool starting_ = false;                              // counted in rt_.clients_starting and listed in worker_.starting
+  bool counted_ = false;                    // counted in rt_.clients
+  bool starting_ = false;                   // counted in rt_.clients_starting and listed in worker_.starting
+  bool forward_sync_after_skip_ = false;    // skip_until_sync_ with a server attached: the Sync goes on
+  bool defer_begin_ = false;                // this attach is for a unit that executes nothing: keep the BEGIN pending
+  bool shard_key_for_transaction_ = false;  // shard_key_ was set inside a transaction: forgotten when it ends
   std::unique_ptr<asio::steady_timer> startup_timer_;  // authentication_timeout; gone after login
   std::chrono::steady_clock::time_point accepted_at_;
   bool client_gone_ = false;
@@ -488,6 +491,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool shutting_down_ = false;
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
   bool admin_ = false;                // an admin console session
+  bool tls_counted_ = false;          // the TLS handshake completed: counted in rt_.clients_tls
+  bool session_mode_ = false;         // pool.mode session: the server connection stays for the whole session
 };
 
 }  // namespace pgroute

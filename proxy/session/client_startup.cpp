@@ -162,7 +162,7 @@ awaitable<bool> ClientSession::admit_client() {
   counted_ = true;
   const int clients = rt_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
   const int reserve = cfg.admin_reserve();
-  if (clients <= cfg.max_client_connections - (cfg.is_admin(user_) ? 0 : reserve)) co_return true;
+  if (clients <= cfg.max_client_connections - (cfg.is_admin(who_->user) ? 0 : reserve)) co_return true;
   std::string limit = "max_client_connections = " + std::to_string(cfg.max_client_connections);
   if (reserve > 0) limit += ", of which " + std::to_string(reserve) + " reserved for admin users";
   note_end(ClientCloseReason::startup_refused, "too many client connections (" + limit + ")", log::Level::warn);
@@ -249,11 +249,12 @@ awaitable<bool> ClientSession::startup() {
   }
 
   std::vector<std::string> unsupported;
+  ClientIdentity who;
   for (auto& [name, value] : pkt.params) {
     if (name == "user")
-      user_ = value;
+      who.user = value;
     else if (name == "database")
-      database_ = value;
+      who.database = value;
     else if (name == "replication") {
       if (value != "false" && value != "0" && value != "off" && value != "no") {
         note_end(ClientCloseReason::startup_refused, "a replication connection");
@@ -269,69 +270,70 @@ awaitable<bool> ClientSession::startup() {
         co_await send_fatal(wire::sqlstate::feature_not_supported, "pgroute: " + error);
         co_return false;
       }
-      for (auto& o : opts) wanted_params_.push_back(std::move(o));
+      for (auto& o : opts) who.params.push_back(std::move(o));
     } else if (name.rfind("_pq_.", 0) == 0) {
       unsupported.push_back(name);
     } else {
-      if (name == "application_name") application_name_ = value;
-      wanted_params_.emplace_back(name, value);
+      if (name == "application_name") who.application_name = value;
+      who.params.emplace_back(name, value);
     }
   }
   int minor = pkt.protocol & 0xffff;
   if (minor > 0 || !unsupported.empty()) wire::put_negotiate_protocol_version(u().out.buffer(), 0, unsupported);
-  if (user_.empty()) {
+  if (who.user.empty()) {
     note_end(ClientCloseReason::startup_refused, "no user name in the startup packet");
     co_await send_fatal(wire::sqlstate::invalid_authorization, "no PostgreSQL user name specified in startup packet");
     co_return false;
   }
-  if (database_.empty()) database_ = user_;
+  if (who.database.empty()) who.database = who.user;
+  who_ = std::make_shared<const ClientIdentity>(who);  // shared once its alias is known
 
   if (rt_.shutting_down.load()) {
     note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
     co_await send_fatal(wire::sqlstate::cannot_connect_now, "pgroute is shutting down");
     co_return false;
   }
-  if (database_ == admin::kDatabase) {  // the admin console, for admin users only (after a normal login)
-    if (!co_await authenticate(cfg.user(user_), user_)) co_return false;
+  if (who_->database == admin::kDatabase) {  // the admin console, for admin users only (after a normal login)
+    if (!co_await authenticate(cfg.user(who_->user), who_->user)) co_return false;
     leave_startup();
     if (co_await admit_client()) co_await run_admin_console();
     co_return false;
   }
   // Authentication comes first, as in PostgreSQL: before it, an unknown database name gets the same
   // answer as a known one, so database names cannot be probed without a password.
-  const config::User* user = cfg.user(user_);
-  if (!co_await authenticate(user, user_)) co_return false;
-  auto alias = cfg.alias_for_database(database_);
+  const config::User* user = cfg.user(who_->user);
+  if (!co_await authenticate(user, who_->user)) co_return false;
+  auto alias = cfg.alias_for_database(who_->database);
   if (!alias) {
     std::string known;
     for (auto& [db, a] : cfg.databases) known += (known.empty() ? "" : ", ") + db;
     for (auto& b : cfg.backends) known += (known.empty() ? "" : ", ") + b.alias;
-    note_end(ClientCloseReason::startup_refused, "database \"" + database_ + "\" does not exist");
-    co_await send_fatal(wire::sqlstate::invalid_catalog_name, "database \"" + database_ + "\" does not exist",
+    note_end(ClientCloseReason::startup_refused, "database \"" + who_->database + "\" does not exist");
+    co_await send_fatal(wire::sqlstate::invalid_catalog_name, "database \"" + who_->database + "\" does not exist",
                         "pgroute accepts these database names: " + known);
     co_return false;
   }
-  alias_ = *alias;
+  who.alias = *alias;
+  who_ = worker_.identities.intern(std::move(who));
   leave_startup();
   if (!co_await admit_client()) co_return false;
 
   // The pool logs in with the url's user, or else as the client with its configured password
   // (pool_for_alias finds which again for each alias: nothing of it is kept per session).
-  const config::Backend* backend = cfg.backend(alias_);
+  const config::Backend* backend = cfg.backend(who_->alias);
   if (backend->user.empty()) {
     if (auth::is_scram_verifier(user->password)) {
       note_end(ClientCloseReason::startup_refused,
-               "its password is a SCRAM verifier and the url of alias \"" + alias_ + "\" names no user");
+               "its password is a SCRAM verifier and the url of alias \"" + who_->alias + "\" names no user");
       co_await send_fatal(wire::sqlstate::invalid_authorization,
-                          "pgroute cannot log in to alias \"" + alias_ + "\" as \"" + user_ +
+                          "pgroute cannot log in to alias \"" + who_->alias + "\" as \"" + who_->user +
                               "\": its url names no user and this user's password is stored as a SCRAM verifier",
                           "put a user and password in the backend url, or a plaintext password for this user");
       co_return false;
     }
   }
   session_mode_ = cfg.pool.mode == config::PoolMode::Session;
-  cancel_slot_ = std::make_shared<CancelSlot>();
-  auto key = rt_.cancels.add(cancel_slot_);
+  auto key = rt_.cancels.add(std::shared_ptr<CancelSlot>(shared_from_this(), &cancel_slot_));
   cancel_pid_ = key.pid;
   if (!co_await login_server()) co_return false;
   wire::put_backend_key_data(u().out.buffer(), key.pid, key.secret);
@@ -468,9 +470,10 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
 // The first checkout: applies the client's startup parameters so the ParameterStatus values it is told
 // are exactly what the server reports for them. In session mode the connection stays attached.
 awaitable<bool> ClientSession::login_server() {
-  if (!pool_ready(alias_)) {
-    note_end(ClientCloseReason::server_unavailable, "alias \"" + alias_ + "\" is not configured");
-    co_await send_fatal(wire::sqlstate::connection_exception, "pgroute: alias \"" + alias_ + "\" is not configured");
+  if (!pool_ready(who_->alias)) {
+    note_end(ClientCloseReason::server_unavailable, "alias \"" + who_->alias + "\" is not configured");
+    co_await send_fatal(wire::sqlstate::connection_exception,
+                        "pgroute: alias \"" + who_->alias + "\" is not configured");
     co_return false;
   }
   auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
@@ -490,15 +493,14 @@ awaitable<bool> ClientSession::login_server() {
       co_await send_fatal(err->sqlstate, err->message);
       co_return false;
     }
-    server_->applied.clear();
-    for (auto& [name, value] : wanted_params_) server_->applied[name] = value;
+    server_->applied.assign(who_->params, who_->serial);
   }
   for (auto& [name, value] : server_->reported) {
     client_view_changes(name, value);
     wire::put_parameter_status(u().out.buffer(), name, value);
   }
   if (session_mode_) {
-    cancel_slot_->set(
+    cancel_slot_.set(
         {server_->endpoint().host, server_->endpoint().port, server_->backend_pid, server_->backend_secret});
     pump_running_ = true;
     start_pump();

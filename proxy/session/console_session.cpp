@@ -33,8 +33,7 @@ awaitable<std::vector<admin::ClientInfo>> collect_clients(admin::Control* contro
         w->ctx,
         [w]() -> awaitable<std::vector<admin::ClientInfo>> {
           std::vector<admin::ClientInfo> out;
-          for (auto& [id, weak] : w->sessions)
-            if (auto s = weak.lock()) out.push_back(s->info());
+          w->sessions.for_each([&](ClientSession& s) { out.push_back(s.info()); });
           co_return out;
         },
         asio::use_awaitable);
@@ -49,10 +48,10 @@ admin::ClientInfo ClientSession::info() const {
   admin::ClientInfo i;
   i.id = id_;
   i.worker = worker_.index;
-  i.user = user_;
-  i.database = database_;
-  i.alias = alias_;
-  i.application_name = application_name_;
+  i.user = who_->user;
+  i.database = who_->database;
+  i.alias = who_->alias;
+  i.application_name = who_->application_name;
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) i.address = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -63,16 +62,16 @@ admin::ClientInfo ClientSession::info() const {
 
 awaitable<void> ClientSession::run_admin_console() {
   const config::Config& cfg = *snap_->config;
-  if (!cfg.is_admin(user_)) {
-    note_end(ClientCloseReason::startup_refused, "user \"" + user_ + "\" is not an admin user");
+  if (!cfg.is_admin(who_->user)) {
+    note_end(ClientCloseReason::startup_refused, "user \"" + who_->user + "\" is not an admin user");
     co_await send_fatal(wire::sqlstate::insufficient_privilege,
-                        "pgroute: user \"" + user_ + "\" may not use the admin console",
+                        "pgroute: user \"" + who_->user + "\" may not use the admin console",
                         "list the user under admin.users in the configuration");
     co_return;
   }
   admin_ = true;
   set_state(SessionState::idle);
-  PGR_LOG(info) << "client " << id_ << ": admin console opened by \"" << user_ << "\"";
+  PGR_LOG(info) << "client " << id_ << ": admin console opened by \"" << who_->user << "\"";
   std::string& out = u().out.buffer();
   // What psql and drivers expect to be told after login.
   for (auto [name, value] : {std::pair<const char*, const char*>{"server_version", "15.0 (pgroute admin)"},
@@ -81,7 +80,7 @@ awaitable<void> ClientSession::run_admin_console() {
                              {"DateStyle", "ISO, MDY"},
                              {"integer_datetimes", "on"},
                              {"standard_conforming_strings", "on"},
-                             {"application_name", application_name_.c_str()}})
+                             {"application_name", who_->application_name.c_str()}})
     wire::put_parameter_status(out, name, value);
   wire::put_ready_for_query(out, tx::kIdle);
   bool skip_until_sync = false;
@@ -151,7 +150,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
                           .hint = std::string("commands: ") + std::string(admin::kCommandList)});
     co_return true;
   }
-  PGR_LOG(info) << "admin \"" << user_ << "\" (client " << id_ << "): " << sql.substr(0, 200);
+  PGR_LOG(info) << "admin \"" << who_->user << "\" (client " << id_ << "): " << sql.substr(0, 200);
   auto snap = rt_.snapshot();
   const config::Config& cfg = *snap->config;
   auto known_alias = [&](const std::string& alias) {
@@ -201,7 +200,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       break;
     }
     case admin::Verb::ExplainRoute:
-      admin::put_table(out, admin::explain_route(*snap, user_, cmd->argument, &rt_), "EXPLAIN");
+      admin::put_table(out, admin::explain_route(*snap, who_->user, cmd->argument, &rt_), "EXPLAIN");
       break;
     case admin::Verb::Reload: {
       if (!worker_.control) {
@@ -228,7 +227,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       break;
     case admin::Verb::Shutdown:
       wire::put_command_complete(out, "SHUTDOWN");
-      PGR_LOG(info) << "admin \"" << user_ << "\": shutdown requested";
+      PGR_LOG(info) << "admin \"" << who_->user << "\": shutdown requested";
       // The same path as SIGTERM: drain clients, keep the metrics endpoint up, tell systemd.
       note_end(ClientCloseReason::shutdown, "SHUTDOWN from the admin console");
       ::kill(::getpid(), SIGTERM);

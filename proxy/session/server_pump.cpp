@@ -58,13 +58,10 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
       if (!wire::parse_parameter_status(f.body, name, value)) return false;
       conn.reported[std::string(name)] = std::string(value);
       if (injected_head) return true;  // the client already believes these values
-      std::string key(name);
       if (is_client_settable(name)) {
-        bool found = false;
-        for (auto& w : wanted_params_)
-          if (w.first == key) w.second = value, found = true;
-        if (!found) wanted_params_.emplace_back(key, value);
-        conn.applied[key] = std::string(value);
+        // The client set it (SET, or a function that did): it is now one of the values it asks for.
+        if (auto changed = who_->with_param(name, value)) who_ = worker_.identities.intern(std::move(*changed));
+        conn.applied.set(std::string(name), std::string(value));
       }
       if (client_view_changes(name, value)) out.append(f.bytes());
       return true;
@@ -354,7 +351,7 @@ void ClientSession::server_lost(const std::string& why, CloseReason reason) {
   pump_running_ = false;
   copy_in_ = false;
   if (idle_signal_) idle_signal_->cancel();
-  cancel_slot_->clear();
+  cancel_slot_.clear();
   std::string where = conn->endpoint().describe();
   if (std::exchange(server_close_expected_, false)) {
     // The client ended its input mid-COPY or mid-unit: the server said why it ends, as it does to a direct client.
@@ -375,7 +372,7 @@ void ClientSession::server_lost(const std::string& why, CloseReason reason) {
 bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
   // Forgotten as the cancel target, unless the client attached another connection while
   // release_server() waited: that one's target stays.
-  const bool cancel_on_its_way = cancel_slot_->detach(conn->endpoint().host, conn->endpoint().port, conn->backend_pid);
+  const bool cancel_on_its_way = cancel_slot_.detach(conn->endpoint().host, conn->endpoint().port, conn->backend_pid);
   if (dirty_session_state_ || session_mode_) return false;
   if (cancel_on_its_way) return false;  // release_server() waits for the cancel first
   pool_->release(std::move(conn));
@@ -386,7 +383,7 @@ bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
 awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> conn) {
   if (release_now(conn)) co_return;
   // A cancel of this client's statement is still on its way to the server (bounded by its 5 s timer).
-  for (asio::steady_timer wait(worker_.ctx); cancel_slot_->forwarding();) {
+  for (asio::steady_timer wait(worker_.ctx); cancel_slot_.forwarding();) {
     wait.expires_after(std::chrono::milliseconds(1));
     co_await wait.async_wait(use_nothrow);
   }
@@ -412,7 +409,7 @@ awaitable<void> ClientSession::finish_server_on_client_exit() {
   copy_in_ = false;
   server_close_expected_ = false;
   if (idle_signal_) idle_signal_->cancel();  // a client message waiting for this server to go quiet
-  cancel_slot_->clear();
+  cancel_slot_.clear();
   end_session(ClientCloseReason::unknown);  // noted where the client went (client_gone_) or its input ended
   switch (exit_cleanup(*conn)) {
     case ExitCleanup::release: break;

@@ -7,8 +7,10 @@
 #include <unordered_map>
 
 #include "proxy/io/asio.hpp"
+#include "proxy/session/client_identity.hpp"
 #include "proxy/session/client_view.hpp"
 #include "proxy/session/column_order_cache.hpp"
+#include "proxy/session/session_list.hpp"
 #include "router/analysis_cache.hpp"
 
 namespace pgroute {
@@ -23,8 +25,8 @@ struct Worker {
   int index;
   asio::io_context ctx;
   std::thread thread;
-  // Live sessions, touched only on this worker's thread (for shutdown and the park sweep).
-  std::unordered_map<uint64_t, std::weak_ptr<ClientSession>> sessions;
+  // Live sessions, touched only on this worker's thread (for shutdown, the park sweep, SHOW CLIENTS).
+  SessionList sessions;
   // Those of them not logged in yet, oldest first (ids grow with accepts): who makes room when
   // max_startup_connections is reached.
   std::map<uint64_t, std::weak_ptr<ClientSession>> starting;
@@ -36,6 +38,8 @@ struct Worker {
   ColumnOrderCache column_orders;
   // ParameterStatus values its idle clients have seen, shared among them (client_view.hpp).
   ClientViews client_views;
+  // Who its clients are, shared among those that logged in alike (client_identity.hpp).
+  ClientIdentities identities;
   // What the admin console may ask of the server (reload, the other workers); set by ProxyServer before
   // any client is accepted, null without one.
   admin::Control* control = nullptr;

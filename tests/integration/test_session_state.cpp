@@ -39,6 +39,34 @@ TEST_CASE("proxy: startup parameters follow each client across a shared server c
   CHECK(std::string(PQparameterStatus(y.raw(), "application_name")) == "y1");
 }
 
+TEST_CASE("proxy: a client's own SET of a reported parameter stays its own; clients that logged in alike keep theirs") {
+  // Clients that log in alike share one identity, and a server connection remembers which identity's
+  // parameters it has: a SET by one of them must not reach the others through that shortcut.
+  ProxyConfig cfg = default_proxy_config();
+  cfg.backend("default").pool_size = 1;
+  cfg.pool_size = 1;
+  Proxy proxy(cfg);
+  const std::vector<std::pair<std::string, std::string>> login = {{"application_name", "same"}};
+  Conn a = proxy.connect(kProxyUser, kProxyPassword, "app", login);
+  Conn b = proxy.connect(kProxyUser, kProxyPassword, "app", login);
+  CHECK(a.scalar("SHOW application_name") == "same");
+  CHECK(b.scalar("SHOW application_name") == "same");
+  a.exec("SET application_name = 'changed'");
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    CHECK(b.scalar("SHOW application_name") == "same");
+    CHECK(a.scalar("SHOW application_name") == "changed");
+    CHECK(b.scalar("SHOW application_name") == "same");
+  }
+  a.exec("SET application_name = 'same'");  // back to the login value: alike again
+  CHECK(b.scalar("SHOW application_name") == "same");
+  CHECK(a.scalar("SHOW application_name") == "same");
+  Conn c = proxy.connect(kProxyUser, kProxyPassword, "app", login);
+  CHECK(c.scalar("SHOW application_name") == "same");
+  CHECK(std::string(PQparameterStatus(a.raw(), "application_name")) == "same");
+  CHECK(std::string(PQparameterStatus(b.raw(), "application_name")) == "same");
+}
+
 TEST_CASE("proxy: session mode keeps a session's temp table, and only for that session") {
   ProxyConfig cfg = default_proxy_config();
   cfg.pool_mode = "session";

@@ -36,14 +36,15 @@ struct SessionProbe {
   static CancelRegistry::Key log_in(ClientSession& s, const std::string& user) {
     s.snap_ = s.rt_.snapshot();
     s.max_message_ = s.snap_->config->max_message_size;
-    s.user_ = user;
-    s.database_ = user;
-    s.alias_ = *s.snap_->config->alias_for_database(s.database_);
+    ClientIdentity who;
+    who.user = who.database = user;
+    who.alias = *s.snap_->config->alias_for_database(who.database);
+    s.who_ = s.worker_.identities.intern(std::move(who));
     s.session_mode_ = false;
-    s.cancel_slot_ = std::make_shared<CancelSlot>();
-    const CancelRegistry::Key key = s.rt_.cancels.add(s.cancel_slot_);
+    const CancelRegistry::Key key =
+        s.rt_.cancels.add(std::shared_ptr<CancelSlot>(s.shared_from_this(), &s.cancel_slot_));
     s.cancel_pid_ = key.pid;
-    REQUIRE(s.pool_ready(s.alias_));
+    REQUIRE(s.pool_ready(s.who_->alias));
     s.set_state(SessionState::idle);
     return key;
   }

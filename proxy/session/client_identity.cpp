@@ -1,0 +1,49 @@
+#include "proxy/session/client_identity.hpp"
+
+#include <atomic>
+
+namespace pgroute {
+
+std::unique_ptr<ClientIdentity> ClientIdentity::with_param(std::string_view name, std::string_view value) const {
+  for (const auto& [n, v] : params)
+    if (n == name && v == value) return nullptr;
+  auto changed = std::make_unique<ClientIdentity>(*this);
+  for (auto& [n, v] : changed->params)
+    if (n == name) {
+      v.assign(value);
+      return changed;
+    }
+  changed->params.emplace_back(name, value);
+  return changed;
+}
+
+const std::shared_ptr<const ClientIdentity>& ClientIdentity::unknown() {
+  static const auto none = std::make_shared<const ClientIdentity>();
+  return none;
+}
+
+std::shared_ptr<const ClientIdentity> ClientIdentities::intern(ClientIdentity identity) {
+  std::weak_ptr<const ClientIdentity>* free_slot = nullptr;
+  for (auto& kept : kept_) {
+    auto other = kept.lock();
+    if (!other)
+      free_slot = &kept;
+    else if (other->same_as(identity))
+      return other;
+  }
+  identity.params.shrink_to_fit();  // grown one by one at login
+  static std::atomic<uint64_t> last_serial{0};
+  identity.serial = last_serial.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto made = std::make_shared<const ClientIdentity>(std::move(identity));
+  if (free_slot) {
+    *free_slot = made;
+  } else if (kept_.size() < kKept) {
+    kept_.push_back(made);
+  } else {
+    kept_[next_] = made;
+    next_ = (next_ + 1) % kKept;
+  }
+  return made;
+}
+
+}  // namespace pgroute

@@ -1,0 +1,47 @@
+// Who a client is, as its startup packet and login said: user, database, the alias that database
+// names, application_name, and the session parameters it asked for (startup packet, options -c, and
+// its own later SETs of parameters the server reports). Every server connection that serves the
+// client is brought to those parameters.
+//
+// Clients of one application log in alike, so sessions share one immutable copy (interned per worker)
+// and make their own only when one of their parameters changes: an idle client costs a pointer here.
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pgroute {
+
+struct ClientIdentity {
+  std::string user, database, alias, application_name;
+  std::vector<std::pair<std::string, std::string>> params;
+  // Unique to this interned identity for the life of the process (0: not interned): what a server
+  // connection remembers as the identity whose parameters it has (AppliedParameters).
+  uint64_t serial = 0;
+
+  bool same_as(const ClientIdentity& o) const {
+    return user == o.user && database == o.database && alias == o.alias && application_name == o.application_name &&
+           params == o.params;
+  }
+  // Null when `name` already has `value`; else a copy with it set (added when it was not there).
+  std::unique_ptr<ClientIdentity> with_param(std::string_view name, std::string_view value) const;
+  // The one every session holds before its startup packet is read.
+  static const std::shared_ptr<const ClientIdentity>& unknown();
+};
+
+// A worker's identities open for sharing: the few most recently offered, as with ClientViews (clients
+// that each log in with their own application_name share nothing and must not make interning slow).
+class ClientIdentities {
+ public:
+  // An equal identity a session of this worker holds, else `identity`, offered for sharing.
+  std::shared_ptr<const ClientIdentity> intern(ClientIdentity identity);
+
+ private:
+  static constexpr size_t kKept = 16;
+  std::vector<std::weak_ptr<const ClientIdentity>> kept_;
+  size_t next_ = 0;  // the slot the next new identity replaces once kKept are kept
+};
+
+}  // namespace pgroute
