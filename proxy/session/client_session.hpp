@@ -77,9 +77,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // --- startup (client_startup.cpp)
   awaitable<bool> startup();
   // The time before login: counted apart from logged-in clients and bounded by authentication_timeout.
-  // false: over max_startup_connections with nobody to make room (the refusal is queued).
-  bool enter_startup();
-  void leave_startup();  // logged in, or gone
+  // Over max_startup_connections a connection waits, unread, for a free place or for the oldest login
+  // to have had its chance; false when even the wait is full or it lasted authentication_timeout (the
+  // refusal is queued), or the client left meanwhile.
+  awaitable<bool> enter_startup();
+  void begin_startup(const config::Config& cfg);  // counted as logging in, under authentication_timeout
+  void leave_startup();                           // logged in, or gone
   // Takes the place of the oldest connection of this worker still logging in, if it had its chance.
   bool evict_oldest_starting(const config::Config& cfg);
   // Ends a connection that is still logging in, from outside its coroutine (timeout, eviction):
@@ -478,6 +481,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool shard_key_for_transaction_ = false;  // shard_key_ was set inside a transaction: forgotten when it ends
   std::unique_ptr<asio::steady_timer> startup_timer_;  // authentication_timeout; gone after login
   std::chrono::steady_clock::time_point accepted_at_;
+  std::chrono::steady_clock::time_point login_began_;  // when it left the wait for a place to log in
   bool client_gone_ = false;
   std::optional<ClientCloseReason> end_reason_;  // why the session ends, once that is known (note_end)
   // parked: park() ran and serve() has not resumed; scattering: shutdown waits for the read across shards

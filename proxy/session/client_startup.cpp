@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <utility>
 
@@ -79,13 +80,15 @@ std::vector<std::pair<std::string, std::string>> parse_options(std::string_view 
 }
 }  // namespace
 
-bool ClientSession::enter_startup() {
-  const config::Config& cfg = *snap_->config;
+void ClientSession::begin_startup(const config::Config& cfg) {
   starting_ = true;
-  accepted_at_ = std::chrono::steady_clock::now();
+  login_began_ = std::chrono::steady_clock::now();
   worker_.starting.emplace(id_, weak_from_this());
-  const int starting = rt_.clients_starting.fetch_add(1, std::memory_order_relaxed) + 1;
-  startup_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx, cfg.authentication_timeout);
+  rt_.clients_starting.fetch_add(1, std::memory_order_relaxed);
+  const auto left = std::max(std::chrono::milliseconds(1),
+                             cfg.authentication_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                              std::chrono::steady_clock::now() - accepted_at_));
+  startup_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx, left);
   startup_timer_->async_wait(
       [weak = weak_from_this(), timeout = cfg.authentication_timeout](boost::system::error_code ec) {
         if (ec) return;  // logged in (or gone) in time
@@ -94,26 +97,85 @@ bool ClientSession::enter_startup() {
                               "canceling authentication due to timeout (pgroute authentication_timeout = " +
                                   std::to_string(timeout.count()) + "ms)");
       });
-  if (starting <= cfg.startup_limit() || evict_oldest_starting(cfg)) return true;
-  // Nothing old enough to give way: a flood of new connections, not a stall. Refused before its
-  // startup packet is read; libpq shows the error as the answer to its startup packet or SSLRequest.
+}
+
+namespace {
+// The client of a connection not read yet has closed it (or reset it): its end of input is all there is.
+bool peer_gone(int fd) {
+  char byte;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+}  // namespace
+
+awaitable<bool> ClientSession::enter_startup() {
+  const config::Config& cfg = *snap_->config;
+  accepted_at_ = std::chrono::steady_clock::now();
+  // A burst of clients (an application starting its connection pool) waits here, oldest first, instead
+  // of being refused: logins take a millisecond or so and places free up fast. A waiting connection is
+  // not read (it costs its socket and this frame). A login ending on this worker wakes the first; it
+  // also looks again every kRecheck, for places freed on other workers and logins grown old.
+  constexpr auto kRecheck = std::chrono::milliseconds(50);
+  std::optional<asio::steady_timer> wait;
+  for (bool waited = false;; waited = true) {
+    const bool my_turn = waited || worker_.startup_queue.empty();
+    if (my_turn &&
+        (rt_.clients_starting.load(std::memory_order_relaxed) < cfg.startup_limit() || evict_oldest_starting(cfg))) {
+      if (wait) std::erase_if(worker_.startup_queue, [&](const auto& w) { return w.wake == &*wait; });
+      begin_startup(cfg);
+      if (waited && !worker_.startup_queue.empty() &&
+          rt_.clients_starting.load(std::memory_order_relaxed) < cfg.startup_limit())
+        worker_.startup_queue.front().wake->cancel();  // more places than this one: the next goes too
+      co_return true;
+    }
+    const auto waited_for = std::chrono::steady_clock::now() - accepted_at_;
+    // As many may wait as may be clients (each costs a few KiB): beyond that it is a flood, refused at once.
+    if (!waited && static_cast<int>(worker_.startup_queue.size()) >= cfg.max_client_connections)
+      std::erase_if(worker_.startup_queue, [](const Worker::StartupWaiter& w) {
+        if (!peer_gone(w.fd)) return false;
+        w.wake->cancel();  // it sees the same and leaves
+        return true;
+      });
+    if (rt_.shutting_down.load() || waited_for >= cfg.authentication_timeout ||
+        (!waited && static_cast<int>(worker_.startup_queue.size()) >= cfg.max_client_connections))
+      break;
+    if (!wait) wait.emplace(worker_.ctx);
+    wait->expires_after(kRecheck);
+    if (!waited) worker_.startup_queue.push_back({&*wait, socket_.native_handle()});
+    co_await wait->async_wait(use_nothrow);
+    if (!socket_.is_open() || end_reason_ || peer_gone(socket_.native_handle())) {
+      std::erase_if(worker_.startup_queue, [&](const auto& w) { return w.wake == &*wait; });
+      note_end(ClientCloseReason::client_closed, "left while waiting for a place to log in");  // unless shut down
+      co_return false;
+    }
+  }
+  if (wait) std::erase_if(worker_.startup_queue, [&](const auto& w) { return w.wake == &*wait; });
+  if (rt_.shutting_down.load()) {
+    note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
+    wire::put_error(
+        u().out.buffer(),
+        {.severity = "FATAL", .sqlstate = wire::sqlstate::cannot_connect_now, .message = "pgroute is shutting down"});
+    co_return false;
+  }
   // One line a second at most per worker: a flood would write one per connection.
   thread_local std::chrono::steady_clock::time_point last_logged{};
   thread_local int refused = 0;
-  if (++refused, accepted_at_ - last_logged >= std::chrono::seconds(1)) {
-    PGR_LOG(warn) << "refused " << refused << " connection(s) since the last such message: " << starting - 1
-                  << " connections are logging in (max_startup_connections = " << cfg.startup_limit() << ")";
-    last_logged = accepted_at_;
+  const int starting = rt_.clients_starting.load(std::memory_order_relaxed);
+  if (++refused, std::chrono::steady_clock::now() - last_logged >= std::chrono::seconds(1)) {
+    PGR_LOG(warn) << "refused " << refused << " connection(s) since the last such message: " << starting
+                  << " connections are logging in and " << worker_.startup_queue.size()
+                  << " waiting on this worker (max_startup_connections = " << cfg.startup_limit() << ")";
+    last_logged = std::chrono::steady_clock::now();
     refused = 0;
   }
   const std::string message =
       "pgroute: too many connections logging in (max_startup_connections = " + std::to_string(cfg.startup_limit()) +
-      ")";
+      ", and max_client_connections = " + std::to_string(cfg.max_client_connections) + " waiting)";
   // Counted, but logged at debug: the rate-limited line above speaks for a flood.
   note_end(ClientCloseReason::startup_refused, message, log::Level::debug);
   wire::put_error(u().out.buffer(),
                   {.severity = "FATAL", .sqlstate = wire::sqlstate::too_many_connections, .message = message});
-  return false;
+  co_return false;
 }
 
 bool ClientSession::evict_oldest_starting(const config::Config& cfg) {
@@ -124,7 +186,7 @@ bool ClientSession::evict_oldest_starting(const config::Config& cfg) {
   for (auto& [id, weak] : worker_.starting) {
     auto other = weak.lock();
     if (!other || other.get() == this || !other->socket_.is_open()) continue;
-    if (now - other->accepted_at_ < kMinAge) return false;  // oldest first: the rest are younger
+    if (now - other->login_began_ < kMinAge) return false;  // oldest first: the rest are younger
     other->abort_startup(ClientCloseReason::evicted, wire::sqlstate::too_many_connections,
                          "pgroute: too many connections logging in (max_startup_connections = " +
                              std::to_string(cfg.startup_limit()) + "); this one, the oldest, made room");
@@ -138,6 +200,8 @@ void ClientSession::leave_startup() {
   rt_.clients_starting.fetch_sub(1, std::memory_order_relaxed);
   worker_.starting.erase(id_);
   startup_timer_.reset();  // its wait ends with operation_aborted
+  // A place is free: the connection waiting longest on this worker takes it (enter_startup).
+  if (!worker_.startup_queue.empty()) worker_.startup_queue.front().wake->cancel();
 }
 
 void ClientSession::abort_startup(ClientCloseReason reason, std::string_view sqlstate, const std::string& message) {
@@ -174,7 +238,7 @@ awaitable<bool> ClientSession::startup() {
   snap_ = rt_.snapshot();
   const config::Config& cfg = *snap_->config;
   max_message_ = cfg.max_message_size;
-  if (!enter_startup()) co_return false;
+  if (!co_await enter_startup()) co_return false;
   wire::StartupPacket pkt;
   for (int round = 0;; ++round) {
     size_t consumed = 0;

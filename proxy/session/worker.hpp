@@ -1,6 +1,7 @@
 // One thread running one io_context. Sessions accepted here stay here; their server connections are
 // rebound to this io_context at checkout, so all of a session's I/O completes on one thread.
 #pragma once
+#include <deque>
 #include <map>
 #include <memory>
 #include <thread>
@@ -30,6 +31,13 @@ struct Worker {
   // Those of them not logged in yet, oldest first (ids grow with accepts): who makes room when
   // max_startup_connections is reached.
   std::map<uint64_t, std::weak_ptr<ClientSession>> starting;
+  // Connections not read yet because max_startup_connections was reached, waiting for a place, oldest
+  // first: a login that ends here wakes the first (its timer is cancelled).
+  struct StartupWaiter {
+    asio::steady_timer* wake;  // cancelled to wake it
+    int fd;                    // its socket: a client that left while waiting frees its place
+  };
+  std::deque<StartupWaiter> startup_queue;
   // Advanced by the park sweep (ProxyServer::park_sweep): sessions idle across two ticks are parked.
   uint32_t park_tick = 0;
   // Statement analyses for routing, per thread so a lookup takes no lock.
