@@ -54,6 +54,47 @@ print("psycopg2 sum", cur.fetchone()[0])
 conn.close()
 )PY";
 
+constexpr const char* kAsyncpgScript = R"PY(
+import sys, asyncio, json, asyncpg
+port = int(sys.argv[1])
+
+async def main():
+    # asyncpg prepares every query as a named statement and caches it per connection; its pool resets
+    # each connection on release (RESET ALL, UNLISTEN *, CLOSE ALL, advisory unlock).
+    pool = await asyncpg.create_pool(host="127.0.0.1", port=port, user="app", password="secret",
+                                     database="app", min_size=8, max_size=8)
+    async with pool.acquire() as conn:
+        await conn.execute("DROP TABLE IF EXISTS it_asyncpg")
+        await conn.execute("CREATE TABLE it_asyncpg (id int PRIMARY KEY, doc jsonb, note text)")
+    async def worker(n):
+        async with pool.acquire() as conn:
+            await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+            total = 0
+            for i in range(n, 400, 16):
+                async with conn.transaction():
+                    await conn.execute("INSERT INTO it_asyncpg VALUES ($1, $2, $3)", i, {"i": i}, "n%d" % n)
+                    row = await conn.fetchrow("SELECT doc, note FROM it_asyncpg WHERE id = $1", i)
+                    assert row["doc"] == {"i": i} and row["note"] == "n%d" % n, row
+                total += await conn.fetchval("SELECT $1::int + 1", i)
+            stmt = await conn.prepare("SELECT count(*) FROM it_asyncpg WHERE id % 16 = $1")
+            count = await stmt.fetchval(n)
+            async with conn.transaction():
+                seen = [r["id"] async for r in conn.cursor("SELECT id FROM it_asyncpg WHERE id % 16 = $1 ORDER BY id", n)]
+            return total, count, len(seen)
+    results = await asyncio.gather(*(worker(n) for n in range(16)))
+    async with pool.acquire() as conn:
+        await conn.executemany("UPDATE it_asyncpg SET note = $2 WHERE id = $1", [(i, "m") for i in range(0, 400, 2)])
+        await conn.copy_records_to_table("it_asyncpg", records=[(1000 + i, "c") for i in range(500)],
+                                          columns=["id", "note"])
+        summary = await conn.fetchrow("SELECT count(*) AS n, count(*) FILTER (WHERE note = 'm') AS m, "
+                                      "count(*) FILTER (WHERE note = 'c') AS c FROM it_asyncpg")
+    await pool.close()
+    wrong = [r for n, r in enumerate(results) if r[0] != sum(i + 1 for i in range(n, 400, 16)) or r[1] != 25 or r[2] != 25]
+    print("asyncpg rows", summary["n"], "updated", summary["m"], "copied", summary["c"], "wrong", wrong)
+
+asyncio.run(main())
+)PY";
+
 RunResult psql(const Proxy& proxy, std::vector<std::string> args) {
   std::vector<std::string> argv{pg_bin("psql"), "-X",
                                 "-q",           "-At",
@@ -77,6 +118,17 @@ TEST_CASE("proxy: psycopg 3 with server-side prepared statements, pool of 2, 4 c
   INFO(r.describe());
   CHECK(r.exit_code == 0);
   CHECK(r.out == "psycopg3 queries 50 wrong 0 errors []\n");
+}
+
+TEST_CASE("proxy: asyncpg pool of 8 on 2 server connections: prepared statements, transactions, cursors, COPY") {
+  ProxyConfig cfg = default_proxy_config();
+  cfg.pool_size = 2;
+  cfg.backend("default").pool_size = 2;
+  Proxy proxy(cfg);
+  RunResult r = run({kPython, "-c", kAsyncpgScript, std::to_string(proxy.port())}, {.timeout = 120s});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "asyncpg rows 900 updated 200 copied 500 wrong []\n");
 }
 
 TEST_CASE("proxy: psycopg2 simple queries and transactions") {
