@@ -79,7 +79,25 @@ class RelationCollector {
     }
     const ProtobufCMessageDescriptor* d = msg->descriptor;
     if (d == &pg_query__range_var__descriptor) {
-      add_table(reinterpret_cast<const PgQuery__RangeVar*>(msg), written_depth_ > 0);
+      auto* r = reinterpret_cast<const PgQuery__RangeVar*>(msg);
+      // Only a relation being created is named with persistence 't' (CREATE TEMP ..., INTO TEMP); one
+      // made ON COMMIT DROP ends with its transaction.
+      if (r->relpersistence && std::string_view(r->relpersistence) == "t" && !dropped_at_commit_)
+        note_state(SessionStateKind::temporary);
+      add_table(r, written_depth_ > 0);
+    } else if (d == &pg_query__func_call__descriptor) {
+      if (is_session_advisory_lock(reinterpret_cast<const PgQuery__FuncCall*>(msg)))
+        note_state(SessionStateKind::advisory_lock);
+      walk_fields(msg, depth, nullptr);
+    } else if (d == &pg_query__listen_stmt__descriptor) {
+      note_state(SessionStateKind::listen);
+    } else if (d == &pg_query__load_stmt__descriptor) {
+      note_state(SessionStateKind::load);
+    } else if (d == &pg_query__declare_cursor_stmt__descriptor) {
+      constexpr int32_t kCursorOptHold = 0x0020;  // CURSOR_OPT_HOLD in PostgreSQL's parsenodes.h
+      if (reinterpret_cast<const PgQuery__DeclareCursorStmt*>(msg)->options & kCursorOptHold)
+        note_state(SessionStateKind::holdable_cursor);
+      walk_fields(msg, depth, nullptr);
     } else if (d == &pg_query__param_ref__descriptor) {
       facts.max_param = std::max(facts.max_param, reinterpret_cast<const PgQuery__ParamRef*>(msg)->number);
     } else if (d == &pg_query__locking_clause__descriptor) {
@@ -87,7 +105,17 @@ class RelationCollector {
       facts.locks_rows = true;
     } else if (d == &pg_query__into_clause__descriptor) {
       facts.creates_table = true;
+      const bool drop =
+          reinterpret_cast<const PgQuery__IntoClause*>(msg)->on_commit == PG_QUERY__ON_COMMIT_ACTION__ONCOMMIT_DROP;
+      const bool outer = std::exchange(dropped_at_commit_, dropped_at_commit_ || drop);
       walk_fields(msg, depth, nullptr);
+      dropped_at_commit_ = outer;
+    } else if (d == &pg_query__create_stmt__descriptor) {
+      const bool drop =
+          reinterpret_cast<const PgQuery__CreateStmt*>(msg)->oncommit == PG_QUERY__ON_COMMIT_ACTION__ONCOMMIT_DROP;
+      const bool outer = std::exchange(dropped_at_commit_, dropped_at_commit_ || drop);
+      walk_fields(msg, depth, nullptr);
+      dropped_at_commit_ = outer;
     } else if (d == &pg_query__select_stmt__descriptor) {
       auto* s = reinterpret_cast<const PgQuery__SelectStmt*>(msg);
       walk_with_ctes(msg, s->with_clause, &s->with_clause, depth);
@@ -119,7 +147,23 @@ class RelationCollector {
   }
 
  private:
+  void note_state(SessionStateKind kind) {
+    if (facts.session_state == SessionStateKind::none) facts.session_state = kind;
+  }
+
+  // pg_advisory_lock, pg_advisory_lock_shared, pg_try_advisory_lock, pg_try_advisory_lock_shared (in any
+  // schema): held until unlocked or the session ends. The _xact_ variants end with the transaction.
+  static bool is_session_advisory_lock(const PgQuery__FuncCall* f) {
+    if (f->n_funcname == 0) return false;
+    const PgQuery__Node* last = f->funcname[f->n_funcname - 1];
+    if (!last || last->node_case != PG_QUERY__NODE__NODE_STRING || !last->string || !last->string->sval) return false;
+    const std::string_view name = last->string->sval;
+    return name == "pg_advisory_lock" || name == "pg_advisory_lock_shared" || name == "pg_try_advisory_lock" ||
+           name == "pg_try_advisory_lock_shared";
+  }
+
   uint64_t node_budget_;
+  bool dropped_at_commit_ = false;  // inside CREATE TEMP ... ON COMMIT DROP: the table ends with the transaction
   // CTE names visible at the current point: how many open scopes define each (a hash lookup per
   // table name, however many CTEs), and what each open scope added, innermost last.
   std::unordered_map<std::string, int> visible_ctes_;

@@ -34,9 +34,10 @@ class TableSet {
 
 struct StatementFacts {
   TableSet tables;
-  bool modifies_data = false;  // INSERT/UPDATE/DELETE/MERGE at any depth
-  bool locks_rows = false;     // a locking clause at any depth
-  bool creates_table = false;  // SELECT ... INTO
+  bool modifies_data = false;                               // INSERT/UPDATE/DELETE/MERGE at any depth
+  bool locks_rows = false;                                  // a locking clause at any depth
+  bool creates_table = false;                               // SELECT ... INTO
+  SessionStateKind session_state = SessionStateKind::none;  // what outlives the transaction (first found)
   int max_param = 0;
   bool too_deep = false;     // the tree was deeper than we walk; facts are incomplete
   bool over_budget = false;  // the tree has more nodes than node_budget: the walk stopped there

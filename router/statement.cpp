@@ -19,6 +19,34 @@ int kind_strength(StatementKind kind) {
   return 10;
 }
 
+std::string_view session_state_name(SessionStateKind kind) {
+  switch (kind) {
+    case SessionStateKind::none: return "nothing";
+    case SessionStateKind::listen: return "LISTEN";
+    case SessionStateKind::advisory_lock: return "a session advisory lock";
+    case SessionStateKind::temporary: return "a temporary table";
+    case SessionStateKind::holdable_cursor: return "a cursor WITH HOLD";
+    case SessionStateKind::load: return "LOAD";
+  }
+  return "session state";
+}
+
+bool may_leave_session_state(std::string_view sql) {
+  static constexpr std::string_view kWords[] = {"listen", "advisory_lock", "temp", "hold", "load"};
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = lower(sql[i]);
+    if (c != 'l' && c != 'a' && c != 't' && c != 'h') continue;
+    for (std::string_view w : kWords) {
+      if (w[0] != c || sql.size() - i < w.size()) continue;
+      size_t k = 1;
+      while (k < w.size() && lower(sql[i + k]) == w[k]) ++k;
+      if (k == w.size()) return true;
+    }
+  }
+  return false;
+}
+
 std::string_view kind_name(StatementKind kind) {
   switch (kind) {
     case StatementKind::Read: return "read";

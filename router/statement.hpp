@@ -40,6 +40,23 @@ enum class StatementKind {
 // (Empty < TransactionBegin < TransactionEnd < Savepoint < Show < Set < Read < Utility < Write < Ddl < Unparsed).
 int kind_strength(StatementKind kind);
 std::string_view kind_name(StatementKind kind);
+
+// State a statement leaves in the server session that outlives its transaction and that a pooler can
+// neither track nor hand to another client: under transaction pooling the client must keep that
+// server connection (else another client inherits its lock, its temporary table, its notifications).
+enum class SessionStateKind : uint8_t {
+  none,
+  listen,           // LISTEN
+  advisory_lock,    // pg_advisory_lock, pg_try_advisory_lock (and _shared): session-level locks
+  temporary,        // CREATE TEMP TABLE / VIEW / SEQUENCE, SELECT INTO TEMP
+  holdable_cursor,  // DECLARE ... WITH HOLD
+  load,             // LOAD of a library
+};
+// "LISTEN", "a session advisory lock", "a temporary table", ...
+std::string_view session_state_name(SessionStateKind kind);
+// False when `sql` cannot leave such state (none of the words that could are in it, in any case): most
+// statements are ruled out by this scan without being parsed.
+bool may_leave_session_state(std::string_view sql);
 // Kinds the router treats as writes (db_for_write): Write, Ddl, Utility and Unparsed.
 bool is_write_kind(StatementKind kind);
 
@@ -86,6 +103,7 @@ struct Analysis {
   bool read_only = false;  // BEGIN / START TRANSACTION / SET TRANSACTION ... READ ONLY
   bool begins_transaction = false;
   bool ends_transaction = false;
+  SessionStateKind session_state = SessionStateKind::none;  // the first such state any statement leaves
   int statement_count = 0;
   int max_param = 0;  // highest $n referenced anywhere (0: none)
   // Clauses of a top-level SELECT that shape its whole result ("ORDER BY", "LIMIT", "OFFSET"): rows

@@ -95,7 +95,9 @@ class Runtime {
   std::atomic<int> clients{0};           // logged in (max_client_connections)
   std::atomic<int> clients_starting{0};  // accepted, not logged in yet (max_startup_connections)
   std::atomic<int> clients_parked{0};    // idle clients holding no buffers or coroutine frames
-  std::atomic<int> clients_tls{0};       // client connections with TLS established
+  // Transaction-mode clients that keep their server connection for state it holds (LISTEN, a lock ...).
+  std::atomic<int> clients_keeping_server{0};
+  std::atomic<int> clients_tls{0};                                      // client connections with TLS established
   std::atomic<uint64_t> tls_handshake_failures[kTlsFailureCount] = {};  // by TlsFailure
   std::atomic<bool> shutting_down{false};
   std::atomic<uint64_t> client_closes[kClientCloseReasonCount] = {};  // ended sessions, by reason

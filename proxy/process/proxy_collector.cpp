@@ -108,6 +108,12 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                           "Idle clients parked: no read buffer or coroutine frames held (a part of the idle ones).",
                           MetricType::Gauge),
                 {}, rt_.clients_parked.load(relaxed));
+  Families::add(fs.family("pgroute_clients_keeping_server",
+                          "Clients under transaction pooling that keep their server connection until they disconnect, "
+                          "for state a statement left in its session (LISTEN, a session advisory lock, a temporary "
+                          "table, a cursor WITH HOLD, LOAD).",
+                          MetricType::Gauge),
+                {}, rt_.clients_keeping_server.load(relaxed));
   Families::add(
       fs.family("pgroute_client_connections_tls", "Client connections with TLS established.", MetricType::Gauge), {},
       rt_.clients_tls.load(relaxed));

@@ -118,6 +118,13 @@ void ClientSession::note_routed(const router::Analysis& a, const router::RouteDe
 }
 
 std::string ClientSession::affinity_error(const std::string& alias, const router::RouteDecision& d) const {
+  if (server_kept_for_ != router::SessionStateKind::none && client_tx_status() == tx::kIdle)
+    return "pgroute: this session keeps its server connection on alias \"" + alias + "\" for " +
+           std::string(router::session_state_name(server_kept_for_)) +
+           " it made there (transaction pooling cannot hand that to other clients), but the statement routes to "
+           "alias \"" +
+           d.alias + "\" (router " + d.router + ": " + d.reason +
+           "); until it disconnects every statement of the session runs on that connection";
   return "pgroute: this transaction runs on alias \"" + alias + "\" but the statement routes to alias \"" + d.alias +
          "\" (router " + d.router + ": " + d.reason + "); a transaction cannot span aliases";
 }

@@ -78,11 +78,14 @@ std::optional<router::RouteError> ClientSession::scatter_refusal(const router::A
                                                                  const router::RouteDecision& d) const {
   if (auto refusal = router::scatter_refusal(a, d, client_tx_status() != tx::kIdle)) return refusal;
   if (server_)
-    return router::RouteError{std::string(wire::sqlstate::feature_not_supported),
-                              router::scatter_refusal_prefix(&a, d) +
-                                  "earlier messages of its unit already run on alias \"" + server_->endpoint().alias +
-                                  "\"",
-                              "Send Sync before it, or narrow it to one shard.", d.router};
+    return router::RouteError{
+        std::string(wire::sqlstate::feature_not_supported),
+        router::scatter_refusal_prefix(&a, d) +
+            (server_kept_for_ != router::SessionStateKind::none
+                 ? "the session keeps its server connection on alias \"" + server_->endpoint().alias + "\" for " +
+                       std::string(router::session_state_name(server_kept_for_)) + " it made there"
+                 : "earlier messages of its unit already run on alias \"" + server_->endpoint().alias + "\""),
+        "Send Sync before it, or narrow it to one shard.", d.router};
   return std::nullopt;
 }
 

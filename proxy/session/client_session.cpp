@@ -47,6 +47,8 @@ ClientSession::~ClientSession() {
   }
   if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
   if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
+  if (server_kept_for_ != router::SessionStateKind::none)
+    rt_.clients_keeping_server.fetch_sub(1, std::memory_order_relaxed);
   if (tls_counted_) rt_.clients_tls.fetch_sub(1, std::memory_order_relaxed);
   leave_startup();
   set_state(SessionState::closed);  // a parked session leaves pgroute_clients_parked
@@ -613,6 +615,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
   switch (f.type) {
     case fe::kQuery:
       note_statement(sql, true);
+      note_session_state(sql);
       if (auto name = deallocated_name(sql); name && prepared_view().named.prepared(*name)) {
         // SQL DEALLOCATE of a statement the client prepared with Parse: the server knows it by the proxy's
         // name. The client's name is gone now (a later Parse may reuse it); the connection's copy when the
@@ -649,10 +652,13 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
         // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
         case Expect::SynthParseComplete: push({Expect::SynthParseComplete, 0, {}, t.statement->parse_number}); break;
         case Expect::Bind:
-          if (t.statement)
+          if (t.statement) {
             note_statement(t.statement->query(), false);
-          else if (bind.statement.empty())
+            note_session_state(t.statement->query());
+          } else if (bind.statement.empty()) {
             note_statement(prepared().unnamed_query, false);
+            note_session_state(prepared().unnamed_query);
+          }
           push({.kind = Expect::Bind, .column_order = u().column_order_placed});
           break;
         // The statement stays prepared on the server for other clients; only this client forgets it.
@@ -681,6 +687,18 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
 
 // The statement a unit's statistics are kept under (the first of the unit): its text, constants
 // replaced by $n for simple queries so "... id = 1" and "... id = 2" count as one statement.
+void ClientSession::note_session_state(std::string_view sql) {
+  if (session_mode_ || server_kept_for_ != router::SessionStateKind::none || !server_) return;
+  if (!router::may_leave_session_state(sql)) return;
+  const router::SessionStateKind state = analyze(sql)->session_state;
+  if (state == router::SessionStateKind::none) return;
+  server_kept_for_ = state;
+  rt_.clients_keeping_server.fetch_add(1, std::memory_order_relaxed);
+  PGR_LOG(info) << describe() << ": keeps its server connection (" << server_->endpoint().describe()
+                << ") until it disconnects: " << router::session_state_name(state)
+                << " lasts beyond the transaction, and another client must not inherit it";
+}
+
 void ClientSession::note_statement(std::string_view sql, bool simple) {
   if (!u().unit_statement.empty()) return;
   if (simple && (u().normalized_current || (!u().normalize_tried && normalize_literals(sql, u().normalized))) &&

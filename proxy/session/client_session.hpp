@@ -165,6 +165,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool statement_exists(std::string_view name) const;
   Handled refuse_duplicate_parse(std::string_view name);
   void note_statement(std::string_view sql, bool simple);
+  // Under transaction pooling: if `sql` leaves state in the server session that outlives the
+  // transaction (router::SessionStateKind), the session keeps its server connection from now on.
+  void note_session_state(std::string_view sql);
   void push(Pending p);
   void emit_ready_synthetic();
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
@@ -497,6 +500,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool admin_ = false;                // an admin console session
   bool tls_counted_ = false;          // the TLS handshake completed: counted in rt_.clients_tls
   bool session_mode_ = false;         // pool.mode session: the server connection stays for the whole session
+  // Not none: a statement of the client left that state in its server session, so the connection stays
+  // with it until it disconnects (then DISCARD ALL), as in session mode (note_session_state).
+  router::SessionStateKind server_kept_for_ = router::SessionStateKind::none;
 };
 
 }  // namespace pgroute

@@ -40,7 +40,8 @@ bool is_client_settable(std::string_view name) {
 
 bool ClientSession::may_detach() const {
   return server_ && !attaching_ && u().replies.expect.empty() && !unit_open_ && !writing_to_server_ &&
-         server_->tx_status == tx::kIdle && (!session_mode_ || shutting_down_);
+         server_->tx_status == tx::kIdle &&
+         ((!session_mode_ && server_kept_for_ == router::SessionStateKind::none) || shutting_down_);
 }
 
 // Returns false if the server sent something that makes the connection unusable.
@@ -373,7 +374,7 @@ bool ClientSession::release_now(std::unique_ptr<ServerConnection>& conn) {
   // Forgotten as the cancel target, unless the client attached another connection while
   // release_server() waited: that one's target stays.
   const bool cancel_on_its_way = cancel_slot_.detach(conn->endpoint().host, conn->endpoint().port, conn->backend_pid);
-  if (dirty_session_state_ || session_mode_) return false;
+  if (dirty_session_state_ || session_mode_ || server_kept_for_ != router::SessionStateKind::none) return false;
   if (cancel_on_its_way) return false;  // release_server() waits for the cancel first
   pool_->release(std::move(conn));
   return true;
@@ -389,7 +390,11 @@ awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> 
   }
   if (release_now(conn)) co_return;
   auto pool = pool_;
-  std::string sql = session_mode_ ? snap_->config->pool.reset_query : std::string("RESET ALL");
+  // Kept for state it left (LISTEN, a lock, a temporary table ...): all of it goes, whatever reset_query says.
+  const bool kept = server_kept_for_ != router::SessionStateKind::none;
+  std::string sql = kept            ? std::string("DISCARD ALL")
+                    : session_mode_ ? snap_->config->pool.reset_query
+                                    : std::string("RESET ALL");
   dirty_session_state_ = false;
   auto err = co_await run_internal_query(*conn, sql);
   if (err) {
@@ -399,7 +404,7 @@ awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> 
     co_return;
   }
   conn->applied.clear();
-  if (session_mode_) conn->prepared.clear();
+  if (session_mode_ || kept) conn->prepared.clear();
   pool->release(std::move(conn));
 }
 

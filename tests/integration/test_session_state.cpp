@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include "harness.hpp"
+#include "http_get.hpp"
 
 using namespace pgroute::it;
 
@@ -119,4 +120,69 @@ TEST_CASE("proxy: a client that disconnects mid-transaction leaves nothing behin
     CHECK(direct.scalar("SELECT count(*) FROM it_disconnect WHERE id = 1") == "0");
     direct.exec("DELETE FROM it_disconnect");
   }
+}
+
+TEST_CASE(
+    "proxy: transaction pooling: LISTEN, a session lock and a temporary table keep the client's connection; "
+    "none reaches another client") {
+  ProxyConfig cfg = default_proxy_config();
+  cfg.backend("default").pool_size = 2;
+  cfg.pool_size = 2;
+  cfg.threads = 1;  // one worker, one stack of idle connections: the last returned is the next taken
+  cfg.metrics_port = free_port();
+  Proxy proxy(cfg);
+  auto keeping = [&] {
+    auto r = http_get(*cfg.metrics_port, "/metrics");
+    auto v = r ? sample_value(r->body, "pgroute_clients_keeping_server") : std::nullopt;
+    return v ? *v : -1.0;
+  };
+
+  Conn a = proxy.connect();
+  Conn b = proxy.connect();
+  CHECK(a.scalar("SELECT pg_advisory_lock(42)") == "");
+  const std::string a_pid = a.scalar("SELECT pg_backend_pid()");
+  CHECK(keeping() == 1);
+  // b runs on the other server connection: the lock is a's, so b cannot take it, not even for a transaction.
+  CHECK(b.scalar("SELECT pg_try_advisory_xact_lock(42)") == "f");
+  CHECK(b.scalar("SELECT pg_backend_pid()") != a_pid);
+  a.exec("LISTEN it_keep_channel");
+  a.exec("CREATE TEMP TABLE it_keep_tmp (x int)");
+  a.exec("INSERT INTO it_keep_tmp VALUES (7)");
+  b.exec("NOTIFY it_keep_channel, 'for a'");
+  CHECK(b.scalar("SELECT to_regclass('it_keep_tmp') IS NULL") == "t");
+  for (int i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK(a.scalar("SELECT pg_backend_pid()") == a_pid);
+    CHECK(a.scalar("SELECT sum(x) FROM it_keep_tmp") == "7");
+    CHECK(b.scalar("SELECT count(*) FROM pg_listening_channels()") == "0");
+  }
+  PGnotify* n = PQnotifies(a.raw());
+  REQUIRE(n != nullptr);
+  CHECK(std::string(n->relname) == "it_keep_channel");
+  CHECK(std::string(n->extra) == "for a");
+  PQfreemem(n);
+  CHECK(keeping() == 1);
+
+  // When a leaves, its connection is reset (DISCARD ALL) before anyone else gets it.
+  a = Conn(first_cluster().params(kAppUser, kAppPassword));  // closes the proxied connection
+  CHECK(eventually([&] { return keeping() == 0; }));
+  Conn e = proxy.connect();
+  bool checked_a_connection = false;
+  for (int i = 0; i < 10 && !checked_a_connection; ++i) {
+    checked_a_connection = e.scalar("SELECT pg_backend_pid()") == a_pid;
+    CHECK(e.scalar("SELECT to_regclass('it_keep_tmp') IS NULL") == "t");
+    CHECK(e.scalar("SELECT count(*) FROM pg_listening_channels()") == "0");
+    CHECK(e.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()") == "0");
+  }
+  CHECK(checked_a_connection);
+  CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(42)") == "t");
+  CHECK(keeping() == 0);  // transaction-level locks end with their transaction: nothing to keep
+
+  // Through the extended protocol too (the statement is looked at when it is bound).
+  Conn f = proxy.connect();
+  CHECK(f.exec_params("SELECT pg_advisory_lock($1::bigint)", {"43"}).size() == 1);
+  CHECK(keeping() == 1);
+  const std::string f_pid = f.scalar("SELECT pg_backend_pid()");
+  CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(43)") == "f");
+  CHECK(f.scalar("SELECT pg_backend_pid()") == f_pid);
 }

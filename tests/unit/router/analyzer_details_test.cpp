@@ -265,3 +265,42 @@ TEST_CASE("deep nesting and random bytes never crash") {
   }
   CHECK(analysed == 3000);
 }
+
+TEST_CASE("session state that outlives a transaction is named; what ends with it is not") {
+  struct Case {
+    const char* sql;
+    SessionStateKind state;
+  };
+  const Case cases[] = {
+      {"LISTEN jobs", SessionStateKind::listen},
+      {"SELECT pg_advisory_lock(42)", SessionStateKind::advisory_lock},
+      {"SELECT pg_catalog.pg_try_advisory_lock(1, 2)", SessionStateKind::advisory_lock},
+      {"SELECT x FROM t WHERE pg_try_advisory_lock_shared(t.id)", SessionStateKind::advisory_lock},
+      {"SELECT CASE WHEN $1 THEN pg_advisory_lock_shared(7) END", SessionStateKind::advisory_lock},
+      {"CREATE TEMP TABLE scratch (x int)", SessionStateKind::temporary},
+      {"CREATE TEMPORARY TABLE scratch AS SELECT 1", SessionStateKind::temporary},
+      {"SELECT 1 AS x INTO TEMP scratch", SessionStateKind::temporary},
+      {"CREATE TEMP VIEW v AS SELECT 1", SessionStateKind::temporary},
+      {"CREATE TEMP SEQUENCE s", SessionStateKind::temporary},
+      {"DECLARE c CURSOR WITH HOLD FOR SELECT 1", SessionStateKind::holdable_cursor},
+      {"LOAD 'auto_explain'", SessionStateKind::load},
+      {"BEGIN; SELECT 1; LISTEN a; COMMIT", SessionStateKind::listen},
+      // Ends with the transaction, or leaves nothing.
+      {"SELECT pg_advisory_xact_lock(42)", SessionStateKind::none},
+      {"SELECT pg_advisory_unlock(42)", SessionStateKind::none},
+      {"CREATE TABLE temperatures (temp int)", SessionStateKind::none},
+      {"CREATE TEMP TABLE scratch (x int) ON COMMIT DROP", SessionStateKind::none},
+      {"CREATE TEMP TABLE scratch ON COMMIT DROP AS SELECT 1", SessionStateKind::none},
+      {"CREATE TEMP TABLE scratch (x int) ON COMMIT DELETE ROWS", SessionStateKind::temporary},
+      {"SELECT temp FROM temperatures", SessionStateKind::none},
+      {"DECLARE c CURSOR FOR SELECT 1", SessionStateKind::none},
+      {"UNLISTEN *", SessionStateKind::none},
+      {"NOTIFY jobs", SessionStateKind::none},
+      {"SELECT 'pg_advisory_lock(1)'", SessionStateKind::none},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.sql);
+    CHECK(analyze(c.sql).session_state == c.state);
+  }
+  CHECK(session_state_name(SessionStateKind::advisory_lock) == "a session advisory lock");
+}
