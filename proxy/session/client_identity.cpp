@@ -23,27 +23,12 @@ const std::shared_ptr<const ClientIdentity>& ClientIdentity::unknown() {
 }
 
 std::shared_ptr<const ClientIdentity> ClientIdentities::intern(ClientIdentity identity) {
-  std::weak_ptr<const ClientIdentity>* free_slot = nullptr;
-  for (auto& kept : kept_) {
-    auto other = kept.lock();
-    if (!other)
-      free_slot = &kept;
-    else if (other->same_as(identity))
-      return other;
-  }
   identity.params.shrink_to_fit();  // grown one by one at login
+  // A serial per identity made (one found equal below is not kept, its serial never used).
   static std::atomic<uint64_t> last_serial{0};
   identity.serial = last_serial.fetch_add(1, std::memory_order_relaxed) + 1;
-  auto made = std::make_shared<const ClientIdentity>(std::move(identity));
-  if (free_slot) {
-    *free_slot = made;
-  } else if (kept_.size() < kKept) {
-    kept_.push_back(made);
-  } else {
-    kept_[next_] = made;
-    next_ = (next_ + 1) % kKept;
-  }
-  return made;
+  return kept_.find_or_keep(std::make_shared<const ClientIdentity>(std::move(identity)),
+                            [](const ClientIdentity& a, const ClientIdentity& b) { return a.same_as(b); });
 }
 
 }  // namespace pgroute

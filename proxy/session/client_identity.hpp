@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/session/recently_offered.hpp"
+
 namespace pgroute {
 
 struct ClientIdentity {
@@ -31,17 +33,14 @@ struct ClientIdentity {
   static const std::shared_ptr<const ClientIdentity>& unknown();
 };
 
-// A worker's identities open for sharing: the few most recently offered, as with ClientViews (clients
-// that each log in with their own application_name share nothing and must not make interning slow).
+// A worker's identities open for sharing: the few most recently offered (recently_offered.hpp).
 class ClientIdentities {
  public:
   // An equal identity a session of this worker holds, else `identity`, offered for sharing.
   std::shared_ptr<const ClientIdentity> intern(ClientIdentity identity);
 
  private:
-  static constexpr size_t kKept = 16;
-  std::vector<std::weak_ptr<const ClientIdentity>> kept_;
-  size_t next_ = 0;  // the slot the next new identity replaces once kKept are kept
+  RecentlyOffered<const ClientIdentity> kept_;
 };
 
 }  // namespace pgroute

@@ -30,24 +30,4 @@ void ClientView::intern(ClientViews& views) {
   entries_ = views.find_or_add(entries_);
 }
 
-std::shared_ptr<ClientView::Entries> ClientViews::find_or_add(const std::shared_ptr<ClientView::Entries>& view) {
-  for (auto& kept : views_) {
-    auto other = kept.lock();
-    if (other == view) return view;  // offered before
-    if (other && *other == *view) return other;
-  }
-  for (auto& kept : views_)
-    if (kept.expired()) {
-      kept = view;
-      return view;
-    }
-  if (views_.size() < kKept) {
-    views_.push_back(view);
-  } else {
-    views_[next_] = view;
-    next_ = (next_ + 1) % kKept;
-  }
-  return view;
-}
-
 }  // namespace pgroute

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/session/recently_offered.hpp"
+
 namespace pgroute {
 
 class ClientViews;
@@ -29,16 +31,15 @@ class ClientView {
   std::shared_ptr<Entries> entries_;  // shared when use_count() > 1: copied before a change
 };
 
-// A worker's views open for sharing: a few, the most recently offered (clients with values of their
-// own, e.g. each its own application_name, share nothing and must not make interning slow).
+// A worker's views open for sharing: a few, the most recently offered (recently_offered.hpp).
 class ClientViews {
  public:
-  std::shared_ptr<ClientView::Entries> find_or_add(const std::shared_ptr<ClientView::Entries>& view);
+  std::shared_ptr<ClientView::Entries> find_or_add(const std::shared_ptr<ClientView::Entries>& view) {
+    return views_.find_or_keep(view, [](const auto& a, const auto& b) { return a == b; });
+  }
 
  private:
-  static constexpr size_t kKept = 16;
-  std::vector<std::weak_ptr<ClientView::Entries>> views_;
-  size_t next_ = 0;  // the slot the next new view replaces once kKept are kept
+  RecentlyOffered<ClientView::Entries> views_;
 };
 
 }  // namespace pgroute
