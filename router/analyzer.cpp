@@ -119,6 +119,11 @@ bool add_statement(const PgQuery__Node* stmt, Analysis& a, Accumulated& acc) {
     a.set_shard_key.reset();
     a.resets_shard_key = true;
   }
+  // Only a string that is that one statement: what else it runs could fail after the SET took effect.
+  if (a.statement_kinds.size() == 1)
+    a.session_setting = std::move(c.session_setting);
+  else
+    a.session_setting.reset();
   return true;
 }
 

@@ -31,6 +31,19 @@ std::string_view session_state_name(SessionStateKind kind) {
   return "session state";
 }
 
+bool may_set_parameter(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r')) ++i;
+  auto word = [&](std::string_view w) {
+    if (sql.size() - i <= w.size()) return false;
+    for (size_t k = 0; k < w.size(); ++k)
+      if ((sql[i + k] | 0x20) != w[k]) return false;
+    const char next = sql[i + w.size()];
+    return next == ' ' || next == '\t' || next == '\n' || next == '\r';
+  };
+  return word("set") || word("reset");
+}
+
 bool may_leave_session_state(std::string_view sql) {
   static constexpr std::string_view kWords[] = {"listen", "advisory_lock", "temp", "hold", "load"};
   auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };

@@ -57,6 +57,8 @@ std::string_view session_state_name(SessionStateKind kind);
 // False when `sql` cannot leave such state (none of the words that could are in it, in any case): most
 // statements are ruled out by this scan without being parsed.
 bool may_leave_session_state(std::string_view sql);
+// False when `sql` does not begin with SET or RESET (after white space): no SessionSetting, unparsed.
+bool may_set_parameter(std::string_view sql);
 // Kinds the router treats as writes (db_for_write): Write, Ddl, Utility and Unparsed.
 bool is_write_kind(StatementKind kind);
 
@@ -82,6 +84,14 @@ struct KeyValue {
 // is exactly the test for "this statement can be placed by that key".
 using KeyRow = std::vector<KeyValue>;
 
+// A session-level SET or RESET of one parameter, as the proxy can repeat it on another server connection
+// (pg_catalog.set_config): the client's own SETs follow it across a transaction pool.
+struct SessionSetting {
+  std::string name;                  // as PostgreSQL names it (lower case: "statement_timeout", "timezone")
+  std::optional<std::string> value;  // the value text; none: RESET name, SET name TO DEFAULT
+  bool operator==(const SessionSetting&) const = default;
+};
+
 struct Analysis {
   StatementKind kind = StatementKind::Empty;
   std::vector<StatementKind> statement_kinds;  // one per statement, in order
@@ -96,7 +106,10 @@ struct Analysis {
   std::optional<std::string> set_shard_key;   // SET pgroute.shard_key = 42
   bool shard_key_local = false;               // SET LOCAL: only inside a transaction block
   bool resets_shard_key = false;              // RESET pgroute.shard_key, SET ... TO DEFAULT, RESET ALL
-  std::string error;                          // why the statement is Unparsed
+  // The string is one session-level SET/RESET of one parameter whose value is constants the proxy can
+  // write again (not SET LOCAL, not pgroute.*, not role or session_authorization).
+  std::optional<SessionSetting> session_setting;
+  std::string error;  // why the statement is Unparsed
   // Unparsed because it was too long or too deeply nested to analyze safely (not a syntax error):
   // the chain refuses it unless an alias hint names where it goes.
   bool too_complex = false;

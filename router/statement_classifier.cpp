@@ -108,6 +108,45 @@ void classify_transaction(const PgQuery__TransactionStmt* t, Classification& out
   }
 }
 
+// Parameters whose value lists PostgreSQL writes with identifiers quoted (GUC_LIST_QUOTE).
+bool quotes_list_items(const std::string& name) {
+  return name == "search_path" || name == "temp_tablespaces" || name == "session_preload_libraries" ||
+         name == "shared_preload_libraries" || name == "local_preload_libraries";
+}
+
+// As PostgreSQL writes a list item back (quote_identifier): plain lower-case names stay bare.
+std::string quoted_identifier(const std::string& v) {
+  bool plain = !v.empty() && ((v[0] >= 'a' && v[0] <= 'z') || v[0] == '_');
+  for (char c : v) plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$');
+  if (plain) return v;
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"') out.push_back(c);
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// SET name = constants, SET name TO DEFAULT, RESET name, as set_config() can repeat them; else none.
+std::optional<SessionSetting> session_setting(const PgQuery__VariableSetStmt* s, const std::string& name) {
+  if (s->is_local || name.empty() || name.rfind("pgroute.", 0) == 0 || name == "role" ||
+      name == "session_authorization")
+    return std::nullopt;
+  if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT || s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET)
+    return SessionSetting{name, std::nullopt};
+  if (s->kind != PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE || s->n_args < 1) return std::nullopt;
+  std::string value;
+  for (size_t i = 0; i < s->n_args; ++i) {
+    auto item = constant_text(s->args[i]);
+    if (!item) return std::nullopt;  // SET TIME ZONE INTERVAL ..., or anything not a plain constant
+    if (i > 0) value += ", ";
+    const bool is_string = s->args[i]->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL;
+    value += s->n_args > 1 && is_string && quotes_list_items(name) ? quoted_identifier(*item) : *item;
+  }
+  return SessionSetting{name, std::move(value)};
+}
+
 void classify_set(const PgQuery__VariableSetStmt* s, Classification& out) {
   out.kind = StatementKind::Set;
   std::string name = str(s->name);
@@ -118,6 +157,7 @@ void classify_set(const PgQuery__VariableSetStmt* s, Classification& out) {
       (name == "TRANSACTION" || name == "SESSION CHARACTERISTICS"))
     out.read_only = asks_read_only(s->args, s->n_args);
   if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL) out.resets_shard_key = true;
+  out.session_setting = session_setting(s, name);
   if (name != kShardKeySetting) return;
   if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && s->n_args == 1) {
     out.set_shard_key = constant_text(s->args[0]);

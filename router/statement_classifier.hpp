@@ -23,7 +23,8 @@ struct Classification {
   std::optional<std::string> set_shard_key;
   bool shard_key_local = false;  // SET LOCAL
   bool resets_shard_key = false;
-  std::vector<std::string> result_clauses;  // Analysis::result_clauses of this statement
+  std::optional<SessionSetting> session_setting;  // Analysis::session_setting of this statement
+  std::vector<std::string> result_clauses;        // Analysis::result_clauses of this statement
   std::shared_ptr<const ResultOrder> result_order;
 };
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace pgroute {
 
@@ -15,6 +16,10 @@ class AppliedParameters {
   // One parameter changed: the whole no longer equals any identity's.
   void set(std::string name, std::string value) {
     values_[std::move(name)] = std::move(value);
+    identity_ = 0;
+  }
+  void erase(std::string_view name) {
+    if (auto it = values_.find(name); it != values_.end()) values_.erase(it);
     identity_ = 0;
   }
   void clear() {

@@ -17,6 +17,16 @@ std::unique_ptr<ClientIdentity> ClientIdentity::with_param(std::string_view name
   return changed;
 }
 
+std::unique_ptr<ClientIdentity> ClientIdentity::without_param(std::string_view name) const {
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i].first == name) {
+      auto changed = std::make_unique<ClientIdentity>(*this);
+      changed->params.erase(changed->params.begin() + static_cast<std::ptrdiff_t>(i));
+      return changed;
+    }
+  return nullptr;
+}
+
 const std::shared_ptr<const ClientIdentity>& ClientIdentity::unknown() {
   static const auto none = std::make_shared<const ClientIdentity>();
   return none;

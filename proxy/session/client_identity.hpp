@@ -29,6 +29,8 @@ struct ClientIdentity {
   }
   // Null when `name` already has `value`; else a copy with it set (added when it was not there).
   std::unique_ptr<ClientIdentity> with_param(std::string_view name, std::string_view value) const;
+  // Null when `name` is not among the parameters; else a copy without it.
+  std::unique_ptr<ClientIdentity> without_param(std::string_view name) const;
   // The one every session holds before its startup packet is read.
   static const std::shared_ptr<const ClientIdentity>& unknown();
 };

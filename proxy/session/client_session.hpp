@@ -168,6 +168,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Under transaction pooling: if `sql` leaves state in the server session that outlives the
   // transaction (router::SessionStateKind), the session keeps its server connection from now on.
   void note_session_state(std::string_view sql);
+  // A ticket (Pending::setting) when `sql` is a session-level SET/RESET the proxy can repeat (the caller
+  // knows it is sent outside a transaction with nothing of the client in flight); 0 otherwise.
+  uint32_t track_setting(std::string_view sql);
+  // The server confirmed the SET/RESET of `ticket` on `conn`: the client's parameters include it now.
+  void apply_setting(uint32_t ticket, ServerConnection& conn);
   void push(Pending p);
   void emit_ready_synthetic();
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
@@ -399,6 +404,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // and some server errors to them mean that order changed).
     std::string column_order_table;
     bool column_order_placed = false;
+    // The client's session-level SETs in flight that the proxy repeats on later connections once the
+    // server confirms them, by ticket (Pending::setting).
+    std::deque<std::pair<uint32_t, router::SessionSetting>> settings;
+    uint32_t last_setting = 0;
   };
   std::unique_ptr<UnitState> unit_;
   UnitState& u() {

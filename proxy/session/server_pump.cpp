@@ -127,12 +127,18 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
       conn.applied.clear();
     } else if (tag == "DEALLOCATE" && head.kind == Expect::Query && head.statement) {
       conn.prepared.remove(head.statement);  // a client's SQL DEALLOCATE, sent with the server's name
+    } else if ((tag == "SET" || tag == "RESET") && head.setting) {
+      apply_setting(head.setting, conn);  // follows the client to its next connections (set_config)
     } else if (tag == "SET" || tag == "RESET" || tag == "DISCARD") {
       dirty_session_state_ = true;
     }
   }
   if (f.type == be::kCommandComplete && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
   if (!reply.completed) return true;
+  if (head.setting) {  // a SET that failed leaves nothing to repeat
+    auto& settings = u().settings;
+    std::erase_if(settings, [&](const auto& s) { return s.first == head.setting; });
+  }
   if (f.type == be::kReadyForQuery && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
     // kind: the statement kind when the router analysed it, else the protocol unit (routing off).

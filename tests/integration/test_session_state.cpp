@@ -186,3 +186,48 @@ TEST_CASE(
   CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(43)") == "f");
   CHECK(f.scalar("SELECT pg_backend_pid()") == f_pid);
 }
+
+TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every server connection, and only it") {
+  ProxyConfig cfg = default_proxy_config();
+  cfg.backend("default").pool_size = 2;
+  cfg.pool_size = 2;
+  cfg.threads = 1;
+  Proxy proxy(cfg);
+  Conn a = proxy.connect();
+  Conn b = proxy.connect();
+  a.exec("SET statement_timeout = '1234ms'");
+  a.exec("SET search_path TO \"$user\", pg_catalog, public");
+  a.exec("SET myapp.tenant = '42'");  // a custom setting, as row-level security policies read them
+  b.exec("SET work_mem = '7MB'");
+  // Hold one connection in a transaction so the other client's statements run on the other one.
+  for (int round = 0; round < 4; ++round) {
+    CAPTURE(round);
+    Conn& holder = round % 2 ? a : b;
+    holder.exec("BEGIN");
+    holder.exec("SELECT 1");
+    CHECK(a.scalar("SHOW statement_timeout") == "1234ms");
+    CHECK(a.scalar("SHOW search_path") == "\"$user\", pg_catalog, public");
+    CHECK(a.scalar("SELECT current_setting('myapp.tenant')") == "42");
+    CHECK(a.scalar("SHOW work_mem") != "7MB");
+    CHECK(b.scalar("SHOW work_mem") == "7MB");
+    CHECK(b.scalar("SHOW statement_timeout") == "0");
+    CHECK(b.scalar(
+              "SELECT current_setting('myapp.tenant', true) IS NULL OR current_setting('myapp.tenant', true) = ''") ==
+          "t");
+    holder.exec("COMMIT");
+  }
+  // The setting works, not just shows: a statement over the timeout is cancelled (57014).
+  PgError slow = expect_pg_error([&] { a.exec("SELECT pg_sleep(2)"); });
+  CHECK(slow.sqlstate == "57014");
+  a.exec("RESET statement_timeout");
+  b.exec("SET work_mem TO DEFAULT");
+  for (int i = 0; i < 3; ++i) {
+    CHECK(a.scalar("SHOW statement_timeout") == "0");
+    CHECK(b.scalar("SHOW work_mem") != "7MB");
+  }
+  // Inside a transaction a SET lasts only as long as PostgreSQL keeps it: rolled back, it is gone.
+  a.exec("BEGIN");
+  a.exec("SET lock_timeout = '3s'");
+  a.exec("ROLLBACK");
+  CHECK(a.scalar("SHOW lock_timeout") == "0");
+}

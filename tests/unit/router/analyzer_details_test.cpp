@@ -304,3 +304,39 @@ TEST_CASE("session state that outlives a transaction is named; what ends with it
   }
   CHECK(session_state_name(SessionStateKind::advisory_lock) == "a session advisory lock");
 }
+
+TEST_CASE("a session-level SET or RESET of one parameter is read as the proxy can repeat it") {
+  struct Case {
+    const char* sql;
+    std::optional<SessionSetting> setting;
+  };
+  const Case cases[] = {
+      {"SET statement_timeout = 5000", SessionSetting{"statement_timeout", "5000"}},
+      {"set Statement_Timeout to '2s'", SessionSetting{"statement_timeout", "2s"}},
+      {"SET SESSION work_mem = '64MB'", SessionSetting{"work_mem", "64MB"}},
+      {"SET search_path TO app", SessionSetting{"search_path", "app"}},
+      {"SET search_path TO \"$user\", Public, \"Mixed Case\"",
+       SessionSetting{"search_path", "\"$user\", public, \"Mixed Case\""}},
+      {"SET DateStyle = ISO, DMY", SessionSetting{"datestyle", "iso, dmy"}},
+      {"SET TIME ZONE 'Europe/Paris'", SessionSetting{"timezone", "Europe/Paris"}},
+      {"SET enable_seqscan = off", SessionSetting{"enable_seqscan", "off"}},
+      {"SET lock_timeout TO DEFAULT", SessionSetting{"lock_timeout", std::nullopt}},
+      {"RESET client_min_messages", SessionSetting{"client_min_messages", std::nullopt}},
+      {"SET myapp.tenant = 'x'", SessionSetting{"myapp.tenant", "x"}},  // e.g. for row-level security
+      // Not repeated: transaction-scoped, not constants, several statements, the proxy's own, privileges.
+      {"SET LOCAL statement_timeout = 5000", std::nullopt},
+      {"SET TIME ZONE INTERVAL '+00:00' HOUR TO MINUTE", std::nullopt},
+      {"SET statement_timeout = 1; SELECT 1", std::nullopt},
+      {"SELECT 1; SET statement_timeout = 1", std::nullopt},
+      {"SET pgroute.shard_key = 42", std::nullopt},
+      {"SET ROLE admin", std::nullopt},
+      {"SET SESSION AUTHORIZATION admin", std::nullopt},
+      {"RESET ALL", std::nullopt},
+      {"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", std::nullopt},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.sql);
+    const Analysis a = analyze(c.sql);
+    CHECK(a.session_setting == c.setting);
+  }
+}
