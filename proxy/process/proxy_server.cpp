@@ -31,7 +31,7 @@ ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const config::
   rt_ = std::make_unique<Runtime>(threads);
   size_t cache = static_cast<size_t>(std::max(1, cfg->routing_cache_size));
   rt_->install(std::move(cfg), std::move(chain), std::move(tls), std::move(backend_tls));
-  for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(i, cache));
+  for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*rt_, i, cache));
 }
 
 ProxyServer::~ProxyServer() = default;
@@ -89,7 +89,7 @@ awaitable<void> ProxyServer::accept_loop(Worker& w, tcp::acceptor& acceptor) {
     }
     boost::system::error_code ignore;
     sock.set_option(tcp::no_delay(true), ignore);
-    auto session = std::make_shared<ClientSession>(*rt_, w, std::move(sock));
+    auto session = std::make_shared<ClientSession>(w, std::move(sock));
     asio::co_spawn(w.ctx, session->run(), asio::detached);
   }
 }

@@ -117,7 +117,7 @@ awaitable<KeyPosition> ClientSession::learn_key_position(std::string table, std:
   KeyPosition known{KeyPosition::State::Known, found.front().second, {}, {}};
   // Learnt under a configuration a reload replaced meanwhile: good for this statement (routed by the old
   // routers to the old shards), not for the cache, which now holds the new configuration's orders.
-  if (!skipped && rt_.generation() == generation)
+  if (!skipped && rt().generation() == generation)
     worker_.column_orders.store(table, column, known, ColumnOrderCache::Clock::now());
   co_return known;
 }
@@ -140,7 +140,7 @@ awaitable<void> ClientSession::learn_missing_column_order() {
   const uint64_t generation = w.learnt_generation;
   KeyPosition learnt = co_await learn_key_position(w.table, w.column, std::move(w.shards), generation);
   // Kept briefly (ColumnOrderCache::kSettle): a client repeating the failing INSERT does not ask every shard again.
-  if (learnt.state == KeyPosition::State::Failed && rt_.generation() == generation)
+  if (learnt.state == KeyPosition::State::Failed && rt().generation() == generation)
     worker_.column_orders.store(w.table, w.column, learnt, ColumnOrderCache::Clock::now());
   w.learnt = std::move(learnt);
 }

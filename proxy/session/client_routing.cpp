@@ -85,8 +85,8 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   ctx.in_transaction = client_tx_status() != tx::kIdle;
   if (shard_key_) ctx.session_shard_key = *shard_key_;
   if (last_write_ != std::chrono::steady_clock::time_point{}) ctx.last_write = last_write_;
-  ctx.alias_healthy = &rt_.alias_health;
-  ctx.replica_state = &rt_.replica_state;
+  ctx.alias_healthy = &rt().alias_health;
+  ctx.replica_state = &rt().replica_state;
   if (snap_->causal_lookup) {
     ctx.causal_floors = &snap_->causal_lookup;
     if (wait_data_) ctx.causal_sample = wait_data_->causal_sample;

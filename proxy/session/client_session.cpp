@@ -33,23 +33,25 @@ constexpr size_t kReadSize = 8192;
 constexpr size_t kWaitReadSize = 256;
 }  // namespace
 
-ClientSession::ClientSession(Runtime& rt, Worker& worker, Socket socket)
-    : rt_(rt), worker_(worker), socket_(std::move(socket)), id_(g_next_session_id.fetch_add(1)) {}
+ClientSession::ClientSession(Worker& worker, Socket socket)
+    : worker_(worker), socket_(std::move(socket)), id_(g_next_session_id.fetch_add(1)) {}
+
+Runtime& ClientSession::rt() const { return worker_.rt; }
 
 ClientSession::~ClientSession() {
   // Every end goes through end_session() before this; one that did not is counted apart. When the proxy
   // stops after its shutdown timeout, the sessions still open end here: by the shutdown.
   if (!end_reason_) {
-    if (rt_.shutting_down.load())
+    if (rt().shutting_down.load())
       note_end(ClientCloseReason::shutdown, "pgroute stopped with the session still open");
     else
       note_end(ClientCloseReason::unknown, "the session ended without a recorded reason (a pgroute bug)");
   }
-  if (cancel_pid_) rt_.cancels.remove(cancel_pid_);
-  if (counted_) rt_.clients.fetch_sub(1, std::memory_order_relaxed);
+  if (cancel_pid_) rt().cancels.remove(cancel_pid_);
+  if (counted_) rt().clients.fetch_sub(1, std::memory_order_relaxed);
   if (server_kept_for_ != router::SessionStateKind::none)
-    rt_.clients_keeping_server.fetch_sub(1, std::memory_order_relaxed);
-  if (tls_counted_) rt_.clients_tls.fetch_sub(1, std::memory_order_relaxed);
+    rt().clients_keeping_server.fetch_sub(1, std::memory_order_relaxed);
+  if (tls_counted_) rt().clients_tls.fetch_sub(1, std::memory_order_relaxed);
   leave_startup();
   set_state(SessionState::closed);  // a parked session leaves pgroute_clients_parked
   worker_.sessions.remove(*this);
@@ -63,15 +65,15 @@ std::string ClientSession::describe() const {
 
 void ClientSession::set_state(SessionState next) {
   if (state_ == next || state_ == SessionState::closed) return;
-  if (state_ == SessionState::parked) rt_.clients_parked.fetch_sub(1, std::memory_order_relaxed);
-  if (next == SessionState::parked) rt_.clients_parked.fetch_add(1, std::memory_order_relaxed);
+  if (state_ == SessionState::parked) rt().clients_parked.fetch_sub(1, std::memory_order_relaxed);
+  if (next == SessionState::parked) rt().clients_parked.fetch_add(1, std::memory_order_relaxed);
   state_ = next;
 }
 
 void ClientSession::note_end(ClientCloseReason reason, std::string_view detail, std::optional<log::Level> level) {
   if (end_reason_) return;
   end_reason_ = reason;
-  rt_.client_closes[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
+  rt().client_closes[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
   if (!level) {
     const bool fault = reason == ClientCloseReason::protocol_violation ||
                        reason == ClientCloseReason::message_too_large || reason == ClientCloseReason::server_lost ||
@@ -592,7 +594,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
   const bool outside_transaction =
       u().replies.expect.empty() && !u().pending_begin && (!server_ || server_->tx_status == tx::kIdle);
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
-  if (!server_ && snap_->generation != rt_.generation()) snap_ = rt_.snapshot();
+  if (!server_ && snap_->generation != rt().generation()) snap_ = rt().snapshot();
   if (routing_active()) {
     const Step step = route_message(f, sql, parse, bind);
     if (step == Step::stop) return Handled::stop;
@@ -698,7 +700,7 @@ void ClientSession::note_session_state(std::string_view sql) {
   const router::SessionStateKind state = analyze(sql)->session_state;
   if (state == router::SessionStateKind::none) return;
   server_kept_for_ = state;
-  rt_.clients_keeping_server.fetch_add(1, std::memory_order_relaxed);
+  rt().clients_keeping_server.fetch_add(1, std::memory_order_relaxed);
   PGR_LOG(info) << describe() << ": keeps its server connection (" << server_->endpoint().describe()
                 << ") until it disconnects: " << router::session_state_name(state)
                 << " lasts beyond the transaction, and another client must not inherit it";
@@ -828,7 +830,7 @@ std::shared_ptr<ServerPool> ClientSession::pool_for_alias(const std::string& ali
     user = &u->name;
     password = &u->password;
   }
-  auto pool = rt_.pool_for(*snap_, *backend, *user, *password);
+  auto pool = rt().pool_for(*snap_, *backend, *user, *password);
   *cached = {pool, snap_->generation};
   return pool;
 }

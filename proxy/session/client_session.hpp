@@ -57,7 +57,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   friend class SessionList;
 
  public:
-  ClientSession(Runtime& rt, Worker& worker, Socket socket);
+  ClientSession(Worker& worker, Socket socket);
   ~ClientSession();
 
   // Startup, then serve().
@@ -330,8 +330,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void build_scatter_unit(ServerConnection& conn, std::string_view held, bool describe, std::string& bytes,
                           ResponseQueue& expect);
 
-  Runtime& rt_;
   Worker& worker_;
+  Runtime& rt() const;         // worker_.rt
   SessionListHook list_hook_;  // in worker_.sessions
   Socket socket_;
   std::unique_ptr<TlsChannel> tls_;  // TLS with the client (null: plaintext)
@@ -350,7 +350,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Of other aliases, as this client logs in to each (few); dropped when the session parks.
   std::unique_ptr<std::vector<std::pair<std::string, AliasPool>>> pools_;
   uint32_t max_message_ = 64u << 20;
-  int32_t cancel_pid_ = 0;  // the cancel key's pid: this session's entry in rt_.cancels
+  int32_t cancel_pid_ = 0;  // the cancel key's pid: this session's entry in rt().cancels
 
   // ParameterStatus values the client has seen (shared with other idle clients that saw the same).
   ClientView client_view_;
@@ -406,7 +406,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool column_order_placed = false;
     // The client's session-level SETs in flight that the proxy repeats on later connections once the
     // server confirms them, by ticket (Pending::setting).
-    std::deque<std::pair<uint32_t, router::SessionSetting>> settings;
+    std::vector<std::pair<uint32_t, router::SessionSetting>> settings;  // a vector: empty costs no allocation
     uint32_t last_setting = 0;
   };
   std::unique_ptr<UnitState> unit_;
@@ -486,14 +486,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool park_requested_ = false;          // park_if_idle() cancelled that read
   bool last_read_filled_ = false;        // the last client read filled its buffer: more is likely waiting
   bool writing_to_server_ = false;
-  bool counted_ = false;                    // counted in rt_.clients
-  bool starting_ = false;                   // counted in rt_.clients_starting and listed in worker_.starting
+  bool counted_ = false;                    // counted in rt().clients
+  bool starting_ = false;                   // counted in rt().clients_starting and listed in worker_.starting
   bool forward_sync_after_skip_ = false;    // skip_until_sync_ with a server attached: the Sync goes on
   bool defer_begin_ = false;                // this attach is for a unit that executes nothing: keep the BEGIN pending
   bool shard_key_for_transaction_ = false;  // shard_key_ was set inside a transaction: forgotten when it ends
-  std::unique_ptr<asio::steady_timer> startup_timer_;  // authentication_timeout; gone after login
+  // While logging in (made by begin_startup(), gone after login): the authentication_timeout timer, and
+  // when the login began (the oldest login gives way first, evict_oldest_starting()).
+  struct Login {
+    explicit Login(asio::io_context& ctx, std::chrono::milliseconds timeout) : timer(ctx, timeout) {}
+    asio::steady_timer timer;
+    std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now();
+  };
+  std::unique_ptr<Login> login_;
   std::chrono::steady_clock::time_point accepted_at_;
-  std::chrono::steady_clock::time_point login_began_;  // when it left the wait for a place to log in
   bool client_gone_ = false;
   std::optional<ClientCloseReason> end_reason_;  // why the session ends, once that is known (note_end)
   // parked: park() ran and serve() has not resumed; scattering: shutdown waits for the read across shards
@@ -507,7 +513,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool shutting_down_ = false;
   bool dirty_session_state_ = false;  // the client ran SET/RESET the proxy does not track
   bool admin_ = false;                // an admin console session
-  bool tls_counted_ = false;          // the TLS handshake completed: counted in rt_.clients_tls
+  bool tls_counted_ = false;          // the TLS handshake completed: counted in rt().clients_tls
   bool session_mode_ = false;         // pool.mode session: the server connection stays for the whole session
   // Not none: a statement of the client left that state in its server session, so the connection stays
   // with it until it disconnects (then DISCARD ALL), as in session mode (note_session_state).

@@ -81,15 +81,14 @@ std::vector<std::pair<std::string, std::string>> parse_options(std::string_view 
 }  // namespace
 
 void ClientSession::begin_startup(const config::Config& cfg) {
-  starting_ = true;
-  login_began_ = std::chrono::steady_clock::now();
-  worker_.starting.emplace(id_, weak_from_this());
-  rt_.clients_starting.fetch_add(1, std::memory_order_relaxed);
   const auto left = std::max(std::chrono::milliseconds(1),
                              cfg.authentication_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
                                                               std::chrono::steady_clock::now() - accepted_at_));
-  startup_timer_ = std::make_unique<asio::steady_timer>(worker_.ctx, left);
-  startup_timer_->async_wait(
+  login_ = std::make_unique<Login>(worker_.ctx, left);
+  starting_ = true;
+  worker_.starting.emplace(id_, weak_from_this());
+  rt().clients_starting.fetch_add(1, std::memory_order_relaxed);
+  login_->timer.async_wait(
       [weak = weak_from_this(), timeout = cfg.authentication_timeout](boost::system::error_code ec) {
         if (ec) return;  // logged in (or gone) in time
         if (auto self = weak.lock())
@@ -120,11 +119,11 @@ awaitable<bool> ClientSession::enter_startup() {
   for (bool waited = false;; waited = true) {
     const bool my_turn = waited || worker_.startup_queue.empty();
     if (my_turn &&
-        (rt_.clients_starting.load(std::memory_order_relaxed) < cfg.startup_limit() || evict_oldest_starting(cfg))) {
+        (rt().clients_starting.load(std::memory_order_relaxed) < cfg.startup_limit() || evict_oldest_starting(cfg))) {
       if (wait) std::erase_if(worker_.startup_queue, [&](const auto& w) { return w.wake == &*wait; });
       begin_startup(cfg);
       if (waited && !worker_.startup_queue.empty() &&
-          rt_.clients_starting.load(std::memory_order_relaxed) < cfg.startup_limit())
+          rt().clients_starting.load(std::memory_order_relaxed) < cfg.startup_limit())
         worker_.startup_queue.front().wake->cancel();  // more places than this one: the next goes too
       co_return true;
     }
@@ -136,7 +135,7 @@ awaitable<bool> ClientSession::enter_startup() {
         w.wake->cancel();  // it sees the same and leaves
         return true;
       });
-    if (rt_.shutting_down.load() || waited_for >= cfg.authentication_timeout ||
+    if (rt().shutting_down.load() || waited_for >= cfg.authentication_timeout ||
         (!waited && static_cast<int>(worker_.startup_queue.size()) >= cfg.max_client_connections))
       break;
     if (!wait) wait.emplace(worker_.ctx);
@@ -150,7 +149,7 @@ awaitable<bool> ClientSession::enter_startup() {
     }
   }
   if (wait) std::erase_if(worker_.startup_queue, [&](const auto& w) { return w.wake == &*wait; });
-  if (rt_.shutting_down.load()) {
+  if (rt().shutting_down.load()) {
     note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
     wire::put_error(
         u().out.buffer(),
@@ -160,7 +159,7 @@ awaitable<bool> ClientSession::enter_startup() {
   // One line a second at most per worker: a flood would write one per connection.
   thread_local std::chrono::steady_clock::time_point last_logged{};
   thread_local int refused = 0;
-  const int starting = rt_.clients_starting.load(std::memory_order_relaxed);
+  const int starting = rt().clients_starting.load(std::memory_order_relaxed);
   if (++refused, std::chrono::steady_clock::now() - last_logged >= std::chrono::seconds(1)) {
     PGR_LOG(warn) << "refused " << refused << " connection(s) since the last such message: " << starting
                   << " connections are logging in and " << worker_.startup_queue.size()
@@ -185,8 +184,8 @@ bool ClientSession::evict_oldest_starting(const config::Config& cfg) {
   const auto now = std::chrono::steady_clock::now();
   for (auto& [id, weak] : worker_.starting) {
     auto other = weak.lock();
-    if (!other || other.get() == this || !other->socket_.is_open()) continue;
-    if (now - other->login_began_ < kMinAge) return false;  // oldest first: the rest are younger
+    if (!other || other.get() == this || !other->socket_.is_open() || !other->login_) continue;
+    if (now - other->login_->began < kMinAge) return false;  // oldest first: the rest are younger
     other->abort_startup(ClientCloseReason::evicted, wire::sqlstate::too_many_connections,
                          "pgroute: too many connections logging in (max_startup_connections = " +
                              std::to_string(cfg.startup_limit()) + "); this one, the oldest, made room");
@@ -197,9 +196,9 @@ bool ClientSession::evict_oldest_starting(const config::Config& cfg) {
 
 void ClientSession::leave_startup() {
   if (!std::exchange(starting_, false)) return;
-  rt_.clients_starting.fetch_sub(1, std::memory_order_relaxed);
+  rt().clients_starting.fetch_sub(1, std::memory_order_relaxed);
   worker_.starting.erase(id_);
-  startup_timer_.reset();  // its wait ends with operation_aborted
+  login_.reset();  // its timer's wait ends with operation_aborted
   // A place is free: the connection waiting longest on this worker takes it (enter_startup).
   if (!worker_.startup_queue.empty()) worker_.startup_queue.front().wake->cancel();
 }
@@ -224,7 +223,7 @@ void ClientSession::abort_startup(ClientCloseReason reason, std::string_view sql
 awaitable<bool> ClientSession::admit_client() {
   const config::Config& cfg = *snap_->config;
   counted_ = true;
-  const int clients = rt_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
+  const int clients = rt().clients.fetch_add(1, std::memory_order_relaxed) + 1;
   const int reserve = cfg.admin_reserve();
   if (clients <= cfg.max_client_connections - (cfg.is_admin(who_->user) ? 0 : reserve)) co_return true;
   std::string limit = "max_client_connections = " + std::to_string(cfg.max_client_connections);
@@ -235,7 +234,7 @@ awaitable<bool> ClientSession::admit_client() {
 }
 
 awaitable<bool> ClientSession::startup() {
-  snap_ = rt_.snapshot();
+  snap_ = rt().snapshot();
   const config::Config& cfg = *snap_->config;
   max_message_ = cfg.max_message_size;
   if (!co_await enter_startup()) co_return false;
@@ -352,7 +351,7 @@ awaitable<bool> ClientSession::startup() {
   if (who.database.empty()) who.database = who.user;
   who_ = std::make_shared<const ClientIdentity>(who);  // shared once its alias is known
 
-  if (rt_.shutting_down.load()) {
+  if (rt().shutting_down.load()) {
     note_end(ClientCloseReason::shutdown, "pgroute is shutting down");
     co_await send_fatal(wire::sqlstate::cannot_connect_now, "pgroute is shutting down");
     co_return false;
@@ -397,7 +396,7 @@ awaitable<bool> ClientSession::startup() {
     }
   }
   session_mode_ = cfg.pool.mode == config::PoolMode::Session;
-  auto key = rt_.cancels.add(std::shared_ptr<CancelSlot>(shared_from_this(), &cancel_slot_));
+  auto key = rt().cancels.add(std::shared_ptr<CancelSlot>(shared_from_this(), &cancel_slot_));
   cancel_pid_ = key.pid;
   if (!co_await login_server()) co_return false;
   wire::put_backend_key_data(u().out.buffer(), key.pid, key.secret);
@@ -485,7 +484,7 @@ awaitable<bool> ClientSession::authenticate(const config::User* user, const std:
     case config::AuthMethod::ScramSha256: {
       auto it = snap_->scram.find(name);
       auth::ScramServer server(user && it != snap_->scram.end() ? it->second
-                                                                : auth::mock_scram_secret(name, rt_.mock_scram_key));
+                                                                : auth::mock_scram_secret(name, rt().mock_scram_key));
       // Over TLS SCRAM-SHA-256-PLUS comes first: the client then proves it sees our certificate, so a
       // man in the middle with another certificate cannot relay the login.
       if (tls_ && !snap_->tls->tls_server_end_point().empty())
@@ -575,7 +574,7 @@ awaitable<bool> ClientSession::login_server() {
 }
 
 awaitable<void> ClientSession::handle_cancel(int32_t pid, int32_t secret) {
-  auto slot = rt_.cancels.find(pid, secret);
+  auto slot = rt().cancels.find(pid, secret);
   if (!slot) co_return;  // unknown keys are ignored silently, as PostgreSQL does
   CancelForward forward(std::move(slot));
   for (const CancelTarget& target : forward.targets()) co_await forward_cancel(target);

@@ -23,7 +23,7 @@ awaitable<bool> ClientSession::start_tls() {
     }
     if (st == TlsChannel::Status::ok) break;
     if (st != TlsChannel::Status::want_more) {
-      rt_.tls_handshake_failures[static_cast<int>(tls_->failure())].fetch_add(1, std::memory_order_relaxed);
+      rt().tls_handshake_failures[static_cast<int>(tls_->failure())].fetch_add(1, std::memory_order_relaxed);
       note_end(ClientCloseReason::tls_failed, std::string(tls_failure_name(tls_->failure())) + ": " + tls_->error());
       co_return false;  // the alert (if any) went out with `out`; nothing more can be said in the clear
     }
@@ -41,7 +41,7 @@ awaitable<bool> ClientSession::start_tls() {
   u().out.use_tls(tls_.get());
   u().out.hold(false);
   tls_counted_ = true;
-  rt_.clients_tls.fetch_add(1, std::memory_order_relaxed);
+  rt().clients_tls.fetch_add(1, std::memory_order_relaxed);
   PGR_LOG(debug) << describe() << ": TLS " << tls_->version() << " " << tls_->cipher();
   // The client may have sent its startup packet right behind its last handshake message.
   if (tls_->read(u().in) == TlsChannel::Status::failed) {

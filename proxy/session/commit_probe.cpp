@@ -96,7 +96,7 @@ bool ClientSession::wait_for_replay(const router::RouteDecision& d) {
   // waited may find its floor gone (every replica replayed it): it is still one that waited.
   router::CausalFloors* floors = d.causal ? d.causal : w.waited_floors;
   if (floors == nullptr || std::exchange(w.causal_counted, true)) return false;
-  if (waiting) rt_.causal_wait_time.observe(waited);
+  if (waiting) rt().causal_wait_time.observe(waited);
   auto& counter = d.causal_fallback ? floors->reads_primary : waiting ? floors->reads_waited : floors->reads_replica;
   counter.fetch_add(1, std::memory_order_relaxed);
   return false;
@@ -109,11 +109,11 @@ bool ClientSession::sample_primary(const std::string& primary, std::chrono::stea
   WaitData& w = wait_data();
   if (!w.sample_since) w.sample_since = now;
   if (w.sample_ticket == 0) {
-    w.sample_ticket = rt_.replicas.request_check(primary);
+    w.sample_ticket = rt().replicas.request_check(primary);
     return w.sample_ticket != 0;
   }
-  if (rt_.replicas.check_answered(primary, w.sample_ticket)) {
-    w.causal_sample = rt_.replicas.primary_lsn(primary);
+  if (rt().replicas.check_answered(primary, w.sample_ticket)) {
+    w.causal_sample = rt().replicas.primary_lsn(primary);
     w.sample_fresh = true;
     return true;  // routed again at once with the sample
   }

@@ -151,7 +151,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
     co_return true;
   }
   PGR_LOG(info) << "admin \"" << who_->user << "\" (client " << id_ << "): " << sql.substr(0, 200);
-  auto snap = rt_.snapshot();
+  auto snap = rt().snapshot();
   const config::Config& cfg = *snap->config;
   auto known_alias = [&](const std::string& alias) {
     if (alias.empty() || cfg.backend(alias)) return true;
@@ -162,7 +162,7 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
   };
   auto set_paused = [&](const std::string& alias, bool pause) {
     auto apply = [&](const std::string& a) {
-      auto gate = rt_.pauses.gate(a);
+      auto gate = rt().pauses.gate(a);
       if (pause)
         gate->pause();
       else
@@ -179,28 +179,28 @@ awaitable<bool> ClientSession::run_admin_command(std::string_view sql) {
       const std::string& what = cmd->argument;
       admin::Table t;
       if (what == "POOLS")
-        t = admin::show_pools(rt_);
+        t = admin::show_pools(rt());
       else if (what == "SERVERS")
-        t = admin::show_servers(rt_);
+        t = admin::show_servers(rt());
       else if (what == "CLIENTS")
         t = admin::show_clients(co_await collect_clients(worker_.control, worker_));
       else if (what == "BACKENDS")
-        t = admin::show_backends(rt_, cfg);
+        t = admin::show_backends(rt(), cfg);
       else if (what == "ROUTES")
         t = admin::show_routes(cfg);
       else if (what == "REPLICAS")
-        t = admin::show_replicas(rt_, cfg);
+        t = admin::show_replicas(rt(), cfg);
       else if (what == "CONFIG")
         t = admin::show_config(*snap);
       else if (what == "STATS")
-        t = admin::show_stats(rt_);
+        t = admin::show_stats(rt());
       else
         t = admin::show_statements();
       admin::put_table(out, t, "SHOW");
       break;
     }
     case admin::Verb::ExplainRoute:
-      admin::put_table(out, admin::explain_route(*snap, who_->user, cmd->argument, &rt_), "EXPLAIN");
+      admin::put_table(out, admin::explain_route(*snap, who_->user, cmd->argument, &rt()), "EXPLAIN");
       break;
     case admin::Verb::Reload: {
       if (!worker_.control) {

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "proxy/io/asio.hpp"
+#include "proxy/pool/runtime.hpp"
 #include "proxy/session/client_identity.hpp"
 #include "proxy/session/client_view.hpp"
 #include "proxy/session/column_order_cache.hpp"
@@ -22,7 +23,9 @@ struct Control;
 }
 
 struct Worker {
-  explicit Worker(int i, size_t cache_entries = 10000) : index(i), ctx(1), analyses(cache_entries) {}
+  Worker(Runtime& runtime, int i, size_t cache_entries = 10000)
+      : rt(runtime), index(i), ctx(1), analyses(cache_entries) {}
+  Runtime& rt;  // the process's pools, snapshot and counters (outlives the workers)
   int index;
   asio::io_context ctx;
   std::thread thread;

@@ -34,7 +34,7 @@ struct SessionProbe {
   // What a completed login leaves (client_startup.cpp): who the client is, the snapshot, its cancel key
   // and the pool of its alias, with no server connection (transaction mode). Returns the cancel key.
   static CancelRegistry::Key log_in(ClientSession& s, const std::string& user) {
-    s.snap_ = s.rt_.snapshot();
+    s.snap_ = s.rt().snapshot();
     s.max_message_ = s.snap_->config->max_message_size;
     ClientIdentity who;
     who.user = who.database = user;
@@ -42,7 +42,7 @@ struct SessionProbe {
     s.who_ = s.worker_.identities.intern(std::move(who));
     s.session_mode_ = false;
     const CancelRegistry::Key key =
-        s.rt_.cancels.add(std::shared_ptr<CancelSlot>(s.shared_from_this(), &s.cancel_slot_));
+        s.rt().cancels.add(std::shared_ptr<CancelSlot>(s.shared_from_this(), &s.cancel_slot_));
     s.cancel_pid_ = key.pid;
     REQUIRE(s.pool_ready(s.who_->alias));
     s.set_state(SessionState::idle);
@@ -206,7 +206,7 @@ std::shared_ptr<config::Config> one_backend_config() {
 // The runtime and the worker outlive the io_contexts, whose pending completions hold the sessions.
 struct Proxy {
   Runtime rt{1};
-  Worker worker{0};
+  Worker worker{rt, 0};
   asio::io_context server_io, client_io;
   std::vector<std::shared_ptr<ClientSession>> sessions;
   std::vector<std::shared_ptr<ServerPool>> pools;
@@ -219,7 +219,7 @@ struct Proxy {
   }
 
   ClientSession& logged_in_session(CancelRegistry::Key* key = nullptr) {
-    auto s = std::make_shared<ClientSession>(rt, worker, Socket(client_io));
+    auto s = std::make_shared<ClientSession>(worker, Socket(client_io));
     const CancelRegistry::Key k = SessionProbe::log_in(*s, "app");
     if (key) *key = k;
     sessions.push_back(s);
