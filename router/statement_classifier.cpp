@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "router/result_order.hpp"
+#include "router/sql_quote.hpp"
 
 namespace pgroute::router {
 namespace {
@@ -114,20 +115,6 @@ bool quotes_list_items(const std::string& name) {
          name == "shared_preload_libraries" || name == "local_preload_libraries";
 }
 
-// As PostgreSQL writes a list item back (quote_identifier): plain lower-case names stay bare.
-std::string quoted_identifier(const std::string& v) {
-  bool plain = !v.empty() && ((v[0] >= 'a' && v[0] <= 'z') || v[0] == '_');
-  for (char c : v) plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$');
-  if (plain) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"') out.push_back(c);
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
 // SET name = constants, SET name TO DEFAULT, RESET name, as set_config() can repeat them; else none.
 std::optional<SessionSetting> session_setting(const PgQuery__VariableSetStmt* s, const std::string& name) {
   if (s->is_local || name.empty() || name.rfind("pgroute.", 0) == 0 || name == "role" ||
@@ -142,7 +129,7 @@ std::optional<SessionSetting> session_setting(const PgQuery__VariableSetStmt* s,
     if (!item) return std::nullopt;  // SET TIME ZONE INTERVAL ..., or anything not a plain constant
     if (i > 0) value += ", ";
     const bool is_string = s->args[i]->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL;
-    value += s->n_args > 1 && is_string && quotes_list_items(name) ? quoted_identifier(*item) : *item;
+    value += s->n_args > 1 && is_string && quotes_list_items(name) ? quote_ident_if_needed(*item) : *item;
   }
   return SessionSetting{name, std::move(value)};
 }

@@ -8,11 +8,11 @@
 
 #include "proxy/base/log.hpp"
 #include "proxy/session/client_session.hpp"
-#include "proxy/session/sql_quote.hpp"
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
+#include "router/sql_quote.hpp"
 
 namespace pgroute {
 namespace {
@@ -25,10 +25,10 @@ std::string regclass_text(std::string_view table) {
   std::string out;
   size_t dot = table.find('.');
   if (dot != std::string_view::npos)
-    out = quote_ident(table.substr(0, dot)) + "." + quote_ident(table.substr(dot + 1));
+    out = router::quote_ident(table.substr(0, dot)) + "." + router::quote_ident(table.substr(dot + 1));
   else
-    out = quote_ident(table);
-  return quote_literal(out);
+    out = router::quote_ident(table);
+  return router::quote_literal(out);
 }
 
 // One row, one column: the key's 1-based place among the table's live columns (the order INSERT
@@ -40,7 +40,7 @@ std::string key_position_sql(std::string_view table, std::string_view column) {
          regclass_text(table) +
          ") AS oid) t LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 "
          "AND NOT a.attisdropped AND a.attname = " +
-         quote_literal(column);
+         router::quote_literal(column);
 }
 
 KeyPosition failed(std::string_view sqlstate, std::string message) {

@@ -13,12 +13,12 @@
 #include "proxy/io/write_now.hpp"
 #include "proxy/metrics/query_stats.hpp"
 #include "proxy/session/deallocate_name.hpp"
-#include "proxy/session/sql_quote.hpp"
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/builder.hpp"
 #include "proxy/wire/frontend.hpp"
 #include "proxy/wire/message_type.hpp"
 #include "proxy/wire/sqlstate.hpp"
+#include "router/sql_quote.hpp"
 
 namespace pgroute {
 
@@ -899,12 +899,12 @@ std::string ClientSession::session_parameter_sql(const ServerConnection& conn) c
     auto it = conn.applied.values().find(name);
     if (it != conn.applied.values().end() && it->second == value) continue;
     sets += sets.empty() ? "SELECT " : ", ";
-    sets += "pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
+    sets += "pg_catalog.set_config(" + router::quote_literal(name) + ", " + router::quote_literal(value) + ", false)";
   }
   for (const auto& [name, value] : conn.applied.values()) {
     bool wanted = false;
     for (const auto& w : who_->params) wanted |= (w.first == name);
-    if (!wanted) resets += "RESET " + quote_ident(name) + ";";
+    if (!wanted) resets += "RESET " + router::quote_ident(name) + ";";
   }
   if (!sets.empty()) sets += ";";
   return sets + resets;
