@@ -27,6 +27,12 @@ std::optional<RouteError> scatter_refusal(const Analysis& a, const RouteDecision
                   std::string("Run it outside the transaction, or narrow it to one shard. ") + kNarrow);
   if (a.statement_count != 1 || a.kind != StatementKind::Read || a.command != "SELECT")
     return refuse("only a single plain SELECT can be spread over shards", kNarrow);
+  // Each shard's connection goes back to its pool right after the read: what the read left there
+  // (a session advisory lock) would pass to whichever client gets that connection next.
+  if (a.session_state != SessionStateKind::none)
+    return refuse("it takes " + std::string(session_state_name(a.session_state)) +
+                      ", which would stay on shard connections that other clients get next",
+                  kNarrow);
   if (!a.result_clauses.empty() && (!a.result_order || !a.result_order->unmergeable.empty())) {
     std::string what = a.result_order ? a.result_order->unmergeable : join(a.result_clauses);
     return refuse(

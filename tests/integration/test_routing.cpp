@@ -648,3 +648,22 @@ TEST_CASE(
   c.exec("COMMIT");
   CHECK(expect_pg_error([&] { c.exec("SELECT count(*) FROM events"); }).sqlstate == "0A000");
 }
+
+TEST_CASE("routing: a read across shards that takes a session advisory lock is refused, naming why") {
+  // Each shard's connection goes back to its pool right after the read: a lock taken there would pass
+  // to whichever client got that connection next.
+  Fixture fx;
+  ProxyConfig cfg = scatter_config();
+  Proxy proxy(cfg);
+  Conn c = proxy.connect();
+  for (int id = 1; id <= 6; ++id)
+    c.exec("INSERT INTO events (user_id, payload) VALUES (" + std::to_string(id) + ", 'locks')");
+  PgError locked = expect_pg_error([&] { c.exec("SELECT user_id, pg_try_advisory_lock(user_id) FROM events"); });
+  INFO(locked.what());
+  CHECK(locked.sqlstate == "0A000");
+  CHECK(locked.message.find("a session advisory lock") != std::string::npos);
+  // A transaction-level lock ends with the read's own transaction on each shard: that read runs.
+  CHECK(c.exec("SELECT user_id FROM events WHERE payload = 'locks' AND pg_try_advisory_xact_lock(user_id)").size() ==
+        6);
+  CHECK(c.scalar("SELECT 'session goes on'") == "session goes on");
+}
