@@ -291,6 +291,10 @@ awaitable<void> ProxyServer::signal_loop() {
 }
 
 int ProxyServer::run() {
+  // Handlers are installed first, before the port opens: a SIGHUP as soon as clients can connect (a
+  // deploy reloading right after the start) must be a reload, not the default action (terminate).
+  // Signals that arrive before control_ runs wait in the set.
+  signals_ = std::make_unique<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
   std::string error;
   if (!listen(error)) {
     PGR_LOG(error) << error;
@@ -313,9 +317,6 @@ int ProxyServer::run() {
   for (size_t i = 0; i < workers_.size(); ++i)
     asio::co_spawn(workers_[i]->ctx, accept_loop(*workers_[i], *acceptors_[i]), asio::detached);
   for (auto& w : workers_) asio::co_spawn(w->ctx, park_sweep(*w), asio::detached);
-  // Handlers are installed now, not when control_ first runs: a SIGHUP right after READY must be a
-  // reload, not the default action (terminate). Signals that arrive early wait in the set.
-  signals_ = std::make_unique<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
   asio::co_spawn(control_, signal_loop(), asio::detached);
   sync_watching();
   sync_tls_watching();
