@@ -710,7 +710,8 @@ uint32_t ClientSession::track_setting(std::string_view sql) {
   if (session_mode_ || !router::may_set_parameter(sql)) return 0;
   auto setting = analyze(sql)->session_setting;
   if (!setting) return 0;
-  const uint32_t ticket = ++u().last_setting == 0 ? ++u().last_setting : u().last_setting;
+  uint32_t ticket = ++u().last_setting;
+  if (ticket == 0) ticket = ++u().last_setting;  // 0 means "none" in Pending::setting
   u().settings.emplace_back(ticket, std::move(*setting));
   return ticket;
 }
@@ -728,6 +729,10 @@ void ClientSession::apply_setting(uint32_t ticket, ServerConnection& conn) {
     conn.applied.erase(s.name);
   }
   settings.erase(it);
+}
+
+void ClientSession::forget_setting(uint32_t ticket) {
+  std::erase_if(u().settings, [&](const auto& s) { return s.first == ticket; });
 }
 
 void ClientSession::note_statement(std::string_view sql, bool simple) {

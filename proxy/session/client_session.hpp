@@ -173,6 +173,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint32_t track_setting(std::string_view sql);
   // The server confirmed the SET/RESET of `ticket` on `conn`: the client's parameters include it now.
   void apply_setting(uint32_t ticket, ServerConnection& conn);
+  void forget_setting(uint32_t ticket);  // its unit is over (a SET that failed leaves nothing to repeat)
   void push(Pending p);
   void emit_ready_synthetic();
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");

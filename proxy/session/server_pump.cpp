@@ -135,10 +135,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   }
   if (f.type == be::kCommandComplete && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
   if (!reply.completed) return true;
-  if (head.setting) {  // a SET that failed leaves nothing to repeat
-    auto& settings = u().settings;
-    std::erase_if(settings, [&](const auto& s) { return s.first == head.setting; });
-  }
+  if (head.setting) forget_setting(head.setting);
   if (f.type == be::kReadyForQuery && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
     // kind: the statement kind when the router analysed it, else the protocol unit (routing off).
