@@ -154,6 +154,30 @@ class HAProxy(Pooler):
         self._start(["haproxy", "-db", "-f", self.config_file], cleanup)
 
 
+FLOOR_SOURCES = {"floor": ("floor_relay.cpp", []), "floor-uring": ("floor_relay_uring.cpp", ["-luring"])}
+
+
+class FloorRelay(Pooler):
+    """floor_relay.cpp (epoll) or floor_relay_uring.cpp (io_uring), built for the run: a relay that only
+    moves bytes with the fewest system calls, one server connection per client. No proxy can cost less."""
+
+    def __init__(self, work_dir, pg_port, name):
+        self.name = name
+        self.dir = os.path.join(work_dir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.log_file = os.path.join(self.dir, "relay.log")
+        self.pg_port = pg_port
+        source, libs = FLOOR_SOURCES[name]
+        self.source = os.path.join(os.path.dirname(os.path.abspath(__file__)), source)
+        self.binary = os.path.join(self.dir, name)
+        self.libs = libs
+
+    def start(self, cleanup):
+        run(["g++", "-O2", "-std=c++20", "-Wall", "-Wextra", "-Werror", "-o", self.binary, self.source, *self.libs])
+        self._start([self.binary, str(self.port), str(self.pg_port)], cleanup)
+
+
 def routers_yaml():
     """The `routers:` section of issue #4: a model and a shard router the pgbench tables miss."""
     return f"""routers:

@@ -17,7 +17,7 @@ def _mib(b):
 def _target_note(target, clients, tls):
     notes = []
     # HAProxy forwards bytes only: each client is a PostgreSQL connection of its own, as with direct.
-    if target == "haproxy":
+    if target in ("haproxy", "floor", "floor-uring"):
         notes.append(f"no pooling: {clients} server connections")
     if tls:
         notes.append("client TLS" if target in TLS_TARGETS else "plaintext")
@@ -321,6 +321,11 @@ HAPROXY_NOTE = ("`haproxy` is HAProxy in TCP mode with one thread (`nbthread 1`)
                 "connections, as with direct, where the poolers use their 20); PostgreSQL authenticates. "
                 "It is the reference for what a user-space hop costs.")
 
+FLOOR_NOTE = ("`floor` and `floor-uring` are relays of ours that only move bytes (tools/bench_lib/floor_relay.cpp "
+              "on level-triggered epoll, floor_relay_uring.cpp on io_uring), one thread, one server connection "
+              "per client, no parsing: one receive and one send per message and direction, the fewest system "
+              "calls a user-space hop can make. Their CPU per transaction is the floor under every proxy.")
+
 
 def tls_section(tls, targets):
     """--tls: what was encrypted, and what each pooler showed of it."""
@@ -361,7 +366,8 @@ def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_lis
           "Medians over rounds of runs without errors. Added latency = latency average minus direct's. "
           "Proxy CPU = utime+stime of the proxy process (all threads) across the run, from /proc/PID/stat."
           + (" " + TPCB_NOTE if any(writes(m) for m in modes) else "")
-          + (" " + HAPROXY_NOTE if "haproxy" in targets else ""), "",
+          + (" " + HAPROXY_NOTE if "haproxy" in targets else "")
+          + (" " + FLOOR_NOTE if any(t in targets for t in ("floor", "floor-uring")) else ""), "",
           case_table(summary, skipped, modes, clients_list, targets, bool(tls)), "",
           "## Routing on vs off", "", unverified, routing_table(summary), ""]
     if meta.get("replica_reads") is not None:

@@ -13,7 +13,7 @@ from . import databases, replicas, report, setup, tls
 from .idle import run_idle_test
 from .pgbench import MODES, TPCB_RESET_SQL, mode_label, parse_mode, run_pgbench, writes
 from .profile import perf_binary, profile_markdown, run_profiles
-from .poolers import DATABASE, USER, HAProxy, PgBouncer, Pgroute
+from .poolers import DATABASE, FLOOR_SOURCES, USER, FloorRelay, HAProxy, PgBouncer, Pgroute
 from .postgres import Cluster
 from .procs import BenchError, Cleanup, chown_to_pg, free_port, log, raise_nofile
 from .summary import TARGETS, summarize
@@ -152,6 +152,11 @@ class Bench:
             self.standby.wait_replayed()
         self.ports["direct"] = self.cluster.port
         max_clients = max(a.many_clients, max(a.clients)) + 200
+        for target in FLOOR_SOURCES:
+            if target in a.targets:
+                relay = FloorRelay(self.work, self.cluster.port, target)
+                relay.start(self.cleanup)
+                self._add(target, relay)
         if "haproxy" in a.targets:
             h = HAProxy(self.work, self.cluster.port, max_clients)
             h.start(self.cleanup)
@@ -360,6 +365,8 @@ class Bench:
                          f"transaction mode, md5 client auth); pgroute threads {a.pgroute_threads or 'automatic (half the cores)'}; "
                          + ("HAProxy TCP mode, nbthread 1, no pooling (one server connection per client); "
                             if "haproxy" in self.targets else "")
+                         + ("floor relays (tools/bench_lib/floor_relay*.cpp, g++ -O2) one thread, no pooling; "
+                            if any(t in self.targets for t in FLOOR_SOURCES) else "")
                          + (f"client TLS on the poolers ({self.tls.describe()}; pgbench sslmode=require), "
                             "direct and HAProxy plaintext; " if self.tls else "")
                          + (f"--replicas: one streaming standby (pg_basebackup -R, hot standby) of the "

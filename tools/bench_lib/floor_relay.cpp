@@ -1,0 +1,116 @@
+// The floor of a proxy's cost: a TCP relay that does nothing but move bytes, with the fewest system calls
+// a user-space hop can make per round trip (recv from the client, send to the server, recv from the
+// server, send to the client, plus a share of one epoll_wait). One thread, level-triggered epoll
+// registered once per socket, no pooling (one server connection per client), no parsing.
+// tools/bench runs it as the `floor` target: no real proxy can spend less CPU per transaction.
+//
+// usage: floor_relay LISTEN_PORT SERVER_PORT   (both on 127.0.0.1)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+namespace {
+
+sockaddr_in loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+void no_delay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// Sends all of it; a full send buffer (rare with PostgreSQL's message sizes) waits for the socket.
+bool send_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      p += w;
+      n -= static_cast<size_t>(w);
+    } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+      pollfd pfd{fd, POLLOUT, 0};
+      poll(&pfd, 1, -1);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s LISTEN_PORT SERVER_PORT\n", argv[0]);
+    return 2;
+  }
+  const int listen_port = std::atoi(argv[1]), server_port = std::atoi(argv[2]);
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in at = loopback(listen_port);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || listen(listener, 1024) != 0) {
+    std::perror("floor_relay: listen");
+    return 1;
+  }
+  const int ep = epoll_create1(0);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = listener;
+  epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+
+  std::vector<int> peer;  // peer[fd]: the other end of fd's pair, -1 when fd is not a relayed socket
+  std::vector<char> buffer(64 * 1024);
+  epoll_event events[256];
+  for (;;) {
+    const int n = epoll_wait(ep, events, 256, -1);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == listener) {
+        const int client = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
+        if (client < 0) continue;
+        const int server = socket(AF_INET, SOCK_STREAM, 0);  // blocking connect: loopback, cold path
+        sockaddr_in to = loopback(server_port);
+        if (connect(server, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+          close(client);
+          close(server);
+          continue;
+        }
+        no_delay(client);
+        no_delay(server);
+        const auto top = static_cast<size_t>(client > server ? client : server);
+        if (peer.size() <= top) peer.resize(top + 1, -1);
+        peer[static_cast<size_t>(client)] = server;
+        peer[static_cast<size_t>(server)] = client;
+        for (int s : {client, server}) {
+          ev.events = EPOLLIN;
+          ev.data.fd = s;
+          epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+        }
+        continue;
+      }
+      const int other = peer[static_cast<size_t>(fd)];
+      if (other < 0) continue;  // closed earlier in this batch
+      const ssize_t got = recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (got <= 0 || !send_all(other, buffer.data(), static_cast<size_t>(got))) {
+        peer[static_cast<size_t>(fd)] = peer[static_cast<size_t>(other)] = -1;
+        close(fd);  // closing removes both from the epoll set
+        close(other);
+      }
+    }
+  }
+}
