@@ -1,5 +1,7 @@
 #include "router/statement.hpp"
 
+#include <initializer_list>
+
 namespace pgroute::router {
 
 int kind_strength(StatementKind kind) {
@@ -44,13 +46,14 @@ bool may_set_parameter(std::string_view sql) {
   return word("set") || word("reset");
 }
 
-bool may_leave_session_state(std::string_view sql) {
-  static constexpr std::string_view kWords[] = {"listen", "advisory_lock", "temp", "hold", "load"};
+namespace {
+
+// Whether any of `words` (lower case) occurs in `sql`, in any case, as any part of a word.
+bool contains_any(std::string_view sql, std::initializer_list<std::string_view> words) {
   auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
   for (size_t i = 0; i < sql.size(); ++i) {
     const char c = lower(sql[i]);
-    if (c != 'l' && c != 'a' && c != 't' && c != 'h') continue;
-    for (std::string_view w : kWords) {
+    for (std::string_view w : words) {
       if (w[0] != c || sql.size() - i < w.size()) continue;
       size_t k = 1;
       while (k < w.size() && lower(sql[i + k]) == w[k]) ++k;
@@ -58,6 +61,18 @@ bool may_leave_session_state(std::string_view sql) {
     }
   }
   return false;
+}
+
+}  // namespace
+
+bool may_leave_session_state(std::string_view sql) {
+  return contains_any(sql, {"listen", "advisory_lock", "temp", "hold", "load"});
+}
+
+bool may_end_session_state(std::string_view sql) {
+  // UNLISTEN, pg_advisory_unlock*, DISCARD, DROP (a temporary table), CLOSE (a cursor), and a rollback
+  // of the transaction that made the state (LISTEN and CREATE TEMP are undone by it).
+  return contains_any(sql, {"unlisten", "unlock", "discard", "drop", "close", "rollback", "abort"});
 }
 
 std::string_view kind_name(StatementKind kind) {

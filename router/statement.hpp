@@ -57,6 +57,9 @@ std::string_view session_state_name(SessionStateKind kind);
 // False when `sql` cannot leave such state (none of the words that could are in it, in any case): most
 // statements are ruled out by this scan without being parsed.
 bool may_leave_session_state(std::string_view sql);
+// False when `sql` cannot end such state (no UNLISTEN, unlock, DISCARD, DROP, CLOSE, ROLLBACK or ABORT in
+// it): a client keeping its connection has it checked again only after a statement that may.
+bool may_end_session_state(std::string_view sql);
 // False when `sql` does not begin with SET or RESET (after white space): no SessionSetting, unparsed.
 bool may_set_parameter(std::string_view sql);
 // Kinds the router treats as writes (db_for_write): Write, Ddl, Utility and Unparsed.

@@ -109,9 +109,9 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
                           MetricType::Gauge),
                 {}, rt_.clients_parked.load(relaxed));
   Families::add(fs.family("pgroute_clients_keeping_server",
-                          "Clients under transaction pooling that keep their server connection until they disconnect, "
-                          "for state a statement left in its session (LISTEN, a session advisory lock, a temporary "
-                          "table, a cursor WITH HOLD, LOAD).",
+                          "Clients under transaction pooling that keep their server connection for state a statement "
+                          "left in its session (LISTEN, a session advisory lock, a temporary table, a cursor WITH "
+                          "HOLD, LOAD), until that state is gone or they disconnect.",
                           MetricType::Gauge),
                 {}, rt_.clients_keeping_server.load(relaxed));
   Families::add(

@@ -124,7 +124,7 @@ std::string ClientSession::affinity_error(const std::string& alias, const router
            " it made there (transaction pooling cannot hand that to other clients), but the statement routes to "
            "alias \"" +
            d.alias + "\" (router " + d.router + ": " + d.reason +
-           "); until it disconnects every statement of the session runs on that connection";
+           "); until that is gone (or it disconnects) every statement of the session runs on that connection";
   return "pgroute: this transaction runs on alias \"" + alias + "\" but the statement routes to alias \"" + d.alias +
          "\" (router " + d.router + ": " + d.reason + "); a transaction cannot span aliases";
 }

@@ -694,18 +694,6 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
 
 // The statement a unit's statistics are kept under (the first of the unit): its text, constants
 // replaced by $n for simple queries so "... id = 1" and "... id = 2" count as one statement.
-void ClientSession::note_session_state(std::string_view sql) {
-  if (session_mode_ || server_kept_for_ != router::SessionStateKind::none || !server_) return;
-  if (!router::may_leave_session_state(sql)) return;
-  const router::SessionStateKind state = analyze(sql)->session_state;
-  if (state == router::SessionStateKind::none) return;
-  server_kept_for_ = state;
-  rt().clients_keeping_server.fetch_add(1, std::memory_order_relaxed);
-  PGR_LOG(info) << describe() << ": keeps its server connection (" << server_->endpoint().describe()
-                << ") until it disconnects: " << router::session_state_name(state)
-                << " lasts beyond the transaction, and another client must not inherit it";
-}
-
 uint32_t ClientSession::track_setting(std::string_view sql) {
   if (session_mode_ || !router::may_set_parameter(sql)) return 0;
   auto setting = analyze(sql)->session_setting;

@@ -165,9 +165,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool statement_exists(std::string_view name) const;
   Handled refuse_duplicate_parse(std::string_view name);
   void note_statement(std::string_view sql, bool simple);
-  // Under transaction pooling: if `sql` leaves state in the server session that outlives the
-  // transaction (router::SessionStateKind), the session keeps its server connection from now on.
+  // Under transaction pooling (kept_server.cpp): if `sql` leaves state in the server session that
+  // outlives the transaction (router::SessionStateKind), the session keeps its server connection; if it
+  // may end such state, the server is asked once it is idle (the keep probe) and the connection goes
+  // back when nothing is left.
   void note_session_state(std::string_view sql);
+  bool keep_probe_due() const;
+  void send_keep_probe_if_due();
+  void on_keep_probe_reply(const wire::Frame& f);
   // A ticket (Pending::setting) when `sql` is a session-level SET/RESET the proxy can repeat (the caller
   // knows it is sent outside a transaction with nothing of the client in flight); 0 otherwise.
   uint32_t track_setting(std::string_view sql);
@@ -517,8 +522,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool tls_counted_ = false;          // the TLS handshake completed: counted in rt().clients_tls
   bool session_mode_ = false;         // pool.mode session: the server connection stays for the whole session
   // Not none: a statement of the client left that state in its server session, so the connection stays
-  // with it until it disconnects (then DISCARD ALL), as in session mode (note_session_state).
+  // with it until the state is gone or it disconnects (then DISCARD ALL), as in session mode
+  // (kept_server.cpp).
   router::SessionStateKind server_kept_for_ = router::SessionStateKind::none;
+  bool recheck_keep_ = false;      // the keep probe is due once the server is idle
+  bool keep_probe_found_ = false;  // the probe in flight found state (or failed): the connection stays
 };
 
 }  // namespace pgroute

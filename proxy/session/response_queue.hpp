@@ -88,6 +88,9 @@ struct Pending {
   // An InjectedQuery asking the primary's WAL position right after a commit (causal reads): its DataRow
   // and ReadyForQuery are read, not just swallowed.
   bool lsn_probe = false;
+  // An InjectedQuery asking whether the session state a client kept its connection for is gone
+  // (kept_server.cpp): its DataRow and ReadyForQuery are read, not just swallowed.
+  bool keep_probe = false;
   // A client Query that is one session-level SET/RESET the proxy repeats on its later connections: its
   // entry in UnitState::settings (0: none), applied when the server confirms it.
   uint32_t setting = 0;

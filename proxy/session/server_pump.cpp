@@ -82,6 +82,8 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   const bool swallow = !reply.forward;
   if (head.lsn_probe) {
     on_commit_probe_reply(f);
+  } else if (head.keep_probe) {
+    on_keep_probe_reply(f);
   } else if (head.kind == Expect::InjectedQuery && f.type == be::kErrorResponse) {
     wire::ErrorFields e;
     wire::parse_error_fields(f.body, e);
@@ -218,6 +220,7 @@ void ClientSession::pump_step() {
       pump_wait(PumpWait::server_lost);
       return;
     }
+    send_keep_probe_if_due();
     if (may_detach()) {
       auto done = std::move(server_);
       if (state_ == SessionState::attached) set_state(SessionState::idle);
@@ -313,6 +316,7 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       end_session(ClientCloseReason::unknown);  // server_lost() noted why
       co_return;
     }
+    send_keep_probe_if_due();
     if (may_detach()) {
       // Return the connection before writing to the client: the server is idle, another client may use it.
       auto done = std::move(server_);

@@ -231,3 +231,99 @@ TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every se
   a.exec("ROLLBACK");
   CHECK(a.scalar("SHOW lock_timeout") == "0");
 }
+
+TEST_CASE(
+    "proxy: transaction pooling: a kept connection goes back to the pool once its session state is gone, and "
+    "only then") {
+  ProxyConfig cfg = default_proxy_config();
+  cfg.backend("default").pool_size = 1;
+  cfg.pool_size = 1;  // one server connection: while a keeps it, b cannot run at all
+  cfg.threads = 1;
+  cfg.queue_timeout = "300ms";
+  cfg.metrics_port = free_port();
+  Proxy proxy(cfg);
+  auto keeping = [&] {
+    auto r = http_get(*cfg.metrics_port, "/metrics");
+    auto v = r ? sample_value(r->body, "pgroute_clients_keeping_server") : std::nullopt;
+    return v ? *v : -1.0;
+  };
+  Conn a = proxy.connect();
+  Conn b = proxy.connect();
+  const std::string pid = a.scalar("SELECT pg_backend_pid()");
+  // b gets the connection when a has given it back, and finds nothing of a's on it.
+  auto b_gets_a_clean_connection = [&] {
+    CHECK(b.scalar("SELECT pg_backend_pid()") == pid);
+    CHECK(b.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()") == "0");
+    CHECK(b.scalar("SELECT count(*) FROM pg_listening_channels()") == "0");
+    CHECK(b.scalar("SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()") == "0");
+  };
+
+  SUBCASE("a session lock, then its unlock (simple and extended protocol)") {
+    for (const bool extended : {false, true}) {
+      CAPTURE(extended);
+      CHECK(a.scalar("SELECT pg_advisory_lock(7)") == "");
+      CHECK(a.scalar("SELECT 1") == "1");  // the check after the lock has been answered: it found the lock
+      CHECK(keeping() == 1);
+      PgError waited = expect_pg_error([&] { b.scalar("SELECT 1"); });
+      INFO(waited.what());
+      if (extended)
+        CHECK(a.exec_params("SELECT pg_advisory_unlock($1::bigint)", {"7"}).at(0, 0) == "t");
+      else
+        CHECK(a.scalar("SELECT pg_advisory_unlock(7)") == "t");
+      CHECK(eventually([&] { return keeping() == 0; }));
+      b_gets_a_clean_connection();
+    }
+  }
+  SUBCASE("pg_try_advisory_lock that got nothing keeps nothing") {
+    Conn direct(first_cluster().params(kAppUser, kAppPassword));
+    CHECK(direct.scalar("SELECT pg_advisory_lock(8)") == "");
+    CHECK(a.scalar("SELECT pg_try_advisory_lock(8)") == "f");
+    CHECK(eventually([&] { return keeping() == 0; }));
+    b_gets_a_clean_connection();
+    CHECK(a.scalar("SELECT pg_try_advisory_lock(9)") == "t");  // this one it got
+    CHECK(a.scalar("SELECT 1") == "1");
+    CHECK(keeping() == 1);
+    a.exec("SELECT pg_advisory_unlock_all()");
+    CHECK(eventually([&] { return keeping() == 0; }));
+    b_gets_a_clean_connection();
+  }
+  SUBCASE("LISTEN, then UNLISTEN; a LISTEN rolled back") {
+    a.exec("LISTEN it_keep_again");
+    CHECK(a.scalar("SELECT 1") == "1");
+    CHECK(keeping() == 1);
+    a.exec("UNLISTEN it_keep_again");
+    CHECK(eventually([&] { return keeping() == 0; }));
+    b_gets_a_clean_connection();
+    a.exec("BEGIN");
+    a.exec("LISTEN it_keep_rolled_back");
+    a.exec("ROLLBACK");
+    CHECK(eventually([&] { return keeping() == 0; }));
+    b_gets_a_clean_connection();
+  }
+  SUBCASE("a temporary table, then DROP TABLE") {
+    a.exec("CREATE TEMP TABLE it_keep_drop (x int)");
+    a.exec("INSERT INTO it_keep_drop VALUES (1)");
+    CHECK(keeping() == 1);
+    a.exec("DROP TABLE it_keep_drop");
+    CHECK(eventually([&] { return keeping() == 0; }));
+    b_gets_a_clean_connection();
+  }
+  SUBCASE("one state ended while another stays: the connection stays") {
+    CHECK(a.scalar("SELECT pg_advisory_lock(10)") == "");
+    a.exec("LISTEN it_keep_both");
+    a.exec("UNLISTEN it_keep_both");
+    CHECK(a.scalar("SELECT 1") == "1");  // the check after UNLISTEN has been answered: the lock is still there
+    CHECK(keeping() == 1);
+    CHECK(a.scalar("SELECT pg_backend_pid()") == pid);
+    PgError waited = expect_pg_error([&] { b.scalar("SELECT 1"); });
+    INFO(waited.what());
+    // Inside a transaction nothing is checked: the unlock shows only once it is over.
+    a.exec("BEGIN");
+    CHECK(a.scalar("SELECT pg_advisory_unlock(10)") == "t");
+    CHECK(a.scalar("SELECT 1") == "1");
+    CHECK(keeping() == 1);
+    a.exec("COMMIT");
+    CHECK(eventually([&] { return keeping() == 0; }));
+    b_gets_a_clean_connection();
+  }
+}

@@ -301,8 +301,25 @@ TEST_CASE("session state that outlives a transaction is named; what ends with it
   for (const Case& c : cases) {
     CAPTURE(c.sql);
     CHECK(analyze(c.sql).session_state == c.state);
+    // The text scan that spares the parse never rules out a statement that leaves state.
+    if (c.state != SessionStateKind::none) CHECK(may_leave_session_state(c.sql));
   }
   CHECK(session_state_name(SessionStateKind::advisory_lock) == "a session advisory lock");
+}
+
+TEST_CASE("statements that may end kept session state are found by the text scan; others are not") {
+  for (const char* sql :
+       {"UNLISTEN *", "unlisten jobs", "SELECT pg_advisory_unlock(42)", "SELECT pg_catalog.pg_advisory_unlock_all()",
+        "SELECT pg_advisory_unlock_shared(1, 2)", "DISCARD ALL", "discard temp", "DROP TABLE scratch", "CLOSE ALL",
+        "close c", "ROLLBACK", "abort", "BEGIN; SELECT 1; ROLLBACK"}) {
+    CAPTURE(sql);
+    CHECK(may_end_session_state(sql));
+  }
+  for (const char* sql : {"SELECT 1", "LISTEN jobs", "SELECT pg_advisory_lock(42)", "COMMIT",
+                          "INSERT INTO t VALUES (1)", "CREATE TEMP TABLE scratch (x int)", "NOTIFY jobs"}) {
+    CAPTURE(sql);
+    CHECK_FALSE(may_end_session_state(sql));
+  }
 }
 
 TEST_CASE("a session-level SET or RESET of one parameter is read as the proxy can repeat it") {
