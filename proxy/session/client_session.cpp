@@ -589,10 +589,6 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
   if (f.type == fe::kParse && !parse.name.empty() && statement_exists(parse.name))
     return refuse_duplicate_parse(parse.name);
   u().normalized_current = u().normalize_tried = false;
-  // Nothing of the client in flight and no transaction open: a SET now is a session-level one that
-  // takes effect when the server confirms it (attaching may queue the proxy's own queries first).
-  const bool outside_transaction =
-      u().replies.expect.empty() && !u().pending_begin && (!server_ || server_->tx_status == tx::kIdle);
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
   if (!server_ && snap_->generation != rt().generation()) snap_ = rt().snapshot();
   if (routing_active()) {
@@ -636,7 +632,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       push({.kind = Expect::Query,
             .parse_number = parses(),
             .column_order = std::exchange(u().column_order_placed, false),
-            .setting = outside_transaction ? track_setting(sql) : 0});
+            .setting = track_setting(sql)});
       u().server_out.append(f.bytes());
       if (causal_) send_commit_probe_if_due();
       break;
@@ -694,35 +690,6 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
 
 // The statement a unit's statistics are kept under (the first of the unit): its text, constants
 // replaced by $n for simple queries so "... id = 1" and "... id = 2" count as one statement.
-uint32_t ClientSession::track_setting(std::string_view sql) {
-  if (session_mode_ || !router::may_set_parameter(sql)) return 0;
-  auto setting = analyze(sql)->session_setting;
-  if (!setting) return 0;
-  uint32_t ticket = ++u().last_setting;
-  if (ticket == 0) ticket = ++u().last_setting;  // 0 means "none" in Pending::setting
-  u().settings.emplace_back(ticket, std::move(*setting));
-  return ticket;
-}
-
-void ClientSession::apply_setting(uint32_t ticket, ServerConnection& conn) {
-  auto& settings = u().settings;
-  auto it = std::find_if(settings.begin(), settings.end(), [&](const auto& s) { return s.first == ticket; });
-  if (it == settings.end()) return;
-  const router::SessionSetting& s = it->second;
-  if (s.value) {
-    if (auto changed = who_->with_param(s.name, *s.value)) who_ = worker_.identities.intern(std::move(*changed));
-    conn.applied.set(s.name, *s.value);
-  } else {
-    if (auto changed = who_->without_param(s.name)) who_ = worker_.identities.intern(std::move(*changed));
-    conn.applied.erase(s.name);
-  }
-  settings.erase(it);
-}
-
-void ClientSession::forget_setting(uint32_t ticket) {
-  std::erase_if(u().settings, [&](const auto& s) { return s.first == ticket; });
-}
-
 void ClientSession::note_statement(std::string_view sql, bool simple) {
   if (!u().unit_statement.empty()) return;
   if (simple && (u().normalized_current || (!u().normalize_tried && normalize_literals(sql, u().normalized))) &&

@@ -173,12 +173,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool keep_probe_due() const;
   void send_keep_probe_if_due();
   void on_keep_probe_reply(const wire::Frame& f);
-  // A ticket (Pending::setting) when `sql` is a session-level SET/RESET the proxy can repeat (the caller
-  // knows it is sent outside a transaction with nothing of the client in flight); 0 otherwise.
+  // The client's own session-level SETs (client_settings.cpp). A ticket (Pending::setting) when `sql`
+  // is a SET/RESET of one parameter to constants the proxy can repeat; 0 otherwise.
   uint32_t track_setting(std::string_view sql);
-  // The server confirmed the SET/RESET of `ticket` on `conn`: the client's parameters include it now.
-  void apply_setting(uint32_t ticket, ServerConnection& conn);
-  void forget_setting(uint32_t ticket);  // its unit is over (a SET that failed leaves nothing to repeat)
+  // A CommandComplete of the client's: a tracked SET confirmed, or a transaction's end.
+  void note_setting_tag(const Pending& head, std::string_view tag, ServerConnection& conn);
+  // A ReadyForQuery of the client's: a rollback to a savepoint leaves the transaction open.
+  void note_setting_ready(char tx_status);
+  // The unit of `head` (with a ticket) is over: its SET follows the client now, or when its transaction
+  // commits; a SET that failed leaves nothing.
+  void settle_setting(const Pending& head, ServerConnection& conn);
+  void apply_setting(const router::SessionSetting& s, ServerConnection& conn);
   void push(Pending p);
   void emit_ready_synthetic();
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
@@ -414,6 +419,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // server confirms them, by ticket (Pending::setting).
     std::vector<std::pair<uint32_t, router::SessionSetting>> settings;  // a vector: empty costs no allocation
     uint32_t last_setting = 0;
+    uint32_t confirmed_setting = 0;  // the ticket whose SET the server completed; its ReadyForQuery decides
+    // Confirmed SETs made inside the open transaction block: they last if it commits.
+    std::vector<router::SessionSetting> committing;
+    bool rolled_back = false;  // a ROLLBACK completed; its ReadyForQuery says whether to a savepoint
   };
   std::unique_ptr<UnitState> unit_;
   UnitState& u() {

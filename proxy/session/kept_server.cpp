@@ -93,8 +93,7 @@ void ClientSession::on_keep_probe_reply(const wire::Frame& f) {
     keep_probe_found_ = true;
     PGR_LOG(warn) << describe() << ": checking for session state on " << server_->endpoint().describe()
                   << " failed, the connection stays with the client: " << e.message;
-  } else if (f.type == be::kReadyForQuery && !keep_probe_found_ &&
-             server_kept_for_ != router::SessionStateKind::load) {
+  } else if (f.type == be::kReadyForQuery && !keep_probe_found_ && server_kept_for_ != router::SessionStateKind::load) {
     PGR_LOG(info) << describe() << ": no session state is left on " << server_->endpoint().describe()
                   << ": its server connection goes back to the pool";
     server_kept_for_ = router::SessionStateKind::none;

@@ -113,6 +113,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     char status = tx::kIdle;
     wire::parse_ready_for_query(f.body, status);
     conn.tx_status = status;
+    if (!swallow) note_setting_ready(status);
     if (status == tx::kIdle && !swallow && shard_key_for_transaction_) {
       shard_key_.reset();  // SET pgroute.shard_key inside a transaction lasts until it ends
       shard_key_for_transaction_ = false;
@@ -129,15 +130,14 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
       conn.applied.clear();
     } else if (tag == "DEALLOCATE" && head.kind == Expect::Query && head.statement) {
       conn.prepared.remove(head.statement);  // a client's SQL DEALLOCATE, sent with the server's name
-    } else if ((tag == "SET" || tag == "RESET") && head.setting) {
-      apply_setting(head.setting, conn);  // follows the client to its next connections (set_config)
-    } else if (tag == "SET" || tag == "RESET" || tag == "DISCARD") {
-      dirty_session_state_ = true;
+    } else if (tag == "SET" || tag == "RESET" || tag == "DISCARD" || tag == "COMMIT" || tag == "ROLLBACK" ||
+               tag == "PREPARE TRANSACTION") {
+      note_setting_tag(head, tag, conn);
     }
   }
   if (f.type == be::kCommandComplete && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
   if (!reply.completed) return true;
-  if (head.setting) forget_setting(head.setting);
+  if (head.setting) settle_setting(head, conn);
   if (f.type == be::kReadyForQuery && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
     // kind: the statement kind when the router analysed it, else the protocol unit (routing off).

@@ -230,6 +230,30 @@ TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every se
   a.exec("SET lock_timeout = '3s'");
   a.exec("ROLLBACK");
   CHECK(a.scalar("SHOW lock_timeout") == "0");
+  // Committed, it lasts, as on PostgreSQL. So does an earlier one across a rollback to a savepoint that
+  // undid a later one, and across a failed transaction.
+  a.exec("BEGIN");
+  a.exec("SET lock_timeout = '2500ms'");
+  a.exec("COMMIT");
+  a.exec("BEGIN");
+  a.exec("SAVEPOINT s");
+  a.exec("SET lock_timeout = '4s'");
+  a.exec("ROLLBACK TO SAVEPOINT s");
+  a.exec("COMMIT");
+  a.exec("BEGIN");
+  a.exec("SET lock_timeout = '6s'");
+  PgError failed = expect_pg_error([&] { a.exec("SELECT 1/0"); });
+  CHECK(failed.sqlstate == "22012");
+  a.exec("COMMIT");  // of a failed transaction: a rollback
+  for (int round = 0; round < 4; ++round) {
+    CAPTURE(round);
+    Conn& holder = round % 2 ? a : b;
+    holder.exec("BEGIN");
+    holder.exec("SELECT 1");
+    CHECK(a.scalar("SHOW lock_timeout") == "2500ms");
+    CHECK(b.scalar("SHOW lock_timeout") == "0");
+    holder.exec("COMMIT");
+  }
 }
 
 TEST_CASE(
