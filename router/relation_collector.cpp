@@ -93,6 +93,9 @@ class RelationCollector {
       note_state(SessionStateKind::listen);
     } else if (d == &pg_query__load_stmt__descriptor) {
       note_state(SessionStateKind::load);
+    } else if (d == &pg_query__prepare_stmt__descriptor) {
+      note_state(SessionStateKind::prepared_statement);
+      walk_fields(msg, depth, nullptr);
     } else if (d == &pg_query__declare_cursor_stmt__descriptor) {
       constexpr int32_t kCursorOptHold = 0x0020;  // CURSOR_OPT_HOLD in PostgreSQL's parsenodes.h
       if (reinterpret_cast<const PgQuery__DeclareCursorStmt*>(msg)->options & kCursorOptHold)

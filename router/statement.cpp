@@ -28,6 +28,7 @@ std::string_view session_state_name(SessionStateKind kind) {
     case SessionStateKind::advisory_lock: return "a session advisory lock";
     case SessionStateKind::temporary: return "a temporary table";
     case SessionStateKind::holdable_cursor: return "a cursor WITH HOLD";
+    case SessionStateKind::prepared_statement: return "a prepared statement (SQL PREPARE)";
     case SessionStateKind::load: return "LOAD";
   }
   return "session state";
@@ -66,13 +67,13 @@ bool contains_any(std::string_view sql, std::initializer_list<std::string_view> 
 }  // namespace
 
 bool may_leave_session_state(std::string_view sql) {
-  return contains_any(sql, {"listen", "advisory_lock", "temp", "hold", "load"});
+  return contains_any(sql, {"listen", "advisory_lock", "temp", "hold", "load", "prepare"});
 }
 
 bool may_end_session_state(std::string_view sql) {
-  // UNLISTEN, pg_advisory_unlock*, DISCARD, DROP (a temporary table), CLOSE (a cursor), and a rollback
-  // of the transaction that made the state (LISTEN and CREATE TEMP are undone by it).
-  return contains_any(sql, {"unlisten", "unlock", "discard", "drop", "close", "rollback", "abort"});
+  // UNLISTEN, pg_advisory_unlock*, DISCARD, DROP (a temporary table), CLOSE (a cursor), DEALLOCATE, and
+  // a rollback of the transaction that made the state (LISTEN, CREATE TEMP and PREPARE are undone by it).
+  return contains_any(sql, {"unlisten", "unlock", "discard", "drop", "close", "deallocate", "rollback", "abort"});
 }
 
 std::string_view kind_name(StatementKind kind) {

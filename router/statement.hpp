@@ -50,7 +50,9 @@ enum class SessionStateKind : uint8_t {
   advisory_lock,    // pg_advisory_lock, pg_try_advisory_lock (and _shared): session-level locks
   temporary,        // CREATE TEMP TABLE / VIEW / SEQUENCE, SELECT INTO TEMP
   holdable_cursor,  // DECLARE ... WITH HOLD
-  load,             // LOAD of a library
+  // PREPARE name AS ...: another client's EXECUTE of that name on the connection would run it
+  prepared_statement,
+  load,  // LOAD of a library
 };
 // "LISTEN", "a session advisory lock", "a temporary table", ...
 std::string_view session_state_name(SessionStateKind kind);

@@ -1,7 +1,7 @@
 // A client that left state in its server session which outlives the transaction (LISTEN, a session
-// advisory lock, a temporary table, a cursor WITH HOLD, LOAD) keeps that server connection under
+// advisory lock, a temporary table, a cursor WITH HOLD, a statement made by SQL PREPARE, LOAD) keeps that server connection under
 // transaction pooling. It gives it back once the state is gone: after a statement that may have ended
-// it (UNLISTEN, an unlock, DROP, ...), and after the one that made it (a pg_try_advisory_lock that got
+// it (UNLISTEN, an unlock, DROP, DEALLOCATE ...), and after the one that made it (a pg_try_advisory_lock that got
 // nothing, a LISTEN rolled back), the proxy asks the server, outside any transaction, whether anything
 // is left. Without that, clients that take and release session locks would each hold a server
 // connection until they disconnect, and the pool would run dry.
@@ -32,7 +32,8 @@ constexpr std::string_view kKeepProbe =
     "SELECT EXISTS (SELECT FROM pg_catalog.pg_listening_channels())"
     " OR EXISTS (SELECT FROM pg_catalog.pg_locks WHERE pid = pg_catalog.pg_backend_pid() AND locktype = 'advisory')"
     " OR EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema())"
-    " OR EXISTS (SELECT FROM pg_catalog.pg_cursors WHERE is_holdable)";
+    " OR EXISTS (SELECT FROM pg_catalog.pg_cursors WHERE is_holdable)"
+    " OR EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql)";
 
 }  // namespace
 

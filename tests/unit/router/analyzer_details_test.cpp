@@ -284,6 +284,8 @@ TEST_CASE("session state that outlives a transaction is named; what ends with it
       {"CREATE TEMP SEQUENCE s", SessionStateKind::temporary},
       {"DECLARE c CURSOR WITH HOLD FOR SELECT 1", SessionStateKind::holdable_cursor},
       {"LOAD 'auto_explain'", SessionStateKind::load},
+      {"PREPARE q (int) AS SELECT $1", SessionStateKind::prepared_statement},
+      {"prepare q as insert into t values (1)", SessionStateKind::prepared_statement},
       {"BEGIN; SELECT 1; LISTEN a; COMMIT", SessionStateKind::listen},
       // Ends with the transaction, or leaves nothing.
       {"SELECT pg_advisory_xact_lock(42)", SessionStateKind::none},
@@ -295,6 +297,9 @@ TEST_CASE("session state that outlives a transaction is named; what ends with it
       {"SELECT temp FROM temperatures", SessionStateKind::none},
       {"DECLARE c CURSOR FOR SELECT 1", SessionStateKind::none},
       {"UNLISTEN *", SessionStateKind::none},
+      {"PREPARE TRANSACTION 'tx1'", SessionStateKind::none},
+      {"EXECUTE q(1)", SessionStateKind::none},
+      {"DEALLOCATE PREPARE q", SessionStateKind::none},
       {"NOTIFY jobs", SessionStateKind::none},
       {"SELECT 'pg_advisory_lock(1)'", SessionStateKind::none},
   };
