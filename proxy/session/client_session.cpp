@@ -654,16 +654,23 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
           break;
         // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
         case Expect::SynthParseComplete: push({Expect::SynthParseComplete, 0, {}, t.statement->parse_number}); break;
-        case Expect::Bind:
-          if (t.statement) {
-            note_statement(t.statement->query(), false);
-            note_session_state(t.statement->query());
-          } else if (bind.statement.empty()) {
-            note_statement(prepared().unnamed_query, false);
-            note_session_state(prepared().unnamed_query);
+        case Expect::Bind: {
+          const std::string_view query = t.statement              ? t.statement->query()
+                                         : bind.statement.empty() ? std::string_view(prepared().unnamed_query)
+                                                                  : std::string_view();
+          if (!query.empty()) {
+            note_statement(query, false);
+            note_session_state(query);
+            // A SET bound to the unnamed portal (drivers that send everything with the extended protocol):
+            // its Execute carries the ticket.
+            if (bind.portal.empty()) {
+              if (u().portal_setting) forget_setting(u().portal_setting);
+              u().portal_setting = track_setting(query);
+            }
           }
           push({.kind = Expect::Bind, .column_order = u().column_order_placed});
           break;
+        }
         // The statement stays prepared on the server for other clients; only this client forgets it.
         case Expect::SynthCloseComplete: prepared().named.forget(target.name); [[fallthrough]];
         default: push({t.answer});
@@ -672,11 +679,15 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
     }
     case fe::kExecute:
       unit_open_ = true;
-      push({.kind = Expect::Execute, .parse_number = parses(), .column_order = u().column_order_placed});
+      push({.kind = Expect::Execute,
+            .parse_number = parses(),
+            .column_order = u().column_order_placed,
+            .setting = exec.portal.empty() ? std::exchange(u().portal_setting, 0) : 0});
       u().server_out.append(f.bytes());
       break;
     case fe::kSync:
       unit_open_ = false;
+      if (u().portal_setting) forget_setting(std::exchange(u().portal_setting, 0));  // bound, not executed
       u().column_order_placed = false;  // the statement placed by it is over
       push({Expect::Sync});
       u().server_out.append(f.bytes());

@@ -176,13 +176,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The client's own session-level SETs (client_settings.cpp). A ticket (Pending::setting) when `sql`
   // is a SET/RESET of one parameter to constants the proxy can repeat; 0 otherwise.
   uint32_t track_setting(std::string_view sql);
-  // A CommandComplete of the client's: a tracked SET confirmed, or a transaction's end.
+  void forget_setting(uint32_t ticket);  // its reply is over: confirmed (now in committing) or failed
+  // A CommandComplete of the client's: a tracked SET confirmed, or an explicit transaction's end.
   void note_setting_tag(const Pending& head, std::string_view tag, ServerConnection& conn);
-  // A ReadyForQuery of the client's: a rollback to a savepoint leaves the transaction open.
-  void note_setting_ready(char tx_status);
-  // The unit of `head` (with a ticket) is over: its SET follows the client now, or when its transaction
-  // commits; a SET that failed leaves nothing.
-  void settle_setting(const Pending& head, ServerConnection& conn);
+  // A ReadyForQuery of the client's: the confirmed SETs last if their transaction committed.
+  void note_setting_ready(char tx_status, ServerConnection& conn);
   void apply_setting(const router::SessionSetting& s, ServerConnection& conn);
   void push(Pending p);
   void emit_ready_synthetic();
@@ -419,10 +417,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // server confirms them, by ticket (Pending::setting).
     std::vector<std::pair<uint32_t, router::SessionSetting>> settings;  // a vector: empty costs no allocation
     uint32_t last_setting = 0;
-    uint32_t confirmed_setting = 0;  // the ticket whose SET the server completed; its ReadyForQuery decides
-    // Confirmed SETs made inside the open transaction block: they last if it commits.
+    uint32_t portal_setting = 0;  // the ticket of a SET bound to the unnamed portal, for its Execute
+    // SETs the server confirmed in the transaction still open: they last if it commits.
     std::vector<router::SessionSetting> committing;
-    bool rolled_back = false;  // a ROLLBACK completed; its ReadyForQuery says whether to a savepoint
+    bool rolled_back = false;    // a ROLLBACK completed; its ReadyForQuery says whether to a savepoint
+    bool error_in_unit = false;  // an error since the last ReadyForQuery: the implicit transaction failed
   };
   std::unique_ptr<UnitState> unit_;
   UnitState& u() {

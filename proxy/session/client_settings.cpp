@@ -1,9 +1,10 @@
 // A client's own session-level SET under transaction pooling. PostgreSQL keeps such a SET for the rest
-// of the session once it is in effect: at once outside a transaction block, at COMMIT inside one (a
-// rollback undoes it). The proxy follows that and repeats the setting on every server connection the
-// client gets later (set_config at attach, like its startup parameters). What it cannot follow (SET
-// LOCAL, SET ROLE, several statements in one query string, a rollback to a savepoint after a SET) marks
-// the connection dirty: RESET ALL when it goes back, as before.
+// of the session once the transaction it ran in commits: the implicit one of a simple Query or of an
+// extended-protocol unit (up to Sync), or an explicit block at COMMIT; a rollback, or an error in the
+// implicit transaction, undoes it. The proxy follows that and repeats the setting on every server
+// connection the client gets later (set_config at attach, like its startup parameters). What it cannot
+// follow (SET LOCAL, SET ROLE, several statements in one query string, a rollback to a savepoint after
+// a SET) marks the connection dirty: RESET ALL when it goes back.
 #include <algorithm>
 
 #include "proxy/session/client_session.hpp"
@@ -25,6 +26,10 @@ uint32_t ClientSession::track_setting(std::string_view sql) {
   return ticket;
 }
 
+void ClientSession::forget_setting(uint32_t ticket) {
+  std::erase_if(u().settings, [&](const auto& s) { return s.first == ticket; });
+}
+
 void ClientSession::apply_setting(const router::SessionSetting& s, ServerConnection& conn) {
   if (s.value) {
     if (auto changed = who_->with_param(s.name, *s.value)) who_ = worker_.identities.intern(std::move(*changed));
@@ -38,13 +43,18 @@ void ClientSession::apply_setting(const router::SessionSetting& s, ServerConnect
 void ClientSession::note_setting_tag(const Pending& head, std::string_view tag, ServerConnection& conn) {
   UnitState& unit = u();
   if (tag == "SET" || tag == "RESET") {
-    if (head.setting)
-      unit.confirmed_setting = head.setting;  // in effect; whether beyond a transaction, its ReadyForQuery says
-    else
+    auto it = head.setting ? std::find_if(unit.settings.begin(), unit.settings.end(),
+                                          [&](const auto& s) { return s.first == head.setting; })
+                           : unit.settings.end();
+    if (it == unit.settings.end()) {
       dirty_session_state_ = true;
+      return;
+    }
+    unit.committing.push_back(std::move(it->second));  // in effect; it lasts if its transaction commits
+    unit.settings.erase(it);
   } else if (tag == "DISCARD") {
     dirty_session_state_ = true;
-  } else if (tag == "COMMIT") {  // a COMMIT of a failed transaction reports ROLLBACK
+  } else if (tag == "COMMIT") {  // of an explicit block (a COMMIT of a failed one reports ROLLBACK)
     for (const router::SessionSetting& s : unit.committing) apply_setting(s, conn);
     unit.committing.clear();
   } else if (tag == "ROLLBACK") {
@@ -55,26 +65,23 @@ void ClientSession::note_setting_tag(const Pending& head, std::string_view tag, 
   }
 }
 
-void ClientSession::note_setting_ready(char tx_status) {
-  if (!unit_ || !std::exchange(unit_->rolled_back, false) || unit_->committing.empty()) return;
-  // Still in the transaction: a rollback to a savepoint undid the SETs after it and kept those before,
-  // which the proxy does not tell apart. Otherwise the whole transaction, and all of them, are gone.
-  if (tx_status != tx::kIdle) dirty_session_state_ = true;
-  unit_->committing.clear();
-}
-
-void ClientSession::settle_setting(const Pending& head, ServerConnection& conn) {
-  UnitState& unit = u();
-  auto it = std::find_if(unit.settings.begin(), unit.settings.end(),
-                         [&](const auto& s) { return s.first == head.setting; });
-  if (it == unit.settings.end()) return;
-  if (std::exchange(unit.confirmed_setting, 0) == head.setting) {
-    if (conn.tx_status == tx::kIdle)
-      apply_setting(it->second, conn);  // follows the client to its next connections (set_config)
-    else
-      unit.committing.push_back(std::move(it->second));
+void ClientSession::note_setting_ready(char tx_status, ServerConnection& conn) {
+  if (!unit_) return;
+  UnitState& unit = *unit_;
+  const bool rolled_back = std::exchange(unit.rolled_back, false);
+  const bool failed = std::exchange(unit.error_in_unit, false);
+  if (unit.committing.empty()) return;
+  if (rolled_back) {
+    // Still in the block: a rollback to a savepoint undid the SETs after it and kept those before, which
+    // the proxy does not tell apart. Otherwise the whole transaction, and all of them, are gone.
+    if (tx_status != tx::kIdle) dirty_session_state_ = true;
+    unit.committing.clear();
+  } else if (tx_status == tx::kIdle) {
+    // The implicit transaction is over: committed, unless an error in it rolled it back.
+    if (!failed)
+      for (const router::SessionSetting& s : unit.committing) apply_setting(s, conn);
+    unit.committing.clear();
   }
-  unit.settings.erase(it);
 }
 
 }  // namespace pgroute

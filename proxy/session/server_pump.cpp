@@ -80,6 +80,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   const Pending& head = reply.head;
   if (f.type == be::kErrorResponse && head.column_order) note_column_order_error(f);
   const bool swallow = !reply.forward;
+  if (f.type == be::kErrorResponse && !swallow) u().error_in_unit = true;  // its implicit transaction failed
   if (head.lsn_probe) {
     on_commit_probe_reply(f);
   } else if (head.keep_probe) {
@@ -113,7 +114,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     char status = tx::kIdle;
     wire::parse_ready_for_query(f.body, status);
     conn.tx_status = status;
-    if (!swallow) note_setting_ready(status);
+    if (!swallow) note_setting_ready(status, conn);
     if (status == tx::kIdle && !swallow && shard_key_for_transaction_) {
       shard_key_.reset();  // SET pgroute.shard_key inside a transaction lasts until it ends
       shard_key_for_transaction_ = false;
@@ -137,7 +138,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   }
   if (f.type == be::kCommandComplete && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
   if (!reply.completed) return true;
-  if (head.setting) settle_setting(head, conn);
+  if (head.setting) forget_setting(head.setting);
   if (f.type == be::kReadyForQuery && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
     // kind: the statement kind when the router analysed it, else the protocol unit (routing off).

@@ -163,6 +163,15 @@ TEST_CASE(
   PQfreemem(n);
   CHECK(keeping() == 1);
 
+  // The same name prepared by SQL by two clients: each EXECUTE runs its own client's statement.
+  a.exec("PREPARE it_keep_same AS SELECT 'a''s'");
+  b.exec("PREPARE it_keep_same AS SELECT 'b''s'");
+  for (int i = 0; i < 3; ++i) {
+    CHECK(a.scalar("EXECUTE it_keep_same") == "a's");
+    CHECK(b.scalar("EXECUTE it_keep_same") == "b's");
+  }
+  b.exec("DEALLOCATE it_keep_same");
+  CHECK(eventually([&] { return keeping() == 1; }));
   // When a leaves, its connection is reset (DISCARD ALL) before anyone else gets it.
   a = Conn(first_cluster().params(kAppUser, kAppPassword));  // closes the proxied connection
   CHECK(eventually([&] { return keeping() == 0; }));
@@ -245,6 +254,11 @@ TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every se
   PgError failed = expect_pg_error([&] { a.exec("SELECT 1/0"); });
   CHECK(failed.sqlstate == "22012");
   a.exec("COMMIT");  // of a failed transaction: a rollback
+  // Sent with the extended protocol (PQexecParams), as psycopg 3 and JDBC send everything.
+  CHECK(b.exec_params("SET idle_in_transaction_session_timeout = '50s'", {}).size() == 0);
+  b.exec("BEGIN");
+  CHECK(b.exec_params("SET lock_timeout = '7s'", {}).size() == 0);
+  b.exec("ROLLBACK");
   for (int round = 0; round < 4; ++round) {
     CAPTURE(round);
     Conn& holder = round % 2 ? a : b;
@@ -252,6 +266,8 @@ TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every se
     holder.exec("SELECT 1");
     CHECK(a.scalar("SHOW lock_timeout") == "2500ms");
     CHECK(b.scalar("SHOW lock_timeout") == "0");
+    CHECK(b.scalar("SHOW idle_in_transaction_session_timeout") == "50s");
+    CHECK(a.scalar("SHOW idle_in_transaction_session_timeout") == "0");
     holder.exec("COMMIT");
   }
 }
@@ -331,6 +347,17 @@ TEST_CASE(
     a.exec("DROP TABLE it_keep_drop");
     CHECK(eventually([&] { return keeping() == 0; }));
     b_gets_a_clean_connection();
+  }
+  SUBCASE("SQL PREPARE, then DEALLOCATE") {
+    a.exec("PREPARE it_keep_q AS SELECT 42");
+    CHECK(a.scalar("EXECUTE it_keep_q") == "42");
+    CHECK(keeping() == 1);
+    PgError waited = expect_pg_error([&] { b.scalar("SELECT 1"); });
+    INFO(waited.what());
+    a.exec("DEALLOCATE it_keep_q");
+    CHECK(eventually([&] { return keeping() == 0; }));
+    b_gets_a_clean_connection();
+    CHECK(b.scalar("SELECT count(*) FROM pg_prepared_statements WHERE from_sql") == "0");
   }
   SUBCASE("one state ended while another stays: the connection stays") {
     CHECK(a.scalar("SELECT pg_advisory_lock(10)") == "");
