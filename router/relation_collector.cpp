@@ -86,9 +86,16 @@ class RelationCollector {
         note_state(SessionStateKind::temporary);
       add_table(r, written_depth_ > 0);
     } else if (d == &pg_query__func_call__descriptor) {
-      if (is_session_advisory_lock(reinterpret_cast<const PgQuery__FuncCall*>(msg)))
-        note_state(SessionStateKind::advisory_lock);
+      const auto* call = reinterpret_cast<const PgQuery__FuncCall*>(msg);
+      if (is_session_advisory_lock(call)) note_state(SessionStateKind::advisory_lock);
+      if (sets_role_for_session(call)) note_state(SessionStateKind::role);
       walk_fields(msg, depth, nullptr);
+    } else if (d == &pg_query__variable_set_stmt__descriptor) {
+      // SET ROLE / SET SESSION AUTHORIZATION to a value, not LOCAL. RESET ALL does not undo either.
+      const auto* set = reinterpret_cast<const PgQuery__VariableSetStmt*>(msg);
+      if (!set->is_local && set->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && set->name &&
+          is_role_setting(set->name))
+        note_state(SessionStateKind::role);
     } else if (d == &pg_query__listen_stmt__descriptor) {
       note_state(SessionStateKind::listen);
     } else if (d == &pg_query__load_stmt__descriptor) {
@@ -163,6 +170,35 @@ class RelationCollector {
     const std::string_view name = last->string->sval;
     return name == "pg_advisory_lock" || name == "pg_advisory_lock_shared" || name == "pg_try_advisory_lock" ||
            name == "pg_try_advisory_lock_shared";
+  }
+
+  static bool is_role_setting(std::string_view name) {
+    auto equals = [&](std::string_view want) {
+      return name.size() == want.size() && std::equal(name.begin(), name.end(), want.begin(), [](char a, char b) {
+               return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+             });
+    };
+    return equals("role") || equals("session_authorization");
+  }
+
+  // set_config('role' or 'session_authorization', ..., false): a name that is not a constant counts
+  // too (it may be either), and only a constant true makes it last for the transaction alone.
+  static bool sets_role_for_session(const PgQuery__FuncCall* f) {
+    if (f->n_funcname == 0 || f->n_args < 1) return false;
+    const PgQuery__Node* last = f->funcname[f->n_funcname - 1];
+    if (!last || last->node_case != PG_QUERY__NODE__NODE_STRING || !last->string || !last->string->sval ||
+        std::string_view(last->string->sval) != "set_config")
+      return false;
+    const PgQuery__Node* name = f->args[0];
+    const bool constant_name = name && name->node_case == PG_QUERY__NODE__NODE_A_CONST && name->a_const &&
+                               name->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && name->a_const->sval &&
+                               name->a_const->sval->sval;
+    if (constant_name && !is_role_setting(name->a_const->sval->sval)) return false;
+    const PgQuery__Node* local = f->n_args >= 3 ? f->args[2] : nullptr;
+    const bool local_true = local && local->node_case == PG_QUERY__NODE__NODE_A_CONST && local->a_const &&
+                            local->a_const->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL && local->a_const->boolval &&
+                            local->a_const->boolval->boolval;
+    return !local_true;
   }
 
   uint64_t node_budget_;

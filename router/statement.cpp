@@ -29,6 +29,7 @@ std::string_view session_state_name(SessionStateKind kind) {
     case SessionStateKind::temporary: return "a temporary table";
     case SessionStateKind::holdable_cursor: return "a cursor WITH HOLD";
     case SessionStateKind::prepared_statement: return "a prepared statement (SQL PREPARE)";
+    case SessionStateKind::role: return "a role it set (SET ROLE, SET SESSION AUTHORIZATION)";
     case SessionStateKind::load: return "LOAD";
   }
   return "session state";
@@ -67,13 +68,16 @@ bool contains_any(std::string_view sql, std::initializer_list<std::string_view> 
 }  // namespace
 
 bool may_leave_session_state(std::string_view sql) {
-  return contains_any(sql, {"listen", "advisory_lock", "temp", "hold", "load", "prepare"});
+  return contains_any(
+      sql, {"listen", "advisory_lock", "temp", "hold", "load", "prepare", "role", "authorization", "set_config"});
 }
 
 bool may_end_session_state(std::string_view sql) {
   // UNLISTEN, pg_advisory_unlock*, DISCARD, DROP (a temporary table), CLOSE (a cursor), DEALLOCATE, and
   // a rollback of the transaction that made the state (LISTEN, CREATE TEMP and PREPARE are undone by it).
-  return contains_any(sql, {"unlisten", "unlock", "discard", "drop", "close", "deallocate", "rollback", "abort"});
+  // RESET ROLE, SET ROLE NONE, SET SESSION AUTHORIZATION DEFAULT and set_config end a role.
+  return contains_any(sql, {"unlisten", "unlock", "discard", "drop", "close", "deallocate", "rollback", "abort", "role",
+                            "authorization", "set_config"});
 }
 
 std::string_view kind_name(StatementKind kind) {

@@ -52,6 +52,9 @@ enum class SessionStateKind : uint8_t {
   holdable_cursor,  // DECLARE ... WITH HOLD
   // PREPARE name AS ...: another client's EXECUTE of that name on the connection would run it
   prepared_statement,
+  // SET ROLE, SET SESSION AUTHORIZATION, set_config('role', ...): RESET ALL does not undo them, and the
+  // next client would run as that role
+  role,
   load,  // LOAD of a library
 };
 // "LISTEN", "a session advisory lock", "a temporary table", ...

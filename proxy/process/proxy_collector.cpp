@@ -111,7 +111,8 @@ std::vector<MetricFamily> ProxyCollector::Collect() const {
   Families::add(fs.family("pgroute_clients_keeping_server",
                           "Clients under transaction pooling that keep their server connection for state a statement "
                           "left in its session (LISTEN, a session advisory lock, a temporary table, a cursor WITH "
-                          "HOLD, a statement made by SQL PREPARE, LOAD), until that state is gone or they disconnect.",
+                          "HOLD, a statement made by SQL PREPARE, SET ROLE, LOAD), until that state is gone or they "
+                          "disconnect.",
                           MetricType::Gauge),
                 {}, rt_.clients_keeping_server.load(relaxed));
   Families::add(

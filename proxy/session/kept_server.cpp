@@ -1,5 +1,5 @@
 // A client that left state in its server session which outlives the transaction (LISTEN, a session
-// advisory lock, a temporary table, a cursor WITH HOLD, a statement made by SQL PREPARE, LOAD) keeps that server connection under
+// advisory lock, a temporary table, a cursor WITH HOLD, a statement made by SQL PREPARE, a role it set, LOAD) keeps that server connection under
 // transaction pooling. It gives it back once the state is gone: after a statement that may have ended
 // it (UNLISTEN, an unlock, DROP, DEALLOCATE ...), and after the one that made it (a pg_try_advisory_lock that got
 // nothing, a LISTEN rolled back), the proxy asks the server, outside any transaction, whether anything
@@ -33,7 +33,10 @@ constexpr std::string_view kKeepProbe =
     " OR EXISTS (SELECT FROM pg_catalog.pg_locks WHERE pid = pg_catalog.pg_backend_pid() AND locktype = 'advisory')"
     " OR EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema())"
     " OR EXISTS (SELECT FROM pg_catalog.pg_cursors WHERE is_holdable)"
-    " OR EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql)";
+    " OR EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql)"
+    // the login role (pg_stat_activity keeps it across SET SESSION AUTHORIZATION); none found: kept
+    " OR current_user IS DISTINCT FROM (SELECT usename FROM pg_catalog.pg_stat_activity"
+    " WHERE pid = pg_catalog.pg_backend_pid())";
 
 }  // namespace
 

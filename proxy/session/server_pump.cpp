@@ -400,9 +400,11 @@ awaitable<void> ClientSession::release_server(std::unique_ptr<ServerConnection> 
   auto pool = pool_;
   // Kept for state it left (LISTEN, a lock, a temporary table ...): all of it goes, whatever reset_query says.
   const bool kept = server_kept_for_ != router::SessionStateKind::none;
+  // RESET ALL leaves a role set by SET ROLE or set_config() in place; SET SESSION AUTHORIZATION DEFAULT
+  // ends it (and any SET SESSION AUTHORIZATION) for whatever the analysis did not see.
   std::string sql = kept            ? std::string("DISCARD ALL")
                     : session_mode_ ? snap_->config->pool.reset_query
-                                    : std::string("RESET ALL");
+                                    : std::string("SET SESSION AUTHORIZATION DEFAULT; RESET ALL");
   dirty_session_state_ = false;
   auto err = co_await run_internal_query(*conn, sql);
   if (err) {

@@ -359,6 +359,26 @@ TEST_CASE(
     b_gets_a_clean_connection();
     CHECK(b.scalar("SELECT count(*) FROM pg_prepared_statements WHERE from_sql") == "0");
   }
+  SUBCASE("SET ROLE and set_config('role'), then RESET ROLE") {
+    // RESET ALL, what a pooler runs between clients, leaves the role: a's role must not reach b.
+    Conn super = first_cluster().superuser("app");
+    super.exec(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'it_keep_tenant') THEN "
+        "CREATE ROLE it_keep_tenant; END IF; END $$");
+    super.exec("GRANT it_keep_tenant TO app");
+    for (const char* set : {"SET ROLE it_keep_tenant", "SELECT set_config('role', 'it_keep_tenant', false)"}) {
+      CAPTURE(set);
+      a.exec(set);
+      CHECK(a.scalar("SELECT current_user") == "it_keep_tenant");
+      CHECK(keeping() == 1);
+      PgError waited = expect_pg_error([&] { b.scalar("SELECT 1"); });
+      INFO(waited.what());
+      a.exec("RESET ROLE");
+      CHECK(eventually([&] { return keeping() == 0; }));
+      b_gets_a_clean_connection();
+      CHECK(b.scalar("SELECT current_user") == "app");
+    }
+  }
   SUBCASE("one state ended while another stays: the connection stays") {
     CHECK(a.scalar("SELECT pg_advisory_lock(10)") == "");
     a.exec("LISTEN it_keep_both");
