@@ -88,7 +88,11 @@ class RelationCollector {
     } else if (d == &pg_query__func_call__descriptor) {
       const auto* call = reinterpret_cast<const PgQuery__FuncCall*>(msg);
       if (is_session_advisory_lock(call)) note_state(SessionStateKind::advisory_lock);
-      if (sets_role_for_session(call)) note_state(SessionStateKind::role);
+      switch (session_config_call(call)) {
+        case ConfigCall::none: break;
+        case ConfigCall::role: note_state(SessionStateKind::role); break;
+        case ConfigCall::other: facts.sets_config = true; break;
+      }
       walk_fields(msg, depth, nullptr);
     } else if (d == &pg_query__variable_set_stmt__descriptor) {
       // SET ROLE / SET SESSION AUTHORIZATION to a value, not LOCAL. RESET ALL does not undo either.
@@ -181,24 +185,26 @@ class RelationCollector {
     return equals("role") || equals("session_authorization");
   }
 
-  // set_config('role' or 'session_authorization', ..., false): a name that is not a constant counts
-  // too (it may be either), and only a constant true makes it last for the transaction alone.
-  static bool sets_role_for_session(const PgQuery__FuncCall* f) {
-    if (f->n_funcname == 0 || f->n_args < 1) return false;
+  // set_config(name, value, is_local) for the session: of the role ('role', 'session_authorization', or a
+  // name that is not a constant, which may be either) or of another parameter. Only a constant true
+  // is_local makes it last for the transaction alone.
+  enum class ConfigCall : uint8_t { none, role, other };
+  static ConfigCall session_config_call(const PgQuery__FuncCall* f) {
+    if (f->n_funcname == 0 || f->n_args < 1) return ConfigCall::none;
     const PgQuery__Node* last = f->funcname[f->n_funcname - 1];
     if (!last || last->node_case != PG_QUERY__NODE__NODE_STRING || !last->string || !last->string->sval ||
         std::string_view(last->string->sval) != "set_config")
-      return false;
+      return ConfigCall::none;
+    const PgQuery__Node* local = f->n_args >= 3 ? f->args[2] : nullptr;
+    if (local && local->node_case == PG_QUERY__NODE__NODE_A_CONST && local->a_const &&
+        local->a_const->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL && local->a_const->boolval &&
+        local->a_const->boolval->boolval)
+      return ConfigCall::none;
     const PgQuery__Node* name = f->args[0];
     const bool constant_name = name && name->node_case == PG_QUERY__NODE__NODE_A_CONST && name->a_const &&
                                name->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && name->a_const->sval &&
                                name->a_const->sval->sval;
-    if (constant_name && !is_role_setting(name->a_const->sval->sval)) return false;
-    const PgQuery__Node* local = f->n_args >= 3 ? f->args[2] : nullptr;
-    const bool local_true = local && local->node_case == PG_QUERY__NODE__NODE_A_CONST && local->a_const &&
-                            local->a_const->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL && local->a_const->boolval &&
-                            local->a_const->boolval->boolval;
-    return !local_true;
+    return !constant_name || is_role_setting(name->a_const->sval->sval) ? ConfigCall::role : ConfigCall::other;
   }
 
   uint64_t node_budget_;

@@ -38,6 +38,7 @@ struct StatementFacts {
   bool locks_rows = false;                                  // a locking clause at any depth
   bool creates_table = false;                               // SELECT ... INTO
   SessionStateKind session_state = SessionStateKind::none;  // what outlives the transaction (first found)
+  bool sets_config = false;  // set_config() of a parameter for the session (see Analysis::sets_config)
   int max_param = 0;
   bool too_deep = false;     // the tree was deeper than we walk; facts are incomplete
   bool over_budget = false;  // the tree has more nodes than node_budget: the walk stopped there

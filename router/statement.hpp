@@ -125,6 +125,9 @@ struct Analysis {
   bool begins_transaction = false;
   bool ends_transaction = false;
   SessionStateKind session_state = SessionStateKind::none;  // the first such state any statement leaves
+  // set_config(name, value, is_local) with is_local not a constant true, for a parameter other than the
+  // role: the session's settings change where no SET tag shows it (a pooler must reset them after).
+  bool sets_config = false;
   int statement_count = 0;
   int max_param = 0;  // highest $n referenced anywhere (0: none)
   // Clauses of a top-level SELECT that shape its whole result ("ORDER BY", "LIMIT", "OFFSET"): rows

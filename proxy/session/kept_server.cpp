@@ -53,7 +53,10 @@ void ClientSession::note_session_state(std::string_view sql) {
     return;
   }
   if (!router::may_leave_session_state(sql)) return;
-  const router::SessionStateKind state = analyze(sql)->session_state;
+  const auto analysis = analyze(sql);
+  // set_config() of a parameter for the session: not followed, but reset before another client comes.
+  if (analysis->sets_config) dirty_session_state_ = true;
+  const router::SessionStateKind state = analysis->session_state;
   if (state == router::SessionStateKind::none) return;
   server_kept_for_ = state;
   // Checked once the statement's transaction is over: it may have left nothing after all.

@@ -398,3 +398,29 @@ TEST_CASE(
     b_gets_a_clean_connection();
   }
 }
+
+TEST_CASE("proxy: transaction pooling: set_config() for the session never reaches the next client") {
+  // Multi-tenant apps set the tenant (row-level security, search_path) with set_config(..., false): a
+  // SELECT, no SET tag. The connection is reset before it serves anyone else.
+  ProxyConfig cfg = default_proxy_config();
+  cfg.backend("default").pool_size = 1;
+  cfg.pool_size = 1;
+  cfg.threads = 1;
+  Proxy proxy(cfg);
+  Conn a = proxy.connect();
+  Conn b = proxy.connect();
+  const std::string pid = a.scalar("SELECT pg_backend_pid()");
+  CHECK(a.scalar("SELECT set_config('app.tenant', '42', false)") == "42");
+  CHECK(a.exec_params("SELECT set_config('search_path', $1, false)", {"pg_catalog"}).at(0, 0) == "pg_catalog");
+  for (int i = 0; i < 3; ++i) {
+    CHECK(b.scalar("SELECT pg_backend_pid()") == pid);
+    CHECK(b.scalar("SELECT coalesce(current_setting('app.tenant', true), '')") == "");
+    CHECK(b.scalar("SHOW search_path") == "\"$user\", public");
+  }
+  // Inside the transaction that made it, the setting is there.
+  a.exec("BEGIN");
+  CHECK(a.scalar("SELECT set_config('app.tenant', '7', false)") == "7");
+  CHECK(a.scalar("SELECT current_setting('app.tenant')") == "7");
+  a.exec("COMMIT");
+  CHECK(b.scalar("SELECT coalesce(current_setting('app.tenant', true), '')") == "");
+}

@@ -322,6 +322,20 @@ TEST_CASE("session state that outlives a transaction is named; what ends with it
   CHECK(session_state_name(SessionStateKind::advisory_lock) == "a session advisory lock");
 }
 
+TEST_CASE("set_config() of a parameter for the session is named; for the transaction, or of the role, it is not") {
+  for (const char* sql : {"SELECT set_config('app.tenant', '42', false)", "select set_config('search_path', $1, false)",
+                          "SELECT x FROM t WHERE set_config('app.user', t.name, $2) IS NOT NULL"}) {
+    CAPTURE(sql);
+    CHECK(analyze(sql).sets_config);
+    CHECK(may_leave_session_state(sql));
+  }
+  for (const char* sql : {"SELECT set_config('app.tenant', '42', true)", "SELECT set_config('role', 'r', false)",
+                          "SELECT current_setting('app.tenant')", "SET app.tenant = '42'"}) {
+    CAPTURE(sql);
+    CHECK_FALSE(analyze(sql).sets_config);
+  }
+}
+
 TEST_CASE("statements that may end kept session state are found by the text scan; others are not") {
   for (const char* sql :
        {"UNLISTEN *", "unlisten jobs", "SELECT pg_advisory_unlock(42)", "SELECT pg_catalog.pg_advisory_unlock_all()",
