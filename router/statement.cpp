@@ -45,7 +45,7 @@ bool may_set_parameter(std::string_view sql) {
     const char next = sql[i + w.size()];
     return next == ' ' || next == '\t' || next == '\n' || next == '\r';
   };
-  return word("set") || word("reset");
+  return word("set") || word("reset") || (word("select") && sql.find("set_config") != std::string_view::npos);
 }
 
 namespace {

@@ -65,7 +65,8 @@ bool may_leave_session_state(std::string_view sql);
 // False when `sql` cannot end such state (no UNLISTEN, unlock, DISCARD, DROP, CLOSE, ROLLBACK or ABORT in
 // it): a client keeping its connection has it checked again only after a statement that may.
 bool may_end_session_state(std::string_view sql);
-// False when `sql` does not begin with SET or RESET (after white space): no SessionSetting, unparsed.
+// False when `sql` does not begin with SET or RESET, or with SELECT and hold set_config (after white
+// space): no SessionSetting, unparsed.
 bool may_set_parameter(std::string_view sql);
 // Kinds the router treats as writes (db_for_write): Write, Ddl, Utility and Unparsed.
 bool is_write_kind(StatementKind kind);
@@ -97,6 +98,8 @@ using KeyRow = std::vector<KeyValue>;
 struct SessionSetting {
   std::string name;                  // as PostgreSQL names it (lower case: "statement_timeout", "timezone")
   std::optional<std::string> value;  // the value text; none: RESET name, SET name TO DEFAULT
+  // SELECT set_config('name', expression, false): the value is the one the server returns (the row).
+  bool value_from_result = false;
   bool operator==(const SessionSetting&) const = default;
 };
 
@@ -126,7 +129,8 @@ struct Analysis {
   bool ends_transaction = false;
   SessionStateKind session_state = SessionStateKind::none;  // the first such state any statement leaves
   // set_config(name, value, is_local) with is_local not a constant true, for a parameter other than the
-  // role: the session's settings change where no SET tag shows it (a pooler must reset them after).
+  // role: the session's settings change where no SET tag shows it (a pooler must reset them after,
+  // unless session_setting is that call, value_from_result, and it follows it).
   bool sets_config = false;
   int statement_count = 0;
   int max_param = 0;  // highest $n referenced anywhere (0: none)

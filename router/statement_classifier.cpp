@@ -176,6 +176,31 @@ bool explain_analyzes(const PgQuery__ExplainStmt* e) {
 
 }  // namespace
 
+// SELECT set_config('name', expression, false) and nothing else (no FROM, no other column): the
+// parameter, its value given by the result row. The role is left to the keep (SessionStateKind::role).
+std::optional<SessionSetting> config_setting(const PgQuery__SelectStmt* s) {
+  if (s->n_target_list != 1 || s->n_from_clause || s->where_clause || s->n_group_clause || s->having_clause ||
+      s->n_values_lists || s->larg || s->rarg || s->limit_count || s->with_clause)
+    return std::nullopt;
+  const PgQuery__Node* target = s->target_list[0];
+  if (!target || target->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !target->res_target->val) return std::nullopt;
+  const PgQuery__Node* v = target->res_target->val;
+  if (v->node_case != PG_QUERY__NODE__NODE_FUNC_CALL) return std::nullopt;
+  const PgQuery__FuncCall* f = v->func_call;
+  if (f->n_funcname == 0 || f->n_args != 3 || f->agg_star || f->agg_distinct || f->over) return std::nullopt;
+  const PgQuery__Node* fn = f->funcname[f->n_funcname - 1];
+  if (!fn || fn->node_case != PG_QUERY__NODE__NODE_STRING || str(fn->string->sval) != "set_config") return std::nullopt;
+  const PgQuery__Node* local = f->args[2];
+  const bool local_false = local && local->node_case == PG_QUERY__NODE__NODE_A_CONST && local->a_const &&
+                           local->a_const->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL && local->a_const->boolval &&
+                           !local->a_const->boolval->boolval;
+  auto name = constant_text(f->args[0]);
+  if (!local_false || !name || name->empty()) return std::nullopt;
+  for (char& c : *name) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  if (*name == "role" || *name == "session_authorization" || name->rfind("pgroute.", 0) == 0) return std::nullopt;
+  return SessionSetting{std::move(*name), std::nullopt, true};
+}
+
 Classification classify_statement(const PgQuery__Node* n, const StatementFacts& facts) {
   Classification out;
   if (!n) return {StatementKind::Empty, ""};
@@ -188,6 +213,7 @@ Classification classify_statement(const PgQuery__Node* n, const StatementFacts& 
       if (s->limit_count) out.result_clauses.push_back("LIMIT");
       if (s->limit_offset) out.result_clauses.push_back("OFFSET");
       if (!out.result_clauses.empty()) out.result_order = std::make_shared<ResultOrder>(read_result_order(s));
+      out.session_setting = config_setting(s);
       return out;
     }
     case PG_QUERY__NODE__NODE_INSERT_STMT: return {StatementKind::Write, "INSERT"};

@@ -666,6 +666,9 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
             if (bind.portal.empty()) {
               if (u().portal_setting) forget_setting(u().portal_setting);
               u().portal_setting = track_setting(query);
+            } else if (const uint32_t ticket = track_setting(query)) {
+              forget_setting(ticket);  // a named portal's: not followed, reset when the connection goes back
+              dirty_session_state_ = true;
             }
           }
           push({.kind = Expect::Bind, .column_order = u().column_order_placed});

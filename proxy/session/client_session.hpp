@@ -179,6 +179,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void forget_setting(uint32_t ticket);  // its reply is over: confirmed (now in committing) or failed
   // A CommandComplete of the client's: a tracked SET confirmed, or an explicit transaction's end.
   void note_setting_tag(const Pending& head, std::string_view tag, ServerConnection& conn);
+  void note_setting_row(uint32_t ticket, const wire::Frame& row);  // the value SELECT set_config() returned
   // A ReadyForQuery of the client's: the confirmed SETs last if their transaction committed.
   void note_setting_ready(char tx_status, ServerConnection& conn);
   void apply_setting(const router::SessionSetting& s, ServerConnection& conn);

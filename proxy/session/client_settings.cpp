@@ -9,6 +9,7 @@
 
 #include "proxy/session/client_session.hpp"
 #include "proxy/session/worker.hpp"
+#include "proxy/wire/backend.hpp"
 #include "proxy/wire/message_type.hpp"
 #include "router/statement.hpp"
 
@@ -42,11 +43,13 @@ void ClientSession::apply_setting(const router::SessionSetting& s, ServerConnect
 
 void ClientSession::note_setting_tag(const Pending& head, std::string_view tag, ServerConnection& conn) {
   UnitState& unit = u();
-  if (tag == "SET" || tag == "RESET") {
+  const bool selected = head.setting && tag.starts_with("SELECT");  // SELECT set_config(...)
+  if (tag == "SET" || tag == "RESET" || selected) {
     auto it = head.setting ? std::find_if(unit.settings.begin(), unit.settings.end(),
                                           [&](const auto& s) { return s.first == head.setting; })
                            : unit.settings.end();
-    if (it == unit.settings.end()) {
+    // Untracked, or a set_config() whose row did not come: not followed, reset when the connection goes back.
+    if (it == unit.settings.end() || (it->second.value_from_result && !it->second.value)) {
       dirty_session_state_ = true;
       return;
     }
@@ -63,6 +66,15 @@ void ClientSession::note_setting_tag(const Pending& head, std::string_view tag, 
     unit.committing.clear();  // not followed: reset when the connection goes back
     dirty_session_state_ = true;
   }
+}
+
+void ClientSession::note_setting_row(uint32_t ticket, const wire::Frame& row) {
+  auto& settings = u().settings;
+  auto it = std::find_if(settings.begin(), settings.end(), [&](const auto& s) { return s.first == ticket; });
+  if (it == settings.end() || !it->second.value_from_result) return;
+  std::vector<std::optional<std::string_view>> columns;
+  if (wire::parse_data_row(row.body, columns) && columns.size() == 1 && columns[0])
+    it->second.value = std::string(*columns[0]);
 }
 
 void ClientSession::note_setting_ready(char tx_status, ServerConnection& conn) {

@@ -54,8 +54,10 @@ void ClientSession::note_session_state(std::string_view sql) {
   }
   if (!router::may_leave_session_state(sql)) return;
   const auto analysis = analyze(sql);
-  // set_config() of a parameter for the session: not followed, but reset before another client comes.
-  if (analysis->sets_config) dirty_session_state_ = true;
+  // set_config() of a parameter for the session that is not followed (client_settings.cpp): reset
+  // before another client comes.
+  if (analysis->sets_config && !(analysis->session_setting && analysis->session_setting->value_from_result))
+    dirty_session_state_ = true;
   const router::SessionStateKind state = analysis->session_state;
   if (state == router::SessionStateKind::none) return;
   server_kept_for_ = state;

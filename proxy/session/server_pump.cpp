@@ -78,6 +78,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     return f.type != be::kErrorResponse;
   }
   const Pending& head = reply.head;
+  if (f.type == be::kDataRow && head.setting) note_setting_row(head.setting, f);  // SELECT set_config(...)
   if (f.type == be::kErrorResponse && head.column_order) note_column_order_error(f);
   const bool swallow = !reply.forward;
   if (f.type == be::kErrorResponse && !swallow) u().error_in_unit = true;  // its implicit transaction failed
@@ -132,7 +133,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     } else if (tag == "DEALLOCATE" && head.kind == Expect::Query && head.statement) {
       conn.prepared.remove(head.statement);  // a client's SQL DEALLOCATE, sent with the server's name
     } else if (tag == "SET" || tag == "RESET" || tag == "DISCARD" || tag == "COMMIT" || tag == "ROLLBACK" ||
-               tag == "PREPARE TRANSACTION") {
+               tag == "PREPARE TRANSACTION" || head.setting) {
       note_setting_tag(head, tag, conn);
     }
   }

@@ -399,9 +399,10 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("proxy: transaction pooling: set_config() for the session never reaches the next client") {
+TEST_CASE("proxy: transaction pooling: set_config() for the session follows its client and never reaches another") {
   // Multi-tenant apps set the tenant (row-level security, search_path) with set_config(..., false): a
-  // SELECT, no SET tag. The connection is reset before it serves anyone else.
+  // SELECT, no SET tag. Alone in its statement, it follows the client as a SET does; in any other
+  // shape the connection is reset before it serves anyone else.
   ProxyConfig cfg = default_proxy_config();
   cfg.backend("default").pool_size = 1;
   cfg.pool_size = 1;
@@ -411,16 +412,28 @@ TEST_CASE("proxy: transaction pooling: set_config() for the session never reache
   Conn b = proxy.connect();
   const std::string pid = a.scalar("SELECT pg_backend_pid()");
   CHECK(a.scalar("SELECT set_config('app.tenant', '42', false)") == "42");
-  CHECK(a.exec_params("SELECT set_config('search_path', $1, false)", {"pg_catalog"}).at(0, 0) == "pg_catalog");
+  CHECK(a.exec_params("SELECT set_config('search_path', $1, false)", {"pg_catalog, public"}).at(0, 0) ==
+        "pg_catalog, public");
+  CHECK(a.scalar("SELECT set_config('app.other', '1', false), 2") == "1");  // not alone: not followed
   for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
     CHECK(b.scalar("SELECT pg_backend_pid()") == pid);
     CHECK(b.scalar("SELECT coalesce(current_setting('app.tenant', true), '')") == "");
+    CHECK(b.scalar("SELECT coalesce(current_setting('app.other', true), '')") == "");
     CHECK(b.scalar("SHOW search_path") == "\"$user\", public");
+    CHECK(a.scalar("SELECT current_setting('app.tenant')") == "42");
+    CHECK(a.scalar("SHOW search_path") == "pg_catalog, public");
+    CHECK(a.scalar("SELECT coalesce(current_setting('app.other', true), '')") == "");
   }
-  // Inside the transaction that made it, the setting is there.
+  // Inside a transaction it lasts if the transaction commits.
   a.exec("BEGIN");
   CHECK(a.scalar("SELECT set_config('app.tenant', '7', false)") == "7");
-  CHECK(a.scalar("SELECT current_setting('app.tenant')") == "7");
+  a.exec("ROLLBACK");
+  CHECK(b.scalar("SELECT coalesce(current_setting('app.tenant', true), '')") == "");
+  CHECK(a.scalar("SELECT current_setting('app.tenant')") == "42");
+  a.exec("BEGIN");
+  CHECK(a.scalar("SELECT set_config('app.tenant', '8', false)") == "8");
   a.exec("COMMIT");
   CHECK(b.scalar("SELECT coalesce(current_setting('app.tenant', true), '')") == "");
+  CHECK(a.scalar("SELECT current_setting('app.tenant')") == "8");
 }

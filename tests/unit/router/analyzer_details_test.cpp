@@ -336,6 +336,26 @@ TEST_CASE("set_config() of a parameter for the session is named; for the transac
   }
 }
 
+TEST_CASE("SELECT set_config(name, value, false) alone is a session setting whose value the row gives") {
+  for (const char* sql : {"SELECT set_config('app.tenant', '42', false)", "select set_config('Search_Path', $1, false)",
+                          "SELECT pg_catalog.set_config('app.tenant', $1::text, false)"}) {
+    CAPTURE(sql);
+    const Analysis a = analyze(sql);
+    REQUIRE(a.session_setting);
+    CHECK(a.session_setting->value_from_result);
+    CHECK_FALSE(a.session_setting->value);
+    CHECK(may_set_parameter(sql));
+  }
+  CHECK(analyze("select set_config('Search_Path', $1, false)").session_setting->name == "search_path");
+  for (const char* sql : {"SELECT set_config('app.tenant', '42', true)", "SELECT set_config('app.tenant', '42', $2)",
+                          "SELECT set_config('app.tenant', '42', false), 1", "SELECT set_config($1, '42', false)",
+                          "SELECT set_config('app.tenant', t.v, false) FROM t", "SELECT set_config('role', 'r', false)",
+                          "SELECT set_config('a', '1', false); SELECT 1"}) {
+    CAPTURE(sql);
+    CHECK_FALSE(analyze(sql).session_setting);
+  }
+}
+
 TEST_CASE("statements that may end kept session state are found by the text scan; others are not") {
   for (const char* sql :
        {"UNLISTEN *", "unlisten jobs", "SELECT pg_advisory_unlock(42)", "SELECT pg_catalog.pg_advisory_unlock_all()",
