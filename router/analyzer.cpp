@@ -106,7 +106,8 @@ bool add_statement(const PgQuery__Node* stmt, Analysis& a, Accumulated& acc) {
   a.max_param = std::max(a.max_param, facts.max_param);
   a.begins_transaction = a.begins_transaction || c.begins_transaction;
   a.ends_transaction = a.ends_transaction || c.ends_transaction;
-  if (a.session_state == SessionStateKind::none) a.session_state = facts.session_state;
+  if (a.session_state == SessionStateKind::none || facts.session_state == SessionStateKind::load)
+    a.session_state = facts.session_state;
   a.sets_config = a.sets_config || facts.sets_config;
   a.read_only = a.read_only || c.read_only;
   for (auto& clause : c.result_clauses) a.result_clauses.push_back(std::move(clause));

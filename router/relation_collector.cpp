@@ -92,6 +92,10 @@ class RelationCollector {
         case ConfigCall::none: break;
         case ConfigCall::role: note_state(SessionStateKind::role); break;
         case ConfigCall::other: facts.sets_config = true; break;
+        case ConfigCall::unknown:  // the name is not a constant: it may be the role, or any other
+          note_state(SessionStateKind::role);
+          facts.sets_config = true;
+          break;
       }
       walk_fields(msg, depth, nullptr);
     } else if (d == &pg_query__variable_set_stmt__descriptor) {
@@ -162,7 +166,8 @@ class RelationCollector {
 
  private:
   void note_state(SessionStateKind kind) {
-    if (facts.session_state == SessionStateKind::none) facts.session_state = kind;
+    // The first found, except that LOAD wins: nothing undoes it, so what else is there does not matter.
+    if (facts.session_state == SessionStateKind::none || kind == SessionStateKind::load) facts.session_state = kind;
   }
 
   // pg_advisory_lock, pg_advisory_lock_shared, pg_try_advisory_lock, pg_try_advisory_lock_shared (in any
@@ -185,10 +190,10 @@ class RelationCollector {
     return equals("role") || equals("session_authorization");
   }
 
-  // set_config(name, value, is_local) for the session: of the role ('role', 'session_authorization', or a
-  // name that is not a constant, which may be either) or of another parameter. Only a constant true
-  // is_local makes it last for the transaction alone.
-  enum class ConfigCall : uint8_t { none, role, other };
+  // set_config(name, value, is_local) for the session: of the role ('role', 'session_authorization'), of
+  // another parameter, or of a name that is not a constant (either). Only a constant true is_local
+  // makes it last for the transaction alone.
+  enum class ConfigCall : uint8_t { none, role, other, unknown };
   static ConfigCall session_config_call(const PgQuery__FuncCall* f) {
     if (f->n_funcname == 0 || f->n_args < 1) return ConfigCall::none;
     const PgQuery__Node* last = f->funcname[f->n_funcname - 1];
@@ -204,7 +209,8 @@ class RelationCollector {
     const bool constant_name = name && name->node_case == PG_QUERY__NODE__NODE_A_CONST && name->a_const &&
                                name->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && name->a_const->sval &&
                                name->a_const->sval->sval;
-    return !constant_name || is_role_setting(name->a_const->sval->sval) ? ConfigCall::role : ConfigCall::other;
+    if (!constant_name) return ConfigCall::unknown;
+    return is_role_setting(name->a_const->sval->sval) ? ConfigCall::role : ConfigCall::other;
   }
 
   uint64_t node_budget_;

@@ -1,5 +1,6 @@
 #include "router/statement.hpp"
 
+#include <cstdint>
 #include <initializer_list>
 
 namespace pgroute::router {
@@ -35,26 +36,18 @@ std::string_view session_state_name(SessionStateKind kind) {
   return "session state";
 }
 
-bool may_set_parameter(std::string_view sql) {
-  size_t i = 0;
-  while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r')) ++i;
-  auto word = [&](std::string_view w) {
-    if (sql.size() - i <= w.size()) return false;
-    for (size_t k = 0; k < w.size(); ++k)
-      if ((sql[i + k] | 0x20) != w[k]) return false;
-    const char next = sql[i + w.size()];
-    return next == ' ' || next == '\t' || next == '\n' || next == '\r';
-  };
-  return word("set") || word("reset") || (word("select") && sql.find("set_config") != std::string_view::npos);
-}
-
 namespace {
 
-// Whether any of `words` (lower case) occurs in `sql`, in any case, as any part of a word.
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Whether any of `words` (lower case) occurs in `sql`, in any case, as any part of a word. Most
+// characters start none of the words and are passed over after one lookup.
 bool contains_any(std::string_view sql, std::initializer_list<std::string_view> words) {
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  uint32_t starts = 0;  // bit c - 'a' for each word's first letter
+  for (std::string_view w : words) starts |= 1u << (w[0] - 'a');
   for (size_t i = 0; i < sql.size(); ++i) {
     const char c = lower(sql[i]);
+    if (c < 'a' || c > 'z' || !(starts >> (c - 'a') & 1u)) continue;
     for (std::string_view w : words) {
       if (w[0] != c || sql.size() - i < w.size()) continue;
       size_t k = 1;
@@ -66,6 +59,19 @@ bool contains_any(std::string_view sql, std::initializer_list<std::string_view> 
 }
 
 }  // namespace
+
+bool may_set_parameter(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r')) ++i;
+  auto word = [&](std::string_view w) {
+    if (sql.size() - i <= w.size()) return false;
+    for (size_t k = 0; k < w.size(); ++k)
+      if ((sql[i + k] | 0x20) != w[k]) return false;
+    const char next = sql[i + w.size()];
+    return next == ' ' || next == '\t' || next == '\n' || next == '\r';
+  };
+  return word("set") || word("reset") || contains_any(sql, {"set_config"});
+}
 
 bool may_leave_session_state(std::string_view sql) {
   return contains_any(

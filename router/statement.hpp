@@ -65,8 +65,8 @@ bool may_leave_session_state(std::string_view sql);
 // False when `sql` cannot end such state (no UNLISTEN, unlock, DISCARD, DROP, CLOSE, ROLLBACK or ABORT in
 // it): a client keeping its connection has it checked again only after a statement that may.
 bool may_end_session_state(std::string_view sql);
-// False when `sql` does not begin with SET or RESET, or with SELECT and hold set_config (after white
-// space): no SessionSetting, unparsed.
+// False when `sql` neither begins with SET or RESET (after white space) nor holds set_config (in any
+// case): no SessionSetting, unparsed.
 bool may_set_parameter(std::string_view sql);
 // Kinds the router treats as writes (db_for_write): Write, Ddl, Utility and Unparsed.
 bool is_write_kind(StatementKind kind);

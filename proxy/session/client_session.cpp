@@ -615,9 +615,10 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
     return Handled::next;
   }
   switch (f.type) {
-    case fe::kQuery:
+    case fe::kQuery: {
       note_statement(sql, true);
-      note_session_state(sql);
+      const uint32_t setting = track_setting(sql);
+      note_session_state(sql, setting != 0);
       if (auto name = deallocated_name(sql); name && prepared_view().named.prepared(*name)) {
         // SQL DEALLOCATE of a statement the client prepared with Parse: the server knows it by the proxy's
         // name. The client's name is gone now (a later Parse may reuse it); the connection's copy when the
@@ -632,10 +633,11 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       push({.kind = Expect::Query,
             .parse_number = parses(),
             .column_order = std::exchange(u().column_order_placed, false),
-            .setting = track_setting(sql)});
+            .setting = setting});
       u().server_out.append(f.bytes());
       if (causal_) send_commit_probe_if_due();
       break;
+    }
     case fe::kFunctionCall:
       push({Expect::FunctionCall});
       u().server_out.append(f.bytes());
@@ -660,14 +662,16 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
                                                                   : std::string_view();
           if (!query.empty()) {
             note_statement(query, false);
-            note_session_state(query);
             // A SET bound to the unnamed portal (drivers that send everything with the extended protocol):
-            // its Execute carries the ticket.
+            // its Execute carries the ticket. A named portal's is not followed: reset when the
+            // connection goes back.
+            const uint32_t setting = track_setting(query);
+            note_session_state(query, setting != 0 && bind.portal.empty());
             if (bind.portal.empty()) {
-              if (u().portal_setting) forget_setting(u().portal_setting);
-              u().portal_setting = track_setting(query);
-            } else if (const uint32_t ticket = track_setting(query)) {
-              forget_setting(ticket);  // a named portal's: not followed, reset when the connection goes back
+              if (u().portal_setting) forget_setting(u().portal_setting);  // bound again before any Execute
+              u().portal_setting = setting;
+            } else if (setting) {
+              forget_setting(setting);
               dirty_session_state_ = true;
             }
           }

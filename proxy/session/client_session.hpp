@@ -169,14 +169,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // outlives the transaction (router::SessionStateKind), the session keeps its server connection; if it
   // may end such state, the server is asked once it is idle (the keep probe) and the connection goes
   // back when nothing is left.
-  void note_session_state(std::string_view sql);
+  // `followed`: a session setting in `sql` is tracked (client_settings.cpp), so a set_config() in it
+  // needs no reset.
+  void note_session_state(std::string_view sql, bool followed);
   bool keep_probe_due() const;
-  void send_keep_probe_if_due();
+  bool send_keep_probe_if_due();  // false: the connection is lost (server_lost() ran)
   void on_keep_probe_reply(const wire::Frame& f);
   // The client's own session-level SETs (client_settings.cpp). A ticket (Pending::setting) when `sql`
   // is a SET/RESET of one parameter to constants the proxy can repeat; 0 otherwise.
   uint32_t track_setting(std::string_view sql);
-  void forget_setting(uint32_t ticket);  // its reply is over: confirmed (now in committing) or failed
+  void forget_setting(uint32_t ticket);  // never executed (a portal bound again, or not executed by Sync)
+  // Its reply is over: confirmed (now in committing), or not, and then whatever it did is reset.
+  void finish_setting(uint32_t ticket);
   // A CommandComplete of the client's: a tracked SET confirmed, or an explicit transaction's end.
   void note_setting_tag(const Pending& head, std::string_view tag, ServerConnection& conn);
   void note_setting_row(uint32_t ticket, const wire::Frame& row);  // the value SELECT set_config() returned

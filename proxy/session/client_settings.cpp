@@ -31,6 +31,12 @@ void ClientSession::forget_setting(uint32_t ticket) {
   std::erase_if(u().settings, [&](const auto& s) { return s.first == ticket; });
 }
 
+void ClientSession::finish_setting(uint32_t ticket) {
+  // Still here: not confirmed. It failed (then nothing changed), or it ran without the reply the proxy
+  // reads (a set_config() whose Execute stopped at a row limit): reset to be sure.
+  if (std::erase_if(u().settings, [&](const auto& s) { return s.first == ticket; }) > 0) dirty_session_state_ = true;
+}
+
 void ClientSession::apply_setting(const router::SessionSetting& s, ServerConnection& conn) {
   if (s.value) {
     if (auto changed = who_->with_param(s.name, *s.value)) who_ = worker_.identities.intern(std::move(*changed));
@@ -82,6 +88,10 @@ void ClientSession::note_setting_ready(char tx_status, ServerConnection& conn) {
   UnitState& unit = *unit_;
   const bool rolled_back = std::exchange(unit.rolled_back, false);
   const bool failed = std::exchange(unit.error_in_unit, false);
+  // Nothing owed: a ticket still waiting lost its reply (an error skipped its Execute to Sync). What it
+  // would have set never ran; the entry goes. A portal bound and not executed yet keeps its ticket.
+  if (unit.replies.expect.empty() && unit.settings.size() > (unit.portal_setting ? 1u : 0u))
+    std::erase_if(unit.settings, [&](const auto& s) { return s.first != unit.portal_setting; });
   if (unit.committing.empty()) return;
   if (rolled_back) {
     // Still in the block: a rollback to a savepoint undid the SETs after it and kept those before, which

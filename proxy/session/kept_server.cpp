@@ -27,24 +27,39 @@ namespace {
 
 // One row, one boolean: true while anything is left that another client must not inherit. Only
 // session-level advisory locks remain outside a transaction; nothing tells whether a library was LOADed,
-// so a client that ran LOAD keeps its connection to the end.
+// so a client that ran LOAD keeps its connection to the end. Every name and operator is qualified: the
+// query runs with the client's search_path, where an operator of its own must not decide the answer.
 constexpr std::string_view kKeepProbe =
     "SELECT EXISTS (SELECT FROM pg_catalog.pg_listening_channels())"
-    " OR EXISTS (SELECT FROM pg_catalog.pg_locks WHERE pid = pg_catalog.pg_backend_pid() AND locktype = 'advisory')"
-    " OR EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema())"
+    " OR EXISTS (SELECT FROM pg_catalog.pg_locks WHERE pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()"
+    " AND locktype OPERATOR(pg_catalog.=) 'advisory')"
+    " OR EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema())"
+    " OR EXISTS (SELECT FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema())"
     " OR EXISTS (SELECT FROM pg_catalog.pg_cursors WHERE is_holdable)"
     " OR EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql)"
     // the login role (pg_stat_activity keeps it across SET SESSION AUTHORIZATION); none found: kept
-    " OR current_user IS DISTINCT FROM (SELECT usename FROM pg_catalog.pg_stat_activity"
-    " WHERE pid = pg_catalog.pg_backend_pid())";
+    " OR NOT COALESCE((SELECT usename OPERATOR(pg_catalog.=) CURRENT_USER AND usename OPERATOR(pg_catalog.=) SESSION_USER"
+    " FROM pg_catalog.pg_stat_activity WHERE pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()), false)";
 
 }  // namespace
 
-void ClientSession::note_session_state(std::string_view sql) {
-  if (session_mode_ || !server_ || server_kept_for_ == router::SessionStateKind::load) return;
-  if (server_kept_for_ != router::SessionStateKind::none) {
-    // Already kept: LOAD makes it for good; a statement that may end the state has it checked again.
-    if (router::may_leave_session_state(sql) && analyze(sql)->session_state == router::SessionStateKind::load) {
+void ClientSession::note_session_state(std::string_view sql, bool followed) {
+  if (session_mode_ || !server_) return;
+  const bool kept = server_kept_for_ != router::SessionStateKind::none;
+  if (!router::may_leave_session_state(sql)) {
+    // Already kept: a statement that may end the state has it checked again once the server is idle.
+    if (kept && server_kept_for_ != router::SessionStateKind::load && router::may_end_session_state(sql))
+      recheck_keep_ = true;
+    return;
+  }
+  const auto analysis = analyze(sql);
+  // set_config() of a parameter for the session that is not followed (client_settings.cpp): reset
+  // before another client comes, kept or not (a keep can end without DISCARD ALL).
+  if (analysis->sets_config && !followed) dirty_session_state_ = true;
+  const router::SessionStateKind state = analysis->session_state;
+  if (kept) {
+    if (server_kept_for_ == router::SessionStateKind::load) return;
+    if (state == router::SessionStateKind::load) {  // nothing undoes it: kept to the end
       server_kept_for_ = router::SessionStateKind::load;
       recheck_keep_ = false;
     } else if (router::may_end_session_state(sql)) {
@@ -52,13 +67,6 @@ void ClientSession::note_session_state(std::string_view sql) {
     }
     return;
   }
-  if (!router::may_leave_session_state(sql)) return;
-  const auto analysis = analyze(sql);
-  // set_config() of a parameter for the session that is not followed (client_settings.cpp): reset
-  // before another client comes.
-  if (analysis->sets_config && !(analysis->session_setting && analysis->session_setting->value_from_result))
-    dirty_session_state_ = true;
-  const router::SessionStateKind state = analysis->session_state;
   if (state == router::SessionStateKind::none) return;
   server_kept_for_ = state;
   // Checked once the statement's transaction is over: it may have left nothing after all.
@@ -78,18 +86,20 @@ bool ClientSession::keep_probe_due() const {
 // Called by the pump when the server has answered everything: the probe goes alone, outside any
 // transaction, so it can neither see nor disturb one of the client's. A message the client sends
 // meanwhile queues behind it on the same connection.
-void ClientSession::send_keep_probe_if_due() {
-  if (!keep_probe_due()) return;
+bool ClientSession::send_keep_probe_if_due() {
+  if (!keep_probe_due()) return true;
   recheck_keep_ = false;
   keep_probe_found_ = true;  // until the answer says otherwise
   wire::put_query(u().server_out, kKeepProbe);
   push({.kind = Expect::InjectedQuery, .keep_probe = true});
-  // A few dozen bytes to an idle connection: the socket takes them at once. Should it not, the rest is
-  // written as the client side does; an error surfaces in the pump's read.
-  if (send_to_server_now() == ServerSend::must_wait)
-    asio::co_spawn(
-        worker_.ctx, [self = shared_from_this()]() -> awaitable<void> { co_await self->flush_to_server(); },
-        asio::detached);
+  // A few hundred bytes to a connection whose every answer has been read: its send buffer is empty and
+  // takes them at once. If it does not, the connection is in no state to serve (and a write left
+  // pending here would race the client's next one).
+  const ServerSend sent = send_to_server_now();
+  if (sent == ServerSend::sent) return true;
+  if (sent == ServerSend::must_wait) server_write_done(false);
+  server_lost("the check for session state could not be written to the server");
+  return false;
 }
 
 void ClientSession::on_keep_probe_reply(const wire::Frame& f) {
@@ -102,7 +112,13 @@ void ClientSession::on_keep_probe_reply(const wire::Frame& f) {
     keep_probe_found_ = true;
     PGR_LOG(warn) << describe() << ": checking for session state on " << server_->endpoint().describe()
                   << " failed, the connection stays with the client: " << e.message;
-  } else if (f.type == be::kReadyForQuery && !keep_probe_found_ && server_kept_for_ != router::SessionStateKind::load) {
+  } else if (f.type != be::kReadyForQuery || keep_probe_found_ || server_kept_for_ == router::SessionStateKind::load) {
+    return;
+  } else if (!u().replies.expect.empty()) {
+    // A message of the client's came meanwhile and runs after the probe: it may make state again (a new
+    // lock, LISTEN). Asked again once it is over.
+    recheck_keep_ = true;
+  } else {
     PGR_LOG(info) << describe() << ": no session state is left on " << server_->endpoint().describe()
                   << ": its server connection goes back to the pool";
     server_kept_for_ = router::SessionStateKind::none;

@@ -50,8 +50,10 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   std::string& out = u().out.buffer();
   bool injected_head = !u().replies.expect.empty() && u().replies.expect.front().kind == Expect::InjectedQuery;
   switch (f.type) {
-    case be::kNoticeResponse:
-    case be::kNotificationResponse:  // asynchronous: notices and notifications go straight through
+    case be::kNotificationResponse:  // asynchronous, and for this client's LISTEN even behind the proxy's query
+      out.append(f.bytes());
+      return true;
+    case be::kNoticeResponse:  // asynchronous: straight through, unless the proxy's own query caused it
       if (!injected_head) out.append(f.bytes());
       return true;
     case be::kParameterStatus: {
@@ -139,7 +141,7 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
   }
   if (f.type == be::kCommandComplete && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
   if (!reply.completed) return true;
-  if (head.setting) forget_setting(head.setting);
+  if (head.setting) finish_setting(head.setting);
   if (f.type == be::kReadyForQuery && head.queued != std::chrono::steady_clock::time_point{}) {
     // One client-visible unit is over: per-worker statistics, no lock (proxy/metrics/query_stats.hpp).
     // kind: the statement kind when the router analysed it, else the protocol unit (routing off).
@@ -222,7 +224,10 @@ void ClientSession::pump_step() {
       pump_wait(PumpWait::server_lost);
       return;
     }
-    send_keep_probe_if_due();
+    if (!send_keep_probe_if_due()) {
+      pump_wait(PumpWait::server_lost);
+      return;
+    }
     if (may_detach()) {
       auto done = std::move(server_);
       if (state_ == SessionState::attached) set_state(SessionState::idle);
@@ -318,7 +323,11 @@ awaitable<void> ClientSession::server_pump([[maybe_unused]] std::shared_ptr<Clie
       end_session(ClientCloseReason::unknown);  // server_lost() noted why
       co_return;
     }
-    send_keep_probe_if_due();
+    if (!send_keep_probe_if_due()) {
+      co_await u().out.flush(socket_);
+      end_session(ClientCloseReason::unknown);  // server_lost() noted why
+      co_return;
+    }
     if (may_detach()) {
       // Return the connection before writing to the client: the server is idle, another client may use it.
       auto done = std::move(server_);

@@ -290,6 +290,12 @@ TEST_CASE(
   Conn a = proxy.connect();
   Conn b = proxy.connect();
   const std::string pid = a.scalar("SELECT pg_backend_pid()");
+  // b's statement waits for the one connection and gives up (queue_timeout): a keeps it.
+  auto b_is_refused = [&] {
+    PgError waited = expect_pg_error([&] { b.scalar("SELECT 1"); });
+    INFO(waited.what());
+    CHECK(waited.sqlstate == "53300");
+  };
   // b gets the connection when a has given it back, and finds nothing of a's on it.
   auto b_gets_a_clean_connection = [&] {
     CHECK(b.scalar("SELECT pg_backend_pid()") == pid);
@@ -304,8 +310,7 @@ TEST_CASE(
       CHECK(a.scalar("SELECT pg_advisory_lock(7)") == "");
       CHECK(a.scalar("SELECT 1") == "1");  // the check after the lock has been answered: it found the lock
       CHECK(keeping() == 1);
-      PgError waited = expect_pg_error([&] { b.scalar("SELECT 1"); });
-      INFO(waited.what());
+      b_is_refused();
       if (extended)
         CHECK(a.exec_params("SELECT pg_advisory_unlock($1::bigint)", {"7"}).at(0, 0) == "t");
       else
@@ -352,8 +357,7 @@ TEST_CASE(
     a.exec("PREPARE it_keep_q AS SELECT 42");
     CHECK(a.scalar("EXECUTE it_keep_q") == "42");
     CHECK(keeping() == 1);
-    PgError waited = expect_pg_error([&] { b.scalar("SELECT 1"); });
-    INFO(waited.what());
+    b_is_refused();
     a.exec("DEALLOCATE it_keep_q");
     CHECK(eventually([&] { return keeping() == 0; }));
     b_gets_a_clean_connection();
@@ -371,13 +375,36 @@ TEST_CASE(
       a.exec(set);
       CHECK(a.scalar("SELECT current_user") == "it_keep_tenant");
       CHECK(keeping() == 1);
-      PgError waited = expect_pg_error([&] { b.scalar("SELECT 1"); });
-      INFO(waited.what());
+      b_is_refused();
       a.exec("RESET ROLE");
       CHECK(eventually([&] { return keeping() == 0; }));
       b_gets_a_clean_connection();
       CHECK(b.scalar("SELECT current_user") == "app");
     }
+  }
+  SUBCASE("a new lock taken while the check after an unlock runs stays with its client") {
+    // The check is sent as the unlock's answer goes out; the client's next statement lines up behind it.
+    for (int i = 0; i < 20; ++i) {
+      CAPTURE(i);
+      CHECK(a.scalar("SELECT pg_advisory_lock(11)") == "");
+      CHECK(a.scalar("SELECT pg_advisory_unlock(11)") == "t");
+      CHECK(a.scalar("SELECT pg_advisory_lock(12)") == "");
+      CHECK(a.scalar("SELECT 1") == "1");
+      CHECK(keeping() == 1);
+      CHECK(a.scalar("SELECT pg_advisory_unlock(12)") == "t");
+      CHECK(eventually([&] { return keeping() == 0; }));
+    }
+    b_gets_a_clean_connection();
+  }
+  SUBCASE("set_config() while kept, and with a name that is a parameter: reset before b") {
+    a.exec("LISTEN it_keep_cfg");
+    CHECK(a.scalar("SELECT SET_CONFIG('app.while_kept', 'x', false), 1") == "x");
+    CHECK(a.exec_params("SELECT set_config($1, $2, false)", {"app.by_param", "y"}).at(0, 0) == "y");
+    a.exec("UNLISTEN it_keep_cfg");
+    CHECK(eventually([&] { return keeping() == 0; }));
+    b_gets_a_clean_connection();
+    CHECK(b.scalar("SELECT coalesce(current_setting('app.while_kept', true), '')") == "");
+    CHECK(b.scalar("SELECT coalesce(current_setting('app.by_param', true), '')") == "");
   }
   SUBCASE("one state ended while another stays: the connection stays") {
     CHECK(a.scalar("SELECT pg_advisory_lock(10)") == "");
@@ -386,8 +413,7 @@ TEST_CASE(
     CHECK(a.scalar("SELECT 1") == "1");  // the check after UNLISTEN has been answered: the lock is still there
     CHECK(keeping() == 1);
     CHECK(a.scalar("SELECT pg_backend_pid()") == pid);
-    PgError waited = expect_pg_error([&] { b.scalar("SELECT 1"); });
-    INFO(waited.what());
+    b_is_refused();
     // Inside a transaction nothing is checked: the unlock shows only once it is over.
     a.exec("BEGIN");
     CHECK(a.scalar("SELECT pg_advisory_unlock(10)") == "t");
@@ -415,6 +441,7 @@ TEST_CASE("proxy: transaction pooling: set_config() for the session follows its 
   CHECK(a.exec_params("SELECT set_config('search_path', $1, false)", {"pg_catalog, public"}).at(0, 0) ==
         "pg_catalog, public");
   CHECK(a.scalar("SELECT set_config('app.other', '1', false), 2") == "1");  // not alone: not followed
+  CHECK(a.scalar("/* tenant */ SELECT SET_CONFIG('app.upper', 'u', FALSE)") == "u");
   for (int i = 0; i < 3; ++i) {
     CAPTURE(i);
     CHECK(b.scalar("SELECT pg_backend_pid()") == pid);
@@ -424,6 +451,8 @@ TEST_CASE("proxy: transaction pooling: set_config() for the session follows its 
     CHECK(a.scalar("SELECT current_setting('app.tenant')") == "42");
     CHECK(a.scalar("SHOW search_path") == "pg_catalog, public");
     CHECK(a.scalar("SELECT coalesce(current_setting('app.other', true), '')") == "");
+    CHECK(a.scalar("SELECT current_setting('app.upper')") == "u");
+    CHECK(b.scalar("SELECT coalesce(current_setting('app.upper', true), '')") == "");
   }
   // Inside a transaction it lasts if the transaction commits.
   a.exec("BEGIN");

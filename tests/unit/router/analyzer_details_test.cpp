@@ -291,6 +291,7 @@ TEST_CASE("session state that outlives a transaction is named; what ends with it
       {"SELECT set_config('role', 'tenant_42', false)", SessionStateKind::role},
       {"SELECT pg_catalog.set_config('ROLE', $1, false)", SessionStateKind::role},
       {"SELECT set_config($1, $2, false)", SessionStateKind::role},
+      {"LISTEN a; LOAD 'b'", SessionStateKind::load},
       {"BEGIN; SELECT 1; LISTEN a; COMMIT", SessionStateKind::listen},
       // Ends with the transaction, or leaves nothing.
       {"SELECT pg_advisory_xact_lock(42)", SessionStateKind::none},
@@ -323,8 +324,9 @@ TEST_CASE("session state that outlives a transaction is named; what ends with it
 }
 
 TEST_CASE("set_config() of a parameter for the session is named; for the transaction, or of the role, it is not") {
-  for (const char* sql : {"SELECT set_config('app.tenant', '42', false)", "select set_config('search_path', $1, false)",
-                          "SELECT x FROM t WHERE set_config('app.user', t.name, $2) IS NOT NULL"}) {
+  for (const char* sql :
+       {"SELECT set_config('app.tenant', '42', false)", "select set_config('search_path', $1, false)",
+        "SELECT x FROM t WHERE set_config('app.user', t.name, $2) IS NOT NULL", "SELECT set_config($1, $2, false)"}) {
     CAPTURE(sql);
     CHECK(analyze(sql).sets_config);
     CHECK(may_leave_session_state(sql));
@@ -346,6 +348,8 @@ TEST_CASE("SELECT set_config(name, value, false) alone is a session setting whos
     CHECK_FALSE(a.session_setting->value);
     CHECK(may_set_parameter(sql));
   }
+  CHECK(may_set_parameter("/* c */ SELECT SET_CONFIG('a', 'b', false)"));
+  CHECK(analyze("/* c */ SELECT SET_CONFIG('a', 'b', false)").session_setting);
   CHECK(analyze("select set_config('Search_Path', $1, false)").session_setting->name == "search_path");
   for (const char* sql : {"SELECT set_config('app.tenant', '42', true)", "SELECT set_config('app.tenant', '42', $2)",
                           "SELECT set_config('app.tenant', '42', false), 1", "SELECT set_config($1, '42', false)",
