@@ -1,7 +1,8 @@
 #include "router/statement.hpp"
 
+#include <array>
 #include <cstdint>
-#include <initializer_list>
+#include <iterator>
 
 namespace pgroute::router {
 
@@ -40,27 +41,42 @@ namespace {
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// Whether any of `words` (lower case) occurs in `sql`, in any case, as any part of a word. Most
-// characters start none of the words and are passed over after one lookup.
-bool contains_any(std::string_view sql, std::initializer_list<std::string_view> words) {
-  uint32_t starts = 0;  // bit c - 'a' for each word's first letter
-  for (std::string_view w : words) starts |= 1u << (w[0] - 'a');
-  for (size_t i = 0; i < sql.size(); ++i) {
-    const char c = lower(sql[i]);
-    if (c < 'a' || c > 'z' || !(starts >> (c - 'a') & 1u)) continue;
-    for (std::string_view w : words) {
-      if (w[0] != c || sql.size() - i < w.size()) continue;
-      size_t k = 1;
-      while (k < w.size() && lower(sql[i + k]) == w[k]) ++k;
-      if (k == w.size()) return true;
-    }
+constexpr uint8_t kLeaves = 1, kEnds = 2, kSetsConfig = 4, kAllWords = 7;
+
+struct SessionWord {
+  std::string_view text;  // lower case
+  uint8_t flags;
+};
+
+// Sorted by first letter. "leaves": may leave state (SessionWords::leaves), "ends": may end it.
+// UNLISTEN, pg_advisory_unlock*, DISCARD, DROP (a temporary table), CLOSE (a cursor), DEALLOCATE, and a
+// rollback of the transaction that made the state (LISTEN, CREATE TEMP and PREPARE are undone by it)
+// end state; RESET ROLE, SET ROLE NONE, SET SESSION AUTHORIZATION DEFAULT and set_config end a role.
+constexpr SessionWord kSessionWords[] = {
+    {"abort", kEnds},    {"advisory_lock", kLeaves}, {"authorization", kLeaves | kEnds},
+    {"close", kEnds},    {"deallocate", kEnds},      {"discard", kEnds},
+    {"drop", kEnds},     {"hold", kLeaves},          {"listen", kLeaves},
+    {"load", kLeaves},   {"prepare", kLeaves},       {"role", kLeaves | kEnds},
+    {"rollback", kEnds}, {"set_config", kAllWords},  {"temp", kLeaves},
+    {"unlisten", kEnds}, {"unlock", kEnds},
+};
+
+struct LetterRange {
+  uint8_t begin = 0, count = 0;
+};
+
+// For each first letter, the words that start with it: most characters of a statement start none.
+constexpr std::array<LetterRange, 26> kWordsByLetter = [] {
+  std::array<LetterRange, 26> by{};
+  for (uint8_t i = 0; i < std::size(kSessionWords); ++i) {
+    LetterRange& r = by[static_cast<size_t>(kSessionWords[i].text[0] - 'a')];
+    if (r.count == 0) r.begin = i;
+    ++r.count;
   }
-  return false;
-}
+  return by;
+}();
 
-}  // namespace
-
-bool may_set_parameter(std::string_view sql) {
+bool begins_with_set_or_reset(std::string_view sql) {
   size_t i = 0;
   while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r')) ++i;
   auto word = [&](std::string_view w) {
@@ -70,21 +86,35 @@ bool may_set_parameter(std::string_view sql) {
     const char next = sql[i + w.size()];
     return next == ' ' || next == '\t' || next == '\n' || next == '\r';
   };
-  return word("set") || word("reset") || contains_any(sql, {"set_config"});
+  return word("set") || word("reset");
 }
 
-bool may_leave_session_state(std::string_view sql) {
-  return contains_any(
-      sql, {"listen", "advisory_lock", "temp", "hold", "load", "prepare", "role", "authorization", "set_config"});
+}  // namespace
+
+SessionWords scan_session_words(std::string_view sql) {
+  uint8_t found = 0;
+  for (size_t i = 0; i < sql.size() && found != kAllWords; ++i) {
+    const char c = lower(sql[i]);
+    if (c < 'a' || c > 'z') continue;
+    const LetterRange r = kWordsByLetter[static_cast<size_t>(c - 'a')];
+    for (uint8_t k = r.begin; k < r.begin + r.count; ++k) {
+      const SessionWord& w = kSessionWords[k];
+      if ((found | w.flags) == found || sql.size() - i < w.text.size()) continue;  // nothing it could add
+      size_t j = 1;
+      while (j < w.text.size() && lower(sql[i + j]) == w.text[j]) ++j;
+      if (j == w.text.size()) found |= w.flags;
+    }
+  }
+  return {(found & kLeaves) != 0, (found & kEnds) != 0, (found & kSetsConfig) != 0};
 }
 
-bool may_end_session_state(std::string_view sql) {
-  // UNLISTEN, pg_advisory_unlock*, DISCARD, DROP (a temporary table), CLOSE (a cursor), DEALLOCATE, and
-  // a rollback of the transaction that made the state (LISTEN, CREATE TEMP and PREPARE are undone by it).
-  // RESET ROLE, SET ROLE NONE, SET SESSION AUTHORIZATION DEFAULT and set_config end a role.
-  return contains_any(sql, {"unlisten", "unlock", "discard", "drop", "close", "deallocate", "rollback", "abort", "role",
-                            "authorization", "set_config"});
+bool may_set_parameter(std::string_view sql, const SessionWords& words) {
+  return words.sets_config || begins_with_set_or_reset(sql);
 }
+
+bool may_set_parameter(std::string_view sql) { return may_set_parameter(sql, scan_session_words(sql)); }
+bool may_leave_session_state(std::string_view sql) { return scan_session_words(sql).leaves; }
+bool may_end_session_state(std::string_view sql) { return scan_session_words(sql).ends; }
 
 std::string_view kind_name(StatementKind kind) {
   switch (kind) {

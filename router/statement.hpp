@@ -59,15 +59,23 @@ enum class SessionStateKind : uint8_t {
 };
 // "LISTEN", "a session advisory lock", "a temporary table", ...
 std::string_view session_state_name(SessionStateKind kind);
-// False when `sql` cannot leave such state (none of the words that could are in it, in any case): most
-// statements are ruled out by this scan without being parsed.
+// Which words that matter to session state a statement holds (in any case, as any part of a word): one
+// pass over the text, so most statements are ruled out without being parsed.
+struct SessionWords {
+  bool leaves = false;       // it may leave session state (LISTEN, a lock, TEMP, PREPARE, a role ...)
+  bool ends = false;         // it may end such state (UNLISTEN, an unlock, DROP, ROLLBACK ...)
+  bool sets_config = false;  // set_config
+};
+SessionWords scan_session_words(std::string_view sql);
+// False when `sql` cannot leave such state: scan_session_words(sql).leaves.
 bool may_leave_session_state(std::string_view sql);
 // False when `sql` cannot end such state (no UNLISTEN, unlock, DISCARD, DROP, CLOSE, ROLLBACK or ABORT in
 // it): a client keeping its connection has it checked again only after a statement that may.
 bool may_end_session_state(std::string_view sql);
 // False when `sql` neither begins with SET or RESET (after white space) nor holds set_config (in any
-// case): no SessionSetting, unparsed.
+// case): no SessionSetting, unparsed. `words`: its scan_session_words(), when the caller has it.
 bool may_set_parameter(std::string_view sql);
+bool may_set_parameter(std::string_view sql, const SessionWords& words);
 // Kinds the router treats as writes (db_for_write): Write, Ddl, Utility and Unparsed.
 bool is_write_kind(StatementKind kind);
 

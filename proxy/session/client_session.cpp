@@ -617,8 +617,9 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
   switch (f.type) {
     case fe::kQuery: {
       note_statement(sql, true);
-      const uint32_t setting = track_setting(sql);
-      note_session_state(sql, setting != 0);
+      const router::SessionWords words = router::scan_session_words(sql);
+      const uint32_t setting = track_setting(sql, words);
+      note_session_state(sql, setting != 0, words);
       if (auto name = deallocated_name(sql); name && prepared_view().named.prepared(*name)) {
         // SQL DEALLOCATE of a statement the client prepared with Parse: the server knows it by the proxy's
         // name. The client's name is gone now (a later Parse may reuse it); the connection's copy when the
@@ -665,8 +666,9 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
             // A SET bound to the unnamed portal (drivers that send everything with the extended protocol):
             // its Execute carries the ticket. A named portal's is not followed: reset when the
             // connection goes back.
-            const uint32_t setting = track_setting(query);
-            note_session_state(query, setting != 0 && bind.portal.empty());
+            const router::SessionWords words = router::scan_session_words(query);
+            const uint32_t setting = track_setting(query, words);
+            note_session_state(query, setting != 0 && bind.portal.empty(), words);
             if (bind.portal.empty()) {
               if (u().portal_setting) forget_setting(u().portal_setting);  // bound again before any Execute
               u().portal_setting = setting;

@@ -171,13 +171,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // back when nothing is left.
   // `followed`: a session setting in `sql` is tracked (client_settings.cpp), so a set_config() in it
   // needs no reset.
-  void note_session_state(std::string_view sql, bool followed);
+  // `words`: router::scan_session_words(sql), taken once per message for this and track_setting().
+  void note_session_state(std::string_view sql, bool followed, const router::SessionWords& words);
   bool keep_probe_due() const;
   bool send_keep_probe_if_due();  // false: the connection is lost (server_lost() ran)
   void on_keep_probe_reply(const wire::Frame& f);
   // The client's own session-level SETs (client_settings.cpp). A ticket (Pending::setting) when `sql`
   // is a SET/RESET of one parameter to constants the proxy can repeat; 0 otherwise.
-  uint32_t track_setting(std::string_view sql);
+  uint32_t track_setting(std::string_view sql, const router::SessionWords& words);
   void forget_setting(uint32_t ticket);  // never executed (a portal bound again, or not executed by Sync)
   // Its reply is over: confirmed (now in committing), or not, and then whatever it did is reset.
   void finish_setting(uint32_t ticket);

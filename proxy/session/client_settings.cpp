@@ -17,8 +17,8 @@ namespace pgroute {
 
 namespace tx = wire::tx_status;
 
-uint32_t ClientSession::track_setting(std::string_view sql) {
-  if (session_mode_ || !router::may_set_parameter(sql)) return 0;
+uint32_t ClientSession::track_setting(std::string_view sql, const router::SessionWords& words) {
+  if (session_mode_ || !router::may_set_parameter(sql, words)) return 0;
   auto setting = analyze(sql)->session_setting;
   if (!setting) return 0;
   uint32_t ticket = ++u().last_setting;

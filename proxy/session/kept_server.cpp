@@ -43,13 +43,12 @@ constexpr std::string_view kKeepProbe =
 
 }  // namespace
 
-void ClientSession::note_session_state(std::string_view sql, bool followed) {
+void ClientSession::note_session_state(std::string_view sql, bool followed, const router::SessionWords& words) {
   if (session_mode_ || !server_) return;
   const bool kept = server_kept_for_ != router::SessionStateKind::none;
-  if (!router::may_leave_session_state(sql)) {
+  if (!words.leaves) {
     // Already kept: a statement that may end the state has it checked again once the server is idle.
-    if (kept && server_kept_for_ != router::SessionStateKind::load && router::may_end_session_state(sql))
-      recheck_keep_ = true;
+    if (kept && server_kept_for_ != router::SessionStateKind::load && words.ends) recheck_keep_ = true;
     return;
   }
   const auto analysis = analyze(sql);
@@ -62,7 +61,7 @@ void ClientSession::note_session_state(std::string_view sql, bool followed) {
     if (state == router::SessionStateKind::load) {  // nothing undoes it: kept to the end
       server_kept_for_ = router::SessionStateKind::load;
       recheck_keep_ = false;
-    } else if (router::may_end_session_state(sql)) {
+    } else if (words.ends) {
       recheck_keep_ = true;
     }
     return;

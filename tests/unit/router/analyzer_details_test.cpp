@@ -360,6 +360,42 @@ TEST_CASE("SELECT set_config(name, value, false) alone is a session setting whos
   }
 }
 
+TEST_CASE("one scan finds every word that matters to session state, in any case and anywhere") {
+  struct Case {
+    const char* sql;
+    bool leaves, ends, sets_config;
+  };
+  const Case cases[] = {
+      {"select 1 from accounts where id = 7", false, false, false},
+      {"", false, false, false},
+      {"LISTEN x", true, false, false},
+      {"UNLISTEN x", true, true, false},  // holds "listen" too: looked at, found to leave nothing
+      {"SELECT pg_ADVISORY_LOCK(1)", true, false, false},
+      {"select pg_advisory_unlock(1)", false, true, false},
+      {"CREATE TEMP TABLE t (x int)", true, false, false},
+      {"DECLARE c CURSOR WITH HOLD FOR SELECT 1", true, false, false},
+      {"LOAD 'x'", true, false, false},
+      {"PREPARE q AS SELECT 1", true, false, false},
+      {"SET ROLE r", true, true, false},
+      {"SET SESSION AUTHORIZATION DEFAULT", true, true, false},
+      {"SELECT SET_CONFIG('a', 'b', false)", true, true, true},
+      {"DISCARD ALL", false, true, false},
+      {"DROP TABLE t", false, true, false},
+      {"CLOSE c", false, true, false},
+      {"DEALLOCATE q", false, true, false},
+      {"ROLLBACK", false, true, false},
+      {"ABORT", false, true, false},
+      {"x rol", false, false, false},  // a word cut by the end of the text
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.sql);
+    const SessionWords w = scan_session_words(c.sql);
+    CHECK(w.leaves == c.leaves);
+    CHECK(w.ends == c.ends);
+    CHECK(w.sets_config == c.sets_config);
+  }
+}
+
 TEST_CASE("statements that may end kept session state are found by the text scan; others are not") {
   for (const char* sql :
        {"UNLISTEN *", "unlisten jobs", "SELECT pg_advisory_unlock(42)", "SELECT pg_catalog.pg_advisory_unlock_all()",
