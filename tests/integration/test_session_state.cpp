@@ -7,6 +7,26 @@
 
 using namespace pgroute::it;
 
+namespace {
+
+// pgroute_clients_keeping_server from the metrics endpoint; -1 if it cannot be read.
+double clients_keeping_server(int metrics_port) {
+  auto r = http_get(metrics_port, "/metrics");
+  auto v = r ? sample_value(r->body, "pgroute_clients_keeping_server") : std::nullopt;
+  return v ? *v : -1.0;
+}
+
+// Transaction pooling over `connections` server connections of `default`, one worker.
+ProxyConfig pooled_over(int connections) {
+  ProxyConfig cfg = default_proxy_config();
+  cfg.backend("default").pool_size = connections;
+  cfg.pool_size = connections;
+  cfg.threads = 1;  // one stack of idle connections: the last returned is the next taken
+  return cfg;
+}
+
+}  // namespace
+
 TEST_CASE("proxy: startup parameters follow each client across a shared server connection") {
   ProxyConfig cfg = default_proxy_config();
   cfg.backend("default").pool_size = 1;
@@ -125,17 +145,10 @@ TEST_CASE("proxy: a client that disconnects mid-transaction leaves nothing behin
 TEST_CASE(
     "proxy: transaction pooling: LISTEN, a session lock and a temporary table keep the client's connection; "
     "none reaches another client") {
-  ProxyConfig cfg = default_proxy_config();
-  cfg.backend("default").pool_size = 2;
-  cfg.pool_size = 2;
-  cfg.threads = 1;  // one worker, one stack of idle connections: the last returned is the next taken
+  ProxyConfig cfg = pooled_over(2);
   cfg.metrics_port = free_port();
   Proxy proxy(cfg);
-  auto keeping = [&] {
-    auto r = http_get(*cfg.metrics_port, "/metrics");
-    auto v = r ? sample_value(r->body, "pgroute_clients_keeping_server") : std::nullopt;
-    return v ? *v : -1.0;
-  };
+  auto keeping = [&] { return clients_keeping_server(*cfg.metrics_port); };
 
   Conn a = proxy.connect();
   Conn b = proxy.connect();
@@ -197,10 +210,7 @@ TEST_CASE(
 }
 
 TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every server connection, and only it") {
-  ProxyConfig cfg = default_proxy_config();
-  cfg.backend("default").pool_size = 2;
-  cfg.pool_size = 2;
-  cfg.threads = 1;
+  ProxyConfig cfg = pooled_over(2);
   Proxy proxy(cfg);
   Conn a = proxy.connect();
   Conn b = proxy.connect();
@@ -275,18 +285,11 @@ TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every se
 TEST_CASE(
     "proxy: transaction pooling: a kept connection goes back to the pool once its session state is gone, and "
     "only then") {
-  ProxyConfig cfg = default_proxy_config();
-  cfg.backend("default").pool_size = 1;
-  cfg.pool_size = 1;  // one server connection: while a keeps it, b cannot run at all
-  cfg.threads = 1;
+  ProxyConfig cfg = pooled_over(1);  // one server connection: while a keeps it, b cannot run at all
   cfg.queue_timeout = "300ms";
   cfg.metrics_port = free_port();
   Proxy proxy(cfg);
-  auto keeping = [&] {
-    auto r = http_get(*cfg.metrics_port, "/metrics");
-    auto v = r ? sample_value(r->body, "pgroute_clients_keeping_server") : std::nullopt;
-    return v ? *v : -1.0;
-  };
+  auto keeping = [&] { return clients_keeping_server(*cfg.metrics_port); };
   Conn a = proxy.connect();
   Conn b = proxy.connect();
   const std::string pid = a.scalar("SELECT pg_backend_pid()");
@@ -429,10 +432,7 @@ TEST_CASE("proxy: transaction pooling: set_config() for the session follows its 
   // Multi-tenant apps set the tenant (row-level security, search_path) with set_config(..., false): a
   // SELECT, no SET tag. Alone in its statement, it follows the client as a SET does; in any other
   // shape the connection is reset before it serves anyone else.
-  ProxyConfig cfg = default_proxy_config();
-  cfg.backend("default").pool_size = 1;
-  cfg.pool_size = 1;
-  cfg.threads = 1;
+  ProxyConfig cfg = pooled_over(1);
   Proxy proxy(cfg);
   Conn a = proxy.connect();
   Conn b = proxy.connect();

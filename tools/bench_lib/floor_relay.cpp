@@ -5,33 +5,19 @@
 // tools/bench runs it as the `floor` target: no real proxy can spend less CPU per transaction.
 //
 // usage: floor_relay LISTEN_PORT SERVER_PORT   (both on 127.0.0.1)
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <vector>
+
+#include "floor_sockets.hpp"
 
 namespace {
 
-sockaddr_in loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-void no_delay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
+using namespace floor_relay;
 
 // Sends all of it; a full send buffer (rare with PostgreSQL's message sizes) waits for the socket.
 bool send_all(int fd, const char* p, size_t n) {
@@ -53,19 +39,10 @@ bool send_all(int fd, const char* p, size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s LISTEN_PORT SERVER_PORT\n", argv[0]);
-    return 2;
-  }
-  const int listen_port = std::atoi(argv[1]), server_port = std::atoi(argv[2]);
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  int one = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in at = loopback(listen_port);
-  if (bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || listen(listener, 1024) != 0) {
-    std::perror("floor_relay: listen");
-    return 1;
-  }
+  Ports ports;
+  if (!parse_ports(argc, argv, ports)) return 2;
+  const int listener = listen_on(ports.listen, SOCK_NONBLOCK, "floor_relay: listen");
+  if (listener < 0) return 1;
   const int ep = epoll_create1(0);
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -82,15 +59,12 @@ int main(int argc, char** argv) {
       if (fd == listener) {
         const int client = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
         if (client < 0) continue;
-        const int server = socket(AF_INET, SOCK_STREAM, 0);  // blocking connect: loopback, cold path
-        sockaddr_in to = loopback(server_port);
-        if (connect(server, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+        const int server = connect_to_server(ports.server);
+        if (server < 0) {
           close(client);
-          close(server);
           continue;
         }
         no_delay(client);
-        no_delay(server);
         const auto top = static_cast<size_t>(client > server ? client : server);
         if (peer.size() <= top) peer.resize(top + 1, -1);
         peer[static_cast<size_t>(client)] = server;

@@ -4,12 +4,7 @@
 // tools/bench runs it as the `floor-uring` target.
 //
 // usage: floor_relay_uring LISTEN_PORT SERVER_PORT   (both on 127.0.0.1)
-#include <arpa/inet.h>
 #include <liburing.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -17,7 +12,11 @@
 #include <memory>
 #include <vector>
 
+#include "floor_sockets.hpp"
+
 namespace {
+
+using namespace floor_relay;
 
 constexpr size_t kBufferSize = 16 * 1024;
 
@@ -32,14 +31,6 @@ struct End {
 enum class Op : uint64_t { accept = 0, recv = 1, send = 2 };
 
 uint64_t tag(Op op, int fd) { return (static_cast<uint64_t>(fd) << 2) | static_cast<uint64_t>(op); }
-
-sockaddr_in loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
 
 io_uring_sqe* sqe(io_uring& ring) {
   io_uring_sqe* s = io_uring_get_sqe(&ring);
@@ -72,19 +63,10 @@ void post_accept(io_uring& ring, int listener) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s LISTEN_PORT SERVER_PORT\n", argv[0]);
-    return 2;
-  }
-  const int listen_port = std::atoi(argv[1]), server_port = std::atoi(argv[2]);
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in at = loopback(listen_port);
-  if (bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || listen(listener, 1024) != 0) {
-    std::perror("floor_relay_uring: listen");
-    return 1;
-  }
+  Ports ports;
+  if (!parse_ports(argc, argv, ports)) return 2;
+  const int listener = listen_on(ports.listen, 0, "floor_relay_uring: listen");
+  if (listener < 0) return 1;
   io_uring ring;
   if (int rc = io_uring_queue_init(4096, &ring, 0); rc < 0) {
     std::fprintf(stderr, "floor_relay_uring: io_uring_queue_init: %d\n", rc);
@@ -127,14 +109,12 @@ int main(int argc, char** argv) {
         post_accept(ring, listener);
         if (res < 0) continue;
         const int client = res;
-        const int server = socket(AF_INET, SOCK_STREAM, 0);  // blocking connect: loopback, cold path
-        sockaddr_in to = loopback(server_port);
-        if (connect(server, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+        const int server = connect_to_server(ports.server);
+        if (server < 0) {
           close(client);
-          close(server);
           continue;
         }
-        for (int s : {client, server}) setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        no_delay(client);
         End& c = end_of(client);
         End& s = end_of(server);
         c = End{};

@@ -1,0 +1,67 @@
+// What both floor relays (floor_relay.cpp, floor_relay_uring.cpp) do alike: their arguments, the
+// listening socket and the blocking connect to PostgreSQL, all on 127.0.0.1.
+#pragma once
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace floor_relay {
+
+inline sockaddr_in loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+inline void no_delay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+struct Ports {
+  int listen = 0, server = 0;
+};
+
+// LISTEN_PORT SERVER_PORT, or a usage line and false.
+inline bool parse_ports(int argc, char** argv, Ports& ports) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s LISTEN_PORT SERVER_PORT\n", argv[0]);
+    return false;
+  }
+  ports = {std::atoi(argv[1]), std::atoi(argv[2])};
+  return true;
+}
+
+// A listening socket (`type_flags` e.g. SOCK_NONBLOCK), or -1 with the reason printed.
+inline int listen_on(int port, int type_flags, const char* who) {
+  int fd = socket(AF_INET, SOCK_STREAM | type_flags, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in at = loopback(port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || listen(fd, 1024) != 0) {
+    std::perror(who);
+    return -1;
+  }
+  return fd;
+}
+
+// A blocking connection to PostgreSQL (loopback, a cold path), or -1.
+inline int connect_to_server(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to = loopback(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    close(fd);
+    return -1;
+  }
+  no_delay(fd);
+  return fd;
+}
+
+}  // namespace floor_relay
