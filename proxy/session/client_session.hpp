@@ -174,6 +174,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // `words`: router::scan_session_words(sql), taken once per message for this and track_setting().
   void note_session_state(std::string_view sql, bool followed, const router::SessionWords& words);
   bool keep_probe_due() const;
+  bool queue_keep_probe();        // true: queued in server_out (the caller writes it)
   bool send_keep_probe_if_due();  // false: the connection is lost (server_lost() ran)
   void on_keep_probe_reply(const wire::Frame& f);
   // The client's own session-level SETs (client_settings.cpp). A ticket (Pending::setting) when `sql`

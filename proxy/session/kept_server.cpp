@@ -85,12 +85,17 @@ bool ClientSession::keep_probe_due() const {
 // Called by the pump when the server has answered everything: the probe goes alone, outside any
 // transaction, so it can neither see nor disturb one of the client's. A message the client sends
 // meanwhile queues behind it on the same connection.
-bool ClientSession::send_keep_probe_if_due() {
-  if (!keep_probe_due()) return true;
+bool ClientSession::queue_keep_probe() {
+  if (!keep_probe_due()) return false;
   recheck_keep_ = false;
   keep_probe_found_ = true;  // until the answer says otherwise
   wire::put_query(u().server_out, kKeepProbe);
   push({.kind = Expect::InjectedQuery, .keep_probe = true});
+  return true;
+}
+
+bool ClientSession::send_keep_probe_if_due() {
+  if (!queue_keep_probe()) return true;
   // A few hundred bytes to a connection whose every answer has been read: its send buffer is empty and
   // takes them at once. If it does not, the connection is in no state to serve (and a write left
   // pending here would race the client's next one).

@@ -127,6 +127,18 @@ struct SessionProbe {
 
   static bool may_detach(const ClientSession& s) { return s.may_detach(); }
 
+  // The value of a parameter the client asked for or set that follows it ("" if none), and whether the
+  // connection must be reset when it goes back.
+  static std::string follows(const ClientSession& s, std::string_view name) {
+    for (const auto& [n, v] : s.who_->params)
+      if (n == name) return v;
+    return "";
+  }
+  static bool dirty(const ClientSession& s) { return s.dirty_session_state_; }
+  static std::string_view kept_for(const ClientSession& s) { return router::session_state_name(s.server_kept_for_); }
+  // What the pump's step after the server's answers queues: the keep probe, if due.
+  static bool keep_probe_queued(ClientSession& s) { return s.queue_keep_probe(); }
+
   // The pump's detach (pump_step) when may_detach(): the connection goes back through release_now().
   static bool detach(ClientSession& s) {
     if (!s.may_detach()) return false;
@@ -677,4 +689,96 @@ TEST_CASE("session core: an unnamed Parse is owed its answer: what the proxy ans
   REQUIRE(SessionProbe::server_sends(s, parse_complete() + ready(tx::kIdle)));
   CHECK(types(SessionProbe::sent_to_client(s)) == "13Z");  // as PostgreSQL answers them: in order
   CHECK(SessionProbe::may_detach(s));
+}
+
+TEST_CASE("session core: a client's SET follows it once its transaction commits, not when it rolls back") {
+  Proxy proxy;
+  ClientSession& s = proxy.logged_in_session();
+  SessionProbe::attach(s, proxy.server_connection(s, 301, 1));
+
+  // Inside an explicit block: at COMMIT.
+  REQUIRE(SessionProbe::receive(s, query("BEGIN")) == "drained");
+  REQUIRE(SessionProbe::server_sends(s, command_complete("BEGIN") + ready(tx::kInTransaction)));
+  REQUIRE(SessionProbe::receive(s, query("SET work_mem = '64MB'")) == "drained");
+  REQUIRE(SessionProbe::server_sends(s, command_complete("SET") + ready(tx::kInTransaction)));
+  CHECK(SessionProbe::follows(s, "work_mem").empty());  // not before the transaction commits
+  REQUIRE(SessionProbe::receive(s, query("COMMIT")) == "drained");
+  REQUIRE(SessionProbe::server_sends(s, command_complete("COMMIT") + ready(tx::kIdle)));
+  CHECK(SessionProbe::follows(s, "work_mem") == "64MB");
+
+  // Rolled back: gone, and nothing to reset.
+  REQUIRE(SessionProbe::receive(s, query("BEGIN")) == "drained");
+  REQUIRE(SessionProbe::server_sends(s, command_complete("BEGIN") + ready(tx::kInTransaction)));
+  REQUIRE(SessionProbe::receive(s, query("SET lock_timeout = '3s'")) == "drained");
+  REQUIRE(SessionProbe::server_sends(s, command_complete("SET") + ready(tx::kInTransaction)));
+  REQUIRE(SessionProbe::receive(s, query("ROLLBACK")) == "drained");
+  REQUIRE(SessionProbe::server_sends(s, command_complete("ROLLBACK") + ready(tx::kIdle)));
+  CHECK(SessionProbe::follows(s, "lock_timeout").empty());
+  CHECK_FALSE(SessionProbe::dirty(s));
+
+  // An extended-protocol unit whose later statement fails: its implicit transaction, and the SET, are undone.
+  REQUIRE(SessionProbe::receive(s, parse("", "SET lock_timeout = '4s'") + bind("") + execute() +
+                                       parse("", "SELECT 1/0") + bind("") + execute() + sync_msg()) == "drained");
+  REQUIRE(SessionProbe::server_sends(s, parse_complete() + bind_complete() + command_complete("SET") +
+                                            parse_complete() + bind_complete() + error("22012", "division by zero") +
+                                            ready(tx::kIdle)));
+  CHECK(SessionProbe::follows(s, "lock_timeout").empty());
+  // The same unit without the failure: the SET follows.
+  REQUIRE(SessionProbe::receive(s, parse("", "SET lock_timeout = '5s'") + bind("") + execute() + sync_msg()) ==
+          "drained");
+  REQUIRE(
+      SessionProbe::server_sends(s, parse_complete() + bind_complete() + command_complete("SET") + ready(tx::kIdle)));
+  CHECK(SessionProbe::follows(s, "lock_timeout") == "5s");
+
+  // SELECT set_config(..., false): the value is the row's.
+  REQUIRE(SessionProbe::receive(s, parse("", "SELECT set_config('app.tenant', $1, false)") + bind("") + execute() +
+                                       sync_msg()) == "drained");
+  REQUIRE(SessionProbe::server_sends(s, parse_complete() + bind_complete() + executed_row("42") + ready(tx::kIdle)));
+  CHECK(SessionProbe::follows(s, "app.tenant") == "42");
+  CHECK_FALSE(SessionProbe::dirty(s));
+  SessionProbe::end_quietly(s);
+}
+
+TEST_CASE("session core: the keep probe goes out once the server is idle; a client message behind it keeps the keep") {
+  Proxy proxy;
+  ClientSession& s = proxy.logged_in_session();
+  SessionProbe::attach(s, proxy.server_connection(s, 302, 1));
+  REQUIRE(SessionProbe::receive(s, query("SELECT pg_advisory_lock(1)")) == "drained");
+  (void)SessionProbe::written_to_server(s);
+  CHECK(SessionProbe::kept_for(s) == "a session advisory lock");
+  CHECK_FALSE(SessionProbe::keep_probe_queued(s));  // the lock's answer is still owed
+  REQUIRE(SessionProbe::server_sends(s, one_row("", "SELECT 1") + ready(tx::kIdle)));
+  CHECK_FALSE(SessionProbe::may_detach(s));  // kept
+
+  // After the statement that made the state, the probe; the client's next statement lines up behind it.
+  REQUIRE(SessionProbe::keep_probe_queued(s));
+  CHECK(types(SessionProbe::written_to_server(s)) == "Q");
+  CHECK_FALSE(SessionProbe::keep_probe_queued(s));  // one at a time
+  REQUIRE(SessionProbe::receive(s, query("SELECT pg_advisory_lock(2)")) == "drained");
+  (void)SessionProbe::written_to_server(s);
+  CHECK(SessionProbe::owed(s) == "InjectedQuery Query");
+  // The probe found nothing (lock 1 was released meanwhile, say), but lock 2 runs after it: still kept.
+  REQUIRE(SessionProbe::server_sends(s, one_row("f", "SELECT 1") + ready(tx::kIdle)));
+  CHECK(SessionProbe::kept_for(s) == "a session advisory lock");
+  REQUIRE(SessionProbe::server_sends(s, one_row("", "SELECT 1") + ready(tx::kIdle)));
+  CHECK_FALSE(SessionProbe::may_detach(s));
+  // Asked again now that nothing is owed: lock 2 is there.
+  REQUIRE(SessionProbe::keep_probe_queued(s));
+  (void)SessionProbe::written_to_server(s);
+  REQUIRE(SessionProbe::server_sends(s, one_row("t", "SELECT 1") + ready(tx::kIdle)));
+  CHECK(SessionProbe::kept_for(s) == "a session advisory lock");
+  CHECK_FALSE(SessionProbe::keep_probe_queued(s));  // nothing since that could end it
+
+  // An unlock: asked again; nothing left, and nothing behind it: the connection may go back.
+  REQUIRE(SessionProbe::receive(s, query("SELECT pg_advisory_unlock_all()")) == "drained");
+  (void)SessionProbe::written_to_server(s);
+  REQUIRE(SessionProbe::server_sends(s, one_row("", "SELECT 1") + ready(tx::kIdle)));
+  REQUIRE(SessionProbe::keep_probe_queued(s));
+  (void)SessionProbe::written_to_server(s);
+  REQUIRE(SessionProbe::server_sends(s, one_row("f", "SELECT 1") + ready(tx::kIdle)));
+  CHECK(SessionProbe::kept_for(s) == "nothing");
+  CHECK(SessionProbe::may_detach(s));
+  // The client saw its own answers only, not the probe's.
+  CHECK(types(SessionProbe::sent_to_client(s)) == "TDCZTDCZTDCZ");
+  SessionProbe::end_quietly(s);
 }
