@@ -12,6 +12,7 @@
 #include "proxy/base/log.hpp"
 #include "proxy/pool/runtime.hpp"
 #include "proxy/session/client_session.hpp"
+#include "proxy/session/literal_normalizer.hpp"
 #include "proxy/session/worker.hpp"
 #include "proxy/wire/backend.hpp"
 #include "proxy/wire/builder.hpp"
@@ -46,10 +47,22 @@ constexpr std::string_view kKeepProbe =
 void ClientSession::note_session_state(std::string_view sql, bool followed, const router::SessionWords& words) {
   if (session_mode_ || !server_) return;
   const bool kept = server_kept_for_ != router::SessionStateKind::none;
+  // Already kept: a statement that may end the state has it checked again once the server is idle.
+  const bool recheck = kept && server_kept_for_ != router::SessionStateKind::load && words.ends;
   if (!words.leaves) {
-    // Already kept: a statement that may end the state has it checked again once the server is idle.
-    if (kept && server_kept_for_ != router::SessionStateKind::load && words.ends) recheck_keep_ = true;
+    recheck_keep_ = recheck_keep_ || recheck;
     return;
+  }
+  // The words are common ("payload", "threshold", a "role" column): the raw text would be parsed and
+  // cached once per distinct constant. Its normalized form (constants as $n, one cache entry) has at
+  // least the state the raw text has, so when that parses and has none, the raw text is not parsed.
+  if (u().normalized_current || normalize_literals(sql, u().normalized)) {
+    const auto shape = analyze(u().normalized.text);
+    if (shape->kind != router::StatementKind::Unparsed && shape->session_state == router::SessionStateKind::none &&
+        !shape->sets_config) {
+      recheck_keep_ = recheck_keep_ || recheck;
+      return;
+    }
   }
   const auto analysis = analyze(sql);
   // set_config() of a parameter for the session that is not followed (client_settings.cpp): reset

@@ -466,3 +466,26 @@ TEST_CASE("proxy: transaction pooling: set_config() for the session follows its 
   CHECK(b.scalar("SELECT coalesce(current_setting('app.tenant', true), '')") == "");
   CHECK(a.scalar("SELECT current_setting('app.tenant')") == "8");
 }
+
+TEST_CASE("proxy: a statement that only looks like it might leave session state is parsed once per shape") {
+  // "payload", "threshold", a "role" column: words the session-state scan stops at. With a new constant
+  // each time, the text is new each time; its shape (constants as $n) is one cache entry.
+  ProxyConfig cfg = pooled_over(1);
+  cfg.metrics_port = free_port();
+  Proxy proxy(cfg);
+  Conn c = proxy.connect();
+  auto misses = [&] {
+    auto r = http_get(*cfg.metrics_port, "/metrics");
+    auto v = r ? sample_value(r->body, R"(pgroute_parse_cache_total{result="miss"})") : std::nullopt;
+    return v ? *v : -1.0;
+  };
+  c.exec("SELECT length('payload-0') AS threshold");
+  const double before = misses();
+  for (int i = 1; i <= 30; ++i)
+    CHECK(c.scalar("SELECT length('payload-" + std::to_string(i) + "') AS threshold") != "");
+  CHECK(misses() - before < 3);
+  // A shape that does leave state is still seen with its constants: the lock keeps the connection.
+  CHECK(c.scalar("SELECT pg_advisory_lock(77)") == "");
+  CHECK(c.scalar("SELECT 1") == "1");
+  CHECK(clients_keeping_server(*cfg.metrics_port) == 1);
+}
