@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "router/set_config_call.hpp"
+
 namespace pgroute::router {
 namespace {
 
@@ -181,36 +183,14 @@ class RelationCollector {
            name == "pg_try_advisory_lock_shared";
   }
 
-  static bool is_role_setting(std::string_view name) {
-    auto equals = [&](std::string_view want) {
-      return name.size() == want.size() && std::equal(name.begin(), name.end(), want.begin(), [](char a, char b) {
-               return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
-             });
-    };
-    return equals("role") || equals("session_authorization");
-  }
-
-  // set_config(name, value, is_local) for the session: of the role ('role', 'session_authorization'), of
-  // another parameter, or of a name that is not a constant (either). Only a constant true is_local
-  // makes it last for the transaction alone.
+  // set_config(name, value, is_local) for the session: of the role, of another parameter, or of a name
+  // that is not a constant (either). Only a constant true is_local makes it last for the transaction.
   enum class ConfigCall : uint8_t { none, role, other, unknown };
   static ConfigCall session_config_call(const PgQuery__FuncCall* f) {
-    if (f->n_funcname == 0 || f->n_args < 1) return ConfigCall::none;
-    const PgQuery__Node* last = f->funcname[f->n_funcname - 1];
-    if (!last || last->node_case != PG_QUERY__NODE__NODE_STRING || !last->string || !last->string->sval ||
-        std::string_view(last->string->sval) != "set_config")
-      return ConfigCall::none;
-    const PgQuery__Node* local = f->n_args >= 3 ? f->args[2] : nullptr;
-    if (local && local->node_case == PG_QUERY__NODE__NODE_A_CONST && local->a_const &&
-        local->a_const->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL && local->a_const->boolval &&
-        local->a_const->boolval->boolval)
-      return ConfigCall::none;
-    const PgQuery__Node* name = f->args[0];
-    const bool constant_name = name && name->node_case == PG_QUERY__NODE__NODE_A_CONST && name->a_const &&
-                               name->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && name->a_const->sval &&
-                               name->a_const->sval->sval;
-    if (!constant_name) return ConfigCall::unknown;
-    return is_role_setting(name->a_const->sval->sval) ? ConfigCall::role : ConfigCall::other;
+    const auto call = read_set_config(f);
+    if (!call || call->local_true) return ConfigCall::none;
+    if (!call->name) return ConfigCall::unknown;
+    return is_role_setting(*call->name) ? ConfigCall::role : ConfigCall::other;
   }
 
   uint64_t node_budget_;

@@ -112,10 +112,6 @@ bool may_set_parameter(std::string_view sql, const SessionWords& words) {
   return words.sets_config || begins_with_set_or_reset(sql);
 }
 
-bool may_set_parameter(std::string_view sql) { return may_set_parameter(sql, scan_session_words(sql)); }
-bool may_leave_session_state(std::string_view sql) { return scan_session_words(sql).leaves; }
-bool may_end_session_state(std::string_view sql) { return scan_session_words(sql).ends; }
-
 std::string_view kind_name(StatementKind kind) {
   switch (kind) {
     case StatementKind::Read: return "read";

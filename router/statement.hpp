@@ -67,14 +67,8 @@ struct SessionWords {
   bool sets_config = false;  // set_config
 };
 SessionWords scan_session_words(std::string_view sql);
-// False when `sql` cannot leave such state: scan_session_words(sql).leaves.
-bool may_leave_session_state(std::string_view sql);
-// False when `sql` cannot end such state (no UNLISTEN, unlock, DISCARD, DROP, CLOSE, ROLLBACK or ABORT in
-// it): a client keeping its connection has it checked again only after a statement that may.
-bool may_end_session_state(std::string_view sql);
 // False when `sql` neither begins with SET or RESET (after white space) nor holds set_config (in any
-// case): no SessionSetting, unparsed. `words`: its scan_session_words(), when the caller has it.
-bool may_set_parameter(std::string_view sql);
+// case, `words` = scan_session_words(sql)): no SessionSetting, unparsed.
 bool may_set_parameter(std::string_view sql, const SessionWords& words);
 // Kinds the router treats as writes (db_for_write): Write, Ddl, Utility and Unparsed.
 bool is_write_kind(StatementKind kind);

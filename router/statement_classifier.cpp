@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "router/result_order.hpp"
+#include "router/set_config_call.hpp"
 #include "router/sql_quote.hpp"
 
 namespace pgroute::router {
@@ -117,9 +118,7 @@ bool quotes_list_items(const std::string& name) {
 
 // SET name = constants, SET name TO DEFAULT, RESET name, as set_config() can repeat them; else none.
 std::optional<SessionSetting> session_setting(const PgQuery__VariableSetStmt* s, const std::string& name) {
-  if (s->is_local || name.empty() || name.rfind("pgroute.", 0) == 0 || name == "role" ||
-      name == "session_authorization")
-    return std::nullopt;
+  if (s->is_local || name.empty() || name.rfind("pgroute.", 0) == 0 || is_role_setting(name)) return std::nullopt;
   if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT || s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET)
     return SessionSetting{name, std::nullopt};
   if (s->kind != PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE || s->n_args < 1) return std::nullopt;
@@ -187,18 +186,11 @@ std::optional<SessionSetting> config_setting(const PgQuery__SelectStmt* s) {
   const PgQuery__Node* v = target->res_target->val;
   if (v->node_case != PG_QUERY__NODE__NODE_FUNC_CALL) return std::nullopt;
   const PgQuery__FuncCall* f = v->func_call;
-  if (f->n_funcname == 0 || f->n_args != 3 || f->agg_star || f->agg_distinct || f->over) return std::nullopt;
-  const PgQuery__Node* fn = f->funcname[f->n_funcname - 1];
-  if (!fn || fn->node_case != PG_QUERY__NODE__NODE_STRING || str(fn->string->sval) != "set_config") return std::nullopt;
-  const PgQuery__Node* local = f->args[2];
-  const bool local_false = local && local->node_case == PG_QUERY__NODE__NODE_A_CONST && local->a_const &&
-                           local->a_const->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL && local->a_const->boolval &&
-                           !local->a_const->boolval->boolval;
-  auto name = constant_text(f->args[0]);
-  if (!local_false || !name || name->empty()) return std::nullopt;
-  for (char& c : *name) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  if (*name == "role" || *name == "session_authorization" || name->rfind("pgroute.", 0) == 0) return std::nullopt;
-  return SessionSetting{std::move(*name), std::nullopt, true};
+  if (f->n_args != 3 || f->agg_star || f->agg_distinct || f->over) return std::nullopt;
+  auto call = read_set_config(f);
+  if (!call || !call->local_false || !call->name || call->name->empty()) return std::nullopt;
+  if (is_role_setting(*call->name) || call->name->rfind("pgroute.", 0) == 0) return std::nullopt;
+  return SessionSetting{std::move(*call->name), std::nullopt, true};
 }
 
 Classification classify_statement(const PgQuery__Node* n, const StatementFacts& facts) {

@@ -318,7 +318,7 @@ TEST_CASE("session state that outlives a transaction is named; what ends with it
     CAPTURE(c.sql);
     CHECK(analyze(c.sql).session_state == c.state);
     // The text scan that spares the parse never rules out a statement that leaves state.
-    if (c.state != SessionStateKind::none) CHECK(may_leave_session_state(c.sql));
+    if (c.state != SessionStateKind::none) CHECK(scan_session_words(c.sql).leaves);
   }
   CHECK(session_state_name(SessionStateKind::advisory_lock) == "a session advisory lock");
 }
@@ -329,7 +329,7 @@ TEST_CASE("set_config() of a parameter for the session is named; for the transac
         "SELECT x FROM t WHERE set_config('app.user', t.name, $2) IS NOT NULL", "SELECT set_config($1, $2, false)"}) {
     CAPTURE(sql);
     CHECK(analyze(sql).sets_config);
-    CHECK(may_leave_session_state(sql));
+    CHECK(scan_session_words(sql).leaves);
   }
   for (const char* sql : {"SELECT set_config('app.tenant', '42', true)", "SELECT set_config('role', 'r', false)",
                           "SELECT current_setting('app.tenant')", "SET app.tenant = '42'"}) {
@@ -346,9 +346,10 @@ TEST_CASE("SELECT set_config(name, value, false) alone is a session setting whos
     REQUIRE(a.session_setting);
     CHECK(a.session_setting->value_from_result);
     CHECK_FALSE(a.session_setting->value);
-    CHECK(may_set_parameter(sql));
+    CHECK(may_set_parameter(sql, scan_session_words(sql)));
   }
-  CHECK(may_set_parameter("/* c */ SELECT SET_CONFIG('a', 'b', false)"));
+  const char* commented = "/* c */ SELECT SET_CONFIG('a', 'b', false)";
+  CHECK(may_set_parameter(commented, scan_session_words(commented)));
   CHECK(analyze("/* c */ SELECT SET_CONFIG('a', 'b', false)").session_setting);
   CHECK(analyze("select set_config('Search_Path', $1, false)").session_setting->name == "search_path");
   for (const char* sql : {"SELECT set_config('app.tenant', '42', true)", "SELECT set_config('app.tenant', '42', $2)",
@@ -402,12 +403,12 @@ TEST_CASE("statements that may end kept session state are found by the text scan
         "SELECT pg_advisory_unlock_shared(1, 2)", "DISCARD ALL", "discard temp", "DROP TABLE scratch", "CLOSE ALL",
         "close c", "ROLLBACK", "abort", "BEGIN; SELECT 1; ROLLBACK"}) {
     CAPTURE(sql);
-    CHECK(may_end_session_state(sql));
+    CHECK(scan_session_words(sql).ends);
   }
   for (const char* sql : {"SELECT 1", "LISTEN jobs", "SELECT pg_advisory_lock(42)", "COMMIT",
                           "INSERT INTO t VALUES (1)", "CREATE TEMP TABLE scratch (x int)", "NOTIFY jobs"}) {
     CAPTURE(sql);
-    CHECK_FALSE(may_end_session_state(sql));
+    CHECK_FALSE(scan_session_words(sql).ends);
   }
 }
 
