@@ -38,7 +38,8 @@ std::shared_ptr<const BackendTlsContext> BackendTlsContext::load(const config::B
   // Each connection negotiates afresh: nothing to resume across a pool's connections that would be worth
   // keeping session state (and tickets the server sends) for.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // Not SSL_MODE_RELEASE_BUFFERS (a malloc and a free per record): a pool holds few connections, each
+  // in use often, and keeps their buffers.
   const std::string where = b.url_at + ": ";
   if (b.sslrootcert == "system") {
     if (SSL_CTX_set_default_verify_paths(ctx) != 1) {

@@ -9,6 +9,7 @@
 #include "proxy/io/asio.hpp"
 #include "proxy/io/tls_end_point.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -40,6 +41,9 @@ TlsChannel::TlsChannel(std::shared_ptr<const BackendTlsContext> context, const s
 
 void TlsChannel::init(SSL_CTX* ctx) {
   ssl_ = SSL_new(ctx);
+  // Read-ahead: SSL_read takes all the ciphertext fed in one BIO_read, not a record header and then its
+  // body. read() asks until nothing is left, so nothing read ahead is forgotten.
+  if (ssl_) SSL_set_read_ahead(ssl_, 1);
   rbio_ = BIO_new(BIO_s_mem());
   wbio_ = BIO_new(BIO_s_mem());
   if (!ssl_ || !rbio_ || !wbio_) {
@@ -64,9 +68,20 @@ void TlsChannel::feed(std::string_view cipher) {
   }
 }
 
+void TlsChannel::release_buffers() {
+  std::string().swap(raw_);
+  SSL_free_buffers(ssl_);  // refused (harmlessly) while a record is partly read or written
+}
+
 void TlsChannel::drain(std::string& out) {
-  char buf[16384];
-  for (int n; (n = BIO_read(wbio_, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  // Straight onto the end of `out`, as much as the BIO says it holds: one BIO_read, no bounce buffer.
+  for (size_t pending; (pending = BIO_ctrl_pending(wbio_)) > 0;) {
+    const size_t at = out.size();
+    out.resize(at + pending);
+    const int n = BIO_read(wbio_, out.data() + at, static_cast<int>(std::min<size_t>(pending, 1 << 30)));
+    out.resize(at + static_cast<size_t>(std::max(n, 0)));
+    if (n <= 0) break;
+  }
 }
 
 namespace {
@@ -137,6 +152,8 @@ TlsChannel::Status TlsChannel::read(ReadBuffer& in) {
     const int n = SSL_read(ssl_, space, static_cast<int>(std::min<size_t>(len, 1 << 30)));
     if (n > 0) {
       in.commit(static_cast<size_t>(n));
+      // Nothing decrypted left, none read ahead and none fed: the next SSL_read could only say WANT_READ.
+      if (SSL_has_pending(ssl_) == 0 && BIO_ctrl_pending(rbio_) == 0) return Status::ok;
       continue;
     }
     const int code = SSL_get_error(ssl_, n);

@@ -66,7 +66,9 @@ class TlsChannel {
 
   // The buffer reads from the socket land in before they are fed (kept here: only TLS sessions need it).
   std::string& raw() { return raw_; }
-  void release_raw() { std::string().swap(raw_); }
+  // An idle connection's memory: the raw buffer and OpenSSL's record buffers (allocated again by the
+  // next read or write).
+  void release_buffers();
 
  private:
   // Makes the SSL object on `ctx` with empty memory BIOs.

@@ -43,7 +43,10 @@ std::shared_ptr<const TlsContext> TlsContext::load(const config::Tls& tls, std::
   SSL_CTX_set_num_tickets(ctx, 0);
   static constexpr unsigned char kSessionContext[] = "pgroute";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // Not SSL_MODE_RELEASE_BUFFERS: it frees and allocates the record buffers around every SSL_read and
+  // SSL_write (a malloc and a free per record, 2% of the CPU at 16 clients). A parked client's are freed
+  // by TlsChannel::release_buffers() instead: an active client keeps them, an idle one does not.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) {
     error = tls.cert_at + ": cannot load the certificate " + tls.cert + ": " + openssl_errors();
     return nullptr;

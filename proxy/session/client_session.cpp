@@ -171,7 +171,7 @@ void ClientSession::park() {
   }
   client_view_.intern(worker_.client_views);
   wait_data_.reset();  // only ever needed across one message's wait
-  if (tls_) tls_->release_raw();
+  if (tls_) tls_->release_buffers();
   if (prepared_ && prepared_->named.size() == 0) prepared_.reset();
   cancel_slot_.release_memory();
   pools_.reset();  // looked up again by the next transaction that needs one
