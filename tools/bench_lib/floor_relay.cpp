@@ -5,7 +5,6 @@
 // tools/bench runs it as the `floor` target: no real proxy can spend less CPU per transaction.
 //
 // usage: floor_relay LISTEN_PORT SERVER_PORT   (both on 127.0.0.1)
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,28 +14,7 @@
 
 #include "floor_sockets.hpp"
 
-namespace {
-
 using namespace floor_relay;
-
-// Sends all of it; a full send buffer (rare with PostgreSQL's message sizes) waits for the socket.
-bool send_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w > 0) {
-      p += w;
-      n -= static_cast<size_t>(w);
-    } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-      pollfd pfd{fd, POLLOUT, 0};
-      poll(&pfd, 1, -1);
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   Ports ports;

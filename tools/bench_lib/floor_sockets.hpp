@@ -1,12 +1,14 @@
-// What both floor relays (floor_relay.cpp, floor_relay_uring.cpp) do alike: their arguments, the
+// What the floor relays (floor_relay.cpp, floor_relay_uring.cpp, floor_relay_tls.cpp) do alike: their arguments, the
 // listening socket and the blocking connect to PostgreSQL, all on 127.0.0.1.
 #pragma once
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -62,6 +64,28 @@ inline int connect_to_server(int port) {
   }
   no_delay(fd);
   return fd;
+}
+
+// Waits until fd is ready for `events` (a full send buffer, a blocking handshake step).
+inline void wait_for(int fd, short events) {
+  pollfd pfd{fd, events, 0};
+  poll(&pfd, 1, -1);
+}
+
+// Sends all of it; a full send buffer (rare with PostgreSQL's message sizes) waits for the socket.
+inline bool send_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      p += w;
+      n -= static_cast<size_t>(w);
+    } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+      wait_for(fd, POLLOUT);
+    } else {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace floor_relay

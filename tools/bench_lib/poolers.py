@@ -154,15 +154,17 @@ class HAProxy(Pooler):
         self._start(["haproxy", "-db", "-f", self.config_file], cleanup)
 
 
-FLOOR_SOURCES = {"floor": ("floor_relay.cpp", []), "floor-uring": ("floor_relay_uring.cpp", ["-luring"])}
+FLOOR_SOURCES = {"floor": ("floor_relay.cpp", []), "floor-uring": ("floor_relay_uring.cpp", ["-luring"]),
+                 "floor-tls": ("floor_relay_tls.cpp", ["-lssl", "-lcrypto"])}
 
 
 class FloorRelay(Pooler):
-    """floor_relay.cpp (epoll) or floor_relay_uring.cpp (io_uring), built for the run: a relay that only
-    moves bytes with the fewest system calls, one server connection per client. No proxy can cost less."""
+    """floor_relay.cpp (epoll), floor_relay_uring.cpp (io_uring) or floor_relay_tls.cpp (epoll, client
+    TLS with `tls`'s certificate), built for the run: a relay that only moves bytes with the fewest system
+    calls, one server connection per client. No proxy can cost less."""
 
-    def __init__(self, work_dir, pg_port, name):
-        self.name = name
+    def __init__(self, work_dir, pg_port, name, tls=None):
+        self.name, self.tls = name, tls
         self.dir = os.path.join(work_dir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -175,7 +177,8 @@ class FloorRelay(Pooler):
 
     def start(self, cleanup):
         run(["g++", "-O2", "-std=c++20", "-Wall", "-Wextra", "-Werror", "-o", self.binary, self.source, *self.libs])
-        self._start([self.binary, str(self.port), str(self.pg_port)], cleanup)
+        tls_args = [self.tls.cert, self.tls.key] if self.tls else []
+        self._start([self.binary, str(self.port), str(self.pg_port), *tls_args], cleanup)
 
 
 def routers_yaml():

@@ -17,7 +17,7 @@ def _mib(b):
 def _target_note(target, clients, tls):
     notes = []
     # HAProxy forwards bytes only: each client is a PostgreSQL connection of its own, as with direct.
-    if target in ("haproxy", "floor", "floor-uring"):
+    if target in ("haproxy", "floor", "floor-uring", "floor-tls"):
         notes.append(f"no pooling: {clients} server connections")
     if tls:
         notes.append("client TLS" if target in TLS_TARGETS else "plaintext")
@@ -321,8 +321,9 @@ HAPROXY_NOTE = ("`haproxy` is HAProxy in TCP mode with one thread (`nbthread 1`)
                 "connections, as with direct, where the poolers use their 20); PostgreSQL authenticates. "
                 "It is the reference for what a user-space hop costs.")
 
-FLOOR_NOTE = ("`floor` and `floor-uring` are relays of ours that only move bytes (tools/bench_lib/floor_relay.cpp "
-              "on level-triggered epoll, floor_relay_uring.cpp on io_uring), one thread, one server connection "
+FLOOR_NOTE = ("`floor`, `floor-uring` and `floor-tls` are relays of ours that only move bytes (tools/bench_lib/floor_relay.cpp "
+              "on level-triggered epoll, floor_relay_uring.cpp on io_uring, floor_relay_tls.cpp on epoll with "
+              "OpenSSL terminating client TLS, read-ahead on), one thread, one server connection "
               "per client, no parsing: one receive and one send per message and direction, the fewest system "
               "calls a user-space hop can make. Their CPU per transaction is the floor under every proxy.")
 
@@ -367,7 +368,7 @@ def write_report(out_dir, meta, summary, skipped, many, idle, modes, clients_lis
           "Proxy CPU = utime+stime of the proxy process (all threads) across the run, from /proc/PID/stat."
           + (" " + TPCB_NOTE if any(writes(m) for m in modes) else "")
           + (" " + HAPROXY_NOTE if "haproxy" in targets else "")
-          + (" " + FLOOR_NOTE if any(t in targets for t in ("floor", "floor-uring")) else ""), "",
+          + (" " + FLOOR_NOTE if any(t in targets for t in ("floor", "floor-uring", "floor-tls")) else ""), "",
           case_table(summary, skipped, modes, clients_list, targets, bool(tls)), "",
           "## Routing on vs off", "", unverified, routing_table(summary), ""]
     if meta.get("replica_reads") is not None:

@@ -88,6 +88,9 @@ def parse_args(argv):
     elif a.only and "pgroute-baseline" in a.targets:
         p.error("target pgroute-baseline needs --baseline BINARY")
     a.targets = [t for t in a.targets if t != "pgroute-baseline" or a.baseline]
+    if a.only and "floor-tls" in a.targets and not a.tls:
+        p.error("target floor-tls needs --tls")
+    a.targets = [t for t in a.targets if t != "floor-tls" or a.tls]
     causal = [t for t in a.targets if t in replicas.CAUSAL_TARGETS]
     if a.only and causal and not a.replicas:
         p.error(f"targets {', '.join(causal)} need --replicas")
@@ -154,7 +157,7 @@ class Bench:
         max_clients = max(a.many_clients, max(a.clients)) + 200
         for target in FLOOR_SOURCES:
             if target in a.targets:
-                relay = FloorRelay(self.work, self.cluster.port, target)
+                relay = FloorRelay(self.work, self.cluster.port, target, tls=self.tls if target == "floor-tls" else None)
                 relay.start(self.cleanup)
                 self._add(target, relay)
         if "haproxy" in a.targets:
@@ -239,7 +242,11 @@ class Bench:
             t.start()
             try:
                 time.sleep(1.5)
-                seen = tls.show_clients(port, proxy.console_db)
+                console = getattr(proxy, "console_db", None)   # floor-tls has none
+                if console:
+                    seen = tls.show_clients(port, console)
+                else:
+                    seen, check["clients"] = None, "no console to ask: the relay closes any connection that does not open with SSLRequest"
             except (BenchError, subprocess.SubprocessError) as e:
                 seen, check["clients"] = None, f"not checked: {e}"
             finally:

@@ -3,8 +3,8 @@ import statistics
 
 # The pgroute-causal-* targets run only with --replicas (replicas.py).
 CAUSAL = ["pgroute-causal-off", "pgroute-causal-tables", "pgroute-causal-strict"]
-TARGETS = ["direct", "floor", "floor-uring", "haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline", *CAUSAL]
-PROXIES = ["floor", "floor-uring", "haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline", *CAUSAL]
+TARGETS = ["direct", "floor", "floor-uring", "floor-tls", "haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline", *CAUSAL]
+PROXIES = ["floor", "floor-uring", "floor-tls", "haproxy", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline", *CAUSAL]
 
 
 def _median(values):

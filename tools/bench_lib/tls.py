@@ -15,7 +15,7 @@ from .poolers import ADMIN_PASSWORD, ADMIN_USER, DATABASE, PASSWORD, USER
 from .procs import BenchError, chown_to_pg, log, run
 
 # The targets that terminate client TLS in a --tls run.
-TLS_TARGETS = ("pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline")
+TLS_TARGETS = ("floor-tls", "pgbouncer", "pgroute-routed", "pgroute-plain", "pgroute-baseline")
 PSQL = "/usr/lib/postgresql/15/bin/psql"
 SERVER_NAMES = "DNS:localhost,IP:127.0.0.1"
 
