@@ -12,7 +12,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from bench_lib.profile import _short, _stacks, summarize_stacks  # noqa: E402
 from bench_lib.pgbench import MODES, mode_args, mode_label, parse_mode, writes  # noqa: E402
-from bench_lib.poolers import Pgroute, haproxy_config  # noqa: E402
+from bench_lib.poolers import FloorRelay, Pgroute, haproxy_config  # noqa: E402
+from bench_lib.tls import TLS_TARGETS  # noqa: E402
 from bench_lib.replicas import CAUSAL_TARGETS, CausalPgroute  # noqa: E402
 from bench_lib.report import causal_table, case_table, issue17_rows, routing_table  # noqa: E402
 from bench_lib.run import parse_args  # noqa: E402
@@ -138,6 +139,27 @@ class ReplicasOption(unittest.TestCase):
     def test_causal_targets_need_replicas_and_replicas_a_causal_target(self):
         quiet_parse_error(self, ["--only", "pgroute-causal-off"])
         quiet_parse_error(self, ["--replicas", "--only", "pgbouncer"])
+
+
+class FloorTlsTarget(unittest.TestCase):
+    def test_only_with_tls_and_then_a_tls_target(self):
+        self.assertNotIn("floor-tls", parse_args([]).targets)
+        self.assertIn("floor-tls", parse_args(["--tls"]).targets)
+        self.assertEqual(parse_args(["--tls", "--only", "floor-tls,pgbouncer"]).targets, ["floor-tls", "pgbouncer"])
+        quiet_parse_error(self, ["--only", "floor-tls"])
+        self.assertIn("floor-tls", TLS_TARGETS)
+
+    def test_relay_gets_the_certificate(self):
+        class Certs:
+            cert, key = "/c/server.crt", "/c/server.key"
+
+        with tempfile.TemporaryDirectory() as work:
+            relay = FloorRelay(work, 5433, "floor-tls", tls=Certs())
+            self.assertTrue(relay.source.endswith("floor_relay_tls.cpp"))
+            self.assertIn("-lssl", relay.libs)
+            self.assertEqual(relay.command()[2:], ["5433", "/c/server.crt", "/c/server.key"])
+            plain = FloorRelay(work, 5433, "floor")
+            self.assertEqual(plain.command()[2:], ["5433"])
 
 
 class CausalPgrouteConfig(unittest.TestCase):

@@ -177,8 +177,12 @@ class FloorRelay(Pooler):
 
     def start(self, cleanup):
         run(["g++", "-O2", "-std=c++20", "-Wall", "-Wextra", "-Werror", "-o", self.binary, self.source, *self.libs])
+        self._start(self.command(), cleanup)
+
+    def command(self):
+        """The relay's command line: its ports, and for floor-tls the run's certificate and key."""
         tls_args = [self.tls.cert, self.tls.key] if self.tls else []
-        self._start([self.binary, str(self.port), str(self.pg_port), *tls_args], cleanup)
+        return [self.binary, str(self.port), str(self.pg_port), *tls_args]
 
 
 def routers_yaml():
