@@ -7,6 +7,8 @@
 #include <csignal>
 #include <ctime>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -212,6 +214,35 @@ TEST_CASE("tls: mode require refuses a plaintext login with 28000 and takes a TL
   // libpq's default, prefer, asks for TLS first and gets it.
   Conn preferred(tls_params(proxy, "127.0.0.1", {{"sslmode", "prefer"}}));
   CHECK(preferred.ssl_in_use());
+}
+
+TEST_CASE("tls: mode require still takes the plaintext CancelRequest libpq sends for a TLS connection") {
+  // libpq before PostgreSQL 17 opens a plaintext connection for PQcancel whatever sslmode the session
+  // has: refusing it would make Ctrl-C in psql do nothing.
+  Proxy proxy(tls_proxy_config({"mode: require"}));
+  Conn c(tls_params(proxy, "127.0.0.1", {{"sslmode", "require"}}));
+  REQUIRE(c.ssl_in_use());
+  std::unique_ptr<PGcancel, decltype(&PQfreeCancel)> cancel(PQgetCancel(c.raw()), PQfreeCancel);
+  REQUIRE(cancel);
+  std::optional<PgError> error;
+  std::thread sleeper([&] {
+    try {
+      c.exec("SELECT pg_sleep(10)");
+    } catch (const PgError& e) {
+      error = e;
+    }
+  });
+  std::this_thread::sleep_for(500ms);
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  char errbuf[256] = {};
+  const int sent = PQcancel(cancel.get(), errbuf, sizeof errbuf);
+  sleeper.join();
+  INFO("PQcancel: " << errbuf);
+  CHECK(sent == 1);
+  REQUIRE(error);
+  CHECK(error->sqlstate == "57014");
+  CHECK(std::chrono::steady_clock::now() - cancelled_at < 2s);
+  CHECK(c.scalar("SELECT 'usable after cancel'") == "usable after cancel");
 }
 
 TEST_CASE("tls: mode allow takes plaintext and TLS logins on the same proxy") {
