@@ -64,6 +64,16 @@ std::optional<double> replay_delay(uint64_t replay, const std::deque<LsnSample>&
   return std::max(0.0, *bound);
 }
 
+uint64_t wal_end_of_insert(uint64_t insert_lsn) {
+  constexpr uint64_t kWalPage = 8192, kShortHeader = 24, kLongHeader = 40;
+  // Taking a position 24 or 40 bytes into a page as the page's start is exact whatever else ended there:
+  // no record can end between the start and that position other than a continuation ending at it (a
+  // record is at least 24 bytes, 8-aligned, after the header), so a standby's replay position, always a
+  // record's end, has reached the page's start exactly when it has reached the insert position.
+  const uint64_t in_page = insert_lsn % kWalPage;
+  return in_page == kShortHeader || in_page == kLongHeader ? insert_lsn - in_page : insert_lsn;
+}
+
 std::string lsn_text(uint64_t lsn) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(lsn >> 32), static_cast<unsigned>(lsn));

@@ -51,6 +51,14 @@ struct LsnSample {
 std::optional<double> replay_delay(uint64_t replay, const std::deque<LsnSample>& primary,
                                    std::optional<double> since_commit, std::chrono::steady_clock::time_point now);
 
+// The end of the WAL a primary's insert position (pg_current_wal_insert_lsn()) stands for. When the last
+// record ended exactly at a WAL page boundary, PostgreSQL reports the position after the next page's
+// header (24 bytes; 40 on a segment's first page), which no standby's replay position ever equals: only
+// a page header lies between. Taken as the boundary, an idle primary's standby is caught up, not behind
+// by the time since its last commit, and a causal read's floor is reachable. Assumes PostgreSQL's
+// default 8 KiB WAL pages (XLOG_BLCKSZ).
+uint64_t wal_end_of_insert(uint64_t insert_lsn);
+
 // "16/B374D848": an LSN as PostgreSQL prints it; nullopt for text that is not one.
 std::string lsn_text(uint64_t lsn);
 std::optional<uint64_t> parse_lsn(std::string_view text);

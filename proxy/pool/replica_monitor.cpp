@@ -256,6 +256,7 @@ void ReplicaMonitor::run() {
       return fail(t, PQresultErrorMessage(res));
     const bool in_recovery = std::string_view(PQgetvalue(res, 0, 0)) == "t";
     auto lsn = router::parse_lsn(PQgetvalue(res, 0, 1));
+    if (lsn && !in_recovery) lsn = router::wal_end_of_insert(*lsn);  // comparable with replay positions
     std::optional<double> since_commit;
     if (!PQgetisnull(res, 0, 2)) since_commit = std::strtod(PQgetvalue(res, 0, 2), nullptr);
     if (!t.answering) PGR_LOG(info) << "lag check of alias \"" << t.plan.alias << "\" answers again";

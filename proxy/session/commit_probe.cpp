@@ -136,8 +136,11 @@ void ClientSession::on_commit_probe_reply(const wire::Frame& f) {
   if (!causal_ || causal_->probing.empty()) return;
   if (f.type == be::kDataRow) {
     std::vector<std::optional<std::string_view>> columns;
-    if (wire::parse_data_row(f.body, columns) && !columns.empty() && columns[0])
+    if (wire::parse_data_row(f.body, columns) && !columns.empty() && columns[0]) {
+      // As a replay position can reach it (the floor a replica must have replayed): replica_rotation.hpp.
       causal_->probed_lsn = router::parse_lsn(*columns[0]);
+      if (causal_->probed_lsn) causal_->probed_lsn = router::wal_end_of_insert(*causal_->probed_lsn);
+    }
     return;
   }
   if (f.type != be::kReadyForQuery) return;  // RowDescription, CommandComplete, an error (no position)

@@ -3,6 +3,7 @@
 // the server's port (SELECT inet_server_port()).
 #include <csignal>
 #include <set>
+#include <thread>
 
 #include "harness.hpp"
 #include "http_get.hpp"
@@ -126,6 +127,31 @@ TEST_CASE("replica lag: a standby delayed past max_lag leaves rotation within tw
   REQUIRE(eventually([&] { return in_rotation(proxy, "replica_1") == "yes"; }, 5s));
   CHECK(metric(metrics_port, R"(pgroute_replica_in_rotation{alias="replica_1"})") == 1.0);
   CHECK(eventually([&] { return read_ports(c, 20).count(port_of(rs.standby1)) == 1; }));
+}
+
+TEST_CASE("replica lag: standbys of an idle primary whose WAL ends at a page boundary stay in rotation") {
+  // After pg_switch_wal() (or a record ending exactly at a page's end) the primary's insert position is
+  // past the next page header, where no replay position ever lands. Read naively, the standbys are
+  // behind by the time since their last replayed commit, and leave rotation while fully caught up.
+  ReplicationSet& rs = replication_set();
+  prepare_tables();
+  const int metrics_port = free_port();
+  Proxy proxy(lag_config(metrics_port, "replicas: [replica_1, replica_2], max_lag: 500ms, lag_check_interval: 100ms"));
+  REQUIRE(eventually([&] {
+    auto r = show_replicas(proxy);
+    return r["replica_1"].in_rotation == "yes" && r["replica_2"].in_rotation == "yes";
+  }));
+  rs.primary.superuser(kAppDatabase).exec("INSERT INTO lag_marks (note) VALUES ('before the switch')");
+  rs.primary.superuser().exec("SELECT pg_switch_wal()");
+  // Well past max_lag since the last commit: the standbys must still count as caught up.
+  std::this_thread::sleep_for(1500ms);
+  auto after = show_replicas(proxy);
+  for (const char* alias : {"replica_1", "replica_2"}) {
+    INFO(alias << ": " << after[alias].why << " (lag " << after[alias].lag_seconds << " s, replay "
+               << after[alias].replay_lsn << ")");
+    CHECK(after[alias].in_rotation == "yes");
+    CHECK(after[alias].lag_bytes == "0");
+  }
 }
 
 TEST_CASE("replica lag: a standby further behind than max_lag_bytes leaves rotation, then returns") {

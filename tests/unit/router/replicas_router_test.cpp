@@ -235,6 +235,26 @@ TEST_CASE("replicas: replay delay from the primary's LSN samples and the last re
   CHECK(replay_delay(250, primary, -0.2, now) == 0.0);  // clock skew between servers: never negative
 }
 
+TEST_CASE("replicas: an insert position just past a WAL page header stands for the page boundary") {
+  using pgroute::router::wal_end_of_insert;
+  constexpr uint64_t page = 8192;
+  // The last record ended at a page boundary: PostgreSQL reports the position after the next header.
+  CHECK(wal_end_of_insert(0x4000000 + 7 * page + 24) == 0x4000000 + 7 * page);
+  CHECK(wal_end_of_insert(0x5000000 + 40) == 0x5000000);  // a segment's first page: the long header
+  // Anywhere else it is a record's end already.
+  CHECK(wal_end_of_insert(0x4007268) == 0x4007268);
+  CHECK(wal_end_of_insert(0x4000000 + 3 * page + 48) == 0x4000000 + 3 * page + 48);
+  CHECK(wal_end_of_insert(0x4000000 + 3 * page) == 0x4000000 + 3 * page);
+  // An idle primary whose last record ended at a boundary: its standby, replayed to the boundary, is
+  // caught up, not behind by the minute since its last commit.
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point now = Clock::now();
+  const uint64_t boundary = 0x4000000 + 9 * page;
+  const std::deque<LsnSample> idle{{wal_end_of_insert(boundary + 24), now - 2s},
+                                   {wal_end_of_insert(boundary + 24), now}};
+  CHECK(replay_delay(boundary, idle, 60.0, now) == 0.0);
+}
+
 TEST_CASE("replicas: causal floors: a written table's reads wait for its commit's replay, others do not") {
   std::string error;
   ReplicasRouterOptions options{"main", {{"r1", 1}, {"r2", 1}}, 0ms};
