@@ -22,10 +22,7 @@ int main(int argc, char** argv) {
   const int listener = listen_on(ports.listen, SOCK_NONBLOCK, "floor_relay: listen");
   if (listener < 0) return 1;
   const int ep = epoll_create1(0);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = listener;
-  epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+  watch(ep, listener);
 
   std::vector<int> peer;  // peer[fd]: the other end of fd's pair, -1 when fd is not a relayed socket
   std::vector<char> buffer(64 * 1024);
@@ -47,11 +44,8 @@ int main(int argc, char** argv) {
         if (peer.size() <= top) peer.resize(top + 1, -1);
         peer[static_cast<size_t>(client)] = server;
         peer[static_cast<size_t>(server)] = client;
-        for (int s : {client, server}) {
-          ev.events = EPOLLIN;
-          ev.data.fd = s;
-          epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
-        }
+        watch(ep, client);
+        watch(ep, server);
         continue;
       }
       const int other = peer[static_cast<size_t>(fd)];

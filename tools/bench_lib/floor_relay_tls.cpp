@@ -130,10 +130,7 @@ int main(int argc, char** argv) {
   const int listener = listen_on(ports.listen, SOCK_NONBLOCK, "floor_relay_tls: listen");
   if (listener < 0) return 1;
   const int ep = epoll_create1(0);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = listener;
-  epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+  watch(ep, listener);
 
   std::vector<Pair> pairs;
   std::vector<char> buffer(64 * 1024);
@@ -158,11 +155,8 @@ int main(int argc, char** argv) {
         if (pairs.size() <= top) pairs.resize(top + 1);
         pairs[static_cast<size_t>(client)] = Pair{server, ssl, true};
         pairs[static_cast<size_t>(server)] = Pair{client, ssl, false};
-        for (int s : {client, server}) {
-          ev.events = EPOLLIN;
-          ev.data.fd = s;
-          epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
-        }
+        watch(ep, client);
+        watch(ep, server);
         // Read-ahead may have taken the startup packet in with the handshake's last flight.
         if (SSL_has_pending(ssl) && !from_client(pairs[static_cast<size_t>(client)], buffer)) end_pair(pairs, client);
         continue;

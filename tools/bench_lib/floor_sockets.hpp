@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,6 +65,14 @@ inline int connect_to_server(int port) {
   }
   no_delay(fd);
   return fd;
+}
+
+// Adds fd to the epoll set, level-triggered, for reading: registered once, for its whole life.
+inline void watch(int ep, int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
 // Waits until fd is ready for `events` (a full send buffer, a blocking handshake step).
