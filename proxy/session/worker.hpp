@@ -24,10 +24,9 @@ struct Control;
 
 struct Worker {
   Worker(Runtime& runtime, int i, size_t cache_entries = 10000)
-      : rt(runtime), index(i), ctx(1), analyses(cache_entries) {}
+      : rt(runtime), index(i), analyses(cache_entries), ctx(1) {}
   Runtime& rt;  // the process's pools, snapshot and counters (outlives the workers)
   int index;
-  asio::io_context ctx;
   std::thread thread;
   // Live sessions, touched only on this worker's thread (for shutdown, the park sweep, SHOW CLIENTS).
   SessionList sessions;
@@ -54,6 +53,9 @@ struct Worker {
   // What the admin console may ask of the server (reload, the other workers); set by ProxyServer before
   // any client is accepted, null without one.
   admin::Control* control = nullptr;
+  // Last, so destroyed first: destroying it destroys the handlers still queued on it, and with them
+  // sessions whose destructors use the members above (starting, sessions, the interned identities).
+  asio::io_context ctx;
 };
 
 }  // namespace pgroute

@@ -1,7 +1,11 @@
 #include "proxy_process.hpp"
 
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <sstream>
@@ -110,7 +114,17 @@ Proxy::~Proxy() {
     std::cerr << "\n===== pgroute log (port " << port_ << ", last 60 lines) =====\n"
               << log_tail() << "===== end of pgroute log =====\n";
   }
-  stop();
+  // A crash while stopping (a use-after-free in a destructor, say) fails the test that started it:
+  // nothing else would notice, the test's own checks are done by then.
+  const int status = stop();
+  if (status >= 0 && WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    if (sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
+      FAIL_CHECK("pgroute (port " << port_ << ") died of signal " << sig << " (" << std::string(strsignal(sig)) << ")");
+      std::cerr << "\n===== pgroute log (port " << port_ << ", last 60 lines) =====\n"
+                << log_tail() << "===== end of pgroute log =====\n";
+    }
+  }
 }
 
 ConnParams Proxy::params(const std::string& user, const std::optional<std::string>& password, const std::string& dbname,
