@@ -10,6 +10,9 @@
 #include "proxy/io/tls_end_point.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <functional>
+#include <new>
 #include <stdexcept>
 #include <utility>
 
@@ -39,51 +42,114 @@ TlsChannel::TlsChannel(std::shared_ptr<const BackendTlsContext> context, const s
   }
 }
 
+// The channel's BIO: OpenSSL reads the fed ciphertext where it lies and appends its records to the
+// string the current call writes into. Nothing is buffered in the BIO itself.
+struct ChannelBio {
+  static TlsChannel& channel(BIO* bio) { return *static_cast<TlsChannel*>(BIO_get_data(bio)); }
+
+  static int read(BIO* bio, char* to, size_t len, size_t* n) {
+    BIO_clear_retry_flags(bio);
+    std::string_view& in = channel(bio).in_;
+    if (in.empty()) {  // no data yet, not the end of the stream: the driver reads the socket again
+      BIO_set_retry_read(bio);
+      *n = 0;
+      return 0;
+    }
+    *n = std::min(len, in.size());
+    std::memcpy(to, in.data(), *n);
+    in.remove_prefix(*n);
+    return 1;
+  }
+
+  static int write(BIO* bio, const char* from, size_t len, size_t* n) {
+    BIO_clear_retry_flags(bio);
+    *n = 0;
+    try {
+      channel(bio).sink_->append(from, len);
+    } catch (const std::bad_alloc&) {
+      return 0;  // nothing may be thrown through OpenSSL: the SSL call fails instead
+    }
+    *n = len;
+    return 1;
+  }
+
+  static long ctrl(BIO* bio, int cmd, long, void*) {
+    switch (cmd) {
+      case BIO_CTRL_FLUSH: return 1;  // written already, as far as OpenSSL is concerned
+      case BIO_CTRL_PENDING: return static_cast<long>(channel(bio).in_.size());
+      case BIO_CTRL_WPENDING: return 0;
+      default: return 0;  // not supported (kTLS, datagrams, ...)
+    }
+  }
+
+  static int create(BIO* bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+  }
+
+  static const BIO_METHOD* method() {
+    // Made once and never freed: shared by every channel of every thread, and only read.
+    static BIO_METHOD* const made = [] {
+      BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "pgroute TLS channel");
+      if (!m || BIO_meth_set_read_ex(m, read) != 1 || BIO_meth_set_write_ex(m, write) != 1 ||
+          BIO_meth_set_ctrl(m, ctrl) != 1 || BIO_meth_set_create(m, create) != 1)
+        throw std::runtime_error("TLS: cannot make the channel's BIO method");
+      return m;
+    }();
+    return made;
+  }
+};
+
 void TlsChannel::init(SSL_CTX* ctx) {
   ssl_ = SSL_new(ctx);
-  // Read-ahead: SSL_read takes all the ciphertext fed in one BIO_read, not a record header and then its
+  // Read-ahead: SSL_read takes all the ciphertext fed in one BIO read, not a record header and then its
   // body. read() asks until nothing is left, so nothing read ahead is forgotten.
   if (ssl_) SSL_set_read_ahead(ssl_, 1);
-  rbio_ = BIO_new(BIO_s_mem());
-  wbio_ = BIO_new(BIO_s_mem());
-  if (!ssl_ || !rbio_ || !wbio_) {
-    BIO_free(rbio_);
-    BIO_free(wbio_);
+  BIO* bio = BIO_new(ChannelBio::method());
+  if (!ssl_ || !bio) {
+    BIO_free(bio);
     SSL_free(ssl_);
     throw std::runtime_error("TLS: out of memory for a connection");
   }
-  // An empty memory BIO means "no data yet", not end of file.
-  BIO_set_mem_eof_return(rbio_, -1);
-  BIO_set_mem_eof_return(wbio_, -1);
-  SSL_set_bio(ssl_, rbio_, wbio_);
+  BIO_set_data(bio, this);
+  SSL_set_bio(ssl_, bio, bio);  // one BIO both ways: ssl_ owns its one reference
 }
 
 TlsChannel::~TlsChannel() { SSL_free(ssl_); }
 
 void TlsChannel::feed(std::string_view cipher) {
-  while (!cipher.empty()) {
-    const int n = BIO_write(rbio_, cipher.data(), static_cast<int>(std::min<size_t>(cipher.size(), 1 << 30)));
-    if (n <= 0) break;  // a memory BIO takes everything unless out of memory
-    cipher.remove_prefix(static_cast<size_t>(n));
+  if (cipher.empty()) return;
+  keep_unread();
+  unread_.append(cipher);
+  in_ = unread_;
+}
+
+void TlsChannel::keep_unread() {
+  if (in_.empty()) {
+    unread_.clear();
+  } else if (std::less_equal<const char*>()(unread_.data(), in_.data()) &&
+             std::less<const char*>()(in_.data(), unread_.data() + unread_.size())) {  // read from unread_
+    unread_.erase(0, static_cast<size_t>(in_.data() - unread_.data()));
+  } else {
+    unread_.assign(in_);
   }
+  in_ = unread_;
+}
+
+void TlsChannel::write_into(std::string& out) {
+  if (!unsent_.empty()) {
+    out.append(unsent_);
+    unsent_.clear();
+  }
+  sink_ = &out;
 }
 
 void TlsChannel::release_buffers() {
   std::string().swap(raw_);
+  if (unread_.empty()) std::string().swap(unread_);
   // Refused (harmlessly) while a record is partly read or written; OpenSSL releases with CVE-2024-4741
   // did not refuse, and CMakeLists.txt does not build against them.
   SSL_free_buffers(ssl_);
-}
-
-void TlsChannel::drain(std::string& out) {
-  // Straight onto the end of `out`, as much as the BIO says it holds: one BIO_read, no bounce buffer.
-  for (size_t pending; (pending = BIO_ctrl_pending(wbio_)) > 0;) {
-    const size_t at = out.size();
-    out.resize(at + pending);
-    const int n = BIO_read(wbio_, out.data() + at, static_cast<int>(std::min<size_t>(pending, 1 << 30)));
-    out.resize(at + static_cast<size_t>(std::max(n, 0)));
-    if (n <= 0) break;
-  }
 }
 
 namespace {
@@ -139,15 +205,31 @@ TlsChannel::Status TlsChannel::fail(int ssl_result, std::string_view what) {
 
 TlsChannel::Status TlsChannel::handshake(std::string& out) {
   start_clean();
+  write_into(out);  // what to answer, or the alert that tells the client why it failed
   const int r = SSL_do_handshake(ssl_);
-  drain(out);  // what to answer, or the alert that tells the client why it failed
+  sink_ = &unsent_;
+  keep_unread();
   if (r == 1) return Status::ok;
   const int code = SSL_get_error(ssl_, r);
   if (code == SSL_ERROR_WANT_READ) return Status::want_more;
   return fail(r, "TLS handshake failed");
 }
 
+TlsChannel::Status TlsChannel::read(std::string_view cipher, ReadBuffer& in) {
+  if (in_.empty())
+    in_ = cipher;  // the usual case: nothing left over, read where the socket's bytes landed
+  else
+    feed(cipher);
+  return read(in);
+}
+
 TlsChannel::Status TlsChannel::read(ReadBuffer& in) {
+  const Status status = read_records(in);
+  keep_unread();
+  return status;
+}
+
+TlsChannel::Status TlsChannel::read_records(ReadBuffer& in) {
   for (;;) {
     start_clean();
     auto [space, len] = in.prepare(16384);
@@ -155,7 +237,7 @@ TlsChannel::Status TlsChannel::read(ReadBuffer& in) {
     if (n > 0) {
       in.commit(static_cast<size_t>(n));
       // Nothing decrypted left, none read ahead and none fed: the next SSL_read could only say WANT_READ.
-      if (SSL_has_pending(ssl_) == 0 && BIO_ctrl_pending(rbio_) == 0) return Status::ok;
+      if (SSL_has_pending(ssl_) == 0 && in_.empty()) return Status::ok;
       continue;
     }
     const int code = SSL_get_error(ssl_, n);
@@ -167,19 +249,20 @@ TlsChannel::Status TlsChannel::read(ReadBuffer& in) {
 }
 
 bool TlsChannel::write(std::string_view plain, std::string& out) {
-  // A record at a time, each drained at once: the write BIO never holds more than one (it keeps
-  // its largest size for the connection's life), and a large result is not held three times.
+  write_into(out);  // the records go straight onto `out`
+  bool ok = true;
   while (!plain.empty()) {
     start_clean();
-    const int n = SSL_write(ssl_, plain.data(), static_cast<int>(std::min<size_t>(plain.size(), 16384)));
+    const int n = SSL_write(ssl_, plain.data(), static_cast<int>(std::min<size_t>(plain.size(), 1 << 30)));
     if (n <= 0) {
       fail(n, "TLS write");
-      return false;
+      ok = false;
+      break;
     }
     plain.remove_prefix(static_cast<size_t>(n));
-    drain(out);
   }
-  return true;
+  sink_ = &unsent_;
+  return ok;
 }
 
 std::string TlsChannel::verified_peer_name() const {
@@ -206,8 +289,9 @@ std::string TlsChannel::peer_end_point() const { return tls_server_end_point(SSL
 
 void TlsChannel::close_notify(std::string& out) {
   start_clean();
-  SSL_shutdown(ssl_);  // with memory BIOs it only writes the alert; the peer's answer is not awaited
-  drain(out);
+  write_into(out);
+  SSL_shutdown(ssl_);  // it only writes the alert here; the peer's answer is not awaited
+  sink_ = &unsent_;
 }
 
 std::string_view TlsChannel::version() const { return SSL_get_version(ssl_); }

@@ -363,8 +363,7 @@ bool ServerConnection::absorb(size_t n, std::string& error) {
     rbuf.commit(n);
     return true;
   }
-  tls->feed(std::string_view(tls->raw()).substr(0, n));
-  switch (tls->read(rbuf)) {
+  switch (tls->read(std::string_view(tls->raw()).substr(0, n), rbuf)) {
     case TlsChannel::Status::ok:
     case TlsChannel::Status::want_more: return true;
     case TlsChannel::Status::closed: error = "the server ended TLS (close_notify)"; return false;

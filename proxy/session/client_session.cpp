@@ -320,8 +320,7 @@ void ClientSession::client_read_done(boost::system::error_code ec, size_t n) {
   if (!tls_) {
     u().in.commit(n);
   } else {
-    tls_->feed({tls_->raw().data(), n});
-    switch (tls_->read(u().in)) {
+    switch (tls_->read({tls_->raw().data(), n}, u().in)) {
       case TlsChannel::Status::ok:
       case TlsChannel::Status::want_more:
       // close_notify: what came before it (a Terminate, usually) is handled first; then its input

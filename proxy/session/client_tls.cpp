@@ -74,8 +74,7 @@ awaitable<bool> ClientSession::read_client_more(size_t want, std::string& error)
       u().in.commit(n);
       co_return true;
     }
-    tls_->feed({tls_->raw().data(), n});
-    switch (tls_->read(u().in)) {
+    switch (tls_->read({tls_->raw().data(), n}, u().in)) {
       case TlsChannel::Status::ok:
       case TlsChannel::Status::want_more: break;
       case TlsChannel::Status::closed: error = std::string(kEndOfStream); co_return false;

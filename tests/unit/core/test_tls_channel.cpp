@@ -9,8 +9,10 @@
 #include <openssl/x509.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -229,4 +231,43 @@ TEST_CASE("tls channel: buffers released between messages (a parked client) are 
     REQUIRE(p.client->read(in) == TlsChannel::Status::ok);
     CHECK(text_of(in) == "answer " + std::to_string(i));
   }
+}
+
+// The driver's way: each socket read lands in the same buffer, which read(cipher, in) reads in place and
+// the next socket read overwrites. What a read leaves (a part of a record) must have been copied out.
+TEST_CASE("tls channel: read in place from a reused socket buffer keeps what it left unread") {
+  Pair p;
+  std::string big;
+  for (int i = 0; big.size() < 60 * 1024; ++i) big += "row " + std::to_string(i) + "\n";
+  std::string cipher = records(*p.server, "first");  // one by one: the records' order is their sequence numbers'
+  cipher += records(*p.server, big);
+  cipher += records(*p.server, "last");
+  std::string socket_buffer(TlsChannel::kReadSize, '\0');
+  ReadBuffer in;
+  // Cuts of every kind: inside a record's header, inside its body, across several records.
+  const size_t cuts[] = {3, 40, 1, TlsChannel::kReadSize, 700, 5, TlsChannel::kReadSize, 9000};
+  size_t at = 0;
+  for (size_t i = 0; at < cipher.size(); ++i) {
+    const size_t n = std::min({cuts[i % std::size(cuts)], cipher.size() - at, socket_buffer.size()});
+    socket_buffer.replace(0, n, cipher, at, n);
+    INFO("read " << i << " at " << at << " of " << cipher.size() << ": " << p.client->error());
+    REQUIRE(p.client->read(std::string_view(socket_buffer).substr(0, n), in) == TlsChannel::Status::ok);
+    socket_buffer.assign(socket_buffer.size(), '\xA5');  // the next socket read lands on the same bytes
+    at += n;
+  }
+  CHECK(text_of(in) == "first" + big + "last");
+}
+
+TEST_CASE("tls channel: read in place after bytes fed by copy reads both, in order") {
+  Pair p;
+  const std::string one = records(*p.client, "one;");
+  const std::string two = records(*p.client, "two;");
+  ReadBuffer in;
+  p.server->feed(one.substr(0, 10));
+  std::string socket_buffer = one.substr(10) + two;
+  REQUIRE(p.server->read(socket_buffer, in) == TlsChannel::Status::ok);
+  socket_buffer.assign(socket_buffer.size(), '\0');
+  CHECK(text_of(in) == "one;two;");
+  CHECK(p.server->read(in) == TlsChannel::Status::ok);  // nothing left behind
+  CHECK(in.size() == 0);
 }
