@@ -243,8 +243,11 @@ void ClientSession::serve() {
       client_input_over();
       return;
     }
-    if (u().in.empty() && !last_read_filled_ && !std::exchange(woken_readable_, false) && may_park()) {
-      // Nothing buffered and nothing in flight: the client is between transactions, maybe for hours.
+    if (u().in.empty() && !last_read_filled_ && !std::exchange(woken_readable_, false) && !sent_any_ && may_park()) {
+      // Logged in and silent: an application's pool opens connections ahead and may leave them idle for
+      // hours. Later, the client is between statements that pgroute answered itself (a held BEGIN) and
+      // its next one is coming: parking it would cost more than the statement (a readiness wait armed,
+      // its buffers and TLS's freed and made again). It is parked if it stays idle (park_if_idle()).
       park();
       return;
     }
@@ -346,6 +349,7 @@ void ClientSession::client_input_over() {
 
 // What a message carried across its waits is over with it.
 void ClientSession::message_over() {
+  sent_any_ = true;
   attach_failed_ = false;
   held_awaits_attach_ = false;
   defer_begin_ = false;

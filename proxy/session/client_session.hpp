@@ -468,6 +468,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool attach_failed_ = false;       // the attach waited for failed: the message handled again says why
   bool held_awaits_attach_ = false;  // release_held() waits for a connection: the held messages go first
   bool woken_readable_ = false;      // park()'s readiness wait ended: the first read goes ahead
+  bool sent_any_ = false;            // a message came since login: idle now, it is parked by the sweep
   struct WaitData {
     std::string table, column;  // a column order to learn, on these shards
     std::vector<std::string> shards;
