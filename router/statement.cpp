@@ -63,18 +63,33 @@ constexpr SessionWord kSessionWords[] = {
 
 struct LetterRange {
   uint8_t begin = 0, count = 0;
+  uint32_t seconds = 0;  // bit n: some word starts with this letter and then letter n
 };
 
-// For each first letter, the words that start with it: most characters of a statement start none.
+// For each first letter, the words that start with it and the letters that follow it in them: most
+// characters of a statement start no word, and most of the rest are not followed by a letter that would.
 constexpr std::array<LetterRange, 26> kWordsByLetter = [] {
   std::array<LetterRange, 26> by{};
   for (uint8_t i = 0; i < std::size(kSessionWords); ++i) {
     LetterRange& r = by[static_cast<size_t>(kSessionWords[i].text[0] - 'a')];
     if (r.count == 0) r.begin = i;
     ++r.count;
+    r.seconds |= uint32_t{1} << (kSessionWords[i].text[1] - 'a');
   }
   return by;
 }();
+
+// A byte's letter as 0..25 in either case, or 26 for anything else.
+constexpr std::array<uint8_t, 256> kLetterIndex = [] {
+  std::array<uint8_t, 256> index{};
+  for (int c = 0; c < 256; ++c)
+    index[static_cast<size_t>(c)] = c >= 'a' && c <= 'z'   ? static_cast<uint8_t>(c - 'a')
+                                    : c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c - 'A')
+                                                           : 26;
+  return index;
+}();
+
+uint8_t letter_index(char c) { return kLetterIndex[static_cast<unsigned char>(c)]; }
 
 bool begins_with_set_or_reset(std::string_view sql) {
   size_t i = 0;
@@ -93,10 +108,12 @@ bool begins_with_set_or_reset(std::string_view sql) {
 
 SessionWords scan_session_words(std::string_view sql) {
   uint8_t found = 0;
-  for (size_t i = 0; i < sql.size() && found != kAllWords; ++i) {
-    const char c = lower(sql[i]);
-    if (c < 'a' || c > 'z') continue;
-    const LetterRange r = kWordsByLetter[static_cast<size_t>(c - 'a')];
+  for (size_t i = 0; i + 1 < sql.size() && found != kAllWords; ++i) {
+    const uint8_t first = letter_index(sql[i]);
+    if (first == 26) continue;
+    const LetterRange r = kWordsByLetter[first];
+    const uint8_t second = letter_index(sql[i + 1]);
+    if (second == 26 || (r.seconds & (uint32_t{1} << second)) == 0) continue;
     for (uint8_t k = r.begin; k < r.begin + r.count; ++k) {
       const SessionWord& w = kSessionWords[k];
       if ((found | w.flags) == found || sql.size() - i < w.text.size()) continue;  // nothing it could add

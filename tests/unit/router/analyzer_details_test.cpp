@@ -397,6 +397,52 @@ TEST_CASE("one scan finds every word that matters to session state, in any case 
   }
 }
 
+// The scan skips positions by their first two letters; a plain case-insensitive search for each word
+// must find the same, whatever the text.
+TEST_CASE("the session word scan agrees with a plain search on random text") {
+  struct Word {
+    std::string text;
+    bool leaves, ends, sets_config;
+  };
+  const std::vector<Word> words = {
+      {"abort", false, true, false},    {"advisory_lock", true, false, false}, {"authorization", true, true, false},
+      {"close", false, true, false},    {"deallocate", false, true, false},    {"discard", false, true, false},
+      {"drop", false, true, false},     {"hold", true, false, false},          {"listen", true, false, false},
+      {"load", true, false, false},     {"prepare", true, false, false},       {"role", true, true, false},
+      {"rollback", false, true, false}, {"set_config", true, true, true},      {"temp", true, false, false},
+      {"unlisten", false, true, false}, {"unlock", false, true, false},
+  };
+  const std::vector<std::string> pieces = {"ab",     "ort", "adv", "isory_lock", "ro",     "le",   "set_",
+                                           "config", "te",  "mp",  "un",         "listen", "lock", " ",
+                                           "_",      "x",   "Q",   "'",          "$1",     "é"};
+  std::mt19937 rng(20261207);
+  for (int round = 0; round < 20000; ++round) {
+    std::string sql;
+    const size_t n = rng() % 8;
+    for (size_t k = 0; k < n; ++k) {
+      std::string piece = pieces[rng() % pieces.size()];
+      for (char& c : piece)
+        if (rng() % 3 == 0 && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      sql += piece;
+    }
+    std::string folded = sql;
+    for (char& c : folded)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    SessionWords expected;
+    for (const Word& w : words)
+      if (folded.find(w.text) != std::string::npos) {
+        expected.leaves |= w.leaves;
+        expected.ends |= w.ends;
+        expected.sets_config |= w.sets_config;
+      }
+    CAPTURE(sql);
+    const SessionWords got = scan_session_words(sql);
+    REQUIRE(got.leaves == expected.leaves);
+    REQUIRE(got.ends == expected.ends);
+    REQUIRE(got.sets_config == expected.sets_config);
+  }
+}
+
 TEST_CASE("statements that may end kept session state are found by the text scan; others are not") {
   for (const char* sql :
        {"UNLISTEN *", "unlisten jobs", "SELECT pg_advisory_unlock(42)", "SELECT pg_catalog.pg_advisory_unlock_all()",
