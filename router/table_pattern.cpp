@@ -24,19 +24,48 @@ bool glob_matches(std::string_view pattern, std::string_view text) {
   return fnmatch(p, t, 0) == 0;
 }
 
-TablePattern::TablePattern(std::string pattern) : text_(std::move(pattern)) {
-  auto dot = text_.find('.');
-  if (dot == std::string::npos) {
-    name_glob_ = text_;
-  } else {
-    schema_glob_ = text_.substr(0, dot);
-    name_glob_ = text_.substr(dot + 1);
+Glob::Glob(std::string pattern) : text_(std::move(pattern)), kind_(Kind::fnmatch) {
+  const size_t meta = text_.find_first_of("*?[\\");
+  if (meta == std::string::npos) {
+    kind_ = Kind::exact;
+  } else if (meta + 1 == text_.size() && text_[meta] == '*') {
+    kind_ = Kind::prefix;
+    text_.pop_back();
   }
 }
 
+bool Glob::matches(std::string_view text) const {
+  switch (kind_) {
+    case Kind::exact: return text == text_;
+    case Kind::prefix: return text.starts_with(text_);
+    case Kind::fnmatch: return glob_matches(text_, text);
+  }
+  return false;
+}
+
+namespace {
+
+std::string_view before_dot(std::string_view pattern) {
+  const size_t dot = pattern.find('.');
+  return dot == std::string_view::npos ? std::string_view() : pattern.substr(0, dot);
+}
+
+std::string_view after_dot(std::string_view pattern) {
+  const size_t dot = pattern.find('.');
+  return dot == std::string_view::npos ? pattern : pattern.substr(dot + 1);
+}
+
+}  // namespace
+
+TablePattern::TablePattern(std::string pattern)
+    : text_(std::move(pattern)),
+      any_schema_(before_dot(text_).empty()),
+      schema_glob_(std::string(before_dot(text_))),
+      name_glob_(std::string(after_dot(text_))) {}
+
 bool TablePattern::matches(std::string_view schema, std::string_view name) const {
-  if (!glob_matches(name_glob_, name)) return false;
-  return schema_glob_.empty() || schema.empty() || glob_matches(schema_glob_, schema);
+  if (!name_glob_.matches(name)) return false;
+  return any_schema_ || schema.empty() || schema_glob_.matches(schema);
 }
 
 }  // namespace pgroute::router

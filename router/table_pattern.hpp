@@ -4,12 +4,26 @@
 // schema and name; a table the statement did not qualify matches on its name alone, because the proxy
 // cannot know the session's search_path.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "router/statement.hpp"
 
 namespace pgroute::router {
+
+// A shell glob read once: most are a name (an equality test) or a prefix with one trailing '*'; only
+// the rest go to fnmatch(3) at each match.
+class Glob {
+ public:
+  explicit Glob(std::string pattern);
+  bool matches(std::string_view text) const;
+
+ private:
+  enum class Kind : uint8_t { exact, prefix, fnmatch };
+  std::string text_;  // a prefix without its '*'
+  Kind kind_;
+};
 
 class TablePattern {
  public:
@@ -21,8 +35,9 @@ class TablePattern {
 
  private:
   std::string text_;
-  std::string schema_glob_;  // empty: any schema
-  std::string name_glob_;
+  bool any_schema_;  // nothing before a dot (or no dot)
+  Glob schema_glob_;
+  Glob name_glob_;
 };
 
 // fnmatch(3) on std::string_views.

@@ -44,6 +44,20 @@ std::vector<std::unique_ptr<Router>> list(R... routers) {
 
 }  // namespace
 
+// A glob is read once into an equality or a prefix test when it can be: each must answer as fnmatch(3).
+TEST_CASE("a glob answers as fnmatch whether it became an equality, a prefix test or neither") {
+  const char* patterns[] = {"events",       "events_*", "*",  "",    "ev*ts", "event?",
+                            "events_[0-9]", "a\\*",     "a*", "a**", "[*]"};
+  const char* texts[] = {"events", "event", "events_", "events_7", "events_x", "",
+                         "a",      "a*",    "ab",      "evts",     "*",        "a\\*"};
+  for (const char* pattern : patterns)
+    for (const char* text : texts) {
+      CAPTURE(pattern);
+      CAPTURE(text);
+      CHECK(Glob(pattern).matches(text) == (fnmatch(pattern, text, 0) == 0));
+    }
+}
+
 TEST_CASE("table patterns") {
   CHECK(TablePattern("auth_*").matches(TableRef{"", "auth_user"}));
   CHECK(TablePattern("auth_*").matches(TableRef{"app", "auth_group"}));
