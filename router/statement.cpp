@@ -63,33 +63,39 @@ constexpr SessionWord kSessionWords[] = {
 
 struct LetterRange {
   uint8_t begin = 0, count = 0;
-  uint32_t seconds = 0;  // bit n: some word starts with this letter and then letter n
 };
 
-// For each first letter, the words that start with it and the letters that follow it in them: most
-// characters of a statement start no word, and most of the rest are not followed by a letter that would.
+// For each first letter, the words that start with it.
 constexpr std::array<LetterRange, 26> kWordsByLetter = [] {
   std::array<LetterRange, 26> by{};
   for (uint8_t i = 0; i < std::size(kSessionWords); ++i) {
     LetterRange& r = by[static_cast<size_t>(kSessionWords[i].text[0] - 'a')];
     if (r.count == 0) r.begin = i;
     ++r.count;
-    r.seconds |= uint32_t{1} << (kSessionWords[i].text[1] - 'a');
   }
   return by;
 }();
 
-// A byte's letter as 0..25 in either case, or 26 for anything else.
-constexpr std::array<uint8_t, 256> kLetterIndex = [] {
-  std::array<uint8_t, 256> index{};
+constexpr int letter_of(int c) { return c >= 'a' && c <= 'z' ? c - 'a' : c >= 'A' && c <= 'Z' ? c - 'A' : -1; }
+
+// A byte's letter in either case as a bit (1 << 0..25), 0 for anything else.
+constexpr std::array<uint32_t, 256> kLetterBit = [] {
+  std::array<uint32_t, 256> bit{};
   for (int c = 0; c < 256; ++c)
-    index[static_cast<size_t>(c)] = c >= 'a' && c <= 'z'   ? static_cast<uint8_t>(c - 'a')
-                                    : c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c - 'A')
-                                                           : 26;
-  return index;
+    if (letter_of(c) >= 0) bit[static_cast<size_t>(c)] = uint32_t{1} << letter_of(c);
+  return bit;
 }();
 
-uint8_t letter_index(char c) { return kLetterIndex[static_cast<unsigned char>(c)]; }
+// For a byte that starts a word (in either case), the letters that follow it in some word; 0 for
+// others. Most characters of a statement start no word, and most of the rest are not followed by a
+// letter that would: both are ruled out by two table reads.
+constexpr std::array<uint32_t, 256> kSecondLetters = [] {
+  std::array<uint32_t, 256> seconds{};
+  for (int c = 0; c < 256; ++c)
+    for (const SessionWord& w : kSessionWords)
+      if (letter_of(c) == w.text[0] - 'a') seconds[static_cast<size_t>(c)] |= uint32_t{1} << (w.text[1] - 'a');
+  return seconds;
+}();
 
 bool begins_with_set_or_reset(std::string_view sql) {
   size_t i = 0;
@@ -108,12 +114,10 @@ bool begins_with_set_or_reset(std::string_view sql) {
 
 SessionWords scan_session_words(std::string_view sql) {
   uint8_t found = 0;
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(sql[i]); };
   for (size_t i = 0; i + 1 < sql.size() && found != kAllWords; ++i) {
-    const uint8_t first = letter_index(sql[i]);
-    if (first == 26) continue;
-    const LetterRange r = kWordsByLetter[first];
-    const uint8_t second = letter_index(sql[i + 1]);
-    if (second == 26 || (r.seconds & (uint32_t{1} << second)) == 0) continue;
+    if ((kSecondLetters[byte(i)] & kLetterBit[byte(i + 1)]) == 0) continue;
+    const LetterRange r = kWordsByLetter[static_cast<size_t>(letter_of(byte(i)))];
     for (uint8_t k = r.begin; k < r.begin + r.count; ++k) {
       const SessionWord& w = kSessionWords[k];
       if ((found | w.flags) == found || sql.size() - i < w.text.size()) continue;  // nothing it could add
