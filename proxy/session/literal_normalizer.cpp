@@ -1,13 +1,31 @@
 #include "proxy/session/literal_normalizer.hpp"
 
+#include <array>
+#include <cstdint>
+
 namespace pgroute {
 namespace {
 
-bool is_ident_start(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || static_cast<unsigned char>(c) >= 0x80;
-}
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_ident_char(char c) { return is_ident_start(c) || is_digit(c) || c == '$'; }
+// Character classes by table: the normalizer looks at every character of every simple-protocol query.
+constexpr uint8_t kIdentStart = 1, kDigit = 2, kIdentChar = 4, kStartsToken = 8;
+constexpr std::array<uint8_t, 256> kClass = [] {
+  std::array<uint8_t, 256> cls{};
+  for (int c = 0; c < 256; ++c) {
+    uint8_t k = 0;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80) k |= kIdentStart | kIdentChar;
+    if (c >= '0' && c <= '9') k |= kDigit | kIdentChar;
+    if (c == '$') k |= kIdentChar;
+    // What the main loop handles apart: comments, quoted text, words, numbers (and a sign before one).
+    if ((k & (kIdentStart | kDigit)) || c == '-' || c == '/' || c == '"' || c == '\'' || c == '+') k |= kStartsToken;
+    cls[static_cast<size_t>(c)] = k;
+  }
+  return cls;
+}();
+
+uint8_t class_of(char c) { return kClass[static_cast<unsigned char>(c)]; }
+bool is_ident_start(char c) { return (class_of(c) & kIdentStart) != 0; }
+bool is_digit(char c) { return (class_of(c) & kDigit) != 0; }
+bool is_ident_char(char c) { return (class_of(c) & kIdentChar) != 0; }
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 // Index of the last character of out[0, end) that is not white space; npos if none.
@@ -161,9 +179,10 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
         out.text.resize(sign);
         add_param(std::move(value));
       }
-    } else {
-      out.text += c;
-      ++i;
+    } else {  // operators, punctuation and white space: copied as they are, up to the next token
+      const size_t start = i++;
+      while (i < n && (class_of(sql[i]) & kStartsToken) == 0) ++i;
+      out.text.append(sql.substr(start, i - start));
     }
   }
   return !out.literals.empty();
