@@ -148,6 +148,11 @@ const ClientSession::Prepared& ClientSession::prepared_view() const {
   return prepared_ ? *prepared_ : none;
 }
 
+void ClientSession::make_unit() {
+  unit_ = std::make_unique<UnitState>();
+  unit_->out.use_tls(tls_.get());
+}
+
 const ClientSession::UnitState& ClientSession::u() const {
   static const UnitState none;
   return unit_ ? *unit_ : none;

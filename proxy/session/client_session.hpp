@@ -432,12 +432,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   std::unique_ptr<UnitState> unit_;
   UnitState& u() {
-    if (!unit_) {
-      unit_ = std::make_unique<UnitState>();
-      unit_->out.use_tls(tls_.get());
-    }
+    if (!unit_) [[unlikely]]
+      make_unit();
     return *unit_;
   }
+  void make_unit();  // out of line: u() is called many times per message and inlined
   const UnitState& u() const;
   // Nothing in the unit state is needed between transactions: it can be freed.
   bool unit_idle() const;
