@@ -660,7 +660,10 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, prepared().named, to);
       switch (t.answer) {
         case Expect::Parse:  // owed in its place: a proxy answer queued after it waits for it
-          prepared().unnamed_query.assign(parse.query);
+          if (prepared().unnamed_query != parse.query) {  // drivers parse the same text again and again
+            prepared().unnamed_query.assign(parse.query);
+            prepared().unnamed_words = router::scan_session_words(parse.query);
+          }
           push({Expect::Parse});
           break;
         // The client's Parse is answered by the proxy; the server sees one (injected) only if it lacks it.
@@ -674,7 +677,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
             // A SET bound to the unnamed portal (drivers that send everything with the extended protocol):
             // its Execute carries the ticket. A named portal's is not followed: reset when the
             // connection goes back.
-            const router::SessionWords words = router::scan_session_words(query);
+            const router::SessionWords words = t.statement ? t.statement->words : prepared().unnamed_words;
             const uint32_t setting = track_setting(query, words);
             note_session_state(query, setting != 0 && bind.portal.empty(), words);
             if (bind.portal.empty()) {

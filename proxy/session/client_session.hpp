@@ -381,6 +381,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct Prepared {
     ClientStatements named;
     std::string unnamed_query;                                 // text of the last unnamed Parse
+    router::SessionWords unnamed_words;                        // scan_session_words(unnamed_query)
     std::shared_ptr<const router::Analysis> unnamed_analysis;  // routing's analysis of it
   };
   std::unique_ptr<Prepared> prepared_;

@@ -39,6 +39,7 @@ ClientStatement& ClientStatements::remember(const wire::ParseMsg& parse) {
     st.server_name = server_statement_name(id);
     st.parse.clear();
     wire::put_parse(st.parse, st.server_name, parse.query, parse.num_params, parse.param_types);
+    st.words = router::scan_session_words(parse.query);
   }
   return st;
 }

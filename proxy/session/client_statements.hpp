@@ -17,6 +17,7 @@
 #include "proxy/session/response_queue.hpp"
 #include "proxy/wire/frame.hpp"
 #include "proxy/wire/frontend.hpp"
+#include "router/statement.hpp"
 
 namespace pgroute {
 
@@ -35,7 +36,8 @@ struct ClientStatement {
   std::string server_name;  // server_statement_name(id)
   std::string parse;        // a complete Parse message with server_name, ready to send
   std::shared_ptr<const router::Analysis> analysis;  // when routing is on: analysed once, routed per Bind
-  uint64_t parse_number = 0;  // the client's Parse that made it (ClientStatements::parses()); 0: none yet
+  uint64_t parse_number = 0;   // the client's Parse that made it (ClientStatements::parses()); 0: none yet
+  router::SessionWords words;  // router::scan_session_words(query()), taken once per statement, not per Bind
 
   // The statement's text, inside `parse` (after type, length, server_name and its NUL): no parse per Bind.
   std::string_view query() const {

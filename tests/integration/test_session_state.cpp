@@ -207,6 +207,21 @@ TEST_CASE(
   const std::string f_pid = f.scalar("SELECT pg_backend_pid()");
   CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(43)") == "f");
   CHECK(f.scalar("SELECT pg_backend_pid()") == f_pid);
+
+  // A named statement is looked at once, when it is parsed, and each Bind of it counts: the first
+  // execution leaves nothing (its unlock finds no lock), the second takes the lock and keeps the connection.
+  Conn g = proxy.connect();
+  g.prepare("it_keep_named_unlock", "SELECT pg_advisory_unlock($1::bigint)", 1);
+  g.prepare("it_keep_named_lock", "SELECT pg_advisory_lock($1::bigint)", 1);
+  CHECK(g.exec_prepared("it_keep_named_unlock", {"44"}).at(0, 0) == "f");
+  CHECK(keeping() == 1);  // f's
+  CHECK(g.exec_prepared("it_keep_named_lock", {"44"}).size() == 1);
+  CHECK(keeping() == 2);  // both server connections (pool size 2) are kept: e would wait for one
+  const std::string g_pid = g.scalar("SELECT pg_backend_pid()");
+  CHECK(g.scalar("SELECT pg_backend_pid()") == g_pid);
+  CHECK(g.exec_prepared("it_keep_named_unlock", {"44"}).at(0, 0) == "t");
+  CHECK(eventually([&] { return keeping() == 1; }));
+  CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(44)") == "t");  // g's connection is back in the pool
 }
 
 TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every server connection, and only it") {
