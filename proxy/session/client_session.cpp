@@ -484,8 +484,6 @@ awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, const std::
 void ClientSession::push(Pending p) { u().replies.expect.push(p); }
 
 // Proxy-made answers at the head of the queue go out now: everything before them has been answered.
-void ClientSession::emit_ready_synthetic() { u().replies.emit_synthetic(u().out.buffer()); }
-
 // A client message while the server copies in: PostgreSQL takes CopyData, CopyDone and CopyFail, and
 // ignores Flush and Sync (libpq sends one after an Execute it did not know was a COPY). Anything else
 // ends the COPY with 08P01 and then the session ("protocol synchronization was lost"): it goes to the

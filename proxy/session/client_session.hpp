@@ -190,7 +190,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void note_setting_ready(char tx_status, ServerConnection& conn);
   void apply_setting(const router::SessionSetting& s, ServerConnection& conn);
   void push(Pending p);
-  void emit_ready_synthetic();
+  void emit_ready_synthetic() { u().replies.emit_synthetic(u().out.buffer()); }
   void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
   void note_client_gone();
   awaitable<void> end_client_input();

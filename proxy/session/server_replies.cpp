@@ -10,7 +10,7 @@ void ServerReplies::queue_error(std::string error_response) {
   expect.push({Expect::SynthError});
 }
 
-void ServerReplies::emit_synthetic(std::string& to_client) {
+void ServerReplies::emit_synthetic_now(std::string& to_client) {
   while (!expect.empty() && is_synthetic(expect.front().kind)) {
     switch (expect.front().kind) {
       case Expect::SynthParseComplete: wire::put_parse_complete(to_client); break;

@@ -21,7 +21,9 @@ class ServerReplies {
   void queue_error(std::string error_response);
   // The proxy's answers at the head of the queue (ParseComplete and CloseComplete of statements the
   // proxy handled, queued errors) go to the client now: they precede whatever the server says next.
-  void emit_synthetic(std::string& to_client);
+  void emit_synthetic(std::string& to_client) {
+    if (!expect.empty() && is_synthetic(expect.front().kind)) emit_synthetic_now(to_client);  // seldom
+  }
   bool idle() const { return expect.empty(); }
   void clear();
 
@@ -38,6 +40,7 @@ class ServerReplies {
   Outcome on_reply(char type, ServerPreparedSet& prepared, std::vector<uint64_t>& failed_parses);
 
  private:
+  void emit_synthetic_now(std::string& to_client);
   std::vector<std::string> errors_;  // SynthError bodies, in queue order (a vector: an empty deque is ~600 B)
 };
 
