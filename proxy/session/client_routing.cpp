@@ -239,21 +239,32 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
 // cache entry for all "... WHERE id = <n>"), with the constants in literal_params; else of the text.
 std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string_view sql,
                                                                      const wire::BindParams*& params) {
+  UnitState& unit = u();
+  unit.normalize_tried = true;
+  if (unit.analyzed && unit.analyzed_text == sql) {  // the same message again, after a wait
+    unit.normalized_current = unit.analyzed_normalized;
+    params = unit.analyzed_with_literals ? &unit.literal_params : nullptr;
+    return unit.analyzed;
+  }
   params = nullptr;
-  u().normalized_current = normalize_literals(sql, u().normalized);
-  u().normalize_tried = true;
-  if (u().normalized_current) {
-    auto analysis = analyze(u().normalized.text);
+  unit.normalized_current = normalize_literals(sql, unit.normalized);
+  unit.analyzed.reset();
+  if (unit.normalized_current) {
+    auto analysis = analyze(unit.normalized.text);
     // SET/SHOW/transaction control keep their constants: SET pgroute.shard_key needs its value.
     if (analysis->kind != router::StatementKind::Unparsed && chooses_alias(*analysis)) {
-      u().literal_params.formats.clear();
-      u().literal_params.values.clear();
-      for (const auto& v : u().normalized.literals) u().literal_params.values.emplace_back(v);
-      params = &u().literal_params;
-      return analysis;
+      unit.literal_params.formats.clear();
+      unit.literal_params.values.clear();
+      for (const auto& v : unit.normalized.literals) unit.literal_params.values.emplace_back(v);
+      params = &unit.literal_params;
+      unit.analyzed = analysis;
     }
   }
-  return analyze(sql);
+  if (!unit.analyzed) unit.analyzed = analyze(sql);
+  unit.analyzed_text.assign(sql);
+  unit.analyzed_normalized = unit.normalized_current;
+  unit.analyzed_with_literals = params != nullptr;
+  return unit.analyzed;
 }
 
 ClientSession::Step ClientSession::route_query(std::string_view sql) {

@@ -408,6 +408,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool normalized_current = false;           // normalized holds the message being handled (routing made it)
     bool normalize_tried = false;              // routing ran the normalizer on it (so no constants if not current)
     wire::BindParams literal_params;           // its constants, viewed as text parameters
+    // The simple query analyze_query() last looked at, until the message is over: a message that waited
+    // (for a server connection) is handled again from the start and need not be normalized and
+    // analysed again.
+    std::string analyzed_text;
+    std::shared_ptr<const router::Analysis> analyzed;
+    bool analyzed_normalized = false;     // `normalized` holds it
+    bool analyzed_with_literals = false;  // `literal_params` hold its constants
     // Messages for the attached server connection, and the answers owed by it (with the proxy's own).
     std::string server_out;
     ServerReplies replies;
