@@ -174,7 +174,10 @@ TEST_CASE("replica lag: a standby further behind than max_lag_bytes leaves rotat
   INFO(during["replica_2"].why);
   CHECK(during["replica_2"].why.find("bytes behind (max_lag_bytes 1048576)") != std::string::npos);
   CHECK(std::stoull(during["replica_2"].lag_bytes) > (1u << 20));
-  CHECK(during["replica_1"].in_rotation == "yes");
+  // The healthy standby replays the same 3 MB: on a loaded machine it may be past max_lag_bytes for a
+  // moment too (the full suite saw it 2.8 MB behind right after the fill), and must come back by itself.
+  CHECK(eventually([&] { return in_rotation(proxy, "replica_1") == "yes"; }, 5s));
+  CHECK(in_rotation(proxy, "replica_2") == "no");  // its replay still waits on the delayed commit
   CHECK(metric(metrics_port, R"(pgroute_replica_lag_bytes{alias="replica_2"})").value_or(0) > (1u << 20));
   CHECK(read_ports(c, 20) == std::set{port_of(rs.standby1)});
 
