@@ -234,7 +234,8 @@ TEST_CASE("tls channel: buffers released between messages (a parked client) are 
 }
 
 // The driver's way: each socket read lands in the same buffer, which read(cipher, in) reads in place and
-// the next socket read overwrites. What a read leaves (a part of a record) must have been copied out.
+// the next socket read overwrites. A part of a record goes into OpenSSL's own buffer (read-ahead takes
+// all it is given): nothing of it may be read from the socket buffer later.
 TEST_CASE("tls channel: read in place from a reused socket buffer keeps what it left unread") {
   Pair p;
   std::string big;
