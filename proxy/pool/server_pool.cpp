@@ -148,84 +148,126 @@ std::unique_ptr<ServerConnection> ServerPool::try_acquire_idle(asio::io_context&
   }
 }
 
+// A checkout across its looks at the pool: when it gives up, and since when it has waited (counted once;
+// pgroute_pool_wait_seconds observes it however the checkout ends).
+struct ServerPool::Attempt {
+  explicit Attempt(PoolCounters& c) : counters(&c) {}
+  Attempt(Attempt&& o) noexcept
+      : counters(o.counters), give_up_at(o.give_up_at), waiting_since(std::exchange(o.waiting_since, std::nullopt)) {}
+  Attempt& operator=(Attempt&&) = delete;
+  ~Attempt() { finish(); }
+
+  void queued() {
+    if (waiting_since) return;
+    counters->waits.fetch_add(1, std::memory_order_relaxed);
+    waiting_since = Clock::now();
+  }
+  void finish() {
+    if (waiting_since) counters->wait_time.observe(Clock::now() - *std::exchange(waiting_since, std::nullopt));
+  }
+
+  PoolCounters* counters;
+  std::optional<Clock::time_point> give_up_at;  // set at the first look
+  std::optional<Clock::time_point> waiting_since;
+};
+
+struct ServerPool::Pass {
+  std::unique_ptr<ServerConnection> conn;
+  std::shared_ptr<Waiter> waiter;  // queued: wait on its timer, then collect what it was given
+  bool handed_over = false;        // conn came straight from release()
+  bool may_open = false;           // a slot is reserved for a new connection
+  std::string refusal;             // the backend is down: fail with this
+  PoolSettings s;
+};
+
+ServerPool::Pass ServerPool::look_locked(asio::io_context& ctx, int worker, Attempt& attempt) {
+  Pass p;
+  p.s = settings_;
+  auto now = Clock::now();
+  if (!attempt.give_up_at) attempt.give_up_at = now + p.s.queue_timeout;
+  p.conn = pop_idle_locked(worker);
+  if (p.conn) return p;
+  // While the backend is down: fail now if no attempt worth waiting for comes within our queue time, else
+  // wait for the next one (a returned connection may still come first) and then try.
+  bool down = now < down_until_;
+  if (down && fails_fast_locked(now, p.s, *attempt.give_up_at)) {
+    p.refusal = down_message_locked(now);
+  } else if (!down && total_ < p.s.max_size) {
+    ++total_;
+    p.may_open = true;
+  } else if (now < *attempt.give_up_at) {
+    p.waiter = std::make_shared<Waiter>(ctx);
+    p.waiter->timer.expires_at(down ? down_until_ : *attempt.give_up_at);
+    waiters_.push_back(p.waiter);
+  }
+  return p;
+}
+
+bool ServerPool::collect_locked(Pass& p) {
+  auto waiter = std::move(p.waiter);
+  p.s = settings_;
+  waiter->done = true;
+  if (waiter->conn) {
+    p.conn = std::move(waiter->conn);
+    p.handed_over = waiter->handed_over;
+    return true;
+  }
+  if (waiter->may_open) {
+    p.may_open = true;  // the slot was reserved for us by discard()
+    return true;
+  }
+  if (!waiter->error.empty()) {
+    p.refusal = waiter->error;
+    return true;
+  }
+  std::erase(waiters_, waiter);
+  return false;
+}
+
 awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int worker) {
   if (pause_gate_ && pause_gate_->paused()) co_await pause_gate_->wait(ctx.get_executor());
   counters_.checkouts.fetch_add(1, std::memory_order_relaxed);
-  std::optional<Clock::time_point> give_up_at;
-  bool counted_wait = false;
-  // How long a checkout that queued waited in all, however it ends (pgroute_pool_wait_seconds).
-  struct WaitTimer {
-    PoolCounters& counters;
-    std::optional<Clock::time_point> since;
-    ~WaitTimer() {
-      if (since) counters.wait_time.observe(Clock::now() - *since);
-    }
-  } wait_timer{counters_, std::nullopt};
-  // Each pass takes an idle connection (closing unfit ones), opens one, or waits; it ends at the
-  // queue timeout, a fast failure, or a fit connection.
+  co_return co_await checkout(ctx, worker, Attempt(counters_), std::nullopt);
+}
+
+// Each pass takes an idle connection (closing unfit ones), opens one, or waits; it ends at the queue
+// timeout, a fast failure, or a fit connection. `given`: the first pass, already looked at (or woken).
+awaitable<ServerPool::Checkout> ServerPool::checkout(asio::io_context& ctx, int worker, Attempt attempt,
+                                                     std::optional<Pass> given) {
   for (;;) {
-    std::unique_ptr<ServerConnection> conn;
-    std::shared_ptr<Waiter> waiter;
-    bool handed_over = false;
-    bool may_open = false;
-    std::string refusal;
-    PoolSettings s;
-    {
-      std::lock_guard lock(mu_);
-      s = settings_;
-      auto now = Clock::now();
-      if (!give_up_at) give_up_at = now + s.queue_timeout;
-      conn = pop_idle_locked(worker);
-      if (!conn) {
-        // While the backend is down: fail now if no attempt worth waiting for comes within our queue
-        // time, else wait for the next one (a returned connection may still come first) and then try.
-        bool down = now < down_until_;
-        if (down && fails_fast_locked(now, s, *give_up_at)) {
-          refusal = down_message_locked(now);
-        } else if (!down && total_ < s.max_size) {
-          ++total_;
-          may_open = true;
-        } else if (now < *give_up_at) {
-          waiter = std::make_shared<Waiter>(ctx);
-          waiter->timer.expires_at(down ? down_until_ : *give_up_at);
-          waiters_.push_back(waiter);
-        }
+    Pass p;
+    if (given) {
+      p = std::move(*given);
+      given.reset();
+    } else {
+      {
+        std::lock_guard lock(mu_);
+        p = look_locked(ctx, worker, attempt);
+      }
+      if (p.waiter) {
+        attempt.queued();
+        co_await p.waiter->timer.async_wait(use_nothrow);
       }
     }
-    if (waiter) {
-      if (!std::exchange(counted_wait, true)) {
-        counters_.waits.fetch_add(1, std::memory_order_relaxed);
-        wait_timer.since = Clock::now();
-      }
-      co_await waiter->timer.async_wait(use_nothrow);
+    if (p.waiter) {
       std::lock_guard lock(mu_);
-      waiter->done = true;
-      if (waiter->conn) {
-        conn = std::move(waiter->conn);
-        handed_over = waiter->handed_over;
-      } else if (waiter->may_open) {
-        may_open = true;  // the slot was reserved for us by discard()
-      } else if (!waiter->error.empty()) {
-        refusal = waiter->error;
-      } else {
-        std::erase(waiters_, waiter);
-        if (Clock::now() < *give_up_at) continue;  // the back-off window ended: look again
-      }
+      if (!collect_locked(p) && Clock::now() < *attempt.give_up_at) continue;  // the back-off ended: look again
     }
-    if (!refusal.empty()) {
+    const PoolSettings& s = p.s;
+    if (!p.refusal.empty()) {
       counters_.fast_failures.fetch_add(1, std::memory_order_relaxed);
-      co_return Checkout{nullptr, std::string(wire::sqlstate::cannot_connect), refusal};
+      co_return Checkout{nullptr, std::string(wire::sqlstate::cannot_connect), p.refusal};
     }
-    if (may_open) {
+    if (p.may_open) {
       auto opened = co_await open_new(ctx, worker);
       if (opened.conn || !opened.transient) co_return opened;
       // The server is restarting: this client waits for the next attempt while its queue time lasts.
       std::lock_guard lock(mu_);
       auto now = Clock::now();
-      if (now < *give_up_at && !fails_fast_locked(now, s, *give_up_at)) continue;
+      if (now < *attempt.give_up_at && !fails_fast_locked(now, s, *attempt.give_up_at)) continue;
       co_return opened;
     }
-    if (!conn) {
+    if (!p.conn) {
       counters_.wait_timeouts.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard lock(mu_);
       if (!last_error_.empty())  // it waited for a restarting backend that did not come back in time
@@ -237,18 +279,82 @@ awaitable<ServerPool::Checkout> ServerPool::acquire(asio::io_context& ctx, int w
                              std::to_string(s.queue_timeout.count()) + " ms (pool size " + std::to_string(s.max_size) +
                              ", all in use)"};
     }
-    conn->rebind(ctx, worker);
+    p.conn->rebind(ctx, worker);
     // Straight from a client whose transaction just ended (ReadyForQuery 'I'), never idle in the pool,
     // and nothing left unread: no expiry can have passed and nothing to peek at (a system call saved
     // per queued checkout). Connections that sat idle are judged below.
-    if (handed_over && conn->rbuf.empty()) co_return Checkout{std::move(conn), {}, {}};
+    if (p.handed_over && p.conn->rbuf.empty()) co_return Checkout{std::move(p.conn), {}, {}};
     CloseReason why = CloseReason::failed_check;
     // Decided without a coroutine of its own when no round trip is needed (nearly every checkout).
-    Fitness fitness = idle_fitness(*conn, s, why);
-    if (fitness == Fitness::needs_check && co_await passes_check(*conn, s)) fitness = Fitness::fit;
-    if (fitness == Fitness::fit) co_return Checkout{std::move(conn), {}, {}};
-    discard(std::move(conn), why);
+    Fitness fitness = idle_fitness(*p.conn, s, why);
+    if (fitness == Fitness::needs_check && co_await passes_check(*p.conn, s)) fitness = Fitness::fit;
+    if (fitness == Fitness::fit) co_return Checkout{std::move(p.conn), {}, {}};
+    discard(std::move(p.conn), why);
   }
+}
+
+void ServerPool::acquire_queued(asio::io_context& ctx, int worker, std::shared_ptr<Receiver> receiver) {
+  if (pause_gate_ && pause_gate_->paused())
+    return continue_in_coroutine(ctx, worker, std::nullopt, std::nullopt, std::move(receiver));
+  counters_.checkouts.fetch_add(1, std::memory_order_relaxed);
+  Attempt attempt(counters_);
+  Pass p;
+  {
+    std::lock_guard lock(mu_);
+    p = look_locked(ctx, worker, attempt);
+  }
+  if (!p.waiter) return continue_in_coroutine(ctx, worker, std::move(attempt), std::move(p), std::move(receiver));
+  attempt.queued();
+  // Started before anything else runs on this thread: a wake by a release here finds the wait pending.
+  auto& timer = p.waiter->timer;
+  timer.async_wait([self = shared_from_this(), &ctx, worker, attempt = std::move(attempt), waiter = std::move(p.waiter),
+                    receiver = std::move(receiver)](boost::system::error_code) mutable {
+    std::unique_ptr<ServerConnection> conn;
+    {
+      std::lock_guard lock(self->mu_);
+      // The usual end: a connection another client just gave back, with nothing left unread (see checkout()).
+      if (waiter->conn && waiter->handed_over && waiter->conn->rbuf.empty()) {
+        waiter->done = true;
+        conn = std::move(waiter->conn);
+      }
+    }
+    if (!conn) {
+      Pass woken;
+      woken.waiter = std::move(waiter);
+      return self->continue_in_coroutine(ctx, worker, std::move(attempt), std::move(woken), std::move(receiver));
+    }
+    conn->rebind(ctx, worker);
+    attempt.finish();
+    receiver->checkout_done(Checkout{std::move(conn), {}, {}});
+  });
+}
+
+void ServerPool::continue_in_coroutine(asio::io_context& ctx, int worker, std::optional<Attempt> attempt,
+                                       std::optional<Pass> given, std::shared_ptr<Receiver> receiver) {
+  asio::co_spawn(
+      ctx, finish_queued(shared_from_this(), ctx, worker, std::move(attempt), std::move(given), std::move(receiver)),
+      asio::detached);
+}
+
+awaitable<void> ServerPool::finish_queued(std::shared_ptr<ServerPool> self, asio::io_context& ctx, int worker,
+                                          std::optional<Attempt> attempt, std::optional<Pass> given,
+                                          std::shared_ptr<Receiver> receiver) {
+  Checkout result;
+  try {
+    // Not a conditional expression: GCC mishandles co_await in the arms of one.
+    if (attempt)
+      result = co_await self->checkout(ctx, worker, std::move(*attempt), std::move(given));
+    else
+      result = co_await self->acquire(ctx, worker);
+  } catch (const std::exception& e) {
+    result = Checkout{nullptr, std::string(wire::sqlstate::internal_error),
+                      "pgroute: internal error while waiting for a connection of alias \"" + self->endpoint_->alias +
+                          "\": " + e.what()};
+  }
+  // Posted: the receiver is never called from inside acquire_queued(), which may have spawned us.
+  asio::post(ctx, [receiver = std::move(receiver), result = std::move(result)]() mutable {
+    receiver->checkout_done(std::move(result));
+  });
 }
 
 awaitable<ServerPool::Checkout> ServerPool::open_new(asio::io_context& ctx, int worker) {

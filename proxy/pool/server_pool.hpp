@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,22 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   // queue_timeout; one that fails otherwise (timeout, authentication), or has been refusing for longer
   // than a queue_timeout, fails the checkout at once (08001) with the last connect error.
   awaitable<Checkout> acquire(asio::io_context& ctx, int worker);
+
+  // Where acquire_queued() delivers its checkout.
+  class Receiver {
+   public:
+    virtual void checkout_done(Checkout checkout) = 0;
+
+   protected:
+    ~Receiver() = default;
+  };
+  // acquire() for a caller that is not a coroutine, after try_acquire_idle() found nothing: the checkout
+  // goes to receiver->checkout_done() on ctx's thread, from a handler (never inside this call). The usual
+  // wait, for a connection another client is giving back, runs on a timer's handler alone: a checkout
+  // that queues is most of them in a busy pool (more clients than connections), and three coroutine
+  // frames per wait cost as much as the rest of a short transaction. Anything else (a pause, opening or
+  // checking a connection, a back-off) goes on in acquire()'s coroutine.
+  void acquire_queued(asio::io_context& ctx, int worker, std::shared_ptr<Receiver> receiver);
   // The common checkout, without a coroutine: a fit idle connection taken now, bound to ctx. Null when
   // acquire() must run instead: none idle, the alias paused, or the one found needs a round trip first
   // (it goes back to the pool, or to a waiter, for acquire() to check).
@@ -109,8 +126,25 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
 
  private:
   struct Waiter;
+  struct Attempt;
+  struct Pass;
   using Clock = std::chrono::steady_clock;
 
+  // One look at the pool, under the lock: an idle connection, the right to open one, a refusal, or a
+  // waiter queued.
+  Pass look_locked(asio::io_context& ctx, int worker, Attempt& attempt);
+  // What the woken pass.waiter was given, under the lock (pass.s: the settings now); false: nothing (its
+  // back-off window ended, or its queue time), look again if time is left.
+  bool collect_locked(Pass& pass);
+  // acquire() after the pause gate; `given`: its first pass, already looked at (or its waiter woken).
+  awaitable<Checkout> checkout(asio::io_context& ctx, int worker, Attempt attempt, std::optional<Pass> given);
+  // acquire_queued() goes on in checkout()'s coroutine (no attempt: all of acquire() from the pause gate);
+  // the end is posted to the receiver.
+  void continue_in_coroutine(asio::io_context& ctx, int worker, std::optional<Attempt> attempt,
+                             std::optional<Pass> given, std::shared_ptr<Receiver> receiver);
+  static awaitable<void> finish_queued(std::shared_ptr<ServerPool> self, asio::io_context& ctx, int worker,
+                                       std::optional<Attempt> attempt, std::optional<Pass> given,
+                                       std::shared_ptr<Receiver> receiver);
   awaitable<Checkout> open_new(asio::io_context& ctx, int worker);
   // An idle connection taken from the pool: expired or closed by the server (unfit, closed for `why`),
   // fit as it is, or to be checked with a round trip first (idle > check_after, or data arrived).

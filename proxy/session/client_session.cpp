@@ -371,6 +371,11 @@ void ClientSession::message_over() {
 }
 
 void ClientSession::start_wait(ClientWait what) {
+  if (what == ClientWait::attach) {  // without a coroutine: see ServerPool::acquire_queued()
+    u().unit_alias.clear();
+    pool_->acquire_queued(worker_.ctx, worker_.index, shared_from_this());
+    return;
+  }
   asio::co_spawn(worker_.ctx, client_waiting(shared_from_this(), what), asio::detached);
 }
 
@@ -380,7 +385,7 @@ awaitable<void> ClientSession::client_waiting([[maybe_unused]] std::shared_ptr<C
   switch (what) {
     case ClientWait::none: break;
     case ClientWait::server_idle: co_await wait_server_idle(); break;
-    case ClientWait::attach: co_await attach_from_pool(); break;
+    case ClientWait::attach: break;  // start_wait() gives it to the pool, not to this coroutine
     case ClientWait::column_order: co_await learn_missing_column_order(); break;
     case ClientWait::scatter_then_retry:
       if (co_await scatter_held(false) == Step::stop) after = Step::stop;
@@ -849,19 +854,25 @@ ClientSession::Attach ClientSession::attach_now() {
   return Attach::attached;
 }
 
-// After attach_now() said must_wait: pool_ is the unit's alias's pool. The message is handled again
-// after this: attached then, or told by attach_failed_ that no connection came.
-awaitable<void> ClientSession::attach_from_pool() {
-  u().unit_alias.clear();
-  auto checkout = co_await pool_->acquire(worker_.ctx, worker_.index);
-  if (!checkout.conn) {
-    PGR_LOG(warn) << describe() << ": " << checkout.error;
-    wait_data().attach_sqlstate = std::move(checkout.sqlstate);
-    wait_data().attach_error = std::move(checkout.error);
-    attach_failed_ = true;
-    co_return;
+// The end of the wait start_wait(ClientWait::attach) began, from a handler on this worker. The message
+// is handled again after this: attached then, or told by attach_failed_ that no connection came.
+void ClientSession::checkout_done(ServerPool::Checkout checkout) {
+  try {
+    if (checkout.conn) {
+      attach(std::move(checkout.conn));
+    } else {
+      PGR_LOG(warn) << describe() << ": " << checkout.error;
+      wait_data().attach_sqlstate = std::move(checkout.sqlstate);
+      wait_data().attach_error = std::move(checkout.error);
+      attach_failed_ = true;
+    }
+    if (client_gone_ || state_ == SessionState::closed) return client_side_ends();
+    serve();
+  } catch (const std::exception& e) {
+    // A completion handler runs outside any coroutine: nothing may escape it into the worker's loop.
+    note_end(ClientCloseReason::unknown, std::string("internal error on the client side: ") + e.what());
+    client_side_ends();
   }
-  attach(std::move(checkout.conn));
 }
 
 void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {

@@ -29,6 +29,7 @@
 #include "proxy/pool/client_close_reason.hpp"
 #include "proxy/pool/close_reason.hpp"
 #include "proxy/pool/runtime.hpp"
+#include "proxy/pool/server_pool.hpp"
 #include "proxy/session/client_identity.hpp"
 #include "proxy/session/client_statements.hpp"
 #include "proxy/session/client_view.hpp"
@@ -52,7 +53,7 @@ struct Worker;
 
 struct SessionProbe;  // tests/unit/core: drives the session's message handling without sockets
 
-class ClientSession : public std::enable_shared_from_this<ClientSession> {
+class ClientSession : public std::enable_shared_from_this<ClientSession>, public ServerPool::Receiver {
   friend struct SessionProbe;
   friend class SessionList;
 
@@ -141,11 +142,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<void> client_ending(std::shared_ptr<ClientSession> self);
   // A server connection for the unit being handled (once per transaction in transaction mode).
   // attach_now() takes one without waiting when the pool has a fit idle connection at hand, as it
-  // nearly always has; on must_wait, attach_from_pool() waits for one, opens one or checks one first
-  // (ClientWait::attach), and the message is handled again.
+  // nearly always has; on must_wait (ClientWait::attach) the pool's acquire_queued() waits for one,
+  // opens one or checks one first, then checkout_done() attaches it (or notes attach_failed_) and the
+  // message is handled again.
   enum class Attach { attached, failed, must_wait };
   Attach attach_now();
-  awaitable<void> attach_from_pool();
+  void checkout_done(ServerPool::Checkout checkout) override;
   void attach(std::unique_ptr<ServerConnection> conn);
   bool pool_ready(const std::string& alias);
   // `alias`'s pool for this client in the session's snapshot (never a newer one: the unit being routed
