@@ -69,6 +69,13 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
   out.text.reserve(sql.size() + 8);
   const size_t n = sql.size();
   size_t i = 0;
+  // What is kept as written is copied in runs, when a constant is replaced (and at the end): sql[copied, i)
+  // is not in out.text yet. A query is mostly words, punctuation and white space.
+  size_t copied = 0;
+  const auto copy_up_to = [&](size_t end) {
+    out.text.append(sql.data() + copied, end - copied);
+    copied = end;
+  };
   auto add_param = [&out](std::string value) {
     out.literals.push_back(std::move(value));
     out.text += '$';
@@ -78,11 +85,9 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
     char c = sql[i];
     if (c == '-' && i + 1 < n && sql[i + 1] == '-') {  // -- comment to end of line
       size_t end = sql.find('\n', i);
-      end = end == std::string_view::npos ? n : end;
-      out.text.append(sql.substr(i, end - i));
-      i = end;
+      i = end == std::string_view::npos ? n : end;
     } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {  // block comment, nesting like PostgreSQL
-      size_t start = i, depth = 0;
+      size_t depth = 0;
       while (i < n) {
         if (sql[i] == '/' && i + 1 < n && sql[i + 1] == '*') {
           ++depth;
@@ -95,9 +100,8 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
         }
       }
       if (depth != 0) return false;  // unterminated: the parser reports it on the original text
-      out.text.append(sql.substr(start, i - start));
     } else if (c == '"') {  // quoted identifier
-      size_t start = i++;
+      ++i;
       for (;;) {
         if (i >= n) return false;  // unterminated
         if (sql[i] == '"') {
@@ -110,10 +114,9 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
         }
         ++i;
       }
-      out.text.append(sql.substr(start, i - start));
     } else if (c == '\'') {
       // Glued to a prefix (E'', B'', X'', N'', U&''): kept as written; E'' honours backslash escapes.
-      char before = out.text.empty() ? 0 : out.text.back();
+      char before = i == copied ? (out.text.empty() ? 0 : out.text.back()) : sql[i - 1];
       bool prefixed = is_ident_char(before) || before == '&';
       bool backslashes = prefixed && (before == 'e' || before == 'E');
       size_t start = i++;
@@ -138,14 +141,13 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
       // Glued to what follows ('a'b, ''9): as $n the next characters would continue the parameter's
       // number or name ("$64" and a kept 9 read as $649), so the string stays as written.
       bool glued = i < n && is_ident_char(sql[i]);
-      if (prefixed || glued || out.literals.size() >= max_literals)
-        out.text.append(sql.substr(start, i - start));
-      else
+      if (!prefixed && !glued && out.literals.size() < max_literals) {
+        copy_up_to(start);
         add_param(std::move(value));
+        copied = i;
+      }
     } else if (is_ident_start(c)) {  // identifiers and keywords, digits included (t1, x2y)
-      size_t start = i;
       while (i < n && is_ident_char(sql[i])) ++i;
-      out.text.append(sql.substr(start, i - start));
     } else if (is_digit(c)) {
       size_t start = i;
       while (i < n && is_digit(sql[i])) ++i;
@@ -162,11 +164,9 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
         }
       }
       if (i < n && is_ident_char(sql[i])) return false;  // 123abc: not a number we understand
+      if (out.literals.size() >= max_literals) continue;
       std::string_view number = sql.substr(start, i - start);
-      if (out.literals.size() >= max_literals) {
-        out.text.append(number);
-        continue;
-      }
+      copy_up_to(start);
       // A signed constant (key = -5) is one parameter with its sign: as -$1 it would hide the key from
       // the router, and kept as text every value would be a text of its own for the analysis cache
       // (pgbench's "abalance + -1234" missed it for half the values).
@@ -179,12 +179,13 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
         out.text.resize(sign);
         add_param(std::move(value));
       }
-    } else {  // operators, punctuation and white space: copied as they are, up to the next token
-      const size_t start = i++;
+      copied = i;
+    } else {  // operators, punctuation and white space: kept as they are, up to the next token
+      ++i;
       while (i < n && (class_of(sql[i]) & kStartsToken) == 0) ++i;
-      out.text.append(sql.substr(start, i - start));
     }
   }
+  copy_up_to(n);
   return !out.literals.empty();
 }
 
