@@ -97,6 +97,24 @@ constexpr std::array<uint32_t, 256> kSecondLetters = [] {
   return seconds;
 }();
 
+// Every word is at least this long: its first four bytes, with bit 0x20 set in each (a letter's lower
+// case; other bytes may fold together, so this only rules words out), are compared in one go.
+constexpr size_t kMinWordSize = 4;
+constexpr uint32_t folded_four(const unsigned char* p) {
+  return (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24) | 0x20202020u;
+}
+constexpr std::array<uint32_t, std::size(kSessionWords)> kFoldedFour = [] {
+  std::array<uint32_t, std::size(kSessionWords)> four{};
+  for (size_t k = 0; k < std::size(kSessionWords); ++k) {
+    const std::string_view t = kSessionWords[k].text;
+    if (t.size() < kMinWordSize) throw "a session word shorter than kMinWordSize";
+    const unsigned char p[4] = {static_cast<unsigned char>(t[0]), static_cast<unsigned char>(t[1]),
+                                static_cast<unsigned char>(t[2]), static_cast<unsigned char>(t[3])};
+    four[k] = folded_four(p);
+  }
+  return four;
+}();
+
 bool begins_with_set_or_reset(std::string_view sql) {
   size_t i = 0;
   while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r')) ++i;
@@ -113,18 +131,30 @@ bool begins_with_set_or_reset(std::string_view sql) {
 }  // namespace
 
 SessionWords scan_session_words(std::string_view sql) {
+  if (sql.size() < 2) return {};
   uint8_t found = 0;
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(sql[i]); };
-  for (size_t i = 0; i + 1 < sql.size() && found != kAllWords; ++i) {
-    if ((kSecondLetters[byte(i)] & kLetterBit[byte(i + 1)]) == 0) continue;
-    const LetterRange r = kWordsByLetter[static_cast<size_t>(letter_of(byte(i)))];
-    for (uint8_t k = r.begin; k < r.begin + r.count; ++k) {
-      const SessionWord& w = kSessionWords[k];
-      if ((found | w.flags) == found || sql.size() - i < w.text.size()) continue;  // nothing it could add
-      size_t j = 1;
-      while (j < w.text.size() && lower(sql[i + j]) == w.text[j]) ++j;
-      if (j == w.text.size()) found |= w.flags;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(sql.data());
+  // The letters that would make a word start at the previous byte, carried from one byte to the next:
+  // one table read each for the common byte that goes on no word.
+  uint32_t wanted = kSecondLetters[bytes[0]];
+  for (size_t i = 1; i < sql.size(); ++i) {
+    const unsigned char b = bytes[i];
+    if ((wanted & kLetterBit[b]) != 0 && sql.size() - (i - 1) >= kMinWordSize) [[unlikely]] {
+      const size_t at = i - 1;
+      const uint32_t four = folded_four(bytes + at);
+      const LetterRange r = kWordsByLetter[static_cast<size_t>(letter_of(bytes[at]))];
+      for (uint8_t k = r.begin; k < r.begin + r.count; ++k) {
+        const SessionWord& w = kSessionWords[k];
+        // Nothing it could add, too long for what is left, or another word (the four bytes rule out
+        // nearly all): else compared letter by letter, exactly.
+        if ((found | w.flags) == found || sql.size() - at < w.text.size() || four != kFoldedFour[k]) continue;
+        size_t j = 1;
+        while (j < w.text.size() && lower(sql[at + j]) == w.text[j]) ++j;
+        if (j == w.text.size()) found |= w.flags;
+      }
+      if (found == kAllWords) break;
     }
+    wanted = kSecondLetters[b];
   }
   return {(found & kLeaves) != 0, (found & kEnds) != 0, (found & kSetsConfig) != 0};
 }

@@ -100,7 +100,7 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
         }
       }
       if (depth != 0) return false;  // unterminated: the parser reports it on the original text
-    } else if (c == '"') {  // quoted identifier
+    } else if (c == '"') {           // quoted identifier
       ++i;
       for (;;) {
         if (i >= n) return false;  // unterminated
