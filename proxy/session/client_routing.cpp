@@ -288,6 +288,12 @@ ClientSession::Step ClientSession::route_query(std::string_view sql) {
     if (!server_) u().unit_alias = who_->alias;
     return Step::forward;
   }
+  if (u().routed_unattached && wait_data_ && wait_data_->pinned_alias) {
+    // Handled again after waiting for a connection (nothing else waits after routing): routed before it.
+    if (client_gone_) return Step::stop;
+    u().unit_alias = *wait_data_->pinned_alias;
+    return Step::forward;
+  }
   ColumnOrderLookup columns(worker_.column_orders, snap_->generation);
   use_learnt_column_order(columns);
   auto routed = route(a, sql, literals, columns);
@@ -317,6 +323,7 @@ ClientSession::Step ClientSession::route_query(std::string_view sql) {
   if (client_gone_) return Step::stop;
   note_routed(a, d);
   u().unit_alias = d.alias;
+  u().routed_unattached = !server_;  // attach_now() may wait
   return Step::forward;
 }
 

@@ -355,7 +355,10 @@ void ClientSession::client_input_over() {
 // What a message carried across its waits is over with it.
 void ClientSession::message_over() {
   sent_any_ = true;
-  if (unit_) unit_->analyzed.reset();  // the next message is another, even if its text is the same
+  if (unit_) {  // the next message is another, even if its text is the same
+    unit_->analyzed.reset();
+    unit_->routed_unattached = false;
+  }
   attach_failed_ = false;
   held_awaits_attach_ = false;
   defer_begin_ = false;

@@ -417,6 +417,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
     std::shared_ptr<const router::Analysis> analyzed;
     bool analyzed_normalized = false;     // `normalized` holds it
     bool analyzed_with_literals = false;  // `literal_params` hold its constants
+    // It was routed with no connection attached: when it then waits for one, it is not routed again
+    // (its alias is pinned for the wait, and what routing noted stands).
+    bool routed_unattached = false;
     // Messages for the attached server connection, and the answers owed by it (with the proxy's own).
     std::string server_out;
     ServerReplies replies;

@@ -185,6 +185,45 @@ TEST_CASE("metrics: a real Prometheus server scrapes pgroute and answers a query
   prometheus.stop(SIGTERM, 5s);
 }
 
+// A routed query that finds no idle connection is handled again when one comes: it must run where it
+// was routed and be counted once, under the router that placed it.
+TEST_CASE("metrics: a routed query that waits for a connection runs on its alias, counted under its router") {
+  const int metrics_port = free_port();
+  ProxyConfig cfg = metrics_config(metrics_port);
+  cfg.pool_size = 1;
+  cfg.extra_yaml = R"(
+routers:
+  - type: rule
+    match: {sql: "marker_analytics"}
+    alias: analytics
+)";
+  Proxy proxy(cfg);
+  Conn holder = proxy.connect();
+  Conn waiter = proxy.connect();
+  holder.exec("BEGIN");
+  CHECK(holder.scalar("SELECT 1 /* marker_analytics */") == "1");  // holds analytics' only connection
+  REQUIRE(PQsendQuery(waiter.raw(), "SELECT inet_server_port() /* marker_analytics */") == 1);
+  std::optional<double> waiting;
+  for (int i = 0; i < 200 && waiting != 1.0; ++i) {
+    waiting = sample_value(scrape(metrics_port), R"(pgroute_pool_waiting_clients{alias="analytics"})");
+    if (waiting != 1.0) std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(waiting == 1.0);
+  holder.exec("COMMIT");
+  auto r = waiter.next_result();
+  REQUIRE(r != nullptr);
+  CHECK(std::string(PQgetvalue(r.get(), 0, 0)) == std::to_string(second_cluster().port()));
+  while (waiter.next_result()) {}
+  CHECK(waiter.scalar("SELECT 2") == "2");  // and the next query is routed afresh (default)
+
+  const std::string body = scrape(metrics_port);
+  INFO(body.substr(0, 3000));
+  CHECK(sample_value(body, R"(pgroute_pool_waits_total{alias="analytics"})") == 1);
+  // The holder's SELECT and the waiter's: once each. Its COMMIT has no table: the default alias's router.
+  CHECK(sample_value(body, R"s(pgroute_queries_total{alias="analytics",router="rule(analytics)",kind="read"})s") == 2);
+  CHECK(sample_value(body, R"(pgroute_queries_total{alias="default",router="default",kind="read"})") == 1);
+}
+
 TEST_CASE("metrics: pool waits, backend health and connect failures by alias") {
   const int metrics_port = free_port();
   ProxyConfig cfg = metrics_config(metrics_port);

@@ -388,7 +388,9 @@ TEST_CASE("one scan finds every word that matters to session state, in any case 
       {"ABORT", false, true, false},
       {"x rol", false, false, false},  // a word cut by the end of the text
       // DEL and '_' look alike to the four-byte filter; the words are told apart letter by letter
-      {"SELECT set\x7f" "config('a', 'b', false)", false, false, false},
+      {"SELECT set\x7f"
+       "config('a', 'b', false)",
+       false, false, false},
       {"SELECT pg_advisory\x7flock(1)", false, false, false},
   };
   for (const Case& c : cases) {
