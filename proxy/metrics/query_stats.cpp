@@ -3,6 +3,7 @@
 #include "proxy/metrics/atomic_histogram.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <deque>
 #include <memory>
@@ -33,7 +34,26 @@ struct ErrorCell {
 
 // One worker's statistics. The *_index maps belong to the worker thread alone; the deques hold the cells
 // (stable addresses) and are appended to / walked only under mu.
+// The label sets a worker counted last, looked at before query_index: a worker sees few of them, and
+// building and hashing the map's key cost more than the rest of counting a query.
+struct RecentQueryCells {
+  static constexpr size_t kSize = 8;
+  std::array<QueryCell*, kSize> cells{};
+  size_t next = 0;  // the slot a miss fills (round robin)
+
+  QueryCell* find(std::string_view alias, std::string_view router, std::string_view kind) const {
+    for (QueryCell* c : cells)
+      if (c && c->kind == kind && c->alias == alias && c->router == router) return c;
+    return nullptr;
+  }
+  void remember(QueryCell* c) {
+    cells[next] = c;
+    next = (next + 1) % kSize;
+  }
+};
+
 struct Shard {
+  RecentQueryCells recent_queries;
   std::unordered_map<std::string, QueryCell*> query_index;
   std::unordered_map<uint64_t, StatementCell*> statement_index;
   std::unordered_map<std::string, ErrorCell*> error_index;
@@ -81,26 +101,36 @@ std::string query_key(std::string_view alias, std::string_view router, std::stri
 
 }  // namespace
 
+namespace {
+// The shard's cell for these labels, made on first sight; null over kMaxQuerySeriesPerWorker.
+QueryCell* query_cell(Shard& s, std::string_view alias, std::string_view router, std::string_view kind) {
+  if (QueryCell* recent = s.recent_queries.find(alias, router, kind)) return recent;
+  query_key(s.key, alias, router, kind);
+  QueryCell* cell = nullptr;
+  if (auto it = s.query_index.find(s.key); it != s.query_index.end()) {
+    cell = it->second;
+  } else {
+    if (s.query_index.size() >= kMaxQuerySeriesPerWorker) return nullptr;
+    std::lock_guard lock(s.mu);
+    cell = &s.queries.emplace_back();
+    cell->alias = alias;
+    cell->router = router;
+    cell->kind = kind;
+    s.query_index.emplace(s.key, cell);
+  }
+  s.recent_queries.remember(cell);
+  return cell;
+}
+}  // namespace
+
 void record_query(int worker, std::string_view alias, std::string_view router, std::string_view kind,
                   std::chrono::nanoseconds latency, uint64_t rows) {
   Shard* s = shard(worker);
   if (!s) return;
-  query_key(s->key, alias, router, kind);
-  auto it = s->query_index.find(s->key);
-  QueryCell* cell = nullptr;
-  if (it != s->query_index.end()) {
-    cell = it->second;
-  } else {
-    if (s->query_index.size() >= kMaxQuerySeriesPerWorker) {
-      s->dropped.fetch_add(1, relaxed);
-      return;
-    }
-    std::lock_guard lock(s->mu);
-    cell = &s->queries.emplace_back();
-    cell->alias = alias;
-    cell->router = router;
-    cell->kind = kind;
-    s->query_index.emplace(s->key, cell);
+  QueryCell* cell = query_cell(*s, alias, router, kind);
+  if (!cell) {
+    s->dropped.fetch_add(1, relaxed);
+    return;
   }
   cell->latency.observe(latency);
   cell->rows.fetch_add(rows, relaxed);

@@ -1,6 +1,8 @@
 // Per-worker query statistics merged at scrape time; bounded label sets; command-tag row counts.
 #include <doctest/doctest.h>
 
+#include <array>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -33,6 +35,43 @@ TEST_CASE("query stats: shards of several workers merge into one series per labe
   // 2 ms falls into the 0.0025 bucket (index 2: 0.0005, 0.001, 0.0025).
   CHECK(d.latency.buckets[2] == 4000);
   CHECK(d.latency.buckets[1] == 0);
+}
+
+// A worker looks at the label sets it counted last before its map: sets that differ in one label only,
+// and more sets in turn than it keeps at hand, are each counted as their own.
+TEST_CASE("query stats: label sets differing in one label, more than the recent ones, each counted apart") {
+  reset_for_tests();
+  const std::vector<std::array<std::string, 3>> labels = {
+      {"default", "none", "read"},
+      {"default", "none", "write"},
+      {"default", "shard(t)", "read"},
+      {"analytics", "none", "read"},
+      {"default", "none", "readx"},
+      {"defaulx", "none", "read"},
+      {"default", "rule(x)", "read"},
+      {"a", "b", "c"},
+      {"a", "bc", ""},
+      {"ab", "c", ""},
+      {"", "", ""},
+      {"default", "none", "transaction_begin"},
+  };
+  for (int round = 0; round < 7; ++round)
+    for (size_t i = 0; i < labels.size(); ++i)
+      for (size_t n = 0; n <= i % 3; ++n) record_query(0, labels[i][0], labels[i][1], labels[i][2], 1ms, i);
+  Published p = publish(0);
+  REQUIRE(p.queries.size() == labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    CAPTURE(i);
+    int found = 0;
+    for (const QuerySeries& q : p.queries) {
+      if (q.alias != labels[i][0] || q.router != labels[i][1] || q.kind != labels[i][2]) continue;
+      ++found;
+      CHECK(q.latency.count == 7 * (i % 3 + 1));
+      CHECK(q.rows == 7 * (i % 3 + 1) * i);
+    }
+    CHECK(found == 1);
+  }
+  CHECK(p.dropped == 0);
 }
 
 TEST_CASE("query stats: top statements by total time, label limits counted as dropped") {
