@@ -303,7 +303,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   bool sample_primary(const std::string& primary, std::chrono::steady_clock::time_point now);
   void on_commit_probe_reply(const wire::Frame& f);
   // A ReadyForQuery being forwarded now is followed by a commit probe's answers (commit_probe.cpp).
-  bool commit_probe_next() const;
+  // Inline: asked for every message a server sends, and without causal reads there is nothing to look at.
+  bool commit_probe_next() const { return causal_ && commit_probe_queued_next(); }
+  bool commit_probe_queued_next() const;
   char client_tx_status() const;
   // Whether the message being routed must first see the attached server answer what it was asked.
   bool server_busy() const { return server_ && !u().replies.expect.empty(); }

@@ -128,8 +128,8 @@ awaitable<void> ClientSession::replay_pause() {
   co_await timer.async_wait(use_nothrow);
 }
 
-bool ClientSession::commit_probe_next() const {
-  return causal_ && !causal_->probing.empty() && !u().replies.expect.empty() && u().replies.expect.front().lsn_probe;
+bool ClientSession::commit_probe_queued_next() const {
+  return !causal_->probing.empty() && !u().replies.expect.empty() && u().replies.expect.front().lsn_probe;
 }
 
 void ClientSession::on_commit_probe_reply(const wire::Frame& f) {

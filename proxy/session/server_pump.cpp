@@ -22,12 +22,6 @@ namespace tx = wire::tx_status;
 namespace {
 
 // Reported parameters a client may change with SET; the proxy carries them to its next server connection.
-std::string_view tag_of(const wire::Frame& f) {
-  std::string_view tag;
-  wire::parse_command_tag(f.body, tag);
-  return tag;
-}
-
 bool is_client_settable(std::string_view name) {
   static constexpr std::array<std::string_view, 6> names = {
       "application_name", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "standard_conforming_strings"};
@@ -138,8 +132,8 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
                tag == "PREPARE TRANSACTION" || head.setting) {
       note_setting_tag(head, tag, conn);
     }
+    u().unit_rows += metrics::rows_from_command_tag(tag);
   }
-  if (f.type == be::kCommandComplete && !swallow) u().unit_rows += metrics::rows_from_command_tag(tag_of(f));
   if (!reply.completed) return true;
   if (head.setting) finish_setting(head.setting);
   if (f.type == be::kReadyForQuery && head.queued != std::chrono::steady_clock::time_point{}) {
