@@ -183,6 +183,7 @@ void analyze_text(const std::string& text, Analysis& a) {
 
 Analysis analyze(std::string_view sql) {
   Analysis a;
+  a.words = scan_session_words(sql);
   // The C API wants a NUL-terminated string; PostgreSQL itself stops at an embedded NUL too.
   sql = sql.substr(0, sql.find('\0'));
   std::string text(sql);

@@ -140,6 +140,9 @@ struct Analysis {
   // merged from several shards must be ordered and cut again (result_order.hpp).
   std::vector<std::string> result_clauses;
   std::shared_ptr<const ResultOrder> result_order;  // set with result_clauses
+  // scan_session_words() of the text analysed, kept with it: a driver's unnamed Parse of a text seen
+  // before takes them from the cache.
+  SessionWords words;
   // Elementary steps the analysis took after parsing (tree nodes walked, FROM names and key values
   // built): linear in the statement's size, which tests check.
   uint64_t work = 0;

@@ -669,7 +669,9 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
         case Expect::Parse:  // owed in its place: a proxy answer queued after it waits for it
           if (prepared().unnamed_query != parse.query) {  // drivers parse the same text again and again
             prepared().unnamed_query.assign(parse.query);
-            prepared().unnamed_words = router::scan_session_words(parse.query);
+            // Routing analysed this very text just now (route_message()): its words came with the analysis.
+            const router::Analysis* analysis = routing_active() ? prepared().unnamed_analysis.get() : nullptr;
+            prepared().unnamed_words = analysis ? analysis->words : router::scan_session_words(parse.query);
           }
           push({Expect::Parse});
           break;

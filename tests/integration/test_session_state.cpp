@@ -224,6 +224,37 @@ TEST_CASE(
   CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(44)") == "t");  // g's connection is back in the pool
 }
 
+// With a router chain an unnamed Parse is analysed for routing, and its session words come with the
+// cached analysis instead of a scan of their own: the first Parse of a text and a later one alike.
+TEST_CASE(
+    "proxy: transaction pooling with routers: an unnamed statement that takes a session lock keeps the connection") {
+  ProxyConfig cfg = pooled_over(2);
+  cfg.metrics_port = free_port();
+  cfg.extra_yaml = R"(
+routers:
+  - type: rule
+    match: {sql: "marker_analytics"}
+    alias: analytics
+)";
+  Proxy proxy(cfg);
+  auto keeping = [&] { return clients_keeping_server(*cfg.metrics_port); };
+  Conn f = proxy.connect();
+  Conn g = proxy.connect();
+  Conn e = proxy.connect();
+  CHECK(f.exec_params("SELECT pg_advisory_lock($1::bigint)", {"45"}).size() == 1);
+  CHECK(keeping() == 1);
+  const std::string f_pid = f.scalar("SELECT pg_backend_pid()");
+  CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(45)") == "f");
+  CHECK(f.scalar("SELECT pg_backend_pid()") == f_pid);
+  // The same text from another client: its analysis (and words) from the cache.
+  CHECK(g.exec_params("SELECT pg_advisory_lock($1::bigint)", {"46"}).size() == 1);
+  CHECK(keeping() == 2);
+  CHECK(f.exec_params("SELECT pg_advisory_unlock($1::bigint)", {"45"}).at(0, 0) == "t");
+  CHECK(g.exec_params("SELECT pg_advisory_unlock($1::bigint)", {"46"}).at(0, 0) == "t");
+  CHECK(eventually([&] { return keeping() == 0; }));
+  CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(45)") == "t");
+}
+
 TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every server connection, and only it") {
   ProxyConfig cfg = pooled_over(2);
   Proxy proxy(cfg);
