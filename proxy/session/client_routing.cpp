@@ -459,6 +459,12 @@ ClientSession::Step ClientSession::replay_held() {
       return Step::stop;
     }
   }
+  // Its buffers back for the next unit: a unit is held and replayed once per transaction, and each would
+  // allocate them again.
+  if (u().held.empty()) {
+    held.clear();
+    u().held = std::move(held);
+  }
   return Step::forward;
 }
 
