@@ -296,10 +296,8 @@ int ProxyServer::run() {
   // Signals that arrive before control_ runs wait in the set.
   signals_ = std::make_unique<asio::signal_set>(control_, SIGINT, SIGTERM, SIGHUP);
   std::string error;
-  if (!listen(error)) {
-    PGR_LOG(error) << error;
-    return 1;
-  }
+  // Metrics first: CivetWeb answers 404 until /metrics is registered, and whoever sees the proxy port
+  // accept (a deploy's readiness check, a test) may scrape at once.
   const auto& cfg = *rt_->snapshot()->config;
   if (cfg.metrics) {
     metrics_ = metrics::Endpoint::start(*rt_, *cfg.metrics, error);
@@ -308,6 +306,10 @@ int ProxyServer::run() {
       return 1;
     }
     PGR_LOG(info) << "metrics on http://" << cfg.metrics->host << ":" << metrics_->port() << "/metrics";
+  }
+  if (!listen(error)) {
+    PGR_LOG(error) << error;
+    return 1;
   }
   admin_control_.reset(new admin::Control{control_, [this] { return reload(); }, {}});
   for (auto& w : workers_) {
