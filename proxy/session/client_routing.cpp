@@ -198,11 +198,18 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
   switch (f.type) {
     case fe::kQuery: return route_query(sql);
     case fe::kParse: {
-      auto analysis = analyze(parse.query);
-      if (parse.name.empty())
-        prepared().unnamed_analysis = std::move(analysis);
-      else
-        prepared().named.set_analysis(parse.name, std::move(analysis));
+      if (!parse.name.empty()) {
+        prepared().named.set_analysis(parse.name, analyze(parse.query));
+        break;
+      }
+      Prepared& p = prepared();
+      // Drivers parse the same unnamed text again and again, and a held Parse comes here twice.
+      if (p.unnamed_analysis && p.unnamed_analysed == parse.query) {
+        metrics::record_cache(worker_.index, true);  // a parse saved, as a cache hit is
+      } else {
+        p.unnamed_analysis = analyze(parse.query);
+        p.unnamed_analysed.assign(parse.query);
+      }
       break;
     }
     case fe::kBind: return route_bind(f, bind);

@@ -387,6 +387,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
     std::string unnamed_query;                                 // text of the last unnamed Parse
     router::SessionWords unnamed_words;                        // scan_session_words(unnamed_query)
     std::shared_ptr<const router::Analysis> unnamed_analysis;  // routing's analysis of it
+    // The text unnamed_analysis is of (routing sees a held Parse before it is forwarded, and again when
+    // its unit is released): a Parse of the same text again is not looked up again.
+    std::string unnamed_analysed;
   };
   std::unique_ptr<Prepared> prepared_;
   Prepared& prepared() {
