@@ -65,6 +65,14 @@ struct ProxyConfig {
 // logging in as app/apppass; databases app -> default, analytics -> analytics; the four users
 // above. Starts the shared clusters if needed.
 ProxyConfig default_proxy_config();
+// ProxyConfig::extra_yaml for a router chain of one rule: statements whose text holds "marker_analytics"
+// go to the analytics alias; the rest to the client's own.
+inline constexpr const char* kMarkerRouterYaml = R"(
+routers:
+  - type: rule
+    match: {sql: "marker_analytics"}
+    alias: analytics
+)";
 
 // A YAML double-quoted scalar (for paths and names in configs written by tests).
 std::string yaml_quoted(const std::string& s);

@@ -31,6 +31,16 @@ std::string scrape(int port) {
   return r->body;
 }
 
+// Waits (up to 2 s) until the pool of `alias` says one client queues for a connection.
+bool one_client_waits(int metrics_port, const std::string& alias) {
+  const std::string series = "pgroute_pool_waiting_clients{alias=\"" + alias + "\"}";
+  for (int i = 0; i < 200; ++i) {
+    if (sample_value(scrape(metrics_port), series) == 1.0) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
 // 5 simple queries and one extended unit on `default`, one simple query on `analytics`; the
 // connections stay open (as clients) until the caller drops them.
 std::pair<Conn, Conn> traffic(Proxy& proxy) {
@@ -191,24 +201,14 @@ TEST_CASE("metrics: a routed query that waits for a connection runs on its alias
   const int metrics_port = free_port();
   ProxyConfig cfg = metrics_config(metrics_port);
   cfg.pool_size = 1;
-  cfg.extra_yaml = R"(
-routers:
-  - type: rule
-    match: {sql: "marker_analytics"}
-    alias: analytics
-)";
+  cfg.extra_yaml = kMarkerRouterYaml;
   Proxy proxy(cfg);
   Conn holder = proxy.connect();
   Conn waiter = proxy.connect();
   holder.exec("BEGIN");
   CHECK(holder.scalar("SELECT 1 /* marker_analytics */") == "1");  // holds analytics' only connection
   REQUIRE(PQsendQuery(waiter.raw(), "SELECT inet_server_port() /* marker_analytics */") == 1);
-  std::optional<double> waiting;
-  for (int i = 0; i < 200 && waiting != 1.0; ++i) {
-    waiting = sample_value(scrape(metrics_port), R"(pgroute_pool_waiting_clients{alias="analytics"})");
-    if (waiting != 1.0) std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(waiting == 1.0);
+  REQUIRE(one_client_waits(metrics_port, "analytics"));
   holder.exec("COMMIT");
   auto r = waiter.next_result();
   REQUIRE(r != nullptr);
@@ -237,12 +237,7 @@ TEST_CASE("metrics: pool waits, backend health and connect failures by alias") {
   CHECK(holder.scalar("SELECT 1") == "1");
   REQUIRE(PQsendQuery(waiter.raw(), "SELECT 2") == 1);
   // The waiter queues for the only connection: wait until the pool says so, then free it.
-  std::optional<double> waiting;
-  for (int i = 0; i < 200 && waiting != 1.0; ++i) {
-    waiting = sample_value(scrape(metrics_port), R"(pgroute_pool_waiting_clients{alias="default"})");
-    if (waiting != 1.0) std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(waiting == 1.0);
+  REQUIRE(one_client_waits(metrics_port, "default"));
   holder.exec("COMMIT");
   auto r = waiter.next_result();
   REQUIRE(r != nullptr);

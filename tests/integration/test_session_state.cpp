@@ -230,12 +230,7 @@ TEST_CASE(
     "proxy: transaction pooling with routers: an unnamed statement that takes a session lock keeps the connection") {
   ProxyConfig cfg = pooled_over(2);
   cfg.metrics_port = free_port();
-  cfg.extra_yaml = R"(
-routers:
-  - type: rule
-    match: {sql: "marker_analytics"}
-    alias: analytics
-)";
+  cfg.extra_yaml = kMarkerRouterYaml;
   Proxy proxy(cfg);
   auto keeping = [&] { return clients_keeping_server(*cfg.metrics_port); };
   Conn f = proxy.connect();
