@@ -40,6 +40,20 @@ bool ClientSession::may_detach() const {
 
 // Returns false if the server sent something that makes the connection unusable.
 bool ClientSession::process_server_frame(const wire::Frame& f) {
+  if (f.type == be::kDataRow) {
+    // Rows are most of what a server sends. One answering the client's own statement ends nothing and
+    // is forwarded as it is; those of the proxy's queries, a probe's or a set_config()'s go the long way.
+    emit_ready_synthetic();
+    const ResponseQueue& expect = u().replies.expect;
+    if (!expect.empty()) {
+      const Pending& head = expect.front();
+      if (head.kind != Expect::InjectedQuery && head.kind != Expect::InjectedClose && !head.setting &&
+          !head.lsn_probe && !head.keep_probe) {
+        u().out.buffer().append(f.bytes());
+        return true;
+      }
+    }
+  }
   ServerConnection& conn = *server_;
   std::string& out = u().out.buffer();
   bool injected_head = !u().replies.expect.empty() && u().replies.expect.front().kind == Expect::InjectedQuery;
