@@ -280,10 +280,7 @@ awaitable<ServerPool::Checkout> ServerPool::checkout(asio::io_context& ctx, int 
                              ", all in use)"};
     }
     p.conn->rebind(ctx, worker);
-    // Straight from a client whose transaction just ended (ReadyForQuery 'I'), never idle in the pool,
-    // and nothing left unread: no expiry can have passed and nothing to peek at (a system call saved
-    // per queued checkout). Connections that sat idle are judged below.
-    if (p.handed_over && p.conn->rbuf.empty()) co_return Checkout{std::move(p.conn), {}, {}};
+    if (fit_as_handed_over(*p.conn, p.handed_over)) co_return Checkout{std::move(p.conn), {}, {}};
     CloseReason why = CloseReason::failed_check;
     // Decided without a coroutine of its own when no round trip is needed (nearly every checkout).
     Fitness fitness = idle_fitness(*p.conn, s, why);
@@ -312,8 +309,8 @@ void ServerPool::acquire_queued(asio::io_context& ctx, int worker, std::shared_p
     std::unique_ptr<ServerConnection> conn;
     {
       std::lock_guard lock(self->mu_);
-      // The usual end: a connection another client just gave back, with nothing left unread (see checkout()).
-      if (waiter->conn && waiter->handed_over && waiter->conn->rbuf.empty()) {
+      // The usual end: a connection another client just gave back.
+      if (waiter->conn && fit_as_handed_over(*waiter->conn, waiter->handed_over)) {
         waiter->done = true;
         conn = std::move(waiter->conn);
       }

@@ -145,6 +145,12 @@ class ServerPool : public std::enable_shared_from_this<ServerPool> {
   static awaitable<void> finish_queued(std::shared_ptr<ServerPool> self, asio::io_context& ctx, int worker,
                                        std::optional<Attempt> attempt, std::optional<Pass> given,
                                        std::shared_ptr<Receiver> receiver);
+  // Straight from a client whose transaction just ended (ReadyForQuery 'I'), never idle in the pool, and
+  // nothing left unread: no expiry can have passed and nothing to peek at (a system call saved per queued
+  // checkout). Connections that sat idle are judged by idle_fitness().
+  static bool fit_as_handed_over(const ServerConnection& conn, bool handed_over) {
+    return handed_over && conn.rbuf.empty();
+  }
   awaitable<Checkout> open_new(asio::io_context& ctx, int worker);
   // An idle connection taken from the pool: expired or closed by the server (unfit, closed for `why`),
   // fit as it is, or to be checked with a round trip first (idle > check_after, or data arrived).

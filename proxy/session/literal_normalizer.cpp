@@ -99,8 +99,9 @@ bool normalize_literals(std::string_view sql, NormalizedSql& out, size_t max_lit
           ++i;
         }
       }
-      if (depth != 0) return false;  // unterminated: the parser reports it on the original text
-    } else if (c == '"') {           // quoted identifier
+      // Unterminated: the parser reports it on the original text.
+      if (depth != 0) return false;
+    } else if (c == '"') {  // quoted identifier
       ++i;
       for (;;) {
         if (i >= n) return false;  // unterminated
