@@ -248,6 +248,7 @@ std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string
                                                                      const wire::BindParams*& params) {
   UnitState& unit = u();
   unit.normalize_tried = true;
+  unit.analyzed_current = true;
   if (unit.analyzed && unit.analyzed_text == sql) {  // the same message again, after a wait
     unit.normalized_current = unit.analyzed_normalized;
     params = unit.analyzed_with_literals ? &unit.literal_params : nullptr;

@@ -224,10 +224,11 @@ TEST_CASE(
   CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(44)") == "t");  // g's connection is back in the pool
 }
 
-// With a router chain an unnamed Parse is analysed for routing, and its session words come with the
-// cached analysis instead of a scan of their own: the first Parse of a text and a later one alike.
+// With a router chain an unnamed Parse or a simple query is analysed for routing, and its session words
+// come with the cached analysis instead of a scan of their own: the first time a text is seen and later.
 TEST_CASE(
-    "proxy: transaction pooling with routers: an unnamed statement that takes a session lock keeps the connection") {
+    "proxy: transaction pooling with routers: a simple query or an unnamed statement that takes a session lock "
+    "keeps the connection") {
   ProxyConfig cfg = pooled_over(2);
   cfg.metrics_port = free_port();
   cfg.extra_yaml = kMarkerRouterYaml;
@@ -248,6 +249,24 @@ TEST_CASE(
   CHECK(g.exec_params("SELECT pg_advisory_unlock($1::bigint)", {"46"}).at(0, 0) == "t");
   CHECK(eventually([&] { return keeping() == 0; }));
   CHECK(e.scalar("SELECT pg_try_advisory_xact_lock(45)") == "t");
+
+  // A simple query: routing analysed it with its constant as $1, and its words came with that analysis.
+  CHECK(e.scalar("SELECT pg_advisory_lock(47)") == "");
+  CHECK(keeping() == 1);
+  const std::string e_pid = e.scalar("SELECT pg_backend_pid()");
+  CHECK(f.scalar("SELECT pg_try_advisory_xact_lock(47)") == "f");
+  CHECK(e.scalar("SELECT pg_backend_pid()") == e_pid);
+  CHECK(e.scalar("SELECT pg_advisory_unlock(47)") == "t");
+  CHECK(eventually([&] { return keeping() == 0; }));
+  // A simple set_config() for the session, its constants made parameters: it follows its client only.
+  CHECK(f.scalar("SELECT set_config('statement_timeout', '4321ms', false)") == "4321ms");
+  for (int i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(f.scalar("SHOW statement_timeout") == "4321ms");
+    CHECK(g.scalar("SHOW statement_timeout") != "4321ms");
+    CHECK(e.scalar("SHOW statement_timeout") != "4321ms");
+  }
+  CHECK(keeping() == 0);
 }
 
 TEST_CASE("proxy: transaction pooling: a client's own SET follows it to every server connection, and only it") {
