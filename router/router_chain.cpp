@@ -13,7 +13,21 @@ struct Placed {
   std::string joined;  // join(placement.aliases), for messages and allow_relation
 };
 
+// Statements that name their alias, and errors, are rare: built apart from route_as()'s common path, which
+// runs for every routed statement and should stay small in the instruction cache.
+[[gnu::cold]] RouteError too_complex(const Analysis& a) {
+  return RouteError{"54001", "pgroute: statement is too complex to route: " + a.error,
+                    "Split it into smaller statements, or name the alias with /* pgroute: alias=<alias> */.", "chain"};
+}
+
 }  // namespace
+
+[[gnu::cold]] RouteResult RouterChain::route_by_hint(const std::string& alias) const {
+  if (!known_aliases_.empty() && std::find(known_aliases_.begin(), known_aliases_.end(), alias) == known_aliases_.end())
+    return RouteError{"42704", "pgroute: hint names unknown alias \"" + alias + "\"",
+                      "Known aliases: " + join(known_aliases_) + ".", "hint"};
+  return RouteDecision{alias, "hint", "/* pgroute: alias=" + alias + " */", {}, true};
+}
 
 RouterChain::RouterChain(std::string default_alias, std::vector<std::unique_ptr<Router>> routers,
                          std::vector<std::string> known_aliases)
@@ -27,18 +41,10 @@ RouteResult RouterChain::route(const RouteContext& ctx) const {
 }
 
 RouteResult RouterChain::route_as(const RouteContext& ctx, bool write) const {
-  if (ctx.analysis && ctx.analysis->hint_alias) {
-    const std::string& alias = *ctx.analysis->hint_alias;
-    if (!known_aliases_.empty() &&
-        std::find(known_aliases_.begin(), known_aliases_.end(), alias) == known_aliases_.end())
-      return RouteError{"42704", "pgroute: hint names unknown alias \"" + alias + "\"",
-                        "Known aliases: " + join(known_aliases_) + ".", "hint"};
-    return RouteDecision{alias, "hint", "/* pgroute: alias=" + alias + " */", {}, true};
-  }
-  if (ctx.analysis && ctx.analysis->too_complex)
-    return RouteError{"54001", "pgroute: statement is too complex to route: " + ctx.analysis->error,
-                      "Split it into smaller statements, or name the alias with /* pgroute: alias=<alias> */.",
-                      "chain"};
+  if (ctx.analysis && ctx.analysis->hint_alias) [[unlikely]]
+    return route_by_hint(*ctx.analysis->hint_alias);
+  if (ctx.analysis && ctx.analysis->too_complex) [[unlikely]]
+    return too_complex(*ctx.analysis);
   // A reason of at most 15 bytes stays in std::string's own buffer: no allocation per statement.
   RouteDecision decision{default_alias_, "default", "no router chose", {}, false};
   if (ctx.analysis) {

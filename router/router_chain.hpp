@@ -31,6 +31,8 @@ class RouterChain {
 
  private:
   RouteResult route_as(const RouteContext& ctx, bool write) const;
+  // /* pgroute: alias=... */: that alias, if the configuration knows it.
+  RouteResult route_by_hint(const std::string& alias) const;
   std::optional<RouteError> check_relations(const RouteContext& ctx) const;
 
   std::string default_alias_;

@@ -32,7 +32,10 @@ class Line {
 
 }  // namespace pgroute::log
 
-// A for-statement rather than if/else so a PGR_LOG inside an unbraced if cannot capture its else.
-#define PGR_LOG(lvl)                                                                                                   \
-  for (bool pgr_log_once_ = ::pgroute::log::enabled(::pgroute::log::Level::lvl); pgr_log_once_; pgr_log_once_ = false) \
+// A for-statement rather than if/else so a PGR_LOG inside an unbraced if cannot capture its else. The line
+// is expected not to be written: the compiler moves its stream code out of the function's hot part, which
+// the per-message functions that log now and then would otherwise carry through the instruction cache.
+#define PGR_LOG(lvl)                                                                                                 \
+  for (bool pgr_log_once_ = __builtin_expect(::pgroute::log::enabled(::pgroute::log::Level::lvl), 0); pgr_log_once_; \
+       pgr_log_once_ = false)                                                                                        \
   ::pgroute::log::Line(::pgroute::log::Level::lvl)

@@ -130,8 +130,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   // or is over for the scatter waits); stop ends the client side (client_side_ends).
   Handled handle_message(const wire::Frame& f);
   Handled handle_copy_message(const wire::Frame& f);
-  Handled fatal(ClientCloseReason reason, const std::string& detail, std::string_view sqlstate,
-                const std::string& message);
+  [[gnu::cold]] Handled fatal(ClientCloseReason reason, const std::string& detail, std::string_view sqlstate,
+                              const std::string& message);
   void message_over();
   void pin_alias(const std::string& alias) { wait_data().pinned_alias = alias; }
   void start_wait(ClientWait what);
@@ -165,7 +165,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   StatementTarget statement_target(ServerConnection& conn, std::string& out, ResponseQueue& expect) const;
   void prepare_on_server(const ClientStatement& st);
   bool statement_exists(std::string_view name) const;
-  Handled refuse_duplicate_parse(std::string_view name);
+  [[gnu::cold]] Handled refuse_duplicate_parse(std::string_view name);
   void note_statement(std::string_view sql, bool simple);
   // Under transaction pooling (kept_server.cpp): if `sql` leaves state in the server session that
   // outlives the transaction (router::SessionStateKind), the session keeps its server connection; if it
@@ -193,7 +193,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   void apply_setting(const router::SessionSetting& s, ServerConnection& conn);
   void push(Pending p);
   void emit_ready_synthetic() { u().replies.emit_synthetic(u().out.buffer()); }
-  void send_error(std::string_view sqlstate, const std::string& message, std::string_view severity = "ERROR");
+  [[gnu::cold]] void send_error(std::string_view sqlstate, const std::string& message,
+                                std::string_view severity = "ERROR");
   void note_client_gone();
   awaitable<void> end_client_input();
   // Records a ParameterStatus value for the client; true if it differs from what the client has seen.
@@ -236,7 +237,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   // Gives the connection back at once when nothing needs undoing on it (the common case); else false,
   // and release_server() must run.
   bool release_now(std::unique_ptr<ServerConnection>& conn);
-  void server_lost(const std::string& why, CloseReason reason = CloseReason::server_error);
+  [[gnu::cold]] void server_lost(const std::string& why, CloseReason reason = CloseReason::server_error);
 
   // --- the session's state and its end (client_session.cpp)
   // The one setter of state_: keeps pgroute_clients_parked in step with the parked state; closed is final.
@@ -250,13 +251,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   // Records the reason now (logged and counted as end_session does) for an end that comes after
   // answers still to send: a FATAL, the rest of what the client asked, the server's last words.
   // `level`: the log line's, when not the reason's own (a refusal during a connection flood: debug).
-  void note_end(ClientCloseReason reason, std::string_view detail, std::optional<log::Level> level = {});
+  [[gnu::cold]] void note_end(ClientCloseReason reason, std::string_view detail, std::optional<log::Level> level = {});
   // After a read found the client's input over: at a message boundary (client_closed) or not.
   void note_input_closed(std::string_view error);
   // Why an end of the client's input at this point is not a clean exit; empty when it is.
   std::string_view input_cut_short() const;
   // Writing to the client failed: the client is gone.
-  void note_write_failed();
+  [[gnu::cold]] void note_write_failed();
 
   std::string describe() const;
 
@@ -311,7 +312,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   bool server_busy() const { return server_ && !u().replies.expect.empty(); }
   awaitable<void> wait_server_idle();
   std::string affinity_error(const std::string& alias, const router::RouteDecision& d) const;
-  void queue_route_error(const router::RouteError& e);
+  [[gnu::cold]] void queue_route_error(const router::RouteError& e);
   void hold(const wire::Frame& f);
   HeldUnit take_held();  // the held messages, which are no longer held
   void clear_held();
