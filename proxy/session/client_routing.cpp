@@ -249,14 +249,13 @@ std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string
   UnitState& unit = u();
   unit.normalize_tried = true;
   unit.analyzed_current = true;
-  if (unit.analyzed && unit.analyzed_text == sql) {  // the same message again, after a wait
+  if (unit.analyzed) {  // the same message again, after a wait (message_over() forgets it)
     unit.normalized_current = unit.analyzed_normalized;
     params = unit.analyzed_with_literals ? &unit.literal_params : nullptr;
     return unit.analyzed;
   }
   params = nullptr;
   unit.normalized_current = normalize_literals(sql, unit.normalized);
-  unit.analyzed.reset();
   if (unit.normalized_current) {
     auto analysis = analyze(unit.normalized.text);
     // SET/SHOW/transaction control keep their constants: SET pgroute.shard_key needs its value.
@@ -269,7 +268,6 @@ std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string
     }
   }
   if (!unit.analyzed) unit.analyzed = analyze(sql);
-  unit.analyzed_text.assign(sql);
   unit.analyzed_normalized = unit.normalized_current;
   unit.analyzed_with_literals = params != nullptr;
   return unit.analyzed;

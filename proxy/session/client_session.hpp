@@ -417,10 +417,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
     bool normalize_tried = false;              // routing ran the normalizer on it (so no constants if not current)
     bool analyzed_current = false;             // `analyzed` is the analysis of the message being handled
     wire::BindParams literal_params;           // its constants, viewed as text parameters
-    // The simple query analyze_query() last looked at, until the message is over: a message that waited
-    // (for a server connection) is handled again from the start and need not be normalized and
-    // analysed again.
-    std::string analyzed_text;
+    // The analysis of the simple query being handled, until the message is over (message_over()): a
+    // message that waited (for a server connection) is handled again from the start and need not be
+    // normalized and analysed again.
     std::shared_ptr<const router::Analysis> analyzed;
     bool analyzed_normalized = false;     // `normalized` holds it
     bool analyzed_with_literals = false;  // `literal_params` hold its constants
