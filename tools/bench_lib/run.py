@@ -12,6 +12,7 @@ import time
 from . import databases, replicas, report, setup, tls
 from .idle import run_idle_test
 from .pgbench import MODES, TPCB_RESET_SQL, mode_label, parse_mode, run_pgbench, writes
+from .pgo import build_pgo
 from .profile import perf_binary, profile_markdown, run_profiles
 from .poolers import DATABASE, FLOOR_SOURCES, USER, FloorRelay, HAProxy, PgBouncer, Pgroute
 from .postgres import Cluster
@@ -45,6 +46,9 @@ def parse_args(argv):
     p.add_argument("--idle-connections", type=int, help="idle-connection test size (10000; quick 2000; 0 = skip)")
     p.add_argument("--many-clients", type=int, help="many-clients test size (1000; 0 = skip)")
     p.add_argument("--skip-build", action="store_true", help="use build-bench/pgroute as it is")
+    p.add_argument("--pgo", action="store_true",
+                   help="build pgroute profile-guided (tools/pgo: counters, a pgbench training run, a second build) "
+                        "instead of the plain Release build")
     p.add_argument("--skip-install", action="store_true", help="do not run tools/setup / apt-get")
     p.add_argument("--out", help="results folder (default results/bench-<timestamp>)")
     p.add_argument("--baseline", metavar="BINARY",
@@ -97,6 +101,9 @@ def parse_args(argv):
     a.targets = [t for t in a.targets if t not in replicas.CAUSAL_TARGETS or a.replicas]
     if a.replicas and not [t for t in a.targets if t in replicas.CAUSAL_TARGETS]:
         p.error("--replicas: --only leaves out every pgroute-causal-* target")
+    if a.pgo and a.skip_build:
+        p.error("--pgo builds pgroute: leave out --skip-build (a profile-guided build-bench/pgroute is run as it is "
+                "with --skip-build alone)")
     if a.profile < 0:
         p.error("--profile takes a client count (0 = off)")
     return a
@@ -129,6 +136,8 @@ class Bench:
             self.binary = os.path.join(build_dir, "pgroute")
             if not os.access(self.binary, os.X_OK):
                 raise BenchError(f"--skip-build: {self.binary} does not exist; run without --skip-build once")
+        elif a.pgo:
+            self.binary = build_pgo(self.repo, build_dir, max(1, min(2, os.cpu_count() or 1)))
         else:
             self.binary = setup.build_release(self.repo, build_dir, max(1, min(2, os.cpu_count() or 1)))
         nofile = raise_nofile(max(65536, a.idle_connections + a.many_clients + 4096))
@@ -356,13 +365,22 @@ class Bench:
                 proxy.proc.kill()
 
     # ---- output ------------------------------------------------------------------------------
+    def build_kind(self):
+        """How build-bench/pgroute was built, from its CMake cache (--skip-build runs what is there)."""
+        try:
+            with open(os.path.join(os.path.dirname(self.binary), "CMakeCache.txt")) as f:
+                profile_guided = any(line.strip() == "PGROUTE_PGO:STRING=USE" for line in f)
+        except OSError:
+            return "Release build"
+        return "profile-guided Release build, tools/pgo" if profile_guided else "Release build"
+
     def write(self):
         a = self.a
         os.makedirs(self.out, exist_ok=True)
         summary = summarize(self.runs, self.skipped)
         versions = [PgBouncer.version(), *([HAProxy.version()] if "haproxy" in self.procs else []),
                     "PostgreSQL " + self.cluster.psql("SHOW server_version"),
-                    f"pgroute {setup.git_revision(self.repo)} (Release build)"]
+                    f"pgroute {setup.git_revision(self.repo)} ({self.build_kind()})"]
         if a.baseline:
             versions.append(f"pgroute-baseline {a.baseline}")
         meta = {

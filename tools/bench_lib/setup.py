@@ -28,7 +28,9 @@ def install_packages(repo, extra=()):
 def build_release(repo, build_dir, jobs):
     """Release build of the pgroute binary only (no tests) into build_dir."""
     log(f"building pgroute (Release) in {build_dir}")
-    for cmd in (["cmake", "-S", repo, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DPGROUTE_TESTS=OFF"],
+    # PGROUTE_PGO=OFF: a directory tools/pgo built keeps its profile settings in the CMake cache otherwise.
+    for cmd in (["cmake", "-S", repo, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DPGROUTE_TESTS=OFF",
+                 "-DPGROUTE_PGO=OFF"],
                 ["cmake", "--build", build_dir, "--target", "pgroute", f"-j{jobs}"]):
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
