@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 
-from . import databases, tls
+from . import databases, setup, tls
 from .pgbench import run_pgbench
 from .poolers import Pgroute
 from .postgres import Cluster
@@ -22,19 +22,6 @@ from .procs import BenchError, Cleanup, chown_to_pg, free_port, log
 TRAINING = [("simple", 8), ("extended", 8), ("prepared", 8),
             ("tpcb-simple", 4), ("tpcb-extended", 4), ("tpcb-prepared", 4)]
 TRAINING_SECONDS = 3
-
-
-def _cmake(repo, build_dir, jobs, pgo, profile_dir):
-    for cmd in (["cmake", "-S", repo, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DPGROUTE_TESTS=OFF",
-                 f"-DPGROUTE_PGO={pgo}", f"-DPGROUTE_PGO_DIR={profile_dir}"],
-                ["cmake", "--build", build_dir, "--target", "pgroute", f"-j{jobs}"]):
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise BenchError(f"{' '.join(cmd)} failed:\n{(p.stdout + p.stderr)[-4000:]}")
-    binary = os.path.join(build_dir, "pgroute")
-    if not os.access(binary, os.X_OK):
-        raise BenchError(f"build produced no {binary}")
-    return binary
 
 
 def _train(binary, work):
@@ -72,8 +59,7 @@ def build_pgo(repo, build_dir, jobs):
     build_dir = os.path.abspath(build_dir)
     profile = os.path.join(build_dir, "pgo-profile")
     shutil.rmtree(profile, ignore_errors=True)  # counts of another build would not match this one
-    log(f"building pgroute with counters (PGROUTE_PGO=GENERATE) in {build_dir}")
-    binary = _cmake(repo, build_dir, jobs, "GENERATE", profile)
+    binary = setup.build_release(repo, build_dir, jobs, "GENERATE", profile)  # with counters
     work = tempfile.mkdtemp(prefix="pgroute-pgo-")
     chown_to_pg(work)
     try:
@@ -82,5 +68,4 @@ def build_pgo(repo, build_dir, jobs):
         shutil.rmtree(work, ignore_errors=True)
     if not any(name.endswith(".gcda") for name in os.listdir(profile) if os.path.isfile(os.path.join(profile, name))):
         raise BenchError(f"PGO training wrote no profile into {profile}")
-    log(f"building pgroute from the profile (PGROUTE_PGO=USE) in {build_dir}")
-    return _cmake(repo, build_dir, jobs, "USE", profile)
+    return setup.build_release(repo, build_dir, jobs, "USE", profile)  # from the counts

@@ -25,13 +25,14 @@ def install_packages(repo, extra=()):
                    check=True)
 
 
-def build_release(repo, build_dir, jobs):
-    """Release build of the pgroute binary only (no tests) into build_dir."""
-    log(f"building pgroute (Release) in {build_dir}")
-    # PGROUTE_PGO=OFF: a directory tools/pgo built keeps its profile settings in the CMake cache otherwise.
-    for cmd in (["cmake", "-S", repo, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DPGROUTE_TESTS=OFF",
-                 "-DPGROUTE_PGO=OFF"],
-                ["cmake", "--build", build_dir, "--target", "pgroute", f"-j{jobs}"]):
+def build_release(repo, build_dir, jobs, pgo="OFF", pgo_dir=None):
+    """Release build of the pgroute binary only (no tests) into build_dir. pgo: PGROUTE_PGO, OFF or a step
+    of tools/pgo (GENERATE, USE) with its profile in pgo_dir; OFF is passed too, since a directory tools/pgo
+    built keeps its profile settings in the CMake cache otherwise."""
+    log(f"building pgroute (Release{'' if pgo == 'OFF' else ', PGROUTE_PGO=' + pgo}) in {build_dir}")
+    configure = ["cmake", "-S", repo, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DPGROUTE_TESTS=OFF",
+                 f"-DPGROUTE_PGO={pgo}", *([f"-DPGROUTE_PGO_DIR={pgo_dir}"] if pgo_dir else [])]
+    for cmd in (configure, ["cmake", "--build", build_dir, "--target", "pgroute", f"-j{jobs}"]):
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             raise BenchError(f"{' '.join(cmd)} failed:\n{(p.stdout + p.stderr)[-4000:]}")
