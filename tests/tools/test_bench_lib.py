@@ -1,6 +1,6 @@
 """Pure parts of tools/bench: reading `perf script` output (--profile), pairing builds (--baseline),
 benchmark modes (-S, TPC-B-like, -N), the HAProxy target's configuration, the --replicas targets'
-configuration, and report rows."""
+configuration, report rows, and how a --pgo build is asked for and named."""
 import os
 import subprocess
 import sys
@@ -16,7 +16,7 @@ from bench_lib.poolers import FloorRelay, Pgroute, haproxy_config  # noqa: E402
 from bench_lib.tls import TLS_TARGETS  # noqa: E402
 from bench_lib.replicas import CAUSAL_TARGETS, CausalPgroute  # noqa: E402
 from bench_lib.report import causal_table, case_table, issue17_rows, routing_table  # noqa: E402
-from bench_lib.run import parse_args  # noqa: E402
+from bench_lib.run import Bench, parse_args  # noqa: E402
 from bench_lib.summary import baseline_cost, causal_cost, routing_cost, summarize  # noqa: E402
 
 # Three samples as `perf script -F ip,sym,dso` prints them with call graphs: frames, then a blank line.
@@ -139,6 +139,25 @@ class ReplicasOption(unittest.TestCase):
     def test_causal_targets_need_replicas_and_replicas_a_causal_target(self):
         quiet_parse_error(self, ["--only", "pgroute-causal-off"])
         quiet_parse_error(self, ["--replicas", "--only", "pgbouncer"])
+
+
+class PgoBuild(unittest.TestCase):
+    def test_pgo_builds_so_it_cannot_skip_the_build(self):
+        self.assertTrue(parse_args(["--pgo"]).pgo)
+        self.assertFalse(parse_args([]).pgo)
+        quiet_parse_error(self, ["--pgo", "--skip-build"])
+
+    def test_the_report_names_the_build_its_cmake_cache_describes(self):
+        with tempfile.TemporaryDirectory() as d:
+            bench = Bench(parse_args([]), d)
+            bench.binary = os.path.join(d, "pgroute")
+            self.assertEqual(bench.build_kind(), "Release build")  # no cache: built elsewhere
+            for pgo, kind in (("USE", "profile-guided Release build, tools/pgo"), ("OFF", "Release build"),
+                              ("GENERATE", "Release build with profile counters (PGROUTE_PGO=GENERATE): slower "
+                                           "than a user's")):
+                with open(os.path.join(d, "CMakeCache.txt"), "w") as f:
+                    f.write(f"CMAKE_BUILD_TYPE:STRING=Release\nPGROUTE_PGO:STRING={pgo}\n")
+                self.assertEqual(bench.build_kind(), kind, pgo)
 
 
 class FloorTlsTarget(unittest.TestCase):

@@ -367,12 +367,14 @@ class Bench:
     # ---- output ------------------------------------------------------------------------------
     def build_kind(self):
         """How build-bench/pgroute was built, from its CMake cache (--skip-build runs what is there)."""
+        kinds = {"USE": "profile-guided Release build, tools/pgo",
+                 "GENERATE": "Release build with profile counters (PGROUTE_PGO=GENERATE): slower than a user's"}
         try:
             with open(os.path.join(os.path.dirname(self.binary), "CMakeCache.txt")) as f:
-                profile_guided = any(line.strip() == "PGROUTE_PGO:STRING=USE" for line in f)
+                pgo = next((line.strip().split("=", 1)[1] for line in f if line.startswith("PGROUTE_PGO:")), "OFF")
         except OSError:
-            return "Release build"
-        return "profile-guided Release build, tools/pgo" if profile_guided else "Release build"
+            pgo = "OFF"
+        return kinds.get(pgo, "Release build")
 
     def write(self):
         a = self.a
