@@ -248,7 +248,6 @@ std::shared_ptr<const router::Analysis> ClientSession::analyze_query(std::string
                                                                      const wire::BindParams*& params) {
   UnitState& unit = u();
   unit.normalize_tried = true;
-  unit.analyzed_current = true;
   if (unit.analyzed) {  // the same message again, after a wait (message_over() forgets it)
     unit.normalized_current = unit.analyzed_normalized;
     params = unit.analyzed_with_literals ? &unit.literal_params : nullptr;

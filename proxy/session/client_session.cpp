@@ -603,7 +603,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
   }
   if (f.type == fe::kParse && !parse.name.empty() && statement_exists(parse.name))
     return refuse_duplicate_parse(parse.name);
-  u().normalized_current = u().normalize_tried = u().analyzed_current = false;
+  u().normalized_current = u().normalize_tried = false;
   // A reload changes the rules for the next unit; one already attached finishes on its alias.
   if (!server_ && snap_->generation != rt().generation()) snap_ = rt().snapshot();
   if (routing_active()) {
@@ -632,9 +632,10 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
   switch (f.type) {
     case fe::kQuery: {
       note_statement(sql, true);
-      // Routing analysed it: the words came with the analysis (of the text with its constants as $n when
-      // that parsed; a word inside a constant is string content, which leaves no session state).
-      const router::SessionWords words = u().analyzed_current ? u().analyzed->words : router::scan_session_words(sql);
+      // Routing analysed it (`analyzed` lives until the message is over): the words came with the analysis
+      // (of the text with its constants as $n when that parsed; a word inside a constant is string
+      // content, which leaves no session state).
+      const router::SessionWords words = u().analyzed ? u().analyzed->words : router::scan_session_words(sql);
       const uint32_t setting = track_setting(sql, words);
       note_session_state(sql, setting != 0, words);
       if (auto name = deallocated_name(sql); name && prepared_view().named.prepared(*name)) {

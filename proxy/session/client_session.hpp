@@ -415,7 +415,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
     NormalizedSql normalized;                  // reused per simple query (literal_normalizer.hpp)
     bool normalized_current = false;           // normalized holds the message being handled (routing made it)
     bool normalize_tried = false;              // routing ran the normalizer on it (so no constants if not current)
-    bool analyzed_current = false;             // `analyzed` is the analysis of the message being handled
     wire::BindParams literal_params;           // its constants, viewed as text parameters
     // The analysis of the simple query being handled, until the message is over (message_over()): a
     // message that waited (for a server connection) is handled again from the start and need not be
