@@ -182,6 +182,7 @@ TlsFailure failure_of(unsigned long e) {
     case SSL_R_PACKET_LENGTH_TOO_LONG:
     case SSL_R_RECORD_LENGTH_MISMATCH:
     case SSL_R_UNEXPECTED_MESSAGE: return TlsFailure::not_tls;
+    case SSL_R_NO_APPLICATION_PROTOCOL: return TlsFailure::alpn;
     default: return TlsFailure::other;
   }
 }
@@ -295,6 +296,13 @@ void TlsChannel::close_notify(std::string& out) {
 }
 
 std::string_view TlsChannel::version() const { return SSL_get_version(ssl_); }
+
+std::string_view TlsChannel::application_protocol() const {
+  const unsigned char* name = nullptr;
+  unsigned int size = 0;
+  SSL_get0_alpn_selected(ssl_, &name, &size);
+  return name ? std::string_view(reinterpret_cast<const char*>(name), size) : std::string_view();
+}
 
 std::string_view TlsChannel::cipher() const {
   const char* name = SSL_get_cipher_name(ssl_);

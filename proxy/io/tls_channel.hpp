@@ -59,6 +59,8 @@ class TlsChannel {
   // For SHOW CLIENTS and logs, once the handshake is done: "TLSv1.3", "TLS_AES_256_GCM_SHA384".
   std::string_view version() const;
   std::string_view cipher() const;
+  // The application protocol agreed by ALPN once the handshake is done ("postgresql"), "" without one.
+  std::string_view application_protocol() const;
   // The common name of the client's certificate when it showed one that verified against tls.ca;
   // "" otherwise.
   std::string verified_peer_name() const;

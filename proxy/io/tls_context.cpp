@@ -7,6 +7,8 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
+#include <string_view>
+
 #include "proxy/base/log.hpp"
 #include "proxy/io/openssl_errors.hpp"
 #include "proxy/io/tls_end_point.hpp"
@@ -21,6 +23,27 @@ void warn_if_exposed(const config::Tls& tls) {
   if (::stat(tls.key.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
     PGR_LOG(warn) << tls.key_at << ": " << tls.key << " is readable by group/others (mode " << std::oct
                   << (st.st_mode & 0777) << std::dec << "); chmod 600 it";
+}
+
+// ALPN (PostgreSQL 17's rules): a client that names application protocols must name "postgresql", which
+// is then agreed; one that names others only fails the handshake with no_application_protocol, so that
+// a TLS client of another protocol (HTTPS) is not answered as if it spoke PostgreSQL. A client that
+// names none is accepted, unless it skipped SSLRequest (direct TLS: ClientSession::startup()).
+int select_postgresql_alpn(SSL*, const unsigned char** out, unsigned char* out_size, const unsigned char* offered,
+                           unsigned int offered_size, void*) {
+  static constexpr std::string_view kProtocol = kPostgresqlAlpn;
+  // `offered`: names, each after its length byte.
+  for (unsigned int at = 0; at < offered_size;) {
+    const unsigned int size = offered[at];
+    if (at + 1 + size > offered_size) break;
+    if (std::string_view(reinterpret_cast<const char*>(offered + at + 1), size) == kProtocol) {
+      *out = offered + at + 1;
+      *out_size = static_cast<unsigned char>(size);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    at += 1 + size;
+  }
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 }  // namespace
@@ -47,6 +70,7 @@ std::shared_ptr<const TlsContext> TlsContext::load(const config::Tls& tls, std::
   // SSL_write (a malloc and a free per record, 2% of the CPU at 16 clients). A parked client's are freed
   // by TlsChannel::release_buffers() instead: an active client keeps them, an idle one does not.
   SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_alpn_select_cb(ctx, select_postgresql_alpn, nullptr);
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) {
     error = tls.cert_at + ": cannot load the certificate " + tls.cert + ": " + openssl_errors();
     return nullptr;

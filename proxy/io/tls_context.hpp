@@ -12,6 +12,10 @@ typedef struct ssl_ctx_st SSL_CTX;
 
 namespace pgroute {
 
+// The ALPN name of the PostgreSQL protocol: agreed when a client offers it, required of a client that
+// begins with its TLS handshake instead of an SSLRequest (sslnegotiation=direct).
+inline constexpr const char* kPostgresqlAlpn = "postgresql";
+
 class TlsContext {
  public:
   // Null with `error` ("FILE:LINE:COL: tls.key: why") when a file does not load or the key does not

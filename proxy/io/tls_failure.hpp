@@ -12,9 +12,10 @@ enum class TlsFailure : uint8_t {
   certificate_refused,  // the client does not trust our certificate (it sent an alert about it)
   client_certificate,   // the client's certificate did not verify against tls.ca
   not_tls,              // what came was not a TLS handshake (plaintext, HTTP, garbage)
+  alpn,                 // the client asked for application protocols and "postgresql" was not one
   other,
 };
-inline constexpr int kTlsFailureCount = 6;
+inline constexpr int kTlsFailureCount = 7;
 
 constexpr std::string_view tls_failure_name(TlsFailure f) {
   switch (f) {
@@ -23,6 +24,7 @@ constexpr std::string_view tls_failure_name(TlsFailure f) {
     case TlsFailure::certificate_refused: return "certificate_refused";
     case TlsFailure::client_certificate: return "client_certificate";
     case TlsFailure::not_tls: return "not_tls";
+    case TlsFailure::alpn: return "alpn";
     case TlsFailure::other: return "other";
   }
   return "other";

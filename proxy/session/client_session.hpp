@@ -98,8 +98,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   awaitable<void> send_fatal(std::string_view sqlstate, const std::string& message, std::string_view hint = {});
 
   // --- TLS with the client (client_tls.cpp)
-  // The handshake after 'S' to an SSLRequest; false when it failed (noted).
-  awaitable<bool> start_tls();
+  // The handshake after 'S' to an SSLRequest, or of a client that began with it (direct TLS: what it sent
+  // so far is in u().in); false when it failed (noted).
+  awaitable<bool> start_tls(bool direct);
+  // A client that began with a TLS handshake (libpq 17's sslnegotiation=direct) instead of a packet:
+  // the handshake, then ALPN "postgresql" checked; false when refused (noted).
+  awaitable<bool> start_direct_tls();
   // Client reads of the login and the admin console: into u().in, through TLS once it is on.
   awaitable<bool> read_client_more(size_t want, std::string& error);
   awaitable<ReadStatus> read_client_startup(uint32_t max_len, wire::StartupPacket& pkt, size_t& consumed,

@@ -27,6 +27,8 @@ namespace pgroute {
 namespace {
 constexpr uint32_t kMaxStartupPacket = 10000;  // what PostgreSQL itself accepts
 constexpr uint32_t kMaxAuthMessage = 8192;
+// A TLS record's first byte when it carries a handshake message (RFC 8446, ContentType handshake).
+constexpr unsigned char kTlsHandshakeRecord = 0x16;
 
 // The SASL mechanism the client chose: SCRAM-SHA-256, or its -PLUS form where that was offered.
 bool mechanism_ok(wire::BodyReader& r, std::string_view& mechanism, bool plus_offered) {
@@ -247,6 +249,14 @@ awaitable<bool> ClientSession::startup() {
       note_input_closed(error);
       co_return false;
     }
+    if (st == ReadStatus::invalid && round == 0 && !u().in.empty() &&
+        static_cast<unsigned char>(u().in.view()[0]) == kTlsHandshakeRecord) {
+      // No packet starts so (its length would be over 369 MB): the record of a ClientHello, from a client
+      // that skips SSLRequest (libpq 17's sslnegotiation=direct).
+      const bool direct = co_await start_direct_tls();
+      if (!direct) co_return false;
+      continue;
+    }
     if (st == ReadStatus::invalid) {
       bool version = u().in.size() >= 8 && (wire::get_u32(u().in.view().data() + 4) >> 16) != 3 &&
                      (wire::get_u32(u().in.view().data() + 4) >> 16) != 1234;
@@ -293,7 +303,7 @@ awaitable<bool> ClientSession::startup() {
         note_end(ClientCloseReason::client_lost, "writing to the client failed");
         co_return false;
       }
-      if (tls && !co_await start_tls()) co_return false;
+      if (tls && !co_await start_tls(false)) co_return false;
       continue;
     }
     if (pkt.kind == wire::StartupKind::Cancel) {  // allowed in the clear: libpq sends them so

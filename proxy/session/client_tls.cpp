@@ -4,12 +4,17 @@
 #include "proxy/base/log.hpp"
 #include "proxy/io/frame_io.hpp"
 #include "proxy/session/client_session.hpp"
+#include "proxy/wire/sqlstate.hpp"
 
 namespace pgroute {
 
-awaitable<bool> ClientSession::start_tls() {
+awaitable<bool> ClientSession::start_tls(bool direct) {
   tls_ = std::make_unique<TlsChannel>(snap_->tls);
   u().out.hold(true);  // a FATAL queued meanwhile (a shutdown) must not go out in the clear
+  if (direct) {        // the start of its ClientHello, read as if it were a startup packet
+    tls_->feed(u().in.view());
+    u().in.consume(u().in.size());
+  }
   std::string& raw = tls_->raw();
   for (;;) {
     std::string out;
@@ -49,6 +54,30 @@ awaitable<bool> ClientSession::start_tls() {
     co_return false;
   }
   co_return true;
+}
+
+awaitable<bool> ClientSession::start_direct_tls() {
+  if (!snap_->tls) {
+    // Nothing can be said: the client reads whatever comes as TLS records. PostgreSQL closes too.
+    note_end(ClientCloseReason::protocol_violation,
+             "a TLS handshake without SSLRequest (sslnegotiation=direct), but TLS is not configured (no tls:, "
+             "or tls.mode: disable)");
+    co_return false;
+  }
+  // Awaited in a statement of its own (GCC 12: see read_client_startup()).
+  const bool handshaken = co_await start_tls(true);
+  if (!handshaken) co_return false;
+  if (tls_->application_protocol() == kPostgresqlAlpn) co_return true;
+  // Without ALPN a direct handshake could be a client of another protocol (HTTPS) sent here: PostgreSQL
+  // 17 refuses it so, and so do we. The connection is TLS now: the error can be read.
+  note_end(ClientCloseReason::protocol_violation,
+           "a TLS handshake without SSLRequest (sslnegotiation=direct) that did not agree on ALPN \"postgresql\"");
+  co_await send_fatal(wire::sqlstate::protocol_violation,
+                      "pgroute: a direct TLS connection (without SSLRequest) must negotiate the ALPN protocol "
+                      "\"postgresql\"",
+                      "use sslnegotiation=direct of libpq 17 or later, or connect with SSLRequest "
+                      "(sslnegotiation=postgres, the default)");
+  co_return false;
 }
 
 awaitable<bool> ClientSession::read_client_more(size_t want, std::string& error) {

@@ -766,3 +766,141 @@ TEST_CASE("tls: failed handshakes are counted by reason") {
   CHECK(count("cipher") == 0);
   CHECK(count("other") == 0);
 }
+
+namespace {
+
+// A client in Python's ssl module: TLS with or without SSLRequest first (direct, as libpq 17's
+// sslnegotiation=direct), offering the ALPN names given (comma-separated, "-" for none), then the trust
+// user's login and one query. Prints what happened, one line each.
+constexpr const char* kTlsLoginScript = R"PY(
+import socket, ssl, struct, sys
+port, negotiation, alpn = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+if alpn != "-":
+    ctx.set_alpn_protocols(alpn.split(","))
+sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+if negotiation == "sslrequest":
+    sock.sendall(struct.pack("!ii", 8, 80877103))
+    print("answer", sock.recv(1).decode())
+try:
+    tls = ctx.wrap_socket(sock)
+except (ssl.SSLError, OSError) as e:
+    print("handshake failed", type(e).__name__, e)
+    sys.exit(0)
+print("alpn", tls.selected_alpn_protocol())
+params = b"user\0trusty\0database\0app\0\0"
+tls.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
+def messages():
+    data = b""
+    while True:
+        while len(data) >= 5 and len(data) >= 1 + struct.unpack("!i", data[1:5])[0]:
+            n = 1 + struct.unpack("!i", data[1:5])[0]
+            yield data[0:1], data[5:n]
+            data = data[n:]
+        more = tls.recv(65536)
+        if not more:
+            print("closed")
+            return
+        data += more
+def until_ready(stream):
+    for kind, body in stream:
+        if kind == b"E":
+            fields = dict((f[0], f[1:]) for f in body.split(b"\0") if f)
+            print("error", fields[ord("C")].decode(), fields[ord("M")].decode())
+            return False
+        if kind == b"D":
+            print("row", body[6:].decode())
+        if kind == b"Z":
+            return True
+    return False
+stream = messages()
+if until_ready(stream):
+    print("logged in")
+    sql = b"SELECT 'over tls ' || 42\0"
+    tls.sendall(b"Q" + struct.pack("!i", 4 + len(sql)) + sql)
+    until_ready(stream)
+    tls.sendall(b"X\0\0\0\4")
+else:
+    for _ in stream:
+        pass
+)PY";
+
+std::string tls_login(const Proxy& proxy, const std::string& negotiation, const std::string& alpn) {
+  RunResult r = run({"/usr/bin/python3", "-c", kTlsLoginScript, std::to_string(proxy.port()), negotiation, alpn},
+                    {.timeout = 30s});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  return r.out;
+}
+
+}  // namespace
+
+TEST_CASE("tls: a client that skips SSLRequest (sslnegotiation=direct) with ALPN postgresql logs in over TLS") {
+  Proxy proxy(tls_proxy_config({"mode: require"}));
+  CHECK(tls_login(proxy, "direct", "postgresql") == "alpn postgresql\nlogged in\nrow over tls 42\n");
+  // After SSLRequest, ALPN is optional; offered, "postgresql" is agreed among others.
+  CHECK(tls_login(proxy, "sslrequest", "-") == "answer S\nalpn None\nlogged in\nrow over tls 42\n");
+  CHECK(tls_login(proxy, "sslrequest", "h2,postgresql") == "answer S\nalpn postgresql\nlogged in\nrow over tls 42\n");
+  CHECK(Conn(tls_params(proxy, "localhost", {{"sslmode", "require"}})).scalar("SELECT 'libpq'") == "libpq");
+}
+
+TEST_CASE("tls: direct TLS without ALPN gets 08P01 naming it, another protocol's ALPN fails the handshake") {
+  const int metrics_port = free_port();
+  ProxyConfig cfg = tls_proxy_config();
+  cfg.metrics_port = metrics_port;
+  Proxy proxy(cfg);
+  // PostgreSQL 17's rule: a handshake that came without SSLRequest must have agreed on "postgresql".
+  const std::string bare = tls_login(proxy, "direct", "-");
+  CHECK(bare.find("alpn None\nerror 08P01 pgroute: a direct TLS connection (without SSLRequest) must negotiate "
+                  "the ALPN protocol \"postgresql\"") == 0);
+  CHECK(bare.find("logged in") == std::string::npos);
+  // An HTTPS client sent to the proxy's port: refused in the handshake (no_application_protocol).
+  for (const std::string negotiation : {"direct", "sslrequest"}) {
+    const std::string https = tls_login(proxy, negotiation, "h2,http/1.1");
+    INFO(https);
+    CHECK(https.find("handshake failed SSLError") != std::string::npos);
+    CHECK(https.find("alert no application protocol") != std::string::npos);
+  }
+  // asyncpg's direct_tls offers no ALPN: it is told why.
+  static constexpr const char* kAsyncpg = R"PY(
+import asyncio, ssl, sys, asyncpg
+async def main():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    try:
+        await asyncpg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", password="secret",
+                              database="app", ssl=ctx, direct_tls=True)
+        print("connected")
+    except asyncpg.PostgresError as e:
+        print(e.sqlstate, e)
+asyncio.run(main())
+)PY";
+  RunResult r = run({"/usr/bin/python3", "-c", kAsyncpg, std::to_string(proxy.port())}, {.timeout = 30s});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("08P01 pgroute: a direct TLS connection (without SSLRequest) must negotiate the ALPN protocol") ==
+        0);
+  auto count = [&](const std::string& reason) {
+    auto m = http_get(metrics_port, "/metrics", 1s);
+    if (!m || m->status != 200) return -1.0;
+    return sample_value(m->body, "pgroute_tls_handshake_failures_total{reason=\"" + reason + "\"}").value_or(-1);
+  };
+  CHECK(eventually([&] { return count("alpn") == 2; }));
+  CHECK(count("not_tls") == 0);
+  CHECK(Conn(tls_params(proxy, "localhost", {{"sslmode", "require"}})).scalar("SELECT 'still serving'") ==
+        "still serving");
+}
+
+TEST_CASE("tls: a direct TLS handshake to a proxy without tls: is closed with nothing said in the clear") {
+  Proxy proxy(default_proxy_config());
+  RawClient raw(proxy.port());
+  // The first bytes of a ClientHello's record: handshake, TLS 1.0 record version, some length.
+  REQUIRE(raw.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
+  const std::optional<std::string> rest = raw.read_until_closed(5s);
+  REQUIRE(rest.has_value());
+  CHECK(rest->empty());
+  CHECK(tls_login(proxy, "direct", "postgresql").find("handshake failed") == 0);
+  CHECK(proxy.log_tail(50).find("sslnegotiation=direct), but TLS is not configured") != std::string::npos);
+  CHECK(Conn(proxy.params()).scalar("SELECT 'plain'") == "plain");
+}
