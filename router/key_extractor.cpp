@@ -316,18 +316,31 @@ std::vector<KeyRow> rows_from_delete(const PgQuery__DeleteStmt* s, uint64_t& wor
 
 }  // namespace
 
-std::vector<KeyValue> extract_updated_columns(const PgQuery__Node* statement) {
-  std::vector<KeyValue> out;
-  if (!statement || statement->node_case != PG_QUERY__NODE__NODE_UPDATE_STMT) return out;
-  const PgQuery__UpdateStmt* s = statement->update_stmt;
-  for (size_t i = 0; i < s->n_target_list; ++i) {
-    const PgQuery__Node* t = s->target_list[i];
+namespace {
+
+// `EXCLUDED.<column>` in an ON CONFLICT DO UPDATE: the value the INSERT proposed for that column.
+bool is_excluded_column(const PgQuery__Node* node, const std::string& column) {
+  if (!node || node->node_case != PG_QUERY__NODE__NODE_COLUMN_REF) return false;
+  const PgQuery__ColumnRef* ref = node->column_ref;
+  if (ref->n_fields != 2) return false;
+  for (size_t i = 0; i < 2; ++i)
+    if (!ref->fields[i] || ref->fields[i]->node_case != PG_QUERY__NODE__NODE_STRING) return false;
+  return str(ref->fields[0]->string->sval) == "excluded" && str(ref->fields[1]->string->sval) == column;
+}
+
+// SET col = value, ... of an UPDATE or of an INSERT's ON CONFLICT DO UPDATE on `relation`.
+void add_assignments(const PgQuery__RangeVar* relation, PgQuery__Node* const* targets, size_t n, bool upsert,
+                     std::vector<KeyValue>& out) {
+  for (size_t i = 0; i < n; ++i) {
+    const PgQuery__Node* t = targets[i];
     if (!t || t->node_case != PG_QUERY__NODE__NODE_RES_TARGET) continue;
     KeyValue kv;
     kv.column = str(t->res_target->name);
-    if (s->relation) {
-      kv.table = str(s->relation->relname);
-      kv.schema = str(s->relation->schemaname);
+    // SET key = EXCLUDED.key: the row takes the key the INSERT was routed by, so it stays where it is.
+    if (upsert && t->res_target->n_indirection == 0 && is_excluded_column(t->res_target->val, kv.column)) continue;
+    if (relation) {
+      kv.table = str(relation->relname);
+      kv.schema = str(relation->schemaname);
     }
     // An unknown new value (expression, `(a, b) = (...)`) is recorded as parameter -1 so that it is
     // neither NULL nor a known value.
@@ -337,6 +350,50 @@ std::vector<KeyValue> extract_updated_columns(const PgQuery__Node* statement) {
     }
     out.push_back(std::move(kv));
   }
+}
+
+void add_updated_columns(const PgQuery__Node* statement, std::vector<KeyValue>& out, int depth);
+
+// Data-modifying statements in WITH: their assignments count as the statement's own.
+void add_cte_updates(const PgQuery__WithClause* with, std::vector<KeyValue>& out, int depth) {
+  if (!with) return;
+  for (size_t i = 0; i < with->n_ctes; ++i) {
+    const PgQuery__Node* cte = with->ctes[i];
+    if (cte && cte->node_case == PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR)
+      add_updated_columns(cte->common_table_expr->ctequery, out, depth + 1);
+  }
+}
+
+void add_updated_columns(const PgQuery__Node* statement, std::vector<KeyValue>& out, int depth) {
+  // Deeper nesting is refused by the analysis before this runs (facts.too_deep); a bound all the same.
+  if (!statement || depth > 64) return;
+  switch (statement->node_case) {
+    case PG_QUERY__NODE__NODE_UPDATE_STMT: {
+      const PgQuery__UpdateStmt* s = statement->update_stmt;
+      add_cte_updates(s->with_clause, out, depth);
+      add_assignments(s->relation, s->target_list, s->n_target_list, false, out);
+      return;
+    }
+    case PG_QUERY__NODE__NODE_INSERT_STMT: {
+      const PgQuery__InsertStmt* s = statement->insert_stmt;
+      add_cte_updates(s->with_clause, out, depth);
+      const PgQuery__OnConflictClause* c = s->on_conflict_clause;
+      if (c && c->action == PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_UPDATE)
+        add_assignments(s->relation, c->target_list, c->n_target_list, true, out);
+      return;
+    }
+    case PG_QUERY__NODE__NODE_DELETE_STMT: add_cte_updates(statement->delete_stmt->with_clause, out, depth); return;
+    case PG_QUERY__NODE__NODE_SELECT_STMT: add_cte_updates(statement->select_stmt->with_clause, out, depth); return;
+    case PG_QUERY__NODE__NODE_EXPLAIN_STMT: add_updated_columns(statement->explain_stmt->query, out, depth + 1); return;
+    default: return;
+  }
+}
+
+}  // namespace
+
+std::vector<KeyValue> extract_updated_columns(const PgQuery__Node* statement) {
+  std::vector<KeyValue> out;
+  add_updated_columns(statement, out, 0);
   return out;
 }
 

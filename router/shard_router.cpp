@@ -262,7 +262,10 @@ std::optional<std::string> ShardRouter::check_update_keeps_shard(const RouteCont
         }
       }
     }
-    if (target != alias) return "UPDATE assigns shard key " + options_.key + ", which could move rows off " + alias;
+    if (target != alias) {
+      const std::string what = ctx.analysis->command == "INSERT" ? "INSERT ... ON CONFLICT DO UPDATE" : "UPDATE";
+      return what + " assigns shard key " + options_.key + ", which could move rows off " + alias;
+    }
   }
   return std::nullopt;
 }

@@ -111,8 +111,9 @@ struct Analysis {
   std::string command;           // tag of the first statement of the strongest kind: "SELECT", "INSERT", "BEGIN", ...
   std::vector<TableRef> tables;  // every table touched, once each; CTE names are not tables
   std::vector<KeyRow> key_rows;
-  // Columns an UPDATE assigns (SET col = value), so a router can refuse moving a row between shards.
-  // param == -1: the new value is an expression we cannot evaluate.
+  // Columns an UPDATE assigns (SET col = value), an INSERT's ON CONFLICT DO UPDATE too (but not
+  // `SET col = EXCLUDED.col`), and those of data-modifying WITH queries, so a router can refuse moving a
+  // row between shards. param == -1: the new value is an expression we cannot evaluate.
   std::vector<KeyValue> updated_columns;
   std::optional<std::string> hint_shard_key;  // /* pgroute: shard_key=42 */
   std::optional<std::string> hint_alias;      // /* pgroute: alias=shard_1 */

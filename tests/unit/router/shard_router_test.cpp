@@ -221,6 +221,46 @@ TEST_CASE("hash: UPDATE may not move a row to another shard") {
       chain.route(Statement("UPDATE events SET user_id = user_id + 1" + where).context())));
 }
 
+TEST_CASE("hash: an upsert or a data-modifying WITH may not move a row to another shard either") {
+  Keys k;
+  RouterChain chain = chain_with(make(hash_options()));
+  const std::string insert =
+      "INSERT INTO events (user_id, payload, id) VALUES (" + std::to_string(k.a0) + ", 'x', 7) ON CONFLICT (id) DO ";
+  // The conflicting row is on the INSERT's shard: a key that leaves it there is fine, another is not.
+  CHECK(decision(chain.route(Statement(insert + "NOTHING").context())).alias == "shard_0");
+  CHECK(decision(chain.route(Statement(insert + "UPDATE SET payload = EXCLUDED.payload").context())).alias ==
+        "shard_0");
+  CHECK(decision(chain.route(Statement(insert + "UPDATE SET user_id = EXCLUDED.user_id, payload = 'y'").context()))
+            .alias == "shard_0");
+  CHECK(decision(chain.route(Statement(insert + "UPDATE SET user_id = " + std::to_string(k.b0)).context())).alias ==
+        "shard_0");
+  RouteError moved = refusal(chain.route(Statement(insert + "UPDATE SET user_id = " + std::to_string(k.a1)).context()));
+  CHECK(moved.message.find("INSERT ... ON CONFLICT DO UPDATE assigns shard key user_id, which could move rows off "
+                           "shard_0") != std::string::npos);
+  CHECK(moved.hint.find("DELETE and INSERT") != std::string::npos);
+  for (const char* set : {"UPDATE SET user_id = EXCLUDED.user_id + 2", "UPDATE SET (user_id, payload) = (3, 'y')",
+                          "UPDATE SET user_id = events.user_id + 1"}) {
+    CAPTURE(set);
+    CHECK(std::holds_alternative<RouteError>(chain.route(Statement(insert + std::string(set)).context())));
+  }
+  Statement bound("INSERT INTO events (user_id, id) VALUES ($1, 7) ON CONFLICT (id) DO UPDATE SET user_id = $2");
+  bound.params = {std::to_string(k.a0), std::to_string(k.a1)};
+  CHECK(std::holds_alternative<RouteError>(chain.route(bound.context())));
+  bound.params = {std::to_string(k.a0), std::to_string(k.b0)};
+  CHECK(decision(chain.route(bound.context())).alias == "shard_0");
+  // An UPDATE in WITH assigns the key as much as one on its own.
+  const std::string where = " WHERE user_id = " + std::to_string(k.a0);
+  for (const std::string& outer :
+       {std::string("SELECT * FROM u"), "DELETE FROM events" + where + " AND id IN (SELECT id FROM u)"}) {
+    CAPTURE(outer);
+    CHECK(std::holds_alternative<RouteError>(chain.route(
+        Statement("WITH u AS (UPDATE events SET user_id = " + std::to_string(k.a1) + where + " RETURNING id) " + outer)
+            .context())));
+  }
+  CHECK(std::holds_alternative<RouteError>(
+      chain.route(Statement("EXPLAIN ANALYZE UPDATE events SET user_id = " + std::to_string(k.a1) + where).context())));
+}
+
 TEST_CASE("hash: relations with the sharded table") {
   Keys k;
   std::string key = std::to_string(k.a1);
