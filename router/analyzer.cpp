@@ -191,7 +191,7 @@ Analysis analyze(std::string_view sql) {
     refuse_unparsed(a, text, "statement is too long to analyze (" + std::to_string(text.size()) + " bytes)");
     return a;
   }
-  if (text.size() <= kInlineAnalyzeBytes) {
+  if (text.size() <= kInlineAnalyzeBytes / kStackScale) {  // on the thread's own stack
     analyze_text(text, a);
     return a;
   }
@@ -205,7 +205,7 @@ Analysis analyze(std::string_view sql) {
     return a;
   }
   PrivateStackJob job{&text, &a, nullptr};
-  if (!run_on_private_stack(kStackBase + text.size() * kStackPerByte, run_job, &job)) {
+  if (!run_on_private_stack((kStackBase + text.size() * kStackPerByte) * kStackScale, run_job, &job)) {
     mark_too_complex(a, "no memory for the stack needed to analyze this statement");
     return a;
   }

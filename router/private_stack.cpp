@@ -6,15 +6,7 @@
 
 #include <cstdint>
 
-// GCC defines __SANITIZE_ADDRESS__ under ASan; clang 14 only answers __has_feature.
-#if defined(__SANITIZE_ADDRESS__)
-#define PGROUTE_ASAN_FIBERS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PGROUTE_ASAN_FIBERS 1
-#endif
-#endif
-#ifdef PGROUTE_ASAN_FIBERS
+#ifdef PGROUTE_ASAN  // private_stack.hpp: ASan is told of each switch of stacks
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -26,7 +18,7 @@ struct Switch {
   void* arg;
   ucontext_t caller;
   ucontext_t callee;
-#ifdef PGROUTE_ASAN_FIBERS
+#ifdef PGROUTE_ASAN
   const void* caller_stack = nullptr;
   size_t caller_stack_size = 0;
 #endif
@@ -35,11 +27,11 @@ struct Switch {
 // makecontext passes int arguments only: the Switch pointer travels as two 32-bit halves.
 void trampoline(unsigned high, unsigned low) {
   auto* s = reinterpret_cast<Switch*>((static_cast<uintptr_t>(high) << 32) | low);
-#ifdef PGROUTE_ASAN_FIBERS
+#ifdef PGROUTE_ASAN
   __sanitizer_finish_switch_fiber(nullptr, &s->caller_stack, &s->caller_stack_size);
 #endif
   s->fn(s->arg);
-#ifdef PGROUTE_ASAN_FIBERS
+#ifdef PGROUTE_ASAN
   __sanitizer_start_switch_fiber(nullptr, s->caller_stack, s->caller_stack_size);
 #endif
   // Returning resumes uc_link, the caller.
@@ -55,12 +47,12 @@ void trampoline(unsigned high, unsigned low) {
   const auto address = reinterpret_cast<uintptr_t>(&s);
   makecontext(&s.callee, reinterpret_cast<void (*)()>(trampoline), 2, static_cast<unsigned>(address >> 32),
               static_cast<unsigned>(address & 0xffffffffu));
-#ifdef PGROUTE_ASAN_FIBERS
+#ifdef PGROUTE_ASAN
   void* fake_stack = nullptr;
   __sanitizer_start_switch_fiber(&fake_stack, stack, size);
 #endif
   const bool switched = swapcontext(&s.caller, &s.callee) == 0;
-#ifdef PGROUTE_ASAN_FIBERS
+#ifdef PGROUTE_ASAN
   __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
   return switched;
