@@ -102,6 +102,7 @@ struct SessionSetting {
   std::optional<std::string> value;  // the value text; none: RESET name, SET name TO DEFAULT
   // SELECT set_config('name', expression, false): the value is the one the server returns (the row).
   bool value_from_result = false;
+  bool all = false;  // RESET ALL: every parameter back to what the session began with (name is empty)
   bool operator==(const SessionSetting&) const = default;
 };
 

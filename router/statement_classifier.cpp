@@ -118,6 +118,7 @@ bool quotes_list_items(const std::string& name) {
 
 // SET name = constants, SET name TO DEFAULT, RESET name, as set_config() can repeat them; else none.
 std::optional<SessionSetting> session_setting(const PgQuery__VariableSetStmt* s, const std::string& name) {
+  if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL) return SessionSetting{{}, std::nullopt, false, true};
   if (s->is_local || name.empty() || name.rfind("pgroute.", 0) == 0 || is_role_setting(name)) return std::nullopt;
   if (s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT || s->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET)
     return SessionSetting{name, std::nullopt};

@@ -27,6 +27,19 @@ std::unique_ptr<ClientIdentity> ClientIdentity::without_param(std::string_view n
   return nullptr;
 }
 
+std::unique_ptr<ClientIdentity> ClientIdentity::with_param_reset(std::string_view name) const {
+  for (const auto& [n, v] : startup_params)
+    if (n == name) return with_param(name, v);
+  return without_param(name);
+}
+
+std::unique_ptr<ClientIdentity> ClientIdentity::with_all_reset() const {
+  if (params == startup_params) return nullptr;
+  auto changed = std::make_unique<ClientIdentity>(*this);
+  changed->params = startup_params;
+  return changed;
+}
+
 const std::shared_ptr<const ClientIdentity>& ClientIdentity::unknown() {
   static const auto none = std::make_shared<const ClientIdentity>();
   return none;

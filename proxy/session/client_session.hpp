@@ -195,6 +195,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   // A ReadyForQuery of the client's: the confirmed SETs last if their transaction committed.
   void note_setting_ready(char tx_status, ServerConnection& conn);
   void apply_setting(const router::SessionSetting& s, ServerConnection& conn);
+  // RESET ALL or DISCARD ALL took effect on `conn`: the client's parameters are its startup packet's.
+  void reset_all_settings(ServerConnection& conn);
   void push(Pending p);
   void emit_ready_synthetic() { u().replies.emit_synthetic(u().out.buffer()); }
   [[gnu::cold]] void send_error(std::string_view sqlstate, const std::string& message,

@@ -38,13 +38,22 @@ void ClientSession::finish_setting(uint32_t ticket) {
 }
 
 void ClientSession::apply_setting(const router::SessionSetting& s, ServerConnection& conn) {
-  if (s.value) {
+  if (s.all) {
+    // The server went back to its own defaults, which are not the client's: the next attach applies
+    // the startup packet's parameters again.
+    reset_all_settings(conn);
+  } else if (s.value) {
     if (auto changed = who_->with_param(s.name, *s.value)) who_ = worker_.identities.intern(std::move(*changed));
     conn.applied.set(s.name, *s.value);
   } else {
-    if (auto changed = who_->without_param(s.name)) who_ = worker_.identities.intern(std::move(*changed));
+    if (auto changed = who_->with_param_reset(s.name)) who_ = worker_.identities.intern(std::move(*changed));
     conn.applied.erase(s.name);
   }
+}
+
+void ClientSession::reset_all_settings(ServerConnection& conn) {
+  if (auto changed = who_->with_all_reset()) who_ = worker_.identities.intern(std::move(*changed));
+  conn.applied.clear();
 }
 
 void ClientSession::note_setting_tag(const Pending& head, std::string_view tag, ServerConnection& conn) {

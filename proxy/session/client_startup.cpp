@@ -351,6 +351,7 @@ awaitable<bool> ClientSession::startup() {
       who.params.emplace_back(name, value);
     }
   }
+  who.startup_params = who.params;
   int minor = pkt.protocol & 0xffff;
   if (minor > 0 || !unsupported.empty()) wire::put_negotiate_protocol_version(u().out.buffer(), 0, unsupported);
   if (who.user.empty()) {

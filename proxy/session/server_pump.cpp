@@ -139,6 +139,8 @@ bool ClientSession::process_server_frame(const wire::Frame& f) {
     if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") {
       conn.prepared.clear();
       if (prepared_) prepared_->named.forget_parsed_up_to(parsed_before);
+      // DISCARD ALL runs outside any transaction block: done once it completes.
+      if (tag == "DISCARD ALL") reset_all_settings(conn);
       conn.applied.clear();
     } else if (tag == "DEALLOCATE" && head.kind == Expect::Query && head.statement) {
       conn.prepared.remove(head.statement);  // a client's SQL DEALLOCATE, sent with the server's name

@@ -2,6 +2,8 @@
 // the session, and an abandoned transaction never reaches the next client.
 #include <sys/socket.h>
 
+#include <functional>
+
 #include "harness.hpp"
 #include "http_get.hpp"
 
@@ -486,6 +488,50 @@ TEST_CASE(
     CHECK(eventually([&] { return keeping() == 0; }));
     b_gets_a_clean_connection();
   }
+}
+
+TEST_CASE("proxy: transaction pooling: RESET ALL and DISCARD ALL take a client back to its startup parameters") {
+  ProxyConfig cfg = pooled_over(2);
+  Proxy proxy(cfg);
+  ConnParams params = proxy.params();
+  params.push_back({"options", "-c lock_timeout=3s"});
+  Conn a(params);
+  Conn b = proxy.connect();
+  const std::string default_work_mem = b.scalar("SHOW work_mem");
+  // Run a's statements on both server connections in turn (b holds one in a transaction).
+  auto on_each_connection = [&](const std::function<void()>& check) {
+    for (int round = 0; round < 2; ++round) {
+      CAPTURE(round);
+      b.exec("BEGIN");
+      b.exec(round == 0 ? "SELECT 1" : "SELECT 2");
+      check();
+      b.exec("COMMIT");
+      check();
+    }
+  };
+  for (const char* reset : {"RESET ALL", "DISCARD ALL"}) {
+    CAPTURE(reset);
+    a.exec("SET work_mem = '7MB'");
+    a.exec("SET lock_timeout = '9s'");
+    on_each_connection([&] {
+      CHECK(a.scalar("SHOW work_mem") == "7MB");
+      CHECK(a.scalar("SHOW lock_timeout") == "9s");
+    });
+    a.exec(reset);
+    on_each_connection([&] {
+      CHECK(a.scalar("SHOW work_mem") == default_work_mem);
+      CHECK(a.scalar("SHOW lock_timeout") == "3s");  // the startup packet's, as PostgreSQL resets to
+    });
+  }
+  // RESET of one parameter goes back to the startup packet's value too; a rolled-back RESET ALL undoes nothing.
+  a.exec("SET lock_timeout = '9s'");
+  a.exec("RESET lock_timeout");
+  on_each_connection([&] { CHECK(a.scalar("SHOW lock_timeout") == "3s"); });
+  a.exec("SET work_mem = '7MB'");
+  a.exec("BEGIN");
+  a.exec("RESET ALL");
+  a.exec("ROLLBACK");
+  on_each_connection([&] { CHECK(a.scalar("SHOW work_mem") == "7MB"); });
 }
 
 TEST_CASE("proxy: transaction pooling: set_config() for the session follows its client and never reaches another") {

@@ -482,6 +482,7 @@ TEST_CASE("a session-level SET or RESET of one parameter is read as the proxy ca
       {"SET lock_timeout TO DEFAULT", SessionSetting{"lock_timeout", std::nullopt}},
       {"RESET client_min_messages", SessionSetting{"client_min_messages", std::nullopt}},
       {"SET myapp.tenant = 'x'", SessionSetting{"myapp.tenant", "x"}},  // e.g. for row-level security
+      {"RESET ALL", SessionSetting{{}, std::nullopt, false, true}},     // back to the startup packet's
       // Not repeated: transaction-scoped, not constants, several statements, the proxy's own, privileges.
       {"SET LOCAL statement_timeout = 5000", std::nullopt},
       {"SET TIME ZONE INTERVAL '+00:00' HOUR TO MINUTE", std::nullopt},
@@ -490,7 +491,6 @@ TEST_CASE("a session-level SET or RESET of one parameter is read as the proxy ca
       {"SET pgroute.shard_key = 42", std::nullopt},
       {"SET ROLE admin", std::nullopt},
       {"SET SESSION AUTHORIZATION admin", std::nullopt},
-      {"RESET ALL", std::nullopt},
       {"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", std::nullopt},
   };
   for (const Case& c : cases) {
