@@ -47,6 +47,9 @@ struct RouteContext {
   uint64_t causal_sample = 0;
   // Where a shard key stands in its table's columns, for INSERTs without a column list; null = unknown.
   const ColumnOrderSource* column_order = nullptr;
+  // The statement is only prepared or described, with no values yet: any alias that holds its tables
+  // will do (a sharded table without its key: one of the shards, not a refusal).
+  bool describe_only = false;
 };
 
 struct RouteDecision {

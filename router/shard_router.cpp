@@ -278,11 +278,13 @@ Opinion ShardRouter::decide(const RouteContext& ctx, bool write) const {
     case Kind::NotMine: return kNoOpinion;
     case Kind::Failed: return p.error;
     case Kind::Single:
-      if (write)
+      if (write && !ctx.describe_only)
         if (auto problem = check_update_keeps_shard(ctx, p.aliases.front()))
           return error("0A000", *problem, "Move the row with DELETE and INSERT instead.");
       return RouteDecision{p.aliases.front(), name_, p.reason, {}, false};
     case Kind::Spread:
+      if (ctx.describe_only)
+        return RouteDecision{p.aliases.front(), name_, p.reason + ": describing on one", {}, false};
       if (write && command == "INSERT")
         return error("0A000", "multi-row INSERT spans shards " + join(p.aliases) + " (by " + options_.key + ")",
                      "Send one INSERT per shard, grouping the rows by shard.");
@@ -293,6 +295,8 @@ Opinion ShardRouter::decide(const RouteContext& ctx, bool write) const {
       return error("0A000", command + " spans shards " + join(p.aliases) + " (by " + options_.key + ")",
                    "Narrow it to one shard, or set without_key: all to allow reads across shards.");
     case Kind::Missing:
+      if (ctx.describe_only)  // every shard holds the table alike
+        return RouteDecision{all_aliases().front(), name_, p.reason + ": describing on one shard", {}, false};
       if (!write && options_.without_key == WithoutKey::All)
         return RouteDecision{"", name_, p.reason + ": reading every shard", all_aliases(), false};
       return error("0A000", p.reason + " (shards: " + join(all_aliases()) + ")",

@@ -217,7 +217,7 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
   }
   if (server_) return Step::forward;
   switch (f.type) {
-    case fe::kParse:
+    case fe::kParse: u().held_statement = parse.name; [[fallthrough]];
     case fe::kDescribe:
     case fe::kClose:
     case fe::kExecute: hold(f); return Step::done;
@@ -225,7 +225,7 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
       if (scatter_) return wait_for(ClientWait::scatter_held);
       if (u().held.empty()) return Step::done;  // nothing asked yet: nothing to flush
       // No deferred BEGIN here: the unit goes on after a Flush, and its Execute must run in the transaction.
-      return release_held(who_->alias, false);
+      return release_held(u().held.binds() == 0 ? describe_alias() : who_->alias, false);
     case fe::kSync:
       if (scatter_) return wait_for(ClientWait::scatter_held_at_sync);
       if (answer_held_unit()) return Step::done;
@@ -235,7 +235,7 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
       }
       // Preparing or describing only (no Execute) does not choose the transaction's alias yet.
       defer_begin_ = !u().held.has_execute();
-      return release_held(who_->alias, true);
+      return release_held(u().held.binds() == 0 && !u().held.has_execute() ? describe_alias() : who_->alias, true);
     default:
       u().unit_alias = who_->alias;  // FunctionCall: the client's own alias
       return Step::forward;
@@ -425,7 +425,29 @@ HeldUnit ClientSession::take_held() {
   return held;
 }
 
-void ClientSession::clear_held() { u().held.clear(); }
+void ClientSession::clear_held() {
+  u().held.clear();
+  u().held_statement.reset();
+}
+
+std::string ClientSession::describe_alias() {
+  const router::Analysis* a = u().held_statement ? analysis_of_statement(*u().held_statement) : nullptr;
+  if (!a || (!chooses_alias(*a) && !a->hint_alias)) return who_->alias;
+  router::RouteContext ctx;
+  ctx.analysis = a;
+  ctx.user = who_->user;
+  ctx.database = who_->database;
+  ctx.application_name = who_->application_name;
+  ctx.in_transaction = client_tx_status() != tx::kIdle;
+  ctx.describe_only = true;
+  ctx.alias_healthy = &rt().alias_health;
+  ctx.replica_state = &rt().replica_state;
+  const auto routed = snap_->chain->route(ctx);
+  const auto* d = std::get_if<router::RouteDecision>(&routed);
+  // A refusal (tables on two aliases) is the Bind's to report; "no opinion" is the client's own alias.
+  if (!d || d->router == "default") return who_->alias;
+  return d->scatter.empty() ? d->alias : d->scatter.front();
+}
 
 // Attaches to `alias` and replays the held messages; the caller then handles the current one. When the
 // pool has no connection at hand the held messages stay held and the current message waits for one

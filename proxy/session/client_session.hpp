@@ -281,6 +281,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   Step route_bind(const wire::Frame& f, const wire::BindMsg& bind);
   // Attaches to `alias` and replays the held messages; at_sync: the current message is the unit's Sync.
   Step release_held(const std::string& alias, bool at_sync);
+  // Where held messages that prepare or describe a statement but bind none go: where the statement's
+  // tables are as far as the routers tell without parameter values (a sharded table: one of its shards,
+  // which share its definition), else the client's own alias. Drivers prepare so before they execute
+  // (psycopg 3 at its prepare threshold, asyncpg always).
+  std::string describe_alias();
   // After a wait for the connection release_held() asked for: the held messages go to it first.
   Step replay_held();
   bool answer_held_unit();
@@ -417,6 +422,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
     // Sync decides the alias of their unit.
     std::string unit_alias;
     HeldUnit held;
+    // The statement the last held Parse made (a name, "" for the unnamed one): where a unit that only
+    // prepares goes (describe_alias()).
+    std::optional<std::string> held_statement;
     std::optional<std::string> pending_begin;  // BEGIN answered by the proxy, sent with the first statement
     NormalizedSql normalized;                  // reused per simple query (literal_normalizer.hpp)
     bool normalized_current = false;           // normalized holds the message being handled (routing made it)
