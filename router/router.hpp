@@ -50,6 +50,8 @@ struct RouteContext {
   // The statement is only prepared or described, with no values yet: any alias that holds its tables
   // will do (a sharded table without its key: one of the shards, not a refusal).
   bool describe_only = false;
+  // With describe_only: the alias to describe on when the router could use it (the one already attached).
+  std::string_view describe_on;
 };
 
 struct RouteDecision {

@@ -270,6 +270,12 @@ std::optional<std::string> ShardRouter::check_update_keeps_shard(const RouteCont
   return std::nullopt;
 }
 
+std::string ShardRouter::describe_shard(const RouteContext& ctx, const std::vector<std::string>& candidates) const {
+  for (const std::string& alias : candidates)
+    if (alias == ctx.describe_on) return alias;
+  return candidates.front();
+}
+
 Opinion ShardRouter::decide(const RouteContext& ctx, bool write) const {
   using Kind = Placement::Kind;
   Placement p = place(ctx);
@@ -284,7 +290,7 @@ Opinion ShardRouter::decide(const RouteContext& ctx, bool write) const {
       return RouteDecision{p.aliases.front(), name_, p.reason, {}, false};
     case Kind::Spread:
       if (ctx.describe_only)
-        return RouteDecision{p.aliases.front(), name_, p.reason + ": describing on one", {}, false};
+        return RouteDecision{describe_shard(ctx, p.aliases), name_, p.reason + ": describing on one", {}, false};
       if (write && command == "INSERT")
         return error("0A000", "multi-row INSERT spans shards " + join(p.aliases) + " (by " + options_.key + ")",
                      "Send one INSERT per shard, grouping the rows by shard.");
@@ -296,7 +302,8 @@ Opinion ShardRouter::decide(const RouteContext& ctx, bool write) const {
                    "Narrow it to one shard, or set without_key: all to allow reads across shards.");
     case Kind::Missing:
       if (ctx.describe_only)  // every shard holds the table alike
-        return RouteDecision{all_aliases().front(), name_, p.reason + ": describing on one shard", {}, false};
+        return RouteDecision{
+            describe_shard(ctx, all_aliases()), name_, p.reason + ": describing on one shard", {}, false};
       if (!write && options_.without_key == WithoutKey::All)
         return RouteDecision{"", name_, p.reason + ": reading every shard", all_aliases(), false};
       return error("0A000", p.reason + " (shards: " + join(all_aliases()) + ")",

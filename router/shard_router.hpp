@@ -87,6 +87,8 @@ class ShardRouter final : public Router {
   Placement place_value(const KeyDatum* value, std::string_view shown) const;  // value null = SQL NULL
   Placement place_text(std::string_view text, std::string_view source) const;
   std::optional<std::string> check_update_keeps_shard(const RouteContext& ctx, const std::string& alias) const;
+  // For a statement only described (RouteContext::describe_only): the one of `candidates` to use.
+  std::string describe_shard(const RouteContext& ctx, const std::vector<std::string>& candidates) const;
   bool is_my_column(const KeyValue& kv) const;
   // The key's value in one row: by name, or (INSERT without a column list) by the key's position in
   // the table, asked of ctx.column_order at the first positional value of the statement.

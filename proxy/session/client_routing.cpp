@@ -203,6 +203,7 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
         break;
       }
       Prepared& p = prepared();
+      p.unnamed_parse.assign(f.bytes());
       // Drivers parse the same unnamed text again and again, and a held Parse comes here twice.
       if (p.unnamed_analysis && p.unnamed_analysed == parse.query) {
         metrics::record_cache(worker_.index, true);  // a parse saved, as a cache hit is
@@ -215,6 +216,14 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
     case fe::kBind: return route_bind(f, bind);
     default: break;
   }
+  if (server_ && f.type == fe::kParse && !unit_open_ && !replaying_held_ && server_busy()) {
+    // The first message of a unit pipelined behind earlier ones: parsed where they run only if its tables
+    // are there too (it may fail elsewhere). Else it waits for their answers: the connection then goes
+    // back, unless a transaction keeps it, and this unit is routed on its own.
+    const std::string& here = server_->endpoint().alias;
+    const router::Analysis* a = analysis_of_statement(parse.name);
+    if (a && describe_alias_of(*a, here) != here) return wait_for(ClientWait::server_idle);
+  }
   if (server_) return Step::forward;
   switch (f.type) {
     case fe::kParse: u().held_statement = parse.name; [[fallthrough]];
@@ -224,8 +233,15 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
     case fe::kFlush:
       if (scatter_) return wait_for(ClientWait::scatter_held);
       if (u().held.empty()) return Step::done;  // nothing asked yet: nothing to flush
-      // No deferred BEGIN here: the unit goes on after a Flush, and its Execute must run in the transaction.
-      return release_held(u().held.binds() == 0 ? describe_alias() : who_->alias, false);
+      if (u().held.binds() == 0 && !u().held.has_execute()) {
+        // Only preparing and describing: that goes where the statement's tables are, and a deferred BEGIN
+        // of a named statement's unit waits for the Bind, which decides the transaction's alias
+        // (open_deferred_transaction()). The unnamed statement would not outlive the BEGIN (a Query).
+        defer_begin_ = u().held_statement && !u().held_statement->empty();
+        return release_held(describe_alias(), false);
+      }
+      // A deferred BEGIN goes now: the unit goes on after a Flush, and its Execute must run in the transaction.
+      return release_held(who_->alias, false);
     case fe::kSync:
       if (scatter_) return wait_for(ClientWait::scatter_held_at_sync);
       if (answer_held_unit()) return Step::done;
@@ -399,6 +415,19 @@ ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::
       note_routed(*a, d);
       return Step::forward;
     }
+    if (may_end_unit_for_bind(bind)) {
+      // The unit only prepared and described its statement here (asyncpg: Parse, Describe, Flush, then
+      // Bind, Execute, Sync; the describing went where describe_alias() said). It ends here with a Sync
+      // of ours; once that is answered the connection goes back, and this Bind, handled again, goes where
+      // it routes, its statement prepared there as a named statement is on any connection.
+      PGR_LOG(debug) << describe() << ": statement described on alias \"" << server_->endpoint().alias
+                     << "\", bound for alias \"" << d.alias << "\" (router " << d.router << ")";
+      wire::put_sync(u().server_out);
+      push({Expect::InjectedSync});
+      unit_open_ = false;
+      reparse_unnamed_ = bind.statement.empty();
+      return wait_for(ClientWait::server_idle);
+    }
     std::string bytes;
     std::string current = server_->endpoint().alias;
     PGR_LOG(info) << describe() << ": " << affinity_error(current, d);
@@ -414,6 +443,17 @@ ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::
   }
   note_routed(*a, d);
   return release_held(d.alias, false);
+}
+
+bool ClientSession::may_end_unit_for_bind(const wire::BindMsg& bind) const {
+  // A named statement is prepared on whatever connection it is bound on; the unnamed one is parsed again
+  // there (Prepared::unnamed_parse). Nothing bound or run in the unit yet, and no transaction or session
+  // state known to hold the connection (a BEGIN still deferred has not gone to this server: it goes with
+  // the Bind, wherever that goes). Earlier pipelined units may still be unanswered: the connection goes
+  // back only if their ReadyForQuery says no transaction is open, else the Bind is refused as before.
+  return (!bind.statement.empty() || !prepared_view().unnamed_parse.empty()) && unit_open_ && !unit_bound_ &&
+         server_->tx_status == tx::kIdle && !session_mode_ && server_kept_for_ == router::SessionStateKind::none &&
+         !copy_in_ && !writing_to_server_;
 }
 
 // Keeps an extended-protocol message until its unit's alias is known.
@@ -432,9 +472,14 @@ void ClientSession::clear_held() {
 
 std::string ClientSession::describe_alias() {
   const router::Analysis* a = u().held_statement ? analysis_of_statement(*u().held_statement) : nullptr;
-  if (!a || (!chooses_alias(*a) && !a->hint_alias)) return who_->alias;
+  return a ? describe_alias_of(*a, {}) : who_->alias;
+}
+
+std::string ClientSession::describe_alias_of(const router::Analysis& a, std::string_view prefer) {
+  if (!chooses_alias(a) && !a.hint_alias) return prefer.empty() ? who_->alias : std::string(prefer);
   router::RouteContext ctx;
-  ctx.analysis = a;
+  ctx.analysis = &a;
+  ctx.describe_on = prefer;
   ctx.user = who_->user;
   ctx.database = who_->database;
   ctx.application_name = who_->application_name;
@@ -477,7 +522,10 @@ ClientSession::Step ClientSession::replay_held() {
   held_awaits_attach_ = false;
   HeldUnit held = take_held();
   for (size_t i = 0; i < held.size(); ++i) {
+    // The unit's own messages, to the connection just attached for it: none waits for what is queued there.
+    replaying_held_ = true;
     const Handled handled = handle_message(held.message(i));
+    replaying_held_ = false;
     if (handled == Handled::stop) return Step::stop;
     if (handled == Handled::wait) {
       // A held message waits only for what a server attached already has (a bug if not): say so, not hang.

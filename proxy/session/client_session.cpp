@@ -362,6 +362,7 @@ void ClientSession::message_over() {
   attach_failed_ = false;
   held_awaits_attach_ = false;
   defer_begin_ = false;
+  reparse_unnamed_ = false;
   if (wait_data_) {
     wait_data_->learnt.reset();
     wait_data_->pinned_alias.reset();
@@ -550,7 +551,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       return Handled::next;
     }
     // The server saw this unit's first messages: its Sync closes the unit (and answers ReadyForQuery).
-    unit_open_ = false;
+    unit_open_ = unit_bound_ = false;
     push({Expect::Sync});
     u().server_out.append(f.bytes());
     return Handled::next;
@@ -629,6 +630,15 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       skip_until_sync_ = true;
     return Handled::next;
   }
+  if (u().pending_begin &&
+      (f.type == fe::kQuery || f.type == fe::kBind || f.type == fe::kExecute || f.type == fe::kFunctionCall))
+    open_deferred_transaction();
+  if (f.type == fe::kBind && std::exchange(reparse_unnamed_, false) && bind.statement.empty()) {
+    // Parsed on the connection this unit began on (its ParseComplete went to the client from there).
+    u().server_out.append(prepared().unnamed_parse);
+    push({Expect::InjectedParse});
+    unit_open_ = true;
+  }
   switch (f.type) {
     case fe::kQuery: {
       note_statement(sql, true);
@@ -666,6 +676,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
     case fe::kDescribe:
     case fe::kClose: {
       unit_open_ = true;
+      if (f.type == fe::kBind) unit_bound_ = true;
       StatementTarget to = statement_target(*server_, u().server_out, u().replies.expect);
       const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, prepared().named, to);
       switch (t.answer) {
@@ -710,7 +721,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       break;
     }
     case fe::kExecute:
-      unit_open_ = true;
+      unit_open_ = unit_bound_ = true;
       push({.kind = Expect::Execute,
             .parse_number = parses(),
             .column_order = u().column_order_placed,
@@ -718,7 +729,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       u().server_out.append(f.bytes());
       break;
     case fe::kSync:
-      unit_open_ = false;
+      unit_open_ = unit_bound_ = false;
       if (u().portal_setting) forget_setting(std::exchange(u().portal_setting, 0));  // bound, not executed
       u().column_order_placed = false;  // the statement placed by it is over
       push({Expect::Sync});
@@ -881,6 +892,21 @@ void ClientSession::checkout_done(ServerPool::Checkout checkout) {
     note_end(ClientCloseReason::unknown, std::string("internal error on the client side: ") + e.what());
     client_side_ends();
   }
+}
+
+// Attached while only describing (a BEGIN the proxy answered was deferred: attach()), the session now
+// sends something that may run a statement: the describing unit ends, and the transaction begins here.
+// The BEGIN is a Query, which drops the server's unnamed statement: a unit that parsed one does not
+// defer its BEGIN at a Flush (client_routing.cpp).
+void ClientSession::open_deferred_transaction() {
+  if (unit_open_) {
+    wire::put_sync(u().server_out);
+    push({Expect::InjectedSync});
+    unit_open_ = unit_bound_ = false;
+  }
+  wire::put_query(u().server_out, *u().pending_begin);
+  push({Expect::InjectedQuery});
+  u().pending_begin.reset();
 }
 
 void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {

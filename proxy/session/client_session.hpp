@@ -286,6 +286,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   // which share its definition), else the client's own alias. Drivers prepare so before they execute
   // (psycopg 3 at its prepare threshold, asyncpg always).
   std::string describe_alias();
+  // Where a statement may be described: `prefer` (an attached connection's alias) when that will do.
+  std::string describe_alias_of(const router::Analysis& a, std::string_view prefer);
+  // A Bind for another alias than the attached one's, in a unit that only prepared and described there:
+  // the unit may end on that server (an injected Sync) and the Bind go to its own alias.
+  bool may_end_unit_for_bind(const wire::BindMsg& bind) const;
+  void open_deferred_transaction();
   // After a wait for the connection release_held() asked for: the held messages go to it first.
   Step replay_held();
   bool answer_held_unit();
@@ -402,6 +408,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
     // The text unnamed_analysis is of (routing sees a held Parse before it is forwarded, and again when
     // its unit is released): a Parse of the same text again is not looked up again.
     std::string unnamed_analysed;
+    // With routing: the last unnamed Parse as the client sent it, to prepare it again on the connection
+    // its Bind goes to when that is not the one it was parsed on (may_end_unit_for_bind()).
+    std::string unnamed_parse;
   };
   std::unique_ptr<Prepared> prepared_;
   Prepared& prepared() {
@@ -531,6 +540,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   // The borrowed server connection and the protocol state of what is in flight on it.
   std::unique_ptr<ServerConnection> server_;
   bool unit_open_ = false;        // extended-protocol messages sent since the last Sync
+  bool unit_bound_ = false;       // of those, a Bind or an Execute: the unit may have run a statement
+  bool reparse_unnamed_ = false;  // the Bind handled again goes to another connection: parse it there first
+  bool replaying_held_ = false;   // replay_held() is handling a held message
   bool skip_until_sync_ = false;  // the proxy reported an error in this unit; drop until Sync
   bool pump_running_ = false;
   bool attaching_ = false;  // attach() ran and flush_to_server() has not: no detach yet

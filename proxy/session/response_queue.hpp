@@ -29,6 +29,9 @@ enum class Expect : uint8_t {
   InjectedClose,
   InjectedQuery,     // sent by the proxy, answer swallowed
   InjectedDescribe,  // a read across shards learns its row types (client_scatter.cpp)
+  // Ends a unit that only prepared and described on this server, so that its Bind may go to another
+  // (ClientSession::route_bind): its ReadyForQuery is swallowed.
+  InjectedSync,
 };
 
 inline bool is_synthetic(Expect e) {
@@ -53,7 +56,8 @@ inline bool completes(Expect kind, char type) {
     case Expect::Sync:
     case Expect::Query:
     case Expect::FunctionCall:
-    case Expect::InjectedQuery: return type == be::kReadyForQuery;
+    case Expect::InjectedQuery:
+    case Expect::InjectedSync: return type == be::kReadyForQuery;
     default: return false;
   }
 }
@@ -135,7 +139,8 @@ class ResponseQueue {
 // `skipped_parse(n)` is called for each client Parse (SynthParseComplete, parse_number n) skipped.
 template <class SkippedParse>
 inline void skip_to_sync(ResponseQueue& expect, ServerPreparedSet* prepared, SkippedParse&& skipped_parse) {
-  while (!expect.empty() && expect.front().kind != Expect::Sync && expect.front().kind != Expect::Query) {
+  while (!expect.empty() && expect.front().kind != Expect::Sync && expect.front().kind != Expect::InjectedSync &&
+         expect.front().kind != Expect::Query) {
     const Pending& p = expect.front();
     if ((p.kind == Expect::Parse || p.kind == Expect::InjectedParse) && p.statement && prepared)
       prepared->remove(p.statement);

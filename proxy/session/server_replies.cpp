@@ -40,7 +40,7 @@ ServerReplies::Outcome ServerReplies::on_reply(char type, ServerPreparedSet& pre
   out.expected = true;
   out.head = expect.front();
   const Expect kind = out.head.kind;
-  out.forward = !(kind == Expect::InjectedQuery || kind == Expect::InjectedClose ||
+  out.forward = !(kind == Expect::InjectedQuery || kind == Expect::InjectedClose || kind == Expect::InjectedSync ||
                   (kind == Expect::InjectedParse && type == be::kParseComplete));
   if (!completes(kind, type)) return out;
   expect.pop();

@@ -730,4 +730,80 @@ with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", passwo
   CHECK(on0 + on1 == 12);
   CHECK(on0 > 0);
   CHECK(on1 > 0);
+
+  // asyncpg prepares and describes first (Parse, Describe, Flush), then binds (Bind, Execute, Sync): the
+  // describing goes to one shard, and a Bind for the other ends that unit and goes there.
+  static constexpr const char* kAsyncpg = R"PY(
+import asyncio, sys, asyncpg
+async def main():
+    conn = await asyncpg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", password="secret",
+                                 database="app")
+    total = 0
+    for i in range(12):
+        total += await conn.fetchval("SELECT amount FROM ledger WHERE user_id = $1", i)
+    stmt = await conn.prepare("SELECT amount + 1 FROM ledger WHERE user_id = $1")
+    again = sum([await stmt.fetchval(i) for i in reversed(range(12))])
+    profiles = await conn.fetchval("SELECT count(*) FROM auth_profile")
+    async with conn.transaction():
+        await conn.execute("INSERT INTO ledger (user_id, amount) VALUES ($1, $2)", 100, 1)
+        one = await conn.fetchval("SELECT pg_current_xact_id_if_assigned() IS NOT NULL FROM ledger WHERE user_id = $1",
+                                  100)
+    try:
+        async with conn.transaction():
+            await conn.execute("INSERT INTO ledger (user_id, amount) VALUES ($1, $2)", 101, 1)
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    gone = await conn.fetchval("SELECT count(*) FROM ledger WHERE user_id = $1", 101)
+    print("total", total, "again", again, "profiles", profiles, "one transaction", one, "rolled back", gone == 0)
+    await conn.close()
+asyncio.run(main())
+)PY";
+  RunResult ar = run({kPython, "-c", kAsyncpg, std::to_string(proxy.port())}, {.timeout = 60s});
+  INFO(ar.describe());
+  CHECK(ar.exit_code == 0);
+  CHECK(ar.out == "total 660 again 672 profiles 2 one transaction True rolled back True\n");
+  CHECK(proxy.log_tail(100).find("unknown") == std::string::npos);
+}
+
+TEST_CASE("routing: pipelined statements with a Sync after each go each to its own alias (libpq pipeline mode)") {
+  create_prepared_routing_tables();
+  Proxy proxy(prepared_routing_config());
+  // Each statement is its own implicit transaction: the first pipelined unit's connection must not take
+  // the next one's, whatever alias that routes to. psycopg's libpq wrapper, statements unnamed.
+  static constexpr const char* kScript = R"PY(
+import select, sys, psycopg, psycopg.pq as pq
+conn = psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", password="secret", dbname="app",
+                       autocommit=True, prepare_threshold=None)
+for i in range(6):
+    conn.execute("INSERT INTO ledger (user_id, amount) VALUES (%s, %s)", (i, i * 10))
+pg = conn.pgconn
+pg.enter_pipeline_mode()
+units = [(b"SELECT amount FROM ledger WHERE user_id = $1", [str(i).encode()]) for i in (0, 1, 2, 3, 4, 5, 0)]
+units += [(b"SELECT count(*) FROM auth_profile", None), (b"SELECT 'default'", None), (b"SELECT 1/0", None),
+          (b"SELECT amount FROM ledger WHERE user_id = $1", [b"5"])]
+for sql, params in units:
+    pg.send_query_params(sql, params)
+    pg.pipeline_sync()
+pg.flush()
+out, syncs = [], 0
+while syncs < len(units):
+    select.select([pg.socket], [], [], 5)
+    pg.consume_input()
+    while not pg.is_busy():
+        r = pg.get_result()
+        if r is None:
+            continue
+        if r.status == pq.ExecStatus.PIPELINE_SYNC:
+            syncs += 1
+            break
+        out.append(r.get_value(0, 0).decode() if r.status == pq.ExecStatus.TUPLES_OK else
+                   r.error_field(pq.DiagnosticField.SQLSTATE).decode())
+print(" ".join(out))
+)PY";
+  RunResult r = run({kPython, "-c", kScript, std::to_string(proxy.port())}, {.timeout = 60s});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "0 10 20 30 40 50 0 2 default 22012 50\n");
+  CHECK(proxy.log_tail(100).find("cannot span aliases") == std::string::npos);
 }

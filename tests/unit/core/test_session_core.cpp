@@ -121,6 +121,7 @@ struct SessionProbe {
       case Expect::InjectedClose: return "InjectedClose";
       case Expect::InjectedQuery: return "InjectedQuery";
       case Expect::InjectedDescribe: return "InjectedDescribe";
+      case Expect::InjectedSync: return "InjectedSync";
     }
     return "?";
   }
