@@ -51,8 +51,9 @@ bool chooses_alias(const router::Analysis& a) {
 }  // namespace
 
 char ClientSession::client_tx_status() const {
-  if (server_) return server_->tx_status;
-  return u().pending_begin ? tx::kInTransaction : tx::kIdle;
+  // A BEGIN the proxy answered may still wait while a connection is attached for describing only.
+  if (u().pending_begin) return server_ && server_->tx_status != tx::kIdle ? server_->tx_status : tx::kInTransaction;
+  return server_ ? server_->tx_status : tx::kIdle;
 }
 
 std::shared_ptr<const router::Analysis> ClientSession::analyze(std::string_view sql) {
@@ -235,9 +236,8 @@ ClientSession::Step ClientSession::route_message(const wire::Frame& f, std::stri
       if (u().held.empty()) return Step::done;  // nothing asked yet: nothing to flush
       if (u().held.binds() == 0 && !u().held.has_execute()) {
         // Only preparing and describing: that goes where the statement's tables are, and a deferred BEGIN
-        // of a named statement's unit waits for the Bind, which decides the transaction's alias
-        // (open_deferred_transaction()). The unnamed statement would not outlive the BEGIN (a Query).
-        defer_begin_ = u().held_statement && !u().held_statement->empty();
+        // waits for the Bind, which decides the transaction's alias (open_deferred_transaction()).
+        defer_begin_ = true;
         return release_held(describe_alias(), false);
       }
       // A deferred BEGIN goes now: the unit goes on after a Flush, and its Execute must run in the transaction.
@@ -349,6 +349,13 @@ ClientSession::Step ClientSession::route_query(std::string_view sql) {
 }
 
 ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::BindMsg& bind) {
+  if (std::exchange(unit_ended_for_bind_, false) && std::exchange(u().error_in_unit, false)) {
+    // The unit this Bind belongs to failed where it began (its error went to the client): as the server
+    // would, everything up to the client's Sync is skipped, and that Sync is answered here.
+    reparse_unnamed_ = false;
+    skip_until_sync_ = true;
+    return Step::done;
+  }
   if (scatter_) {
     hold(f);  // a second Bind in a unit spread over shards: refused at its Sync
     return Step::done;
@@ -415,6 +422,11 @@ ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::
       note_routed(*a, d);
       return Step::forward;
     }
+    if (!unit_open_ && server_busy()) {
+      // The first message of a unit pipelined behind earlier ones (a prepared statement's Bind): once they
+      // are answered the connection goes back, unless a transaction keeps it (then refused below).
+      return wait_for(ClientWait::server_idle);
+    }
     if (may_end_unit_for_bind(bind)) {
       // The unit only prepared and described its statement here (asyncpg: Parse, Describe, Flush, then
       // Bind, Execute, Sync; the describing went where describe_alias() said). It ends here with a Sync
@@ -426,6 +438,7 @@ ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::
       push({Expect::InjectedSync});
       unit_open_ = false;
       reparse_unnamed_ = bind.statement.empty();
+      unit_ended_for_bind_ = true;
       return wait_for(ClientWait::server_idle);
     }
     std::string bytes;

@@ -363,6 +363,7 @@ void ClientSession::message_over() {
   held_awaits_attach_ = false;
   defer_begin_ = false;
   reparse_unnamed_ = false;
+  unit_ended_for_bind_ = false;
   if (wait_data_) {
     wait_data_->learnt.reset();
     wait_data_->pinned_alias.reset();
@@ -551,7 +552,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       return Handled::next;
     }
     // The server saw this unit's first messages: its Sync closes the unit (and answers ReadyForQuery).
-    unit_open_ = unit_bound_ = false;
+    unit_open_ = unit_bound_ = unit_parsed_unnamed_ = false;
     push({Expect::Sync});
     u().server_out.append(f.bytes());
     return Handled::next;
@@ -677,6 +678,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
     case fe::kClose: {
       unit_open_ = true;
       if (f.type == fe::kBind) unit_bound_ = true;
+      if (f.type == fe::kParse && parse.name.empty()) unit_parsed_unnamed_ = true;
       StatementTarget to = statement_target(*server_, u().server_out, u().replies.expect);
       const StatementTranslation t = translate_statement_message({f, &parse, &bind, &target}, prepared().named, to);
       switch (t.answer) {
@@ -729,7 +731,7 @@ ClientSession::Handled ClientSession::handle_message(const wire::Frame& f) {
       u().server_out.append(f.bytes());
       break;
     case fe::kSync:
-      unit_open_ = unit_bound_ = false;
+      unit_open_ = unit_bound_ = unit_parsed_unnamed_ = false;
       if (u().portal_setting) forget_setting(std::exchange(u().portal_setting, 0));  // bound, not executed
       u().column_order_placed = false;  // the statement placed by it is over
       push({Expect::Sync});
@@ -896,17 +898,21 @@ void ClientSession::checkout_done(ServerPool::Checkout checkout) {
 
 // Attached while only describing (a BEGIN the proxy answered was deferred: attach()), the session now
 // sends something that may run a statement: the describing unit ends, and the transaction begins here.
-// The BEGIN is a Query, which drops the server's unnamed statement: a unit that parsed one does not
-// defer its BEGIN at a Flush (client_routing.cpp).
 void ClientSession::open_deferred_transaction() {
+  const bool reparse = unit_open_ && unit_parsed_unnamed_;
   if (unit_open_) {
     wire::put_sync(u().server_out);
     push({Expect::InjectedSync});
-    unit_open_ = unit_bound_ = false;
+    unit_open_ = unit_bound_ = unit_parsed_unnamed_ = false;
   }
   wire::put_query(u().server_out, *u().pending_begin);
   push({Expect::InjectedQuery});
   u().pending_begin.reset();
+  if (reparse) {  // the BEGIN, a Query, dropped the unnamed statement the unit parsed: parsed again
+    u().server_out.append(prepared().unnamed_parse);
+    push({Expect::InjectedParse});
+    unit_open_ = true;
+  }
 }
 
 void ClientSession::attach(std::unique_ptr<ServerConnection> conn) {

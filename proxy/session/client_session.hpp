@@ -539,11 +539,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
 
   // The borrowed server connection and the protocol state of what is in flight on it.
   std::unique_ptr<ServerConnection> server_;
-  bool unit_open_ = false;        // extended-protocol messages sent since the last Sync
-  bool unit_bound_ = false;       // of those, a Bind or an Execute: the unit may have run a statement
-  bool reparse_unnamed_ = false;  // the Bind handled again goes to another connection: parse it there first
-  bool replaying_held_ = false;   // replay_held() is handling a held message
-  bool skip_until_sync_ = false;  // the proxy reported an error in this unit; drop until Sync
+  bool unit_open_ = false;            // extended-protocol messages sent since the last Sync
+  bool unit_bound_ = false;           // of those, a Bind or an Execute: the unit may have run a statement
+  bool unit_parsed_unnamed_ = false;  // of those, a Parse of the unnamed statement
+  bool reparse_unnamed_ = false;      // the Bind handled again goes to another connection: parse it there first
+  bool replaying_held_ = false;       // replay_held() is handling a held message
+  bool unit_ended_for_bind_ = false;  // the Bind handled again after its unit was ended on another alias
+  bool skip_until_sync_ = false;      // the proxy reported an error in this unit; drop until Sync
   bool pump_running_ = false;
   bool attaching_ = false;  // attach() ran and flush_to_server() has not: no detach yet
   static constexpr uint32_t kNotIdle = ~0u;

@@ -755,14 +755,26 @@ async def main():
     except RuntimeError:
         pass
     gone = await conn.fetchval("SELECT count(*) FROM ledger WHERE user_id = $1", 101)
-    print("total", total, "again", again, "profiles", profiles, "one transaction", one, "rolled back", gone == 0)
     await conn.close()
+    # Without its statement cache (as behind poolers) asyncpg's statements are unnamed: a transaction
+    # described on one shard and bound for the other runs there, whole.
+    plain = await asyncpg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", password="secret",
+                                  database="app", statement_cache_size=0)
+    inside = []
+    for key in (200, 201, 202, 203):
+        async with plain.transaction():
+            await plain.execute("INSERT INTO ledger (user_id, amount) VALUES ($1, $2)", key, 1)
+            inside.append(await plain.fetchval(
+                "SELECT pg_current_xact_id_if_assigned() IS NOT NULL FROM ledger WHERE user_id = $1", key))
+    await plain.close()
+    print("total", total, "again", again, "profiles", profiles, "one transaction", one, "rolled back", gone == 0,
+          "unnamed", all(inside))
 asyncio.run(main())
 )PY";
   RunResult ar = run({kPython, "-c", kAsyncpg, std::to_string(proxy.port())}, {.timeout = 60s});
   INFO(ar.describe());
   CHECK(ar.exit_code == 0);
-  CHECK(ar.out == "total 660 again 672 profiles 2 one transaction True rolled back True\n");
+  CHECK(ar.out == "total 660 again 672 profiles 2 one transaction True rolled back True unnamed True\n");
   CHECK(proxy.log_tail(100).find("unknown") == std::string::npos);
 }
 
@@ -778,6 +790,7 @@ conn = psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", pass
 for i in range(6):
     conn.execute("INSERT INTO ledger (user_id, amount) VALUES (%s, %s)", (i, i * 10))
 pg = conn.pgconn
+pg.prepare(b"by_key", b"SELECT amount + 1 FROM ledger WHERE user_id = $1")  # Parse, Sync: a shard
 pg.enter_pipeline_mode()
 units = [(b"SELECT amount FROM ledger WHERE user_id = $1", [str(i).encode()]) for i in (0, 1, 2, 3, 4, 5, 0)]
 units += [(b"SELECT count(*) FROM auth_profile", None), (b"SELECT 'default'", None), (b"SELECT 1/0", None),
@@ -785,6 +798,10 @@ units += [(b"SELECT count(*) FROM auth_profile", None), (b"SELECT 'default'", No
 for sql, params in units:
     pg.send_query_params(sql, params)
     pg.pipeline_sync()
+for key in (b"5", b"0", b"3", b"2"):  # units of a Bind each, pipelined behind the others
+    pg.send_query_prepared(b"by_key", [key])
+    pg.pipeline_sync()
+    units.append(None)
 pg.flush()
 out, syncs = [], 0
 while syncs < len(units):
@@ -804,6 +821,6 @@ print(" ".join(out))
   RunResult r = run({kPython, "-c", kScript, std::to_string(proxy.port())}, {.timeout = 60s});
   INFO(r.describe());
   CHECK(r.exit_code == 0);
-  CHECK(r.out == "0 10 20 30 40 50 0 2 default 22012 50\n");
+  CHECK(r.out == "0 10 20 30 40 50 0 2 default 22012 50 51 1 31 21\n");
   CHECK(proxy.log_tail(100).find("cannot span aliases") == std::string::npos);
 }
