@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <utility>
+#include <vector>
 
 #include "proxy/auth/crypto.hpp"
 #include "proxy/auth/md5.hpp"
@@ -241,6 +242,7 @@ awaitable<bool> ClientSession::startup() {
   max_message_ = cfg.max_message_size;
   if (!co_await enter_startup()) co_return false;
   wire::StartupPacket pkt;
+  bool ssl_requested = false, gss_requested = false;
   for (int round = 0;; ++round) {
     size_t consumed = 0;
     std::string error;
@@ -273,6 +275,15 @@ awaitable<bool> ClientSession::startup() {
       if (round > 2) {
         note_end(ClientCloseReason::protocol_violation, "too many encryption requests");
         co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: too many encryption requests");
+        co_return false;
+      }
+      // One of each, as PostgreSQL takes them (GSSENCRequest answered N, then SSLRequest): a second of a kind
+      // would otherwise be answered again and again until authentication_timeout.
+      const bool ssl_request = pkt.kind == wire::StartupKind::SslRequest;
+      if (std::exchange(ssl_request ? ssl_requested : gss_requested, true)) {
+        const std::string what = std::string("a second ") + (ssl_request ? "SSL" : "GSSAPI encryption") + " request";
+        note_end(ClientCloseReason::protocol_violation, what);
+        co_await send_fatal(wire::sqlstate::protocol_violation, "pgroute: " + what + " on one connection");
         co_return false;
       }
       if (tls_) {
@@ -379,9 +390,15 @@ awaitable<bool> ClientSession::startup() {
   if (!co_await authenticate(user, who_->user)) co_return false;
   auto alias = cfg.alias_for_database(who_->database);
   if (!alias) {
+    // `databases:` names and aliases (each also a database name), each once, in order.
+    std::vector<std::string_view> names;
+    for (auto& [db, a] : cfg.databases) names.push_back(db);
+    for (auto& b : cfg.backends) names.push_back(b.alias);
     std::string known;
-    for (auto& [db, a] : cfg.databases) known += (known.empty() ? "" : ", ") + db;
-    for (auto& b : cfg.backends) known += (known.empty() ? "" : ", ") + b.alias;
+    for (size_t i = 0; i < names.size(); ++i)
+      if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), names[i]) ==
+          names.begin() + static_cast<std::ptrdiff_t>(i))
+        known += (known.empty() ? "" : ", ") + std::string(names[i]);
     note_end(ClientCloseReason::startup_refused, "database \"" + who_->database + "\" does not exist");
     co_await send_fatal(wire::sqlstate::invalid_catalog_name, "database \"" + who_->database + "\" does not exist",
                         "pgroute accepts these database names: " + known);

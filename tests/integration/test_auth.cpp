@@ -78,3 +78,19 @@ TEST_CASE("proxy: logs in to servers with trust, cleartext, md5 and SCRAM, or as
   CHECK(proxy.connect(kClearUser, kClearPassword, "via_client").scalar("SELECT current_user") == kClearUser);
   CHECK(proxy.connect(kMd5User, kMd5Password, "via_client").scalar("SELECT current_user") == kMd5User);
 }
+
+TEST_CASE("auth: an unknown database is refused with 3D000 and a hint naming each database name once") {
+  ProxyConfig cfg = default_proxy_config();
+  cfg.databases = {{"app", "default"}, {"default", "default"}};  // a name that is also an alias
+  Proxy proxy(cfg);
+  RawClient raw(proxy.port());  // libpq does not show a login error's hint
+  REQUIRE(raw.send(startup_message({{"user", kProxyTrustUser}, {"database", "no_such_db"}})));
+  std::vector<BackendMessage> seen;
+  CHECK(raw.wait_closed(5s, &seen));
+  REQUIRE(!seen.empty());
+  REQUIRE(seen.back().type == 'E');
+  auto fields = error_fields(seen.back().body);
+  CHECK(fields['C'] == "3D000");
+  INFO(fields['H']);
+  CHECK(fields['H'] == "pgroute accepts these database names: app, default, analytics");
+}

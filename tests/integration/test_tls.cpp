@@ -283,6 +283,21 @@ TEST_CASE("tls: GSSENCRequest is answered N, then an SSLRequest on the same conn
   raw.send(encryption_request(kSslRequestCode));
   CHECK(raw.read_one_byte() == 'S');
 
+  INFO("a second request of a kind is refused at once (as PostgreSQL does), not answered again");
+  Proxy no_tls(default_proxy_config());
+  for (const std::uint32_t code : {kSslRequestCode, kGssEncRequestCode}) {
+    RawClient twice(no_tls.port());
+    REQUIRE(twice.send(encryption_request(code)));
+    CHECK(twice.read_one_byte() == 'N');
+    REQUIRE(twice.send(encryption_request(code)));
+    std::vector<BackendMessage> seen;
+    CHECK(twice.wait_closed(5s, &seen));
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].type == 'E');
+    CHECK(error_fields(seen[0].body)['C'] == "08P01");
+    CHECK(error_fields(seen[0].body)['M'].find("a second") != std::string::npos);
+  }
+
   INFO("or a plaintext startup after the N (mode allow)");
   RawClient plain(proxy.port());
   plain.send(encryption_request(kGssEncRequestCode));
