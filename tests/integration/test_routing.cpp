@@ -41,6 +41,14 @@ void create_schema(PgCluster& c) {
       "GRANT ALL ON events, auth_user, votes, hp TO app;");
 }
 
+// A model router (the given `tables:` map) and a hash shard router over shard_0 and shard_1 on
+// `shard_table.user_id`.
+std::string model_and_shard_routers(const std::string& model_tables, const std::string& shard_table) {
+  return "\nrouters:\n  - type: model\n    tables: {" + model_tables + "}\n  - type: shard\n    table: " + shard_table +
+         "\n    key: user_id\n    key_type: bigint\n    method: hash\n    shards: [shard_0, shard_1]\n"
+         "    without_key: error\n";
+}
+
 ProxyConfig routing_config() {
   ProxyConfig cfg = default_proxy_config();
   cfg.backends = {{"default", first_cluster().url(kAppUser, kAppPassword), std::nullopt},
@@ -48,18 +56,7 @@ ProxyConfig routing_config() {
                   {"shard_0", shard_cluster(0).url(kAppUser, kAppPassword), std::nullopt},
                   {"shard_1", shard_cluster(1).url(kAppUser, kAppPassword), std::nullopt}};
   cfg.databases = {{"app", "default"}};
-  cfg.extra_yaml = R"(
-routers:
-  - type: model
-    tables: {"auth_*": users, "public.votes": users}
-  - type: shard
-    table: events
-    key: user_id
-    key_type: bigint
-    method: hash
-    shards: [shard_0, shard_1]
-    without_key: error
-)";
+  cfg.extra_yaml = model_and_shard_routers("\"auth_*\": users, \"public.votes\": users", "events");
   return cfg;
 }
 
@@ -673,18 +670,7 @@ namespace {
 // Tables that exist only where their router sends them: a statement prepared on the wrong alias fails.
 ProxyConfig prepared_routing_config() {
   ProxyConfig cfg = routing_config();
-  cfg.extra_yaml = R"(
-routers:
-  - type: model
-    tables: {"auth_*": users}
-  - type: shard
-    table: ledger
-    key: user_id
-    key_type: bigint
-    method: hash
-    shards: [shard_0, shard_1]
-    without_key: error
-)";
+  cfg.extra_yaml = model_and_shard_routers("\"auth_*\": users", "ledger");
   return cfg;
 }
 
