@@ -260,8 +260,12 @@ awaitable<bool> ClientSession::startup() {
       continue;
     }
     if (st == ReadStatus::invalid) {
-      bool version = u().in.size() >= 8 && (wire::get_u32(u().in.view().data() + 4) >> 16) != 3 &&
-                     (wire::get_u32(u().in.view().data() + 4) >> 16) != 1234;
+      // 0A000 only for a well-formed packet of another protocol version (2.0, 4.0); a length out of bounds
+      // (garbage, an HTTP request) is a protocol violation, as in PostgreSQL.
+      const uint32_t length = u().in.size() >= 4 ? wire::get_u32(u().in.view().data()) : 0;
+      const bool version = u().in.size() >= 8 && length >= 8 && length <= kMaxStartupPacket &&
+                           (wire::get_u32(u().in.view().data() + 4) >> 16) != 3 &&
+                           (wire::get_u32(u().in.view().data() + 4) >> 16) != 1234;
       note_end(ClientCloseReason::protocol_violation, "rejected startup packet: " + error);
       co_await send_fatal(version ? wire::sqlstate::feature_not_supported : wire::sqlstate::protocol_violation,
                           "pgroute: " + error);
