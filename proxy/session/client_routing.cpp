@@ -69,17 +69,11 @@ const router::Analysis* ClientSession::analysis_of_statement(std::string_view na
   return st ? st->analysis.get() : nullptr;
 }
 
-std::variant<router::RouteDecision, router::RouteError> ClientSession::route(const router::Analysis& a,
-                                                                             std::string_view sql,
-                                                                             const wire::BindParams* params,
-                                                                             ColumnOrderLookup& columns) {
+// What every routing of this session's statements tells the routers: who, the transaction, the session's
+// shard key, the last write, and the aliases' health.
+router::RouteContext ClientSession::session_route_context(const router::Analysis& a) const {
   router::RouteContext ctx;
   ctx.analysis = &a;
-  if (params) {
-    ctx.params = params->values;
-    ctx.param_formats = params->formats;
-  }
-  ctx.sql = sql;
   ctx.user = who_->user;
   ctx.database = who_->database;
   ctx.application_name = who_->application_name;
@@ -88,6 +82,19 @@ std::variant<router::RouteDecision, router::RouteError> ClientSession::route(con
   if (last_write_ != std::chrono::steady_clock::time_point{}) ctx.last_write = last_write_;
   ctx.alias_healthy = &rt().alias_health;
   ctx.replica_state = &rt().replica_state;
+  return ctx;
+}
+
+std::variant<router::RouteDecision, router::RouteError> ClientSession::route(const router::Analysis& a,
+                                                                             std::string_view sql,
+                                                                             const wire::BindParams* params,
+                                                                             ColumnOrderLookup& columns) {
+  router::RouteContext ctx = session_route_context(a);
+  if (params) {
+    ctx.params = params->values;
+    ctx.param_formats = params->formats;
+  }
+  ctx.sql = sql;
   if (snap_->causal_lookup) {
     ctx.causal_floors = &snap_->causal_lookup;
     if (wait_data_) ctx.causal_sample = wait_data_->causal_sample;
@@ -434,9 +441,7 @@ ClientSession::Step ClientSession::route_bind(const wire::Frame& f, const wire::
       // it routes, its statement prepared there as a named statement is on any connection.
       PGR_LOG(debug) << describe() << ": statement described on alias \"" << server_->endpoint().alias
                      << "\", bound for alias \"" << d.alias << "\" (router " << d.router << ")";
-      wire::put_sync(u().server_out);
-      push({Expect::InjectedSync});
-      unit_open_ = false;
+      end_unit_on_server();
       reparse_unnamed_ = bind.statement.empty();
       unit_ended_for_bind_ = true;
       return wait_for(ClientWait::server_idle);
@@ -490,16 +495,9 @@ std::string ClientSession::describe_alias() {
 
 std::string ClientSession::describe_alias_of(const router::Analysis& a, std::string_view prefer) {
   if (!chooses_alias(a) && !a.hint_alias) return prefer.empty() ? who_->alias : std::string(prefer);
-  router::RouteContext ctx;
-  ctx.analysis = &a;
-  ctx.describe_on = prefer;
-  ctx.user = who_->user;
-  ctx.database = who_->database;
-  ctx.application_name = who_->application_name;
-  ctx.in_transaction = client_tx_status() != tx::kIdle;
+  router::RouteContext ctx = session_route_context(a);
   ctx.describe_only = true;
-  ctx.alias_healthy = &rt().alias_health;
-  ctx.replica_state = &rt().replica_state;
+  ctx.describe_on = prefer;
   const auto routed = snap_->chain->route(ctx);
   const auto* d = std::get_if<router::RouteDecision>(&routed);
   // A refusal (tables on two aliases) is the Bind's to report; "no opinion" is the client's own alias.

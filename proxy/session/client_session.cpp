@@ -896,15 +896,17 @@ void ClientSession::checkout_done(ServerPool::Checkout checkout) {
   }
 }
 
+void ClientSession::end_unit_on_server() {
+  wire::put_sync(u().server_out);
+  push({Expect::InjectedSync});
+  unit_open_ = unit_bound_ = unit_parsed_unnamed_ = false;
+}
+
 // Attached while only describing (a BEGIN the proxy answered was deferred: attach()), the session now
 // sends something that may run a statement: the describing unit ends, and the transaction begins here.
 void ClientSession::open_deferred_transaction() {
   const bool reparse = unit_open_ && unit_parsed_unnamed_;
-  if (unit_open_) {
-    wire::put_sync(u().server_out);
-    push({Expect::InjectedSync});
-    unit_open_ = unit_bound_ = unit_parsed_unnamed_ = false;
-  }
+  if (unit_open_) end_unit_on_server();
   wire::put_query(u().server_out, *u().pending_begin);
   push({Expect::InjectedQuery});
   u().pending_begin.reset();

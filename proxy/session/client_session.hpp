@@ -292,6 +292,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
   // the unit may end on that server (an injected Sync) and the Bind go to its own alias.
   bool may_end_unit_for_bind(const wire::BindMsg& bind) const;
   void open_deferred_transaction();
+  // Ends the extended-protocol unit open on the server with a Sync of the proxy's (answer swallowed).
+  void end_unit_on_server();
+  router::RouteContext session_route_context(const router::Analysis& a) const;
   // After a wait for the connection release_held() asked for: the held messages go to it first.
   Step replay_held();
   bool answer_held_unit();
